@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Definitions shared by the eBPF programs of every probe family. */
+#ifndef AGENTSIGHT_COMMON_BPF_H
+#define AGENTSIGHT_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "events.h"
+
+#define AS_MAX_TRACKED 65536
+
+/* Drop and truncation counters: per-CPU, summed by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, AS_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} as_stats SEC(".maps");
+
+/*
+ * Processes selected by --pid/--comm and all their descendants. Maintained by
+ * process.bpf.c; the TLS object reuses the same map (bpf_map__reuse_fd).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AS_MAX_TRACKED);
+	__type(key, __u32);
+	__type(value, struct as_tracked);
+} tracked SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&as_stats, &idx);
+	if (v)
+		*v += n; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline bool is_tracked(__u32 pid)
+{
+	return bpf_map_lookup_elem(&tracked, &pid) != NULL;
+}
+
+/* Fill the common header for the current task. comm is the process's, not the thread's. */
+static __always_inline void fill_hdr(struct as_hdr *h, __u32 type)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->ts_ns = bpf_ktime_get_ns();
+	h->type = type;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	h->cpu = bpf_get_smp_processor_id();
+	h->_pad0 = 0;
+	BPF_CORE_READ_STR_INTO(&h->comm, task, group_leader, comm);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#endif /* AGENTSIGHT_COMMON_BPF_H */

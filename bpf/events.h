@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one event ABI shared by the eBPF programs (bpf/NAME.bpf.c), the native
+ * addon and the TypeScript decoders (lib/abi.ts).
+ *
+ * Rules:
+ *  - fixed-width types only, every struct padded explicitly to a multiple of 8;
+ *  - every struct has an AS_*_SIZE constant checked with _Static_assert here;
+ *  - test/abi.test.ts reads the BTF the compiler emitted for these structs and
+ *    compares sizes and offsets with lib/abi.ts, so the three cannot drift.
+ *
+ * Every ring-buffer record starts with struct as_hdr. Variable-length payload
+ * follows the fixed part of a record; records are submitted with their exact
+ * size (bpf_ringbuf_output from a per-CPU scratch buffer).
+ */
+#ifndef AGENTSIGHT_EVENTS_H
+#define AGENTSIGHT_EVENTS_H
+
+#define AS_COMM_LEN 16
+#define AS_MAX_COMM_FILTERS 8
+#define AS_MAX_PID_FILTERS 8
+
+/* Record types (as_hdr.type). */
+enum as_record_type {
+	AS_REC_EXEC = 1,
+	AS_REC_EXIT = 2,
+	AS_REC_FORK = 3,
+	AS_REC_FILE_OPEN = 4,
+	AS_REC_SSL = 16,	/* start of one TLS call's data (carries the first chunk) */
+	AS_REC_SSL_CHUNK = 17,	/* continuation chunk of a TLS call's data */
+};
+
+/*
+ * Counters in the per-CPU "as_stats" array of each object. Every record the
+ * kernel side could not deliver, and every truncation, bumps one of these.
+ */
+enum as_stat {
+	AS_STAT_RB_DROP_PROCESS = 0,	/* process record lost: ring buffer full */
+	AS_STAT_RB_DROP_SSL = 1,	/* TLS record (or chunk) lost: ring buffer full */
+	AS_STAT_TRACK_FULL = 2,		/* could not add a process to the tracked map */
+	AS_STAT_ARGV_TRUNC = 3,		/* exec argv longer than the configured cap */
+	AS_STAT_PATH_TRUNC = 4,		/* file path or cwd longer than the buffer */
+	AS_STAT_SSL_TRUNC = 5,		/* TLS call longer than the per-call cap */
+	AS_STAT_SSL_READ_FAIL = 6,	/* TLS buffer could not be read from user memory */
+	AS_STAT_PENDING_FULL = 7,	/* entry/return pairing map full: call not captured */
+	AS_STAT_SSL_BYTES_LOST = 8,	/* bytes of TLS data not delivered (truncation or drops) */
+	AS_STAT_MAX = 16,
+};
+
+/* Common header of every record. 48 bytes. */
+struct as_hdr {
+	__u64 ts_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 type;		/* enum as_record_type */
+	__u32 pid;		/* thread group id (the process) */
+	__u32 tid;		/* thread id */
+	__u32 uid;
+	char comm[AS_COMM_LEN];	/* the process's (group leader's) comm */
+	__u32 cpu;
+	__u32 _pad0;
+};
+#define AS_HDR_SIZE 48
+
+/* Flags in as_exec.flags / as_file_open.flags. */
+#define AS_F_ARGV_TRUNC (1u << 0)
+#define AS_F_FILENAME_TRUNC (1u << 1)
+#define AS_F_PATH_TRUNC (1u << 2)
+#define AS_F_BASE_TRUNC (1u << 3)
+#define AS_F_TRACKED (1u << 4)
+
+/*
+ * EXEC. Payload: filename (filename_len bytes, no NUL) then the argv block
+ * (argv_len bytes: arguments separated by NUL, as in /proc/PID/cmdline).
+ */
+struct as_exec {
+	struct as_hdr hdr;
+	__u32 ppid;
+	__u32 flags;
+	__u32 filename_len;
+	__u32 argv_len;
+	__u32 argv_full_len;	/* arg_end - arg_start in the process */
+	__u32 _pad0;
+};
+#define AS_EXEC_SIZE 72
+
+/* EXIT of a whole process (its last thread). */
+struct as_exit {
+	struct as_hdr hdr;
+	__u32 ppid;
+	__u32 exit_code;	/* raw wait status: (code << 8) | signal | 0x80 core */
+	__u64 duration_ns;	/* since exec, or since fork if it never exec'd */
+	__u32 flags;
+	__u32 _pad0;
+};
+#define AS_EXIT_SIZE 72
+
+/* FORK of a tracked process (new process, not a new thread). hdr is the parent. */
+struct as_fork {
+	struct as_hdr hdr;
+	__u32 child_pid;
+	__u32 flags;
+};
+#define AS_FORK_SIZE 56
+
+/*
+ * FILE_OPEN (openat, openat2, open, creat) of a tracked process. Payload: the
+ * path as passed (path_len bytes), then, when that path is relative, the
+ * directory it is relative to, resolved in the kernel (base_len bytes).
+ */
+struct as_file_open {
+	struct as_hdr hdr;
+	__s64 ret;		/* fd, or -errno */
+	__s32 dfd;
+	__u32 open_flags;
+	__u32 mode;
+	__u32 flags;		/* AS_F_* */
+	__u32 path_len;
+	__u32 base_len;
+	__u32 syscall;		/* 0 openat, 1 openat2, 2 open, 3 creat */
+	__u32 _pad0;
+};
+#define AS_FILE_OPEN_SIZE 88
+
+/* Configuration of process.bpf.c, set before load (const volatile). */
+struct as_process_config {
+	__u32 mode;		/* 0 all, 1 processes + file events of tracked, 2 tracked only */
+	__u32 self_pid;		/* the tracer itself: never reported */
+	__u64 min_duration_ns;	/* EXIT below this lifetime is not reported */
+	__u32 n_comm;
+	__u32 emit;		/* 0: only maintain the tracked map (used by the TLS tracer) */
+	__u32 file_events;	/* report FILE_OPEN */
+	__u32 argv_max;		/* argv bytes copied per EXEC */
+	char comm[AS_MAX_COMM_FILTERS][AS_COMM_LEN];
+};
+#define AS_PROCESS_CONFIG_SIZE 160
+
+/* Value of the "tracked" map (key: pid). */
+struct as_tracked {
+	__u32 root_pid;		/* the filter match this process descends from */
+	__u32 reason;		/* 1 comm, 2 pid, 3 inherited via fork, 4 seeded from /proc */
+	__u64 since_ns;
+};
+#define AS_TRACKED_SIZE 16
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+/* as_ssl.func */
+enum as_ssl_func {
+	AS_SSL_READ = 0,
+	AS_SSL_WRITE = 1,
+	AS_SSL_HANDSHAKE = 2,
+};
+
+/* as_ssl.lib */
+enum as_ssl_lib {
+	AS_LIB_OPENSSL = 0,
+	AS_LIB_GNUTLS = 1,
+	AS_LIB_NSS = 2,
+	AS_LIB_BORINGSSL = 3,
+};
+
+#define AS_SSL_F_TRUNCATED (1u << 0)	/* bytes beyond the per-call cap were not copied */
+#define AS_SSL_F_READ_FAIL (1u << 1)	/* user memory could not be read */
+#define AS_SSL_F_HAS_FD (1u << 2)	/* fd was seen on the nested syscall */
+
+/*
+ * One TLS call. Payload: the first chunk of its data (chunk_len bytes); the
+ * remaining bytes follow as as_ssl_chunk records with the same call_id, in
+ * order. total_len is the call's return value; copied_len <= total_len is
+ * how much of it is delivered across the start record and its chunks.
+ */
+struct as_ssl {
+	struct as_hdr hdr;
+	__u64 call_id;		/* unique per call: (cpu << 48) | per-cpu counter */
+	__u64 ssl_ptr;		/* the SSL* / session pointer: connection key with pid */
+	__u64 latency_ns;	/* entry to return */
+	__s64 ret;		/* return value of the call (bytes, or error <= 0) */
+	__u32 total_len;
+	__u32 copied_len;
+	__u32 chunk_len;
+	__u32 n_chunks;		/* number of as_ssl_chunk records that follow */
+	__u32 func;		/* enum as_ssl_func */
+	__u32 lib;		/* enum as_ssl_lib */
+	__s32 fd;		/* socket fd if known, else -1 */
+	__u32 flags;
+};
+#define AS_SSL_SIZE 112
+
+struct as_ssl_chunk {
+	struct as_hdr hdr;
+	__u64 call_id;
+	__u32 seq;		/* 1.. */
+	__u32 offset;		/* byte offset of this chunk in the call's data */
+	__u32 chunk_len;
+	__u32 _pad0;
+};
+#define AS_SSL_CHUNK_SIZE 72
+
+/* Configuration of ssl.bpf.c. */
+struct as_ssl_config {
+	__u32 self_pid;
+	__u32 filter_tracked;	/* 1: only processes in the shared "tracked" map */
+	__u32 uid;		/* only this uid when has_uid */
+	__u32 has_uid;
+	__u32 max_call_bytes;	/* per-call cap; beyond it the call is truncated */
+	__u32 handshake;	/* report SSL_do_handshake */
+	__u32 wakeup_bytes;	/* wake user space once this much is pending */
+	__u32 _pad0;
+};
+#define AS_SSL_CONFIG_SIZE 32
+
+#ifdef __bpf__
+_Static_assert(sizeof(struct as_hdr) == AS_HDR_SIZE, "as_hdr");
+_Static_assert(sizeof(struct as_exec) == AS_EXEC_SIZE, "as_exec");
+_Static_assert(sizeof(struct as_exit) == AS_EXIT_SIZE, "as_exit");
+_Static_assert(sizeof(struct as_fork) == AS_FORK_SIZE, "as_fork");
+_Static_assert(sizeof(struct as_file_open) == AS_FILE_OPEN_SIZE, "as_file_open");
+_Static_assert(sizeof(struct as_process_config) == AS_PROCESS_CONFIG_SIZE, "as_process_config");
+_Static_assert(sizeof(struct as_tracked) == AS_TRACKED_SIZE, "as_tracked");
+_Static_assert(sizeof(struct as_ssl) == AS_SSL_SIZE, "as_ssl");
+_Static_assert(sizeof(struct as_ssl_chunk) == AS_SSL_CHUNK_SIZE, "as_ssl_chunk");
+_Static_assert(sizeof(struct as_ssl_config) == AS_SSL_CONFIG_SIZE, "as_ssl_config");
+#endif
+
+#endif /* AGENTSIGHT_EVENTS_H */

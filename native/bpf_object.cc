@@ -1,0 +1,446 @@
+#include "bpf_object.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "embedded.h"
+#include "errors.h"
+#include "libbpf_log.h"
+#include "ring_reader.h"
+
+namespace agentsight {
+
+Napi::FunctionReference* BpfObject::constructor = nullptr;
+
+Napi::Function BpfObject::Init(Napi::Env env) {
+  Napi::Function fn = DefineClass(
+      env, "BpfObject",
+      {
+          InstanceAccessor("name", &BpfObject::Name, nullptr),
+          InstanceAccessor("closed", &BpfObject::IsClosed, nullptr),
+          InstanceMethod("setRodata", &BpfObject::SetRodata),
+          InstanceMethod("setMaxEntries", &BpfObject::SetMaxEntries),
+          InstanceMethod("setAutoload", &BpfObject::SetAutoload),
+          InstanceMethod("reuseMap", &BpfObject::ReuseMap),
+          InstanceMethod("load", &BpfObject::Load),
+          InstanceMethod("attach", &BpfObject::Attach),
+          InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
+          InstanceMethod("detach", &BpfObject::Detach),
+          InstanceMethod("linkCount", &BpfObject::LinkCount),
+          InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
+          InstanceMethod("mapLookup", &BpfObject::MapLookup),
+          InstanceMethod("mapDelete", &BpfObject::MapDelete),
+          InstanceMethod("mapKeys", &BpfObject::MapKeys),
+          InstanceMethod("mapInfo", &BpfObject::MapInfo),
+          InstanceMethod("programs", &BpfObject::Programs),
+          InstanceMethod("maps", &BpfObject::Maps),
+          InstanceMethod("kernelIds", &BpfObject::KernelIds),
+          InstanceMethod("structLayout", &BpfObject::StructLayout),
+          InstanceMethod("close", &BpfObject::Close),
+      });
+  constructor = new Napi::FunctionReference(Napi::Persistent(fn));
+  return fn;
+}
+
+bool BpfObject::IsInstance(Napi::Value v) {
+  return v.IsObject() && constructor != nullptr && v.As<Napi::Object>().InstanceOf(constructor->Value());
+}
+
+namespace {
+
+std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsBuffer())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer");
+  return info[i].As<Napi::Buffer<uint8_t>>();
+}
+
+bool IsPerCpu(enum bpf_map_type t) {
+  return t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+         t == BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE;
+}
+
+// Size of a lookup buffer: per-CPU maps return one 8-byte-aligned slot per possible CPU.
+size_t ValueBufSize(bpf_map* map) {
+  size_t vs = bpf_map__value_size(map);
+  if (!IsPerCpu(bpf_map__type(map))) return vs;
+  int ncpu = libbpf_num_possible_cpus();
+  return ((vs + 7) & ~size_t(7)) * (ncpu > 0 ? ncpu : 1);
+}
+
+uint32_t ObjId(int fd) {
+  if (fd < 0) return 0;
+  // bpf_prog_info/bpf_map_info/bpf_link_info all start with (type, id).
+  struct {
+    uint32_t type;
+    uint32_t id;
+    uint8_t rest[248];
+  } info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return 0;
+  return info.id;
+}
+
+}  // namespace
+
+BpfObject::BpfObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BpfObject>(info) {
+  Napi::Env env = info.Env();
+  name_ = ArgString(info, 0, "object name");
+  const EmbeddedObject* found = nullptr;
+  for (const EmbeddedObject* e = kEmbeddedObjects; e->name != nullptr; e++) {
+    if (name_ == e->name) found = e;
+  }
+  if (found == nullptr) Throw(env, "open", ENOENT, "no embedded eBPF object named '" + name_ + "'");
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name_.c_str());
+  LibbpfLogReset();
+  obj_ = bpf_object__open_mem(found->data, found->size, &opts);
+  if (obj_ == nullptr) Throw(env, "open", errno, "cannot open eBPF object '" + name_ + "'", true);
+}
+
+BpfObject::~BpfObject() { DoClose(); }
+
+void BpfObject::DoClose() {
+  // Readers poll maps of this object: stop them first.
+  std::set<RingReader*> readers;
+  readers.swap(readers_);
+  for (RingReader* r : readers) r->CloseFromOwner();
+  for (auto& [id, link] : links_) bpf_link__destroy(link);
+  links_.clear();
+  if (obj_ != nullptr) bpf_object__close(obj_);
+  obj_ = nullptr;
+}
+
+void BpfObject::CheckOpen(Napi::Env env, const char* op) {
+  if (obj_ == nullptr) Throw(env, op, EBADF, "eBPF object '" + name_ + "' is closed");
+}
+
+void BpfObject::CheckNotLoaded(Napi::Env env, const char* op) {
+  CheckOpen(env, op);
+  if (loaded_) Throw(env, op, EBUSY, "eBPF object '" + name_ + "' is already loaded; configure it before load()");
+}
+
+bpf_map* BpfObject::MapOrThrow(Napi::Env env, const std::string& name, const char* op) {
+  CheckOpen(env, op);
+  bpf_map* m = bpf_object__find_map_by_name(obj_, name.c_str());
+  if (m == nullptr) Throw(env, op, ENOENT, "eBPF object '" + name_ + "' has no map '" + name + "'");
+  return m;
+}
+
+bpf_program* BpfObject::ProgOrThrow(Napi::Env env, const std::string& name, const char* op) {
+  CheckOpen(env, op);
+  bpf_program* p = bpf_object__find_program_by_name(obj_, name.c_str());
+  if (p == nullptr) Throw(env, op, ENOENT, "eBPF object '" + name_ + "' has no program '" + name + "'");
+  return p;
+}
+
+uint32_t BpfObject::AddLink(bpf_link* link) {
+  uint32_t id = next_link_++;
+  links_[id] = link;
+  return id;
+}
+
+// ---- JS-facing methods ------------------------------------------------------
+
+Napi::Value BpfObject::Name(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
+
+Napi::Value BpfObject::IsClosed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), obj_ == nullptr);
+}
+
+Napi::Value BpfObject::SetRodata(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string var = ArgString(info, 0, "variable name");
+  Napi::Buffer<uint8_t> buf = ArgBuffer(info, 1, "value");
+  CheckNotLoaded(env, "set_rodata");
+  const struct btf* btf = bpf_object__btf(obj_);
+  int sec_id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -1;
+  if (sec_id < 0) Throw(env, "set_rodata", ENOENT, "eBPF object '" + name_ + "' has no .rodata section in its BTF");
+  const struct btf_type* sec = btf__type_by_id(btf, sec_id);
+  const struct btf_var_secinfo* vs = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+    const struct btf_type* v = btf__type_by_id(btf, vs->type);
+    if (var != btf__name_by_offset(btf, v->name_off)) continue;
+    if (buf.Length() != vs->size)
+      Throw(env, "set_rodata", EINVAL,
+            "'" + var + "' is " + std::to_string(vs->size) + " bytes in the eBPF object but " +
+                std::to_string(buf.Length()) + " were given (event ABI out of date?)");
+    bpf_map* map = nullptr;
+    bpf_map* m;
+    bpf_object__for_each_map(m, obj_) {
+      const char* n = bpf_map__name(m);
+      size_t len = strlen(n);
+      if (bpf_map__is_internal(m) && len >= 7 && strcmp(n + len - 7, ".rodata") == 0) map = m;
+    }
+    size_t size = 0;
+    void* data = map ? const_cast<void*>(bpf_map__initial_value(map, &size)) : nullptr;
+    if (data == nullptr || vs->offset + vs->size > size)
+      Throw(env, "set_rodata", ENOENT, "cannot find the .rodata map of '" + name_ + "'");
+    memcpy(static_cast<uint8_t*>(data) + vs->offset, buf.Data(), vs->size);
+    return env.Undefined();
+  }
+  Throw(env, "set_rodata", ENOENT, "eBPF object '" + name_ + "' has no const volatile variable '" + var + "'");
+}
+
+Napi::Value BpfObject::SetMaxEntries(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string map_name = ArgString(info, 0, "map name");
+  if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "max entries must be a number");
+  CheckNotLoaded(env, "set_max_entries");
+  bpf_map* map = MapOrThrow(env, map_name, "set_max_entries");
+  int err = bpf_map__set_max_entries(map, info[1].As<Napi::Number>().Uint32Value());
+  if (err) Throw(env, "set_max_entries", Errno(err), "map '" + map_name + "'");
+  return env.Undefined();
+}
+
+Napi::Value BpfObject::SetAutoload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string prog = ArgString(info, 0, "program name");
+  CheckNotLoaded(env, "set_autoload");
+  bpf_program* p = ProgOrThrow(env, prog, "set_autoload");
+  int err = bpf_program__set_autoload(p, info.Length() > 1 && info[1].ToBoolean().Value());
+  if (err) Throw(env, "set_autoload", Errno(err), "program '" + prog + "'");
+  return env.Undefined();
+}
+
+Napi::Value BpfObject::ReuseMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string map_name = ArgString(info, 0, "map name");
+  if (info.Length() < 2 || !IsInstance(info[1])) throw Napi::TypeError::New(env, "second argument must be a BpfObject");
+  std::string other_name = ArgString(info, 2, "other map name");
+  CheckNotLoaded(env, "reuse_map");
+  BpfObject* other = Unwrap(info[1].As<Napi::Object>());
+  bpf_map* mine = MapOrThrow(env, map_name, "reuse_map");
+  bpf_map* theirs = other->MapOrThrow(env, other_name, "reuse_map");
+  if (!other->loaded_) Throw(env, "reuse_map", EINVAL, "the object owning '" + other_name + "' must be loaded first");
+  int err = bpf_map__reuse_fd(mine, bpf_map__fd(theirs));
+  if (err) Throw(env, "reuse_map", Errno(err), "cannot share map '" + other_name + "' as '" + map_name + "'", true);
+  return env.Undefined();
+}
+
+Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckNotLoaded(env, "load");
+  LibbpfLogReset();
+  int err = bpf_object__load(obj_);
+  if (err) Throw(env, "load", Errno(err), "the kernel refused eBPF object '" + name_ + "'", true);
+  loaded_ = true;
+  return env.Undefined();
+}
+
+Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string prog = ArgString(info, 0, "program name");
+  bpf_program* p = ProgOrThrow(env, prog, "attach");
+  if (!loaded_) Throw(env, "attach", EINVAL, "load() the object before attaching");
+  LibbpfLogReset();
+  bpf_link* link = bpf_program__attach(p);
+  if (link == nullptr)
+    Throw(env, "attach", errno, "cannot attach '" + prog + "' (" + bpf_program__section_name(p) + ")", true);
+  return Napi::Number::New(env, AddLink(link));
+}
+
+Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string prog = ArgString(info, 0, "program name");
+  if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "uprobe options must be an object");
+  Napi::Object o = info[1].As<Napi::Object>();
+  if (!o.Get("path").IsString()) throw Napi::TypeError::New(env, "uprobe options.path must be a string");
+  std::string path = o.Get("path").As<Napi::String>().Utf8Value();
+  size_t offset = o.Get("offset").IsNumber() ? static_cast<size_t>(o.Get("offset").As<Napi::Number>().Int64Value()) : 0;
+  int pid = o.Get("pid").IsNumber() ? o.Get("pid").As<Napi::Number>().Int32Value() : -1;
+  bool ret = o.Get("retprobe").ToBoolean().Value();
+  std::string func = o.Get("func").IsString() ? o.Get("func").As<Napi::String>().Utf8Value() : "";
+  bpf_program* p = ProgOrThrow(env, prog, "attach_uprobe");
+  if (!loaded_) Throw(env, "attach_uprobe", EINVAL, "load() the object before attaching");
+  LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret, .func_name = func.empty() ? nullptr : func.c_str());
+  LibbpfLogReset();
+  bpf_link* link = bpf_program__attach_uprobe_opts(p, pid, path.c_str(), offset, &uo);
+  if (link == nullptr) {
+    std::string where = path + (func.empty() ? "" : ":" + func) + "+0x";
+    char hex[32];
+    snprintf(hex, sizeof(hex), "%zx", offset);
+    Throw(env, "attach_uprobe", errno, "cannot attach '" + prog + "' to " + where + hex, true);
+  }
+  return Napi::Number::New(env, AddLink(link));
+}
+
+Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "link id must be a number");
+  auto it = links_.find(info[0].As<Napi::Number>().Uint32Value());
+  if (it == links_.end()) return Napi::Boolean::New(env, false);
+  int err = bpf_link__destroy(it->second);
+  links_.erase(it);
+  if (err) Throw(env, "detach", Errno(err), "cannot detach link");
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value BpfObject::LinkCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(links_.size()));
+}
+
+Napi::Value BpfObject::MapUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string map_name = ArgString(info, 0, "map name");
+  Napi::Buffer<uint8_t> key = ArgBuffer(info, 1, "key");
+  Napi::Buffer<uint8_t> value = ArgBuffer(info, 2, "value");
+  uint64_t flags = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : static_cast<int64_t>(BPF_ANY);
+  bpf_map* map = MapOrThrow(env, map_name, "map_update");
+  int err = bpf_map__update_elem(map, key.Data(), key.Length(), value.Data(), value.Length(), flags);
+  if (err) Throw(env, "map_update", Errno(err), "map '" + map_name + "'");
+  return env.Undefined();
+}
+
+Napi::Value BpfObject::MapLookup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string map_name = ArgString(info, 0, "map name");
+  Napi::Buffer<uint8_t> key = ArgBuffer(info, 1, "key");
+  bpf_map* map = MapOrThrow(env, map_name, "map_lookup");
+  std::vector<uint8_t> value(ValueBufSize(map));
+  int err = bpf_map__lookup_elem(map, key.Data(), key.Length(), value.data(), value.size(), 0);
+  if (err == -ENOENT) return env.Null();
+  if (err) Throw(env, "map_lookup", Errno(err), "map '" + map_name + "'");
+  return Napi::Buffer<uint8_t>::Copy(env, value.data(), value.size());
+}
+
+Napi::Value BpfObject::MapDelete(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string map_name = ArgString(info, 0, "map name");
+  Napi::Buffer<uint8_t> key = ArgBuffer(info, 1, "key");
+  bpf_map* map = MapOrThrow(env, map_name, "map_delete");
+  int err = bpf_map__delete_elem(map, key.Data(), key.Length(), 0);
+  if (err == -ENOENT) return Napi::Boolean::New(env, false);
+  if (err) Throw(env, "map_delete", Errno(err), "map '" + map_name + "'");
+  return Napi::Boolean::New(env, true);
+}
+
+Napi::Value BpfObject::MapKeys(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string map_name = ArgString(info, 0, "map name");
+  bpf_map* map = MapOrThrow(env, map_name, "map_keys");
+  size_t ks = bpf_map__key_size(map);
+  std::vector<uint8_t> prev(ks), next(ks);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  const void* cur = nullptr;
+  while (bpf_map__get_next_key(map, cur, next.data(), ks) == 0) {
+    out.Set(n++, Napi::Buffer<uint8_t>::Copy(env, next.data(), ks));
+    prev.swap(next);
+    cur = prev.data();
+    if (n > bpf_map__max_entries(map) * 2u + 16u) break;  // keys deleted under us: stop, never loop forever
+  }
+  return out;
+}
+
+Napi::Value BpfObject::MapInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string map_name = ArgString(info, 0, "map name");
+  bpf_map* map = MapOrThrow(env, map_name, "map_info");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", bpf_map__name(map));
+  o.Set("type", Napi::Number::New(env, bpf_map__type(map)));
+  o.Set("keySize", Napi::Number::New(env, bpf_map__key_size(map)));
+  o.Set("valueSize", Napi::Number::New(env, bpf_map__value_size(map)));
+  o.Set("maxEntries", Napi::Number::New(env, bpf_map__max_entries(map)));
+  o.Set("perCpu", Napi::Boolean::New(env, IsPerCpu(bpf_map__type(map))));
+  o.Set("lookupSize", Napi::Number::New(env, static_cast<double>(ValueBufSize(map))));
+  o.Set("fd", Napi::Number::New(env, loaded_ ? bpf_map__fd(map) : -1));
+  return o;
+}
+
+Napi::Value BpfObject::Programs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "programs");
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  bpf_program* p;
+  bpf_object__for_each_program(p, obj_) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", bpf_program__name(p));
+    o.Set("section", bpf_program__section_name(p));
+    o.Set("autoload", Napi::Boolean::New(env, bpf_program__autoload(p)));
+    out.Set(n++, o);
+  }
+  return out;
+}
+
+Napi::Value BpfObject::Maps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "maps");
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj_) { out.Set(n++, Napi::String::New(env, bpf_map__name(m))); }
+  return out;
+}
+
+Napi::Value BpfObject::KernelIds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "kernel_ids");
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Array progs = Napi::Array::New(env), maps = Napi::Array::New(env), links = Napi::Array::New(env);
+  uint32_t n = 0;
+  if (loaded_) {
+    bpf_program* p;
+    bpf_object__for_each_program(p, obj_) {
+      uint32_t id = ObjId(bpf_program__fd(p));
+      if (id) progs.Set(n++, id);
+    }
+    n = 0;
+    bpf_map* m;
+    bpf_object__for_each_map(m, obj_) {
+      uint32_t id = ObjId(bpf_map__fd(m));
+      if (id) maps.Set(n++, id);
+    }
+    n = 0;
+    for (auto& [lid, link] : links_) {
+      uint32_t id = ObjId(bpf_link__fd(link));
+      if (id) links.Set(n++, id);
+    }
+  }
+  o.Set("programs", progs);
+  o.Set("maps", maps);
+  o.Set("links", links);
+  return o;
+}
+
+Napi::Value BpfObject::StructLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string type_name = ArgString(info, 0, "type name");
+  CheckOpen(env, "struct_layout");
+  const struct btf* btf = bpf_object__btf(obj_);
+  int id = btf ? btf__find_by_name_kind(btf, type_name.c_str(), BTF_KIND_STRUCT) : -1;
+  if (id < 0) Throw(env, "struct_layout", ENOENT, "no struct '" + type_name + "' in the BTF of '" + name_ + "'");
+  const struct btf_type* t = btf__type_by_id(btf, id);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("size", Napi::Number::New(env, t->size));
+  Napi::Array members = Napi::Array::New(env);
+  const struct btf_member* m = btf_members(t);
+  for (int i = 0; i < btf_vlen(t); i++, m++) {
+    Napi::Object mo = Napi::Object::New(env);
+    mo.Set("name", btf__name_by_offset(btf, m->name_off));
+    mo.Set("offset", Napi::Number::New(env, btf_member_bit_offset(t, i) / 8));
+    mo.Set("size", Napi::Number::New(env, static_cast<double>(btf__resolve_size(btf, m->type))));
+    members.Set(static_cast<uint32_t>(i), mo);
+  }
+  o.Set("members", members);
+  return o;
+}
+
+Napi::Value BpfObject::Close(const Napi::CallbackInfo& info) {
+  DoClose();
+  return info.Env().Undefined();
+}
+
+}  // namespace agentsight

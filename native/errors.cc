@@ -1,0 +1,29 @@
+#include "errors.h"
+
+#include <cstring>
+
+#include "libbpf_log.h"
+
+namespace agentsight {
+
+Napi::Error MakeError(Napi::Env env, const std::string& op, int err, const std::string& message,
+                      bool with_log) {
+  std::string text = op + ": " + message;
+  if (err > 0) text += ": " + std::string(strerror(err));
+  Napi::Error e = Napi::Error::New(env, text);
+  e.Set("op", Napi::String::New(env, op));
+  e.Set("errno", Napi::Number::New(env, err));
+  const char* name = err > 0 ? strerrorname_np(err) : nullptr;
+  e.Set("code", Napi::String::New(env, name ? name : "EAGENTSIGHT"));
+  if (with_log) {
+    std::string log = LibbpfLogTail();
+    if (!log.empty()) e.Set("log", Napi::String::New(env, log));
+  }
+  return e;
+}
+
+void Throw(Napi::Env env, const std::string& op, int err, const std::string& message, bool with_log) {
+  throw MakeError(env, op, err, message, with_log);
+}
+
+}  // namespace agentsight
