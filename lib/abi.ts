@@ -1,0 +1,252 @@
+/**
+ * TypeScript mirror of bpf/events.h. Layouts are computed from the field
+ * order with C alignment rules; test/unit/abi.test.ts compares every struct
+ * with the BTF the compiler emitted into the eBPF objects, so a change on
+ * one side that is not made on the other fails the tests.
+ */
+
+type Scalar = 'u32' | 's32' | 'u64' | 's64';
+type FieldSpec = [name: string, type: Scalar | { bytes: number; align: number }];
+
+export interface Layout {
+  readonly name: string;
+  readonly size: number;
+  /** field -> byte offset */
+  readonly off: Readonly<Record<string, number>>;
+  /** field -> byte size */
+  readonly sizes: Readonly<Record<string, number>>;
+  /** fields in declaration order */
+  readonly order: readonly string[];
+}
+
+const SCALAR_SIZE: Record<Scalar, number> = { u32: 4, s32: 4, u64: 8, s64: 8 };
+
+function defineLayout(name: string, fields: FieldSpec[]): Layout {
+  const off: Record<string, number> = {};
+  const sizes: Record<string, number> = {};
+  let at = 0;
+  let maxAlign = 1;
+  for (const [f, t] of fields) {
+    const size = typeof t === 'string' ? SCALAR_SIZE[t] : t.bytes;
+    const align = typeof t === 'string' ? SCALAR_SIZE[t] : t.align;
+    at = Math.ceil(at / align) * align;
+    off[f] = at;
+    sizes[f] = size;
+    at += size;
+    maxAlign = Math.max(maxAlign, align);
+  }
+  const size = Math.ceil(at / maxAlign) * maxAlign;
+  return { name, size, off, sizes, order: fields.map((f) => f[0]) };
+}
+
+export const COMM_LEN = 16;
+export const MAX_COMM_FILTERS = 8;
+export const MAX_PID_FILTERS = 8;
+
+const chars = (n: number) => ({ bytes: n, align: 1 });
+
+export const HDR = defineLayout('as_hdr', [
+  ['ts_ns', 'u64'],
+  ['type', 'u32'],
+  ['pid', 'u32'],
+  ['tid', 'u32'],
+  ['uid', 'u32'],
+  ['comm', chars(COMM_LEN)],
+  ['cpu', 'u32'],
+  ['_pad0', 'u32'],
+]);
+
+const hdr: FieldSpec = ['hdr', { bytes: HDR.size, align: 8 }];
+
+export const EXEC = defineLayout('as_exec', [
+  hdr,
+  ['ppid', 'u32'],
+  ['flags', 'u32'],
+  ['filename_len', 'u32'],
+  ['argv_len', 'u32'],
+  ['argv_full_len', 'u32'],
+  ['_pad0', 'u32'],
+]);
+
+export const EXIT = defineLayout('as_exit', [
+  hdr,
+  ['ppid', 'u32'],
+  ['exit_code', 'u32'],
+  ['duration_ns', 'u64'],
+  ['flags', 'u32'],
+  ['_pad0', 'u32'],
+]);
+
+export const FORK = defineLayout('as_fork', [hdr, ['child_pid', 'u32'], ['flags', 'u32']]);
+
+export const FILE_OPEN = defineLayout('as_file_open', [
+  hdr,
+  ['ret', 's64'],
+  ['dfd', 's32'],
+  ['open_flags', 'u32'],
+  ['mode', 'u32'],
+  ['flags', 'u32'],
+  ['path_len', 'u32'],
+  ['base_len', 'u32'],
+  ['syscall', 'u32'],
+  ['_pad0', 'u32'],
+]);
+
+export const PROCESS_CONFIG = defineLayout('as_process_config', [
+  ['mode', 'u32'],
+  ['self_pid', 'u32'],
+  ['min_duration_ns', 'u64'],
+  ['n_comm', 'u32'],
+  ['emit', 'u32'],
+  ['file_events', 'u32'],
+  ['argv_max', 'u32'],
+  ['comm', chars(MAX_COMM_FILTERS * COMM_LEN)],
+]);
+
+export const TRACKED = defineLayout('as_tracked', [
+  ['root_pid', 'u32'],
+  ['reason', 'u32'],
+  ['since_ns', 'u64'],
+]);
+
+export const SSL = defineLayout('as_ssl', [
+  hdr,
+  ['call_id', 'u64'],
+  ['ssl_ptr', 'u64'],
+  ['latency_ns', 'u64'],
+  ['ret', 's64'],
+  ['total_len', 'u32'],
+  ['copied_len', 'u32'],
+  ['chunk_len', 'u32'],
+  ['n_chunks', 'u32'],
+  ['func', 'u32'],
+  ['lib', 'u32'],
+  ['fd', 's32'],
+  ['flags', 'u32'],
+]);
+
+export const SSL_CHUNK = defineLayout('as_ssl_chunk', [
+  hdr,
+  ['call_id', 'u64'],
+  ['seq', 'u32'],
+  ['offset', 'u32'],
+  ['chunk_len', 'u32'],
+  ['_pad0', 'u32'],
+]);
+
+export const SSL_CONFIG = defineLayout('as_ssl_config', [
+  ['self_pid', 'u32'],
+  ['filter_tracked', 'u32'],
+  ['uid', 'u32'],
+  ['has_uid', 'u32'],
+  ['max_call_bytes', 'u32'],
+  ['handshake', 'u32'],
+  ['wakeup_bytes', 'u32'],
+  ['_pad0', 'u32'],
+]);
+
+/** Every layout that exists in the eBPF objects' BTF, by object. */
+export const LAYOUTS_BY_OBJECT: Record<string, Layout[]> = {
+  process: [HDR, EXEC, EXIT, FORK, FILE_OPEN, PROCESS_CONFIG, TRACKED],
+};
+
+/** enum as_record_type */
+export const REC = {
+  EXEC: 1,
+  EXIT: 2,
+  FORK: 3,
+  FILE_OPEN: 4,
+  SSL: 16,
+  SSL_CHUNK: 17,
+} as const;
+
+/** enum as_stat: index -> stable name used in stats events. */
+export const STAT_NAMES: Record<number, string> = {
+  0: 'ringbuf_full_process',
+  1: 'ringbuf_full_ssl',
+  2: 'tracked_map_full',
+  3: 'argv_truncated',
+  4: 'path_truncated',
+  5: 'ssl_calls_truncated',
+  6: 'ssl_read_failed',
+  7: 'pending_map_full',
+  8: 'ssl_bytes_lost',
+};
+export const STAT_MAX = 16;
+
+export const F = {
+  ARGV_TRUNC: 1 << 0,
+  FILENAME_TRUNC: 1 << 1,
+  PATH_TRUNC: 1 << 2,
+  BASE_TRUNC: 1 << 3,
+  TRACKED: 1 << 4,
+} as const;
+
+/** Tracked-map reasons (as_tracked.reason). */
+export const TRACK_REASON = { COMM: 1, PID: 2, FORK: 3, SEEDED: 4 } as const;
+
+/** Read a NUL-terminated fixed char array. */
+export function readCString(buf: Buffer, off: number, len: number): string {
+  const end = buf.indexOf(0, off);
+  return buf.toString('utf8', off, end >= 0 && end < off + len ? end : off + len);
+}
+
+/** A u64 as a JS number (exact below 2^53). */
+export function readU64(buf: Buffer, off: number): number {
+  return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * 0x1_0000_0000;
+}
+
+export function readS64(buf: Buffer, off: number): number {
+  return Number(buf.readBigInt64LE(off));
+}
+
+/** Common header fields of a record starting at `at`. */
+export interface RecordHeader {
+  ts_ns: number;
+  type: number;
+  pid: number;
+  tid: number;
+  uid: number;
+  comm: string;
+  cpu: number;
+}
+
+export function readHeader(buf: Buffer, at: number): RecordHeader {
+  return {
+    ts_ns: readU64(buf, at + HDR.off.ts_ns),
+    type: buf.readUInt32LE(at + HDR.off.type),
+    pid: buf.readUInt32LE(at + HDR.off.pid),
+    tid: buf.readUInt32LE(at + HDR.off.tid),
+    uid: buf.readUInt32LE(at + HDR.off.uid),
+    comm: readCString(buf, at + HDR.off.comm, COMM_LEN),
+    cpu: buf.readUInt32LE(at + HDR.off.cpu),
+  };
+}
+
+/**
+ * Iterate the records of one batch from RingReader: [u32 len][u32 0][bytes][pad to 8]...
+ * Yields [offset, length] of each record; a malformed frame ends the batch.
+ */
+export function* frames(batch: Buffer): Generator<[number, number]> {
+  let at = 0;
+  while (at + 8 <= batch.length) {
+    const len = batch.readUInt32LE(at);
+    const start = at + 8;
+    if (start + len > batch.length) return;
+    yield [start, len];
+    at = start + ((len + 7) & ~7);
+  }
+}
+
+/** Build a batch from records (the inverse of frames(); used by fakes and tests). */
+export function frameBatch(records: Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const r of records) {
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(r.length, 0);
+    parts.push(h, r);
+    const pad = ((r.length + 7) & ~7) - r.length;
+    if (pad) parts.push(Buffer.alloc(pad));
+  }
+  return Buffer.concat(parts);
+}

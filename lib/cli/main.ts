@@ -1,0 +1,139 @@
+/**
+ * The agentsight command line. bin/agentsight.js only calls main().
+ */
+import yargsFactory from 'yargs/yargs';
+import type { Argv } from 'yargs';
+import { AgentsightError, UsageError } from '../errors';
+import { OutputAnalyzer, type OutputFormat } from '../analyzers/output';
+import { ProcessRunner } from '../runners/process-runner';
+import type { Runner } from '../runners/runner';
+import {
+  mergeArgs,
+  OUTPUT_OPTIONS,
+  parseArgs,
+  PROCESS_OPTIONS,
+  processTracerOptions,
+  defined,
+  toYargs,
+  type OptionTable,
+  type ParsedArgs,
+} from './options';
+import { runSession, summaryLines, type SessionIo } from './session';
+
+const VERSION: string = (require('../../package.json') as { version: string }).version;
+
+interface CommandSpec {
+  name: string;
+  describe: string;
+  /** Options of the command itself. */
+  options: OptionTable;
+  /** Options also accepted after `--` (the original's pass-through form). */
+  passThrough?: OptionTable;
+  examples: [string, string][];
+  run(args: ParsedArgs, io: SessionIo): Promise<number>;
+}
+
+function outputAnalyzer(args: ParsedArgs, io: SessionIo): OutputAnalyzer {
+  return new OutputAnalyzer({ stream: io.stdout, format: args.format as OutputFormat, quiet: Boolean(args.quiet) });
+}
+
+async function runWithSummary(runner: Runner, io: SessionIo): Promise<number> {
+  runner.validate();
+  const r = await runSession(runner, io);
+  for (const l of summaryLines(r)) io.stderr.write(`${l}\n`);
+  return 0;
+}
+
+const processCommand: CommandSpec = {
+  name: 'process',
+  describe: 'Trace process lifecycle: EXEC, EXIT, FORK and file opens',
+  options: { ...PROCESS_OPTIONS, ...OUTPUT_OPTIONS },
+  passThrough: PROCESS_OPTIONS,
+  examples: [
+    ['$0 process', 'every exec and exit on the machine'],
+    ['$0 process --comm python --comm node', 'python* and node* processes, their children and file opens'],
+    ['$0 process -- --pid 1234 --duration 1000', 'the original pass-through form'],
+  ],
+  async run(args, io) {
+    const runner = new ProcessRunner({
+      ...defined(processTracerOptions(args)),
+      statsIntervalMs: Number(args['stats-interval'] ?? 10) * 1000,
+    }).addAnalyzer(outputAnalyzer(args, io));
+    return runWithSummary(runner, io);
+  },
+};
+
+export const COMMANDS: CommandSpec[] = [processCommand];
+
+/** Options of a command as parsed by yargs, with the `--` part merged in. */
+function collectArgs(spec: CommandSpec, argv: ParsedArgs): ParsedArgs {
+  const own: ParsedArgs = {};
+  for (const k of Object.keys(spec.options)) if (argv[k] !== undefined) own[k] = argv[k];
+  const rest = (argv['--'] as (string | number)[] | undefined)?.map(String) ?? [];
+  if (rest.length === 0) return own;
+  if (!spec.passThrough) throw new UsageError(`${spec.name} takes no arguments after --`);
+  const passed = parseArgs(spec.passThrough, rest, `${spec.name} arguments after --`);
+  return mergeArgs(own, passed, spec.options);
+}
+
+function build(argv: string[], io: SessionIo, chosen: { spec?: CommandSpec; args?: ParsedArgs }): Argv {
+  let y = yargsFactory(argv)
+    .scriptName('agentsight')
+    .usage('$0 <command> [options]\n\nWatch AI agents from the kernel: LLM API traffic (TLS plaintext) and the processes they run.')
+    .parserConfiguration({ 'populate--': true })
+    .strict()
+    .demandCommand(1, 'Choose a command (see --help).')
+    .recommendCommands()
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+  for (const spec of COMMANDS) {
+    y = y.command(
+      spec.name,
+      spec.describe,
+      (cy) => {
+        let c = cy.options(toYargs(spec.options));
+        for (const [cmd, what] of spec.examples) c = c.example(cmd, what);
+        if (spec.passThrough)
+          c = c.epilog(`Options of this command can also be given after "--" (e.g. agentsight ${spec.name} -- --comm python).`);
+        return c;
+      },
+      (parsed) => {
+        chosen.spec = spec;
+        chosen.args = collectArgs(spec, parsed as ParsedArgs);
+      },
+    );
+  }
+  return y;
+}
+
+/** Run the CLI; resolves to the process exit code. */
+export async function main(argv: string[] = process.argv.slice(2), io: SessionIo = process): Promise<number> {
+  const chosen: { spec?: CommandSpec; args?: ParsedArgs } = {};
+  try {
+    await build(argv, io, chosen).parseAsync();
+    if (!chosen.spec || !chosen.args) return 0; // --help / --version
+    return await chosen.spec.run(chosen.args, io);
+  } catch (err) {
+    return reportError(err, io, chosen.spec?.name);
+  }
+}
+
+export function reportError(err: unknown, io: SessionIo, command?: string): number {
+  if (err instanceof UsageError || (err instanceof Error && err.name === 'YError')) {
+    io.stderr.write(`agentsight: ${err.message}\nRun "agentsight ${command ?? ''}${command ? ' ' : ''}--help" for usage.\n`);
+    return 2;
+  }
+  if (err instanceof AgentsightError) {
+    io.stderr.write(`agentsight: ${err.message}\n`);
+    if (process.env.AGENTSIGHT_DEBUG && err.log) io.stderr.write(`--- libbpf log ---\n${err.log}\n`);
+    return 1;
+  }
+  io.stderr.write(`agentsight: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}

@@ -1,0 +1,102 @@
+/**
+ * Running a runner to completion the way the CLI does: Ctrl-C / SIGTERM stop
+ * it cleanly (the kernel side is drained, analyzers flush, everything is
+ * detached), and a summary of what was seen and lost goes to stderr.
+ */
+import type { Writable } from 'node:stream';
+import type { Event } from '../event';
+import type { Runner } from '../runners/runner';
+
+export interface SessionIo {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable;
+}
+
+export interface SessionResult {
+  events: number;
+  /** The FINAL stats event of each tracer. */
+  finals: Event[];
+  /** Set when the run stopped on a signal. */
+  signal?: NodeJS.Signals;
+}
+
+export interface SessionOptions {
+  /** Extra stop condition (e.g. the launched command exited). */
+  signal?: AbortSignal;
+  /** Called for every event that reaches the end of the chain. */
+  onEvent?: (e: Event) => void;
+  /** Install SIGINT/SIGTERM handlers (default true). */
+  handleSignals?: boolean;
+}
+
+/** Sum of every drop/truncation counter in FINAL stats events. */
+export function lossSummary(finals: readonly Event[]): { lost: Record<string, number>; total: number } {
+  const lost: Record<string, number> = {};
+  let total = 0;
+  for (const f of finals) {
+    const k = (f.data.kernel ?? {}) as Record<string, number>;
+    for (const [name, v] of Object.entries(k)) {
+      if (!v) continue;
+      lost[`${f.data.tracer}.${name}`] = (lost[`${f.data.tracer}.${name}`] ?? 0) + v;
+      total += v;
+    }
+    const d = f.data.decode_errors as number | undefined;
+    if (d) {
+      lost[`${f.data.tracer}.decode_errors`] = d;
+      total += d;
+    }
+  }
+  return { lost, total };
+}
+
+export async function runSession(runner: Runner, io: SessionIo, opts: SessionOptions = {}): Promise<SessionResult> {
+  const ctrl = new AbortController();
+  const result: SessionResult = { events: 0, finals: [] };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ctrl.signal.aborted) {
+      io.stderr.write(`agentsight: second ${sig}, exiting without cleanup\n`);
+      process.exit(130);
+    }
+    result.signal = sig;
+    ctrl.abort();
+  };
+  const handle = opts.handleSignals ?? true;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const onExtra = () => ctrl.abort();
+  opts.signal?.addEventListener('abort', onExtra, { once: true });
+  try {
+    for await (const e of runner.run({ signal: ctrl.signal })) {
+      result.events++;
+      if (e.source === 'stats' && e.data.event === 'FINAL') result.finals.push(e);
+      opts.onEvent?.(e);
+    }
+  } finally {
+    opts.signal?.removeEventListener('abort', onExtra);
+    if (handle) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+  return result;
+}
+
+/** The stderr lines summarising a session. */
+export function summaryLines(r: SessionResult): string[] {
+  const lines: string[] = [];
+  const { lost, total } = lossSummary(r.finals);
+  if (total > 0) {
+    lines.push(
+      `agentsight: WARNING: ${total} record(s) lost or truncated: ` +
+        Object.entries(lost)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', '),
+    );
+    if (Object.keys(lost).some((k) => k.includes('ringbuf_full')))
+      lines.push('agentsight: the ring buffer was full: raise --ring-size or narrow the selection (--comm/--pid)');
+  }
+  lines.push(`agentsight: ${r.events} event(s)${total === 0 ? ', nothing lost' : ''}`);
+  return lines;
+}
