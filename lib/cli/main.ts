@@ -116,11 +116,19 @@ function build(argv: string[], io: SessionIo, chosen: { spec?: CommandSpec; args
 export async function main(argv: string[] = process.argv.slice(2), io: SessionIo = process): Promise<number> {
   const chosen: { spec?: CommandSpec; args?: ParsedArgs } = {};
   try {
-    await build(argv, io, chosen).parseAsync();
-    if (!chosen.spec || !chosen.args) return 0; // --help / --version
+    let printed = '';
+    await build(argv, io, chosen).parseAsync(argv, {}, (err, _argv, output) => {
+      if (err) throw err;
+      printed = output;
+    });
+    if (!chosen.spec || !chosen.args) {
+      // --help / --version
+      if (printed) io.stdout.write(`${printed}\n`);
+      return 0;
+    }
     return await chosen.spec.run(chosen.args, io);
   } catch (err) {
-    return reportError(err, io, chosen.spec?.name);
+    return reportError(err, io, chosen.spec?.name ?? COMMANDS.find((c) => c.name === argv[0])?.name);
   }
 }
 

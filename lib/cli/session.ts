@@ -27,6 +27,8 @@ export interface SessionOptions {
   onEvent?: (e: Event) => void;
   /** Install SIGINT/SIGTERM handlers (default true). */
   handleSignals?: boolean;
+  /** Print the runner's ready line and notices to stderr (default true). */
+  announce?: boolean;
 }
 
 /** Sum of every drop/truncation counter in FINAL stats events. */
@@ -65,6 +67,12 @@ export async function runSession(runner: Runner, io: SessionIo, opts: SessionOpt
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
+  const onReady = (info: { detail: string }) => io.stderr.write(`agentsight: ${info.detail}; Ctrl-C to stop\n`);
+  const onNotice = (msg: string) => io.stderr.write(`agentsight: ${msg}\n`);
+  if (opts.announce ?? true) {
+    runner.on('ready', onReady);
+    runner.on('notice', onNotice);
+  }
   const onExtra = () => ctrl.abort();
   opts.signal?.addEventListener('abort', onExtra, { once: true });
   try {
@@ -75,6 +83,8 @@ export async function runSession(runner: Runner, io: SessionIo, opts: SessionOpt
     }
   } finally {
     opts.signal?.removeEventListener('abort', onExtra);
+    runner.off('ready', onReady);
+    runner.off('notice', onNotice);
     if (handle) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

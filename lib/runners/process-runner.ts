@@ -33,6 +33,10 @@ export class ProcessRunner extends Runner {
   protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
     const tracer = await ProcessTracer.start(this.resolvedOptions());
     this.tracer = tracer;
+    const links = tracer.object.linkCount();
+    const o = tracer.options;
+    const what = o.comm.length || o.pid.length ? `selected: ${[...o.comm.map((c) => `comm ${c}*`), ...o.pid.map((p) => `pid ${p}`)].join(', ')}` : 'all processes';
+    this.emit('ready', { runner: this.name, programs: links, links, detail: `process tracer attached (${what}, mode ${o.mode})` });
     try {
       yield* tracer.events(signal);
     } finally {

@@ -1,5 +1,23 @@
+import { EventEmitter } from 'eventemitter3';
 import { chain, type Analyzer } from '../analyzer';
 import type { Event } from '../event';
+
+/** What a runner announces once its probes are attached. */
+export interface ReadyInfo {
+  runner: string;
+  /** eBPF programs attached, links created */
+  programs: number;
+  links: number;
+  /** one line for people */
+  detail: string;
+}
+
+export interface RunnerEvents {
+  /** Probes are attached: from now on nothing in scope is missed. */
+  ready: [info: ReadyInfo];
+  /** Something the user should know that is not an event (e.g. no TLS library found in a process). */
+  notice: [message: string];
+}
 
 export interface RunOptions {
   /** Stops the run: tracers drain what the kernel already captured, analyzers flush, the iteration ends. */
@@ -11,7 +29,7 @@ export interface RunOptions {
  * run() opens the source, pipes it through the analyzers and yields the
  * result; the source is closed when the iteration ends for any reason.
  */
-export abstract class Runner {
+export abstract class Runner extends EventEmitter<RunnerEvents> {
   protected readonly analyzers: Analyzer[] = [];
   protected readonly args: string[] = [];
 

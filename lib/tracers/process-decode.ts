@@ -54,7 +54,7 @@ export function renderOpenFlags(flags: number): string {
       rest &= ~bit;
     }
   }
-  if (rest) parts.push(`0x${rest.toString(16)}`);
+  if (rest) parts.push(`0x${(rest >>> 0).toString(16)}`);
   return parts.join('|');
 }
 

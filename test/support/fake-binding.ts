@@ -1,0 +1,175 @@
+/**
+ * A stand-in for the native addon, for tests that run without root: it
+ * records what the TypeScript side configures and lets a test feed ring
+ * buffer records as the kernel would.
+ */
+import type { BatchCallback, NativeBinding, NativeBpfObject, NativeRingReader, RingReaderOptions, UprobeOptions } from '../../lib/binding';
+import { frameBatch } from '../../lib/abi';
+
+export class FakeObject implements NativeBpfObject {
+  static instances: FakeObject[] = [];
+  closed = false;
+  loaded = false;
+  rodata = new Map<string, Buffer>();
+  maxEntries = new Map<string, number>();
+  autoload = new Map<string, boolean>();
+  attached: string[] = [];
+  uprobes: { program: string; opts: UprobeOptions }[] = [];
+  maps = new Map<string, Map<string, Buffer>>();
+  stats = new Map<number, bigint>();
+  readers: FakeReader[] = [];
+  constructor(
+    readonly name: string,
+    readonly programList: string[],
+  ) {
+    FakeObject.instances.push(this);
+  }
+  setRodata(v: string, b: Buffer) {
+    this.rodata.set(v, Buffer.from(b));
+  }
+  setMaxEntries(m: string, n: number) {
+    this.maxEntries.set(m, n);
+  }
+  setAutoload(p: string, on: boolean) {
+    this.autoload.set(p, on);
+  }
+  reuseMap() {}
+  load() {
+    this.loaded = true;
+  }
+  attach(p: string) {
+    this.attached.push(p);
+    return this.attached.length;
+  }
+  attachUprobe(program: string, opts: UprobeOptions) {
+    this.uprobes.push({ program, opts });
+    return 1000 + this.uprobes.length;
+  }
+  detach() {
+    return true;
+  }
+  linkCount() {
+    return this.attached.length + this.uprobes.length;
+  }
+  private map(name: string) {
+    let m = this.maps.get(name);
+    if (!m) this.maps.set(name, (m = new Map()));
+    return m;
+  }
+  mapUpdate(map: string, key: Buffer, value: Buffer, flags = 0) {
+    const m = this.map(map);
+    if (flags === 1 && m.has(key.toString('hex'))) {
+      const e = new Error('map_update: exists') as Error & { code: string };
+      e.code = 'EEXIST';
+      throw e;
+    }
+    m.set(key.toString('hex'), Buffer.from(value));
+  }
+  mapLookup(map: string, key: Buffer) {
+    if (map === 'as_stats') {
+      const v = this.stats.get(key.readUInt32LE(0));
+      const b = Buffer.alloc(16);
+      if (v) b.writeBigUInt64LE(v, 0);
+      return b;
+    }
+    return this.map(map).get(key.toString('hex')) ?? null;
+  }
+  mapDelete(map: string, key: Buffer) {
+    return this.map(map).delete(key.toString('hex'));
+  }
+  mapKeys(map: string) {
+    return [...this.map(map).keys()].map((k) => Buffer.from(k, 'hex'));
+  }
+  mapInfo(map: string) {
+    return { name: map, type: 6, keySize: 4, valueSize: 8, maxEntries: 16, perCpu: map === 'as_stats', lookupSize: 16, fd: 3 };
+  }
+  programs() {
+    return this.programList.map((name) => ({ name, section: `tp_btf/${name}`, autoload: this.autoload.get(name) ?? true }));
+  }
+  kernelIds() {
+    return { programs: [], maps: [], links: [] };
+  }
+  structLayout(): never {
+    throw new Error('no BTF in the fake');
+  }
+  close() {
+    this.closed = true;
+    for (const r of this.readers) r.close();
+  }
+}
+
+export class FakeReader implements NativeRingReader {
+  pending: Buffer[] = [];
+  paused = false;
+  closed = false;
+  pauses = 0;
+  constructor(
+    readonly obj: FakeObject,
+    readonly mapName: string,
+    private readonly cb: BatchCallback,
+    readonly opts?: RingReaderOptions,
+  ) {
+    obj.readers.push(this);
+  }
+  /** Deliver records as one batch, asynchronously like the real reader. */
+  push(records: Buffer[]): void {
+    const batch = frameBatch(records);
+    if (this.paused) {
+      this.pending.push(batch);
+      return;
+    }
+    setImmediate(() => {
+      if (!this.closed) this.cb(batch, records.length);
+    });
+  }
+  pause() {
+    this.paused = true;
+    this.pauses++;
+  }
+  resume() {
+    this.paused = false;
+    const p = this.pending.splice(0);
+    for (const b of p) setImmediate(() => !this.closed && this.cb(b, 1));
+  }
+  consume() {
+    return this.pending.shift() ?? null;
+  }
+  close() {
+    this.closed = true;
+  }
+  stats() {
+    return { records: 0, bytes: 0, batches: 0, wakeups: 0, paused: this.paused, closed: this.closed };
+  }
+}
+
+export const PROCESS_PROGRAMS = ['handle_exec', 'handle_fork', 'handle_exit', 'handle_sys_enter', 'handle_sys_exit'];
+
+export function fakeBinding(programs: Record<string, string[]> = { process: PROCESS_PROGRAMS }): NativeBinding & {
+  readers: FakeReader[];
+  objects: FakeObject[];
+} {
+  const readers: FakeReader[] = [];
+  const objects: FakeObject[] = [];
+  class Obj extends FakeObject {
+    constructor(name: string) {
+      super(name, programs[name] ?? []);
+      objects.push(this);
+    }
+  }
+  class Reader extends FakeReader {
+    constructor(obj: NativeBpfObject, map: string, cb: BatchCallback, opts?: RingReaderOptions) {
+      super(obj as FakeObject, map, cb, opts);
+      readers.push(this);
+    }
+  }
+  return {
+    BpfObject: Obj,
+    RingReader: Reader,
+    embeddedObjects: () => Object.keys(programs),
+    libbpfVersion: () => 'v1.1',
+    clocks: () => ({ realtimeNs: 1_700_000_000_000_000_000n, monotonicNs: 1_000_000_000n }),
+    numPossibleCpus: () => 2,
+    readers,
+    objects,
+  };
+}

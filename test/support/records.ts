@@ -1,0 +1,68 @@
+/** Build kernel records exactly as bpf/events.h lays them out (for decoder and pipeline tests). */
+import { COMM_LEN, EXEC, EXIT, FILE_OPEN, FORK, HDR, REC } from '../../lib/abi';
+
+export interface Hdr {
+  ts: number;
+  pid: number;
+  tid?: number;
+  uid?: number;
+  comm: string;
+}
+
+function header(b: Buffer, type: number, h: Hdr): void {
+  b.writeBigUInt64LE(BigInt(h.ts), HDR.off.ts_ns);
+  b.writeUInt32LE(type, HDR.off.type);
+  b.writeUInt32LE(h.pid, HDR.off.pid);
+  b.writeUInt32LE(h.tid ?? h.pid, HDR.off.tid);
+  b.writeUInt32LE(h.uid ?? 0, HDR.off.uid);
+  b.write(h.comm, HDR.off.comm, COMM_LEN - 1);
+}
+
+export function execRecord(h: Hdr, ppid: number, filename: string, argv: string[], flags = 0): Buffer {
+  const f = Buffer.from(filename);
+  const a = Buffer.from(argv.map((x) => `${x}\0`).join(''));
+  const b = Buffer.alloc(EXEC.size + f.length + a.length);
+  header(b, REC.EXEC, h);
+  b.writeUInt32LE(ppid, EXEC.off.ppid);
+  b.writeUInt32LE(flags, EXEC.off.flags);
+  b.writeUInt32LE(f.length, EXEC.off.filename_len);
+  b.writeUInt32LE(a.length, EXEC.off.argv_len);
+  b.writeUInt32LE(a.length, EXEC.off.argv_full_len);
+  f.copy(b, EXEC.size);
+  a.copy(b, EXEC.size + f.length);
+  return b;
+}
+
+export function exitRecord(h: Hdr, ppid: number, status: number, durationNs: number, flags = 0): Buffer {
+  const b = Buffer.alloc(EXIT.size);
+  header(b, REC.EXIT, h);
+  b.writeUInt32LE(ppid, EXIT.off.ppid);
+  b.writeUInt32LE(status, EXIT.off.exit_code);
+  b.writeBigUInt64LE(BigInt(durationNs), EXIT.off.duration_ns);
+  b.writeUInt32LE(flags, EXIT.off.flags);
+  return b;
+}
+
+export function forkRecord(h: Hdr, child: number): Buffer {
+  const b = Buffer.alloc(FORK.size);
+  header(b, REC.FORK, h);
+  b.writeUInt32LE(child, FORK.off.child_pid);
+  return b;
+}
+
+export function openRecord(h: Hdr, path: string, base: string, ret: number, openFlags = 0, mode = 0, syscall = 0): Buffer {
+  const p = Buffer.from(path);
+  const bs = Buffer.from(base);
+  const b = Buffer.alloc(FILE_OPEN.size + p.length + bs.length);
+  header(b, REC.FILE_OPEN, h);
+  b.writeBigInt64LE(BigInt(ret), FILE_OPEN.off.ret);
+  b.writeInt32LE(-100, FILE_OPEN.off.dfd);
+  b.writeUInt32LE(openFlags, FILE_OPEN.off.open_flags);
+  b.writeUInt32LE(mode, FILE_OPEN.off.mode);
+  b.writeUInt32LE(p.length, FILE_OPEN.off.path_len);
+  b.writeUInt32LE(bs.length, FILE_OPEN.off.base_len);
+  b.writeUInt32LE(syscall, FILE_OPEN.off.syscall);
+  p.copy(b, FILE_OPEN.size);
+  bs.copy(b, FILE_OPEN.size + p.length);
+  return b;
+}

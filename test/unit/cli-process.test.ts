@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PROCESS_CONFIG } from '../../lib/abi';
+import { setBinding } from '../../lib/binding';
+import { main } from '../../lib/cli/main';
+import { captureIo, until } from '../support/io';
+import { fakeBinding } from '../support/fake-binding';
+import { execRecord, exitRecord, openRecord } from '../support/records';
+
+afterEach(() => setBinding(null));
+
+describe('agentsight process (with an injected binding)', () => {
+  it('configures the kernel side from the options, prints NDJSON, stops cleanly on SIGINT', async () => {
+    const fb = fakeBinding();
+    setBinding(fb);
+    const cap = captureIo();
+    const run = main(['process', '--comm', 'python', '--duration', '5', '--format', 'json'], cap.io);
+    await until(() => fb.readers.length === 1, 5000, 'ring reader');
+    const obj = fb.objects[0];
+    const cfg = obj.rodata.get('cfg') as Buffer;
+    expect(cfg.length).toBe(PROCESS_CONFIG.size);
+    expect(cfg.readUInt32LE(PROCESS_CONFIG.off.mode)).toBe(2);
+    expect(cfg.readUInt32LE(PROCESS_CONFIG.off.self_pid)).toBe(process.pid);
+    expect(cfg.readBigUInt64LE(PROCESS_CONFIG.off.min_duration_ns)).toBe(5_000_000n);
+    expect(cfg.readUInt32LE(PROCESS_CONFIG.off.n_comm)).toBe(1);
+    expect(cfg.toString('utf8', PROCESS_CONFIG.off.comm, PROCESS_CONFIG.off.comm + 6)).toBe('python');
+    expect(obj.attached).toEqual(['handle_exec', 'handle_fork', 'handle_exit', 'handle_sys_enter', 'handle_sys_exit']);
+
+    fb.readers[0].push([
+      execRecord({ ts: 2e9, pid: 42, comm: 'python3' }, 1, '/usr/bin/python3', ['python3', '-c', 'pass']),
+      openRecord({ ts: 2.1e9, pid: 42, comm: 'python3' }, 'x.txt', '/home/u', 3),
+      exitRecord({ ts: 3e9, pid: 42, comm: 'python3' }, 1, 0, 1e9),
+    ]);
+    await until(() => cap.out().split('\n').length > 3, 5000, 'output');
+    process.emit('SIGINT');
+    expect(await run).toBe(0);
+    const lines = cap.lines();
+    expect(lines.map((l) => l.data.event)).toEqual(['EXEC', 'FILE_OPEN', 'EXIT', 'FINAL']);
+    expect(lines[0]).toMatchObject({ source: 'process', pid: 42, comm: 'python3', data: { argv: ['python3', '-c', 'pass'] } });
+    expect(lines[1].data.filepath).toBe('/home/u/x.txt');
+    expect(lines[3]).toMatchObject({ source: 'stats', data: { tracer: 'process', records: 3, events: 3 } });
+    expect(cap.err()).toContain('nothing lost');
+    expect(obj.closed).toBe(true);
+  });
+
+  it('accepts the pass-through form and merges it', async () => {
+    const fb = fakeBinding();
+    setBinding(fb);
+    const cap = captureIo();
+    const run = main(['process', '--comm', 'node', '--quiet', '--', '--comm', 'python', '--mode', '1', '--no-file-events'], cap.io);
+    await until(() => fb.readers.length === 1);
+    const cfg = fb.objects[0].rodata.get('cfg') as Buffer;
+    expect(cfg.readUInt32LE(PROCESS_CONFIG.off.n_comm)).toBe(2);
+    expect(cfg.readUInt32LE(PROCESS_CONFIG.off.mode)).toBe(1);
+    expect(cfg.readUInt32LE(PROCESS_CONFIG.off.file_events)).toBe(0);
+    expect(fb.objects[0].autoload.get('handle_sys_enter')).toBe(false);
+    process.emit('SIGTERM');
+    expect(await run).toBe(0);
+    expect(cap.out()).toBe('');
+  });
+
+  it('reports drops from the kernel counters in the final stats and on stderr', async () => {
+    const fb = fakeBinding();
+    setBinding(fb);
+    const cap = captureIo();
+    const run = main(['process', '--format', 'json'], cap.io);
+    await until(() => fb.readers.length === 1);
+    fb.objects[0].stats.set(0, 17n);
+    process.emit('SIGINT');
+    expect(await run).toBe(0);
+    const final = cap.lines().at(-1);
+    expect(final.data.kernel).toEqual({ ringbuf_full_process: 17 });
+    expect(cap.err()).toMatch(/WARNING: 17 record\(s\) lost.*process\.ringbuf_full_process=17/);
+    expect(cap.err()).toMatch(/raise --ring-size/);
+  });
+
+  it.each([
+    [['process', '--bogus'], /Unknown argument: bogus/],
+    [['process', '--', '--comm', 'x', '--quiet'], /arguments after --: Unknown argument: quiet/],
+    [['process', '--mode', '2'], /--mode 2 reports only selected processes/],
+    [['process', '--mode', '5'], /Invalid values/],
+    [['process', '--comm', 'a-very-long-process-name'], /longer than 15 bytes.*"a-very-long-pro"/],
+    [['process', '--pid', 'abc'], /--pid NaN is not a process id/],
+    [['process', '--pid', '2147483000'], /no such process/],
+    [['process', '--argv-max', '99999'], /--argv-max must be between 0 and 16384/],
+    [['process', '--ring-size', '3'], /power of two/],
+    [['process', '--duration', '1', '--', '--duration', '2'], /--duration given twice/],
+    [['nope'], /Unknown argument: nope/],
+  ])('%j is a usage error', async (argv, msg) => {
+    setBinding(fakeBinding());
+    const cap = captureIo();
+    expect(await main(argv as string[], cap.io)).toBe(2);
+    expect(cap.err()).toMatch(msg as RegExp);
+    expect(cap.err()).toMatch(/--help" for usage/);
+  });
+
+  it('--help documents every process option', async () => {
+    const cap = captureIo();
+    expect(await main(['process', '--help'], cap.io)).toBe(0);
+    const help = cap.out();
+    for (const o of ['--comm', '--pid', '--duration', '--mode', '--file-events', '--file-dedup-ms', '--argv-max', '--ring-size', '--quiet', '--format', '--stats-interval'])
+      expect(help).toContain(o);
+  });
+});
