@@ -26,8 +26,7 @@ enum as_record_type {
 	AS_REC_EXIT = 2,
 	AS_REC_FORK = 3,
 	AS_REC_FILE_OPEN = 4,
-	AS_REC_SSL = 16,	/* start of one TLS call's data (carries the first chunk) */
-	AS_REC_SSL_CHUNK = 17,	/* continuation chunk of a TLS call's data */
+	AS_REC_SSL = 16,	/* one TLS call with its data */
 };
 
 /*
@@ -36,7 +35,7 @@ enum as_record_type {
  */
 enum as_stat {
 	AS_STAT_RB_DROP_PROCESS = 0,	/* process record lost: ring buffer full */
-	AS_STAT_RB_DROP_SSL = 1,	/* TLS record (or chunk) lost: ring buffer full */
+	AS_STAT_RB_DROP_SSL = 1,	/* TLS call lost: ring buffer full */
 	AS_STAT_TRACK_FULL = 2,		/* could not add a process to the tracked map */
 	AS_STAT_ARGV_TRUNC = 3,		/* exec argv longer than the configured cap */
 	AS_STAT_PATH_TRUNC = 4,		/* file path or cwd longer than the buffer */
@@ -44,6 +43,7 @@ enum as_stat {
 	AS_STAT_SSL_READ_FAIL = 6,	/* TLS buffer could not be read from user memory */
 	AS_STAT_PENDING_FULL = 7,	/* entry/return pairing map full: call not captured */
 	AS_STAT_SSL_BYTES_LOST = 8,	/* bytes of TLS data not delivered (truncation or drops) */
+	AS_STAT_SSL_UNPAIRED = 9,	/* a return whose entry was overwritten by a nested call */
 	AS_STAT_MAX = 16,
 };
 
@@ -143,6 +143,19 @@ struct as_tracked {
 
 /* ---- TLS ---------------------------------------------------------------- */
 
+/*
+ * Kind of probed function, in the low byte of the uprobe's attach cookie
+ * (the library, enum as_ssl_lib, is in the next byte). All read/write kinds
+ * take (session, buffer, length, ...) like SSL_read/SSL_write.
+ */
+enum as_ssl_kind {
+	AS_KIND_READ = 0,	/* ret = bytes (SSL_read, gnutls_record_recv, PR_Read, PR_Recv) */
+	AS_KIND_WRITE = 1,	/* ret = bytes (SSL_write, gnutls_record_send, PR_Write, PR_Send) */
+	AS_KIND_READ_EX = 2,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_read_ex) */
+	AS_KIND_WRITE_EX = 3,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_write_ex) */
+	AS_KIND_HANDSHAKE = 4,	/* SSL_do_handshake: no data */
+};
+
 /* as_ssl.func */
 enum as_ssl_func {
 	AS_SSL_READ = 0,
@@ -159,41 +172,35 @@ enum as_ssl_lib {
 };
 
 #define AS_SSL_F_TRUNCATED (1u << 0)	/* bytes beyond the per-call cap were not copied */
-#define AS_SSL_F_READ_FAIL (1u << 1)	/* user memory could not be read */
-#define AS_SSL_F_HAS_FD (1u << 2)	/* fd was seen on the nested syscall */
+#define AS_SSL_F_READ_FAIL (1u << 1)	/* user memory could not be read (data zeroed) */
+#define AS_SSL_F_FD_THIS_CALL (1u << 2)	/* fd seen on a syscall made inside this very call */
 
 /*
- * One TLS call. Payload: the first chunk of its data (chunk_len bytes); the
- * remaining bytes follow as as_ssl_chunk records with the same call_id, in
- * order. total_len is the call's return value; copied_len <= total_len is
- * how much of it is delivered across the start record and its chunks.
+ * One TLS call, in one exactly-sized ring-buffer record (reserved as a
+ * dynptr): the fixed part, then data_len bytes of plaintext. len is what the
+ * call read or wrote; data_len < len means the per-call cap cut it
+ * (AS_SSL_F_TRUNCATED). Connection: (pid, ssl_ptr); fd and addresses once
+ * seen on a syscall made inside an SSL call of that connection.
  */
 struct as_ssl {
 	struct as_hdr hdr;
-	__u64 call_id;		/* unique per call: (cpu << 48) | per-cpu counter */
-	__u64 ssl_ptr;		/* the SSL* / session pointer: connection key with pid */
+	__u64 ssl_ptr;		/* SSL* / gnutls_session_t / PRFileDesc* */
 	__u64 latency_ns;	/* entry to return */
-	__s64 ret;		/* return value of the call (bytes, or error <= 0) */
-	__u32 total_len;
-	__u32 copied_len;
-	__u32 chunk_len;
-	__u32 n_chunks;		/* number of as_ssl_chunk records that follow */
+	__s64 ret;		/* return value of the call */
+	__u32 len;
+	__u32 data_len;
 	__u32 func;		/* enum as_ssl_func */
 	__u32 lib;		/* enum as_ssl_lib */
-	__s32 fd;		/* socket fd if known, else -1 */
-	__u32 flags;
+	__s32 fd;		/* socket fd, -1 if not known */
+	__u32 flags;		/* AS_SSL_F_* */
+	__u16 family;		/* AF_INET / AF_INET6, 0 if not known */
+	__u16 lport;		/* host byte order */
+	__u16 rport;		/* host byte order */
+	__u16 _pad0;
+	__u8 laddr[16];		/* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
 };
-#define AS_SSL_SIZE 112
-
-struct as_ssl_chunk {
-	struct as_hdr hdr;
-	__u64 call_id;
-	__u32 seq;		/* 1.. */
-	__u32 offset;		/* byte offset of this chunk in the call's data */
-	__u32 chunk_len;
-	__u32 _pad0;
-};
-#define AS_SSL_CHUNK_SIZE 72
+#define AS_SSL_SIZE 136
 
 /* Configuration of ssl.bpf.c. */
 struct as_ssl_config {
@@ -217,7 +224,6 @@ _Static_assert(sizeof(struct as_file_open) == AS_FILE_OPEN_SIZE, "as_file_open")
 _Static_assert(sizeof(struct as_process_config) == AS_PROCESS_CONFIG_SIZE, "as_process_config");
 _Static_assert(sizeof(struct as_tracked) == AS_TRACKED_SIZE, "as_tracked");
 _Static_assert(sizeof(struct as_ssl) == AS_SSL_SIZE, "as_ssl");
-_Static_assert(sizeof(struct as_ssl_chunk) == AS_SSL_CHUNK_SIZE, "as_ssl_chunk");
 _Static_assert(sizeof(struct as_ssl_config) == AS_SSL_CONFIG_SIZE, "as_ssl_config");
 #endif
 

@@ -16,6 +16,8 @@ export interface UprobeOptions {
   /** Only this process (-1: every process mapping the file). */
   pid?: number;
   retprobe?: boolean;
+  /** bpf_get_attach_cookie() value seen by the program. */
+  cookie?: number;
 }
 
 export interface StructLayout {

@@ -261,9 +261,11 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   int pid = o.Get("pid").IsNumber() ? o.Get("pid").As<Napi::Number>().Int32Value() : -1;
   bool ret = o.Get("retprobe").ToBoolean().Value();
   std::string func = o.Get("func").IsString() ? o.Get("func").As<Napi::String>().Utf8Value() : "";
+  uint64_t cookie = o.Get("cookie").IsNumber() ? static_cast<uint64_t>(o.Get("cookie").As<Napi::Number>().Int64Value()) : 0;
   bpf_program* p = ProgOrThrow(env, prog, "attach_uprobe");
   if (!loaded_) Throw(env, "attach_uprobe", EINVAL, "load() the object before attaching");
-  LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret, .func_name = func.empty() ? nullptr : func.c_str());
+  LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = cookie, .retprobe = ret,
+              .func_name = func.empty() ? nullptr : func.c_str());
   LibbpfLogReset();
   bpf_link* link = bpf_program__attach_uprobe_opts(p, pid, path.c_str(), offset, &uo);
   if (link == nullptr) {

@@ -41,7 +41,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value ReuseMap(const Napi::CallbackInfo& info);         // (mapName, otherObj, otherMapName)
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);           // (progName) -> linkId
-  Napi::Value AttachUprobe(const Napi::CallbackInfo& info);     // (progName, {path, offset, pid, retprobe}) -> linkId
+  Napi::Value AttachUprobe(const Napi::CallbackInfo& info);     // (progName, {path, offset|func, pid, retprobe, cookie}) -> linkId
   Napi::Value Detach(const Napi::CallbackInfo& info);           // (linkId)
   Napi::Value LinkCount(const Napi::CallbackInfo& info);
   Napi::Value MapUpdate(const Napi::CallbackInfo& info);        // (mapName, key, value, flags)

@@ -17,15 +17,18 @@ bool g_echo = false;
 constexpr size_t kMaxLog = 256 * 1024;
 
 int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
-  char line[4096];
+  // libbpf prints a rejected program's whole verifier log in one call: format it all.
   va_list copy;
   va_copy(copy, args);
-  int n = vsnprintf(line, sizeof(line), fmt, copy);
+  int n = vsnprintf(nullptr, 0, fmt, copy);
   va_end(copy);
   if (n < 0) return 0;
-  if (g_echo) fputs(line, stderr);
+  std::string line(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(line.data(), line.size(), fmt, args);
+  line.resize(static_cast<size_t>(n));
+  if (g_echo) fputs(line.c_str(), stderr);
   if (level == LIBBPF_DEBUG) return 0;
-  g_log.append(line, std::min<size_t>(static_cast<size_t>(n), sizeof(line) - 1));
+  g_log.append(line);
   if (g_log.size() > kMaxLog) g_log.erase(0, g_log.size() - kMaxLog / 2);
   return 0;
 }

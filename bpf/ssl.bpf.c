@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * TLS plaintext capture: uprobes at the plaintext boundary of TLS libraries.
+ *
+ * Two programs serve every library and function: ssl_enter (uprobe) and
+ * ssl_ret (uretprobe). The attach cookie says which function it is
+ * (enum as_ssl_kind, low byte) and which library (enum as_ssl_lib, next
+ * byte). OpenSSL SSL_read/SSL_write(_ex), BoringSSL, GnuTLS
+ * gnutls_record_recv/send and NSPR PR_Read/PR_Write/PR_Recv/PR_Send all take
+ * (session, buffer, length) first.
+ *
+ * Each call becomes one exactly-sized record (bpf_ringbuf_reserve_dynptr), so
+ * a large call arrives whole or, if the ring is full, is counted as lost as a
+ * whole. Records are submitted without waking user space until wakeup_bytes
+ * are pending; user space also drains on a short timer.
+ *
+ * ssl_sys_enter marks which socket fd a thread uses while inside an SSL call
+ * (the library's own read/write/send/recv syscalls), which gives the
+ * connection's fd and addresses.
+ */
+#include "common.bpf.h"
+
+#ifndef __TARGET_ARCH_x86
+#error "ssl.bpf.c: syscall numbers are only defined for x86_64"
+#endif
+
+#define NR_read 0
+#define NR_write 1
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+#define CHUNK 16384
+#define MAX_CHUNKS 256 /* 4 MiB: the hard upper bound of cfg.max_call_bytes */
+
+const volatile struct as_ssl_config cfg = {};
+
+const struct as_ssl *unused_ssl __attribute__((unused));
+const struct as_ssl_config *unused_ssl_config __attribute__((unused));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 26); /* resized from user space before load */
+} ssl_rb SEC(".maps");
+
+struct pending {
+	__u64 ssl;
+	__u64 buf;
+	__u64 len_ptr;
+	__u64 ts;
+	__u32 kind;
+	__u32 lib;
+	__s32 fd;
+	__u32 _pad;
+};
+
+/* tid -> the SSL call it is inside */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct pending);
+} pending SEC(".maps");
+
+struct conn_key {
+	__u32 pid;
+	__u32 _pad;
+	__u64 ssl;
+};
+
+struct conn_info {
+	__s32 fd;
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u16 _pad0;
+	__u32 _pad1;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* (pid, session) -> socket, learned from syscalls made inside its SSL calls */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_info);
+} conns SEC(".maps");
+
+struct scratch {
+	struct as_ssl hdr;
+	__u8 data[CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} ssl_scratch SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	__u32 kind = cookie & 0xff;
+
+	if (pid == cfg.self_pid)
+		return 0;
+	if (cfg.has_uid && (__u32)bpf_get_current_uid_gid() != cfg.uid)
+		return 0;
+	if (cfg.filter_tracked && !is_tracked(pid))
+		return 0;
+	if (kind == AS_KIND_HANDSHAKE && !cfg.handshake)
+		return 0;
+
+	struct pending p = {
+		.ssl = (__u64)ssl,
+		.buf = (__u64)buf,
+		.len_ptr = (kind == AS_KIND_READ_EX || kind == AS_KIND_WRITE_EX) ? (__u64)len_ptr : 0,
+		.ts = bpf_ktime_get_ns(),
+		.kind = kind,
+		.lib = (cookie >> 8) & 0xff,
+		.fd = -1,
+	};
+	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
+		stat_add(AS_STAT_PENDING_FULL, 1);
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
+{
+	switch (id) {
+	case NR_read:
+	case NR_write:
+	case NR_readv:
+	case NR_writev:
+	case NR_sendto:
+	case NR_recvfrom:
+	case NR_sendmsg:
+	case NR_recvmsg:
+		break;
+	default:
+		return 0;
+	}
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p || p->fd >= 0)
+		return 0;
+	p->fd = (int)BPF_CORE_READ(regs, di);
+	return 0;
+}
+
+/* Socket addresses of an fd of the current task, if it is an inet socket. */
+static __always_inline void socket_info(int fd, struct conn_info *ci)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	ci->fd = fd;
+	if (fd < 0 || (__u32)fd >= max)
+		return;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return;
+	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(ci->laddr, &l, 4);
+		__builtin_memcpy(ci->raddr, &r, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&ci->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&ci->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		return;
+	}
+	ci->family = family;
+	ci->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ci->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_ret, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	__u32 kind = bpf_get_attach_cookie(ctx) & 0xff;
+	struct pending *pp = bpf_map_lookup_elem(&pending, &tid);
+	if (!pp)
+		return 0;
+	struct pending p = *pp;
+	bpf_map_delete_elem(&pending, &tid);
+	if (p.kind != kind) {
+		stat_add(AS_STAT_SSL_UNPAIRED, 1);
+		return 0;
+	}
+
+	/* Only GnuTLS returns ssize_t; OpenSSL, BoringSSL and NSPR return a 32-bit int. */
+	if (p.lib != AS_LIB_GNUTLS)
+		ret = (int)ret;
+
+	__u64 len = 0;
+	__u32 func = AS_SSL_READ;
+	switch (kind) {
+	case AS_KIND_READ:
+	case AS_KIND_WRITE:
+		len = ret > 0 ? ret : 0;
+		func = kind == AS_KIND_READ ? AS_SSL_READ : AS_SSL_WRITE;
+		break;
+	case AS_KIND_READ_EX:
+	case AS_KIND_WRITE_EX:
+		if (ret == 1 && p.len_ptr) {
+			__u64 n = 0;
+			bpf_probe_read_user(&n, sizeof(n), (void *)p.len_ptr);
+			len = n;
+		}
+		func = kind == AS_KIND_READ_EX ? AS_SSL_READ : AS_SSL_WRITE;
+		break;
+	case AS_KIND_HANDSHAKE:
+		func = AS_SSL_HANDSHAKE;
+		break;
+	default:
+		return 0;
+	}
+	/* Calls that moved no data (e.g. a read that would block) are not events. */
+	if (func != AS_SSL_HANDSHAKE && len == 0)
+		return 0;
+
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
+	if (!s)
+		return 0;
+	struct as_ssl *e = &s->hdr;
+	fill_hdr(&e->hdr, AS_REC_SSL);
+	e->ssl_ptr = p.ssl;
+	e->latency_ns = e->hdr.ts_ns - p.ts;
+	e->ret = ret;
+	e->func = func;
+	e->lib = p.lib;
+	e->flags = 0;
+	e->_pad0 = 0;
+
+	/* Connection identity: learned in this call, or earlier for this session. */
+	struct conn_key ck = { .pid = pid, .ssl = p.ssl };
+	struct conn_info ci = { .fd = -1 };
+	if (p.fd >= 0) {
+		socket_info(p.fd, &ci);
+		bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
+		e->flags |= AS_SSL_F_FD_THIS_CALL;
+	} else {
+		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
+		if (known)
+			ci = *known;
+	}
+	e->fd = ci.fd;
+	e->family = ci.family;
+	e->lport = ci.lport;
+	e->rport = ci.rport;
+	__builtin_memcpy(e->laddr, ci.laddr, 16);
+	__builtin_memcpy(e->raddr, ci.raddr, 16);
+
+	__u64 cap = cfg.max_call_bytes;
+	if (cap > (__u64)CHUNK * MAX_CHUNKS)
+		cap = (__u64)CHUNK * MAX_CHUNKS;
+	__u64 copy = len < cap ? len : cap;
+	if (copy < len) {
+		e->flags |= AS_SSL_F_TRUNCATED;
+		stat_add(AS_STAT_SSL_TRUNC, 1);
+		stat_add(AS_STAT_SSL_BYTES_LOST, len - copy);
+	}
+	e->len = len > 0xffffffff ? 0xffffffff : len;
+	e->data_len = copy;
+
+	struct bpf_dynptr dp;
+	__u32 size = sizeof(struct as_ssl) + copy;
+	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		stat_add(AS_STAT_RB_DROP_SSL, 1);
+		stat_add(AS_STAT_SSL_BYTES_LOST, copy);
+		return 0;
+	}
+
+	/* Whole chunks straight into the record, then the tail through scratch. */
+	long fails = 0;
+	__u32 full = copy / CHUNK;
+	for (__u32 i = 0; i < MAX_CHUNKS && i < full; i++) {
+		void *dst = bpf_dynptr_data(&dp, sizeof(struct as_ssl) + i * CHUNK, CHUNK);
+		if (!dst)
+			break;
+		/* on failure the helper zero-fills: the record keeps its size */
+		fails |= bpf_probe_read_user(dst, CHUNK, (void *)(p.buf + (__u64)i * CHUNK));
+	}
+	__u64 tail = copy % CHUNK;
+	barrier_var(tail);
+	if (tail > 0 && tail < CHUNK) {
+		__u64 off = copy - tail;
+		fails |= bpf_probe_read_user(s->data, tail, (void *)(p.buf + off));
+		bpf_dynptr_write(&dp, sizeof(struct as_ssl) + off, s->data, tail, 0);
+	}
+	if (fails) {
+		e->flags |= AS_SSL_F_READ_FAIL;
+		stat_add(AS_STAT_SSL_READ_FAIL, 1);
+	}
+	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
+
+	__u64 pending_bytes = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit_dynptr(&dp, pending_bytes + size >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	return 0;
+}
