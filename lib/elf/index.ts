@@ -1,0 +1,15 @@
+/**
+ * ELF64 little-endian reader for uprobe attachment and binary analysis.
+ * Reads only the headers and the pieces asked for, with positional reads.
+ */
+export { ElfFile, withElf, u64 } from './reader';
+export type { ElfFileStat } from './reader';
+export { ElfError } from './errors';
+export type { ElfErrorCode } from './errors';
+export { findSymbols, findSymbolsIn } from './find';
+export { readMaps, parseMaps } from './maps';
+export type { MapEntry } from './maps';
+export { parseNotes } from './notes';
+export { readEhFrame, parseEhFrame, FunctionTable } from './ehframe';
+export type { Fde } from './ehframe';
+export * from './types';
