@@ -138,6 +138,28 @@ int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 	return 0;
 }
 
+static __always_inline struct file *task_file(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	if (fd < 0 || (__u32)fd >= max)
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline bool is_socket(int fd)
+{
+	struct file *f = task_file(fd);
+	if (!f)
+		return false;
+	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
+	return (mode & S_IFMT) == S_IFSOCK;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
 {
@@ -158,22 +180,18 @@ int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
 	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p || p->fd >= 0)
 		return 0;
-	p->fd = (int)BPF_CORE_READ(regs, di);
+	/* Only a socket counts: a library may touch other fds (e.g. an eventfd) inside the call. */
+	int fd = (int)BPF_CORE_READ(regs, di);
+	if (is_socket(fd))
+		p->fd = fd;
 	return 0;
 }
 
 /* Socket addresses of an fd of the current task, if it is an inet socket. */
 static __always_inline void socket_info(int fd, struct conn_info *ci)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	__u32 max = BPF_CORE_READ(fdt, max_fds);
 	ci->fd = fd;
-	if (fd < 0 || (__u32)fd >= max)
-		return;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	struct file *f = task_file(fd);
 	if (!f)
 		return;
 	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);

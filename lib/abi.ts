@@ -111,27 +111,21 @@ export const TRACKED = defineLayout('as_tracked', [
 
 export const SSL = defineLayout('as_ssl', [
   hdr,
-  ['call_id', 'u64'],
   ['ssl_ptr', 'u64'],
   ['latency_ns', 'u64'],
   ['ret', 's64'],
-  ['total_len', 'u32'],
-  ['copied_len', 'u32'],
-  ['chunk_len', 'u32'],
-  ['n_chunks', 'u32'],
+  ['len', 'u32'],
+  ['data_len', 'u32'],
   ['func', 'u32'],
   ['lib', 'u32'],
   ['fd', 's32'],
   ['flags', 'u32'],
-]);
-
-export const SSL_CHUNK = defineLayout('as_ssl_chunk', [
-  hdr,
-  ['call_id', 'u64'],
-  ['seq', 'u32'],
-  ['offset', 'u32'],
-  ['chunk_len', 'u32'],
-  ['_pad0', 'u32'],
+  ['family', { bytes: 2, align: 2 }],
+  ['lport', { bytes: 2, align: 2 }],
+  ['rport', { bytes: 2, align: 2 }],
+  ['_pad0', { bytes: 2, align: 2 }],
+  ['laddr', chars(16)],
+  ['raddr', chars(16)],
 ]);
 
 export const SSL_CONFIG = defineLayout('as_ssl_config', [
@@ -148,6 +142,7 @@ export const SSL_CONFIG = defineLayout('as_ssl_config', [
 /** Every layout that exists in the eBPF objects' BTF, by object. */
 export const LAYOUTS_BY_OBJECT: Record<string, Layout[]> = {
   process: [HDR, EXEC, EXIT, FORK, FILE_OPEN, PROCESS_CONFIG, TRACKED],
+  ssl: [HDR, SSL, SSL_CONFIG],
 };
 
 /** enum as_record_type */
@@ -157,8 +152,28 @@ export const REC = {
   FORK: 3,
   FILE_OPEN: 4,
   SSL: 16,
-  SSL_CHUNK: 17,
 } as const;
+
+/** enum as_ssl_kind: the low byte of a TLS uprobe's attach cookie. */
+export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4 } as const;
+export type SslKind = (typeof SSL_KIND)[keyof typeof SSL_KIND];
+
+/** enum as_ssl_lib: the second byte of the cookie. */
+export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3 } as const;
+export type SslLibrary = keyof typeof SSL_LIB;
+export const SSL_LIB_NAMES: SslLibrary[] = ['openssl', 'gnutls', 'nss', 'boringssl'];
+
+/** enum as_ssl_func, as the original tool named them. */
+export const SSL_FUNC_NAMES = ['READ/RECV', 'WRITE/SEND', 'HANDSHAKE'] as const;
+
+export const SSL_F = { TRUNCATED: 1 << 0, READ_FAIL: 1 << 1, FD_THIS_CALL: 1 << 2 } as const;
+
+/** Hard upper bound of the per-call capture cap (MAX_CHUNKS * CHUNK in ssl.bpf.c). */
+export const SSL_MAX_CALL_BYTES = 256 * 16384;
+
+export function sslCookie(kind: SslKind, lib: SslLibrary): number {
+  return kind | (SSL_LIB[lib] << 8);
+}
 
 /** enum as_stat: index -> stable name used in stats events. */
 export const STAT_NAMES: Record<number, string> = {
@@ -171,6 +186,7 @@ export const STAT_NAMES: Record<number, string> = {
   6: 'ssl_read_failed',
   7: 'pending_map_full',
   8: 'ssl_bytes_lost',
+  9: 'ssl_unpaired_returns',
 };
 export const STAT_MAX = 16;
 

@@ -47,6 +47,9 @@ export interface NativeBpfObject {
   load(): void;
   attach(program: string): number;
   attachUprobe(program: string, opts: UprobeOptions): number;
+  /** One link for many offsets of one file (Linux 6.6+); the program must be loaded with expected attach type 48. */
+  attachUprobeMulti(program: string, opts: { path: string; offsets: number[]; cookies?: number[]; pid?: number; retprobe?: boolean }): number;
+  setExpectedAttachType(program: string, type: number): void;
   detach(linkId: number): boolean;
   linkCount(): number;
   mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;

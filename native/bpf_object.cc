@@ -5,7 +5,12 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include <atomic>
 #include <cerrno>
+#include <thread>
+
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <cstring>
 #include <vector>
 
@@ -31,6 +36,8 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod("load", &BpfObject::Load),
           InstanceMethod("attach", &BpfObject::Attach),
           InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
+          InstanceMethod("attachUprobeMulti", &BpfObject::AttachUprobeMulti),
+          InstanceMethod("setExpectedAttachType", &BpfObject::SetExpectedAttachType),
           InstanceMethod("detach", &BpfObject::Detach),
           InstanceMethod("linkCount", &BpfObject::LinkCount),
           InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
@@ -115,10 +122,41 @@ void BpfObject::DoClose() {
   std::set<RingReader*> readers;
   readers.swap(readers_);
   for (RingReader* r : readers) r->CloseFromOwner();
-  for (auto& [id, link] : links_) bpf_link__destroy(link);
-  links_.clear();
+  DestroyLinks();
   if (obj_ != nullptr) bpf_object__close(obj_);
   obj_ = nullptr;
+}
+
+// Detaching a uprobe waits for an SRCU grace period (~100 ms here) in the
+// kernel; one after another, 40 links take seconds. Destroying them from
+// several threads lets the grace periods overlap.
+void BpfObject::DestroyLinks() {
+  std::vector<bpf_link*> all;
+  std::vector<int> raw;
+  for (auto& [id, link] : links_) all.push_back(link);
+  for (auto& [id, fd] : raw_links_) raw.push_back(fd);
+  links_.clear();
+  raw_links_.clear();
+  size_t total = all.size() + raw.size();
+  auto destroy = [&](size_t i) {
+    if (i < all.size())
+      bpf_link__destroy(all[i]);
+    else
+      close(raw[i - all.size()]);
+  };
+  if (total <= 2) {
+    for (size_t i = 0; i < total; i++) destroy(i);
+    return;
+  }
+  size_t nthreads = std::min<size_t>(total, 32);
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < nthreads; t++) {
+    threads.emplace_back([&]() {
+      for (size_t i = next++; i < total; i = next++) destroy(i);
+    });
+  }
+  for (auto& th : threads) th.join();
 }
 
 void BpfObject::CheckOpen(Napi::Env env, const char* op) {
@@ -277,9 +315,88 @@ Napi::Value BpfObject::AttachUprobe(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, AddLink(link));
 }
 
+Napi::Value BpfObject::SetExpectedAttachType(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string prog = ArgString(info, 0, "program name");
+  if (info.Length() < 2 || !info[1].IsNumber()) throw Napi::TypeError::New(env, "attach type must be a number");
+  CheckNotLoaded(env, "set_attach_type");
+  bpf_program* p = ProgOrThrow(env, prog, "set_attach_type");
+  int err = bpf_program__set_expected_attach_type(p, static_cast<enum bpf_attach_type>(info[1].As<Napi::Number>().Uint32Value()));
+  if (err) Throw(env, "set_attach_type", Errno(err), "program '" + prog + "'");
+  return env.Undefined();
+}
+
+namespace {
+
+// bpf_attr.link_create for BPF_TRACE_UPROBE_MULTI (Linux 6.6+), laid out as in
+// include/uapi/linux/bpf.h; the system headers may be older than that.
+struct UprobeMultiAttr {
+  uint32_t prog_fd;
+  uint32_t target_fd;
+  uint32_t attach_type;
+  uint32_t flags;
+  uint64_t path;
+  uint64_t offsets;
+  uint64_t ref_ctr_offsets;
+  uint64_t cookies;
+  uint32_t cnt;
+  uint32_t multi_flags;
+  uint32_t pid;
+  uint32_t pad;
+};
+static_assert(sizeof(UprobeMultiAttr) == 64, "uprobe_multi attr layout");
+constexpr uint32_t kBpfLinkCreate = 28;
+constexpr uint32_t kBpfTraceUprobeMulti = 48;
+constexpr uint32_t kUprobeMultiReturn = 1;
+
+}  // namespace
+
+Napi::Value BpfObject::AttachUprobeMulti(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string prog = ArgString(info, 0, "program name");
+  if (info.Length() < 2 || !info[1].IsObject()) throw Napi::TypeError::New(env, "uprobe options must be an object");
+  Napi::Object o = info[1].As<Napi::Object>();
+  if (!o.Get("path").IsString()) throw Napi::TypeError::New(env, "options.path must be a string");
+  if (!o.Get("offsets").IsArray()) throw Napi::TypeError::New(env, "options.offsets must be an array");
+  std::string path = o.Get("path").As<Napi::String>().Utf8Value();
+  Napi::Array offs = o.Get("offsets").As<Napi::Array>();
+  Napi::Value cv = o.Get("cookies");
+  std::vector<uint64_t> offsets(offs.Length()), cookies(offs.Length());
+  for (uint32_t i = 0; i < offs.Length(); i++) {
+    offsets[i] = static_cast<uint64_t>(offs.Get(i).As<Napi::Number>().Int64Value());
+    if (cv.IsArray() && i < cv.As<Napi::Array>().Length())
+      cookies[i] = static_cast<uint64_t>(cv.As<Napi::Array>().Get(i).As<Napi::Number>().Int64Value());
+  }
+  if (offsets.empty()) throw Napi::TypeError::New(env, "options.offsets is empty");
+  bpf_program* p = ProgOrThrow(env, prog, "attach_uprobe_multi");
+  if (!loaded_) Throw(env, "attach_uprobe_multi", EINVAL, "load() the object before attaching");
+  UprobeMultiAttr attr{};
+  attr.prog_fd = static_cast<uint32_t>(bpf_program__fd(p));
+  attr.attach_type = kBpfTraceUprobeMulti;
+  attr.path = reinterpret_cast<uint64_t>(path.c_str());
+  attr.offsets = reinterpret_cast<uint64_t>(offsets.data());
+  attr.cookies = reinterpret_cast<uint64_t>(cookies.data());
+  attr.cnt = static_cast<uint32_t>(offsets.size());
+  attr.multi_flags = o.Get("retprobe").ToBoolean().Value() ? kUprobeMultiReturn : 0;
+  attr.pid = o.Get("pid").IsNumber() && o.Get("pid").As<Napi::Number>().Int32Value() > 0
+                 ? o.Get("pid").As<Napi::Number>().Uint32Value()
+                 : 0;
+  int fd = static_cast<int>(syscall(__NR_bpf, kBpfLinkCreate, &attr, sizeof(attr)));
+  if (fd < 0) Throw(env, "attach_uprobe_multi", errno, "cannot attach '" + prog + "' to " + path);
+  uint32_t id = next_link_++;
+  raw_links_[id] = fd;
+  return Napi::Number::New(env, id);
+}
+
 Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "link id must be a number");
+  auto raw = raw_links_.find(info[0].As<Napi::Number>().Uint32Value());
+  if (raw != raw_links_.end()) {
+    close(raw->second);
+    raw_links_.erase(raw);
+    return Napi::Boolean::New(env, true);
+  }
   auto it = links_.find(info[0].As<Napi::Number>().Uint32Value());
   if (it == links_.end()) return Napi::Boolean::New(env, false);
   int err = bpf_link__destroy(it->second);
@@ -289,7 +406,7 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BpfObject::LinkCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(links_.size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(links_.size() + raw_links_.size()));
 }
 
 Napi::Value BpfObject::MapUpdate(const Napi::CallbackInfo& info) {
@@ -408,6 +525,10 @@ Napi::Value BpfObject::KernelIds(const Napi::CallbackInfo& info) {
     n = 0;
     for (auto& [lid, link] : links_) {
       uint32_t id = ObjId(bpf_link__fd(link));
+      if (id) links.Set(n++, id);
+    }
+    for (auto& [lid, fd] : raw_links_) {
+      uint32_t id = ObjId(fd);
       if (id) links.Set(n++, id);
     }
   }

@@ -41,7 +41,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value ReuseMap(const Napi::CallbackInfo& info);         // (mapName, otherObj, otherMapName)
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);           // (progName) -> linkId
-  Napi::Value AttachUprobe(const Napi::CallbackInfo& info);     // (progName, {path, offset|func, pid, retprobe, cookie}) -> linkId
+  Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
+  Napi::Value AttachUprobeMulti(const Napi::CallbackInfo& info);    // (progName, {path, offsets, cookies, pid, retprobe}) -> linkId
+  Napi::Value SetExpectedAttachType(const Napi::CallbackInfo& info); // (progName, type) before load     // (progName, {path, offset|func, pid, retprobe, cookie}) -> linkId
   Napi::Value Detach(const Napi::CallbackInfo& info);           // (linkId)
   Napi::Value LinkCount(const Napi::CallbackInfo& info);
   Napi::Value MapUpdate(const Napi::CallbackInfo& info);        // (mapName, key, value, flags)
@@ -61,12 +63,15 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   bpf_program* ProgOrThrow(Napi::Env env, const std::string& name, const char* op);
   uint32_t AddLink(bpf_link* link);
   void DoClose();
+  void DestroyLinks();
 
   std::string name_;
   bpf_object* obj_ = nullptr;
   bool loaded_ = false;
   uint32_t next_link_ = 1;
   std::map<uint32_t, bpf_link*> links_;
+  // uprobe_multi links, created with the raw bpf() syscall (libbpf 1.1 predates them)
+  std::map<uint32_t, int> raw_links_;
   std::set<RingReader*> readers_;
 };
 

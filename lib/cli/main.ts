@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import { AgentsightError, UsageError } from '../errors';
 import { OutputAnalyzer, type OutputFormat } from '../analyzers/output';
 import { ProcessRunner } from '../runners/process-runner';
+import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
 import {
   mergeArgs,
@@ -13,6 +14,8 @@ import {
   parseArgs,
   PROCESS_OPTIONS,
   processTracerOptions,
+  SSL_TRACER_OPTIONS,
+  sslTracerOptions,
   defined,
   toYargs,
   type OptionTable,
@@ -63,7 +66,26 @@ const processCommand: CommandSpec = {
   },
 };
 
-export const COMMANDS: CommandSpec[] = [processCommand];
+const sslCommand: CommandSpec = {
+  name: 'ssl',
+  describe: 'Capture TLS plaintext (every read and write of OpenSSL, BoringSSL, GnuTLS, NSS)',
+  options: { ...SSL_TRACER_OPTIONS, ...OUTPUT_OPTIONS },
+  passThrough: SSL_TRACER_OPTIONS,
+  examples: [
+    ['$0 ssl', 'TLS traffic of every process'],
+    ['$0 ssl --comm python --port 443', 'python* processes talking to port 443'],
+    ['$0 ssl -- --pid 1234 --port 443', 'the original pass-through form'],
+  ],
+  async run(args, io) {
+    const runner = new SslRunner({
+      ...defined(sslTracerOptions(args)),
+      statsIntervalMs: Number(args['stats-interval'] ?? 10) * 1000,
+    }).addAnalyzer(outputAnalyzer(args, io));
+    return runWithSummary(runner, io);
+  },
+};
+
+export const COMMANDS: CommandSpec[] = [processCommand, sslCommand];
 
 /** Options of a command as parsed by yargs, with the `--` part merged in. */
 function collectArgs(spec: CommandSpec, argv: ParsedArgs): ParsedArgs {

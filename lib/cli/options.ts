@@ -47,6 +47,32 @@ export const PROCESS_OPTIONS: OptionTable = {
   'ring-size': { type: 'number', describe: 'Process ring buffer size in MiB, a power of two (default 8)' },
 };
 
+/** Options of the TLS tracer (also accepted after `--`, as the original passed them to sslsniff). */
+export const SSL_TRACER_OPTIONS: OptionTable = {
+  ...SELECTION_OPTIONS,
+  uid: { type: 'number', describe: 'Only TLS calls of processes running as this user id' },
+  port: {
+    type: 'number',
+    array: true,
+    describe: 'Only connections whose local or remote port is this one (seen on the socket under the TLS session); repeatable',
+  },
+  handshake: { type: 'boolean', describe: 'Also report TLS handshakes (SSL_do_handshake / gnutls_handshake)' },
+  'max-bytes': {
+    type: 'number',
+    describe: 'Bytes captured per TLS call (default and maximum 4194304); longer calls are flagged truncated with bytes_lost',
+  },
+  'binary-path': {
+    type: 'string',
+    array: true,
+    describe: 'Also probe this executable or library (it must contain TLS functions); repeatable',
+  },
+  'ssl-ring-size': { type: 'number', describe: 'TLS ring buffer size in MiB, a power of two (default 64)' },
+  interface: {
+    type: 'string',
+    describe: 'Not supported: TLS plaintext is captured inside processes, not on a network interface (use --port)',
+  },
+};
+
 /** Output options common to every command. */
 export const OUTPUT_OPTIONS: OptionTable = {
   quiet: { type: 'boolean', alias: 'q', describe: 'No console output (events still go to --output)' },
@@ -143,6 +169,26 @@ export function processTracerOptions(a: ParsedArgs) {
     fileEvents: a['file-events'] === undefined ? undefined : Boolean(a['file-events']),
     fileDedupMs: num(a['file-dedup-ms']),
     argvMax: num(a['argv-max']),
+    ringBytes: ring === undefined ? undefined : ring * 1024 * 1024,
+  };
+}
+
+/** Parsed TLS tracer options -> SslTracerOptions fields. */
+export function sslTracerOptions(a: ParsedArgs) {
+  if (a.interface !== undefined)
+    throw new UsageError(
+      `--interface ${String(a.interface)} cannot be honoured: agentsight reads TLS plaintext inside the processes ` +
+        '(uprobes on the TLS library), where there is no network interface; filter with --port, --pid or --comm instead',
+    );
+  const ring = num(a['ssl-ring-size']);
+  return {
+    comm: strs(a.comm),
+    pid: nums(a.pid),
+    uid: num(a.uid),
+    port: nums(a.port),
+    handshake: a.handshake === undefined ? undefined : Boolean(a.handshake),
+    maxBytes: num(a['max-bytes']),
+    binaryPaths: strs(a['binary-path']),
     ringBytes: ring === undefined ? undefined : ring * 1024 * 1024,
   };
 }

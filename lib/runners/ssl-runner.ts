@@ -1,0 +1,54 @@
+import type { Event } from '../event';
+import { defined, parseArgs, SSL_TRACER_OPTIONS, sslTracerOptions } from '../cli/options';
+import { SslTracer, type SslTracerOptions } from '../tracers/ssl-tracer';
+import { Runner } from './runner';
+
+/**
+ * TLS plaintext monitoring: one `ssl` event per TLS read or write call.
+ *
+ *   new SslRunner().withArgs(['--pid', '1234', '--port', '443']).addAnalyzer(new OutputAnalyzer())
+ */
+export class SslRunner extends Runner {
+  readonly name = 'ssl';
+  tracer: SslTracer | null = null;
+
+  constructor(private readonly options: SslTracerOptions = {}) {
+    super();
+  }
+
+  resolvedOptions(): SslTracerOptions {
+    const fromArgs = defined(sslTracerOptions(parseArgs(SSL_TRACER_OPTIONS, this.args, 'ssl options')));
+    const merged: SslTracerOptions = { ...this.options, ...fromArgs };
+    for (const k of ['comm', 'pid', 'port', 'binaryPaths'] as const) {
+      const a = this.options[k] as unknown[] | undefined;
+      const b = fromArgs[k] as unknown[] | undefined;
+      if (a && b) (merged as Record<string, unknown>)[k] = [...a, ...b];
+    }
+    return merged;
+  }
+
+  validate(): void {
+    SslTracer.resolve(this.resolvedOptions());
+  }
+
+  protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
+    const tracer = await SslTracer.start(this.resolvedOptions());
+    this.tracer = tracer;
+    const onNotice = (m: string) => this.emit('notice', m);
+    tracer.on('notice', onNotice);
+    const targets = tracer.targets();
+    const links = targets.reduce((n, t) => n + t.links, 0);
+    this.emit('ready', {
+      runner: this.name,
+      programs: 3,
+      links,
+      detail: `TLS tracer attached to ${targets.length} file(s): ${targets.map((t) => `${t.path} (${t.library})`).join(', ') || 'none yet'}`,
+    });
+    try {
+      yield* tracer.events(signal);
+    } finally {
+      tracer.off('notice', onNotice);
+      tracer.close();
+    }
+  }
+}

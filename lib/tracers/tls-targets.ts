@@ -1,0 +1,204 @@
+/**
+ * Finding the TLS code to probe: shared libraries on the host, libraries and
+ * executables mapped by processes (also inside containers, via /proc/PID/root),
+ * and executables that link a TLS library statically but export its symbols
+ * (node). Every file is identified by device and inode, so each is probed once.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SSL_KIND, type SslKind, type SslLibrary } from '../abi';
+import { findSymbolsIn, withElf } from '../elf';
+import { readMaps } from '../elf';
+
+export interface TlsFunction {
+  symbol: string;
+  kind: SslKind;
+  /** File offset of the function's first instruction (what a uprobe needs). */
+  offset: number;
+}
+
+export interface TlsTarget {
+  /** "dev:inode" of the file. */
+  key: string;
+  /** Path to attach through (may be /proc/PID/root/...). */
+  path: string;
+  /** The path as the process (or the host) names it. */
+  displayPath: string;
+  library: SslLibrary;
+  functions: TlsFunction[];
+}
+
+interface Family {
+  library: SslLibrary;
+  /** Library file names of this family (executables are recognised by their symbols). */
+  file: RegExp;
+  symbols: [string, SslKind][];
+}
+
+export const FAMILIES: Family[] = [
+  {
+    library: 'openssl',
+    file: /^libssl\.so(\.|$)/,
+    symbols: [
+      ['SSL_read', SSL_KIND.READ],
+      ['SSL_write', SSL_KIND.WRITE],
+      ['SSL_read_ex', SSL_KIND.READ_EX],
+      ['SSL_write_ex', SSL_KIND.WRITE_EX],
+      ['SSL_do_handshake', SSL_KIND.HANDSHAKE],
+    ],
+  },
+  {
+    library: 'gnutls',
+    file: /^libgnutls\.so(\.|$)/,
+    symbols: [
+      ['gnutls_record_recv', SSL_KIND.READ],
+      ['gnutls_record_send', SSL_KIND.WRITE],
+      ['gnutls_handshake', SSL_KIND.HANDSHAKE],
+    ],
+  },
+  {
+    library: 'nss',
+    file: /^libnspr4\.so(\.|$)/,
+    symbols: [
+      ['PR_Read', SSL_KIND.READ],
+      ['PR_Recv', SSL_KIND.READ],
+      ['PR_Write', SSL_KIND.WRITE],
+      ['PR_Send', SSL_KIND.WRITE],
+    ],
+  },
+];
+
+const ALL_SYMBOLS = FAMILIES.flatMap((f) => f.symbols.map(([s]) => s));
+
+/** Is this file name one of the TLS libraries we know? */
+export function isTlsLibraryName(file: string): boolean {
+  const base = path.basename(file);
+  return FAMILIES.some((f) => f.file.test(base));
+}
+
+export function fileKey(st: { dev: number; ino: number }): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/**
+ * The TLS functions an ELF file defines (exported or in .symtab), grouped
+ * into targets by family. A family counts only if both a read and a write
+ * function are present. Throws for unreadable or non-ELF files.
+ */
+export async function inspectBinary(attachPath: string, displayPath = attachPath): Promise<TlsTarget[]> {
+  return withElf(attachPath, async (elf) => {
+    const found = await findSymbolsIn(elf, ALL_SYMBOLS);
+    const byName = new Map(found.filter((s) => s.type === 'FUNC' || s.type === 'GNU_IFUNC').map((s) => [s.name, s]));
+    const out: TlsTarget[] = [];
+    for (const fam of FAMILIES) {
+      const fns: TlsFunction[] = [];
+      for (const [sym, kind] of fam.symbols) {
+        const s = byName.get(sym);
+        if (s && s.offset !== undefined) fns.push({ symbol: sym, kind, offset: s.offset });
+      }
+      const hasRead = fns.some((f) => f.kind === SSL_KIND.READ || f.kind === SSL_KIND.READ_EX);
+      const hasWrite = fns.some((f) => f.kind === SSL_KIND.WRITE || f.kind === SSL_KIND.WRITE_EX);
+      if (hasRead && hasWrite)
+        out.push({ key: fileKey(elf.stat), path: attachPath, displayPath, library: fam.library, functions: fns });
+    }
+    return out;
+  });
+}
+
+const LIB_DIRS = ['/lib', '/lib64', '/usr/lib', '/usr/lib64', '/usr/local/lib'];
+
+/** TLS libraries installed on the host (the usual library directories and their multiarch subdirectories). */
+export function systemTlsLibraries(): string[] {
+  const dirs = new Set<string>();
+  for (const d of LIB_DIRS) {
+    dirs.add(d);
+    try {
+      for (const e of fs.readdirSync(d, { withFileTypes: true }))
+        if (e.isDirectory() && /-linux-gnu|-linux-musl/.test(e.name)) dirs.add(path.join(d, e.name));
+    } catch {
+      /* no such directory */
+    }
+  }
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const d of dirs) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (!isTlsLibraryName(n)) continue;
+      const p = path.join(d, n);
+      try {
+        const st = fs.statSync(p);
+        if (!st.isFile()) continue;
+        const k = fileKey(st);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        out.push(fs.realpathSync(p));
+      } catch {
+        /* dangling link */
+      }
+    }
+  }
+  return out;
+}
+
+let ownMntNs: string | null | undefined;
+
+/** The path to reach a file a process maps: through /proc/PID/root when it lives in another mount namespace. */
+export function pathInProcess(pid: number, p: string): string {
+  if (ownMntNs === undefined) {
+    try {
+      ownMntNs = fs.readlinkSync('/proc/self/ns/mnt');
+    } catch {
+      ownMntNs = null;
+    }
+  }
+  try {
+    if (fs.readlinkSync(`/proc/${pid}/ns/mnt`) === ownMntNs) return p;
+  } catch {
+    /* gone or not allowed: fall through */
+  }
+  return `/proc/${pid}/root${p}`;
+}
+
+export interface ProcessImage {
+  /** the executable, as the process names it */
+  exe: string | null;
+  /** executable file mappings: display path -> attach path */
+  files: Map<string, string>;
+  /** "dev:inode" of every executable mapping (from the attach paths) */
+  keys: Set<string>;
+}
+
+/** The executable and the executable file mappings of a process. Null if it is gone. */
+export async function processImage(pid: number): Promise<ProcessImage | null> {
+  let maps;
+  try {
+    maps = await readMaps(pid);
+  } catch {
+    return null;
+  }
+  let exe: string | null = null;
+  try {
+    exe = fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    /* kernel thread or gone */
+  }
+  const files = new Map<string, string>();
+  const keys = new Set<string>();
+  for (const m of maps) {
+    if (!m.perms.includes('x') || !m.path.startsWith('/') || m.deleted || files.has(m.path)) continue;
+    const ap = pathInProcess(pid, m.path);
+    files.set(m.path, ap);
+    try {
+      keys.add(fileKey(fs.statSync(ap)));
+    } catch {
+      /* unlinked meanwhile */
+    }
+  }
+  return { exe, files, keys };
+}

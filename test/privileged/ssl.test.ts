@@ -1,0 +1,406 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Event } from '../../lib/event';
+import { sslPayload } from '../../lib/payload';
+import { SslTracer, type SslTracerOptions } from '../../lib/tracers/ssl-tracer';
+import { Collector } from '../support/collect';
+import { describePrivileged } from '../support/privileged';
+import { gatedShell, uniqueShell } from '../support/procs';
+import { run } from '../support/spawn';
+import { body, makeCert, startServer, type TestCert, type TestServer } from '../support/tls-server';
+
+const PY = '/usr/bin/python3';
+const isSsl = (pid: number, fn?: string) => (e: Event) => e.source === 'ssl' && e.pid === pid && (!fn || e.data.function === fn);
+const bytesOf = (events: Event[]) => Buffer.concat(events.map(sslPayload));
+
+async function traced(opts: SslTracerOptions, work: (col: Collector) => Promise<void>): Promise<Collector> {
+  const t = await SslTracer.start({ statsIntervalMs: 0, ...opts });
+  const col = new Collector(t.events());
+  try {
+    await work(col);
+  } finally {
+    t.stop();
+    await col.done;
+  }
+  expect(col.error).toBeNull();
+  return col;
+}
+
+/** Wait until the client's captured reads add up to n bytes. */
+async function readsReach(col: Collector, pid: number, n: number): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (bytesOf(col.of(isSsl(pid, 'READ/RECV'))).length < n) {
+    if (Date.now() > end) throw new Error(`captured ${bytesOf(col.of(isSsl(pid, 'READ/RECV'))).length} of ${n} response bytes`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function connOf(srv: TestServer, marker: string) {
+  const c = srv.conns.find((x) => Buffer.concat(x.received).includes(marker));
+  if (!c) throw new Error(`the server saw no request with ${marker}`);
+  return { received: Buffer.concat(c.received), sent: Buffer.concat(c.sent), port: c.remotePort };
+}
+
+describePrivileged('TLS capture on the real kernel', () => {
+  let cert: TestCert;
+  let srv: TestServer;
+  beforeAll(async () => {
+    cert = makeCert();
+    srv = await startServer(cert);
+  });
+  afterAll(async () => {
+    await srv.close();
+    cert.dispose();
+  });
+
+  function expectExactExchange(col: Collector, pid: number, marker: string, lib = 'openssl') {
+    const conn = connOf(srv, marker);
+    const writes = col.of(isSsl(pid, 'WRITE/SEND'));
+    const reads = col.of(isSsl(pid, 'READ/RECV'));
+    expect(bytesOf(writes).equals(conn.received)).toBe(true);
+    expect(bytesOf(reads).equals(conn.sent)).toBe(true);
+    const ids = new Set([...writes, ...reads].map((e) => e.data.conn_id));
+    expect(ids.size).toBe(1);
+    expect([...ids][0]).toMatch(new RegExp(`^${pid}:0x[0-9a-f]+$`));
+    for (const e of [...writes, ...reads]) {
+      expect(e.data).toMatchObject({ pid, tid: pid, library: lib, truncated: false, bytes_lost: 0 });
+      expect(e.data.len).toBe(sslPayload(e).length);
+      expect(e.data.latency_ms).toBeGreaterThanOrEqual(0);
+    }
+    return { conn, writes, reads };
+  }
+
+  it('curl (system libssl, SSL_write/SSL_read): exact request and response bytes, direction, pid, tid, connection, socket', async () => {
+    let pid = 0;
+    const col = await traced({}, async (c) => {
+      const r = await run('curl', ['-s', '--cacert', cert.certFile, '-d', 'hello-from-curl', `https://localhost:${srv.port}/echo?curl`]);
+      expect(r.code).toBe(0);
+      pid = r.pid;
+      await readsReach(c, pid, connOf(srv, '/echo?curl').sent.length);
+    });
+    const { writes, conn } = expectExactExchange(col, pid, '/echo?curl');
+    expect(sslPayload(writes[0]).toString()).toMatch(/^POST \/echo\?curl HTTP\/1\.1\r\n/);
+    expect(writes[0].comm).toBe('curl');
+    expect(writes[0].data).toMatchObject({ local_addr: '127.0.0.1', remote_addr: '127.0.0.1', remote_port: srv.port, local_port: conn.port });
+    expect(writes[0].data.fd).toBeGreaterThan(2);
+  });
+
+  it('python3 urllib (libssl via SSL_write_ex/SSL_read_ex): exact bytes with the right direction', async () => {
+    let pid = 0;
+    const col = await traced({}, async (c) => {
+      const code = `import urllib.request,ssl; c=ssl.create_default_context(cafile='${cert.certFile}'); print(urllib.request.urlopen(urllib.request.Request('https://localhost:${srv.port}/echo?python', data=b'hello-from-python'), context=c).read())`;
+      const r = await run(PY, ['-c', code]);
+      expect(r.stderr).toBe('');
+      pid = r.pid;
+      await readsReach(c, pid, connOf(srv, '/echo?python').sent.length);
+    });
+    const { writes, reads } = expectExactExchange(col, pid, '/echo?python');
+    expect(sslPayload(writes[0]).toString()).toMatch(/^POST \/echo\?python HTTP\/1\.1\r\n/);
+    expect(sslPayload(reads[0]).toString()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(writes[0].data.remote_port).toBe(srv.port);
+  });
+
+  it('node https (OpenSSL linked into the node executable): exact bytes', async () => {
+    let pid = 0;
+    const col = await traced({}, async (c) => {
+      const code = `const https=require('https'); const r=https.request('https://localhost:${srv.port}/echo?node',{method:'POST',ca:require('fs').readFileSync('${cert.certFile}')},res=>{res.resume(); res.on('end',()=>process.exit(0))}); r.end('hello-from-node');`;
+      const r = await run(process.execPath, ['-e', code]);
+      expect(r.code).toBe(0);
+      pid = r.pid;
+      await readsReach(c, pid, connOf(srv, '/echo?node').sent.length);
+    });
+    const { writes } = expectExactExchange(col, pid, '/echo?node');
+    expect(writes[0].comm).toBe('node');
+  });
+
+  it('GnuTLS (gnutls-cli) and NSS (tstclnt): exact bytes', async () => {
+    const nssdb = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-nss-'));
+    try {
+      await run('certutil', ['-N', '-d', `sql:${nssdb}`, '--empty-password']);
+      await run('certutil', ['-A', '-d', `sql:${nssdb}`, '-n', 'local', '-t', 'C,,', '-i', cert.certFile]);
+      let g = 0;
+      let n = 0;
+      const col = await traced({}, async (c) => {
+        const req = (p: string) => `GET ${p} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
+        const gr = await run('gnutls-cli', ['--x509cafile', cert.certFile, '-p', String(srv.port), 'localhost'], { input: req('/gnutls') });
+        g = gr.pid;
+        const nr = await run('tstclnt', ['-h', '127.0.0.1', '-p', String(srv.port), '-d', `sql:${nssdb}`, '-a', 'localhost'], { input: req('/nss') });
+        n = nr.pid;
+        await readsReach(c, g, connOf(srv, '/gnutls').sent.length);
+        await readsReach(c, n, connOf(srv, '/nss').sent.length);
+      });
+      expect(bytesOf(col.of(isSsl(g, 'WRITE/SEND'))).equals(connOf(srv, '/gnutls').received)).toBe(true);
+      expect(bytesOf(col.of(isSsl(g, 'READ/RECV'))).equals(connOf(srv, '/gnutls').sent)).toBe(true);
+      expect(col.of(isSsl(g)).every((e) => e.data.library === 'gnutls')).toBe(true);
+      // NSPR's PR_Write/PR_Read also carry non-TLS I/O of the process: compare the TLS connection's bytes
+      const nssWrites = col.of(isSsl(n, 'WRITE/SEND')).filter((e) => sslPayload(e).includes('GET /nss'));
+      expect(nssWrites.length).toBe(1);
+      expect(bytesOf(nssWrites).equals(connOf(srv, '/nss').received)).toBe(true);
+      const conn = nssWrites[0].data.conn_id;
+      expect(bytesOf(col.of((e) => isSsl(n, 'READ/RECV')(e) && e.data.conn_id === conn)).equals(connOf(srv, '/nss').sent)).toBe(true);
+      expect(nssWrites[0].data.library).toBe('nss');
+    } finally {
+      fs.rmSync(nssdb, { recursive: true, force: true });
+    }
+  });
+
+  it('a 1 MiB request body and a 1 MiB response arrive complete and byte-identical', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-big-'));
+    const file = path.join(dir, 'body');
+    fs.writeFileSync(file, body(1 << 20, 'request'));
+    let up = 0;
+    let down = 0;
+    try {
+      const col = await traced({}, async (c) => {
+        const r1 = await run('curl', ['-s', '--cacert', cert.certFile, '--data-binary', `@${file}`, `https://localhost:${srv.port}/echo?big-up`]);
+        up = r1.pid;
+        const r2 = await run(PY, ['-c', `import urllib.request,ssl; c=ssl.create_default_context(cafile='${cert.certFile}'); urllib.request.urlopen('https://localhost:${srv.port}/big?n=1048576&py', context=c).read()`]);
+        down = r2.pid;
+        await readsReach(c, up, connOf(srv, '/echo?big-up').sent.length);
+        await readsReach(c, down, connOf(srv, 'big?n=1048576&py').sent.length);
+      });
+      const upConn = connOf(srv, '/echo?big-up');
+      expect(bytesOf(col.of(isSsl(up, 'WRITE/SEND'))).equals(upConn.received)).toBe(true);
+      expect(bytesOf(col.of(isSsl(up, 'READ/RECV'))).equals(upConn.sent)).toBe(true);
+      expect(upConn.received.length).toBeGreaterThan(1 << 20);
+      const downConn = connOf(srv, 'big?n=1048576&py');
+      expect(bytesOf(col.of(isSsl(down, 'READ/RECV'))).equals(downConn.sent)).toBe(true);
+      expect(col.of((e) => e.source === 'ssl' && e.data.truncated)).toEqual([]);
+      expect(col.events.at(-1)?.data.kernel).toEqual({});
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('filters', () => {
+    it('--pid includes the process and its descendants and excludes the rest', async () => {
+      const sh = gatedShell('/bin/sh', `curl -s --cacert ${cert.certFile} https://localhost:${srv.port}/pid-in >/dev/null`);
+      let outside = 0;
+      const col = await traced({ pid: [sh.pid as number] }, async (c) => {
+        outside = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/pid-out`])).pid;
+        sh.release();
+        await sh.exited;
+        await c.waitFor((e) => e.source === 'ssl' && e.data.function === 'READ/RECV');
+      });
+      const ssl = col.of((e) => e.source === 'ssl');
+      expect(ssl.some((e) => sslPayload(e).includes('/pid-in'))).toBe(true);
+      expect(ssl.some((e) => e.pid === outside)).toBe(false);
+      expect(ssl.every((e) => e.pid !== process.pid)).toBe(true);
+    });
+
+    it('--comm matches the process name (not a thread name), for processes started later', async () => {
+      const shell = uniqueShell('astls');
+      try {
+        let other = 0;
+        let inside = 0;
+        const col = await traced({ comm: [shell.name] }, async (c) => {
+          other = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/comm-out`])).pid;
+          // a node client inside the selected shell: TLS on the main thread of a process named "node"
+          const r = await run(shell.path, ['-c', `curl -s --cacert ${cert.certFile} https://localhost:${srv.port}/comm-in`]);
+          inside = r.pid;
+          await c.waitFor((e) => e.source === 'ssl' && e.data.function === 'READ/RECV');
+        });
+        const ssl = col.of((e) => e.source === 'ssl');
+        expect(ssl.some((e) => sslPayload(e).includes('/comm-in'))).toBe(true);
+        expect(ssl.some((e) => e.pid === other)).toBe(false);
+        expect(inside).toBeGreaterThan(0);
+      } finally {
+        shell.dispose();
+      }
+    });
+
+    it('--uid includes only that user', async () => {
+      let nobody = 0;
+      let root = 0;
+      const col = await traced({ uid: 65534 }, async (c) => {
+        root = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/uid-root`])).pid;
+        const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'curl', '-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/uid-nobody`]);
+        expect(r.code).toBe(0);
+        nobody = r.pid;
+        await c.waitFor(isSsl(nobody, 'READ/RECV'));
+      });
+      expect(col.of(isSsl(nobody)).every((e) => e.data.uid === 65534)).toBe(true);
+      expect(col.of(isSsl(root))).toEqual([]);
+    });
+
+    it('--port keeps connections on that port only and counts what it dropped', async () => {
+      const other = await startServer(cert);
+      try {
+        let pid = 0;
+        let tracer: SslTracer | null = null;
+        const t = await SslTracer.start({ statsIntervalMs: 0, port: [other.port] });
+        tracer = t;
+        const col = new Collector(t.events());
+        pid = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/port-a`, `https://localhost:${other.port}/port-b`])).pid;
+        await readsReach(col, pid, connOf(other, '/port-b').sent.length);
+        const filtered = tracer.stats().port_filtered;
+        t.stop();
+        await col.done;
+        const mine = col.of(isSsl(pid));
+        expect(mine.length).toBeGreaterThan(0);
+        expect(mine.every((e) => e.data.remote_port === other.port)).toBe(true);
+        expect(mine.some((e) => sslPayload(e).includes('/port-a'))).toBe(false);
+        expect(filtered).toBeGreaterThanOrEqual(2);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
+  it('handshakes are reported only with handshake: true', async () => {
+    let a = 0;
+    let b = 0;
+    const without = await traced({}, async (c) => {
+      a = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/hs-a`])).pid;
+      await c.waitFor(isSsl(a, 'READ/RECV'));
+    });
+    expect(without.of(isSsl(a, 'HANDSHAKE'))).toEqual([]);
+    const withHs = await traced({ handshake: true }, async (c) => {
+      b = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/hs-b`])).pid;
+      await c.waitFor(isSsl(b, 'READ/RECV'));
+    });
+    const hs = withHs.of(isSsl(b, 'HANDSHAKE'));
+    expect(hs.length).toBeGreaterThan(0);
+    expect(hs[0].data).toMatchObject({ len: 0, data: '' });
+    expect(hs.some((e) => e.data.ret === 1)).toBe(true);
+  });
+
+  it('a tiny ring buffer under load reports drops and lost bytes instead of losing them silently', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-big-'));
+    const file = path.join(dir, 'body');
+    fs.writeFileSync(file, body(256 << 10, 'flood'));
+    try {
+      const col = await traced({ ringBytes: 64 << 10 }, async () => {
+        const r = await run('curl', ['-s', '--cacert', cert.certFile, '--data-binary', `@${file}`, `https://localhost:${srv.port}/echo?flood`]);
+        expect(r.code).toBe(0);
+        await new Promise((res) => setTimeout(res, 200));
+      });
+      const final = col.events.at(-1);
+      expect(final?.data.event).toBe('FINAL');
+      expect(final?.data.kernel.ringbuf_full_ssl).toBeGreaterThan(0);
+      expect(final?.data.kernel.ssl_bytes_lost).toBeGreaterThanOrEqual(256 << 10);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the per-call cap truncates and says how much was lost', async () => {
+    let pid = 0;
+    const col = await traced({ maxBytes: 1000 }, async (c) => {
+      pid = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/big?n=50000&cap`])).pid;
+      await c.waitFor(isSsl(pid, 'READ/RECV'));
+      await new Promise((r) => setTimeout(r, 100));
+    });
+    const reads = col.of(isSsl(pid, 'READ/RECV'));
+    const cut = reads.filter((e) => e.data.truncated);
+    expect(cut.length).toBeGreaterThan(0);
+    for (const e of cut) {
+      expect(sslPayload(e).length).toBe(1000);
+      expect(e.data.bytes_lost).toBe(e.data.len - 1000);
+    }
+    expect(col.events.at(-1)?.data.kernel.ssl_calls_truncated).toBe(cut.length);
+  });
+});
+
+describePrivileged('TLS discovery on the real kernel', () => {
+  let cert: TestCert;
+  let srv: TestServer;
+  beforeAll(async () => {
+    cert = makeCert();
+    srv = await startServer(cert);
+  });
+  afterAll(async () => {
+    await srv.close();
+    cert.dispose();
+  });
+
+  const pyClient = (tag: string, delay = 0) =>
+    `import time,urllib.request,ssl; time.sleep(${delay}); c=ssl.create_default_context(cafile='${cert.certFile}'); urllib.request.urlopen('https://localhost:${srv.port}/${tag}', context=c).read()`;
+
+  it('per-function perf links (kernels without uprobe_multi) capture the same bytes', async () => {
+    const t = await SslTracer.start({ statsIntervalMs: 0, uprobeLinks: 'perf' });
+    expect(t.multiLinks).toBe(false);
+    expect(t.targets().find((x) => x.path.endsWith('libssl.so.3'))?.links).toBe(10);
+    const col = new Collector(t.events());
+    const r = await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/perf-links`]);
+    await readsReach(col, r.pid, connOf(srv, '/perf-links').sent.length);
+    t.stop();
+    await col.done;
+    expect(bytesOf(col.of(isSsl(r.pid, 'WRITE/SEND'))).equals(connOf(srv, '/perf-links').received)).toBe(true);
+  });
+
+  it('a libssl outside the system directories, loaded by a selected process after start, is found and probed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-lib-'));
+    for (const l of ['libssl.so.3', 'libcrypto.so.3']) fs.copyFileSync(`/usr/lib/x86_64-linux-gnu/${l}`, path.join(dir, l));
+    const shell = uniqueShell('aslib');
+    try {
+      let pid = 0;
+      const t = await SslTracer.start({ statsIntervalMs: 0, comm: [shell.name] });
+      const col = new Collector(t.events());
+      const r = await run(shell.path, ['-c', `exec env LD_LIBRARY_PATH=${dir} ${PY} -c "${pyClient('private-lib', 1.5)}"`]);
+      expect(r.stderr).toBe('');
+      pid = r.pid;
+      await readsReach(col, pid, connOf(srv, '/private-lib').sent.length);
+      const probed = t.targets().find((x) => x.path === path.join(dir, 'libssl.so.3'));
+      t.stop();
+      await col.done;
+      expect(probed).toMatchObject({ library: 'openssl' });
+      expect(bytesOf(col.of(isSsl(pid, 'WRITE/SEND'))).equals(connOf(srv, '/private-lib').received)).toBe(true);
+    } finally {
+      shell.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a process in another mount namespace (container-like) is probed through /proc/PID/root', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-ns-'));
+    const copy = path.join(dir, 'libssl.so.3');
+    fs.copyFileSync('/usr/lib/x86_64-linux-gnu/libssl.so.3', copy);
+    const shell = uniqueShell('asns');
+    try {
+      const t = await SslTracer.start({ statsIntervalMs: 0, comm: [shell.name] });
+      const col = new Collector(t.events());
+      const client = path.join(dir, 'client.py');
+      fs.writeFileSync(client, pyClient('other-ns', 1.5));
+      // A private mount namespace where the system libssl path is a different file.
+      const script = `mount --bind ${copy} /usr/lib/x86_64-linux-gnu/libssl.so.3 && exec ${shell.path} -c 'exec ${PY} ${client}'`;
+      const r = await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script]);
+      expect(r.stderr).toBe('');
+      await col.waitFor((e) => e.source === 'ssl' && sslPayload(e).includes('/other-ns'));
+      // the file the process sees at the system path (/lib is /usr/lib on merged-/usr systems), found in its namespace
+      const probed = t.targets().find((x) => /^(\/usr)?\/lib\/x86_64-linux-gnu\/libssl\.so\.3$/.test(x.path) && /pid \d+/.test(x.via));
+      t.stop();
+      await col.done;
+      expect(probed?.via).toMatch(/mapped by pid|opened by pid/);
+      const w = col.of((e) => e.source === 'ssl' && sslPayload(e).includes('/other-ns'));
+      expect(w[0].data.function).toBe('WRITE/SEND');
+    } finally {
+      shell.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says once, clearly, when a selected process has no TLS code', async () => {
+    const shell = uniqueShell('asnotls');
+    const sh = gatedShell(shell.path, 'sleep 0.2');
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const t = await SslTracer.start({ statsIntervalMs: 0, comm: [shell.name] });
+      const notices: string[] = [];
+      t.on('notice', (m) => notices.push(m));
+      const col = new Collector(t.events());
+      sh.release();
+      await sh.exited;
+      await new Promise((r) => setTimeout(r, 100));
+      t.stop();
+      await col.done;
+      const diag = col.of((e) => e.source === 'diagnostic');
+      expect(diag).toHaveLength(1);
+      expect(diag[0].data.message).toMatch(new RegExp(`no TLS code found in pid ${sh.pid} \\(${shell.name}`));
+    } finally {
+      shell.dispose();
+    }
+  });
+});
