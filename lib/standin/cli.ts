@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * Run the LLM API stand-in on its own (for the demo):
+ *
+ *   node dist/standin/cli.js [--port N] [--tls-dir DIR] [--delay-ms N] [--env-file FILE] [--log FILE]
+ *
+ * Prints the URL, the CA file and the environment a client needs, then
+ * serves until SIGINT/SIGTERM, when it removes the certificates it made.
+ */
+import fs from 'node:fs';
+import yargs from 'yargs';
+import { startStandin } from './server';
+
+async function main(): Promise<void> {
+  const argv = await yargs(process.argv.slice(2))
+    .scriptName('agentsight-standin')
+    .usage('$0 [options]: local HTTPS stand-in for the Anthropic, OpenAI and Gemini APIs (loopback only)')
+    .option('port', { type: 'number', default: 0, describe: 'port to listen on (0: any free one)' })
+    .option('host', { choices: ['127.0.0.1', '::1'] as const, default: '127.0.0.1' as const, describe: 'loopback address' })
+    .option('tls-dir', { type: 'string', describe: 'directory for the CA and server certificate (default: a private temp dir)' })
+    .option('delay-ms', { type: 'number', default: 20, describe: 'pause between streamed writes, ms' })
+    .option('delta-chars', { type: 'number', default: 12, describe: 'characters per text delta' })
+    .option('command', { type: 'string', describe: 'command the scripted model asks for when the prompt names none' })
+    .option('env-file', { type: 'string', describe: 'also write the client environment as shell exports to this file' })
+    .option('log', { type: 'string', describe: "append one JSON line per request to this file (stderr: to standard error)" })
+    .option('json', { type: 'boolean', default: false, describe: 'print the startup information as one JSON line' })
+    .strict()
+    .help()
+    .parse();
+
+  const s = await startStandin({
+    port: argv.port,
+    host: argv.host,
+    tlsDir: argv['tls-dir'],
+    chunkDelayMs: argv['delay-ms'],
+    deltaChars: argv['delta-chars'],
+    defaultCommand: argv.command,
+    onRequest: argv.log
+      ? (r) => {
+          const line =
+            JSON.stringify({
+              seq: r.seq,
+              request_id: r.requestId,
+              connection: r.connection,
+              method: r.method,
+              url: r.url,
+              route: r.route,
+              status: r.response.status,
+              stream: r.response.stream,
+              encoding: r.response.encoding ?? null,
+              reply: r.reply?.kind ?? null,
+              tool_call: r.response.toolCall ?? null,
+              text: r.response.text,
+              complete: r.response.complete,
+            }) + '\n';
+          if (argv.log === 'stderr' || argv.log === '-') process.stderr.write(line);
+          else fs.appendFileSync(argv.log!, line, { mode: 0o600 });
+        }
+      : undefined,
+  });
+  const env = s.env();
+  const exports = Object.entries(env)
+    .map(([k, v]) => `export ${k}='${v}'`)
+    .join('\n');
+  if (argv['env-file']) fs.writeFileSync(argv['env-file'], exports + '\n', { mode: 0o600 });
+  if (argv.json) {
+    process.stdout.write(JSON.stringify({ url: s.url, port: s.port, caFile: s.caFile, env }) + '\n');
+  } else {
+    process.stdout.write(`agentsight stand-in listening on ${s.url}\nCA certificate: ${s.caFile}\n\n# client environment:\n${exports}\n`);
+  }
+
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`stand-in: ${sig}, closing\n`);
+    s.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('exit', () => s.tls.disposeSync());
+}
+
+main().catch((err) => {
+  process.stderr.write(`agentsight-standin: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
