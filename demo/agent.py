@@ -119,7 +119,7 @@ def anthropic_turn(args, ctx, messages):
     if not key:
         raise AgentError("ANTHROPIC_API_KEY is not set")
     body = {
-        "model": args.model or "claude-sonnet-4-5",
+        "model": args.model or "claude-sonnet-4-6",
         "max_tokens": 1024,
         "tools": [{"name": "bash", "description": BASH_TOOL_DESCRIPTION, "input_schema": COMMAND_SCHEMA}],
         "messages": messages,

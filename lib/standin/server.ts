@@ -170,9 +170,9 @@ const GEMINI_MODEL_PATH = /^\/(v1beta|v1|v1alpha)\/models(?:\/([^/:]+))?$/;
 
 const MODELS = {
   anthropic: [
-    ['claude-sonnet-4-5-20250929', 'Claude Sonnet 4.5', '2025-09-29T00:00:00Z'],
+    ['claude-sonnet-4-6', 'Claude Sonnet 4.6', '2026-02-17T00:00:00Z'],
     ['claude-haiku-4-5-20251001', 'Claude Haiku 4.5', '2025-10-01T00:00:00Z'],
-    ['claude-opus-4-1-20250805', 'Claude Opus 4.1', '2025-08-05T00:00:00Z'],
+    ['claude-opus-4-7', 'Claude Opus 4.7', '2026-04-16T00:00:00Z'],
   ],
   openai: ['gpt-4o-mini', 'gpt-4.1', 'gpt-5', 'o4-mini'],
   gemini: ['gemini-2.5-flash', 'gemini-2.5-pro', 'gemini-2.0-flash'],
