@@ -154,6 +154,7 @@ async function anthropicTurn(args, agent, messages) {
   const blocks = [];
   const partial = [];
   let stopReason = null;
+  let stopped = false;
   for await (const { data } of sseEvents(res)) {
     const ev = JSON.parse(data);
     if (ev.type === 'error') throw new AgentError(`stream error: ${ev.error && ev.error.message}`);
@@ -171,9 +172,11 @@ async function anthropicTurn(args, agent, messages) {
       const b = blocks[ev.index];
       if (b.type === 'tool_use') b.input = JSON.parse(partial[ev.index] || '{}');
     } else if (ev.type === 'message_delta') stopReason = ev.delta.stop_reason;
-    else if (ev.type === 'message_stop') return { content: blocks.filter(Boolean), stopReason };
+    else if (ev.type === 'message_stop') stopped = true;
   }
-  throw new AgentError('stream ended without message_stop');
+  // Read to the end of the response (not just to message_stop) so the connection stays reusable.
+  if (!stopped) throw new AgentError('stream ended without message_stop');
+  return { content: blocks.filter(Boolean), stopReason };
 }
 
 async function anthropicAgent(args, agent, prompt, report) {
@@ -214,10 +217,11 @@ async function openaiTurn(args, agent, messages) {
   const message = { role: 'assistant', content: null };
   const calls = [];
   let finish = null;
+  let done = false;
   for await (const { data } of sseEvents(res)) {
     if (data === '[DONE]') {
-      if (calls.length) message.tool_calls = calls.filter(Boolean);
-      return { message, finish };
+      done = true;
+      continue; // read to the end of the response so the connection stays reusable
     }
     const chunk = JSON.parse(data);
     if (chunk.error) throw new AgentError(`stream error: ${chunk.error.message}`);
@@ -233,7 +237,9 @@ async function openaiTurn(args, agent, messages) {
       if (ch.finish_reason) finish = ch.finish_reason;
     }
   }
-  throw new AgentError('stream ended without [DONE]');
+  if (!done) throw new AgentError('stream ended without [DONE]');
+  if (calls.length) message.tool_calls = calls.filter(Boolean);
+  return { message, finish };
 }
 
 async function openaiAgent(args, agent, prompt, report) {

@@ -613,7 +613,10 @@ const TEST_KEYS = { anthropic: TEST_ANTHROPIC_API_KEY, openai: TEST_OPENAI_API_K
 
 /** Cut a stream about half way and end it with the provider's in-stream error event. */
 function cutWithError(writes: StreamWrite[], provider: Provider, api: ApiKind, jsonArray: boolean): StreamWrite[] {
-  const keep = writes.slice(0, Math.max(1, Math.floor(writes.length / 2)));
+  // Cut half way through the writes that carry content, so that part of the reply is missing.
+  const carrying = writes.flatMap((w, i) => (w.text || w.thinking || w.args ? [i] : []));
+  const cut = carrying.length ? carrying[Math.floor(carrying.length / 2)]! : Math.max(1, Math.floor(writes.length / 2));
+  const keep = writes.slice(0, cut);
   const googleError = { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } };
   let data: string;
   if (jsonArray) {
