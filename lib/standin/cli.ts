@@ -9,10 +9,21 @@
  */
 import fs from 'node:fs';
 import yargs from 'yargs';
-import { startStandin } from './server';
+import { startStandin, type Standin } from './server';
 
-async function main(): Promise<void> {
-  const argv = await yargs(process.argv.slice(2))
+export interface CliRun {
+  standin: Standin;
+  /** Close the stand-in (what SIGINT/SIGTERM do). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Parse `args`, start the stand-in and print how to reach it to `out`.
+ * Signal handlers are installed only when `handleSignals` is set (the
+ * command-line entry point does).
+ */
+export async function runCli(args: string[], out: NodeJS.WritableStream = process.stdout, handleSignals = false): Promise<CliRun> {
+  const argv = await yargs(args)
     .scriptName('agentsight-standin')
     .usage('$0 [options]: local HTTPS stand-in for the Anthropic, OpenAI and Gemini APIs (loopback only)')
     .option('port', { type: 'number', default: 0, describe: 'port to listen on (0: any free one)' })
@@ -25,6 +36,7 @@ async function main(): Promise<void> {
     .option('log', { type: 'string', describe: "append one JSON line per request to this file (stderr: to standard error)" })
     .option('json', { type: 'boolean', default: false, describe: 'print the startup information as one JSON line' })
     .strict()
+    .exitProcess(handleSignals)
     .help()
     .parse();
 
@@ -64,27 +76,34 @@ async function main(): Promise<void> {
     .join('\n');
   if (argv['env-file']) fs.writeFileSync(argv['env-file'], exports + '\n', { mode: 0o600 });
   if (argv.json) {
-    process.stdout.write(JSON.stringify({ url: s.url, port: s.port, caFile: s.caFile, env }) + '\n');
+    out.write(JSON.stringify({ url: s.url, port: s.port, caFile: s.caFile, env }) + '\n');
   } else {
-    process.stdout.write(`agentsight stand-in listening on ${s.url}\nCA certificate: ${s.caFile}\n\n# client environment:\n${exports}\n`);
+    out.write(`agentsight stand-in listening on ${s.url}\nCA certificate: ${s.caFile}\n\n# client environment:\n${exports}\n`);
   }
+  const stop = () => s.close();
 
-  let stopping = false;
-  const stop = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`stand-in: ${sig}, closing\n`);
-    s.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('exit', () => s.tls.disposeSync());
+  if (handleSignals) {
+    let stopping = false;
+    const onSignal = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`stand-in: ${sig}, closing\n`);
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    // Last resort: never leave the key behind, however the process ends.
+    process.on('exit', () => s.tls.disposeSync());
+  }
+  return { standin: s, stop };
 }
 
-main().catch((err) => {
-  process.stderr.write(`agentsight-standin: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  runCli(process.argv.slice(2), process.stdout, true).catch((err) => {
+    process.stderr.write(`agentsight-standin: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
