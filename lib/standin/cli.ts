@@ -2,7 +2,7 @@
 /**
  * Run the LLM API stand-in on its own (for the demo):
  *
- *   node dist/standin/cli.js [--port N] [--tls-dir DIR] [--delay-ms N] [--env-file FILE] [--log FILE]
+ *   node dist/standin/cli.js [--port N] [--tls-dir DIR] [--delay-ms N] [--write-env FILE] [--log FILE]
  *
  * Prints the URL, the CA file and the environment a client needs, then
  * serves until SIGINT/SIGTERM, when it removes the certificates it made.
@@ -32,7 +32,7 @@ export async function runCli(args: string[], out: NodeJS.WritableStream = proces
     .option('delay-ms', { type: 'number', default: 20, describe: 'pause between streamed writes, ms' })
     .option('delta-chars', { type: 'number', default: 12, describe: 'characters per text delta' })
     .option('command', { type: 'string', describe: 'command the scripted model asks for when the prompt names none' })
-    .option('env-file', { type: 'string', describe: 'also write the client environment as shell exports to this file' })
+    .option('write-env', { type: 'string', describe: 'also write the client environment as shell exports to this file' })
     .option('log', { type: 'string', describe: "append one JSON line per request to this file (stderr: to standard error)" })
     .option('json', { type: 'boolean', default: false, describe: 'print the startup information as one JSON line' })
     .strict()
@@ -74,7 +74,7 @@ export async function runCli(args: string[], out: NodeJS.WritableStream = proces
   const exports = Object.entries(env)
     .map(([k, v]) => `export ${k}='${v}'`)
     .join('\n');
-  if (argv['env-file']) fs.writeFileSync(argv['env-file'], exports + '\n', { mode: 0o600 });
+  if (argv['write-env']) fs.writeFileSync(argv['write-env'], exports + '\n', { mode: 0o600 });
   if (argv.json) {
     out.write(JSON.stringify({ url: s.url, port: s.port, caFile: s.caFile, env }) + '\n');
   } else {

@@ -201,6 +201,9 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
   const maxBody = opts.maxBodyBytes ?? 32 * 1024 * 1024;
   const ownTls = !opts.tls;
   const tls = opts.tls ?? (await createTlsMaterial({ dir: opts.tlsDir }));
+  // Whatever happens to the process, do not leave a private key behind.
+  const onExit = () => tls.disposeSync();
+  if (ownTls) process.once('exit', onExit);
 
   const requests: RecordedRequest[] = [];
   /** Responses API tool calls by response id, for previous_response_id. */
@@ -602,7 +605,10 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
           server.closeAllConnections();
           for (const s of sockets) s.destroy();
         });
-        if (ownTls) await tls.dispose();
+        if (ownTls) {
+          process.off('exit', onExit);
+          await tls.dispose();
+        }
       })();
       return closing;
     },

@@ -97,7 +97,7 @@ describe('server lifecycle', () => {
     const out = new PassThrough();
     let printed = '';
     out.on('data', (c) => (printed += c));
-    const cli = await runCli(['--json', '--tls-dir', dir, '--env-file', path.join(dir, 'env.sh')], out);
+    const cli = await runCli(['--json', '--tls-dir', dir, '--write-env', path.join(dir, 'env.sh')], out);
     try {
       const info = JSON.parse(printed);
       expect(info.url).toBe(cli.standin.url);
