@@ -326,7 +326,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
 
     // Authentication, as the real services check it first.
     const authErr = checkAuth(rec, provider);
-    if (authErr) return sendReply(rec, res, provider, authErr);
+    if (authErr) return sendReply(rec, res, authErr);
     if (provider === 'anthropic' && !rec.headers['anthropic-version']) {
       return sendError(rec, res, provider, 400, { message: 'anthropic-version: header is required' });
     }
@@ -430,10 +430,10 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
   }
 
   function sendError(rec: RecordedRequest, res: ServerResponse, provider: Provider, status: number, o: Parameters<typeof apiError>[2] = {}) {
-    return sendReply(rec, res, provider, apiError(provider, status, { requestId: rec.requestId, ...o }));
+    return sendReply(rec, res, apiError(provider, status, { requestId: rec.requestId, ...o }));
   }
 
-  function sendReply(rec: RecordedRequest, res: ServerResponse, _provider: Provider, e: ReturnType<typeof apiError>) {
+  function sendReply(rec: RecordedRequest, res: ServerResponse, e: ReturnType<typeof apiError>) {
     return sendJson(rec, res, e.status, e.body, { pretty: rec.provider !== 'anthropic', extra: e.headers });
   }
 
