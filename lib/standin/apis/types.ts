@@ -1,0 +1,76 @@
+import type { Provider } from '../errors';
+import type { ApiKind, Conversation, ScriptedReply } from '../script';
+
+/** What a renderer needs besides the conversation and the reply. */
+export interface RenderContext {
+  /** Seed for deterministic ids (a hash of the request body). */
+  seed: string;
+  /** `created` timestamps, Unix seconds. */
+  created: number;
+  /** Characters per text delta. */
+  deltaChars: number;
+  /** Characters per tool-argument JSON delta. */
+  argChars: number;
+  /** The parsed request body (for usage counts). */
+  body: any;
+}
+
+/** A request the real API would reject with 400. */
+export interface ValidationError {
+  status: number;
+  message: string;
+  param?: string;
+  code?: string;
+}
+
+/** Looks up the tool call of an earlier Responses API response (previous_response_id). */
+export type PreviousCallLookup = (responseId: string, callId: string) => { name: string; input: unknown } | undefined;
+
+/** One emulated API: request parsing and wire rendering. All pure. */
+export interface ApiModule {
+  api: ApiKind;
+  provider: Provider;
+  validate(body: any): ValidationError | undefined;
+  parse(body: any, model: string, lookup?: PreviousCallLookup): Conversation;
+  /** Non-streaming response body. */
+  json(conv: Conversation, reply: ScriptedReply, ctx: RenderContext): unknown;
+  /** Streaming response: one write per element, in order (complete SSE events). */
+  stream(conv: Conversation, reply: ScriptedReply, ctx: RenderContext): StreamWrite[];
+}
+
+/**
+ * One write of a streamed response: the wire text (a complete SSE event) and
+ * the reply content it carries, so that what was sent can be told exactly
+ * even when a stream is cut short.
+ */
+export interface StreamWrite {
+  data: string;
+  /** Assistant text carried by this write. */
+  text?: string;
+  /** Thinking text carried by this write. */
+  thinking?: string;
+  /** Tool-call argument JSON carried by this write. */
+  args?: string;
+}
+
+/** The text of a content value that is either a string or a list of parts with `text`. */
+export function textOf(content: unknown, partTypes: readonly string[] = ['text', 'input_text', 'output_text']): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .filter((p) => p && typeof p === 'object' && typeof p.text === 'string' && (p.type === undefined || partTypes.includes(p.type)))
+    .map((p) => p.text as string)
+    .join('\n');
+}
+
+/** The property of a JSON schema that carries a command line. */
+export function commandArgKey(schema: unknown): string {
+  const props = schema && typeof schema === 'object' ? (schema as { properties?: Record<string, { type?: unknown }> }).properties : undefined;
+  if (!props || typeof props !== 'object') return 'command';
+  const keys = Object.keys(props);
+  for (const k of ['command', 'cmd', 'commandLine', 'command_line', 'script']) if (keys.includes(k)) return k;
+  return keys.find((k) => props[k]?.type === 'string') ?? 'command';
+}
+
+export const sse = (event: string | undefined, data: unknown, eol = '\n'): string =>
+  (event ? `event: ${event}${eol}` : '') + `data: ${typeof data === 'string' ? data : JSON.stringify(data)}${eol}${eol}`;
