@@ -15,6 +15,9 @@ export class FakeObject implements NativeBpfObject {
   autoload = new Map<string, boolean>();
   attached: string[] = [];
   uprobes: { program: string; opts: UprobeOptions }[] = [];
+  multi: { program: string; opts: { path: string; offsets: number[]; cookies?: number[]; retprobe?: boolean } }[] = [];
+  attachTypes = new Map<string, number>();
+  reused: string[] = [];
   maps = new Map<string, Map<string, Buffer>>();
   stats = new Map<number, bigint>();
   readers: FakeReader[] = [];
@@ -33,7 +36,16 @@ export class FakeObject implements NativeBpfObject {
   setAutoload(p: string, on: boolean) {
     this.autoload.set(p, on);
   }
-  reuseMap() {}
+  reuseMap(map: string) {
+    this.reused.push(map);
+  }
+  setExpectedAttachType(p: string, t: number) {
+    this.attachTypes.set(p, t);
+  }
+  attachUprobeMulti(program: string, opts: { path: string; offsets: number[]; cookies?: number[]; retprobe?: boolean }) {
+    this.multi.push({ program, opts });
+    return 2000 + this.multi.length;
+  }
   load() {
     this.loaded = true;
   }
@@ -49,7 +61,7 @@ export class FakeObject implements NativeBpfObject {
     return true;
   }
   linkCount() {
-    return this.attached.length + this.uprobes.length;
+    return this.attached.length + this.uprobes.length + this.multi.length;
   }
   private map(name: string) {
     let m = this.maps.get(name);
@@ -143,8 +155,9 @@ export class FakeReader implements NativeRingReader {
 }
 
 export const PROCESS_PROGRAMS = ['handle_exec', 'handle_fork', 'handle_exit', 'handle_sys_enter', 'handle_sys_exit'];
+export const SSL_PROGRAMS = ['ssl_enter', 'ssl_ret', 'ssl_sys_enter'];
 
-export function fakeBinding(programs: Record<string, string[]> = { process: PROCESS_PROGRAMS }): NativeBinding & {
+export function fakeBinding(programs: Record<string, string[]> = { process: PROCESS_PROGRAMS, ssl: SSL_PROGRAMS }): NativeBinding & {
   readers: FakeReader[];
   objects: FakeObject[];
 } {

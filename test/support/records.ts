@@ -1,5 +1,5 @@
 /** Build kernel records exactly as bpf/events.h lays them out (for decoder and pipeline tests). */
-import { COMM_LEN, EXEC, EXIT, FILE_OPEN, FORK, HDR, REC } from '../../lib/abi';
+import { COMM_LEN, EXEC, EXIT, FILE_OPEN, FORK, HDR, REC, SSL } from '../../lib/abi';
 
 export interface Hdr {
   ts: number;
@@ -64,5 +64,44 @@ export function openRecord(h: Hdr, path: string, base: string, ret: number, open
   b.writeUInt32LE(syscall, FILE_OPEN.off.syscall);
   p.copy(b, FILE_OPEN.size);
   bs.copy(b, FILE_OPEN.size + p.length);
+  return b;
+}
+
+export interface SslRec {
+  func: 0 | 1 | 2;
+  data: Buffer;
+  /** bytes the call moved (default data.length) */
+  len?: number;
+  ssl?: bigint;
+  latencyNs?: number;
+  ret?: number;
+  lib?: number;
+  fd?: number;
+  flags?: number;
+  family?: number;
+  lport?: number;
+  rport?: number;
+  laddr?: number[];
+  raddr?: number[];
+}
+
+export function sslRecord(h: Hdr, r: SslRec): Buffer {
+  const b = Buffer.alloc(SSL.size + r.data.length);
+  header(b, REC.SSL, h);
+  b.writeBigUInt64LE(r.ssl ?? 0x55aa00n, SSL.off.ssl_ptr);
+  b.writeBigUInt64LE(BigInt(r.latencyNs ?? 1500), SSL.off.latency_ns);
+  b.writeBigInt64LE(BigInt(r.ret ?? r.len ?? r.data.length), SSL.off.ret);
+  b.writeUInt32LE(r.len ?? r.data.length, SSL.off.len);
+  b.writeUInt32LE(r.data.length, SSL.off.data_len);
+  b.writeUInt32LE(r.func, SSL.off.func);
+  b.writeUInt32LE(r.lib ?? 0, SSL.off.lib);
+  b.writeInt32LE(r.fd ?? -1, SSL.off.fd);
+  b.writeUInt32LE(r.flags ?? 0, SSL.off.flags);
+  b.writeUInt16LE(r.family ?? 0, SSL.off.family);
+  b.writeUInt16LE(r.lport ?? 0, SSL.off.lport);
+  b.writeUInt16LE(r.rport ?? 0, SSL.off.rport);
+  Buffer.from(r.laddr ?? []).copy(b, SSL.off.laddr);
+  Buffer.from(r.raddr ?? []).copy(b, SSL.off.raddr);
+  r.data.copy(b, SSL.size);
   return b;
 }
