@@ -1,3 +1,4 @@
+import { chain } from '../analyzer';
 import type { Event } from '../event';
 import { defined, parseArgs, PROCESS_OPTIONS, processTracerOptions } from '../cli/options';
 import { ProcessTracer, type ProcessTracerOptions } from '../tracers/process-tracer';
@@ -33,14 +34,23 @@ export class ProcessRunner extends Runner {
   protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
     const tracer = await ProcessTracer.start(this.resolvedOptions());
     this.tracer = tracer;
-    const links = tracer.object.linkCount();
-    const o = tracer.options;
-    const what = o.comm.length || o.pid.length ? `selected: ${[...o.comm.map((c) => `comm ${c}*`), ...o.pid.map((p) => `pid ${p}`)].join(', ')}` : 'all processes';
-    this.emit('ready', { runner: this.name, programs: links, links, detail: `process tracer attached (${what}, mode ${o.mode})` });
+    this.emit('ready', { runner: this.name, programs: tracer.object.linkCount(), links: tracer.object.linkCount(), detail: ProcessRunner.describe(tracer) });
     try {
       yield* tracer.events(signal);
     } finally {
       tracer.close();
     }
+  }
+
+  /** One line saying what a live tracer watches. */
+  static describe(tracer: ProcessTracer): string {
+    const o = tracer.options;
+    const what = o.comm.length || o.pid.length ? `selected: ${[...o.comm.map((c) => `comm ${c}*`), ...o.pid.map((p) => `pid ${p}`)].join(', ')}` : 'all processes';
+    return `process tracer attached (${what}, mode ${o.mode})`;
+  }
+
+  /** This runner's analyzer chain over a tracer started elsewhere (AgentRunner shares one with the TLS tracer). */
+  streamFrom(events: AsyncIterable<Event>, signal: AbortSignal): AsyncIterable<Event> {
+    return chain(events, this.analyzers, { signal });
   }
 }

@@ -1,3 +1,4 @@
+import { chain } from '../analyzer';
 import type { Event } from '../event';
 import { defined, parseArgs, SSL_TRACER_OPTIONS, sslTracerOptions } from '../cli/options';
 import { SslTracer, type SslTracerOptions } from '../tracers/ssl-tracer';
@@ -36,19 +37,24 @@ export class SslRunner extends Runner {
     this.tracer = tracer;
     const onNotice = (m: string) => this.emit('notice', m);
     tracer.on('notice', onNotice);
-    const targets = tracer.targets();
-    const links = targets.reduce((n, t) => n + t.links, 0);
-    this.emit('ready', {
-      runner: this.name,
-      programs: 3,
-      links,
-      detail: `TLS tracer attached to ${targets.length} file(s): ${targets.map((t) => `${t.path} (${t.library})`).join(', ') || 'none yet'}`,
-    });
+    const links = tracer.targets().reduce((n, t) => n + t.links, 0);
+    this.emit('ready', { runner: this.name, programs: 3, links, detail: SslRunner.describe(tracer) });
     try {
       yield* tracer.events(signal);
     } finally {
       tracer.off('notice', onNotice);
       tracer.close();
     }
+  }
+
+  /** One line saying what a live tracer probes. */
+  static describe(tracer: SslTracer): string {
+    const targets = tracer.targets();
+    return `TLS tracer attached to ${targets.length} file(s): ${targets.map((t) => `${t.path} (${t.library})`).join(', ') || 'none yet'}`;
+  }
+
+  /** This runner's analyzer chain over a tracer started elsewhere. */
+  streamFrom(events: AsyncIterable<Event>, signal: AbortSignal): AsyncIterable<Event> {
+    return chain(events, this.analyzers, { signal });
   }
 }

@@ -1,0 +1,103 @@
+/**
+ * Launching a command so that tracing covers it from its first instruction:
+ * the command is started behind a gate (a shell waiting on a pipe), its pid is
+ * selected for tracing, and only then is the gate opened and the shell exec()s
+ * the command in place (same pid). No start-up race, no guessing by name.
+ *
+ * Run through sudo, the command runs as the invoking user (SUDO_UID/SUDO_GID,
+ * with that user's groups, HOME, USER, LOGNAME and SHELL); the rest of the
+ * environment is passed on as it is.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { UsageError } from './errors';
+
+export interface LaunchOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Run as the user who invoked sudo (default: true when root and SUDO_UID is set). */
+  asInvokingUser?: boolean;
+  /** stdio of the command (default: inherit). */
+  stdio?: 'inherit' | 'pipe' | 'ignore';
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Shell convention: the code, or 128 + signal number. */
+  status: number;
+}
+
+export interface GatedCommand {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  readonly user: { uid: number; gid: number; name: string } | null;
+  /** Let the command start. */
+  release(): void;
+  readonly exited: Promise<ExitStatus>;
+}
+
+const GATE = 'IFS= read -r _ <&3; exec 3<&-; exec "$@"';
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+function passwdEntry(uid: number): PasswdEntry | null {
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 7 && Number(f[2]) === uid) return { name: f[0], uid, gid: Number(f[3]), home: f[5], shell: f[6] };
+    }
+  } catch {
+    /* no passwd */
+  }
+  return null;
+}
+
+const SIGNALS: Record<string, number> = (require('node:os') as typeof import('node:os')).constants.signals;
+
+export function exitStatus(code: number | null, signal: NodeJS.Signals | null): ExitStatus {
+  return { code, signal, status: signal ? 128 + (SIGNALS[signal] ?? 0) : (code ?? 1) };
+}
+
+export function launchGated(command: string, args: readonly string[], opts: LaunchOptions = {}): GatedCommand {
+  if (!command) throw new UsageError('no command to run: agentsight record [options] -- <command> [args...]');
+  const sudoUid = process.env.SUDO_UID !== undefined ? Number(process.env.SUDO_UID) : NaN;
+  const asUser = (opts.asInvokingUser ?? true) && process.getuid?.() === 0 && Number.isInteger(sudoUid) && sudoUid !== 0;
+  let env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env) };
+  let argv0 = 'sh';
+  let argv: string[] = ['-c', GATE, 'agentsight-gate', command, ...args];
+  let user: GatedCommand['user'] = null;
+  if (asUser) {
+    const pw = passwdEntry(sudoUid);
+    const gid = process.env.SUDO_GID !== undefined ? Number(process.env.SUDO_GID) : (pw?.gid ?? sudoUid);
+    user = { uid: sudoUid, gid, name: pw?.name ?? String(sudoUid) };
+    if (pw) env = { ...env, HOME: pw.home, USER: pw.name, LOGNAME: pw.name, SHELL: pw.shell };
+    // setpriv exec()s the gate in place: same pid, the user's ids and supplementary groups.
+    argv = [`--reuid=${sudoUid}`, `--regid=${gid}`, '--init-groups', '--', 'sh', ...argv];
+    argv0 = 'setpriv';
+  }
+  const stdio = opts.stdio ?? 'inherit';
+  const child = spawn(argv0, argv, { cwd: opts.cwd, env, stdio: [stdio, stdio, stdio, 'pipe'] });
+  const exited = new Promise<ExitStatus>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve(exitStatus(code, signal)));
+  });
+  if (child.pid === undefined) {
+    throw new UsageError(`cannot start ${argv0}: ${command}`);
+  }
+  const gate = child.stdio[3] as NodeJS.WritableStream;
+  (gate as unknown as { on(e: string, f: () => void): void }).on('error', () => undefined);
+  return {
+    pid: child.pid,
+    child,
+    user,
+    release: () => gate.end('\n'),
+    exited,
+  };
+}

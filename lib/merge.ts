@@ -1,0 +1,115 @@
+import type { Event } from './event';
+import { compareEvents } from './event';
+
+export interface MergeOptions {
+  /**
+   * How long (ms) an event is held so that a slower source can deliver older
+   * ones first. Sources drain their kernel rings at least every 20 ms, so
+   * the default of 150 ms orders them exactly in practice.
+   */
+  windowMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Min-heap of events by kernel time (ties keep arrival order). */
+class Heap {
+  private readonly a: { e: Event; seq: number; at: number }[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  peek() {
+    return this.a[0];
+  }
+  private less(i: number, j: number): boolean {
+    const c = compareEvents(this.a[i].e, this.a[j].e);
+    return c < 0 || (c === 0 && this.a[i].seq < this.a[j].seq);
+  }
+  push(x: { e: Event; seq: number; at: number }): void {
+    const a = this.a;
+    a.push(x);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(i, p)) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop() {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length && last) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(l, m)) m = l;
+        if (r < a.length && this.less(r, m)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/**
+ * Merge event streams into one in kernel-time order. Every event is held for
+ * up to windowMs after it arrives, then released in order; when every source
+ * has ended, the rest is released at once. Nothing is dropped: an event that
+ * arrives later than the window is still delivered (slightly out of order).
+ */
+export async function* mergeOrdered(sources: AsyncIterable<Event>[], opts: MergeOptions = {}): AsyncGenerator<Event> {
+  const windowMs = opts.windowMs ?? 150;
+  const heap = new Heap();
+  let seq = 0;
+  let live = sources.length;
+  let wake: (() => void) | null = null;
+  let failure: unknown = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const iterators = sources.map((s) => s[Symbol.asyncIterator]());
+  const pumps = iterators.map(async (it) => {
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) break;
+        heap.push({ e: r.value, seq: seq++, at: Date.now() });
+        notify();
+      }
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      live--;
+      notify();
+    }
+  });
+  try {
+    for (;;) {
+      if (failure) throw failure;
+      const now = Date.now();
+      while (heap.size && (live === 0 || now - heap.peek().at >= windowMs)) yield heap.pop().e;
+      if (live === 0 && heap.size === 0) break;
+      const wait = heap.size ? Math.max(1, windowMs - (now - heap.peek().at)) : 1000;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, wait);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    if (failure) throw failure;
+  } finally {
+    // stop sources still running (the consumer went away)
+    await Promise.all(iterators.map((it) => it.return?.()).filter(Boolean));
+    await Promise.allSettled(pumps);
+  }
+}

@@ -1,0 +1,132 @@
+import type { Analyzer } from '../analyzer';
+import { UsageError } from '../errors';
+import type { Event } from '../event';
+import { mergeOrdered } from '../merge';
+import { ProcessTracer } from '../tracers/process-tracer';
+import { SslTracer } from '../tracers/ssl-tracer';
+import { ProcessRunner } from './process-runner';
+import { Runner, type ReadyInfo } from './runner';
+import { SslRunner } from './ssl-runner';
+
+export interface AgentRunnerOptions {
+  /** Reordering window of the merged stream (ms, default 150). */
+  windowMs?: number;
+}
+
+/**
+ * Several runners as one: each keeps its own analyzer chain, their outputs
+ * are merged in kernel-time order, and global analyzers see the merged
+ * stream (e.g. to relate an LLM call to the commands that follow it).
+ *
+ * A ProcessRunner and an SslRunner added together share one process tracer:
+ * one selection (--comm/--pid and descendants) applies to both, and the TLS
+ * tracer learns of new processes and libraries from the process events.
+ *
+ *   new AgentRunner('agent')
+ *     .addRunner(new SslRunner({ comm: ['python'] }).addAnalyzer(new HTTPParser()))
+ *     .addRunner(new ProcessRunner({ comm: ['python'] }))
+ *     .addGlobalAnalyzer(new FileLogger('agent.log'))
+ */
+export class AgentRunner extends Runner {
+  private readonly runners: Runner[] = [];
+  /** The live tracers while running. */
+  processTracer: ProcessTracer | null = null;
+  sslTracer: SslTracer | null = null;
+
+  constructor(
+    readonly name = 'agent',
+    private readonly opts: AgentRunnerOptions = {},
+  ) {
+    super();
+  }
+
+  addRunner(r: Runner): this {
+    this.runners.push(r);
+    return this;
+  }
+
+  /** Analyzers applied to the merged stream (same as addAnalyzer). */
+  addGlobalAnalyzer(a: Analyzer): this {
+    return this.addAnalyzer(a);
+  }
+
+  override withArgs(): this {
+    throw new UsageError('AgentRunner takes no arguments: give them to the runners it combines');
+  }
+
+  validate(): void {
+    if (this.runners.length === 0) throw new UsageError('nothing to run: add at least one runner (or do not turn off both --ssl and --process)');
+    for (const r of this.runners) r.validate();
+    const proc = this.runners.filter((r) => r instanceof ProcessRunner) as ProcessRunner[];
+    const ssl = this.runners.filter((r) => r instanceof SslRunner) as SslRunner[];
+    if (proc.length > 1 || ssl.length > 1) throw new UsageError('an AgentRunner combines at most one ProcessRunner and one SslRunner');
+    if (proc.length && ssl.length) {
+      const a = proc[0].resolvedOptions();
+      const b = ssl[0].resolvedOptions();
+      const key = (o: { comm?: string[]; pid?: number[] }) => JSON.stringify([[...(o.comm ?? [])].sort(), [...(o.pid ?? [])].sort()]);
+      if (key(a) !== key(b)) throw new UsageError('the process and TLS runners of an AgentRunner must select the same processes (--comm/--pid)');
+    }
+  }
+
+  protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
+    this.validate();
+    const proc = this.runners.find((r) => r instanceof ProcessRunner) as ProcessRunner | undefined;
+    const ssl = this.runners.find((r) => r instanceof SslRunner) as SslRunner | undefined;
+    const streams: AsyncIterable<Event>[] = [];
+    const details: string[] = [];
+    let links = 0;
+    const forward = (info: ReadyInfo) => {
+      details.push(info.detail);
+      links += info.links;
+    };
+    const onNotice = (m: string) => this.emit('notice', m);
+
+    let pt: ProcessTracer | null = null;
+    let st: SslTracer | null = null;
+    try {
+      if (proc && ssl) {
+        pt = await ProcessTracer.start(proc.resolvedOptions());
+        this.processTracer = pt;
+        st = await SslTracer.start({ ...ssl.resolvedOptions(), processTracer: pt });
+        this.sslTracer = st;
+        st.on('notice', onNotice);
+        forward({ runner: 'process', programs: 5, links: pt.object.linkCount(), detail: ProcessRunner.describe(pt) });
+        forward({ runner: 'ssl', programs: 3, links: st.targets().reduce((n, t) => n + t.links, 0), detail: SslRunner.describe(st) });
+        const sslTracer = st;
+        const procEvents = (async function* (events: AsyncIterable<Event>) {
+          for await (const e of events) {
+            sslTracer.observe(e);
+            yield e;
+          }
+        })(pt.events(signal));
+        streams.push(proc.streamFrom(procEvents, signal), ssl.streamFrom(st.events(signal), signal));
+      }
+      for (const r of this.runners) {
+        if (proc && ssl && (r === proc || r === ssl)) continue;
+        r.on('ready', forward);
+        r.on('notice', onNotice);
+        streams.push(r.run({ signal }));
+      }
+    } catch (err) {
+      st?.close();
+      pt?.close();
+      throw err;
+    }
+    if (proc && ssl) this.emit('ready', { runner: this.name, programs: 8, links, detail: details.join('; ') });
+    else {
+      // single runners announce themselves when they start
+      for (const r of this.runners) r.once('ready', (info) => this.emit('ready', info));
+    }
+    try {
+      yield* mergeOrdered(streams, { windowMs: this.opts.windowMs, signal });
+    } finally {
+      st?.off('notice', onNotice);
+      for (const r of this.runners) {
+        r.off('ready', forward);
+        r.off('notice', onNotice);
+      }
+      st?.close();
+      pt?.close();
+    }
+  }
+}
