@@ -21,8 +21,8 @@
  */
 import type { ElfFile } from '../elf';
 import { FunctionTable, readEhFrame } from '../elf';
-import { codeSegments, findCodeRefs, findDirectCallers, findStringsEndingWith, FoundString } from './scan';
-import { argumentFlow, ARG_REGS, DecodedFunction, decodeFunction, gprName, Insn, RegState, step, Value } from './x86';
+import { codeSegments, DirectCallers, findCodeRefs, findDirectCallers, findStringsEndingWith, FoundString } from './scan';
+import { argumentFlow, ARG_REGS, DecodedFunction, decodeFunction, gprName, Insn, reachableFrom, RegState, step, usesFramePointer, Value } from './x86';
 
 /** ERR_LIB_SSL. */
 export const ERR_LIB_SSL = 16;
@@ -72,8 +72,8 @@ export interface CallInfo {
 export interface Candidate {
   entry: number;
   limit: number;
-  /** How the entry was found. */
-  source: 'fde' | 'padding';
+  /** How the entry was found: an FDE start, an aligned prologue after int3 padding, or an aligned prologue that direct calls reach. */
+  source: 'fde' | 'padding' | 'called';
   fn: DecodedFunction;
   sites: ErrorSite[];
   calls: CallInfo[];
@@ -107,33 +107,51 @@ function prologueAt(b: Buffer, i: number): boolean {
 
 const SANE_ENTRY = /^(push (rbp|rbx|r1[2-5])|endbr64|sub rsp,)/;
 
-/**
- * The nearest function entry at or before `ip` found from padding: an address
- * aligned to 16 right after an int3 (0xCC) byte, starting with a prologue.
- */
-async function paddedEntryBefore(elf: ElfFile, ip: number): Promise<number | undefined> {
-  const seg = elf.segmentForVaddr(ip);
-  if (!seg) return undefined;
-  for (let win = 64 * 1024; win <= 4 * 1024 * 1024; win *= 4) {
-    const from = Math.max(seg.vaddr, ip - win);
-    const buf = await elf.readVaddr(from, ip - from + 8);
-    for (let a = ip - (ip % 16); a > from; a -= 16) {
-      if (buf[a - 1 - from] === 0xcc && prologueAt(buf, a - from)) return a;
-    }
-    if (from === seg.vaddr) return undefined;
-  }
-  return undefined;
-}
+/** How far from a reference the enclosing function's entry is looked for. */
+const ENTRY_WINDOW = 256 * 1024;
 
-/** The next padded entry after `entry` (bounds the function), or entry + max. */
-async function paddedEntryAfter(elf: ElfFile, entry: number, max = 256 * 1024): Promise<number> {
-  const seg = elf.segmentForVaddr(entry)!;
-  const end = Math.min(seg.vaddr + seg.filesz, entry + max);
-  const buf = await elf.readVaddr(entry, end - entry);
-  for (let a = entry + 16 - (entry % 16); a + 4 <= end; a += 16) {
-    if (buf[a - 1 - entry] === 0xcc && prologueAt(buf, a - entry)) return a;
+/**
+ * Function entries known from the code itself: an address aligned to 16 that
+ * starts with a prologue and is either right after int3 (0xCC) padding or the
+ * target of a direct call.
+ */
+class EntryFinder {
+  constructor(
+    private readonly elf: ElfFile,
+    private readonly callers: Map<number, DirectCallers>,
+  ) {}
+
+  /** Why `a` (with bytes b[i..]) counts as an entry, or undefined. */
+  private why(b: Buffer, i: number, a: number): 'padding' | 'called' | undefined {
+    if (a % 16 !== 0 || !prologueAt(b, i)) return undefined;
+    if (i > 0 && b[i - 1] === 0xcc) return 'padding';
+    if ((this.callers.get(a)?.calls.length ?? 0) > 0) return 'called';
+    return undefined;
   }
-  return end;
+
+  /** The nearest entry at or before `ip` (within ENTRY_WINDOW). */
+  async before(ip: number): Promise<{ entry: number; how: 'padding' | 'called' } | undefined> {
+    const seg = this.elf.segmentForVaddr(ip);
+    if (!seg) return undefined;
+    const from = Math.max(seg.vaddr, ip - ENTRY_WINDOW);
+    const buf = await this.elf.readVaddr(from, Math.min(ip + 8, seg.vaddr + seg.filesz) - from);
+    for (let a = ip - (ip % 16); a > from; a -= 16) {
+      const how = this.why(buf, a - from, a);
+      if (how) return { entry: a, how };
+    }
+    return undefined;
+  }
+
+  /** The next entry after `entry` (bounds its function), or entry + ENTRY_WINDOW. */
+  async after(entry: number): Promise<number> {
+    const seg = this.elf.segmentForVaddr(entry)!;
+    const end = Math.min(seg.vaddr + seg.filesz, entry + ENTRY_WINDOW);
+    const buf = await this.elf.readVaddr(entry, end - entry);
+    for (let a = entry + 16 - (entry % 16); a + 4 <= end; a += 16) {
+      if (this.why(buf, a - entry, a)) return a;
+    }
+    return end;
+  }
 }
 
 /**
@@ -141,7 +159,7 @@ async function paddedEntryAfter(elf: ElfFile, entry: number, max = 256 * 1024): 
  * from the start of its basic block, through unconditional jumps, to the first
  * call, tracking constants. Undefined when the path branches or leaves.
  */
-function resolveSite(fn: DecodedFunction, idx: number, fileAddrs: Set<number>): ErrorSite | undefined {
+export function resolveSite(fn: DecodedFunction, idx: number, fileAddrs: Set<number>): ErrorSite | undefined {
   const ip = fn.order[idx];
   // back to the block leader
   let k = idx;
@@ -208,6 +226,25 @@ function describeSites(c: Candidate): string {
 }
 
 /**
+ * Does the function store to non-stack memory after a call that receives its
+ * buf (entry rsi) in another argument register (the copy out of the record
+ * buffer)? SSL_read does (it advances the pending data); SSL_peek does not.
+ */
+function consumesAfterCopy(c: Candidate): boolean {
+  const fp = usesFramePointer(c.fn);
+  const isStack = (base: number) => base === 4 || (fp && base === 5);
+  for (const k of c.calls) {
+    if (!k.args.some((v, pos) => pos !== 1 && isArg(v, 1, 64))) continue;
+    const call = c.fn.insns.get(k.ip)!;
+    for (const ip of reachableFrom(c.fn, call.ip + call.len)) {
+      const base = c.fn.insns.get(ip)!.memWriteBase;
+      if (base !== undefined && base >= 0 && !isStack(base)) return true;
+    }
+  }
+  return false;
+}
+
+/**
  * Locate BoringSSL's SSL_read and SSL_write in `elf` (x86-64). Pure analysis:
  * never throws for a well-formed file without BoringSSL, returns ok:false.
  * @throws ElfError for read errors (truncated file, ...).
@@ -245,6 +282,13 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
   }
   evidence.push(`${fdes?.size ?? 0} FDEs in .eh_frame`);
 
+  // direct calls into the neighbourhood of the references: entry evidence
+  const callers = await findDirectCallers(
+    elf,
+    refs.map((r) => ({ lo: r.ip - ENTRY_WINDOW, hi: r.ip + ENTRY_WINDOW })),
+  );
+  const entries = new EntryFinder(elf, callers);
+
   const candidates = new Map<number, Candidate>();
   const rejected = new Map<number, string>();
   let proven = 0;
@@ -254,18 +298,19 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
       continue;
     }
     const fde = fdes?.containing(ref.ip);
-    let entry: number | undefined;
+    let entry: number;
     let limit: number;
-    let source: 'fde' | 'padding';
+    let source: Candidate['source'];
     if (fde) {
       entry = fde.start;
       limit = fde.end;
       source = 'fde';
     } else {
-      entry = await paddedEntryBefore(elf, ref.ip);
-      if (entry === undefined) continue;
-      limit = await paddedEntryAfter(elf, entry);
-      source = 'padding';
+      const found = await entries.before(ref.ip);
+      if (!found) continue;
+      entry = found.entry;
+      limit = await entries.after(entry);
+      source = found.how;
     }
     if (ref.ip >= limit || candidates.has(entry) || rejected.has(entry)) continue;
     const bytes = await elf.readVaddr(entry, limit - entry);
@@ -317,15 +362,15 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
   const has = (c: Candidate, ...rs: number[]) => rs.every((r) => c.sites.some((s) => s.reason === r));
   const R = REASON;
   const writes = all.filter((c) => {
-    if (!has(c, R.SHOULD_NOT_HAVE_BEEN_CALLED, R.UNINITIALIZED, R.SSL_HANDSHAKE_FAILURE, R.BAD_LENGTH)) return false;
+    if (!has(c, R.SHOULD_NOT_HAVE_BEEN_CALLED, R.UNINITIALIZED, R.SSL_HANDSHAKE_FAILURE)) return false;
     const l66 = firstLine(c, R.SHOULD_NOT_HAVE_BEEN_CALLED)!;
     const lU = firstLine(c, R.UNINITIALIZED)!;
     const lH = firstLine(c, R.SSL_HANDSHAKE_FAILURE)!;
-    const lB = firstLine(c, R.BAD_LENGTH)!;
-    return l66 < lU && lU < lH && lH < lB && lB - l66 < 120;
+    const lB = firstLine(c, R.BAD_LENGTH); // newer BoringSSL also rejects num < 0
+    return l66 < lU && lU < lH && lH - l66 < 120 && (lB === undefined || (lH < lB && lB - l66 < 120));
   });
   if (writes.length === 0) {
-    return fail('NO_EVIDENCE', 'no function reports SHOULD_NOT_HAVE_BEEN_CALLED, UNINITIALIZED, SSL_HANDSHAKE_FAILURE, BAD_LENGTH in SSL_write\'s order');
+    return fail('NO_EVIDENCE', "no function reports SHOULD_NOT_HAVE_BEEN_CALLED, UNINITIALIZED, SSL_HANDSHAKE_FAILURE (BAD_LENGTH) in SSL_write's order");
   }
   if (writes.length > 1) {
     return fail('AMBIGUOUS', `${writes.length} functions look like SSL_write: ${writes.map((c) => hex(c.entry)).join(', ')}`);
@@ -353,8 +398,19 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
   if (reads.length === 0) {
     return fail('NO_EVIDENCE', 'no function looks like SSL_read (only SHOULD_NOT_HAVE_BEEN_CALLED, calling ssl_read_impl with its SSL*)');
   }
-  if (reads.length > 1) return fail('AMBIGUOUS', `${reads.length} functions look like SSL_read: ${reads.map((c) => hex(c.entry)).join(', ')}`);
-  const read = reads[0];
+  // SSL_peek shares SSL_read's error site (SSL_read calls or inlines it). SSL_read
+  // consumes what it copied: it stores to the SSL state after the copy to buf.
+  const consuming = reads.filter((c) => consumesAfterCopy(c));
+  evidence.push(
+    `SSL_read/SSL_peek-like functions: ${reads.map((c) => hex(c.entry)).join(', ')}; consuming after the copy to buf: ${consuming.map((c) => hex(c.entry)).join(', ') || 'none'}`,
+  );
+  if (consuming.length === 0) {
+    return fail('NO_EVIDENCE', `no SSL_read-like function consumes the data it copies (only SSL_peek-like ones: ${reads.map((c) => hex(c.entry)).join(', ')})`);
+  }
+  if (consuming.length > 1) {
+    return fail('AMBIGUOUS', `${consuming.length} functions look like SSL_read: ${consuming.map((c) => hex(c.entry)).join(', ')}`);
+  }
+  const read = consuming[0];
   const implCall = read.calls.find((k) => k.target !== undefined && implEntries.has(k.target) && isArg(k.args[0], 0, 64))!;
   const readImpl = candidates.get(implCall.target!)!;
   evidence.push(`SSL_read candidate ${hex(read.entry)} (the only one): error site ${describeSites(read)}; calls ssl_read_impl ${hex(readImpl.entry)} (${describeSites(readImpl)}) with its SSL* at ${hex(implCall.ip)}`);
@@ -368,9 +424,7 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
     const bad = c.sites.filter((s) => s.callee !== errorFunction || s.lib !== ERR_LIB_SSL);
     if (bad.length > 0) return fail('INCONSISTENT', `${name} ${hex(c.entry)}: error site at ${hex(bad[0].ip)} calls ${hex(bad[0].callee)} with library ${bad[0].lib}`);
     if (!SANE_ENTRY.test(c.entryText)) return fail('INCONSISTENT', `${name} ${hex(c.entry)} does not start like a function ("${c.entryText}")`);
-    if (c.source === 'padding' && (!c.paddedBefore || c.entry % 16 !== 0)) {
-      return fail('INCONSISTENT', `${name} ${hex(c.entry)}: entry is not aligned after padding`);
-    }
+
     const fde = fdes?.containing(c.entry);
     if (fde && fde.start !== c.entry) return fail('INCONSISTENT', `${name} ${hex(c.entry)} lies inside the FDE ${hex(fde.start)}..${hex(fde.end)}`);
   }
@@ -392,22 +446,23 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
   if (readBufCalls.length === 0) return fail('INCONSISTENT', `SSL_read ${hex(read.entry)} never hands its buf (rsi) on to a callee`);
   evidence.push(`SSL_read hands buf to the copy out of the record buffer: call at ${readBufCalls.map(at).join(', ')}`);
 
-  const callers = await findDirectCallers(elf, [write.entry, read.entry, readImpl.entry]);
   for (const [name, c] of [
     ['SSL_write', write],
     ['SSL_read', read],
   ] as const) {
-    const n = callers.get(c.entry)!;
+    const n = callers.get(c.entry) ?? { calls: [], jumps: [] };
     const fromFde = c.source === 'fde';
     if (n.calls.length === 0 && !fromFde) {
       return fail('INCONSISTENT', `${name} ${hex(c.entry)}: no direct call reaches this entry and no FDE starts there`);
     }
     evidence.push(
-      `${name} entry ${hex(c.entry)}: "${c.entryText}", ${fromFde ? 'FDE start' : 'aligned after int3 padding'}, ` +
-        `${n.calls.length} direct call(s) from ${n.calls.slice(0, 4).map(hex).join(', ')}${n.calls.length > 4 ? ', ...' : ''}`,
+      `${name} entry ${hex(c.entry)}: "${c.entryText}", ${fromFde ? 'FDE start' : c.paddedBefore ? 'aligned after int3 padding' : 'aligned, no padding before'}, ` +
+        (n.calls.length === 0
+          ? 'no direct calls (reached through its FDE-proven entry only)'
+          : `${n.calls.length} direct call(s) from ${n.calls.slice(0, 4).map(hex).join(', ')}${n.calls.length > 4 ? ', ...' : ''}`),
     );
   }
-  const implCallers = callers.get(readImpl.entry)!.calls;
+  const implCallers = callers.get(readImpl.entry)?.calls ?? [];
   if (!implCallers.includes(implCall.ip)) {
     return fail('INCONSISTENT', `the byte scan does not see SSL_read's call to ssl_read_impl at ${hex(implCall.ip)}`);
   }

@@ -147,18 +147,50 @@ export interface DirectCallers {
   jumps: number[];
 }
 
+/** A half-open address range [lo, hi). */
+export interface Range {
+  lo: number;
+  hi: number;
+}
+
+/** Merge overlapping ranges; sorted by lo. */
+export function mergeRanges(ranges: Range[]): Range[] {
+  const sorted = [...ranges].sort((a, b) => a.lo - b.lo);
+  const out: Range[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.lo <= last.hi) last.hi = Math.max(last.hi, r.hi);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
 /**
- * Find `call rel32` (E8) and `jmp rel32` (E9) byte patterns whose target is one
- * of `targets`, over all executable segments. Byte patterns, not proven
- * instructions: a random match is possible but must then hit an exact
- * function entry, which is rare; the locator uses this as supporting evidence.
+ * Find `call rel32` (E8) and `jmp rel32` (E9) byte patterns, over all
+ * executable segments, whose target falls inside one of `ranges`. Byte
+ * patterns, not proven instructions: a random match is possible, which is why
+ * a call target is used only together with other evidence (alignment, a
+ * prologue, a decode that proves the code).
+ * @returns callers by target address.
  */
-export async function findDirectCallers(elf: ElfFile, targets: readonly number[]): Promise<Map<number, DirectCallers>> {
+export async function findDirectCallers(elf: ElfFile, ranges: Range[]): Promise<Map<number, DirectCallers>> {
   const res = new Map<number, DirectCallers>();
-  for (const t of targets) res.set(t, { calls: [], jumps: [] });
-  if (targets.length === 0) return res;
-  const lo = Math.min(...targets);
-  const hi = Math.max(...targets);
+  const rs = mergeRanges(ranges);
+  if (rs.length === 0) return res;
+  const los = Float64Array.from(rs, (r) => r.lo);
+  const lo = rs[0].lo;
+  const hi = rs[rs.length - 1].hi;
+  const inRanges = (t: number) => {
+    if (t < lo || t >= hi) return false;
+    let a = 0;
+    let b = los.length - 1;
+    while (a < b) {
+      const m = (a + b + 1) >> 1;
+      if (los[m] <= t) a = m;
+      else b = m - 1;
+    }
+    return t < rs[a].hi && t >= rs[a].lo;
+  };
   for (const seg of codeSegments(elf)) {
     await forEachChunk(elf, seg, 8, (buf, vaddr, scanEnd) => {
       const lim = Math.min(buf.length - 5, scanEnd - vaddr);
@@ -176,9 +208,10 @@ export async function findDirectCallers(elf: ElfFile, targets: readonly number[]
         } else break;
         if (i >= lim) break;
         const t = vaddr + i + 5 + buf.readInt32LE(i + 1);
-        if (t < lo || t > hi) continue;
-        const r = res.get(t);
-        if (r) (buf[i] === 0xe8 ? r.calls : r.jumps).push(vaddr + i);
+        if (!inRanges(t)) continue;
+        let r = res.get(t);
+        if (!r) res.set(t, (r = { calls: [], jumps: [] }));
+        (buf[i] === 0xe8 ? r.calls : r.jumps).push(vaddr + i);
       }
     });
   }

@@ -64,6 +64,8 @@ export interface Insn {
   op: InsnOp;
   /** Bitmask of GPRs this instruction writes (by gpr number). */
   writes: number;
+  /** Base register (gpr number, -1 for none or rip) of a memory operand this instruction writes, if any. */
+  memWriteBase?: number;
   /** Intel-syntax text, for evidence and debugging. */
   text: string;
 }
@@ -224,11 +226,20 @@ function convert(
   }
 
   let writes = 0;
+  let memWriteBase: number | undefined;
   if (op.t !== 'other') {
     writes = 1 << op.dst;
   } else if (flow === 'next' || flow === 'call' || flow === 'call-indirect') {
     const info = factory.info(ins);
     try {
+      const OA = I.OpAccess;
+      for (let i = 0; i < ins.opCount; i++) {
+        if (ins.opKind(i) !== OK.Memory) continue;
+        const a = info.opAccess(i);
+        if (a === OA.Write || a === OA.CondWrite || a === OA.ReadWrite || a === OA.ReadCondWrite) {
+          memWriteBase = gpr(ins.memoryBase)?.[0] ?? -1;
+        }
+      }
       for (const u of info.usedRegisters() as IcedNs.UsedRegister[]) {
         const g = gpr(u.register);
         const a = u.access;
@@ -241,7 +252,10 @@ function convert(
       info.free();
     }
   }
-  return target === undefined ? { ip, len, flow, op, writes, text } : { ip, len, flow, target, op, writes, text };
+  const out: Insn = { ip, len, flow, op, writes, text };
+  if (target !== undefined) out.target = target;
+  if (memWriteBase !== undefined) out.memWriteBase = memWriteBase;
+  return out;
 }
 
 /** Abstract value of a register: a constant or an entry argument (by SysV argument index), and its width. */
@@ -333,4 +347,27 @@ export function successors(fn: DecodedFunction, insn: Insn): number[] {
   if (insn.flow === 'ret' || insn.flow === 'jmp-indirect' || insn.flow === 'int3' || insn.flow === 'stop') return out;
   if (fn.insns.has(next)) out.push(next);
   return out;
+}
+
+/** True when the function sets up a frame pointer (push rbp; mov rbp,rsp), so rbp-based memory is the stack frame. */
+export function usesFramePointer(fn: DecodedFunction): boolean {
+  const a = fn.insns.get(fn.entry);
+  if (!a || a.text !== 'push rbp') return false;
+  const b = fn.insns.get(a.ip + a.len);
+  return b?.text === 'mov rbp,rsp';
+}
+
+/** Addresses reachable (inside the function) from `from`, including it. */
+export function reachableFrom(fn: DecodedFunction, from: number): Set<number> {
+  const seen = new Set<number>();
+  const work = [from];
+  while (work.length > 0) {
+    const ip = work.pop()!;
+    if (seen.has(ip)) continue;
+    const insn = fn.insns.get(ip);
+    if (!insn) continue;
+    seen.add(ip);
+    for (const n of successors(fn, insn)) work.push(n);
+  }
+  return seen;
 }
