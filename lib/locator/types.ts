@@ -1,0 +1,109 @@
+/** Public types of the TLS locator. */
+
+/**
+ * Where the plaintext is for a probe on a located function. Both functions
+ * follow OpenSSL's `int SSL_read(SSL *ssl, void *buf, int num)` /
+ * `int SSL_write(SSL *ssl, const void *buf, int num)` in the System V x86-64 ABI.
+ */
+export interface TlsConvention {
+  /** The C prototype the function follows. */
+  prototype: string;
+  /** Register holding the SSL* at entry. */
+  ssl: 'rdi';
+  /** Register holding the plaintext buffer pointer at entry. */
+  buf: 'rsi';
+  /** Register holding the requested length (int) at entry. */
+  num: 'edx';
+  /** Register holding the result at return: bytes read/written when > 0, else an error (<= 0). */
+  result: 'eax';
+  /**
+   * When the buffer holds the plaintext: at `entry` for writes (buf[0..num)), at
+   * `return` for reads (buf[0..eax), with buf saved from entry).
+   */
+  plaintextAt: 'entry' | 'return';
+}
+
+/** One located function. */
+export interface LocatedFunction {
+  /** What the function is (BoringSSL's name for it). */
+  name: string;
+  /** Link-time virtual address of the entry. */
+  vaddr: number;
+  /** File offset of the entry: what a uprobe is attached at. */
+  offset: number;
+  convention: TlsConvention;
+  /** First bytes at the entry, hex (a later attach can re-check them). */
+  entryBytes: string;
+}
+
+/** The analysed file. */
+export interface BinaryIdentity {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  inode: number;
+}
+
+/** The locator found the plaintext functions with unambiguous evidence. */
+export interface SupportedVerdict {
+  supported: true;
+  library: 'boringssl';
+  /** GNU build-id (hex), when the file has one. */
+  buildId: string | undefined;
+  binary: BinaryIdentity;
+  functions: { read: LocatedFunction; write: LocatedFunction };
+  /** Human-readable evidence, one fact per line. */
+  evidence: string[];
+  /** Version of the locator's method that produced this verdict. */
+  locatorVersion: number;
+  /** Milliseconds the analysis took (of the run that produced it, cached or not). */
+  analysisMs: number;
+  /** True when this verdict came from the cache. */
+  cached: boolean;
+}
+
+/** The locator cannot (or need not) locate functions in this file; `reason` says why. */
+export interface UnsupportedVerdict {
+  supported: false;
+  reason: string;
+  /** Machine-readable kind of reason. */
+  code: UnsupportedCode;
+  /** For BAD_FILE: the ElfError code (ENOENT, EACCES, ENOTELF, ETRUNCATED, ...). */
+  errorCode?: string;
+  buildId?: string;
+  binary?: BinaryIdentity;
+  evidence: string[];
+  locatorVersion: number;
+  analysisMs: number;
+  cached: boolean;
+}
+
+/**
+ * - `EXPORTS_SSL_SYMBOLS`: the file exports SSL_read/SSL_write: attach by symbol, no locator needed.
+ * - `NOT_BORINGSSL`: no BoringSSL in the file.
+ * - `AMBIGUOUS`: BoringSSL is there but the evidence does not single out one function each.
+ * - `NO_EVIDENCE`: BoringSSL is there but a required piece of evidence is missing.
+ * - `INCONSISTENT`: candidates were found but a cross-check failed.
+ * - `UNSUPPORTED_ARCH`: not an x86-64 executable or shared object.
+ * - `BAD_FILE`: unreadable, not ELF, truncated or corrupt (see `errorCode`).
+ * - `ANALYSIS_FAILED`: an unexpected internal error (message in `reason`); not cached.
+ */
+export type UnsupportedCode =
+  | 'EXPORTS_SSL_SYMBOLS'
+  | 'NOT_BORINGSSL'
+  | 'AMBIGUOUS'
+  | 'NO_EVIDENCE'
+  | 'INCONSISTENT'
+  | 'UNSUPPORTED_ARCH'
+  | 'BAD_FILE'
+  | 'ANALYSIS_FAILED';
+
+export type LocatorVerdict = SupportedVerdict | UnsupportedVerdict;
+
+/** Options of locateTls(). */
+export interface LocateOptions {
+  /** Cache directory (default: $AGENTSIGHT_LOCATOR_CACHE, else $XDG_CACHE_HOME/agentsight/locator, else ~/.cache/agentsight/locator). */
+  cacheDir?: string;
+  /** Read and write the cache (default true). False always analyses and stores nothing. */
+  cache?: boolean;
+}
