@@ -20,7 +20,7 @@ import { readBpfStats } from './bpf-stats';
 import { ProcessTracer, type ProcessTracerStats } from './process-tracer';
 import { listProcesses, readProc } from './proc';
 import { decodeSslRecord } from './ssl-decode';
-import { fileKey, inspectBinary, isTlsLibraryName, pathInProcess, processImage, systemTlsLibraries, type TlsTarget } from './tls-targets';
+import { fileKey, inspectBinary, inspectExecutable, isTlsLibraryName, pathInProcess, processImage, systemTlsLibraries, type TlsTarget } from './tls-targets';
 
 export interface SslTracerOptions {
   /** Processes (and descendants) to capture; default every process. */
@@ -43,6 +43,8 @@ export interface SslTracerOptions {
   wakeupBytes?: number;
   /** Probe the host's shared TLS libraries (default true). */
   systemLibraries?: boolean;
+  /** Where the BoringSSL locator caches its verdicts (default ~/.cache/agentsight/locator). */
+  locatorCacheDir?: string;
   /** Periodic stats events while drops change (ms; 0 = only at the end). */
   statsIntervalMs?: number;
   /**
@@ -69,6 +71,7 @@ export interface ResolvedSslOptions {
   systemLibraries: boolean;
   statsIntervalMs: number;
   selfPid: number;
+  locatorCacheDir?: string;
 }
 
 export interface AttachedTarget {
@@ -114,6 +117,8 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   /** files inspected or being inspected (by dev:inode): resolves true when it has TLS functions we attached to */
   private readonly inspected = new Map<string, Promise<boolean>>();
   private readonly noticed = new Set<string>();
+  /** Executables whose TLS functions the locator found (BoringSSL without symbols). */
+  readonly locatorVerdicts: { path: string; buildId: string | null; cached: boolean; ms: number }[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private records = 0;
   private emitted = 0;
@@ -172,6 +177,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       systemLibraries: o.systemLibraries ?? true,
       statsIntervalMs,
       selfPid: o.selfPid ?? process.pid,
+      ...(o.locatorCacheDir ? { locatorCacheDir: o.locatorCacheDir } : {}),
     };
   }
 
@@ -299,8 +305,12 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     return a;
   }
 
-  /** Inspect a file once (by inode) and attach if it holds TLS functions. Resolves whether it does. */
-  private consider(attachPath: string, displayPath: string, via: string, strict = false): Promise<boolean> {
+  /**
+   * Inspect a file once (by inode) and attach if it holds TLS functions.
+   * Executables without TLS symbols that contain BoringSSL go through the
+   * locator. Resolves whether the file is probed.
+   */
+  private consider(attachPath: string, displayPath: string, via: string, strict = false, executable = false): Promise<boolean> {
     let key: string;
     try {
       key = fileKey(fs.statSync(attachPath));
@@ -313,9 +323,21 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       p = (async () => {
         let targets: TlsTarget[] = [];
         try {
-          targets = await inspectBinary(attachPath, displayPath);
+          if (executable || strict) {
+            const r = await inspectExecutable(attachPath, displayPath, this.options.locatorCacheDir);
+            targets = r.targets;
+            if (r.verdict?.supported === false) {
+              const msg =
+                `${displayPath} contains BoringSSL but its TLS functions cannot be located with certainty ` +
+                `(${r.verdict.reason}); not probed, so its TLS traffic is not captured`;
+              if (strict) throw new UsageError(`--binary-path ${msg}`);
+              this.notice(`locator:${key}`, msg);
+            } else if (r.verdict?.supported) {
+              this.locatorVerdicts.push({ path: displayPath, buildId: r.verdict.buildId ?? null, cached: r.verdict.cached, ms: r.verdict.analysisMs });
+            }
+          } else targets = await inspectBinary(attachPath, displayPath);
         } catch (err) {
-          if (strict) throw new UsageError(`--binary-path ${displayPath}: ${(err as Error).message}`);
+          if (strict) throw err instanceof UsageError ? err : new UsageError(`--binary-path ${displayPath}: ${(err as Error).message}`);
         }
         let ok = false;
         for (const t of targets) ok = this.attachTarget(t, via) !== null || ok;
@@ -327,7 +349,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     return p.then((ok) => {
       if (!ok)
         throw new UsageError(
-          `--binary-path ${displayPath}: no TLS functions found (no SSL_read/SSL_write, gnutls_record_recv/send or PR_Read/PR_Write)`,
+          `--binary-path ${displayPath}: no TLS functions found (no SSL_read/SSL_write, gnutls_record_recv/send or PR_Read/PR_Write symbols, and no BoringSSL)`,
         );
       return ok;
     });
@@ -366,7 +388,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     for (const [display, attachPath] of img.files) {
       const isExe = display === img.exe;
       if (!isExe && !isTlsLibraryName(display)) continue;
-      if (await this.consider(attachPath, display, isExe ? `executable of pid ${pid}` : `mapped by pid ${pid}`)) has = true;
+      if (await this.consider(attachPath, display, isExe ? `executable of pid ${pid}` : `mapped by pid ${pid}`, false, isExe)) has = true;
     }
     if (!has && report) {
       const comm = readProc(pid)?.comm ?? '?';
@@ -414,7 +436,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
           } catch {
             return; // already gone
           }
-          await this.consider(exe, display, `executable of pid ${pid}`);
+          await this.consider(exe, display, `executable of pid ${pid}`, false, true);
         })(),
       );
       if (selected) {

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { SSL_KIND, type SslKind, type SslLibrary } from '../abi';
 import { findSymbolsIn, withElf } from '../elf';
 import { readMaps } from '../elf';
+import { locateTls, looksLikeBoringSsl, type LocatorVerdict } from '../locator';
 
 export interface TlsFunction {
   symbol: string;
@@ -201,4 +202,40 @@ export async function processImage(pid: number): Promise<ProcessImage | null> {
     }
   }
   return { exe, files, keys };
+}
+
+export interface ExecutableInspection {
+  targets: TlsTarget[];
+  /** Set when the file has no TLS symbols but contains BoringSSL: the locator's verdict. */
+  verdict?: LocatorVerdict;
+}
+
+/**
+ * An executable's TLS functions: exported symbols, else, for a stripped
+ * static executable that contains BoringSSL (e.g. Bun-compiled Claude Code),
+ * the functions the locator proves to be SSL_read/SSL_write. The locator
+ * never guesses: an unsupported verdict gives no target.
+ */
+export async function inspectExecutable(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
+  const targets = await inspectBinary(attachPath, displayPath);
+  if (targets.length) return { targets };
+  if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return { targets };
+  const verdict = await locateTls(attachPath, locatorCacheDir ? { cacheDir: locatorCacheDir } : {});
+  if (!verdict.supported) return { targets, verdict };
+  const st = fs.statSync(attachPath);
+  return {
+    verdict,
+    targets: [
+      {
+        key: fileKey(st),
+        path: attachPath,
+        displayPath,
+        library: 'boringssl',
+        functions: [
+          { symbol: 'SSL_read', kind: SSL_KIND.READ, offset: verdict.functions.read.offset },
+          { symbol: 'SSL_write', kind: SSL_KIND.WRITE, offset: verdict.functions.write.offset },
+        ],
+      },
+    ],
+  };
 }
