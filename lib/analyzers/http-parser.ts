@@ -156,6 +156,10 @@ interface Conn {
 interface DirState {
   parser: Http1Stream;
   msg: Message | null;
+  /** ssl events that carried the not-yet-parsed head of the next message. */
+  startRefs: SslRefs | null;
+  /** Event time of the first of those. */
+  startNs: number;
 }
 
 /**
@@ -256,11 +260,13 @@ export class HTTPParser implements Analyzer {
     if (dir === null) return;
     const ns = eventNs(e);
     this.cursor = { event: e, seq: this.counters.ssl_events++, ns };
+    this.maybeSweep(ns);
     const connId = typeof d.conn_id === 'string' && d.conn_id ? d.conn_id : `${e.pid}:unknown`;
     const conn = this.getConn(connId, e, ns);
     const bytes = sslPayload(e);
     this.counters.ssl_bytes += bytes.length;
     const ds = conn.dirs[dir];
+    if (!ds.msg && bytes.length) this.notePending(ds);
     ds.parser.push(bytes);
     if (d.truncated === true) {
       const lost = typeof d.bytes_lost === 'number' && d.bytes_lost > 0 ? d.bytes_lost : null;
@@ -270,7 +276,20 @@ export class HTTPParser implements Analyzer {
     }
     if (ds.msg?.stream) this.flushChunk(conn, ds.msg);
     this.trackPeak();
-    this.maybeSweep(ns);
+  }
+
+  /** Remember which ssl events carried the bytes of a message whose head is not complete yet. */
+  private notePending(ds: DirState): void {
+    const r = this.ref();
+    const p = ds.startRefs;
+    if (p === null) {
+      ds.startNs = this.cursor?.ns ?? 0;
+      ds.startRefs = { first_seq: r.seq, last_seq: r.seq, events: 1, ...(r.mono !== undefined ? { first_mono_ns: r.mono, last_mono_ns: r.mono } : {}) };
+    } else if (p.last_seq !== r.seq) {
+      p.last_seq = r.seq;
+      if (r.mono !== undefined) p.last_mono_ns = r.mono;
+      p.events++;
+    }
   }
 
   private trackPeak(): void {
@@ -302,7 +321,7 @@ export class HTTPParser implements Analyzer {
   }
 
   private newDir(c: Conn, dir: Dir): DirState {
-    const ds: DirState = { parser: null as unknown as Http1Stream, msg: null };
+    const ds: DirState = { parser: null as unknown as Http1Stream, msg: null, startRefs: null, startNs: 0 };
     ds.parser = new Http1Stream(this.sinkFor(c, dir, ds), { maxHeaderBytes: this.opts.maxHeaderBytes });
     return ds;
   }
@@ -346,6 +365,9 @@ export class HTTPParser implements Analyzer {
       onEnd: (incomplete) => {
         const m = ds.msg;
         ds.msg = null;
+        ds.startRefs = null;
+        // Bytes left in this call begin the next message.
+        if (ds.parser.bufferedBytes > 0) this.notePending(ds);
         if (m) this.onEnd(c, m, incomplete);
       },
       onError: (err) => this.onError(c, dir, ds, err),
@@ -380,6 +402,9 @@ export class HTTPParser implements Analyzer {
     const r = this.ref();
     const headers = headerRecord(head.fields);
     const ns = this.cursor?.ns ?? 0;
+    const startRefs = ds.startRefs;
+    const firstByteNs = startRefs ? ds.startNs : ns;
+    ds.startRefs = null;
     const m: Message = {
       head,
       seq: -1,
@@ -394,9 +419,9 @@ export class HTTPParser implements Analyzer {
       raw: null,
       rawSize: 0,
       rawTruncated: false,
-      refs: { first_seq: r.seq, last_seq: r.seq, events: 1, ...(r.mono !== undefined ? { first_mono_ns: r.mono, last_mono_ns: r.mono } : {}) },
+      refs: startRefs ?? { first_seq: r.seq, last_seq: r.seq, events: 1, ...(r.mono !== undefined ? { first_mono_ns: r.mono, last_mono_ns: r.mono } : {}) },
       lastRefSeq: r.seq,
-      headNs: ns,
+      headNs: firstByteNs,
       request: null,
       interim: false,
       upgrade: false,
@@ -477,7 +502,7 @@ export class HTTPParser implements Analyzer {
         content_type: headers['content-type'] ?? null,
         ...(headers['content-encoding'] ? { content_encoding: headers['content-encoding'] } : {}),
         request: req ? { ...req.summary } : null,
-        ttfb_ms: req?.endNs != null ? msBetween(req.endNs, ns) : null,
+        ttfb_ms: req?.endNs != null ? msBetween(req.endNs, firstByteNs) : null,
         ...(m.tid !== undefined ? { tid: m.tid } : {}),
       };
       this.emit(c, data);
