@@ -272,9 +272,12 @@ export class SSEProcessor implements Analyzer {
       s.done = true;
     }
     if (keep) {
-      // Drop the buffers now; only the key is kept.
+      // Drop the buffers now; only the key is kept, for another idle period.
       s.parser = new SseParser(0);
       s.merger = new StreamMerger(null, 0);
+      s.lastNs = Math.max(s.lastNs, ns);
+      this.streams.delete(s.key);
+      this.streams.set(s.key, s);
     } else {
       this.streams.delete(s.key);
     }
