@@ -1,0 +1,316 @@
+/**
+ * SSEProcessor (`--sse-merge`): follows every text/event-stream response
+ * delivered by HTTPParser (response_headers, body_chunk..., response) and
+ * emits one `source: "sse"` event per stream with the merged answer.
+ *
+ * Needs HTTPParser upstream (it reads http events, not ssl bytes).
+ */
+import { StringDecoder } from 'string_decoder';
+import type { Analyzer, AnalyzerContext } from '../analyzer';
+import type { Event } from '../event';
+import { UsageError } from '../errors';
+import type { HttpBodyChunkData, HttpRequestSummary, HttpResponseData, HttpResponseHeadersData } from '../http/types';
+import { eventNs, mediaType, msBetween } from '../http/util';
+import { MergedContent, StreamMerger } from '../sse/merge';
+import { SseParser } from '../sse/parser';
+
+/** Options of the SSE processor. */
+export interface SSEProcessorOptions {
+  /** A stream with no new bytes for this long (event time) is merged and reported as timed out. Default 120000. */
+  idleTimeoutMs?: number;
+  /** Streams followed at once; the least recently active is closed beyond. Default 256. */
+  maxStreams?: number;
+  /** Cap on the merged text/thinking/arguments kept per stream (characters). Default 4 MiB. */
+  maxContentChars?: number;
+  /** Media types treated as event streams. Default ["text/event-stream"]. */
+  contentTypes?: readonly string[];
+  /** Emit a final `stats` event with the processor's counters. Default true. */
+  emitStats?: boolean;
+}
+
+/** Why a merged event was emitted. */
+export type SseEndReason = 'terminal' | 'end_of_body' | 'incomplete' | 'idle_timeout' | 'evicted' | 'end_of_input';
+
+/** `source: "sse"` event data (`data.type === "merged"`). */
+export interface SseMergedData extends MergedContent {
+  type: 'merged';
+  conn_id: string;
+  seq: number;
+  request: Pick<HttpRequestSummary, 'method' | 'path' | 'host' | 'url'> | null;
+  status_code: number;
+  end_reason: SseEndReason;
+  /** Request end (or response headers, when unknown) to the first event. */
+  time_to_first_event_ms: number | null;
+  /** Request end (or response headers) to the end of the stream. */
+  duration_ms: number;
+  /** Lines that are not valid SSE (unknown field, bad retry) and the first few of them. */
+  malformed_lines: number;
+  malformed_samples: string[];
+  /** Lines over the size limit, dropped. */
+  oversize_lines: number;
+  tid?: number;
+}
+
+/** Counters of the SSE processor. */
+export interface SSEProcessorStats {
+  streams_started: number;
+  streams_merged: number;
+  by_end_reason: Record<SseEndReason, number>;
+  sse_events: number;
+  malformed_lines: number;
+  /** Chunks of streams already merged (after a terminal event or a timeout). */
+  late_chunks: number;
+  streams_open: number;
+  buffered_chars: number;
+}
+
+interface StreamState {
+  key: string;
+  connId: string;
+  seq: number;
+  pid: number;
+  comm: string;
+  tid?: number;
+  request: SseMergedData['request'];
+  status: number;
+  startNs: number;
+  firstNs: number | null;
+  lastNs: number;
+  decoder: StringDecoder;
+  parser: SseParser;
+  merger: StreamMerger;
+  done: boolean;
+}
+
+/** Merges streamed LLM answers (and any other SSE stream) into `sse` events. */
+export class SSEProcessor implements Analyzer {
+  readonly name = 'sse_processor';
+  private readonly idleNs: number;
+  private readonly maxStreams: number;
+  private readonly maxContent: number;
+  private readonly types: Set<string>;
+  private readonly emitStats: boolean;
+  private readonly streams = new Map<string, StreamState>();
+  private readonly counters: Omit<SSEProcessorStats, 'streams_open' | 'buffered_chars'> = {
+    streams_started: 0,
+    streams_merged: 0,
+    by_end_reason: { terminal: 0, end_of_body: 0, incomplete: 0, idle_timeout: 0, evicted: 0, end_of_input: 0 },
+    sse_events: 0,
+    malformed_lines: 0,
+    late_chunks: 0,
+  };
+  private lastSweepNs = -Infinity;
+  private lastEvent: Event | null = null;
+
+  constructor(options: SSEProcessorOptions = {}) {
+    const idle = options.idleTimeoutMs ?? 120_000;
+    if (!(idle > 0)) throw new UsageError(`SSEProcessor: idleTimeoutMs must be positive (got ${String(idle)})`);
+    const maxStreams = options.maxStreams ?? 256;
+    if (!(maxStreams >= 1)) throw new UsageError(`SSEProcessor: maxStreams must be at least 1 (got ${String(maxStreams)})`);
+    this.idleNs = idle * 1e6;
+    this.maxStreams = maxStreams;
+    this.maxContent = options.maxContentChars ?? 4 * 1024 * 1024;
+    this.types = new Set((options.contentTypes ?? ['text/event-stream']).map((t) => t.toLowerCase()));
+    this.emitStats = options.emitStats ?? true;
+  }
+
+  /** Counters and current memory use. */
+  stats(): SSEProcessorStats {
+    let chars = 0;
+    for (const s of this.streams.values()) chars += s.parser.bufferedChars + s.merger.bufferedChars;
+    return { ...this.counters, by_end_reason: { ...this.counters.by_end_reason }, streams_open: this.streams.size, buffered_chars: chars };
+  }
+
+  async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
+    for await (const e of input) {
+      if (ctx.signal.aborted) break;
+      for (const o of this.handle(e)) yield o;
+    }
+    for (const o of this.finish()) yield o;
+  }
+
+  /** Process one event: returns it followed by any merged events it completed. */
+  handle(e: Event): Event[] {
+    const out: Event[] = [e];
+    this.lastEvent = e;
+    const ns = eventNs(e);
+    if (e.source === 'http') {
+      const d = e.data as { type?: unknown };
+      switch (d.type) {
+        case 'response_headers':
+          this.onHeaders(e, e.data as unknown as HttpResponseHeadersData, ns, out);
+          break;
+        case 'body_chunk':
+          this.onChunk(e.data as unknown as HttpBodyChunkData, ns, out);
+          break;
+        case 'response':
+          this.onResponse(e, e.data as unknown as HttpResponseData, ns, out);
+          break;
+      }
+    }
+    this.sweep(ns, out);
+    return out;
+  }
+
+  /** Input is over: merge every open stream. */
+  finish(): Event[] {
+    const out: Event[] = [];
+    for (const s of [...this.streams.values()]) this.close(s, 'end_of_input', s.lastNs, out);
+    if (this.emitStats) {
+      out.push({ timestamp: this.lastEvent?.timestamp ?? Date.now(), source: 'stats', pid: 0, comm: 'agentsight', data: { event: 'ANALYZER', analyzer: this.name, ...this.stats() } });
+    }
+    return out;
+  }
+
+  private isEventStream(contentType: string | null | undefined): boolean {
+    const t = mediaType(contentType);
+    return t !== null && this.types.has(t);
+  }
+
+  private onHeaders(e: Event, d: HttpResponseHeadersData, ns: number, out: Event[]): void {
+    if (!this.isEventStream(d.content_type)) return;
+    const key = `${d.conn_id}#${d.seq}`;
+    const old = this.streams.get(key);
+    if (old) this.close(old, 'evicted', ns, out);
+    if (this.streams.size >= this.maxStreams) {
+      const oldest = this.streams.values().next().value as StreamState;
+      this.close(oldest, 'evicted', ns, out);
+    }
+    this.streams.set(key, this.newState(key, e, d.conn_id, d.seq, d.request, d.status_code, ns, d.tid));
+    this.counters.streams_started++;
+  }
+
+  private newState(key: string, e: Event, connId: string, seq: number, req: HttpRequestSummary | null, status: number, ns: number, tid?: number): StreamState {
+    const reqEnd = req?.end_mono_ns ?? (req?.end_timestamp != null ? req.end_timestamp * 1e6 : null);
+    return {
+      key,
+      connId,
+      seq,
+      pid: e.pid,
+      comm: e.comm,
+      tid,
+      request: req ? { method: req.method, path: req.path, host: req.host, url: req.url } : null,
+      status,
+      startNs: reqEnd !== null && reqEnd <= ns ? reqEnd : ns,
+      firstNs: null,
+      lastNs: ns,
+      decoder: new StringDecoder('utf8'),
+      parser: new SseParser(this.maxContent),
+      merger: new StreamMerger(req?.path, this.maxContent),
+      done: false,
+    };
+  }
+
+  private onChunk(d: HttpBodyChunkData, ns: number, out: Event[]): void {
+    const s = this.streams.get(`${d.conn_id}#${d.seq}`);
+    if (!s) return;
+    if (s.done) {
+      this.counters.late_chunks++;
+      return;
+    }
+    // Keep the map in activity order (oldest first) for eviction and sweeps.
+    this.streams.delete(s.key);
+    this.streams.set(s.key, s);
+    s.lastNs = ns;
+    const bytes = Buffer.from(d.data, d.data_encoding === 'base64' ? 'base64' : 'utf8');
+    this.feed(s, s.decoder.write(bytes), ns);
+    if (s.merger.terminal) this.close(s, 'terminal', ns, out, true);
+  }
+
+  private feed(s: StreamState, text: string, ns: number): void {
+    if (!text) return;
+    for (const ev of s.parser.push(text)) {
+      if (s.firstNs === null) s.firstNs = ns;
+      this.counters.sse_events++;
+      s.merger.add(ev);
+      if (s.merger.terminal) return;
+    }
+  }
+
+  private onResponse(e: Event, d: HttpResponseData, ns: number, out: Event[]): void {
+    const key = `${d.conn_id}#${d.seq}`;
+    let s = this.streams.get(key);
+    if (!s) {
+      // A stream the parser did not deliver incrementally: merge its whole body now.
+      if (!this.isEventStream(d.content_type) || d.streamed) return;
+      s = this.newState(key, e, d.conn_id, d.seq, d.request, d.status_code, ns, d.tid);
+      this.counters.streams_started++;
+      this.streams.set(key, s);
+      this.feed(s, Buffer.from(d.body, d.body_encoding === 'base64' ? 'base64' : 'utf8').toString('utf8'), ns);
+    }
+    if (s.done) {
+      this.streams.delete(key);
+      return;
+    }
+    this.close(s, d.incomplete ? 'incomplete' : s.merger.terminal ? 'terminal' : 'end_of_body', ns, out);
+  }
+
+  private sweep(ns: number, out: Event[]): void {
+    if (ns - this.lastSweepNs < Math.min(this.idleNs / 4, 1e9)) return;
+    this.lastSweepNs = ns;
+    const limit = ns - this.idleNs;
+    for (const s of [...this.streams.values()]) {
+      if (s.lastNs >= limit) break;
+      if (s.done) {
+        this.streams.delete(s.key);
+        continue;
+      }
+      this.close(s, 'idle_timeout', ns, out, true);
+    }
+  }
+
+  /**
+   * Merge and emit a stream. keep: remember it (done) so later chunks of the
+   * same response are counted as late rather than starting anew.
+   */
+  private close(s: StreamState, reason: SseEndReason, ns: number, out: Event[], keep = false): void {
+    if (!s.done) {
+      const tail = s.decoder.end();
+      if (tail) this.feed(s, tail, ns);
+      if (!s.merger.terminal) for (const ev of s.parser.end()) s.merger.add(ev);
+      out.push(this.merged(s, reason, ns));
+      s.done = true;
+    }
+    if (keep) {
+      // Drop the buffers now; only the key is kept, for another idle period.
+      s.parser = new SseParser(0);
+      s.merger = new StreamMerger(null, 0);
+      s.lastNs = Math.max(s.lastNs, ns);
+      this.streams.delete(s.key);
+      this.streams.set(s.key, s);
+    } else {
+      this.streams.delete(s.key);
+    }
+  }
+
+  private merged(s: StreamState, reason: SseEndReason, ns: number): Event {
+    this.counters.streams_merged++;
+    this.counters.by_end_reason[reason]++;
+    this.counters.malformed_lines += s.parser.stats.malformed_lines;
+    const content = s.merger.result();
+    const data: SseMergedData = {
+      type: 'merged',
+      conn_id: s.connId,
+      seq: s.seq,
+      request: s.request,
+      status_code: s.status,
+      ...content,
+      end_reason: reason,
+      time_to_first_event_ms: s.firstNs !== null ? msBetween(s.startNs, s.firstNs) : null,
+      duration_ms: msBetween(s.startNs, Math.max(ns, s.lastNs)),
+      malformed_lines: s.parser.stats.malformed_lines,
+      malformed_samples: [...s.parser.malformedSamples],
+      oversize_lines: s.parser.stats.oversize_lines,
+      ...(s.tid !== undefined ? { tid: s.tid } : {}),
+    };
+    const at = this.lastEvent;
+    return {
+      timestamp: at?.timestamp ?? Date.now(),
+      ...(at && typeof at.mono_ns === 'number' ? { mono_ns: at.mono_ns } : {}),
+      source: 'sse',
+      pid: s.pid,
+      comm: s.comm,
+      data: data as unknown as Record<string, unknown>,
+    };
+  }
+}

@@ -1,0 +1,495 @@
+/**
+ * HTTP/1.x framing of one direction of one connection, as a push parser.
+ *
+ * Bytes arrive in arbitrary pieces (one TLS call each); the parser keeps only
+ * what it cannot decide yet (a start line or header block being received, a
+ * chunk-size line), never body bytes: those are handed to the sink as they
+ * arrive. Everything it holds is bounded by the limits.
+ */
+
+/** A parsed start line + header block. */
+export interface ParsedHead {
+  kind: 'request' | 'response';
+  /** "1.1" or "1.0". */
+  version: string;
+  method?: string;
+  target?: string;
+  statusCode?: number;
+  statusText?: string;
+  /** Header fields in order, names lower-cased, values trimmed. */
+  fields: Array<[string, string]>;
+  /** Size of the start line + headers + blank line, in bytes. */
+  headBytes: number;
+}
+
+/** How the body of a message is delimited (RFC 9112 section 6). */
+export type BodyFraming =
+  | { mode: 'none' }
+  | { mode: 'length'; length: number }
+  | { mode: 'chunked' }
+  | { mode: 'close' };
+
+/** What went wrong, for a parse_error event. */
+export interface StreamError {
+  kind:
+    | 'invalid_start_line'
+    | 'invalid_header'
+    | 'header_too_large'
+    | 'invalid_content_length'
+    | 'invalid_chunk'
+    | 'gap'
+    | 'unsupported_protocol'
+    | 'incomplete_message';
+  message: string;
+  /** Byte offset in this direction's stream where the problem starts. */
+  offset: number;
+  /** A few bytes at the problem (may be empty). */
+  excerpt: Buffer;
+}
+
+/** Receiver of parse results. */
+export interface StreamSink {
+  /** A start line + headers were parsed: return how the body is framed. */
+  onHead(head: ParsedHead, raw: Buffer): BodyFraming | { error: string };
+  /** Bytes of the body as framed (transfer coding removed, content coding kept). */
+  onBody(bytes: Buffer): void;
+  /** The current message ended; incomplete when bytes were lost or the stream stopped mid-message. */
+  onEnd(incomplete: string | null): void;
+  /** Something could not be parsed; the parser resynchronises after. */
+  onError(err: StreamError): void;
+  /** Bytes that were skipped while looking for the next message. */
+  onDiscard(bytes: number): void;
+  /** Bytes of the current body were lost (n, or unknown); framing continues. */
+  onBodyHole(n: number | null): void;
+}
+
+/** Size limits of one stream. */
+export interface StreamLimits {
+  /** Largest start line + header block (bytes). */
+  maxHeaderBytes: number;
+}
+
+type State = 'start' | 'head' | 'length' | 'chunk_size' | 'chunk_data' | 'chunk_crlf' | 'trailers' | 'close' | 'opaque' | 'resync';
+
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(1\.[01])$/;
+const STATUS_LINE = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/;
+const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
+/** A plausible beginning of a message at a line start, for resynchronisation. */
+const SYNC = /(?:^|\n)((?:GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|CONNECT|TRACE) \S+ HTTP\/1\.[01]\r?\n|HTTP\/1\.[01] \d{3}[ \r\n])/;
+const H2_PREFACE = 'PRI * HTTP/2.0';
+const MAX_LINE = 8192;
+const MAX_CHUNK_LINE = 1024;
+const EXCERPT = 48;
+
+/** Incremental HTTP/1.x parser of one byte stream (one direction of a connection). */
+export class Http1Stream {
+  private state: State = 'start';
+  /** Undecided bytes (start line, headers, chunk-size line, trailers, resync tail). */
+  private pending: Buffer = Buffer.alloc(0);
+  /** Bytes left in the current body or chunk. */
+  private remaining = 0;
+  /** Stream offset of pending[0]. */
+  private offset = 0;
+  /** A message is open (head parsed, end not yet reported). */
+  private inMessage = false;
+  private opaqueReason: string | null = null;
+
+  constructor(private readonly sink: StreamSink, private readonly limits: StreamLimits) {}
+
+  /** Bytes held by this stream (never body bytes). */
+  get bufferedBytes(): number {
+    return this.pending.length;
+  }
+
+  /** Stream offset of the next byte to arrive. */
+  get position(): number {
+    return this.offset + this.pending.length;
+  }
+
+  /** True once the stream stopped being HTTP/1 (upgrade, CONNECT tunnel, HTTP/2). */
+  get isOpaque(): boolean {
+    return this.state === 'opaque';
+  }
+
+  /** True when between messages with nothing buffered. */
+  get idle(): boolean {
+    return this.state === 'start' && this.pending.length === 0 && !this.inMessage;
+  }
+
+  /** Stop parsing after the current message (protocol upgrade, tunnel): later bytes are ignored. */
+  setOpaque(reason: string): void {
+    if (this.inMessage) {
+      this.opaqueReason = reason;
+      return;
+    }
+    this.offset += this.pending.length;
+    this.pending = Buffer.alloc(0);
+    this.state = 'opaque';
+  }
+
+  /** Feed the next bytes of the stream. */
+  push(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.state === 'opaque') {
+      this.offset += bytes.length;
+      return;
+    }
+    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    this.run();
+  }
+
+  /**
+   * Bytes of the stream were lost (n of them, or an unknown number).
+   * Inside a Content-Length body of known remaining size the framing survives
+   * (the message is marked incomplete); anywhere else the current message is
+   * ended as incomplete and the parser resynchronises on the next start line.
+   */
+  gap(n: number | null): void {
+    if (this.state === 'opaque') return;
+    const at = this.position;
+    if (n !== null) this.offset += n;
+    if (this.state === 'length' && n !== null && n <= this.remaining && this.pending.length === 0) {
+      // Content-Length framing survives a hole of known size inside the body.
+      this.remaining -= n;
+      this.holeInBody = true;
+      this.sink.onBodyHole(n);
+      if (this.remaining === 0) this.finishMessage('bytes lost');
+      return;
+    }
+    if (this.state === 'close') {
+      this.holeInBody = true;
+      this.sink.onBodyHole(n);
+      return;
+    }
+    this.sink.onError({
+      kind: 'gap',
+      message: `${n === null ? 'an unknown number of' : n} bytes lost; resynchronising on the next message`,
+      offset: at,
+      excerpt: Buffer.alloc(0),
+    });
+    if (this.inMessage) this.finishMessage('bytes lost');
+    if (this.pending.length) this.sink.onDiscard(this.pending.length);
+    this.offset = this.position;
+    this.pending = Buffer.alloc(0);
+    this.state = 'resync';
+  }
+
+  /** The current message lost bytes inside its body. */
+  private holeInBody = false;
+
+  /** The stream ended (connection closed, evicted, or input over). */
+  end(): void {
+    if (this.state === 'opaque') return;
+    if (this.state === 'close') {
+      this.finishMessage(this.holeInBody ? 'bytes lost' : null);
+    } else if (this.inMessage) {
+      this.finishMessage('stream ended mid-message');
+    } else if (this.pending.length > 0 && this.state !== 'resync') {
+      const only = this.pending.toString('latin1');
+      if (!/^[\r\n]*$/.test(only)) {
+        this.error('incomplete_message', 'stream ended inside a start line or header block', 0);
+      }
+      this.sink.onDiscard(this.pending.length);
+    } else if (this.pending.length > 0) {
+      this.sink.onDiscard(this.pending.length);
+    }
+    this.offset = this.position;
+    this.pending = Buffer.alloc(0);
+    this.state = 'start';
+  }
+
+  private run(): void {
+    // Each step consumes bytes or changes state; it returns false when it needs more input.
+    for (;;) {
+      let progressed: boolean;
+      switch (this.state) {
+        case 'start':
+          progressed = this.stepStart();
+          break;
+        case 'head':
+          progressed = this.stepHead();
+          break;
+        case 'length':
+          progressed = this.stepLength();
+          break;
+        case 'chunk_size':
+          progressed = this.stepChunkSize();
+          break;
+        case 'chunk_data':
+          progressed = this.stepChunkData();
+          break;
+        case 'chunk_crlf':
+          progressed = this.stepChunkCrlf();
+          break;
+        case 'trailers':
+          progressed = this.stepTrailers();
+          break;
+        case 'close':
+          progressed = this.stepClose();
+          break;
+        case 'resync':
+          progressed = this.stepResync();
+          break;
+        case 'opaque':
+          this.offset += this.pending.length;
+          this.pending = Buffer.alloc(0);
+          progressed = false;
+          break;
+      }
+      if (!progressed || (this.pending.length === 0 && this.state !== 'close')) return;
+    }
+  }
+
+  private consume(n: number): Buffer {
+    const out = this.pending.subarray(0, n);
+    this.pending = this.pending.subarray(n);
+    this.offset += n;
+    return out;
+  }
+
+  private error(kind: StreamError['kind'], message: string, at: number): void {
+    this.sink.onError({ kind, message, offset: this.offset + at, excerpt: Buffer.from(this.pending.subarray(at, at + EXCERPT)) });
+  }
+
+  /** Report an error, end any open message, skip at least one byte, and resynchronise. */
+  private fail(kind: StreamError['kind'], message: string, at = 0): boolean {
+    this.error(kind, message, at);
+    if (this.inMessage) this.finishMessage('parse error');
+    this.consume(1);
+    this.sink.onDiscard(1);
+    this.state = 'resync';
+    return true;
+  }
+
+  private stepStart(): boolean {
+    // Tolerate blank lines between messages (RFC 9112 section 2.2).
+    let i = 0;
+    while (i < this.pending.length && (this.pending[i] === 0x0d || this.pending[i] === 0x0a)) i++;
+    if (i > 0) this.consume(i);
+    if (this.pending.length === 0) return false;
+    const nl = this.pending.indexOf(0x0a);
+    const lineEnd = nl === -1 ? Math.min(this.pending.length, MAX_LINE) : nl;
+    const line = this.pending.toString('latin1', 0, lineEnd).replace(/\r$/, '');
+    if (line.startsWith(H2_PREFACE) || (nl === -1 && H2_PREFACE.startsWith(line) && line.length >= 3)) {
+      if (nl === -1 && line.length < H2_PREFACE.length) return false;
+      this.error('unsupported_protocol', 'HTTP/2 connection preface: this connection is not parsed (HTTP/1.x only)', 0);
+      this.state = 'opaque';
+      this.sink.onDiscard(this.pending.length);
+      this.consume(this.pending.length);
+      return false;
+    }
+    if (nl === -1) {
+      if (this.pending.length > MAX_LINE) return this.fail('invalid_start_line', `start line longer than ${MAX_LINE} bytes`);
+      if (!plausibleStartPrefix(line)) return this.fail('invalid_start_line', 'bytes do not begin an HTTP/1.x request or status line');
+      return false;
+    }
+    if (!REQUEST_LINE.test(line) && !STATUS_LINE.test(line)) {
+      return this.fail('invalid_start_line', 'not an HTTP/1.x request or status line');
+    }
+    this.state = 'head';
+    return true;
+  }
+
+  private stepHead(): boolean {
+    const end = findHeadEnd(this.pending);
+    if (end === -1) {
+      if (this.pending.length > this.limits.maxHeaderBytes) {
+        return this.fail('header_too_large', `header block larger than ${this.limits.maxHeaderBytes} bytes`);
+      }
+      return false;
+    }
+    if (end > this.limits.maxHeaderBytes) {
+      return this.fail('header_too_large', `header block larger than ${this.limits.maxHeaderBytes} bytes`);
+    }
+    const text = this.pending.toString('latin1', 0, end);
+    const parsed = parseHead(text, end);
+    if ('error' in parsed) return this.fail(parsed.kind, parsed.error, parsed.at);
+    const raw = Buffer.from(this.consume(end));
+    this.inMessage = true;
+    this.holeInBody = false;
+    const framing = this.sink.onHead(parsed, raw);
+    if ('error' in framing) {
+      this.sink.onError({ kind: 'invalid_content_length', message: framing.error, offset: this.offset - end, excerpt: raw.subarray(0, EXCERPT) });
+      this.finishMessage('invalid framing');
+      this.state = 'resync';
+      return true;
+    }
+    switch (framing.mode) {
+      case 'none':
+        this.finishMessage(null);
+        break;
+      case 'length':
+        this.remaining = framing.length;
+        if (this.remaining === 0) this.finishMessage(null);
+        else this.state = 'length';
+        break;
+      case 'chunked':
+        this.state = 'chunk_size';
+        break;
+      case 'close':
+        this.state = 'close';
+        break;
+    }
+    return true;
+  }
+
+  private stepLength(): boolean {
+    const n = Math.min(this.remaining, this.pending.length);
+    if (n === 0) return false;
+    this.sink.onBody(this.consume(n));
+    this.remaining -= n;
+    if (this.remaining === 0) this.finishMessage(this.holeInBody ? 'bytes lost' : null);
+    return true;
+  }
+
+  private stepChunkSize(): boolean {
+    const nl = this.pending.indexOf(0x0a);
+    if (nl === -1) {
+      if (this.pending.length > MAX_CHUNK_LINE) return this.fail('invalid_chunk', 'chunk-size line too long');
+      return false;
+    }
+    const line = this.pending.toString('latin1', 0, nl).replace(/\r$/, '');
+    const m = /^([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?$/.exec(line);
+    if (!m) return this.fail('invalid_chunk', 'invalid chunk-size line');
+    this.consume(nl + 1);
+    const size = parseInt(m[1], 16);
+    if (size === 0) {
+      this.state = 'trailers';
+    } else {
+      this.remaining = size;
+      this.state = 'chunk_data';
+    }
+    return true;
+  }
+
+  private stepChunkData(): boolean {
+    const n = Math.min(this.remaining, this.pending.length);
+    if (n === 0) return false;
+    this.sink.onBody(this.consume(n));
+    this.remaining -= n;
+    if (this.remaining === 0) this.state = 'chunk_crlf';
+    return true;
+  }
+
+  private stepChunkCrlf(): boolean {
+    if (this.pending[0] === 0x0a) {
+      this.consume(1);
+      this.state = 'chunk_size';
+      return true;
+    }
+    if (this.pending[0] !== 0x0d) return this.fail('invalid_chunk', 'chunk data not followed by CRLF');
+    if (this.pending.length < 2) return false;
+    if (this.pending[1] !== 0x0a) return this.fail('invalid_chunk', 'chunk data not followed by CRLF');
+    this.consume(2);
+    this.state = 'chunk_size';
+    return true;
+  }
+
+  private stepTrailers(): boolean {
+    for (;;) {
+      const nl = this.pending.indexOf(0x0a);
+      if (nl === -1) {
+        if (this.pending.length > this.limits.maxHeaderBytes) return this.fail('header_too_large', 'trailer section too large');
+        return false;
+      }
+      const line = this.pending.toString('latin1', 0, nl).replace(/\r$/, '');
+      this.consume(nl + 1);
+      if (line === '') {
+        this.finishMessage(null);
+        return true;
+      }
+    }
+  }
+
+  private stepClose(): boolean {
+    if (this.pending.length === 0) return false;
+    this.sink.onBody(this.consume(this.pending.length));
+    return false;
+  }
+
+  private stepResync(): boolean {
+    const text = this.pending.toString('latin1');
+    const m = SYNC.exec(text);
+    if (m) {
+      const at = m.index + (m[0].length - m[1].length);
+      if (at > 0) {
+        this.consume(at);
+        this.sink.onDiscard(at);
+      }
+      this.state = 'start';
+      return true;
+    }
+    // Keep only a possible partial start line after the last newline (bounded).
+    const lastNl = text.lastIndexOf('\n');
+    const tail = text.slice(lastNl + 1);
+    const keep = tail.length <= MAX_LINE && plausibleStartPrefix(tail.replace(/\r$/, '')) ? tail.length : 0;
+    const drop = this.pending.length - keep;
+    if (drop > 0) {
+      this.consume(drop);
+      this.sink.onDiscard(drop);
+    }
+    return false;
+  }
+
+  private finishMessage(incomplete: string | null): void {
+    const wasOpen = this.inMessage;
+    this.inMessage = false;
+    this.remaining = 0;
+    this.holeInBody = false;
+    if (this.state !== 'resync') this.state = 'start';
+    if (wasOpen) this.sink.onEnd(incomplete);
+    if (this.opaqueReason !== null) {
+      this.state = 'opaque';
+      this.opaqueReason = null;
+      if (this.pending.length) {
+        this.offset += this.pending.length;
+        this.pending = Buffer.alloc(0);
+      }
+    }
+  }
+}
+
+/** Could this (newline-less) text be the beginning of a request or status line? */
+function plausibleStartPrefix(line: string): boolean {
+  if ('HTTP/1.'.startsWith(line)) return true;
+  if (/^HTTP\/1\.[01]( \d{0,3}( [\x20-\x7e\x80-\xff]*)?)?\r?$/.test(line)) return true;
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}(?: \S*(?: (?:H|HT|HTT|HTTP|HTTP\/|HTTP\/1|HTTP\/1\.|HTTP\/1\.[01])?)?)?$/.test(line);
+}
+
+/** Index just past the blank line ending a header block, or -1. */
+function findHeadEnd(buf: Buffer): number {
+  const crlf = buf.indexOf('\r\n\r\n', 0, 'latin1');
+  const lf = buf.indexOf('\n\n', 0, 'latin1');
+  if (crlf === -1 && lf === -1) return -1;
+  if (crlf === -1) return lf + 2;
+  if (lf === -1) return crlf + 4;
+  return Math.min(crlf + 4, lf + 2);
+}
+
+type HeadResult = ParsedHead | { error: string; kind: StreamError['kind']; at: number };
+
+function parseHead(text: string, headBytes: number): HeadResult {
+  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  // The block ends with an empty line (or two): drop them.
+  while (lines.length && lines[lines.length - 1] === '') lines.pop();
+  const first = lines[0] ?? '';
+  const fields: Array<[string, string]> = [];
+  let at = first.length + 1;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length) {
+      // obsolete line folding: continuation of the previous value
+      fields[fields.length - 1][1] += ' ' + line.trim();
+    } else {
+      const m = HEADER_LINE.exec(line);
+      if (!m) return { error: 'invalid header line', kind: 'invalid_header', at };
+      fields.push([m[1].toLowerCase(), m[2]]);
+    }
+    at += line.length + 1;
+  }
+  const req = REQUEST_LINE.exec(first);
+  if (req) return { kind: 'request', method: req[1], target: req[2], version: req[3], fields, headBytes };
+  const st = STATUS_LINE.exec(first);
+  if (st) return { kind: 'response', version: st[1], statusCode: Number(st[2]), statusText: st[3] ?? '', fields, headBytes };
+  return { error: 'not an HTTP/1.x request or status line', kind: 'invalid_start_line', at: 0 };
+}

@@ -1,0 +1,174 @@
+/**
+ * Incremental text/event-stream parser (WHATWG HTML "server-sent events"
+ * interpretation): lines end with CRLF, LF or CR; a blank line dispatches;
+ * `:` starts a comment; fields event, data (multi-line, joined with "\n"),
+ * id and retry. Input may be cut anywhere, including between CR and LF.
+ */
+
+/** One dispatched server-sent event. */
+export interface SseEvent {
+  /** Event type ("message" when no event: line was given). */
+  event: string;
+  data: string;
+  id?: string;
+  retry?: number;
+}
+
+/** Counters of one parser. */
+export interface SseParserStats {
+  events: number;
+  comments: number;
+  malformed_lines: number;
+  /** Lines dropped because they exceeded the line limit. */
+  oversize_lines: number;
+}
+
+/** Push parser of one event stream. */
+export class SseParser {
+  private partial = '';
+  private lastWasCR = false;
+  private dataLines: string[] = [];
+  private hasData = false;
+  private eventName = '';
+  private id: string | undefined;
+  private retry: number | undefined;
+  private eventSize = 0;
+  private dropping = false;
+  readonly stats: SseParserStats = { events: 0, comments: 0, malformed_lines: 0, oversize_lines: 0 };
+  /** The first few malformed lines, shortened. */
+  readonly malformedSamples: string[] = [];
+
+  /** @param maxLineBytes longest line or event kept (characters); longer ones are dropped and counted. */
+  constructor(private readonly maxLineBytes = 4 * 1024 * 1024) {}
+
+  /** Characters held (partial line + current event's data). */
+  get bufferedChars(): number {
+    return this.partial.length + this.eventSize;
+  }
+
+  /** Feed decoded text; returns the events completed by it. */
+  push(text: string): SseEvent[] {
+    const out: SseEvent[] = [];
+    let s = text;
+    let i = 0;
+    if (this.lastWasCR && s.length > 0) {
+      if (s[0] === '\n') i = 1;
+      this.lastWasCR = false;
+    }
+    const len = s.length;
+    while (i < len) {
+      const cr = s.indexOf('\r', i);
+      const lf = s.indexOf('\n', i);
+      const j = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
+      if (j === -1) {
+        this.appendPartial(s.slice(i));
+        break;
+      }
+      const piece = s.slice(i, j);
+      const line = this.partial.length ? this.partial + piece : piece;
+      const wasDropping = this.dropping;
+      this.partial = '';
+      this.dropping = false;
+      if (s[j] === '\r') {
+        if (j + 1 < len) i = s[j + 1] === '\n' ? j + 2 : j + 1;
+        else {
+          this.lastWasCR = true;
+          i = j + 1;
+        }
+      } else {
+        i = j + 1;
+      }
+      if (wasDropping) continue;
+      if (line.length > this.maxLineBytes) {
+        this.stats.oversize_lines++;
+        continue;
+      }
+      const ev = this.line(line);
+      if (ev) out.push(ev);
+    }
+    s = '';
+    return out;
+  }
+
+  /** The stream ended: a last event not followed by a blank line is dispatched too. */
+  end(): SseEvent[] {
+    const out: SseEvent[] = [];
+    if (this.partial.length && !this.dropping) {
+      const ev = this.line(this.partial);
+      if (ev) out.push(ev);
+    }
+    this.partial = '';
+    this.dropping = false;
+    const last = this.dispatch();
+    if (last) out.push(last);
+    return out;
+  }
+
+  private appendPartial(rest: string): void {
+    if (this.dropping) return;
+    if (this.partial.length + rest.length > this.maxLineBytes) {
+      this.partial = '';
+      this.dropping = true;
+      this.stats.oversize_lines++;
+      return;
+    }
+    this.partial += rest;
+  }
+
+  private line(line: string): SseEvent | null {
+    if (line === '') return this.dispatch();
+    if (line.charCodeAt(0) === 0x3a /* : */) {
+      this.stats.comments++;
+      return null;
+    }
+    const c = line.indexOf(':');
+    const field = c === -1 ? line : line.slice(0, c);
+    let value = c === -1 ? '' : line.slice(c + 1);
+    if (value.charCodeAt(0) === 0x20) value = value.slice(1);
+    switch (field) {
+      case 'data':
+        if (this.eventSize + value.length > this.maxLineBytes) {
+          this.stats.oversize_lines++;
+          return null;
+        }
+        this.dataLines.push(value);
+        this.hasData = true;
+        this.eventSize += value.length + 1;
+        return null;
+      case 'event':
+        this.eventName = value;
+        return null;
+      case 'id':
+        if (!value.includes('\0')) this.id = value;
+        return null;
+      case 'retry':
+        if (/^\d+$/.test(value)) this.retry = Number(value);
+        else this.malformed(line);
+        return null;
+      default:
+        this.malformed(line);
+        return null;
+    }
+  }
+
+  private malformed(line: string): void {
+    this.stats.malformed_lines++;
+    if (this.malformedSamples.length < 5) this.malformedSamples.push(line.length > 80 ? line.slice(0, 77) + '...' : line);
+  }
+
+  private dispatch(): SseEvent | null {
+    const hadData = this.hasData;
+    const ev: SseEvent = { event: this.eventName || 'message', data: this.dataLines.join('\n') };
+    if (this.id !== undefined) ev.id = this.id;
+    if (this.retry !== undefined) ev.retry = this.retry;
+    this.dataLines = [];
+    this.hasData = false;
+    this.eventName = '';
+    this.retry = undefined;
+    this.eventSize = 0;
+    // The id persists across events (last event ID); only data-bearing events are dispatched.
+    if (!hadData) return null;
+    this.stats.events++;
+    return ev;
+  }
+}
