@@ -73,6 +73,23 @@ export const SSL_TRACER_OPTIONS: OptionTable = {
   },
 };
 
+/** Options of `agent` and `record`, in the original collector's names. */
+export const AGENT_OPTIONS: OptionTable = {
+  ssl: { type: 'boolean', describe: 'TLS capture (--ssl false turns it off)', default: true },
+  process: { type: 'boolean', describe: 'Process tracing (--process false turns it off)', default: true },
+  'ssl-uid': { type: 'number', describe: 'Only TLS calls of this user id' },
+  'ssl-handshake': { type: 'boolean', describe: 'Also report TLS handshakes' },
+  port: SSL_TRACER_OPTIONS.port,
+  'binary-path': SSL_TRACER_OPTIONS['binary-path'],
+  'max-bytes': SSL_TRACER_OPTIONS['max-bytes'],
+  'ssl-ring-size': SSL_TRACER_OPTIONS['ssl-ring-size'],
+  duration: PROCESS_OPTIONS.duration,
+  'file-events': PROCESS_OPTIONS['file-events'],
+  'file-dedup-ms': PROCESS_OPTIONS['file-dedup-ms'],
+  'argv-max': PROCESS_OPTIONS['argv-max'],
+  'ring-size': PROCESS_OPTIONS['ring-size'],
+};
+
 /** Output options common to every command. */
 export const OUTPUT_OPTIONS: OptionTable = {
   quiet: { type: 'boolean', alias: 'q', describe: 'No console output (events still go to --output)' },

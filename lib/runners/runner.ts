@@ -46,6 +46,12 @@ export abstract class Runner extends EventEmitter<RunnerEvents> {
     return this;
   }
 
+  /** Add several analyzers, in order. */
+  withAnalyzers(list: readonly Analyzer[]): this {
+    this.analyzers.push(...list);
+    return this;
+  }
+
   /** Validate options without starting anything (throws UsageError). */
   abstract validate(): void;
 

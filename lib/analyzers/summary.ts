@@ -1,0 +1,159 @@
+import type { Analyzer, AnalyzerContext } from '../analyzer';
+import type { Event } from '../event';
+
+export interface ModelUsage {
+  provider: string;
+  model: string;
+  calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+  reasoning_tokens: number;
+  errors: number;
+}
+
+export interface CommandRun {
+  pid: number;
+  ppid: number;
+  command: string;
+  exit_code?: number | null;
+  signal?: string | null;
+  duration_ms?: number;
+  llm_call_id?: string;
+  tool_call_id?: string | null;
+  tool_name?: string | null;
+}
+
+export interface SessionSummaryData extends Record<string, unknown> {
+  event: 'SUMMARY';
+  llm_calls: number;
+  llm_errors: number;
+  models: ModelUsage[];
+  commands: CommandRun[];
+  /** commands beyond the kept list */
+  commands_not_listed: number;
+  tool_calls_requested: number;
+  tool_calls_linked: number;
+  events: Record<string, number>;
+}
+
+export interface SessionSummaryOptions {
+  /** Commands kept for the summary (default 200). */
+  maxCommands?: number;
+  /** Emit the summary as a final `summary` event (default true). */
+  emit?: boolean;
+}
+
+/**
+ * Collects what a session did: LLM calls and tokens per model, the commands
+ * run (with the tool call that asked for them), counts per event source.
+ * Passes every event on; at the end yields one `summary` event.
+ */
+export class SessionSummary implements Analyzer {
+  readonly name = 'summary';
+  private readonly models = new Map<string, ModelUsage>();
+  private readonly commands = new Map<number, CommandRun>();
+  private notListed = 0;
+  private llmCalls = 0;
+  private llmErrors = 0;
+  private toolCalls = 0;
+  private readonly linkedCalls = new Set<string>();
+  private readonly counts: Record<string, number> = {};
+  private readonly max: number;
+  private readonly emitEvent: boolean;
+  result: SessionSummaryData | null = null;
+
+  constructor(opts: SessionSummaryOptions = {}) {
+    this.max = opts.maxCommands ?? 200;
+    this.emitEvent = opts.emit ?? true;
+  }
+
+  async *process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
+    for await (const e of input) {
+      this.observe(e);
+      yield e;
+    }
+    this.result = this.data();
+    if (this.emitEvent)
+      yield { timestamp: Date.now(), mono_ns: Number(process.hrtime.bigint()), source: 'summary', pid: process.pid, comm: 'agentsight', data: this.result };
+  }
+
+  private observe(e: Event): void {
+    this.counts[e.source] = (this.counts[e.source] ?? 0) + 1;
+    const d = e.data as Record<string, any>;
+    if (e.source === 'llm' && d.event === 'LLM_CALL') {
+      this.llmCalls++;
+      const provider = String(d['gen_ai.provider.name'] ?? '?');
+      const model = String(d['gen_ai.response.model'] ?? d['gen_ai.request.model'] ?? '?');
+      const key = `${provider}\0${model}`;
+      let m = this.models.get(key);
+      if (!m) {
+        m = { provider, model, calls: 0, input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, reasoning_tokens: 0, errors: 0 };
+        this.models.set(key, m);
+      }
+      m.calls++;
+      const u = (d.usage ?? {}) as Record<string, number | undefined>;
+      m.input_tokens += u.input_tokens ?? 0;
+      m.output_tokens += u.output_tokens ?? 0;
+      m.cache_read_input_tokens += u.cache_read_input_tokens ?? 0;
+      m.cache_creation_input_tokens += u.cache_creation_input_tokens ?? 0;
+      m.reasoning_tokens += u.reasoning_tokens ?? 0;
+      if (d.error) {
+        m.errors++;
+        this.llmErrors++;
+      }
+      this.toolCalls += Array.isArray(d.response?.tool_calls) ? d.response.tool_calls.length : 0;
+      return;
+    }
+    if (e.source !== 'process') return;
+    if (d.event === 'EXEC') {
+      if (d.llm_call_id) this.linkedCalls.add(`${d.llm_call_id}\0${d.tool_call_id}`);
+      if (this.commands.size >= this.max) {
+        this.notListed++;
+        return;
+      }
+      const c: CommandRun = { pid: e.pid, ppid: d.ppid, command: String(d.full_command || d.filename) };
+      if (d.llm_call_id) Object.assign(c, { llm_call_id: d.llm_call_id, tool_call_id: d.tool_call_id ?? null, tool_name: d.tool_name ?? null });
+      this.commands.set(e.pid, c);
+    } else if (d.event === 'EXIT') {
+      const c = this.commands.get(e.pid);
+      if (c) Object.assign(c, { exit_code: d.exit_code, signal: d.signal, duration_ms: d.duration_ms });
+    }
+  }
+
+  data(): SessionSummaryData {
+    return {
+      event: 'SUMMARY',
+      llm_calls: this.llmCalls,
+      llm_errors: this.llmErrors,
+      models: [...this.models.values()],
+      commands: [...this.commands.values()],
+      commands_not_listed: this.notListed,
+      tool_calls_requested: this.toolCalls,
+      tool_calls_linked: this.linkedCalls.size,
+      events: { ...this.counts },
+    };
+  }
+}
+
+/** The summary for people (stderr at exit). */
+export function summaryText(s: SessionSummaryData): string[] {
+  const out: string[] = [];
+  out.push(`LLM calls: ${s.llm_calls}${s.llm_errors ? ` (${s.llm_errors} failed)` : ''}`);
+  for (const m of s.models) {
+    const cache = m.cache_read_input_tokens || m.cache_creation_input_tokens ? `, cache read ${m.cache_read_input_tokens} / written ${m.cache_creation_input_tokens}` : '';
+    const reasoning = m.reasoning_tokens ? `, reasoning ${m.reasoning_tokens}` : '';
+    out.push(`  ${m.provider} ${m.model}: ${m.calls} call(s), ${m.input_tokens} input / ${m.output_tokens} output tokens${cache}${reasoning}`);
+  }
+  out.push(`tool calls requested: ${s.tool_calls_requested}, linked to commands: ${s.tool_calls_linked}`);
+  out.push(`commands run: ${s.commands.length + s.commands_not_listed}`);
+  for (const c of s.commands.slice(0, 50)) {
+    const status = c.signal ? `killed by ${c.signal}` : c.exit_code === undefined ? 'running' : `exit ${c.exit_code}`;
+    const link = c.llm_call_id ? `  <- ${c.tool_name ?? 'tool'} call ${c.tool_call_id ?? '?'} of ${c.llm_call_id}` : '';
+    const cmd = c.command.length > 100 ? `${c.command.slice(0, 99)}…` : c.command;
+    out.push(`  [${c.pid}] ${cmd} (${status})${link}`);
+  }
+  if (s.commands.length > 50 || s.commands_not_listed) out.push(`  … and ${s.commands.length - 50 > 0 ? s.commands.length - 50 + s.commands_not_listed : s.commands_not_listed} more`);
+  return out;
+}
