@@ -94,9 +94,30 @@ function nonZero(obj: unknown): string {
 
 registerRenderer('stats', (e, c) => {
   const d = e.data;
+  if (d.event === 'ANALYZER') {
+    const { event: _e, analyzer, ...rest } = d;
+    return `${c.yellow('STATS')} ${analyzer} ${preview(nonZero(rest) || 'nothing to report', 140)}`;
+  }
   const kernel = nonZero(d.kernel);
   const label = d.event === 'FINAL' ? 'FINAL' : 'STATS';
   return `${c.yellow(label)} ${d.tracer ?? ''} records=${d.records ?? 0} events=${d.events ?? 0}${kernel ? ' ' + c.red(kernel) : ' no drops'}`;
 });
 
 registerRenderer('diagnostic', (e, c) => `${c.yellow('NOTE ')} ${String(e.data.message ?? JSON.stringify(e.data))}`);
+
+registerRenderer('llm', (e, c) => {
+  const d = e.data;
+  const model = d['gen_ai.response.model'] ?? d['gen_ai.request.model'] ?? '?';
+  const tok = `${d['gen_ai.usage.input_tokens'] ?? '?'}→${d['gen_ai.usage.output_tokens'] ?? '?'} tok`;
+  const status = d.error ? c.red(`${d['http.response.status_code']} ${d.error.type ?? ''} ${d.error.message ?? ''}`.trim()) : String(d['http.response.status_code']);
+  const tools = (d.response?.tool_calls ?? []) as { name: string; command?: string }[];
+  const what = tools.length
+    ? c.cyan(`tool ${tools.map((t) => `${t.name}${t.command ? `(${preview(t.command, 60)})` : ''}`).join(', ')}`)
+    : preview(String(d.response?.text ?? ''), 100);
+  return `${c.magenta('LLM  ')} ${c.bold(e.comm)}[${e.pid}] ${d['gen_ai.provider.name']} ${model} ${status} ${d.latency_ms ?? '?'} ms ${tok} ${what}`;
+});
+
+registerRenderer('summary', (e, c) => {
+  const d = e.data;
+  return `${c.yellow('SUMMARY')} ${d.llm_calls} LLM call(s), ${d.commands?.length ?? 0} command(s), ${d.tool_calls_linked}/${d.tool_calls_requested} tool call(s) linked`;
+});

@@ -14,6 +14,8 @@ export interface OutputOptions {
   quiet?: boolean;
   /** Colour in pretty output (default: on a TTY unless NO_COLOR is set). */
   color?: boolean;
+  /** Write only the events this accepts (all pass through regardless). */
+  show?: (e: Event) => boolean;
 }
 
 /**
@@ -29,6 +31,7 @@ export class OutputAnalyzer implements Analyzer {
   private readonly color: boolean;
   private readonly quiet: boolean;
   private broken = false;
+  private readonly show: ((e: Event) => boolean) | null;
   written = 0;
 
   constructor(opts: OutputOptions = {}) {
@@ -37,6 +40,7 @@ export class OutputAnalyzer implements Analyzer {
     this.pretty = fmt === 'pretty' || (fmt === 'auto' && this.stream.isTTY === true);
     this.color = opts.color ?? (this.pretty && this.stream.isTTY === true && !process.env.NO_COLOR);
     this.quiet = opts.quiet ?? false;
+    this.show = opts.show ?? null;
     this.stream.on('error', () => {
       this.broken = true;
     });
@@ -48,7 +52,7 @@ export class OutputAnalyzer implements Analyzer {
 
   async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncGenerator<Event> {
     for await (const e of input) {
-      if (!this.quiet && !this.broken) {
+      if (!this.quiet && !this.broken && (!this.show || this.show(e))) {
         const ok = this.stream.write(`${this.format(e)}\n`);
         this.written++;
         if (!ok && !this.broken) await waitDrain(this.stream, ctx.signal);

@@ -106,6 +106,13 @@ export const OUTPUT_OPTIONS: OptionTable = {
   },
 };
 
+/** Writing events to a file. */
+export const FILE_OPTIONS: OptionTable = {
+  output: { type: 'string', alias: 'o', describe: 'Also write every event as NDJSON to this file (created 0600; appended to if it exists)' },
+  'rotate-logs': { type: 'boolean', describe: 'Rotate the --output file when it reaches --max-log-size (keeps 5 old files)' },
+  'max-log-size': { type: 'number', describe: 'Size in MB at which --rotate-logs rotates (default 100)' },
+};
+
 export type ParsedArgs = Record<string, unknown>;
 
 /** Options in the shape yargs wants. */

@@ -13,6 +13,27 @@ import { buildAgent } from './agent';
 import type { ParsedArgs } from './options';
 import { lossSummary, runSession, type SessionIo } from './session';
 
+/**
+ * What --live shows on stderr: everything readable, but not the raw material
+ * (TLS chunks, streamed body pieces, file opens): those are in the file.
+ */
+export function liveView(io: SessionIo): OutputAnalyzer {
+  return new OutputAnalyzer({
+    stream: io.stderr as SessionIo['stdout'],
+    format: 'pretty',
+    color: (io.stderr as { isTTY?: boolean }).isTTY === true,
+    show: (e) => {
+      const d = e.data as { type?: string; event?: string };
+      return !(
+        e.source === 'ssl' ||
+        (e.source === 'http' && (d.type === 'body_chunk' || d.type === 'response_headers')) ||
+        (e.source === 'process' && d.event === 'FILE_OPEN') ||
+        (e.source === 'stats' && d.event === 'ANALYZER')
+      );
+    },
+  });
+}
+
 export interface RecordResult {
   status: ExitStatus;
   events: number;
@@ -38,7 +59,7 @@ const TAIL_MS = 1500;
 export async function runRecord(command: string[], a: ParsedArgs, io: SessionIo, hooks: RecordHooks = {}): Promise<RecordResult> {
   const cmd = launchGated(command[0], command.slice(1), hooks.launch);
   const sinks: Analyzer[] = [...(hooks.sinks ?? [])];
-  if (a.live) sinks.push(new OutputAnalyzer({ stream: io.stderr as SessionIo['stdout'], format: 'pretty', color: (io.stderr as { isTTY?: boolean }).isTTY === true }));
+  if (a.live) sinks.push(liveView(io));
   let setup;
   try {
     setup = buildAgent(a, { pid: [cmd.pid] }, sinks);

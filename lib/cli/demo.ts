@@ -1,0 +1,72 @@
+/**
+ * `agentsight demo`: a local HTTPS stand-in for an LLM API (in this process,
+ * so the tracer's own TLS is never captured), a small agent that asks the
+ * model for a tool call and runs it, recorded with `record`. Then it shows
+ * the LLM call that was captured and the command linked to it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startStandin } from '../standin';
+import { UsageError } from '../errors';
+import type { Event } from '../event';
+import { runRecord } from './record';
+import type { ParsedArgs } from './options';
+import type { SessionIo } from './session';
+import { fileSink, sinks } from './sinks';
+import { preview } from '../render';
+
+const REPO = path.resolve(__dirname, '..', '..');
+
+export async function runDemo(args: ParsedArgs, io: SessionIo): Promise<number> {
+  const agent = String(args.agent ?? 'python');
+  const provider = String(args.provider ?? 'anthropic');
+  const script = path.join(REPO, 'demo', agent === 'node' ? 'agent.js' : 'agent.py');
+  if (!fs.existsSync(script)) throw new UsageError(`demo agent not found: ${script}`);
+  const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const command = agent === 'node' ? [process.execPath, script] : [python, script];
+  command.push('--provider', provider, args.stream === false ? '--no-stream' : '--stream', 'What kernel is this machine running? run: uname -a');
+
+  const standin = await startStandin({});
+  const say = (s: string) => io.stderr.write(`${s}\n`);
+  const file = (args.output as string | undefined) ?? path.resolve(`agentsight-demo-${Date.now()}.ndjson`);
+  const llm: Event[] = [];
+  const linked: Event[] = [];
+  try {
+    say(`demo: LLM API stand-in listening on ${standin.url} (loopback, throwaway certificate)`);
+    say(`demo: recording: ${command.map((c) => path.relative(process.cwd(), c) || c).join(' ')}`);
+    const logger = fileSink({ ...args, output: file });
+    const r = await runRecord(command, { ...args, live: args.live ?? true }, io, {
+      sinks: sinks(logger),
+      file: logger?.file ?? null,
+      launch: { env: { ...process.env, ...standin.env(), NO_PROXY: '127.0.0.1,localhost' }, asInvokingUser: true },
+      onEvent: (e) => {
+        if (e.source === 'llm') llm.push(e);
+        if (e.source === 'process' && e.data.event === 'EXEC' && e.data.llm_call_id) linked.push(e);
+      },
+    });
+    say('');
+    for (const l of r.summary) say(`agentsight: ${l}`);
+    say('');
+    say('demo: what the kernel saw');
+    for (const e of llm) {
+      const d = e.data;
+      const tools = (d.response.tool_calls as { name: string; command?: string; id: string }[]).map((t) => `${t.name}(${t.command ?? ''}) [${t.id}]`);
+      say(`  LLM call ${d.call_id}: ${d.endpoint.method} ${d.endpoint.host}${d.endpoint.path} -> ${d['http.response.status_code']}, model ${d['gen_ai.response.model'] ?? d['gen_ai.request.model']}, ${d.streaming ? 'streamed' : 'JSON'}, ${d['gen_ai.usage.input_tokens'] ?? '?'} in / ${d['gen_ai.usage.output_tokens'] ?? '?'} out tokens`);
+      if (d.response.text) say(`    answer: ${preview(String(d.response.text), 150)}`);
+      if (tools.length) say(`    asked to run: ${tools.join(', ')}`);
+    }
+    for (const e of linked) say(`  exec [${e.pid}] ${preview(String(e.data.full_command), 80)}  <- tool call ${e.data.tool_call_id} of ${e.data.llm_call_id}`);
+    say(`demo: every event is in ${path.relative(process.cwd(), file) || file} (NDJSON, 0600)`);
+    if (llm.length === 0) {
+      say('demo: FAILED: no LLM call was captured');
+      return 1;
+    }
+    if (linked.length === 0) {
+      say('demo: FAILED: the tool the model asked for was not seen running');
+      return 1;
+    }
+    return r.status.status;
+  } finally {
+    await standin.close();
+  }
+}
