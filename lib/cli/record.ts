@@ -8,6 +8,7 @@ import type { Analyzer } from '../analyzer';
 import { OutputAnalyzer } from '../analyzers/output';
 import { summaryText } from '../analyzers/summary';
 import type { Event } from '../event';
+import { listProcesses } from '../tracers/proc';
 import { launchGated, type ExitStatus, type GatedCommand, type LaunchOptions } from '../launch';
 import { buildAgent } from './agent';
 import type { ParsedArgs } from './options';
@@ -53,6 +54,22 @@ export interface RecordHooks {
   onStarted?: (cmd: GatedCommand) => void;
 }
 
+/** Send a signal to a process and all its descendants. */
+export function signalTree(root: number, sig: NodeJS.Signals): void {
+  const procs = listProcesses();
+  const kids = new Map<number, number[]>();
+  for (const p of procs) kids.set(p.ppid, [...(kids.get(p.ppid) ?? []), p.pid]);
+  const todo = [root];
+  for (let i = 0; i < todo.length; i++) todo.push(...(kids.get(todo[i]) ?? []));
+  for (const pid of todo) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
 /** How long to keep tracing after the command exits, for its last events (ms). */
 const TAIL_MS = 1500;
 
@@ -80,8 +97,9 @@ export async function runRecord(command: string[], a: ParsedArgs, io: SessionIo,
     hooks.onStarted?.(cmd);
   });
 
-  // Signals: the command gets them first-hand from the terminal (same process
-  // group); without a terminal they are forwarded. A second one kills it.
+  // Signals: from a terminal, the command's whole process group gets Ctrl-C
+  // first-hand; otherwise the signal is passed to the command and its
+  // descendants as a terminal would. A second one kills them.
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
@@ -89,8 +107,8 @@ export async function runRecord(command: string[], a: ParsedArgs, io: SessionIo,
       stop.abort();
       return;
     }
-    if (signals >= 2) cmd.child.kill('SIGKILL');
-    else if (!process.stdin.isTTY || !released) cmd.child.kill(sig);
+    if (signals >= 2) signalTree(cmd.pid, 'SIGKILL');
+    else if (!process.stdin.isTTY || !released) signalTree(cmd.pid, sig);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
