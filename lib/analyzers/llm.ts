@@ -15,6 +15,8 @@
  */
 import type { Analyzer, AnalyzerContext } from '../analyzer';
 import type { Event } from '../event';
+import { StreamMerger } from '../sse/merge';
+import { SseParser, type SseEvent } from '../sse/parser';
 
 export type LlmApi = 'anthropic.messages' | 'openai.chat_completions' | 'openai.responses' | 'gemini.generate_content';
 
@@ -407,8 +409,12 @@ function parseBody(d: Record<string, unknown>): unknown {
 }
 
 interface Pending {
+  /** assigned when the request is seen, so tool calls can be linked while the answer still streams */
+  callId: string;
   req: Event;
   api: LlmApi;
+  /** Incremental view of a streamed answer: tool calls become known as soon as they are complete. */
+  early?: { parser: SseParser; merger: StreamMerger; registered: Set<string> };
   parsed: ParsedRequest;
   host: string | null;
   path: string;
@@ -480,7 +486,9 @@ export class LlmAnalyzer implements Analyzer {
         this.pending.delete(first);
         this.stats.unanswered++;
       }
+      this.calls++;
       this.pending.set(`${d.conn_id}#${d.seq}`, {
+        callId: `llm-${e.pid}-${this.calls}`,
         req: e,
         api: det.api,
         parsed,
@@ -493,7 +501,15 @@ export class LlmAnalyzer implements Analyzer {
     }
     if (e.source === 'http' && d.type === 'response_headers') {
       const p = this.pending.get(`${d.conn_id}#${d.seq}`);
-      if (p && String(d.content_type ?? '').includes('text/event-stream')) p.streamedResponse = true;
+      if (p && String(d.content_type ?? '').includes('text/event-stream')) {
+        p.streamedResponse = true;
+        p.early = { parser: new SseParser(), merger: new StreamMerger(p.path), registered: new Set() };
+      }
+      return null;
+    }
+    if (e.source === 'http' && d.type === 'body_chunk') {
+      const p = this.pending.get(`${d.conn_id}#${d.seq}`);
+      if (p?.early) this.feedEarly(p, e, d.data_encoding === 'base64' ? Buffer.from(String(d.data), 'base64').toString('utf8') : String(d.data ?? ''));
       return null;
     }
     if (e.source === 'http' && d.type === 'response') {
@@ -546,10 +562,9 @@ export class LlmAnalyzer implements Analyzer {
     ttfc: number | null,
     incomplete?: string,
   ): Event {
-    this.calls++;
     this.stats.calls++;
     const req = p.req;
-    const callId = `llm-${req.pid}-${this.calls}`;
+    const callId = p.callId;
     const u = r.usage;
     const hostPort = (p.host ?? '').split(':');
     const data: LlmCallData = {
@@ -596,8 +611,35 @@ export class LlmAnalyzer implements Analyzer {
     }
     if (incomplete) data.incomplete = incomplete;
     const monoNs = at.mono_ns ?? 0;
-    for (const t of r.tool_calls) this.tools.push({ callId, tool: t, agentPid: req.pid, monoNs });
+    r.tool_calls.forEach((t, i) => {
+      if (!p.early?.registered.has(t.id ?? `#${i}`)) this.tools.push({ callId, tool: t, agentPid: req.pid, monoNs });
+    });
     return { timestamp: at.timestamp, mono_ns: at.mono_ns, source: 'llm', pid: req.pid, comm: req.comm, data };
+  }
+
+  /**
+   * Follow a streamed answer as it arrives: a tool call is registered for
+   * linking as soon as its block is complete, because agents (Claude Code
+   * among them) start running a tool before the rest of the answer arrives.
+   */
+  private feedEarly(p: Pending, e: Event, text: string): void {
+    const early = p.early as NonNullable<Pending['early']>;
+    let events: SseEvent[];
+    try {
+      events = early.parser.push(text);
+    } catch {
+      return;
+    }
+    for (const ev of events) {
+      early.merger.add(ev);
+      if (!toolCallsComplete(ev)) continue;
+      early.merger.result().tool_calls.forEach((t, i) => {
+        const key = t.id ?? `#${i}`;
+        if (early.registered.has(key) || t.arguments === null || t.name === null) return;
+        early.registered.add(key);
+        this.tools.push({ callId: p.callId, tool: call(t.id, t.name, t.arguments), agentPid: p.req.pid, monoNs: e.mono_ns ?? 0 });
+      });
+    }
   }
 
   private descends(pid: number, ancestor: number): boolean {
@@ -649,6 +691,18 @@ export class LlmAnalyzer implements Analyzer {
       Object.assign(e.data, link);
     }
   }
+}
+
+/** Does this stream event complete a tool call (per API)? */
+function toolCallsComplete(ev: SseEvent): boolean {
+  return (
+    ev.event === 'content_block_stop' || // Anthropic: a content block (tool_use) ended
+    ev.event === 'response.output_item.done' || // OpenAI Responses
+    ev.event === 'response.function_call_arguments.done' ||
+    ev.data === '[DONE]' || // OpenAI chat: the end
+    /"finish_reason"\s*:\s*"/.test(ev.data) || // OpenAI chat: a non-null finish reason
+    /"functionCall"\s*:/.test(ev.data) // Gemini: function calls come whole
+  );
 }
 
 function normalise(s: string): string {

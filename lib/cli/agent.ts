@@ -66,14 +66,14 @@ export function agentTracerOptions(a: ParsedArgs, sel: Selection): { ssl: SslTra
  * parsing and SSE merging on by default) and a ProcessRunner sharing one
  * selection; global analyzers: LLM calls, the session summary, then `sinks`.
  */
-export function buildAgent(a: ParsedArgs, sel: Selection, sinks: Analyzer[]): AgentSetup {
+export function buildAgent(a: ParsedArgs, sel: Selection, sinks: Analyzer[], sslExtra: Partial<SslTracerOptions> = {}): AgentSetup {
   const useSsl = a.ssl !== false;
   const useProc = a.process !== false;
   if (!useSsl && !useProc) throw new UsageError('--ssl false and --process false leave nothing to trace');
   const opts = agentTracerOptions(a, sel);
   const chain = chainOptions(a, { httpParser: true, sseMerge: true, rawSsl: false });
   const runner = new AgentRunner('agent');
-  if (useSsl) runner.addRunner(new SslRunner(opts.ssl).withAnalyzers(tlsAnalyzers(chain)));
+  if (useSsl) runner.addRunner(new SslRunner({ ...opts.ssl, ...sslExtra }).withAnalyzers(tlsAnalyzers(chain)));
   if (useProc) runner.addRunner(new ProcessRunner(opts.process));
   const llm = useSsl && chain.httpParser ? new LlmAnalyzer() : null;
   if (llm) runner.addGlobalAnalyzer(llm);

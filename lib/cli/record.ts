@@ -79,7 +79,7 @@ export async function runRecord(command: string[], a: ParsedArgs, io: SessionIo,
   if (a.live) sinks.push(liveView(io));
   let setup;
   try {
-    setup = buildAgent(a, { pid: [cmd.pid] }, sinks);
+    setup = buildAgent(a, { pid: [cmd.pid] }, sinks, { launching: [cmd.pid] });
     setup.runner.validate();
   } catch (err) {
     cmd.child.kill('SIGKILL');

@@ -146,7 +146,7 @@ export function commandFromPrompt(text: string): string | undefined {
 /** Pick the tool the scripted model calls. */
 export function pickTool(tools: readonly OfferedTool[]): OfferedTool | undefined {
   for (const pref of SHELL_TOOL_NAMES) {
-    const t = tools.find((x) => x.name === pref);
+    const t = tools.find((x) => x.name.toLowerCase() === pref);
     if (t) return t;
   }
   return tools[0];

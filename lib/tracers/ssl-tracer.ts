@@ -45,6 +45,8 @@ export interface SslTracerOptions {
   systemLibraries?: boolean;
   /** Where the BoringSSL locator caches its verdicts (default ~/.cache/agentsight/locator). */
   locatorCacheDir?: string;
+  /** Selected pids that are about to exec what is really traced (record's gate): their current image is not judged. */
+  launching?: number[];
   /** Periodic stats events while drops change (ms; 0 = only at the end). */
   statsIntervalMs?: number;
   /**
@@ -72,6 +74,7 @@ export interface ResolvedSslOptions {
   statsIntervalMs: number;
   selfPid: number;
   locatorCacheDir?: string;
+  launching: number[];
 }
 
 export interface AttachedTarget {
@@ -178,6 +181,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       statsIntervalMs,
       selfPid: o.selfPid ?? process.pid,
       ...(o.locatorCacheDir ? { locatorCacheDir: o.locatorCacheDir } : {}),
+      launching: [...(o.launching ?? [])],
     };
   }
 
@@ -365,7 +369,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     const pids = selected ? pt.trackedPids() : listProcesses().map((p) => p.pid);
     for (const pid of pids) {
       if (pid === this.options.selfPid) continue;
-      await this.scanProcess(pid, selected && this.isRoot(pid));
+      await this.scanProcess(pid, selected && this.isRoot(pid) && !this.options.launching.includes(pid));
     }
   }
 
