@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 curl openssl ca-certificates bpftool bpftrace zstd gnutls-bin libnss3-tools util-linux)
+PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 curl openssl ca-certificates bpftool bpftrace zstd gnutls-bin libnss3-tools util-linux binutils android-libboringssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,6 +3,7 @@
  * trace exactly it and its descendants from its first instruction, write the
  * session to a file, summarise it, and exit with the command's exit status.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Analyzer } from '../analyzer';
 import { OutputAnalyzer } from '../analyzers/output';
@@ -54,6 +55,24 @@ export interface RecordHooks {
   onStarted?: (cmd: GatedCommand) => void;
 }
 
+/** The file a command name runs (as execvp would find it), or null. */
+export function resolveCommand(name: string, env: NodeJS.ProcessEnv): string | null {
+  const ok = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (name.includes('/')) return ok(name) ? path.resolve(name) : null;
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const p = path.join(dir || '.', name);
+    if (ok(p)) return p;
+  }
+  return null;
+}
+
 /** Send a signal to a process and all its descendants. */
 export function signalTree(root: number, sig: NodeJS.Signals): void {
   const procs = listProcesses();
@@ -79,7 +98,8 @@ export async function runRecord(command: string[], a: ParsedArgs, io: SessionIo,
   if (a.live) sinks.push(liveView(io));
   let setup;
   try {
-    setup = buildAgent(a, { pid: [cmd.pid] }, sinks, { launching: [cmd.pid] });
+    const exe = resolveCommand(command[0], hooks.launch?.env ?? process.env);
+    setup = buildAgent(a, { pid: [cmd.pid] }, sinks, { launching: [cmd.pid], preloadExecutables: exe ? [exe] : [] });
     setup.runner.validate();
   } catch (err) {
     cmd.child.kill('SIGKILL');

@@ -62,6 +62,8 @@ export interface Conversation {
   turns: number;
   /** OpenAI chat `stream_options.include_usage`. */
   includeUsage: boolean;
+  /** Structured output asked for (a JSON schema, or true for any JSON object): the answer is JSON. */
+  responseSchema?: unknown;
 }
 
 export interface ScriptedToolCall {
@@ -168,6 +170,10 @@ export function scriptReply(conv: Conversation, opts: ScriptOptions = {}): Scrip
     if (conv.thinking) reply.thinking = thinkingText(reply, command);
     return reply;
   }
+  if (conv.responseSchema !== undefined && conv.tools.length === 0) {
+    reply = { kind: 'plain', text: JSON.stringify(exampleFor(conv.responseSchema)) };
+    return reply;
+  }
   const tool = conv.toolChoiceNone ? undefined : pickTool(conv.tools);
   if (tool) {
     const command = commandFromPrompt(conv.lastUserText) ?? defaultCommand;
@@ -179,6 +185,43 @@ export function scriptReply(conv: Conversation, opts: ScriptOptions = {}): Scrip
   }
   if (conv.thinking) reply.thinking = thinkingText(reply);
   return reply;
+}
+
+/**
+ * A deterministic value that satisfies a JSON schema (as the APIs take them:
+ * JSON Schema, or Gemini's OpenAPI subset with upper-case types): enums give
+ * their first value, strings a short text, numbers 10, objects every
+ * required property.
+ */
+export function exampleFor(schema: unknown, depth = 0): unknown {
+  if (schema === true || schema === null || typeof schema !== 'object' || depth > 8) return {};
+  const sc = schema as Record<string, any>;
+  if (Array.isArray(sc.enum) && sc.enum.length) return sc.enum[0];
+  if ('const' in sc) return sc.const;
+  if (sc.default !== undefined) return sc.default;
+  for (const k of ['anyOf', 'oneOf', 'allOf']) if (Array.isArray(sc[k]) && sc[k].length) return exampleFor(sc[k][0], depth + 1);
+  const type = String(Array.isArray(sc.type) ? sc.type[0] : (sc.type ?? (sc.properties ? 'object' : 'string'))).toLowerCase();
+  switch (type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      const props = (sc.properties ?? {}) as Record<string, unknown>;
+      const req: string[] = Array.isArray(sc.required) ? sc.required : Object.keys(props);
+      for (const k of req) out[k] = exampleFor(props[k] ?? {}, depth + 1);
+      return out;
+    }
+    case 'array':
+      return sc.minItems ? [exampleFor(sc.items ?? {}, depth + 1)] : [];
+    case 'integer':
+      return Math.max(Number(sc.minimum ?? 10), 10) <= Number(sc.maximum ?? Infinity) ? Math.max(Number(sc.minimum ?? 10), 10) : Number(sc.minimum ?? 0);
+    case 'number':
+      return Number(sc.minimum ?? 10);
+    case 'boolean':
+      return false;
+    case 'null':
+      return null;
+    default:
+      return 'agentsight stand-in';
+  }
 }
 
 // ---------------------------------------------------------------------------

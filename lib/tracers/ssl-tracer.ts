@@ -47,6 +47,8 @@ export interface SslTracerOptions {
   locatorCacheDir?: string;
   /** Selected pids that are about to exec what is really traced (record's gate): their current image is not judged. */
   launching?: number[];
+  /** Executables to inspect and probe before start() returns (e.g. the command record is about to run): no race with their first TLS call. */
+  preloadExecutables?: string[];
   /** Periodic stats events while drops change (ms; 0 = only at the end). */
   statsIntervalMs?: number;
   /**
@@ -75,6 +77,7 @@ export interface ResolvedSslOptions {
   selfPid: number;
   locatorCacheDir?: string;
   launching: number[];
+  preloadExecutables: string[];
 }
 
 export interface AttachedTarget {
@@ -182,6 +185,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       selfPid: o.selfPid ?? process.pid,
       ...(o.locatorCacheDir ? { locatorCacheDir: o.locatorCacheDir } : {}),
       launching: [...(o.launching ?? [])],
+      preloadExecutables: [...(o.preloadExecutables ?? [])],
     };
   }
 
@@ -363,6 +367,15 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     const o = this.options;
     for (const b of o.binaryPaths) await this.consider(fs.realpathSync(b), b, 'binary-path', true);
     if (o.systemLibraries) for (const lib of systemTlsLibraries()) await this.consider(lib, lib, 'system');
+    for (const exe of o.preloadExecutables) {
+      let real: string;
+      try {
+        real = fs.realpathSync(exe);
+      } catch {
+        continue; // the command will fail to start; nothing to probe
+      }
+      await this.consider(real, exe, 'the command to run', false, true);
+    }
     // Processes running now: the selected ones, or all.
     const pt = this.processTracer as ProcessTracer;
     const selected = pt.options.comm.length > 0 || pt.options.pid.length > 0;

@@ -93,7 +93,9 @@ export const anthropicMessages: ApiModule = {
       turns: messages.length,
       includeUsage: false,
     };
-    const last = messages[messages.length - 1];
+    // The last turn of the conversation: messages with other roles (some clients append a
+    // `system` reminder after a tool result) are not turns.
+    const last = [...messages].reverse().find((m: any) => m?.role === 'user' || m?.role === 'assistant');
     if (last?.role === 'user' && Array.isArray(last.content)) {
       const tr = last.content.find((b: any) => b?.type === 'tool_result');
       if (tr) {

@@ -105,6 +105,8 @@ export const gemini: ApiModule = {
       turns: contents.length,
       includeUsage: false,
     };
+    const gc = body.generationConfig ?? {};
+    if (gc.responseMimeType === 'application/json') conv.responseSchema = gc.responseJsonSchema ?? gc.responseSchema ?? true;
     const last = contents[contents.length - 1];
     const fr = Array.isArray(last?.parts) ? last.parts.find((p: any) => p?.functionResponse) : undefined;
     if (fr) {

@@ -73,6 +73,9 @@ export const openaiChat: ApiModule = {
       turns: messages.length,
       includeUsage: body.stream_options?.include_usage === true,
     };
+    const rf = body.response_format;
+    if (rf?.type === 'json_schema') conv.responseSchema = rf.json_schema?.schema ?? true;
+    else if (rf?.type === 'json_object') conv.responseSchema = true;
     const last = messages[messages.length - 1];
     if (last?.role === 'tool' || last?.role === 'function') {
       const callId: string | undefined = last.tool_call_id;

@@ -128,6 +128,9 @@ export const openaiResponses: ApiModule = {
       turns: input.length,
       includeUsage: false,
     };
+    const fmt = body.text?.format;
+    if (fmt?.type === 'json_schema') conv.responseSchema = fmt.schema ?? true;
+    else if (fmt?.type === 'json_object') conv.responseSchema = true;
     const last = input[input.length - 1];
     if (last?.type === 'function_call_output') {
       const output = typeof last.output === 'string' ? last.output : textOf(last.output);
