@@ -1,26 +1,43 @@
 /**
  * agentsight: watch AI agents from the kernel.
  *
- *   const { ProcessRunner, OutputAnalyzer } = require('agentsight');
+ *   const { record, trace, AgentRunner, SslRunner, ProcessRunner } = require('agentsight');
  */
 export type { Event } from './event';
 export { compareEvents } from './event';
 export type { Analyzer, AnalyzerContext } from './analyzer';
 export { chain, mapAnalyzer } from './analyzer';
-export {
-  AgentsightError,
-  UsageError,
-  PermissionError,
-  NotSupportedError,
-  VerifierError,
-  BpfError,
-} from './errors';
+export { AgentsightError, UsageError, PermissionError, NotSupportedError, VerifierError, BpfError } from './errors';
 export { getBinding, setBinding } from './binding';
 export type { NativeBinding, NativeBpfObject, NativeRingReader } from './binding';
 export { sslPayload, encodePayload } from './payload';
-export { Runner, type RunOptions } from './runners/runner';
+export { readNdjson } from './ndjson';
+export { mergeOrdered } from './merge';
+
+// one-call helpers
+export { record, trace, type RecordOptions, type RecordSession, type TraceOptions, type TraceSession, type HelperOptions } from './api';
+export { Recording, type RecordingOptions } from './recording';
+export { launchGated, type LaunchOptions, type ExitStatus } from './launch';
+
+// runners and tracers
+export { Runner, type RunOptions, type ReadyInfo } from './runners/runner';
 export { ProcessRunner } from './runners/process-runner';
+export { SslRunner } from './runners/ssl-runner';
+export { AgentRunner, type AgentRunnerOptions } from './runners/agent-runner';
 export { ProcessTracer, type ProcessTracerOptions, type ProcessTracerStats } from './tracers/process-tracer';
+export { SslTracer, type SslTracerOptions, type SslTracerStats } from './tracers/ssl-tracer';
+
+// analyzers
+export { HTTPParser, type HTTPParserOptions } from './analyzers/http-parser';
+export { SSEProcessor, type SSEProcessorOptions } from './analyzers/sse-processor';
+export { HTTPFilter, SSLFilter } from './analyzers/filters';
+export { LlmAnalyzer, type LlmAnalyzerOptions, type LlmCallData } from './analyzers/llm';
+export { SessionSummary, summaryText, type SessionSummaryData } from './analyzers/summary';
+export { FileLogger, type FileLoggerOptions } from './analyzers/file-logger';
 export { OutputAnalyzer, type OutputOptions, type OutputFormat } from './analyzers/output';
 export { renderEvent, registerRenderer } from './render';
+
+// binary analysis
+export { locateTls, hasTlsSymbols, looksLikeBoringSsl, type LocatorVerdict } from './locator';
+
 export { main } from './cli/main';

@@ -3,17 +3,15 @@
  * trace exactly it and its descendants from its first instruction, write the
  * session to a file, summarise it, and exit with the command's exit status.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Analyzer } from '../analyzer';
 import { OutputAnalyzer } from '../analyzers/output';
 import { summaryText } from '../analyzers/summary';
 import type { Event } from '../event';
-import { listProcesses } from '../tracers/proc';
-import { launchGated, type ExitStatus, type GatedCommand, type LaunchOptions } from '../launch';
-import { buildAgent } from './agent';
+import type { ExitStatus, LaunchOptions } from '../launch';
+import { Recording } from '../recording';
 import type { ParsedArgs } from './options';
-import { lossSummary, runSession, type SessionIo } from './session';
+import { lossSummary, type SessionIo } from './session';
 
 /**
  * What --live shows on stderr: everything readable, but not the raw material
@@ -51,122 +49,51 @@ export interface RecordHooks {
   launch?: LaunchOptions;
   /** Called for each event at the end of the chain. */
   onEvent?: (e: Event) => void;
-  /** Called once the command is released (probes attached, pid selected). */
-  onStarted?: (cmd: GatedCommand) => void;
 }
-
-/** The file a command name runs (as execvp would find it), or null. */
-export function resolveCommand(name: string, env: NodeJS.ProcessEnv): string | null {
-  const ok = (p: string) => {
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return fs.statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (name.includes('/')) return ok(name) ? path.resolve(name) : null;
-  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    const p = path.join(dir || '.', name);
-    if (ok(p)) return p;
-  }
-  return null;
-}
-
-/** Send a signal to a process and all its descendants. */
-export function signalTree(root: number, sig: NodeJS.Signals): void {
-  const procs = listProcesses();
-  const kids = new Map<number, number[]>();
-  for (const p of procs) kids.set(p.ppid, [...(kids.get(p.ppid) ?? []), p.pid]);
-  const todo = [root];
-  for (let i = 0; i < todo.length; i++) todo.push(...(kids.get(todo[i]) ?? []));
-  for (const pid of todo) {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
-/** How long to keep tracing after the command exits, for its last events (ms). */
-const TAIL_MS = 1500;
 
 export async function runRecord(command: string[], a: ParsedArgs, io: SessionIo, hooks: RecordHooks = {}): Promise<RecordResult> {
-  const cmd = launchGated(command[0], command.slice(1), hooks.launch);
   const sinks: Analyzer[] = [...(hooks.sinks ?? [])];
   if (a.live) sinks.push(liveView(io));
-  let setup;
-  try {
-    const exe = resolveCommand(command[0], hooks.launch?.env ?? process.env);
-    setup = buildAgent(a, { pid: [cmd.pid] }, sinks, { launching: [cmd.pid], preloadExecutables: exe ? [exe] : [] });
-    setup.runner.validate();
-  } catch (err) {
-    cmd.child.kill('SIGKILL');
-    throw err;
-  }
-  const { runner, summary } = setup;
-  const stop = new AbortController();
-  let released = false;
-  let status: ExitStatus | null = null;
-  let sawExit = false;
-
-  runner.once('ready', () => {
-    released = true;
-    cmd.release();
-    hooks.onStarted?.(cmd);
-  });
+  const rec = new Recording(command, { args: a, sinks, launch: hooks.launch });
+  const onReady = (info: { detail: string }) => {
+    if (!a.quiet) io.stderr.write(`agentsight: ${info.detail}\n`);
+  };
+  const onNotice = (m: string) => io.stderr.write(`agentsight: ${m}\n`);
+  rec.runner.on('ready', onReady);
+  rec.runner.on('notice', onNotice);
 
   // Signals: from a terminal, the command's whole process group gets Ctrl-C
-  // first-hand; otherwise the signal is passed to the command and its
-  // descendants as a terminal would. A second one kills them.
+  // first-hand; otherwise it is passed to the command and its descendants,
+  // as a terminal would. A second one kills them.
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
-    if (status) {
-      stop.abort();
-      return;
-    }
-    if (signals >= 2) signalTree(cmd.pid, 'SIGKILL');
-    else if (!process.stdin.isTTY || !released) signalTree(cmd.pid, sig);
+    if (rec.status) rec.stop();
+    else if (signals >= 2) rec.signal('SIGKILL');
+    else if (!process.stdin.isTTY || !rec.released) rec.signal(sig);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-
-  cmd.exited
-    .then(async (s) => {
-      status = s;
-      // keep tracing a moment for the command's last TLS data and its EXIT event
-      const end = Date.now() + TAIL_MS;
-      while (!sawExit && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
-      await new Promise((r) => setTimeout(r, 200));
-      stop.abort();
-    })
-    .catch(() => stop.abort());
-
-  let result;
+  let events = 0;
+  const finals: Event[] = [];
   try {
-    result = await runSession(runner, io, {
-      signal: stop.signal,
-      handleSignals: false,
-      onEvent: (e) => {
-        if (e.source === 'process' && e.pid === cmd.pid && e.data.event === 'EXIT') sawExit = true;
-        hooks.onEvent?.(e);
-      },
-    });
-  } catch (err) {
-    if (!status) cmd.child.kill('SIGKILL');
-    throw err;
+    for await (const e of rec.events()) {
+      events++;
+      if (e.source === 'stats' && e.data.event === 'FINAL') finals.push(e);
+      hooks.onEvent?.(e);
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    rec.runner.off('ready', onReady);
+    rec.runner.off('notice', onNotice);
   }
-  const final = status ?? (await cmd.exited);
+  const final = await rec.exit;
   const lines: string[] = [];
-  if (summary.result) lines.push(...summaryText(summary.result));
-  const { lost, total } = lossSummary(result.finals);
+  if (rec.summary.result) lines.push(...summaryText(rec.summary.result));
+  const { lost, total } = lossSummary(finals);
   if (total) lines.push(`WARNING: ${total} record(s) lost or truncated: ${Object.entries(lost).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  lines.push(`${result.events} event(s)${hooks.file ? ` written to ${path.relative(process.cwd(), hooks.file) || hooks.file}` : ''}`);
+  lines.push(`${events} event(s)${hooks.file ? ` written to ${path.relative(process.cwd(), hooks.file) || hooks.file}` : ''}`);
   lines.push(`command exited with ${final.signal ? `signal ${final.signal}` : `status ${final.code}`}`);
-  return { status: final, events: result.events, file: hooks.file ?? null, summary: lines };
+  return { status: final, events, file: hooks.file ?? null, summary: lines };
 }

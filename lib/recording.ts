@@ -1,0 +1,139 @@
+/**
+ * A recording: a command launched behind a gate and traced, with all its
+ * descendants, from its first instruction until it exits. Shared by
+ * `agentsight record` and the library's record().
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Analyzer } from './analyzer';
+import type { SessionSummary } from './analyzers/summary';
+import { buildAgent } from './cli/agent';
+import type { ParsedArgs } from './cli/options';
+import { UsageError } from './errors';
+import type { Event } from './event';
+import { launchGated, type ExitStatus, type GatedCommand, type LaunchOptions } from './launch';
+import type { AgentRunner } from './runners/agent-runner';
+import { listProcesses } from './tracers/proc';
+
+/** The file a command name runs (as execvp would find it), or null. */
+export function resolveCommand(name: string, env: NodeJS.ProcessEnv): string | null {
+  const ok = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (name.includes('/')) return ok(name) ? path.resolve(name) : null;
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const p = path.join(dir || '.', name);
+    if (ok(p)) return p;
+  }
+  return null;
+}
+
+/** Send a signal to a process and all its descendants. */
+export function signalTree(root: number, sig: NodeJS.Signals): void {
+  const kids = new Map<number, number[]>();
+  for (const p of listProcesses()) kids.set(p.ppid, [...(kids.get(p.ppid) ?? []), p.pid]);
+  const todo = [root];
+  for (let i = 0; i < todo.length; i++) todo.push(...(kids.get(todo[i]) ?? []));
+  for (const pid of todo) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+export interface RecordingOptions {
+  /** Options in the CLI's names (ssl, process, http-parser, http-filter, ...), as `agentsight record` takes them. */
+  args?: ParsedArgs;
+  /** Analyzers at the end of the chain (e.g. a FileLogger). */
+  sinks?: Analyzer[];
+  launch?: LaunchOptions;
+  /** How long to keep tracing after the command exits, for its last data and its EXIT event (ms, default 1500). */
+  tailMs?: number;
+}
+
+export class Recording {
+  readonly command: readonly string[];
+  readonly pid: number;
+  readonly runner: AgentRunner;
+  readonly summary: SessionSummary;
+  /** Resolves when the command exits. */
+  readonly exit: Promise<ExitStatus>;
+  /** The command's exit status once known. */
+  status: ExitStatus | null = null;
+  /** The command was let go (probes attached). */
+  released = false;
+  private readonly cmd: GatedCommand;
+  private readonly stopCtrl = new AbortController();
+  private sawExit = false;
+  private started = false;
+
+  constructor(command: readonly string[], opts: RecordingOptions = {}) {
+    if (command.length === 0 || !command[0]) throw new UsageError('no command to record');
+    this.command = [...command];
+    const cmd = launchGated(command[0], command.slice(1), opts.launch);
+    this.cmd = cmd;
+    this.pid = cmd.pid;
+    try {
+      const exe = resolveCommand(command[0], opts.launch?.env ?? process.env);
+      const setup = buildAgent(opts.args ?? {}, { pid: [cmd.pid] }, opts.sinks ?? [], { launching: [cmd.pid], preloadExecutables: exe ? [exe] : [] });
+      setup.runner.validate();
+      this.runner = setup.runner;
+      this.summary = setup.summary;
+    } catch (err) {
+      cmd.child.kill('SIGKILL');
+      throw err;
+    }
+    this.runner.once('ready', () => {
+      this.released = true;
+      cmd.release();
+    });
+    const tail = opts.tailMs ?? 1500;
+    this.exit = cmd.exited.then(async (s) => {
+      this.status = s;
+      const end = Date.now() + tail;
+      while (!this.sawExit && Date.now() < end && !this.stopCtrl.signal.aborted) await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, Math.min(200, tail)));
+      this.stopCtrl.abort();
+      return s;
+    });
+    this.exit.catch(() => this.stopCtrl.abort());
+  }
+
+  /** Send a signal to the command and its descendants. */
+  signal(sig: NodeJS.Signals): void {
+    if (!this.status) signalTree(this.pid, sig);
+  }
+
+  /** Stop tracing now (the command is not touched). */
+  stop(): void {
+    this.stopCtrl.abort();
+  }
+
+  /**
+   * The session's events, from the command's first instruction until it has
+   * exited (and its last events arrived) or stop() is called. If the consumer
+   * stops early while the command still runs, the command is killed.
+   */
+  async *events(): AsyncGenerator<Event> {
+    if (this.started) throw new Error('events() can be iterated only once');
+    this.started = true;
+    try {
+      for await (const e of this.runner.run({ signal: this.stopCtrl.signal })) {
+        if (e.source === 'process' && e.pid === this.pid && e.data.event === 'EXIT') this.sawExit = true;
+        yield e;
+      }
+    } finally {
+      if (!this.status) {
+        // tracing failed to start, or the consumer left: do not leave a gated or orphaned command behind
+        this.signal('SIGKILL');
+      }
+    }
+  }
+}
