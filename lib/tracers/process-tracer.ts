@@ -162,7 +162,9 @@ export class ProcessTracer {
       native(() => {
         obj.setRodata('cfg', ProcessTracer.configBlock(o));
         obj.setMaxEntries('process_rb', o.ringBytes);
-        if (!o.fileEvents || !o.emit) {
+        // file opens are reported in mode 0, or for selected processes: with neither, do not hook syscalls at all
+        const selected = o.comm.length > 0 || o.pid.length > 0;
+        if (!o.fileEvents || !o.emit || (o.mode !== 0 && !selected)) {
           obj.setAutoload('handle_sys_enter', false);
           obj.setAutoload('handle_sys_exit', false);
         }
