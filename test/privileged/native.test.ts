@@ -1,0 +1,56 @@
+/**
+ * The native core on the real kernel: errors that cross into JS, and a JS
+ * exception thrown inside the ring-buffer callback (which runs from libuv)
+ * reaching Node's uncaught-exception path instead of aborting the process.
+ */
+import * as path from 'node:path';
+import { expect, it } from 'vitest';
+import { getBinding } from '../../lib/binding';
+import { describePrivileged } from '../support/privileged';
+import { run } from '../support/spawn';
+
+describePrivileged('native core', () => {
+  it('a JS exception thrown in the ring-buffer callback goes to uncaughtException, the process does not abort', async () => {
+    const addon = path.resolve(__dirname, '../../build/Release/agentsight.node');
+    const { PROCESS_CONFIG } = await import('../../lib/abi');
+    const script = `
+      const b = require(${JSON.stringify(addon)});
+      const o = new b.BpfObject('process');
+      const cfg = Buffer.alloc(${PROCESS_CONFIG.size});
+      cfg.writeUInt32LE(0, ${PROCESS_CONFIG.off.mode});
+      cfg.writeUInt32LE(1, ${PROCESS_CONFIG.off.emit});
+      cfg.writeUInt32LE(256, ${PROCESS_CONFIG.off.argv_max});
+      o.setRodata('cfg', cfg);
+      o.setAutoload('handle_sys_enter', false);
+      o.setAutoload('handle_sys_exit', false);
+      o.load();
+      o.attach('handle_exec');
+      let thrown = 0;
+      process.on('uncaughtException', (err) => {
+        if (String(err.message) !== 'boom from the callback') { console.error('unexpected', err); process.exit(3); }
+        if (++thrown === 1) { r.close(); o.close(); console.log('caught'); setTimeout(() => process.exit(0), 50); }
+      });
+      const r = new b.RingReader(o, 'process_rb', () => { throw new Error('boom from the callback'); });
+      require('child_process').exec('true');
+      setTimeout(() => { console.error('no batch arrived'); process.exit(4); }, 5000);
+    `;
+    const res = await run(process.execPath, ['-e', script]);
+    expect({ code: res.code, signal: res.signal, out: res.stdout.toString().trim(), err: res.stderr }).toEqual({ code: 0, signal: null, out: 'caught', err: '' });
+  });
+
+  it('configuration errors are typed: wrong sizes, unknown names, order of operations', () => {
+    const b = getBinding();
+    const o = new b.BpfObject('process');
+    try {
+      expect(() => o.setRodata('cfg', Buffer.alloc(3))).toThrow(/is 160 bytes in the eBPF object but 3 were given/);
+      expect(() => o.setRodata('nope', Buffer.alloc(4))).toThrow(/no const volatile variable 'nope'/);
+      expect(() => o.attach('handle_exec')).toThrow(/load\(\) the object before attaching/);
+      expect(() => o.mapInfo('nope')).toThrow(expect.objectContaining({ op: 'map_info', code: 'ENOENT' }));
+      expect(() => new b.BpfObject('nope')).toThrow(/no embedded eBPF object named 'nope'/);
+    } finally {
+      o.close();
+    }
+    expect(o.closed).toBe(true);
+    expect(() => o.load()).toThrow(/is closed/);
+  });
+});
