@@ -25,6 +25,7 @@ import type {
   HttpRole,
   SslRefs,
 } from '../http/types';
+import { redactText } from '../redact/rules';
 import { encodeBody, eventNs, excerpt, headerRecord, mediaType, msBetween, utf8CompleteLength } from '../http/util';
 
 /** Options of the HTTP parser. */
@@ -51,6 +52,12 @@ export interface HTTPParserOptions {
   streamChunked?: boolean;
   /** Emit a final `stats` event with the parser's counters when the input ends. Default true. */
   emitStats?: boolean;
+  /**
+   * Mask secrets in bodies that were compressed on the wire (gzip, br, ...),
+   * where a Redactor placed before the parser could not see them. Default
+   * true; the CLI turns it off with --disable-auth-removal.
+   */
+  redactDecoded?: boolean;
 }
 
 const DEFAULT_STREAMING_TYPES = ['text/event-stream', 'application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines'];
@@ -67,6 +74,7 @@ interface Resolved {
   streamingTypes: Set<string>;
   streamChunked: boolean;
   emitStats: boolean;
+  redactDecoded: boolean;
 }
 
 function positive(name: string, v: number | undefined, dflt: number): number {
@@ -88,6 +96,7 @@ function resolve(o: HTTPParserOptions): Resolved {
     streamingTypes: new Set((o.streamingContentTypes ?? DEFAULT_STREAMING_TYPES).map((t) => t.toLowerCase())),
     streamChunked: o.streamChunked ?? false,
     emitStats: o.emitStats ?? true,
+    redactDecoded: o.redactDecoded ?? true,
   };
 }
 
@@ -577,7 +586,7 @@ export class HTTPParser implements Analyzer {
       }
     }
     if (buf.length === 0) return;
-    const enc = encodeBody(buf);
+    const enc = this.encodeDecoded(buf, m.codings.length > 0);
     const data: HttpBodyChunkData = {
       type: 'body_chunk',
       conn_id: c.id,
@@ -674,7 +683,7 @@ export class HTTPParser implements Analyzer {
     const truncated = m.dropped > 0 || m.hole || dec.truncated;
     if (truncated) this.counters.bodies_truncated++;
     this.counters.body_bytes_dropped += m.dropped;
-    const enc = encodeBody(dec.bytes);
+    const enc = this.encodeDecoded(dec.bytes, dec.decoded);
     return {
       body: enc.text,
       body_encoding: enc.encoding,
@@ -685,6 +694,13 @@ export class HTTPParser implements Analyzer {
       ...(m.headers['content-encoding'] ? { content_encoding: m.headers['content-encoding'] } : {}),
       ...(dec.error ? { decode_error: dec.error } : {}),
     };
+  }
+
+  /** Body text/base64; text that was content-decoded is redacted (see redactDecoded). */
+  private encodeDecoded(bytes: Buffer, decoded: boolean): { text: string; encoding: 'utf8' | 'base64' } {
+    const enc = encodeBody(bytes);
+    if (decoded && this.opts.redactDecoded && enc.encoding === 'utf8') enc.text = redactText(enc.text);
+    return enc;
   }
 
   private rawFields(m: Message): { raw?: string; raw_encoding?: 'utf8' | 'base64'; raw_truncated?: boolean } {
