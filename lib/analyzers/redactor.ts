@@ -102,7 +102,7 @@ export class Redactor implements Analyzer {
       ranges.push({ start: Math.max(0, r.start - shift), end: r.end - shift });
     }
     const stillOpen = carry.open && continuationEnd(text, carry.open) === text.length ? carry.open : null;
-    this.remember(key, { tail: joined.slice(-this.carryBytes), open: found.open ?? stillOpen });
+    this.remember(key, { tail: this.carryBytes > 0 ? joined.slice(-this.carryBytes) : '', open: found.open ?? stillOpen });
     if (ranges.length === 0) return e;
     const masked = applyRanges(text, ranges);
     const out = Buffer.from(masked, 'latin1');
