@@ -102,9 +102,11 @@ export function findSecrets(text: string): { ranges: Range[]; open: OpenSecret }
     const start = (m.index ?? 0) + m[1].length;
     ranges.push({ start, end: start + m[2].length });
   }
-  const t = KEY_TAIL.exec(text);
-  if (t && t[2].length > 0) {
-    const start = t.index + t[1].length;
+  // Only the end of the text can hold the first half of a split key (keys are < 256 chars).
+  const from = Math.max(0, text.length - 256);
+  const t = KEY_TAIL.exec(from > 0 ? text.slice(from) : text);
+  if (t && t[2].length > 0 && (from === 0 || t.index > 0)) {
+    const start = from + t.index + t[1].length;
     ranges.push({ start, end: text.length });
   }
   return { ranges, open };

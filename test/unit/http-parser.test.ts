@@ -108,6 +108,16 @@ describe('HTTPParser framing', () => {
     expect(http(out2, 'response')[0].headers.vary).toBe('Origin, X-Origin, Referer');
   });
 
+  it('keeps odd header names as plain data (no prototype pollution)', async () => {
+    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', 'GET / HTTP/1.1\r\nHost: h\r\n__proto__: polluted\r\nconstructor: c1\r\nConstructor: c2\r\n\r\n')]);
+    const [req] = http(out, 'request');
+    expect(Object.getPrototypeOf(req.headers)).toBe(Object.prototype);
+    expect(Object.keys(req.headers)).toEqual(['host', '__proto__', 'constructor']);
+    expect(req.headers.constructor).toBe('c1, c2');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(req.headers)).__proto__).toBe('polluted');
+  });
+
   it('gives HEAD, 204 and 304 responses no body and skips 100 Continue', async () => {
     const out = await run(new HTTPParser(), [
       ssl('WRITE/SEND', 'HEAD /file HTTP/1.1\r\nHost: h\r\n\r\n'),
