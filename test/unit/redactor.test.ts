@@ -51,6 +51,17 @@ describe('Redactor on raw ssl data', () => {
     });
   }
 
+  it('masks every credential header in parsed request events (Redactor after the parser)', async () => {
+    const text = `POST /v1/x HTTP/1.1\r\nHost: api.example.com\r\n${HEADERS.map(([n, v]) => `${n}: ${v}`).join('\r\n')}\r\nContent-Length: 2\r\n\r\n{}`;
+    const out = await run([new HTTPParser({ emitStats: false, passThroughSsl: false }), new Redactor()], [ssl('WRITE/SEND', text)]);
+    const [req] = http(out, 'request');
+    for (const [name, value] of HEADERS) {
+      expect(req.headers[name.toLowerCase()], name).toBe('[REDACTED]');
+      expect(JSON.stringify(req)).not.toContain(secretValue(value));
+    }
+    expect(req.headers.host).toBe('api.example.com');
+  });
+
   it('masks URL parameters, JSON secrets and bare key shapes anywhere', () => {
     const text =
       `GET /v1beta/models?key=${W.GOOGLE_KEY}&alt=sse HTTP/1.1\r\nHost: g\r\n\r\n` +
