@@ -549,9 +549,11 @@ export class HTTPParser implements Analyzer {
       m.parts.push(piece);
       m.stored += take;
       this.stored += take;
-      if (m.stream) this.streamBody(m.stream, piece);
     }
     m.dropped += bytes.length - take;
+    // A stream is delivered in full even past the size kept for the final body
+    // (long-lived event streams): chunks are passed on, not held.
+    if (m.stream) this.streamBody(m.stream, take === bytes.length ? (m.parts[m.parts.length - 1] as Buffer) : Buffer.from(bytes));
   }
 
   private streamBody(s: StreamOut, wire: Buffer): void {
@@ -680,7 +682,7 @@ export class HTTPParser implements Analyzer {
     const wire = m.parts.length === 1 ? m.parts[0] : Buffer.concat(m.parts);
     const partial = incomplete || m.dropped > 0 || m.hole;
     const dec = decodeBody(wire, m.codings, this.opts.maxBodyBytes, partial);
-    const truncated = m.dropped > 0 || m.hole || dec.truncated;
+    const truncated = m.dropped > 0 || m.hole || dec.truncated || incomplete;
     if (truncated) this.counters.bodies_truncated++;
     this.counters.body_bytes_dropped += m.dropped;
     const enc = this.encodeDecoded(dec.bytes, dec.decoded);

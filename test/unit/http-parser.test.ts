@@ -228,6 +228,20 @@ describe('HTTPParser bodies', () => {
     expect(stats.peak_buffered_bytes).toBeLessThanOrEqual(1000 + 64 * 1024);
   });
 
+  it('bounds a decompression bomb to maxBodyBytes and says so', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    const parser = new HTTPParser({ maxBodyBytes: 1024 * 1024 });
+    const t0 = Date.now();
+    const out = await run(parser, [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Encoding: gzip', `Content-Length: ${bomb.length}`], bomb))]);
+    const [res] = http(out, 'response');
+    // as much as fits (decoding stops on a compressed-block boundary just under the limit)
+    expect(res.body_size).toBeLessThanOrEqual(1024 * 1024);
+    expect(res.body_size).toBeGreaterThan(0.9 * 1024 * 1024);
+    expect(res.body_truncated).toBe(true);
+    expect(res.body_wire_size).toBe(bomb.length);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it('includes raw bytes only with rawData', async () => {
     const ev = [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Length: 2'], 'hi'))];
     const without = await run(new HTTPParser(), ev);
@@ -262,6 +276,18 @@ describe('HTTPParser streaming responses', () => {
     const [hdr] = http(out, 'response_headers');
     expect(hdr.request.path).toBe('/v1/messages');
     expect(hdr.status_code).toBe(200);
+  });
+
+  it('keeps delivering a long stream in chunks past maxBodyBytes (only the final body is cut)', async () => {
+    const events = Array.from({ length: 300 }, (_, i) => `data: {"n":${i},"pad":"${'z'.repeat(100)}"}\n\n`);
+    const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked(events)]);
+    const ev: Event[] = [ssl('WRITE/SEND', GET)];
+    for (let i = 0; i < wire.length; i += 1000) ev.push(ssl('READ/RECV', wire.subarray(i, i + 1000)));
+    const out = await run(new HTTPParser({ maxBodyBytes: 4096 }), ev);
+    expect(http(out, 'body_chunk').map((c) => c.data).join('')).toBe(events.join(''));
+    const [res] = http(out, 'response');
+    expect(res.body_size).toBe(4096);
+    expect(res.body_truncated).toBe(true);
   });
 
   it('never splits a UTF-8 character across body_chunk events', async () => {
@@ -374,6 +400,7 @@ describe('HTTPParser errors and resynchronisation', () => {
     expect(res.incomplete).toBe(true);
     expect(res.incomplete_reason).toBe('stream ended mid-message');
     expect(res.body).toBe('only this');
+    expect(res.body_truncated).toBe(true);
   });
 });
 
