@@ -218,7 +218,13 @@ export class HTTPParser implements Analyzer {
   /** Bytes held right now: undecided input of every stream + stored bodies and raw copies. */
   bufferedBytes(): number {
     let n = this.stored;
-    for (const c of this.conns.values()) n += c.dirs.write.parser.bufferedBytes + c.dirs.read.parser.bufferedBytes;
+    for (const c of this.conns.values()) {
+      for (const ds of [c.dirs.write, c.dirs.read]) {
+        n += ds.parser.bufferedBytes;
+        const s = ds.msg?.stream;
+        if (s) n += s.carry.length + s.pendingSize + (s.decoder?.heldBytes ?? 0);
+      }
+    }
     return n;
   }
 

@@ -185,6 +185,11 @@ export class StreamingDecoder {
     }
   }
 
+  /** Compressed bytes held for re-decoding. */
+  get heldBytes(): number {
+    return this.inputSize > this.maxOutput ? 0 : this.input.reduce((n, b) => n + b.length, 0);
+  }
+
   /** Error that stopped decoding, if any. */
   get error(): string | null {
     return this.failed;
