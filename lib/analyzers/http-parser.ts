@@ -700,7 +700,7 @@ export class HTTPParser implements Analyzer {
       body_truncated: truncated,
       body_dropped_bytes: m.dropped,
       ...(m.headers['content-encoding'] ? { content_encoding: m.headers['content-encoding'] } : {}),
-      ...(dec.error ? { decode_error: dec.error } : {}),
+      ...(dec.error ? { decode_error: dec.error } : m.stream?.decoder?.error ? { decode_error: `body_chunk events: ${m.stream.decoder.error}` } : {}),
     };
   }
 

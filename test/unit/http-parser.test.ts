@@ -290,6 +290,29 @@ describe('HTTPParser streaming responses', () => {
     expect(res.body_truncated).toBe(true);
   });
 
+  it('stops decoding a compressed stream incrementally past maxBodyBytes, and says so', async () => {
+    const body = Array.from({ length: 400 }, (_, i) => `data: {"n":${i},"h":"${createHash('sha256').update(String(i)).digest('hex')}"}\n\n`).join('');
+    const gz = zlib.gzipSync(body);
+    expect(gz.length).toBeGreaterThan(8192);
+    const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([gz])]);
+    const ev: Event[] = [ssl('WRITE/SEND', GET)];
+    for (let i = 0; i < wire.length; i += 512) ev.push(ssl('READ/RECV', wire.subarray(i, i + 512)));
+    const parser = new HTTPParser({ maxBodyBytes: 8192 });
+    let peak = 0;
+    for (const e of ev) {
+      parser.handle(e);
+      peak = Math.max(peak, parser.bufferedBytes());
+    }
+    parser.finish();
+    expect(peak).toBeLessThanOrEqual(2 * 8192 + 1024);
+    const res = await run(new HTTPParser({ maxBodyBytes: 8192 }), ev);
+    const [r] = http(res, 'response');
+    expect(r.decode_error).toMatch(/body_chunk events: compressed stream longer than 8192 bytes/);
+    const streamed = http(res, 'body_chunk').map((c) => c.data).join('');
+    expect(body.startsWith(streamed)).toBe(true);
+    expect(streamed.length).toBeGreaterThan(0);
+  });
+
   it('never splits a UTF-8 character across body_chunk events', async () => {
     const body = 'data: {"text":"héllo wörld — ✓ 日本語"}\n\n';
     const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([body])]);
