@@ -2,7 +2,12 @@ import type { Event } from './event';
 
 /** What an analyzer gets besides its input. */
 export interface AnalyzerContext {
-  /** Aborted when the run stops (Ctrl-C, close(), consumer gone). */
+  /**
+   * Aborted when the run is stopping (Ctrl-C, stop()). The sources then drain
+   * what the kernel already captured and end their output, so an analyzer
+   * keeps consuming its input to the end (nothing is lost on Ctrl-C); it only
+   * stops waiting on anything else (a timer, a slow disk).
+   */
   signal: AbortSignal;
 }
 
@@ -10,7 +15,8 @@ export interface AnalyzerContext {
  * An analyzer is an async-iterator transform: it consumes a stream of events
  * and yields a stream of events (the same ones, fewer, more, or new ones).
  * Implementations are usually async generators. They must:
- *  - stop promptly when ctx.signal is aborted (the input ends too);
+ *  - consume their input to its end, also after ctx.signal aborted (the input
+ *    then ends by itself once the sources are drained);
  *  - flush whatever they hold when the input ends (merged streams, counters);
  *  - never throw for bad data: turn it into an event that says what was wrong.
  */

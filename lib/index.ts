@@ -11,7 +11,7 @@ export { AgentsightError, UsageError, PermissionError, NotSupportedError, Verifi
 export { getBinding, setBinding } from './binding';
 export type { NativeBinding, NativeBpfObject, NativeRingReader } from './binding';
 export { sslPayload, encodePayload } from './payload';
-export { readNdjson } from './ndjson';
+export { readNdjson, toJsonLine } from './analyzers/ndjson';
 export { mergeOrdered } from './merge';
 
 // one-call helpers
@@ -34,6 +34,7 @@ export { HTTPFilter, SSLFilter } from './analyzers/filters';
 export { LlmAnalyzer, type LlmAnalyzerOptions, type LlmCallData } from './analyzers/llm';
 export { SessionSummary, summaryText, type SessionSummaryData } from './analyzers/summary';
 export { FileLogger, type FileLoggerOptions } from './analyzers/file-logger';
+export { Redactor, type RedactorOptions } from './analyzers/redactor';
 export { OutputAnalyzer, type OutputOptions, type OutputFormat } from './analyzers/output';
 export { renderEvent, registerRenderer } from './render';
 

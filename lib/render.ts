@@ -3,12 +3,15 @@
  * contract; this is only for people watching.
  */
 import type { Event } from './event';
+import { preview, renderHttpEvent } from './render-http';
+
+export { preview };
 
 export interface RenderOptions {
   color?: boolean;
 }
 
-type Renderer = (e: Event, c: Colors) => string;
+type Renderer = (e: Event, c: Colors, opts: RenderOptions) => string;
 
 export interface Colors {
   dim(s: string): string;
@@ -48,16 +51,10 @@ export function clock(ts: number): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
-/** Shorten a string for a one-line view, keeping it readable. */
-export function preview(s: string, max = 120): string {
-  const flat = s.replace(/\s+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
-
 export function renderEvent(e: Event, opts: RenderOptions = {}): string {
   const c = opts.color ? COLORS : PLAIN;
   const r = renderers.get(e.source);
-  const body = r ? r(e, c) : `${c.bold(e.source.toUpperCase())} ${preview(JSON.stringify(e.data), 160)}`;
+  const body = r ? r(e, c, opts) : `${c.bold(e.source.toUpperCase())} ${preview(JSON.stringify(e.data), 160)}`;
   return `${c.dim(clock(e.timestamp))} ${body}`;
 }
 
@@ -80,7 +77,7 @@ registerRenderer('process', (e, c) => {
       return `${c.magenta('OPEN ')} ${who(e, c)} ${d.filepath} ${c.dim(String(d.flags))} ${res}${n}`;
     }
     default:
-      return `${c.bold(String(d.event))} ${who(e, c)} ${preview(JSON.stringify(d))}`;
+      return `${c.bold(String(d.event))} ${who(e, c)} ${preview(JSON.stringify(d), 120)}`;
   }
 });
 
@@ -102,6 +99,14 @@ registerRenderer('stats', (e, c) => {
   const label = d.event === 'FINAL' ? 'FINAL' : 'STATS';
   return `${c.yellow(label)} ${d.tracer ?? ''} records=${d.records ?? 0} events=${d.events ?? 0}${kernel ? ' ' + c.red(kernel) : ' no drops'}`;
 });
+
+// http and sse events: lib/render-http.ts (several lines for a merged answer)
+const httpLike: Renderer = (e, _c, opts) => {
+  const lines = renderHttpEvent(e, { color: opts.color });
+  return lines.length ? lines.join('\n             ') : `${e.source.toUpperCase()} ${preview(JSON.stringify(e.data), 140)}`;
+};
+registerRenderer('http', httpLike);
+registerRenderer('sse', httpLike);
 
 registerRenderer('diagnostic', (e, c) => `${c.yellow('NOTE ')} ${String(e.data.message ?? JSON.stringify(e.data))}`);
 

@@ -1,141 +1,208 @@
 /**
- * FileLogger: every event as one NDJSON line in a file.
+ * FileLogger (`--output FILE`, `--rotate-logs`, `--max-log-size MB`): writes
+ * every event as an NDJSON line and passes it on.
  *
- * - created 0600 (and kept 0600), opened without following symlinks: an
- *   existing symlink at the path is refused with a clear error;
- * - appends to an existing regular file (never destroys what is there);
- * - optional rotation by size: file -> file.1 -> ... -> file.N (N kept);
- * - waits for 'drain' when the disk is slower than the events, so memory
- *   stays bounded and the slowness reaches the producer (then the kernel ring
- *   buffers, where losses are counted);
- * - flushed and closed when the stream ends (also on Ctrl-C).
+ * The file is opened with O_NOFOLLOW (a symbolic link is refused) and mode
+ * 0600, appended to, and rotated to FILE.1 ... FILE.N when it would exceed
+ * the size limit. Writes respect backpressure: when the disk is slower than
+ * the events, intake waits for the stream to drain, so memory stays bounded
+ * by the stream's buffer. Everything is flushed when the input ends or the
+ * run stops. A write error (disk full...) is reported once as a `diagnostic`
+ * event and counted; events keep flowing.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import * as fs from 'fs';
+import * as fsp from 'fs/promises';
 import type { Analyzer, AnalyzerContext } from '../analyzer';
-import { UsageError } from '../errors';
 import type { Event } from '../event';
+import { AgentsightError, UsageError } from '../errors';
+import { toJsonLine } from './ndjson';
 
+/** Options of the file logger. */
 export interface FileLoggerOptions {
-  /** Rotate when the file reaches maxSizeMb (default false). */
+  /** The log file. */
+  path: string;
+  /** Rotate when the file would exceed maxSizeMB (`--rotate-logs`). Default false. */
   rotate?: boolean;
-  /** Size that triggers rotation, in MB (default 100). */
-  maxSizeMb?: number;
-  /** Rotated files kept (default 5). */
+  /** Size limit in MiB (`--max-log-size`), fractions allowed. Default 10. */
+  maxSizeMB?: number;
+  /** Rotated files kept (FILE.1 ... FILE.N). Default 5. */
   maxFiles?: number;
+  /** Write buffer of the stream in bytes before backpressure applies. Default 64 KiB. */
+  highWaterMark?: number;
 }
 
+/** Counters of the file logger. */
 export interface FileLoggerStats {
-  written: number;
-  bytes: number;
+  events_written: number;
+  bytes_written: number;
   rotations: number;
-  drain_waits: number;
+  /** Times intake waited for the disk. */
+  backpressure_waits: number;
+  write_errors: number;
+  /** Bytes waiting in the write stream right now. */
+  buffered_bytes: number;
 }
 
-const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
-
-/** Open for appending, 0600, refusing symlinks and non-regular files. */
-function openPrivate(file: string): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | O_NOFOLLOW, 0o600);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ELOOP') throw new UsageError(`--output ${file}: is a symbolic link; refusing to write through it`);
-    throw new UsageError(`--output ${file}: ${e.message}`);
-  }
-  const st = fs.fstatSync(fd);
-  if (!st.isFile()) {
-    fs.closeSync(fd);
-    throw new UsageError(`--output ${file}: not a regular file`);
-  }
-  // an existing file may have been more open: events can carry secrets
-  if ((st.mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
-  return fd;
-}
-
+/** NDJSON file writer (pass-through analyzer). */
 export class FileLogger implements Analyzer {
   readonly name = 'file_logger';
-  readonly file: string;
+  readonly path: string;
   private readonly rotate: boolean;
   private readonly maxBytes: number;
   private readonly maxFiles: number;
+  private readonly hwm: number;
   private stream: fs.WriteStream | null = null;
   private size = 0;
-  readonly stats: FileLoggerStats = { written: 0, bytes: 0, rotations: 0, drain_waits: 0 };
+  private failed: Error | null = null;
+  private readonly counters: Omit<FileLoggerStats, 'buffered_bytes'> = { events_written: 0, bytes_written: 0, rotations: 0, backpressure_waits: 0, write_errors: 0 };
 
-  constructor(file: string, opts: FileLoggerOptions = {}) {
-    this.file = path.resolve(file);
-    this.rotate = opts.rotate ?? false;
-    const mb = opts.maxSizeMb ?? 100;
-    if (!(mb > 0)) throw new UsageError(`--max-log-size must be a positive number of MB (got ${mb})`);
-    this.maxBytes = mb * 1024 * 1024;
-    this.maxFiles = opts.maxFiles ?? 5;
-    if (!Number.isInteger(this.maxFiles) || this.maxFiles < 1) throw new UsageError(`the number of rotated logs kept must be >= 1 (got ${this.maxFiles})`);
-    // Open now: a bad path fails before tracing starts.
-    this.open();
+  constructor(options: FileLoggerOptions) {
+    if (!options || typeof options.path !== 'string' || options.path === '') throw new UsageError('--output: a file path is required');
+    const mb = options.maxSizeMB ?? 10;
+    if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb))) throw new UsageError(`--max-log-size: expected a positive number of MB (got ${String(options.maxSizeMB)})`);
+    const files = options.maxFiles ?? 5;
+    if (!Number.isInteger(files) || files < 1) throw new UsageError(`file logger: maxFiles must be a positive integer (got ${String(options.maxFiles)})`);
+    this.path = options.path;
+    this.rotate = options.rotate ?? false;
+    this.maxBytes = Math.max(1, Math.floor(mb * 1024 * 1024));
+    this.maxFiles = files;
+    this.hwm = options.highWaterMark ?? 64 * 1024;
   }
 
-  private open(): void {
-    const fd = openPrivate(this.file);
-    this.size = fs.fstatSync(fd).size;
-    this.stream = fs.createWriteStream(this.file, { fd, highWaterMark: 1 << 20 });
-    this.stream.on('error', () => undefined);
+  /** Counters. */
+  stats(): FileLoggerStats {
+    return { ...this.counters, buffered_bytes: this.stream?.writableLength ?? 0 };
   }
 
-  private async closeStream(): Promise<void> {
-    const s = this.stream;
-    this.stream = null;
-    if (!s) return;
-    await new Promise<void>((resolve) => s.end(() => resolve()));
+  /**
+   * Open (or create) the file now. process() does it too; call it first to
+   * report a bad path before tracing starts.
+   */
+  async open(): Promise<void> {
+    if (this.stream) return;
+    this.attach(await openLog(this.path, this.hwm));
+    this.size = (await fsp.stat(this.path)).size;
   }
 
-  private async doRotate(): Promise<void> {
-    await this.closeStream();
-    for (let i = this.maxFiles - 1; i >= 1; i--) {
-      const from = `${this.file}.${i}`;
-      if (fs.existsSync(from)) fs.renameSync(from, `${this.file}.${i + 1}`);
-    }
-    const last = `${this.file}.${this.maxFiles + 1}`;
-    if (fs.existsSync(last)) fs.rmSync(last);
-    fs.renameSync(this.file, `${this.file}.1`);
-    this.stats.rotations++;
-    this.open();
+  /** Diagnostics waiting to be yielded (write errors). */
+  private readonly notices: Event[] = [];
+
+  private attach(ws: fs.WriteStream): void {
+    // Asynchronous write errors (disk full, I/O error) must not crash the run.
+    ws.on('error', (e: Error) => this.fail(e));
+    this.stream = ws;
   }
 
-  private async write(line: string, signal: AbortSignal): Promise<void> {
-    if (!this.stream) return;
-    const n = Buffer.byteLength(line);
-    if (this.rotate && this.size > 0 && this.size + n > this.maxBytes) await this.doRotate();
-    const s = this.stream as fs.WriteStream;
-    const ok = s.write(line);
-    this.size += n;
-    this.stats.bytes += n;
-    this.stats.written++;
-    if (!ok && !signal.aborted) {
-      this.stats.drain_waits++;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          s.off('drain', done);
-          s.off('error', done);
-          s.off('close', done);
-          resolve();
-        };
-        s.on('drain', done);
-        s.on('error', done);
-        s.on('close', done);
-      });
-    }
+  private fail(err: Error): void {
+    this.counters.write_errors++;
+    if (this.failed) return;
+    this.failed = err;
+    this.notices.push({
+      timestamp: Date.now(),
+      source: 'diagnostic',
+      pid: 0,
+      comm: 'agentsight',
+      data: { type: 'file_logger_error', path: this.path, error: err.message, note: 'no more events are written to this file' },
+    });
   }
 
-  async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncGenerator<Event> {
+  async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
+    await this.open();
+    const pending = this.notices;
     try {
       for await (const e of input) {
-        await this.write(`${JSON.stringify(e)}\n`, ctx.signal);
+        if (!this.failed) await this.write(e);
         yield e;
+        while (pending.length) yield pending.shift() as Event;
       }
     } finally {
-      await this.closeStream();
+      await this.close();
+    }
+    while (pending.length) yield pending.shift() as Event;
+  }
+
+  private async write(e: Event): Promise<void> {
+    const line = toJsonLine(e);
+    const n = Buffer.byteLength(line);
+    try {
+      if (this.rotate && this.size > 0 && this.size + n > this.maxBytes) await this.rotateFiles();
+      const ws = this.stream as fs.WriteStream;
+      const ok = ws.write(line);
+      this.size += n;
+      this.counters.bytes_written += n;
+      this.counters.events_written++;
+      if (!ok) {
+        this.counters.backpressure_waits++;
+        await waitDrain(ws);
+      }
+    } catch (err) {
+      this.fail(err as Error);
     }
   }
+
+  private async rotateFiles(): Promise<void> {
+    await this.close();
+    const p = this.path;
+    await fsp.rm(`${p}.${this.maxFiles}`, { force: true });
+    for (let i = this.maxFiles - 1; i >= 1; i--) {
+      await fsp.rename(`${p}.${i}`, `${p}.${i + 1}`).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    }
+    await fsp.rename(p, `${p}.1`);
+    this.attach(await openLog(p, this.hwm));
+    this.size = 0;
+    this.counters.rotations++;
+  }
+
+  /** Flush and close the file (safe to call twice). */
+  async close(): Promise<void> {
+    const ws = this.stream;
+    this.stream = null;
+    if (!ws || ws.destroyed) return;
+    await new Promise<void>((resolve) => {
+      ws.once('error', () => resolve());
+      ws.end(() => resolve());
+    });
+  }
+}
+
+async function openLog(path: string, highWaterMark: number): Promise<fs.WriteStream> {
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW;
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, flags, 0o600);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ELOOP') throw new UsageError(`--output ${path}: is a symbolic link; refusing to follow it (give the real path)`);
+    if (err.code === 'EISDIR') throw new UsageError(`--output ${path}: is a directory`);
+    throw new AgentsightError(`--output ${path}: cannot open: ${err.message}`, { op: 'open', code: err.code ?? 'EIO', errno: typeof err.errno === 'number' ? -err.errno : 0, cause: e });
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw new UsageError(`--output ${path}: not a regular file`);
+  }
+  // An existing file keeps its contents but not looser permissions.
+  await fh.chmod(0o600).catch(() => undefined);
+  return fh.createWriteStream({ highWaterMark, encoding: 'utf8' }) as unknown as fs.WriteStream;
+}
+
+function waitDrain(ws: fs.WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      ws.off('drain', done);
+      ws.off('error', fail);
+      ws.off('close', done);
+      resolve();
+    };
+    const fail = (e: Error) => {
+      ws.off('drain', done);
+      ws.off('close', done);
+      reject(e);
+    };
+    ws.once('drain', done);
+    ws.once('error', fail);
+    ws.once('close', done);
+  });
 }

@@ -60,7 +60,6 @@ abstract class ExclusionFilter implements Analyzer {
 
   async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
     for await (const e of input) {
-      if (ctx.signal.aborted) break;
       if (!this.drops(e)) yield e;
     }
   }

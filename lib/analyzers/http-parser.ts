@@ -25,6 +25,7 @@ import type {
   HttpRole,
   SslRefs,
 } from '../http/types';
+import { redactText } from '../redact/rules';
 import { encodeBody, eventNs, excerpt, headerRecord, mediaType, msBetween, utf8CompleteLength } from '../http/util';
 
 /** Options of the HTTP parser. */
@@ -51,6 +52,12 @@ export interface HTTPParserOptions {
   streamChunked?: boolean;
   /** Emit a final `stats` event with the parser's counters when the input ends. Default true. */
   emitStats?: boolean;
+  /**
+   * Mask secrets in bodies that were compressed on the wire (gzip, br, ...),
+   * where a Redactor placed before the parser could not see them. Default
+   * true; the CLI turns it off with --disable-auth-removal.
+   */
+  redactDecoded?: boolean;
 }
 
 const DEFAULT_STREAMING_TYPES = ['text/event-stream', 'application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines'];
@@ -67,6 +74,7 @@ interface Resolved {
   streamingTypes: Set<string>;
   streamChunked: boolean;
   emitStats: boolean;
+  redactDecoded: boolean;
 }
 
 function positive(name: string, v: number | undefined, dflt: number): number {
@@ -88,6 +96,7 @@ function resolve(o: HTTPParserOptions): Resolved {
     streamingTypes: new Set((o.streamingContentTypes ?? DEFAULT_STREAMING_TYPES).map((t) => t.toLowerCase())),
     streamChunked: o.streamChunked ?? false,
     emitStats: o.emitStats ?? true,
+    redactDecoded: o.redactDecoded ?? true,
   };
 }
 
@@ -209,13 +218,18 @@ export class HTTPParser implements Analyzer {
   /** Bytes held right now: undecided input of every stream + stored bodies and raw copies. */
   bufferedBytes(): number {
     let n = this.stored;
-    for (const c of this.conns.values()) n += c.dirs.write.parser.bufferedBytes + c.dirs.read.parser.bufferedBytes;
+    for (const c of this.conns.values()) {
+      for (const ds of [c.dirs.write, c.dirs.read]) {
+        n += ds.parser.bufferedBytes;
+        const s = ds.msg?.stream;
+        if (s) n += s.carry.length + s.pendingSize + (s.decoder?.heldBytes ?? 0);
+      }
+    }
     return n;
   }
 
   async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
     for await (const e of input) {
-      if (ctx.signal.aborted) break;
       for (const o of this.handle(e)) yield o;
     }
     for (const o of this.finish()) yield o;
@@ -540,9 +554,11 @@ export class HTTPParser implements Analyzer {
       m.parts.push(piece);
       m.stored += take;
       this.stored += take;
-      if (m.stream) this.streamBody(m.stream, piece);
     }
     m.dropped += bytes.length - take;
+    // A stream is delivered in full even past the size kept for the final body
+    // (long-lived event streams): chunks are passed on, not held.
+    if (m.stream) this.streamBody(m.stream, take === bytes.length ? (m.parts[m.parts.length - 1] as Buffer) : Buffer.from(bytes));
   }
 
   private streamBody(s: StreamOut, wire: Buffer): void {
@@ -577,7 +593,7 @@ export class HTTPParser implements Analyzer {
       }
     }
     if (buf.length === 0) return;
-    const enc = encodeBody(buf);
+    const enc = this.encodeDecoded(buf, m.codings.length > 0);
     const data: HttpBodyChunkData = {
       type: 'body_chunk',
       conn_id: c.id,
@@ -671,10 +687,10 @@ export class HTTPParser implements Analyzer {
     const wire = m.parts.length === 1 ? m.parts[0] : Buffer.concat(m.parts);
     const partial = incomplete || m.dropped > 0 || m.hole;
     const dec = decodeBody(wire, m.codings, this.opts.maxBodyBytes, partial);
-    const truncated = m.dropped > 0 || m.hole || dec.truncated;
+    const truncated = m.dropped > 0 || m.hole || dec.truncated || incomplete;
     if (truncated) this.counters.bodies_truncated++;
     this.counters.body_bytes_dropped += m.dropped;
-    const enc = encodeBody(dec.bytes);
+    const enc = this.encodeDecoded(dec.bytes, dec.decoded);
     return {
       body: enc.text,
       body_encoding: enc.encoding,
@@ -683,8 +699,15 @@ export class HTTPParser implements Analyzer {
       body_truncated: truncated,
       body_dropped_bytes: m.dropped,
       ...(m.headers['content-encoding'] ? { content_encoding: m.headers['content-encoding'] } : {}),
-      ...(dec.error ? { decode_error: dec.error } : {}),
+      ...(dec.error ? { decode_error: dec.error } : m.stream?.decoder?.error ? { decode_error: `body_chunk events: ${m.stream.decoder.error}` } : {}),
     };
+  }
+
+  /** Body text/base64; text that was content-decoded is redacted (see redactDecoded). */
+  private encodeDecoded(bytes: Buffer, decoded: boolean): { text: string; encoding: 'utf8' | 'base64' } {
+    const enc = encodeBody(bytes);
+    if (decoded && this.opts.redactDecoded && enc.encoding === 'utf8') enc.text = redactText(enc.text);
+    return enc;
   }
 
   private rawFields(m: Message): { raw?: string; raw_encoding?: 'utf8' | 'base64'; raw_truncated?: boolean } {

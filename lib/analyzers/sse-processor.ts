@@ -123,7 +123,6 @@ export class SSEProcessor implements Analyzer {
 
   async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
     for await (const e of input) {
-      if (ctx.signal.aborted) break;
       for (const o of this.handle(e)) yield o;
     }
     for (const o of this.finish()) yield o;

@@ -4,6 +4,7 @@
  */
 import type { Analyzer } from '../analyzer';
 import { LlmAnalyzer } from '../analyzers/llm';
+import { Redactor } from '../analyzers/redactor';
 import { OutputAnalyzer, type OutputFormat } from '../analyzers/output';
 import { SessionSummary } from '../analyzers/summary';
 import { UsageError } from '../errors';
@@ -75,6 +76,8 @@ export function buildAgent(a: ParsedArgs, sel: Selection, sinks: Analyzer[], ssl
   const runner = new AgentRunner('agent');
   if (useSsl) runner.addRunner(new SslRunner({ ...opts.ssl, ...sslExtra }).withAnalyzers(tlsAnalyzers(chain)));
   if (useProc) runner.addRunner(new ProcessRunner(opts.process));
+  // process events (argv, paths) are masked too; the TLS chain masked its own events already
+  if (chain.redact) runner.addGlobalAnalyzer(new Redactor());
   const llm = useSsl && chain.httpParser ? new LlmAnalyzer() : null;
   if (llm) runner.addGlobalAnalyzer(llm);
   const summary = new SessionSummary();

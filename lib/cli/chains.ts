@@ -6,6 +6,7 @@ import type { Analyzer } from '../analyzer';
 import { HTTPParser } from '../analyzers/http-parser';
 import { SSEProcessor } from '../analyzers/sse-processor';
 import { HTTPFilter, SSLFilter } from '../analyzers/filters';
+import { Redactor } from '../analyzers/redactor';
 import { mapAnalyzer } from '../analyzer';
 import type { OptionTable, ParsedArgs } from './options';
 
@@ -21,9 +22,15 @@ export const ANALYZER_OPTIONS: OptionTable = {
   },
   'ssl-filter': { type: 'string', array: true, describe: 'Drop ssl events matching this expression, e.g. "handshake" or "len < 10"; repeatable' },
   'raw-ssl': { type: 'boolean', describe: 'Keep the ssl events in the output when HTTP parsing is on' },
+  'disable-auth-removal': {
+    type: 'boolean',
+    describe: 'Do not mask credentials (Authorization, API-key and cookie headers, keys in URLs, JSON and text). Masking is on by default',
+  },
 };
 
 export interface ChainOptions {
+  /** Mask credentials (default true; --disable-auth-removal turns it off). */
+  redact: boolean;
   httpParser: boolean;
   httpRawData: boolean;
   sseMerge: boolean;
@@ -36,6 +43,7 @@ export function chainOptions(a: ParsedArgs, defaults: Partial<ChainOptions> = {}
   const b = (k: string, d: boolean) => (a[k] === undefined ? d : Boolean(a[k]));
   const sse = b('sse-merge', defaults.sseMerge ?? false);
   return {
+    redact: !b('disable-auth-removal', false),
     httpParser: b('http-parser', defaults.httpParser ?? false) || sse,
     httpRawData: b('http-raw-data', false),
     sseMerge: sse,
@@ -51,7 +59,10 @@ export function chainOptions(a: ParsedArgs, defaults: Partial<ChainOptions> = {}
  */
 export function tlsAnalyzers(o: ChainOptions): Analyzer[] {
   const out: Analyzer[] = [];
-  if (o.httpParser) out.push(new HTTPParser({ rawData: o.httpRawData }));
+  // Masking comes first and preserves lengths, so HTTP framing survives and everything
+  // derived from the bytes is clean; the parser also masks what it decompresses.
+  if (o.redact) out.push(new Redactor());
+  if (o.httpParser) out.push(new HTTPParser({ rawData: o.httpRawData, redactDecoded: o.redact }));
   if (o.sseMerge) out.push(new SSEProcessor());
   if (o.httpFilter.length) out.push(new HTTPFilter(o.httpFilter));
   // ssl events are filtered after parsing, so dropping some never tears holes in an HTTP stream

@@ -34,10 +34,10 @@ export async function runDemo(args: ParsedArgs, io: SessionIo): Promise<number> 
   try {
     say(`demo: LLM API stand-in listening on ${standin.url} (loopback, throwaway certificate)`);
     say(`demo: recording: ${command.map((c) => path.relative(process.cwd(), c) || c).join(' ')}`);
-    const logger = fileSink({ ...args, output: file });
+    const logger = await fileSink({ ...args, output: file });
     const r = await runRecord(command, { ...args, live: args.live ?? true }, io, {
       sinks: sinks(logger),
-      file: logger?.file ?? null,
+      file: logger?.path ?? null,
       launch: { env: { ...process.env, ...standin.env(), NO_PROXY: '127.0.0.1,localhost' }, asInvokingUser: true },
       onEvent: (e) => {
         if (e.source === 'llm') llm.push(e);

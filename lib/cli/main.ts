@@ -30,6 +30,7 @@ import {
 } from './options';
 import { runSession, summaryLines, type SessionIo } from './session';
 import { summaryText } from '../analyzers/summary';
+import { Redactor } from '../analyzers/redactor';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -62,7 +63,7 @@ async function runWithSummary(runner: Runner, io: SessionIo): Promise<number> {
 const processCommand: CommandSpec = {
   name: 'process',
   describe: 'Trace process lifecycle: EXEC, EXIT, FORK and file opens',
-  options: { ...PROCESS_OPTIONS, ...OUTPUT_OPTIONS },
+  options: { ...PROCESS_OPTIONS, 'disable-auth-removal': ANALYZER_OPTIONS['disable-auth-removal'], ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
   passThrough: PROCESS_OPTIONS,
   examples: [
     ['$0 process', 'every exec and exit on the machine'],
@@ -73,7 +74,10 @@ const processCommand: CommandSpec = {
     const runner = new ProcessRunner({
       ...defined(processTracerOptions(args)),
       statsIntervalMs: Number(args['stats-interval'] ?? 10) * 1000,
-    }).addAnalyzer(outputAnalyzer(args, io));
+    })
+      // argv and paths can carry credentials too
+      .withAnalyzers(args['disable-auth-removal'] ? [] : [new Redactor()])
+      .withAnalyzers(sinks(await fileSink(args), outputAnalyzer(args, io)));
     return runWithSummary(runner, io);
   },
 };
@@ -97,7 +101,7 @@ const sslCommand: CommandSpec = {
       statsIntervalMs: Number(args['stats-interval'] ?? 10) * 1000,
     })
       .withAnalyzers(chain)
-      .withAnalyzers(sinks(fileSink(args), outputAnalyzer(args, io)));
+      .withAnalyzers(sinks(await fileSink(args), outputAnalyzer(args, io)));
     return runWithSummary(runner, io);
   },
 };
@@ -114,7 +118,7 @@ const agentCommand: CommandSpec = {
   ],
   async run(args, io) {
     const sel = { ...defined({ comm: (args.comm as unknown[] | undefined)?.map(String), pid: (args.pid as unknown[] | undefined)?.map(Number) }) };
-    const { runner, summary } = buildAgent(args, sel, sinks(fileSink(args), outputAnalyzer(args, io)));
+    const { runner, summary } = buildAgent(args, sel, sinks(await fileSink(args), outputAnalyzer(args, io)));
     runner.validate();
     const r = await runSession(runner, io);
     if (summary.result) for (const l of summaryText(summary.result)) io.stderr.write(`agentsight: ${l}\n`);
@@ -150,8 +154,8 @@ const recordCommand: CommandSpec = {
     const command = ((args['--'] as unknown[]) ?? []).map(String);
     if (command.length === 0) throw new Usage('record needs a command: agentsight record [options] -- <command> [args...]');
     const file = (args.output as string | undefined) ?? defaultRecordFile();
-    const logger = fileSink({ ...args, output: file });
-    const r = await runRecord(command, args, io, { sinks: sinks(logger), file: logger?.file ?? null });
+    const logger = await fileSink({ ...args, output: file });
+    const r = await runRecord(command, args, io, { sinks: sinks(logger), file: logger?.path ?? null });
     if (!args.quiet) for (const l of r.summary) io.stderr.write(`agentsight: ${l}\n`);
     return r.status.status;
   },

@@ -3,13 +3,16 @@ import { FileLogger } from '../analyzers/file-logger';
 import type { ParsedArgs } from './options';
 
 /** The FileLogger of --output (with --rotate-logs/--max-log-size), if asked for. */
-export function fileSink(a: ParsedArgs, fallback?: string): FileLogger | null {
-  const file = (a.output as string | undefined) ?? fallback;
+export async function fileSink(a: ParsedArgs): Promise<FileLogger | null> {
+  const file = a.output as string | undefined;
   if (!file) return null;
-  return new FileLogger(file, {
+  const logger = new FileLogger({
+    path: file,
     rotate: Boolean(a['rotate-logs']),
-    ...(a['max-log-size'] !== undefined ? { maxSizeMb: Number(a['max-log-size']) } : {}),
+    ...(a['max-log-size'] !== undefined ? { maxSizeMB: Number(a['max-log-size']) } : {}),
   });
+  await logger.open(); // a bad path fails before tracing starts
+  return logger;
 }
 
 export function sinks(...list: (Analyzer | null)[]): Analyzer[] {

@@ -169,7 +169,7 @@ function zstdDecode(input: Buffer, maxOutput: number): { bytes: Buffer; truncate
  * total work stays O(n log n); finish() decodes whatever is left.
  */
 export class StreamingDecoder {
-  private readonly input: Buffer[] = [];
+  private input: Buffer[] = [];
   private inputSize = 0;
   private decodedAt = 0;
   private emitted = 0;
@@ -183,6 +183,11 @@ export class StreamingDecoder {
         this.zstdOut.push(Buffer.from(chunk));
       });
     }
+  }
+
+  /** Compressed bytes held for re-decoding. */
+  get heldBytes(): number {
+    return this.inputSize > this.maxOutput ? 0 : this.input.reduce((n, b) => n + b.length, 0);
   }
 
   /** Error that stopped decoding, if any. */
@@ -203,6 +208,12 @@ export class StreamingDecoder {
     }
     this.input.push(bytes);
     this.inputSize += bytes.length;
+    if (this.inputSize > this.maxOutput) {
+      // Re-decoding needs the whole compressed prefix: stop rather than hold an unbounded input.
+      this.failed = `compressed stream longer than ${this.maxOutput} bytes: not decoded further`;
+      this.input.length = 0;
+      return Buffer.alloc(0);
+    }
     if (this.inputSize - this.decodedAt < Math.max(1024, this.decodedAt / 2)) return Buffer.alloc(0);
     return this.redecode(true);
   }

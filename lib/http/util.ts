@@ -17,13 +17,13 @@ export function msBetween(fromNs: number, toNs: number): number {
 
 /** Join header fields into a record: names lower-case, repeats joined. */
 export function headerRecord(fields: ReadonlyArray<readonly [string, string]>): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  const out: Record<string, string> = {};
   for (const [name, value] of fields) {
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else out[name] = prev + (name === 'set-cookie' ? '\n' : ', ') + value;
+    // Own-property check: a header named "constructor" or "__proto__" must not hit Object.prototype.
+    if (!Object.prototype.hasOwnProperty.call(out, name)) Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+    else out[name] = out[name] + (name === 'set-cookie' ? '\n' : ', ') + value;
   }
-  return { ...out };
+  return out;
 }
 
 /** Media type of a Content-Type value, lower-cased, without parameters. */

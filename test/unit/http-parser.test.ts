@@ -108,6 +108,16 @@ describe('HTTPParser framing', () => {
     expect(http(out2, 'response')[0].headers.vary).toBe('Origin, X-Origin, Referer');
   });
 
+  it('keeps odd header names as plain data (no prototype pollution)', async () => {
+    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', 'GET / HTTP/1.1\r\nHost: h\r\n__proto__: polluted\r\nconstructor: c1\r\nConstructor: c2\r\n\r\n')]);
+    const [req] = http(out, 'request');
+    expect(Object.getPrototypeOf(req.headers)).toBe(Object.prototype);
+    expect(Object.keys(req.headers)).toEqual(['host', '__proto__', 'constructor']);
+    expect(req.headers.constructor).toBe('c1, c2');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(req.headers)).__proto__).toBe('polluted');
+  });
+
   it('gives HEAD, 204 and 304 responses no body and skips 100 Continue', async () => {
     const out = await run(new HTTPParser(), [
       ssl('WRITE/SEND', 'HEAD /file HTTP/1.1\r\nHost: h\r\n\r\n'),
@@ -218,6 +228,20 @@ describe('HTTPParser bodies', () => {
     expect(stats.peak_buffered_bytes).toBeLessThanOrEqual(1000 + 64 * 1024);
   });
 
+  it('bounds a decompression bomb to maxBodyBytes and says so', async () => {
+    const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    const parser = new HTTPParser({ maxBodyBytes: 1024 * 1024 });
+    const t0 = Date.now();
+    const out = await run(parser, [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Encoding: gzip', `Content-Length: ${bomb.length}`], bomb))]);
+    const [res] = http(out, 'response');
+    // as much as fits (decoding stops on a compressed-block boundary just under the limit)
+    expect(res.body_size).toBeLessThanOrEqual(1024 * 1024);
+    expect(res.body_size).toBeGreaterThan(0.9 * 1024 * 1024);
+    expect(res.body_truncated).toBe(true);
+    expect(res.body_wire_size).toBe(bomb.length);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it('includes raw bytes only with rawData', async () => {
     const ev = [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Length: 2'], 'hi'))];
     const without = await run(new HTTPParser(), ev);
@@ -252,6 +276,41 @@ describe('HTTPParser streaming responses', () => {
     const [hdr] = http(out, 'response_headers');
     expect(hdr.request.path).toBe('/v1/messages');
     expect(hdr.status_code).toBe(200);
+  });
+
+  it('keeps delivering a long stream in chunks past maxBodyBytes (only the final body is cut)', async () => {
+    const events = Array.from({ length: 300 }, (_, i) => `data: {"n":${i},"pad":"${'z'.repeat(100)}"}\n\n`);
+    const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked(events)]);
+    const ev: Event[] = [ssl('WRITE/SEND', GET)];
+    for (let i = 0; i < wire.length; i += 1000) ev.push(ssl('READ/RECV', wire.subarray(i, i + 1000)));
+    const out = await run(new HTTPParser({ maxBodyBytes: 4096 }), ev);
+    expect(http(out, 'body_chunk').map((c) => c.data).join('')).toBe(events.join(''));
+    const [res] = http(out, 'response');
+    expect(res.body_size).toBe(4096);
+    expect(res.body_truncated).toBe(true);
+  });
+
+  it('stops decoding a compressed stream incrementally past maxBodyBytes, and says so', async () => {
+    const body = Array.from({ length: 400 }, (_, i) => `data: {"n":${i},"h":"${createHash('sha256').update(String(i)).digest('hex')}"}\n\n`).join('');
+    const gz = zlib.gzipSync(body);
+    expect(gz.length).toBeGreaterThan(8192);
+    const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([gz])]);
+    const ev: Event[] = [ssl('WRITE/SEND', GET)];
+    for (let i = 0; i < wire.length; i += 512) ev.push(ssl('READ/RECV', wire.subarray(i, i + 512)));
+    const parser = new HTTPParser({ maxBodyBytes: 8192 });
+    let peak = 0;
+    for (const e of ev) {
+      parser.handle(e);
+      peak = Math.max(peak, parser.bufferedBytes());
+    }
+    parser.finish();
+    expect(peak).toBeLessThanOrEqual(2 * 8192 + 1024);
+    const res = await run(new HTTPParser({ maxBodyBytes: 8192 }), ev);
+    const [r] = http(res, 'response');
+    expect(r.decode_error).toMatch(/body_chunk events: compressed stream longer than 8192 bytes/);
+    const streamed = http(res, 'body_chunk').map((c) => c.data).join('');
+    expect(body.startsWith(streamed)).toBe(true);
+    expect(streamed.length).toBeGreaterThan(0);
   });
 
   it('never splits a UTF-8 character across body_chunk events', async () => {
@@ -364,6 +423,7 @@ describe('HTTPParser errors and resynchronisation', () => {
     expect(res.incomplete).toBe(true);
     expect(res.incomplete_reason).toBe('stream ended mid-message');
     expect(res.body).toBe('only this');
+    expect(res.body_truncated).toBe(true);
   });
 });
 

@@ -12,7 +12,7 @@ import { LlmAnalyzer } from '../../lib/analyzers/llm';
 import { SSEProcessor } from '../../lib/analyzers/sse-processor';
 import { SessionSummary } from '../../lib/analyzers/summary';
 import type { Event } from '../../lib/event';
-import { readNdjson } from '../../lib/ndjson';
+import { readNdjson } from '../../lib/analyzers/ndjson';
 
 const dir = path.join(__dirname, '../fixtures');
 const sessions = fs

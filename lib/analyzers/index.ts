@@ -1,0 +1,34 @@
+/**
+ * The analyzer chain: HTTP parsing, SSE merging, filters, redaction, file
+ * logging, NDJSON replay. (lib/index.ts re-exports what it chooses.)
+ */
+export { HTTPParser } from './http-parser';
+export type { HTTPParserOptions } from './http-parser';
+export { SSEProcessor } from './sse-processor';
+export type { SSEProcessorOptions, SSEProcessorStats, SseEndReason, SseMergedData } from './sse-processor';
+export { HTTPFilter, SSLFilter } from './filters';
+export type { FilterStats } from './filters';
+export { Redactor } from './redactor';
+export type { RedactorOptions, RedactorStats } from './redactor';
+export { FileLogger } from './file-logger';
+export type { FileLoggerOptions, FileLoggerStats } from './file-logger';
+export { readNdjson, toJsonLine } from './ndjson';
+export type {
+  HttpBodyChunkData,
+  HttpEventData,
+  HttpParseErrorData,
+  HttpParserStats,
+  HttpRequestData,
+  HttpRequestSummary,
+  HttpResponseData,
+  HttpResponseHeadersData,
+  HttpRole,
+  SslRefs,
+} from '../http/types';
+export type { MergedContent, MergedToolCall, MergedUsage, SseApi, SseProvider } from '../sse/merge';
+export { parseExpr, printExpr } from '../filter/expr';
+export type { Expr, Op } from '../filter/expr';
+export { httpDialect, sslDialect } from '../filter/dialects';
+export { redactText, isSecretHeader } from '../redact/rules';
+export { renderHttp, renderSse, renderHttpEvent } from '../render-http';
+export type { RenderOptions } from '../render-http';

@@ -1,0 +1,62 @@
+/**
+ * NDJSON in and out: one event per line, as written by FileLogger and the
+ * CLI, read back for replay through analyzer chains.
+ */
+import * as fs from 'fs';
+import * as readline from 'readline';
+import type { Event } from '../event';
+import { encodePayload, sslPayload } from '../payload';
+
+/**
+ * One event as a JSON line (with "\n"). ssl events whose bytes are held out
+ * of band get data.data / data.data_encoding filled in, so nothing is lost.
+ */
+export function toJsonLine(e: Event): string {
+  if (e.source === 'ssl' && typeof (e.data as { data?: unknown }).data !== 'string') {
+    const bytes = sslPayload(e);
+    return JSON.stringify({ ...e, data: { ...e.data, ...encodePayload(bytes) } }) + '\n';
+  }
+  return JSON.stringify(e) + '\n';
+}
+
+function isEvent(v: unknown): v is Event {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.source === 'string' && typeof o.timestamp === 'number' && typeof o.data === 'object' && o.data !== null;
+}
+
+/**
+ * Read events from an NDJSON file. Blank lines are skipped; a line that is
+ * not an event yields a `diagnostic` event saying which line and why, so a
+ * damaged file replays as far as it can.
+ */
+export async function* readNdjson(path: string): AsyncIterable<Event> {
+  const input = fs.createReadStream(path, { encoding: 'utf8' });
+  const lines = readline.createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  try {
+    for await (const line of lines) {
+      n++;
+      if (line.trim() === '') continue;
+      let v: unknown;
+      let error: string | null = null;
+      try {
+        v = JSON.parse(line);
+        if (!isEvent(v)) error = 'not an event (needs timestamp, source, data)';
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      if (error === null) {
+        const ev = v as Event;
+        if (typeof ev.pid !== 'number') ev.pid = 0;
+        if (typeof ev.comm !== 'string') ev.comm = '';
+        yield ev;
+      } else {
+        yield { timestamp: Date.now(), source: 'diagnostic', pid: 0, comm: 'agentsight', data: { type: 'ndjson_error', path, line: n, error, excerpt: line.slice(0, 80) } };
+      }
+    }
+  } finally {
+    lines.close();
+    input.destroy();
+  }
+}
