@@ -63,8 +63,10 @@ const who = (e: Event, c: Colors) => `${c.bold(e.comm)}[${e.pid}]`;
 registerRenderer('process', (e, c) => {
   const d = e.data;
   switch (d.event) {
-    case 'EXEC':
-      return `${c.green('EXEC ')} ${who(e, c)} ppid=${d.ppid} ${preview(String(d.full_command || d.filename), 140)}${d.argv_truncated ? c.yellow(' [argv truncated]') : ''}`;
+    case 'EXEC': {
+      const link = d.llm_call_id ? c.cyan(`  <- ${d.tool_name ?? 'tool'} call of ${d.llm_call_id}`) : '';
+      return `${c.green('EXEC ')} ${who(e, c)} ppid=${d.ppid} ${preview(String(d.full_command || d.filename), 140)}${d.argv_truncated ? c.yellow(' [argv truncated]') : ''}${link}`;
+    }
     case 'EXIT': {
       const how = d.signal ? c.red(`killed by ${d.signal}`) : d.exit_code === 0 ? 'exit 0' : c.red(`exit ${d.exit_code}`);
       return `${c.blue('EXIT ')} ${who(e, c)} ${how} after ${d.duration_ms} ms`;

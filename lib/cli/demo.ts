@@ -33,7 +33,7 @@ export async function runDemo(args: ParsedArgs, io: SessionIo): Promise<number> 
   const linked: Event[] = [];
   try {
     say(`demo: LLM API stand-in listening on ${standin.url} (loopback, throwaway certificate)`);
-    say(`demo: recording: ${command.map((c) => path.relative(process.cwd(), c) || c).join(' ')}`);
+    say(`demo: recording: ${command.join(' ')}`);
     const logger = await fileSink({ ...args, output: file });
     const r = await runRecord(command, { ...args, live: args.live ?? true }, io, {
       sinks: sinks(logger),
