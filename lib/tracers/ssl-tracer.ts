@@ -346,6 +346,9 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
           } else targets = await inspectBinary(attachPath, displayPath);
         } catch (err) {
           if (strict) throw err instanceof UsageError ? err : new UsageError(`--binary-path ${displayPath}: ${(err as Error).message}`);
+          // a file that cannot be read is not silently skipped when it is a TLS library
+          if (isTlsLibraryName(displayPath) || executable)
+            this.notice(`inspect:${key}`, `cannot inspect ${displayPath} for TLS functions: ${(err as Error).message.split('\n')[0]}`);
         }
         let ok = false;
         for (const t of targets) ok = this.attachTarget(t, via) !== null || ok;

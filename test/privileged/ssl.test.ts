@@ -17,6 +17,8 @@ const bytesOf = (events: Event[]) => Buffer.concat(events.map(sslPayload));
 
 async function traced(opts: SslTracerOptions, work: (col: Collector) => Promise<void>): Promise<Collector> {
   const t = await SslTracer.start({ statsIntervalMs: 0, ...opts });
+  // the host's libssl must be probed before any client runs
+  expect(t.targets().map((x) => x.path)).toContain('/usr/lib/x86_64-linux-gnu/libssl.so.3');
   const col = new Collector(t.events());
   try {
     await work(col);
@@ -300,7 +302,8 @@ describePrivileged('TLS capture on the real kernel', () => {
       expect(sslPayload(e).length).toBe(1000);
       expect(e.data.bytes_lost).toBe(e.data.len - 1000);
     }
-    expect(col.events.at(-1)?.data.kernel.ssl_calls_truncated).toBe(cut.length);
+    // other processes' long calls are cut too while this runs: the counter covers at least curl's
+    expect(col.events.at(-1)?.data.kernel.ssl_calls_truncated).toBeGreaterThanOrEqual(cut.length);
   });
 });
 

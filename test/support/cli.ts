@@ -32,6 +32,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
     err += d;
     if (/Ctrl-C to stop/.test(err)) onReady();
   });
+  // tests that never wait for readiness must not see an unhandled rejection
+  ready.catch(() => undefined);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => {
       onFail(new Error(`agentsight exited (${code ?? signal}) before it was ready:\n${err}`));
