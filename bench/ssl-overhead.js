@@ -56,6 +56,12 @@ const LABEL = {
   bpftrace: 'bpftrace (printf %r buf)',
 };
 
+function label(kind) {
+  const at = kind.indexOf('@');
+  if (at < 0) return LABEL[kind] ?? kind;
+  return `${LABEL[kind.slice(0, at)] ?? kind.slice(0, at)} [${kind.slice(at + 1)}]`;
+}
+
 function tracerFor(kind) {
   if (kind === 'sink-nosys') return new Tracer('sink', { sink: { noSysEnter: true }, progStats: PROG_STATS });
   // bpftrace gets large perf buffers here so that it loses nothing and does the same work (see the delivery table for defaults)
@@ -149,7 +155,7 @@ async function overhead(out) {
       const cpuPer = C.median(rs.map((r) => ((r.cpu_ms + r.server_cpu_ms) * 1000) / (r.rate * (r.ms / 1000))));
       const baseCpuPer = C.median((rows.none ?? []).map((r) => ((r.cpu_ms + r.server_cpu_ms) * 1000) / (r.rate * (r.ms / 1000))));
       tab.push([
-        LABEL[kind] ?? kind,
+        label(kind),
         C.fmtNum(rate),
         C.fmtRatio(rate / base),
         C.fmtPct(rate / base - 1),

@@ -18,7 +18,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const readline = require('node:readline');
 
-const dist = path.join(__dirname, '..', '..', 'dist');
+const dist = path.join(process.env.AGENTSIGHT_BENCH_ROOT || path.join(__dirname, '..', '..'), 'dist');
 const { getBinding } = require(path.join(dist, 'binding'));
 const { SslTracer } = require(path.join(dist, 'tracers', 'ssl-tracer'));
 const { ProcessTracer } = require(path.join(dist, 'tracers', 'process-tracer'));

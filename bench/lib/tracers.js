@@ -33,8 +33,11 @@ function bpftraceScript(binary, fns = ['SSL_read', 'SSL_write']) {
 }
 
 class Tracer {
+  /** kind may be "agentsight@/other/checkout" (also quiet@, sink@): the same tracer from another build, for A/B runs. */
   constructor(kind, opts = {}) {
-    this.kind = kind;
+    const at = kind.indexOf('@');
+    this.kind = at < 0 ? kind : kind.slice(0, at);
+    this.root = at < 0 ? ROOT : kind.slice(at + 1);
     this.opts = opts;
     this.child = null;
   }
@@ -52,7 +55,7 @@ class Tracer {
   async launch(binary) {
     const k = this.kind;
     if (k === 'agentsight' || k === 'quiet') {
-      const args = [path.join(ROOT, 'bin', 'agentsight.js'), 'ssl', '--format', 'json', '--stats-interval', '0'];
+      const args = [path.join(this.root, 'bin', 'agentsight.js'), 'ssl', '--format', 'json', '--stats-interval', '0'];
       if (k === 'quiet') args.push('--quiet');
       if (this.opts.ringMiB) args.push('--ssl-ring-size', String(this.opts.ringMiB));
       this.child = track(new Child(process.execPath, args, { countLines: true }));
@@ -60,7 +63,7 @@ class Tracer {
       await this.child.waitFor(new RegExp(`TLS tracer attached to .*${esc}`), { stderr: true });
     } else if (k === 'sink') {
       const o = { ...(this.opts.sink ?? {}) };
-      this.child = track(new Child(process.execPath, [path.join(__dirname, 'tracer-sink.js'), 'ssl', JSON.stringify(o)]));
+      this.child = track(new Child(process.execPath, [path.join(__dirname, 'tracer-sink.js'), 'ssl', JSON.stringify(o)], { env: { ...process.env, AGENTSIGHT_BENCH_ROOT: this.root } }));
       const r = await this.child.json(/"ready"/);
       if (!r.targets.includes(binary)) throw new Error(`sink did not attach to ${binary}: ${r.targets.join(', ')}`);
     } else if (k === 'bpftrace') {
