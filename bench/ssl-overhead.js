@@ -9,7 +9,7 @@
  *   node bench/ssl-overhead.js --quick    one repetition, short windows
  *
  * Options: --reps N  --secs S  --tracers none,agentsight,bpftrace[,quiet,sink,sink-nosys]
- *          --only overhead|delivery  --no-prog-stats
+ *          --only overhead,tax,delivery (any of them)  --no-prog-stats
  *
  * Workload: a node https server and a node https client in two processes;
  * both use the node executable's exported SSL_read/SSL_write, which is what
@@ -32,7 +32,7 @@ const QUICK = flag('quick');
 const REPS = Number(opt('reps', QUICK ? 1 : 3));
 const SECS = Number(opt('secs', QUICK ? 2 : 4));
 const TRACERS = opt('tracers', 'none,agentsight,bpftrace').split(',');
-const ONLY = opt('only', '');
+const ONLY = opt('only', 'overhead,tax,delivery').split(',');
 const PROG_STATS = !flag('no-prog-stats');
 
 const WORKLOADS = [
@@ -53,6 +53,7 @@ const LABEL = {
   quiet: 'agentsight ssl --quiet (CLI)',
   sink: 'SslTracer, events counted',
   'sink-nosys': 'SslTracer without sys_enter',
+  'sink-syscall': 'SslTracer, socketHook syscall',
   bpftrace: 'bpftrace (printf %r buf)',
 };
 
@@ -64,24 +65,26 @@ function label(kind) {
 
 function tracerFor(kind) {
   if (kind === 'sink-nosys') return new Tracer('sink', { sink: { noSysEnter: true }, progStats: PROG_STATS });
+  if (kind.startsWith('sink-syscall')) return new Tracer(`sink${kind.slice(12)}`, { sink: { socketHook: 'syscall' }, progStats: PROG_STATS });
   // bpftrace gets large perf buffers here so that it loses nothing and does the same work (see the delivery table for defaults)
   if (kind === 'bpftrace') return new Tracer('bpftrace', { pages: 4096, progStats: PROG_STATS });
   return new Tracer(kind, { progStats: PROG_STATS });
 }
 
+const SOCKET_PROGS = ['ssl_sys_enter', 'ssl_sock_send', 'ssl_sock_recv'];
 const PROCESS_PROGS = ['handle_exec', 'handle_fork', 'handle_exit', 'handle_sys_enter', 'handle_sys_exit'];
 
 /**
  * eBPF time of one window, from kernel.bpf_stats_enabled counters: the TLS
  * probe programs (entry + return: ns per TLS call = total / (runs / 2)) and
- * agentsight's sys_enter program (ns per run, runs per second).
+ * agentsight's socket-finding program (sys_enter, or sock_send/recv_length: ns per run, runs per second).
  */
 function bpfCost(prog, ms) {
   const tls = { ns: 0, cnt: 0 };
   const sys = { ns: 0, cnt: 0 };
   for (const [k, v] of Object.entries(prog ?? {})) {
     if (PROCESS_PROGS.includes(k) || k === 'BEGIN' || k === 'END') continue;
-    const o = k === 'ssl_sys_enter' ? sys : tls;
+    const o = SOCKET_PROGS.includes(k) ? sys : tls;
     o.ns += v.run_time_ns;
     o.cnt += v.run_cnt;
   }
@@ -171,7 +174,7 @@ async function overhead(out) {
     out.push(
       `\n## Overhead: ${w.name} (GET ${w.path}, ${w.conc} keep-alive connections; median of ${REPS} x ${SECS} s windows; ${w.unit})\n`,
       C.table(
-        ['tracer', w.unit, 'ratio', 'change', `workload CPU us/${w.unit.split('/')[0].replace(/s$/, '')}`, 'events/s', 'lost', 'tracer CPU', 'eBPF ns/TLS call', 'sys_enter prog', `each run (${w.unit})`],
+        ['tracer', w.unit, 'ratio', 'change', `workload CPU us/${w.unit.split('/')[0].replace(/s$/, '')}`, 'events/s', 'lost', 'tracer CPU', 'eBPF ns/TLS call', 'socket hook prog', `each run (${w.unit})`],
         tab,
       ),
     );
@@ -180,6 +183,46 @@ async function overhead(out) {
 }
 
 /** One delivery run: a fresh tracer, then a fresh client at a paced rate; counts in a window, drops over the whole run. */
+/**
+ * The tax on processes that do no TLS at all: `dd bs=1` from /dev/zero to
+ * /dev/null (one read and one write system call per byte) while each tracer
+ * is attached. A hook on every system call (agentsight's sys_enter program on
+ * kernels without the sock tracepoints) shows here; uprobes do not.
+ */
+async function syscallTax(out) {
+  const count = QUICK ? 200_000 : 500_000;
+  const runs = QUICK ? 2 : 3;
+  const tracers = TRACERS.filter((k) => !k.startsWith('quiet'));
+  const times = {};
+  const dd = () =>
+    new Promise((resolve, reject) => {
+      const t0 = process.hrtime.bigint();
+      const c = require('node:child_process').spawn('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1', `count=${count}`], { stdio: 'ignore' });
+      c.on('error', reject);
+      c.on('exit', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+    });
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const kind of tracers.map((_, i) => tracers[(i + rep) % tracers.length])) {
+      const t = tracerFor(kind);
+      await t.start(NODE);
+      await C.sleep(300);
+      for (let i = 0; i < runs; i++) (times[kind] ??= []).push(await dd());
+      await t.stop();
+    }
+  }
+  const base = C.median(times.none ?? []);
+  out.push(
+    `\n## Tax on a process without TLS: dd if=/dev/zero of=/dev/null bs=1 count=${count} (${2 * count} read/write system calls); median of ${REPS * runs} runs\n`,
+    C.table(
+      ['tracer', 'ms', 'ratio', 'ns per system call added'],
+      tracers.filter((k) => times[k]).map((k) => {
+        const m = C.median(times[k]);
+        return [label(k), C.fmtNum(m), C.fmtRatio(m / base), k === 'none' ? '-' : C.fmtNum(((m - base) * 1e6) / (2 * count))];
+      }),
+    ),
+  );
+}
+
 async function deliveryRun(port, cert, tracer, level, secs) {
   await tracer.start(NODE);
   const perStream = level.rate / level.conc;
@@ -271,11 +314,6 @@ async function delivery(out) {
 async function main() {
   C.requireRoot();
   const out = [C.header('agentsight TLS tracer overhead and delivery')];
-  const stats0 = C.readSysctl('kernel.bpf_stats_enabled');
-  if (PROG_STATS) {
-    if (!C.writeSysctl('kernel.bpf_stats_enabled', 1)) out.push('note: could not enable kernel.bpf_stats_enabled; no per-program times');
-    process.on('exit', () => C.writeSysctl('kernel.bpf_stats_enabled', stats0 ?? 0));
-  }
   const progs0 = new Set(C.bpfPrograms().map((p) => p.id));
   out.push(
     `probes:    both tracers: uprobe+uretprobe on ${NODE}:SSL_read and SSL_write (agentsight also holds SSL_read_ex/SSL_write_ex/SSL_do_handshake probes, not hit here, and its sys_enter and process tracepoints)`,
@@ -283,11 +321,22 @@ async function main() {
     `program:   ${bpftraceScript(NODE).replace(/\n/g, '\n           ')}`,
   );
   try {
-    if (ONLY !== 'delivery') await overhead(out);
-    if (ONLY !== 'overhead') await delivery(out);
+    if (ONLY.includes('overhead')) {
+      // per-program run time counters, only while the overhead runs (they add two clock reads per program run)
+      const stats0 = C.readSysctl('kernel.bpf_stats_enabled') ?? '0';
+      if (PROG_STATS && !C.writeSysctl('kernel.bpf_stats_enabled', 1)) out.push('note: could not enable kernel.bpf_stats_enabled; no per-program times');
+      const restore = () => C.writeSysctl('kernel.bpf_stats_enabled', stats0);
+      if (PROG_STATS) process.once('exit', restore);
+      try {
+        await overhead(out);
+      } finally {
+        if (PROG_STATS) C.writeSysctl('kernel.bpf_stats_enabled', stats0);
+      }
+    }
+    if (ONLY.includes('tax')) await syscallTax(out);
+    if (ONLY.includes('delivery')) await delivery(out);
   } finally {
     C.killAll();
-    if (PROG_STATS) C.writeSysctl('kernel.bpf_stats_enabled', stats0 ?? 0);
   }
   await C.sleep(300);
   out.push(`\n${C.leftoverReport(progs0)}`, `finished:  ${new Date().toISOString()}`);

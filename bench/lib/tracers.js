@@ -54,18 +54,18 @@ class Tracer {
 
   async launch(binary) {
     const k = this.kind;
+    const cmd = this.opts.command ?? 'ssl';
     if (k === 'agentsight' || k === 'quiet') {
-      const args = [path.join(this.root, 'bin', 'agentsight.js'), 'ssl', '--format', 'json', '--stats-interval', '0'];
+      const args = [path.join(this.root, 'bin', 'agentsight.js'), cmd, '--format', 'json', '--stats-interval', '0', ...(this.opts.args ?? [])];
       if (k === 'quiet') args.push('--quiet');
-      if (this.opts.ringMiB) args.push('--ssl-ring-size', String(this.opts.ringMiB));
       this.child = track(new Child(process.execPath, args, { countLines: true }));
       const esc = binary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      await this.child.waitFor(new RegExp(`TLS tracer attached to .*${esc}`), { stderr: true });
+      await this.child.waitFor(cmd === 'ssl' ? new RegExp(`TLS tracer attached to .*${esc}`) : /process tracer attached/, { stderr: true });
     } else if (k === 'sink') {
       const o = { ...(this.opts.sink ?? {}) };
-      this.child = track(new Child(process.execPath, [path.join(__dirname, 'tracer-sink.js'), 'ssl', JSON.stringify(o)], { env: { ...process.env, AGENTSIGHT_BENCH_ROOT: this.root } }));
+      this.child = track(new Child(process.execPath, [path.join(__dirname, 'tracer-sink.js'), cmd, JSON.stringify(o)], { env: { ...process.env, AGENTSIGHT_BENCH_ROOT: this.root } }));
       const r = await this.child.json(/"ready"/);
-      if (!r.targets.includes(binary)) throw new Error(`sink did not attach to ${binary}: ${r.targets.join(', ')}`);
+      if (cmd === 'ssl' && !r.targets.includes(binary)) throw new Error(`sink did not attach to ${binary}: ${r.targets.join(', ')}`);
     } else if (k === 'bpftrace') {
       const env = { ...process.env, BPFTRACE_STRLEN: '200' };
       if (this.opts.pages) env.BPFTRACE_PERF_RB_PAGES = String(this.opts.pages);
