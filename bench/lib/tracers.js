@@ -124,8 +124,11 @@ class Tracer {
       return { vmhwm, events: c.lineCount, lost };
     }
     const ev = /agentsight: (\d+) event\(s\)/.exec(c.stderr);
+    // "WARNING: N record(s) lost or truncated: process.ringbuf_full_process=3, process.argv_truncated=1"
     const warn = /WARNING: (\d+) record\(s\) lost or truncated: (.*)/.exec(c.stderr);
-    return { vmhwm, events: ev ? Number(ev[1]) : null, lost: warn ? Number(warn[1]) : 0, lostDetail: warn ? warn[2] : '', stderr: c.stderr };
+    let lost = 0;
+    for (const m of (warn?.[2] ?? '').matchAll(/\.ringbuf_full_\w+=(\d+)/g)) lost += Number(m[1]);
+    return { vmhwm, events: ev ? Number(ev[1]) : null, lost, lostDetail: warn ? warn[2] : '', stderr: c.stderr };
   }
 }
 
