@@ -238,14 +238,64 @@ function writeSysctl(name, v) {
   }
 }
 
+/** prog id -> holders ("pid comm"), from /proc/PID/fdinfo (prog and link fds show prog_id). */
+function progHolders() {
+  const out = new Map();
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let fds;
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fdinfo`);
+    } catch {
+      continue;
+    }
+    let comm = '?';
+    try {
+      comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      /* gone */
+    }
+    for (const fd of fds) {
+      let info;
+      try {
+        info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+      } catch {
+        continue;
+      }
+      const m = /^prog_id:\s+(\d+)/m.exec(info);
+      if (!m) continue;
+      const id = Number(m[1]);
+      if (!out.has(id)) out.set(id, new Set());
+      out.get(id).add(`${pid} ${comm}`);
+    }
+  }
+  return out;
+}
+
 /**
- * Programs loaded now that were not loaded when the run began (ids in `before`).
- * Other users of the machine may load programs meanwhile: names tell whose they are.
+ * Programs loaded now that were not loaded when the run began (ids in
+ * `before`), with the processes holding them: other users of the machine may
+ * load programs meanwhile, and the benchmark's own tracers have all exited.
  */
 function leftoverReport(before) {
   const now = bpfPrograms().filter((p) => !before.has(p.id));
-  if (now.length === 0) return `eBPF programs: none left over (bpftool prog list: ${bpfPrograms().length} loaded, all already there before the run)`;
-  return `eBPF programs loaded since the start and still there: ${now.map((p) => `${p.id}:${p.name}`).join(', ')} (check whether they are this benchmark's)`;
+  const alive = [...children].filter((c) => !c.exitedYet).map((c) => c.pid);
+  const head = `benchmark processes still running: ${alive.length ? alive.join(', ') : 'none'}`;
+  if (now.length === 0) return `${head}; eBPF programs loaded since the start: none (bpftool prog list)`;
+  const holders = progHolders();
+  const by = new Map();
+  for (const p of now) {
+    const h = [...(holders.get(p.id) ?? ['no process (pinned or being freed)'])].join(', ');
+    by.set(h, [...(by.get(h) ?? []), `${p.id}:${p.name}`]);
+  }
+  return `${head}; eBPF programs loaded since the start and still there: ${[...by].map(([h, ps]) => `${ps.join(' ')} held by ${h}`).join('; ')}`;
+}
+
+/** Busy and total CPU ticks of the machine (/proc/stat). */
+function machineTicks() {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
 }
 
 /** Render rows (arrays of strings) as an aligned text table. */
@@ -320,6 +370,7 @@ module.exports = {
   diffProgStats,
   readSysctl,
   leftoverReport,
+  machineTicks,
   writeSysctl,
   table,
   fmtNum,

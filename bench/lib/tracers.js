@@ -46,9 +46,9 @@ class Tracer {
   async start(binary = NODE) {
     const k = this.kind;
     // bpftool here cannot say which process holds a program: the tracer's are the ones that appear while it starts
-    const before = new Set(this.opts.progStats ? bpfPrograms().map((p) => p.id) : []);
+    const before = new Set(bpfPrograms().map((p) => p.id));
     await this.launch(binary);
-    if (this.opts.progStats) this.progIds = new Set(bpfPrograms().map((p) => p.id).filter((id) => !before.has(id)));
+    this.progIds = new Set(bpfPrograms().map((p) => p.id).filter((id) => !before.has(id)));
     return this;
   }
 
@@ -82,7 +82,7 @@ class Tracer {
   async mark() {
     const c = this.child;
     if (!c) return {};
-    const m = { cpu: cpuMs(c.pid), prog: this.progIds ? progStatsOf(this.progIds) : null };
+    const m = { cpu: cpuMs(c.pid), prog: this.opts.progStats ? progStatsOf(this.progIds) : null };
     if (this.kind === 'sink') {
       c.send('mark');
       const r = await c.json(/"mark"/);
