@@ -10,6 +10,7 @@
  *
  * Options: --reps N  --small-ring BYTES (default 65536)  --only storm,tax,exec,open
  *          --tracers none,sink,cli (exec storm; sink@/other/build for A/B runs)
+ *          --wait-quiet SECONDS (wait for no other eBPF programs and an idle CPU first)
  *
  * Loads:
  *   exec storm  K parallel `sh -c 'while ...; do /bin/true; done'` loops: every
@@ -40,6 +41,7 @@ const STORM_REPS = Number(opt('reps', QUICK ? 1 : 5));
 const SMALL_RING = Number(opt('small-ring', 65536));
 const ONLY = opt('only', 'storm,tax,exec,open').split(',');
 const DEFAULT_RING = 8 << 20;
+const WAIT_QUIET = Number(opt('wait-quiet', 0));
 
 function waitExit(child) {
   return new Promise((resolve, reject) => {
@@ -248,6 +250,7 @@ async function openRates(out) {
 async function main() {
   C.requireRoot();
   const out = [C.header('agentsight process tracer: event rate and exec-storm overhead')];
+  if (WAIT_QUIET) out.push(`before:    ${await C.waitQuiet(WAIT_QUIET * 1000)}`);
   const progs0 = new Set(C.bpfPrograms().map((p) => p.id));
   const foreign = C.bpfPrograms().length;
   if (foreign) out.push(`note:      ${foreign} eBPF program(s) of other users were loaded at the start (they add their own cost)`);

@@ -9,7 +9,7 @@
  *   node bench/ssl-overhead.js --quick    one repetition, short windows
  *
  * Options: --reps N  --secs S  --tracers none,agentsight,bpftrace[,quiet,sink,sink-syscall,...]
- *          --workloads small,stream[,bulk]
+ *          --workloads small,stream[,bulk]  --wait-quiet SECONDS (wait for no other eBPF programs and an idle CPU first)
  *          --only overhead,tax,delivery (any of them)  --no-prog-stats
  *
  * Workload: a node https server and a node https client in two processes;
@@ -35,6 +35,7 @@ const SECS = Number(opt('secs', QUICK ? 2 : 4));
 const TRACERS = opt('tracers', 'none,agentsight,bpftrace').split(',');
 const ONLY = opt('only', 'overhead,tax,delivery').split(',');
 const PROG_STATS = !flag('no-prog-stats');
+const WAIT_QUIET = Number(opt('wait-quiet', 0));
 
 const ALL_WORKLOADS = [
   { name: 'request loop', key: 'small', path: '/small?n=32', conc: 8, unit: 'req/s', rate: (r) => r.requests / (r.ms / 1000) },
@@ -355,6 +356,7 @@ async function delivery(out) {
 async function main() {
   C.requireRoot();
   const out = [C.header('agentsight TLS tracer overhead and delivery')];
+  if (WAIT_QUIET) out.push(`before:    ${await C.waitQuiet(WAIT_QUIET * 1000)}`);
   const progs0 = new Set(C.bpfPrograms().map((p) => p.id));
   out.push(
     `probes:    both tracers: uprobe+uretprobe on ${NODE}:SSL_read and SSL_write (agentsight also holds SSL_read_ex/SSL_write_ex/SSL_do_handshake probes, not hit here, and its sys_enter and process tracepoints)`,

@@ -298,6 +298,25 @@ function machineTicks() {
   return { busy: total - idle, total };
 }
 
+/**
+ * Wait (up to maxMs) until no eBPF programs are loaded and the machine's CPU
+ * is mostly idle for 3 s: other users' tracers and load distort every figure.
+ * Resolves with a line saying what was found.
+ */
+async function waitQuiet(maxMs) {
+  const end = Date.now() + maxMs;
+  let last = '';
+  for (;;) {
+    const k0 = machineTicks();
+    await sleep(3000);
+    const k1 = machineTicks();
+    const busy = ((k1.busy - k0.busy) / (k1.total - k0.total)) * 100;
+    const progs = bpfPrograms().length;
+    last = `machine ${busy.toFixed(0)}% busy over 3 s, ${progs} eBPF program(s) loaded by others`;
+    if ((busy < 15 && progs === 0) || Date.now() > end) return `${busy < 15 && progs === 0 ? 'quiet' : 'NOT quiet (gave up waiting)'}: ${last}`;
+  }
+}
+
 /** Render rows (arrays of strings) as an aligned text table. */
 function table(header, rows) {
   const all = [header, ...rows].map((r) => r.map((c) => String(c)));
@@ -371,6 +390,7 @@ module.exports = {
   readSysctl,
   leftoverReport,
   machineTicks,
+  waitQuiet,
   writeSysctl,
   table,
   fmtNum,
