@@ -10,6 +10,7 @@
  *
  * Options: --reps N  --secs S  --tracers none,agentsight,bpftrace[,quiet,sink,sink-syscall,...]
  *          --workloads small,stream[,bulk]  --wait-quiet SECONDS (wait for no other eBPF programs and an idle CPU first)
+ *          --other-max PCT (re-measure a window when other processes used more than PCT % of a CPU; default 30)
  *          --only overhead,tax,delivery (any of them)  --no-prog-stats
  *
  * Workload: a node https server and a node https client in two processes;
@@ -36,6 +37,7 @@ const TRACERS = opt('tracers', 'none,agentsight,bpftrace').split(',');
 const ONLY = opt('only', 'overhead,tax,delivery').split(',');
 const PROG_STATS = !flag('no-prog-stats');
 const WAIT_QUIET = Number(opt('wait-quiet', 0));
+const OTHER_MAX = Number(opt('other-max', 30));
 
 const ALL_WORKLOADS = [
   { name: 'request loop', key: 'small', path: '/small?n=32', conc: 8, unit: 'req/s', rate: (r) => r.requests / (r.ms / 1000) },
@@ -131,22 +133,33 @@ async function overhead(out) {
           const t = tracerFor(kind);
           await t.start(NODE);
           await C.sleep(500);
-          const s0 = C.cpuMs(server.pid);
-          const m0 = await t.mark();
-          // eBPF programs of other processes loaded during the window (another tracer adds its own cost to everything)
-          const foreign = C.bpfPrograms().filter((p) => !t.progIds?.has(p.id)).length;
-          const k0 = C.machineTicks();
-          const me0 = process.cpuUsage();
-          client.send(`measure ${SECS * 1000}`);
-          const r = await client.json(/"requests"/);
-          const k1 = C.machineTicks();
-          const me = process.cpuUsage(me0);
-          const d = await t.since(m0);
-          const s1 = C.cpuMs(server.pid);
-          const fin = await t.stop();
-          // CPU the machine spent outside this benchmark's processes (other users, kernel threads), in % of one CPU
-          const other = (((k1.busy - k0.busy) * 10 - (r.cpu_ms + (s1 - s0) + (d.cpu_ms ?? 0) + (me.user + me.system) / 1000)) / r.ms) * 100;
-          const row = { ...r, rate: w.rate(r), server_cpu_ms: s1 - s0, tracer: d, fin, other, foreign };
+          // A window is measured again (up to 3 times, the quietest kept) when another process's eBPF
+          // programs were loaded or other processes used more than OTHER_MAX % of a CPU meanwhile.
+          let row = null;
+          for (let attempt = 1; attempt <= 3; attempt++) {
+            await C.waitNoForeign(t.progIds);
+            const s0 = C.cpuMs(server.pid);
+            const m0 = await t.mark();
+            const k0 = C.machineTicks();
+            const me0 = process.cpuUsage();
+            client.send(`measure ${SECS * 1000}`);
+            const r = await client.json(/"requests"/);
+            const k1 = C.machineTicks();
+            const me = process.cpuUsage(me0);
+            const foreign = C.bpfPrograms().filter((p) => !t.progIds?.has(p.id)).length;
+            const d = await t.since(m0);
+            const s1 = C.cpuMs(server.pid);
+            // CPU the machine spent outside this benchmark's processes (other users, kernel threads), in % of one CPU
+            const other = (((k1.busy - k0.busy) * 10 - (r.cpu_ms + (s1 - s0) + (d.cpu_ms ?? 0) + (me.user + me.system) / 1000)) / r.ms) * 100;
+            const cand = { ...r, rate: w.rate(r), server_cpu_ms: s1 - s0, tracer: d, other, foreign, attempts: attempt };
+            if (!row || cand.foreign < row.foreign || (cand.foreign === row.foreign && cand.other < row.other)) row = cand;
+            if (foreign === 0 && other <= OTHER_MAX) break;
+            process.stderr.write(`  (window disturbed: other CPU ${C.fmtNum(other)}%, ${foreign} foreign eBPF programs; measuring again)\n`);
+          }
+          const d = row.tracer;
+          const r = row;
+          row.fin = await t.stop();
+          const fin = row.fin;
           (rows[kind] ??= []).push(row);
           process.stderr.write(
             `  ${w.key} rep ${rep + 1} ${kind.padEnd(10)} ${C.fmtNum(row.rate)} ${w.unit}` +
@@ -195,7 +208,7 @@ async function overhead(out) {
         Number.isFinite(perCall) ? `${C.fmtNum(perCall)} (${C.fmtNum(tlsMs, 1)} ms/s)` : '-',
         Number.isFinite(sysNs) ? `${C.fmtNum(sysNs)} x ${C.fmtNum(sysPerS)}/s = ${C.fmtNum(sysMs, 1)} ms/s` : '-',
         all,
-        rs.map((r) => `${C.fmtNum(Math.max(0, r.other))}%${r.foreign ? ` (${r.foreign} foreign progs)` : ''}`).join(' / '),
+        rs.map((r) => `${C.fmtNum(Math.max(0, r.other))}%${r.foreign ? ` (${r.foreign} foreign progs)` : ''}${r.attempts > 1 ? ` [${r.attempts} tries]` : ''}`).join(' / '),
       ]);
     }
     out.push(
@@ -239,7 +252,10 @@ async function syscallTax(out) {
       const t = tracerFor(kind);
       await t.start(NODE);
       await C.sleep(300);
-      for (let i = 0; i < runs; i++) (times[kind] ??= []).push(await dd());
+      for (let i = 0; i < runs; i++) {
+        await C.waitNoForeign(t.progIds);
+        (times[kind] ??= []).push(await dd());
+      }
       await t.stop();
     }
   }
@@ -257,6 +273,7 @@ async function syscallTax(out) {
 }
 
 async function deliveryRun(port, cert, tracer, level, secs) {
+  await C.waitNoForeign();
   await tracer.start(NODE);
   const perStream = level.rate / level.conc;
   const chunks = level.rate ? Math.max(50, Math.round(perStream * 2)) : level.chunks;

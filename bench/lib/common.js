@@ -317,6 +317,20 @@ async function waitQuiet(maxMs) {
   }
 }
 
+/**
+ * Wait (up to maxMs) until every loaded eBPF program is one of `ours` (a Set
+ * of ids): another tracer on the machine would add its cost to every
+ * condition. Resolves with the number of foreign programs left (0 = clean).
+ */
+async function waitNoForeign(ours = new Set(), maxMs = 120_000) {
+  const end = Date.now() + maxMs;
+  for (;;) {
+    const n = bpfPrograms().filter((p) => !ours.has(p.id)).length;
+    if (n === 0 || Date.now() > end) return n;
+    await sleep(500);
+  }
+}
+
 /** Render rows (arrays of strings) as an aligned text table. */
 function table(header, rows) {
   const all = [header, ...rows].map((r) => r.map((c) => String(c)));
@@ -391,6 +405,7 @@ module.exports = {
   leftoverReport,
   machineTicks,
   waitQuiet,
+  waitNoForeign,
   writeSysctl,
   table,
   fmtNum,
