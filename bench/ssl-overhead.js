@@ -8,7 +8,8 @@
  *   node bench/ssl-overhead.js            full run (a few minutes)
  *   node bench/ssl-overhead.js --quick    one repetition, short windows
  *
- * Options: --reps N  --secs S  --tracers none,agentsight,bpftrace[,quiet,sink,sink-syscall,...]
+ * Options: --reps N  --secs S  --tracers none,agentsight,bpftrace[,quiet,sink,sink-syscall]
+ *          (kind@/other/build runs that build, for A/B runs)
  *          --workloads small,stream[,bulk]  --wait-quiet SECONDS (wait for no other eBPF programs and an idle CPU first)
  *          --other-max PCT (re-measure a window when other processes used more than PCT % of a CPU; default 30)
  *          --only overhead,tax,delivery (any of them)  --no-prog-stats
@@ -72,7 +73,6 @@ const LABEL = {
   agentsight: 'agentsight ssl (CLI, json)',
   quiet: 'agentsight ssl --quiet (CLI)',
   sink: 'SslTracer, events counted',
-  'sink-nosys': 'SslTracer without sys_enter',
   'sink-syscall': 'SslTracer, socketHook syscall',
   bpftrace: 'bpftrace (printf %r buf)',
 };
@@ -84,7 +84,6 @@ function label(kind) {
 }
 
 function tracerFor(kind) {
-  if (kind === 'sink-nosys') return new Tracer('sink', { sink: { noSysEnter: true }, progStats: PROG_STATS });
   if (kind.startsWith('sink-syscall')) return new Tracer(`sink${kind.slice(12)}`, { sink: { socketHook: 'syscall' }, progStats: PROG_STATS });
   // bpftrace gets large perf buffers here so that it loses nothing and does the same work (see the delivery table for defaults)
   if (kind === 'bpftrace') return new Tracer('bpftrace', { pages: 4096, progStats: PROG_STATS });
@@ -376,7 +375,7 @@ async function main() {
   if (WAIT_QUIET) out.push(`before:    ${await C.waitQuiet(WAIT_QUIET * 1000)}`);
   const progs0 = new Set(C.bpfPrograms().map((p) => p.id));
   out.push(
-    `probes:    both tracers: uprobe+uretprobe on ${NODE}:SSL_read and SSL_write (agentsight also holds SSL_read_ex/SSL_write_ex/SSL_do_handshake probes, not hit here, and its sys_enter and process tracepoints)`,
+    `probes:    both tracers: uprobe+uretprobe on ${NODE}:SSL_read and SSL_write (agentsight also holds SSL_read_ex/SSL_write_ex/SSL_do_handshake probes, not hit here, its socket hook and its process tracepoints)`,
     `bpftrace:  BPFTRACE_STRLEN=200 (its maximum buf() size; every call here is <= 200 bytes), BPFTRACE_PERF_RB_PAGES=4096 in the overhead runs`,
     `program:   ${bpftraceScript(NODE).replace(/\n/g, '\n           ')}`,
   );

@@ -10,9 +10,6 @@
  *   {"ready":true,...}            once probes are attached
  *   {"mark":...}                  answer to "mark" on stdin: counters so far
  *   {"final":true,...}            after SIGINT/SIGTERM or "stop": everything drained, kernel counters, VmHWM
- *
- * Extra option "noSysEnter": true leaves ssl.bpf.c's sys_enter program
- * unattached (an experiment: the socket fd/addresses are then unknown).
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -32,21 +29,9 @@ function status(field) {
   return m ? Number(m[1]) * 1024 : null;
 }
 
-function bindingFor(o) {
-  const b = getBinding();
-  if (!o.noSysEnter) return b;
-  class NoSysEnter extends b.BpfObject {
-    attach(name) {
-      if (name === 'ssl_sys_enter') return -1;
-      return super.attach(name);
-    }
-  }
-  return { ...b, BpfObject: NoSysEnter };
-}
-
 async function main() {
-  const { noSysEnter, ...tracerOpts } = opts;
-  const binding = bindingFor({ noSysEnter });
+  const tracerOpts = opts;
+  const binding = getBinding();
   const tracer =
     kind === 'ssl'
       ? await SslTracer.start({ statsIntervalMs: 0, ...tracerOpts, binding })
