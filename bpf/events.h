@@ -173,7 +173,7 @@ enum as_ssl_lib {
 
 #define AS_SSL_F_TRUNCATED (1u << 0)	/* bytes beyond the per-call cap were not copied */
 #define AS_SSL_F_READ_FAIL (1u << 1)	/* user memory could not be read (data zeroed) */
-#define AS_SSL_F_FD_THIS_CALL (1u << 2)	/* fd seen on a syscall made inside this very call */
+#define AS_SSL_F_FD_THIS_CALL (1u << 2)	/* the socket was seen doing I/O inside this very call */
 
 /*
  * One TLS call, in one exactly-sized ring-buffer record (reserved as a

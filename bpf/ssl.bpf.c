@@ -14,9 +14,12 @@
  * whole. Records are submitted without waking user space until wakeup_bytes
  * are pending; user space also drains on a short timer.
  *
- * ssl_sys_enter marks which socket fd a thread uses while inside an SSL call
- * (the library's own read/write/send/recv syscalls), which gives the
- * connection's fd and addresses.
+ * The connection's socket is the one the library sends or receives on while
+ * inside an SSL call. ssl_sock_send/ssl_sock_recv (tracepoints sock_send_length
+ * and sock_recv_length, Linux 6.3+) see only socket I/O; on older kernels
+ * ssl_sys_enter marks the fd of the library's read/write/send/recv syscalls,
+ * at a cost to every system call of every process. User space loads one or
+ * the other.
  */
 #include "common.bpf.h"
 
@@ -56,9 +59,10 @@ struct pending {
 	__u64 buf;
 	__u64 len_ptr;
 	__u64 ts;
+	__u64 sk;	/* struct sock * seen by ssl_sock_send/recv inside this call, or 0 */
 	__u32 kind;
 	__u32 lib;
-	__s32 fd;
+	__s32 fd;	/* socket fd seen by ssl_sys_enter inside this call, or -1 */
 	__u32 _pad;
 };
 
@@ -85,6 +89,7 @@ struct conn_info {
 	__u32 _pad1;
 	__u8 laddr[16];
 	__u8 raddr[16];
+	__u64 sk;	/* the socket these were read from (sock tracepoints), or 0 */
 };
 
 /* (pid, session) -> socket, learned from syscalls made inside its SSL calls */
@@ -160,6 +165,7 @@ static __always_inline bool is_socket(int fd)
 	return (mode & S_IFMT) == S_IFSOCK;
 }
 
+/* Kernels without the sock_*_length tracepoints: every system call passes here. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
 {
@@ -187,18 +193,9 @@ int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* Socket addresses of an fd of the current task, if it is an inet socket. */
-static __always_inline void socket_info(int fd, struct conn_info *ci)
+/* Family, addresses and ports of an inet socket (left zero for other families). */
+static __always_inline void sock_addrs(struct sock *sk, struct conn_info *ci)
 {
-	ci->fd = fd;
-	struct file *f = task_file(fd);
-	if (!f)
-		return;
-	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family == AF_INET) {
 		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
@@ -214,6 +211,115 @@ static __always_inline void socket_info(int fd, struct conn_info *ci)
 	ci->family = family;
 	ci->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	ci->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* Socket addresses of an fd of the current task, if it is an inet socket. */
+static __always_inline void socket_info(int fd, struct conn_info *ci)
+{
+	ci->fd = fd;
+	struct file *f = task_file(fd);
+	if (!f)
+		return;
+	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	sock_addrs(BPF_CORE_READ(sock, sk), ci);
+}
+
+/* ---- socket seen through the sock_send_length / sock_recv_length tracepoints ---- */
+
+#define FD_SCAN_MAX 65536
+
+struct fd_scan {
+	struct file **fds;
+	struct file *want;
+	__u32 max;
+	__s32 found;
+};
+
+static long fd_scan_step(__u32 i, void *c)
+{
+	struct fd_scan *s = c;
+	if (i >= s->max)
+		return 1;
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &s->fds[i]);
+	if (f == s->want) {
+		s->found = i;
+		return 1;
+	}
+	return 0;
+}
+
+/* The fd of the current task that holds this file, or -1 (searched once per connection). */
+static __always_inline int fd_of_file(struct file *want)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fd_scan s = { .fds = BPF_CORE_READ(fdt, fd), .want = want, .max = BPF_CORE_READ(fdt, max_fds), .found = -1 };
+	if (!want)
+		return -1;
+	bpf_loop(FD_SCAN_MAX, fd_scan_step, &s, 0);
+	return s.found;
+}
+
+/* Whole-struct comparison (padding is always zero: every conn_info starts zero-initialised). */
+static __always_inline bool same_conn(const struct conn_info *a, const struct conn_info *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	for (int i = 0; i < sizeof(struct conn_info) / 8; i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
+/*
+ * Connection of a call that did socket I/O on sk: addresses from the socket;
+ * the fd from what is known of this session if that fd still holds this
+ * socket, else from a search of the fd table. Updates conns when it changed.
+ */
+static __always_inline void conn_from_sock(struct conn_key *ck, struct sock *sk, struct conn_info *ci)
+{
+	struct file *file = BPF_CORE_READ(sk, sk_socket, file);
+	struct conn_info *known = bpf_map_lookup_elem(&conns, ck);
+	sock_addrs(sk, ci);
+	ci->sk = (__u64)sk;
+	ci->fd = -1;
+	if (known && known->sk == (__u64)sk) {
+		if (known->fd >= 0 && task_file(known->fd) == file)
+			ci->fd = known->fd;
+		else if (known->fd < 0)
+			ci->fd = -1; /* searched before, not found: do not search on every call */
+		else
+			ci->fd = fd_of_file(file);
+		if (same_conn(known, ci))
+			return;
+	} else {
+		ci->fd = fd_of_file(file);
+	}
+	bpf_map_update_elem(&conns, ck, ci, BPF_ANY);
+}
+
+static __always_inline int note_sock(struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+	if (p && !p->sk)
+		p->sk = (__u64)sk;
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(ssl_sock_send, struct sock *sk, int ret, int flags)
+{
+	return note_sock(sk);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(ssl_sock_recv, struct sock *sk, int ret, int flags)
+{
+	return note_sock(sk);
 }
 
 SEC("uretprobe")
@@ -280,7 +386,10 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	/* Connection identity: learned in this call, or earlier for this session. */
 	struct conn_key ck = { .pid = pid, .ssl = p.ssl };
 	struct conn_info ci = { .fd = -1 };
-	if (p.fd >= 0) {
+	if (p.sk) {
+		conn_from_sock(&ck, (struct sock *)p.sk, &ci);
+		e->flags |= AS_SSL_F_FD_THIS_CALL;
+	} else if (p.fd >= 0) {
 		socket_info(p.fd, &ci);
 		bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
 		e->flags |= AS_SSL_F_FD_THIS_CALL;

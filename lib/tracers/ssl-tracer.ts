@@ -56,6 +56,12 @@ export interface SslTracerOptions {
    * 'perf' (one perf-event link per function, older kernels), 'auto' (default: multi if the kernel has it).
    */
   uprobeLinks?: 'auto' | 'multi' | 'perf';
+  /**
+   * How the socket under a TLS session is found: 'sock' (the sock_send_length/sock_recv_length
+   * tracepoints, Linux 6.3+: only socket I/O is seen), 'syscall' (a sys_enter hook, which every
+   * system call of every process passes through), 'auto' (default: sock if the kernel has it).
+   */
+  socketHook?: 'auto' | 'sock' | 'syscall';
   /** A running process tracer to share the selection with (its events must be passed to observe()). */
   processTracer?: ProcessTracer;
   selfPid?: number;
@@ -112,6 +118,23 @@ function isPowerOfTwo(n: number): boolean {
 }
 
 const BPF_TRACE_UPROBE_MULTI = 48;
+
+const SOCK_PROGRAMS = ['ssl_sock_send', 'ssl_sock_recv'];
+const SYSCALL_PROGRAMS = ['ssl_sys_enter'];
+
+let sockTracepoints: boolean | undefined;
+/** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its BTF. */
+export function kernelHasSockTracepoints(): boolean {
+  if (sockTracepoints === undefined) {
+    try {
+      const btf = fs.readFileSync('/sys/kernel/btf/vmlinux');
+      sockTracepoints = btf.includes('btf_trace_sock_send_length\0') && btf.includes('btf_trace_sock_recv_length\0');
+    } catch {
+      sockTracepoints = false;
+    }
+  }
+  return sockTracepoints;
+}
 
 /** After a selected process execs, look at its mappings again at these delays (ms), for libraries it loads late. */
 const RESCAN_DELAYS = [300, 1500, 5000];
@@ -230,6 +253,9 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       });
     }
     const filterTracked = pt.options.comm.length > 0 || pt.options.pid.length > 0;
+    const hook = options.socketHook ?? 'auto';
+    const sockHook = hook === 'sock' || (hook === 'auto' && kernelHasSockTracepoints());
+    const socketPrograms = sockHook ? SOCK_PROGRAMS : SYSCALL_PROGRAMS;
     let obj: NativeBpfObject | null = null;
     try {
       const open = (multi: boolean) => {
@@ -239,6 +265,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
             ob.setRodata('cfg', SslTracer.configBlock(o, filterTracked));
             ob.setMaxEntries('ssl_rb', o.ringBytes);
             ob.reuseMap('tracked', (pt as ProcessTracer).object, 'tracked');
+            for (const p of [...SOCK_PROGRAMS, ...SYSCALL_PROGRAMS]) if (!socketPrograms.includes(p)) ob.setAutoload(p, false);
             if (multi) for (const p of ['ssl_enter', 'ssl_ret']) ob.setExpectedAttachType(p, BPF_TRACE_UPROBE_MULTI);
             ob.load();
           });
@@ -262,7 +289,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
         }
       }
       const ob = obj;
-      native(() => ob.attach('ssl_sys_enter'));
+      for (const p of socketPrograms) native(() => ob.attach(p));
       const t = new SslTracer(o, binding, ob, pt, owns, multi);
       await t.attachInitial();
       t.source = new RingSource(binding, ob, 'ssl_rb', { intervalMs: 20 });

@@ -334,6 +334,35 @@ describePrivileged('TLS discovery on the real kernel', () => {
     expect(bytesOf(col.of(isSsl(r.pid, 'WRITE/SEND'))).equals(connOf(srv, '/perf-links').received)).toBe(true);
   });
 
+  it.each(['sock', 'syscall'] as const)('socket hook "%s": the connection fd (a high one) and addresses', async (hook) => {
+    const tag = `fd-${hook}`;
+    // 1500 open fds first, so the socket's fd is far from the first ones
+    const code = [
+      'import os,socket,ssl',
+      "hold=[os.open('/dev/null',os.O_RDONLY) for _ in range(1500)]",
+      `c=ssl.create_default_context(cafile='${cert.certFile}')`,
+      `s=c.wrap_socket(socket.create_connection(('127.0.0.1',${srv.port})),server_hostname='localhost')`,
+      `s.sendall(b'GET /${tag} HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n')`,
+      'while s.recv(65536): pass',
+      'print(s.fileno())',
+    ].join('\n');
+    const t = await SslTracer.start({ statsIntervalMs: 0, socketHook: hook });
+    const col = new Collector(t.events());
+    const r = await run(PY, ['-c', code]);
+    expect(r.stderr).toBe('');
+    const fd = Number(r.stdout.toString().trim());
+    expect(fd).toBeGreaterThan(1500);
+    await readsReach(col, r.pid, connOf(srv, `/${tag}`).sent.length);
+    t.stop();
+    await col.done;
+    const conn = connOf(srv, `/${tag}`);
+    const mine = col.of(isSsl(r.pid));
+    expect(mine.length).toBeGreaterThanOrEqual(2);
+    for (const e of mine) {
+      expect(e.data).toMatchObject({ fd, local_addr: '127.0.0.1', local_port: conn.port, remote_addr: '127.0.0.1', remote_port: srv.port });
+    }
+  });
+
   it('a libssl outside the system directories, loaded by a selected process after start, is found and probed', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-lib-'));
     for (const l of ['libssl.so.3', 'libcrypto.so.3']) fs.copyFileSync(`/usr/lib/x86_64-linux-gnu/${l}`, path.join(dir, l));
