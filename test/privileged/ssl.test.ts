@@ -15,8 +15,11 @@ const PY = '/usr/bin/python3';
 const isSsl = (pid: number, fn?: string) => (e: Event) => e.source === 'ssl' && e.pid === pid && (!fn || e.data.function === fn);
 const bytesOf = (events: Event[]) => Buffer.concat(events.map(sslPayload));
 
+let current: SslTracer | null = null;
+
 async function traced(opts: SslTracerOptions, work: (col: Collector) => Promise<void>): Promise<Collector> {
   const t = await SslTracer.start({ statsIntervalMs: 0, ...opts });
+  current = t;
   // the host's libssl must be probed before any client runs
   expect(t.targets().map((x) => x.path)).toContain('/usr/lib/x86_64-linux-gnu/libssl.so.3');
   const col = new Collector(t.events());
@@ -34,7 +37,13 @@ async function traced(opts: SslTracerOptions, work: (col: Collector) => Promise<
 async function readsReach(col: Collector, pid: number, n: number): Promise<void> {
   const end = Date.now() + 10_000;
   while (bytesOf(col.of(isSsl(pid, 'READ/RECV'))).length < n) {
-    if (Date.now() > end) throw new Error(`captured ${bytesOf(col.of(isSsl(pid, 'READ/RECV'))).length} of ${n} response bytes`);
+    if (Date.now() > end) {
+      const st = current?.stats();
+      throw new Error(
+        `captured ${bytesOf(col.of(isSsl(pid, 'READ/RECV'))).length} of ${n} response bytes; ${col.of(isSsl(pid)).length} ssl events of pid ${pid}, ` +
+          `${col.events.length} events in all; kernel ${JSON.stringify(st?.kernel)} ring ${JSON.stringify(st?.ring)}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
