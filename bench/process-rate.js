@@ -136,16 +136,19 @@ async function stormSlowdown(out) {
   );
 }
 
-/** dd bs=1 under the process tracer: the sys_enter/sys_exit hooks (file events) run on every system call. */
+/** dd bs=1 under the process tracer: file-event hooks on sys_enter/sys_exit run on every system call; on the open syscalls' tracepoints they run on opens only. */
 async function syscallTax(out) {
   const count = QUICK ? 200_000 : 500_000;
   const runs = 3;
   // with a selection (--comm), the file-event hooks are attached although dd is not selected
+  // the last two: the same selection with file opens hooked on sys_enter/sys_exit, or on the open syscalls' own tracepoints
   const kinds = [
     ['none', null],
     ['cli', []],
     ['cli', ['--comm', 'asbench-none']],
     ['cli', ['--comm', 'asbench-none', '--no-file-events']],
+    ['sink', { comm: ['asbench-none'], fileHook: 'raw' }],
+    ['sink', { comm: ['asbench-none'], fileHook: 'syscalls' }],
   ];
   const times = kinds.map(() => []);
   const dd = async () => {
@@ -156,7 +159,8 @@ async function syscallTax(out) {
   for (let rep = 0; rep < REPS; rep++) {
     for (let j = 0; j < kinds.length; j++) {
       const i = (j + rep) % kinds.length;
-      const t = procTracer(kinds[i][0], {}, kinds[i][1] ?? []);
+      const [kind, arg] = kinds[i];
+      const t = kind === 'sink' ? procTracer(kind, arg) : procTracer(kind, {}, arg ?? []);
       await t.start();
       await C.sleep(300);
       for (let r = 0; r < runs; r++) times[i].push(await dd());
@@ -170,7 +174,8 @@ async function syscallTax(out) {
       ['tracer', 'ms', 'ratio', 'ns per system call added'],
       kinds.map(([k, a], i) => {
         const m = C.median(times[i]);
-        return [k === 'none' ? 'untraced' : `agentsight process ${a.join(' ')}`.trim(), C.fmtNum(m), C.fmtRatio(m / base), k === 'none' ? '-' : C.fmtNum(((m - base) * 1e6) / (2 * count))];
+        const name = k === 'none' ? 'untraced' : k === 'sink' ? `ProcessTracer --comm asbench-none, fileHook ${a.fileHook}` : `agentsight process ${a.join(' ')}`.trim();
+        return [name, C.fmtNum(m), C.fmtRatio(m / base), k === 'none' ? '-' : C.fmtNum(((m - base) * 1e6) / (2 * count))];
       }),
     ),
   );

@@ -46,6 +46,8 @@ export interface NativeBpfObject {
   reuseMap(map: string, owner: NativeBpfObject, ownerMap: string): void;
   load(): void;
   attach(program: string): number;
+  /** Attach a tracefs tracepoint program to the named tracepoint (which must share its record layout). */
+  attachTracepoint(program: string, category: string, name: string): number;
   attachUprobe(program: string, opts: UprobeOptions): number;
   /** One link for many offsets of one file (Linux 6.6+); the program must be loaded with expected attach type 48. */
   attachUprobeMulti(program: string, opts: { path: string; offsets: number[]; cookies?: number[]; pid?: number; retprobe?: boolean }): number;

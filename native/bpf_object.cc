@@ -35,6 +35,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod("reuseMap", &BpfObject::ReuseMap),
           InstanceMethod("load", &BpfObject::Load),
           InstanceMethod("attach", &BpfObject::Attach),
+          InstanceMethod("attachTracepoint", &BpfObject::AttachTracepoint),
           InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
           InstanceMethod("attachUprobeMulti", &BpfObject::AttachUprobeMulti),
           InstanceMethod("setExpectedAttachType", &BpfObject::SetExpectedAttachType),
@@ -285,6 +286,22 @@ Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
   bpf_link* link = bpf_program__attach(p);
   if (link == nullptr)
     Throw(env, "attach", errno, "cannot attach '" + prog + "' (" + bpf_program__section_name(p) + ")", true);
+  return Napi::Number::New(env, AddLink(link));
+}
+
+// JS: attachTracepoint(prog, category, name) attaches a tracefs tracepoint program
+// to a tracepoint other than the one its section names (same record layout).
+Napi::Value BpfObject::AttachTracepoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string prog = ArgString(info, 0, "program name");
+  std::string category = ArgString(info, 1, "tracepoint category");
+  std::string name = ArgString(info, 2, "tracepoint name");
+  bpf_program* p = ProgOrThrow(env, prog, "attach_tracepoint");
+  if (!loaded_) Throw(env, "attach_tracepoint", EINVAL, "load() the object before attaching");
+  LibbpfLogReset();
+  bpf_link* link = bpf_program__attach_tracepoint(p, category.c_str(), name.c_str());
+  if (link == nullptr)
+    Throw(env, "attach_tracepoint", errno, "cannot attach '" + prog + "' to tracepoint " + category + "/" + name, true);
   return Napi::Number::New(env, AddLink(link));
 }
 

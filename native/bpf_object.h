@@ -41,6 +41,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value ReuseMap(const Napi::CallbackInfo& info);         // (mapName, otherObj, otherMapName)
   Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Attach(const Napi::CallbackInfo& info);           // (progName) -> linkId
+  Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);    // (progName, category, name) -> linkId
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
   Napi::Value AttachUprobeMulti(const Napi::CallbackInfo& info);    // (progName, {path, offsets, cookies, pid, retprobe}) -> linkId
   Napi::Value SetExpectedAttachType(const Napi::CallbackInfo& info); // (progName, type) before load     // (progName, {path, offset|func, pid, retprobe, cookie}) -> linkId

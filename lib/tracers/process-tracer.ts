@@ -11,6 +11,7 @@ import { KernelClock } from '../clock';
 import { native, UsageError } from '../errors';
 import type { Event } from '../event';
 import { RingSource, type RingSourceStats } from '../ring-source';
+import { existsSync } from 'node:fs';
 import { readBpfStats } from './bpf-stats';
 import { FileOpenDedup, type FileDedupStats } from './file-dedup';
 import { listProcesses, readProc, selectProcesses } from './proc';
@@ -43,12 +44,41 @@ export interface ProcessTracerOptions {
   emit?: boolean;
   /** Never reported (default: this process). */
   selfPid?: number;
+  /**
+   * How file opens are hooked: 'syscalls' (the per-syscall tracepoints
+   * syscalls/sys_{enter,exit}_{openat,openat2,open,creat}: only open calls pay,
+   * needs tracefs), 'raw' (sys_enter/sys_exit: every system call of every
+   * process pays a little more, no tracefs needed), 'auto' (default: syscalls
+   * where tracefs has them, else raw).
+   */
+  fileHook?: 'auto' | 'syscalls' | 'raw';
   binding?: NativeBinding;
 }
 
 export type ResolvedProcessOptions = Required<Omit<ProcessTracerOptions, 'binding'>> & { binding?: NativeBinding };
 
 export const ARGV_MAX_LIMIT = 16384;
+
+/** File-open programs on sys_enter/sys_exit (every system call runs them). */
+const RAW_OPEN_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
+/** File-open programs on the per-syscall tracepoints, with the tracepoints each is attached to. */
+const SYSCALL_OPEN_PROGRAMS: Record<string, string[]> = {
+  handle_enter_openat: ['sys_enter_openat'],
+  handle_enter_openat2: ['sys_enter_openat2'],
+  handle_enter_open: ['sys_enter_open'],
+  handle_enter_creat: ['sys_enter_creat'],
+  handle_exit_open: ['sys_exit_openat', 'sys_exit_openat2', 'sys_exit_open', 'sys_exit_creat'],
+};
+const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+/** 'syscalls' where tracefs has the open tracepoints, else 'raw' (sys_enter/sys_exit need no tracefs). */
+export function fileHookFor(want: 'auto' | 'syscalls' | 'raw', tracefs: string[] = TRACEFS): 'syscalls' | 'raw' {
+  if (want !== 'auto') return want;
+  const has = tracefs.some((d) =>
+    ['sys_enter_openat', 'sys_enter_openat2', 'sys_enter_open', 'sys_enter_creat'].every((tp) => existsSync(`${d}/events/syscalls/${tp}/id`)),
+  );
+  return has ? 'syscalls' : 'raw';
+}
 
 export interface ProcessTracerStats {
   tracer: 'process';
@@ -59,6 +89,8 @@ export interface ProcessTracerStats {
   ring: RingSourceStats | null;
   file_dedup: FileDedupStats;
   seeded: number;
+  /** How file opens are hooked: per-syscall tracepoints, sys_enter/sys_exit, or not at all. */
+  file_hook: 'syscalls' | 'raw' | 'none';
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -73,6 +105,7 @@ export class ProcessTracer {
   private emitted = 0;
   private decodeErrors = 0;
   private seeded = 0;
+  private fileHook: 'syscalls' | 'raw' | 'none' = 'none';
   private closed = false;
   private iterating = false;
 
@@ -117,6 +150,8 @@ export class ProcessTracer {
       throw new UsageError(`the ring buffer size must be a power of two of at least 4096 bytes (got ${ringBytes})`);
     const fileDedupMs = o.fileDedupMs ?? 1000;
     if (!(fileDedupMs >= 0)) throw new UsageError(`--file-dedup-ms must be >= 0 (got ${fileDedupMs})`);
+    if (o.fileHook !== undefined && !['auto', 'syscalls', 'raw'].includes(o.fileHook))
+      throw new UsageError(`fileHook must be 'auto', 'syscalls' or 'raw' (got ${String(o.fileHook)})`);
     const statsIntervalMs = o.statsIntervalMs ?? 10_000;
     if (!(statsIntervalMs >= 0)) throw new UsageError(`--stats-interval must be >= 0 (got ${statsIntervalMs})`);
     return {
@@ -131,6 +166,7 @@ export class ProcessTracer {
       statsIntervalMs,
       emit: o.emit ?? true,
       selfPid: o.selfPid ?? process.pid,
+      fileHook: o.fileHook ?? 'auto',
       binding: o.binding,
     };
   }
@@ -153,25 +189,40 @@ export class ProcessTracer {
   /** Load, attach and seed; the returned tracer is live until close(). */
   static async start(options: ProcessTracerOptions = {}): Promise<ProcessTracer> {
     const o = ProcessTracer.resolve(options);
+    try {
+      return await ProcessTracer.open(o);
+    } catch (err) {
+      // tracefs listed the syscall tracepoints but they could not be attached: sys_enter/sys_exit see the same opens
+      if (o.fileHook === 'auto' && (err as { op?: string }).op === 'attach_tracepoint') return ProcessTracer.open({ ...o, fileHook: 'raw' });
+      throw err;
+    }
+  }
+
+  private static async open(o: ResolvedProcessOptions): Promise<ProcessTracer> {
     for (const p of o.pid) {
       if (!readProc(p)) throw new UsageError(`--pid ${p}: no such process`);
     }
     const binding = o.binding ?? getBinding();
+    // file opens are reported in mode 0, or for selected processes: with neither, do not hook syscalls at all
+    const selected = o.comm.length > 0 || o.pid.length > 0;
+    const hook = !o.fileEvents || !o.emit || (o.mode !== 0 && !selected) ? 'none' : fileHookFor(o.fileHook);
     const obj = native(() => new binding.BpfObject('process'));
     try {
       native(() => {
         obj.setRodata('cfg', ProcessTracer.configBlock(o));
         obj.setMaxEntries('process_rb', o.ringBytes);
-        // file opens are reported in mode 0, or for selected processes: with neither, do not hook syscalls at all
-        const selected = o.comm.length > 0 || o.pid.length > 0;
-        if (!o.fileEvents || !o.emit || (o.mode !== 0 && !selected)) {
-          obj.setAutoload('handle_sys_enter', false);
-          obj.setAutoload('handle_sys_exit', false);
-        }
+        if (hook !== 'raw') for (const p of RAW_OPEN_PROGRAMS) obj.setAutoload(p, false);
+        if (hook !== 'syscalls') for (const p of Object.keys(SYSCALL_OPEN_PROGRAMS)) obj.setAutoload(p, false);
         obj.load();
-        for (const p of obj.programs()) if (p.autoload) obj.attach(p.name);
+        for (const p of obj.programs()) {
+          if (!p.autoload) continue;
+          const tps = SYSCALL_OPEN_PROGRAMS[p.name];
+          if (tps) for (const tp of tps) obj.attachTracepoint(p.name, 'syscalls', tp);
+          else obj.attach(p.name);
+        }
       });
       const t = new ProcessTracer(o, binding, obj);
+      t.fileHook = hook;
       t.seed();
       if (o.emit) t.source = new RingSource(binding, obj, 'process_rb', { intervalMs: 20 });
       return t;
@@ -236,6 +287,7 @@ export class ProcessTracer {
       ring: this.source ? this.source.stats() : null,
       file_dedup: this.dedup.stats,
       seeded: this.seeded,
+      file_hook: this.fileHook,
     };
   }
 

@@ -1,4 +1,7 @@
 import { execSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import type { Event } from '../../lib/event';
 import { ProcessTracer } from '../../lib/tracers/process-tracer';
@@ -85,6 +88,42 @@ describePrivileged('process tracer on the real kernel', () => {
     expect(final?.data).toMatchObject({ event: 'FINAL', tracer: 'process', kernel: {} });
   });
 
+  it.each(['syscalls', 'raw'] as const)('file opens hooked through %s: openat, openat2, open and creat, relative paths made absolute', async (hook) => {
+    const dir = mkdtempSync(join(tmpdir(), 'as-open-'));
+    const script = [
+      'import ctypes, os',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'class How(ctypes.Structure): _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]',
+      'how = How(0o100 | 1, 0o600, 0)',
+      `os.chdir(${JSON.stringify(dir)})`,
+      'os.close(os.open("via-openat", os.O_CREAT | os.O_WRONLY, 0o600))',
+      'assert libc.syscall(437, -100, b"via-openat2", ctypes.byref(how), 24) >= 0, ctypes.get_errno()',
+      'assert libc.syscall(2, b"via-open", 0o100 | 1, 0o600) >= 0',
+      'assert libc.syscall(85, b"via-creat", 0o600) >= 0',
+    ].join('\n');
+    const sh = gatedShell('/bin/sh', `${PY} -c '${script}'`);
+    try {
+      const tracer = await ProcessTracer.start({ pid: [sh.pid as number], statsIntervalMs: 0, fileHook: hook, fileDedupMs: 0 });
+      expect(tracer.stats().file_hook).toBe(hook);
+      const col = new Collector(tracer.events());
+      sh.release();
+      expect(await sh.exited).toBe(0);
+      await col.waitFor((e) => ev('EXIT')(e) && e.pid === sh.pid, 10_000, 'EXIT of the shell');
+      tracer.stop();
+      await col.done;
+      const opens = col.of((e) => ev('FILE_OPEN')(e) && String(e.data.path_arg).startsWith('via-'));
+      expect(opens.map((e) => [e.data.syscall, e.data.path_arg, e.data.filepath, e.data.error ?? null])).toEqual([
+        ['openat', 'via-openat', join(dir, 'via-openat'), null],
+        ['openat2', 'via-openat2', join(dir, 'via-openat2'), null],
+        ['open', 'via-open', join(dir, 'via-open'), null],
+        ['creat', 'via-creat', join(dir, 'via-creat'), null],
+      ]);
+      for (const e of opens) expect(e.data.flags).toContain('O_CREAT');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--comm: selects running (seeded) and new processes by name, and their children; mode 2 hides the rest', async () => {
     const shell = uniqueShell();
     shells.push(shell);
@@ -160,8 +199,9 @@ describePrivileged('process tracer on the real kernel', () => {
     light.close();
     const tracer = await ProcessTracer.start({ statsIntervalMs: 0, mode: 0 });
     const ids = tracer.object.kernelIds();
-    expect(ids.programs.length).toBe(5);
-    expect(ids.links.length).toBe(5);
+    // 3 lifecycle programs, and file opens: 5 programs on 8 syscall tracepoints, or 2 on sys_enter/sys_exit
+    const hooked = tracer.stats().file_hook === 'syscalls' ? { programs: 8, links: 11 } : { programs: 5, links: 5 };
+    expect({ programs: ids.programs.length, links: ids.links.length }).toEqual(hooked);
     const progs = loadedIds('prog');
     const links = loadedIds('link');
     for (const id of ids.programs) expect(progs.has(id)).toBe(true);

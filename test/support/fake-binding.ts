@@ -53,6 +53,10 @@ export class FakeObject implements NativeBpfObject {
     this.attached.push(p);
     return this.attached.length;
   }
+  attachTracepoint(p: string, category: string, name: string) {
+    this.attached.push(`${p}@${category}/${name}`);
+    return this.attached.length;
+  }
   attachUprobe(program: string, opts: UprobeOptions) {
     this.uprobes.push({ program, opts });
     return 1000 + this.uprobes.length;
@@ -154,7 +158,18 @@ export class FakeReader implements NativeRingReader {
   }
 }
 
-export const PROCESS_PROGRAMS = ['handle_exec', 'handle_fork', 'handle_exit', 'handle_sys_enter', 'handle_sys_exit'];
+export const PROCESS_PROGRAMS = [
+  'handle_exec',
+  'handle_fork',
+  'handle_exit',
+  'handle_enter_openat',
+  'handle_enter_openat2',
+  'handle_enter_open',
+  'handle_enter_creat',
+  'handle_sys_enter',
+  'handle_exit_open',
+  'handle_sys_exit',
+];
 export const SSL_PROGRAMS = ['ssl_enter', 'ssl_ret', 'ssl_sys_enter'];
 
 export function fakeBinding(programs: Record<string, string[]> = { process: PROCESS_PROGRAMS, ssl: SSL_PROGRAMS }): NativeBinding & {

@@ -2,8 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PROCESS_CONFIG } from '../../lib/abi';
 import { setBinding } from '../../lib/binding';
 import { main } from '../../lib/cli/main';
+import { fileHookFor, ProcessTracer } from '../../lib/tracers/process-tracer';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { captureIo, until } from '../support/io';
-import { fakeBinding } from '../support/fake-binding';
+import { fakeBinding, FakeObject } from '../support/fake-binding';
 import { execRecord, exitRecord, openRecord } from '../support/records';
 
 afterEach(() => setBinding(null));
@@ -23,7 +27,24 @@ describe('agentsight process (with an injected binding)', () => {
     expect(cfg.readBigUInt64LE(PROCESS_CONFIG.off.min_duration_ns)).toBe(5_000_000n);
     expect(cfg.readUInt32LE(PROCESS_CONFIG.off.n_comm)).toBe(1);
     expect(cfg.toString('utf8', PROCESS_CONFIG.off.comm, PROCESS_CONFIG.off.comm + 6)).toBe('python');
-    expect(obj.attached).toEqual(['handle_exec', 'handle_fork', 'handle_exit', 'handle_sys_enter', 'handle_sys_exit']);
+    // file opens through the per-syscall tracepoints where tracefs has them, else sys_enter/sys_exit
+    expect(obj.attached).toEqual(
+      fileHookFor('auto') === 'syscalls'
+        ? [
+            'handle_exec',
+            'handle_fork',
+            'handle_exit',
+            'handle_enter_openat@syscalls/sys_enter_openat',
+            'handle_enter_openat2@syscalls/sys_enter_openat2',
+            'handle_enter_open@syscalls/sys_enter_open',
+            'handle_enter_creat@syscalls/sys_enter_creat',
+            'handle_exit_open@syscalls/sys_exit_openat',
+            'handle_exit_open@syscalls/sys_exit_openat2',
+            'handle_exit_open@syscalls/sys_exit_open',
+            'handle_exit_open@syscalls/sys_exit_creat',
+          ]
+        : ['handle_exec', 'handle_fork', 'handle_exit', 'handle_sys_enter', 'handle_sys_exit'],
+    );
 
     fb.readers[0].push([
       execRecord({ ts: 2e9, pid: 42, comm: 'python3' }, 1, '/usr/bin/python3', ['python3', '-c', 'pass']),
@@ -53,9 +74,49 @@ describe('agentsight process (with an injected binding)', () => {
     expect(cfg.readUInt32LE(PROCESS_CONFIG.off.mode)).toBe(1);
     expect(cfg.readUInt32LE(PROCESS_CONFIG.off.file_events)).toBe(0);
     expect(fb.objects[0].autoload.get('handle_sys_enter')).toBe(false);
+    expect(fb.objects[0].autoload.get('handle_exit_open')).toBe(false);
     process.emit('SIGTERM');
     expect(await run).toBe(0);
     expect(cap.out()).toBe('');
+  });
+
+  it('hooks file opens on the per-syscall tracepoints where tracefs has them, else on sys_enter/sys_exit', () => {
+    const root = mkdtempSync(join(tmpdir(), 'as-tracefs-'));
+    try {
+      expect(fileHookFor('auto', [root])).toBe('raw');
+      for (const tp of ['sys_enter_openat', 'sys_enter_openat2', 'sys_enter_open']) {
+        mkdirSync(join(root, 'events/syscalls', tp), { recursive: true });
+        writeFileSync(join(root, 'events/syscalls', tp, 'id'), '1\n');
+      }
+      expect(fileHookFor('auto', [root])).toBe('raw'); // one missing
+      mkdirSync(join(root, 'events/syscalls/sys_enter_creat'), { recursive: true });
+      writeFileSync(join(root, 'events/syscalls/sys_enter_creat/id'), '1\n');
+      expect(fileHookFor('auto', ['/nonexistent', root])).toBe('syscalls');
+      expect(fileHookFor('raw', [root])).toBe('raw');
+      expect(fileHookFor('syscalls', [])).toBe('syscalls');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(fileHookFor('auto') !== 'syscalls')('(needs tracefs with the syscall tracepoints) falls back to sys_enter/sys_exit when they cannot be attached', async () => {
+    const fb = fakeBinding();
+    const failing: string[] = [];
+    const orig = fb.BpfObject;
+    fb.BpfObject = class extends (orig as unknown as typeof FakeObject) {
+      attachTracepoint(p: string, c: string, n: string): number {
+        failing.push(n);
+        throw Object.assign(new Error(`cannot attach '${p}' to tracepoint ${c}/${n}`), { op: 'attach_tracepoint', errno: 2, code: 'ENOENT' });
+      }
+    } as unknown as typeof fb.BpfObject;
+    const t = await ProcessTracer.start({ comm: ['x'], binding: fb, statsIntervalMs: 0 });
+    try {
+      expect(failing).toEqual(['sys_enter_openat']);
+      expect(t.stats().file_hook).toBe('raw');
+    } finally {
+      await t.close();
+    }
+    await expect(ProcessTracer.start({ comm: ['x'], binding: fb, fileHook: 'syscalls' })).rejects.toMatchObject({ op: 'attach_tracepoint' });
   });
 
   it('reports drops from the kernel counters in the final stats and on stderr', async () => {
