@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Throughput of the analyzer chain on a recorded-like stream.
+ * Throughput of the analyzer chain.
  *
- *   npx tsc -p tsconfig.json && node bench/analyzers.js [sessions=400]
+ *   npx tsc -p tsconfig.json && node bench/analyzers.js [--synthetic] [repeats=200]
  *
- * The stream is built from the wire samples of the tests: LLM sessions
- * (Anthropic, OpenAI chat and Responses, Gemini; streamed SSE answers and JSON
- * answers) split like TLS reads, each session repeated on its own connection
- * with advancing kernel times. Bytes are attached out of band as the tracer
- * does. Each chain runs over the same in-memory events; a pass-through chain
- * gives the baseline cost of the async-iterator plumbing.
+ * Default stream: the sessions the tracer recorded from real clients
+ * (test/fixtures/*.ndjson: curl, python urllib, the openai and
+ * @anthropic-ai/sdk npm clients; streamed SSE and JSON answers, gzip), their
+ * TLS events repeated `repeats` times, each copy on its own connection with
+ * advancing kernel times. --synthetic uses the wire samples of the tests
+ * instead (Anthropic, OpenAI chat and Responses, Gemini; 8 exchanges each).
+ * Bytes are attached out of band as the tracer does. Each chain runs over the
+ * same in-memory events; a pass-through chain gives the baseline cost of the
+ * async-iterator plumbing.
  */
+const fs = require('fs');
 const path = require('path');
 
 let lib;
@@ -20,30 +24,65 @@ try {
     ...require(path.join(__dirname, '..', 'dist', 'analyzers')),
     ...require(path.join(__dirname, '..', 'dist', 'analyzer')),
     ...require(path.join(__dirname, '..', 'dist', 'payload')),
+    ...require(path.join(__dirname, '..', 'dist', 'analyzers', 'llm')),
   };
 } catch (e) {
   console.error('bench/analyzers.js needs the compiled library: run `npx tsc -p tsconfig.json` first.\n' + e.message);
   process.exit(1);
 }
-const W = require(path.join(__dirname, '..', 'test', 'fixtures', 'wire-samples.js'));
+const FIXTURES = path.join(__dirname, '..', 'test', 'fixtures');
 
-const sessions = Number(process.argv[2] || 400);
+const args = process.argv.slice(2);
+const synthetic = args.includes('--synthetic');
+const repeats = Number(args.find((a) => /^\d+$/.test(a)) ?? (synthetic ? 400 : 200));
 
-function buildStream() {
+/** Move the payload out of band, as the tracer delivers it. */
+function detach(e) {
+  const b = Buffer.from(e.data.data, e.data.data_encoding === 'base64' ? 'base64' : 'utf8');
+  delete e.data.data;
+  delete e.data.data_encoding;
+  lib.attachPayload(e, b);
+  return b.length;
+}
+
+function syntheticStream() {
+  const W = require(path.join(FIXTURES, 'wire-samples.js'));
   const events = [];
   let bytes = 0;
-  for (let i = 0; i < sessions; i++) {
-    const batch = W.sessionEvents({ startMono: 5e9 + i * 2e9, startWall: 1764304392000 + i * 2000, connSuffix: `-${i}` });
-    for (const e of batch) {
-      const b = Buffer.from(e.data.data, e.data.data_encoding === 'base64' ? 'base64' : 'utf8');
-      delete e.data.data;
-      delete e.data.data_encoding;
-      lib.attachPayload(e, b);
-      bytes += b.length;
+  for (let i = 0; i < repeats; i++) {
+    for (const e of W.sessionEvents({ startMono: 5e9 + i * 2e9, startWall: 1764304392000 + i * 2000, connSuffix: `-${i}` })) {
+      bytes += detach(e);
       events.push(e);
     }
   }
-  return { events, bytes };
+  return { events, bytes, what: `${repeats} x the synthetic wire samples (6 sessions, 8 exchanges each)` };
+}
+
+function recordedStream() {
+  const files = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.ndjson')).sort();
+  const recorded = [];
+  for (const f of files) {
+    const lines = fs.readFileSync(path.join(FIXTURES, f), 'utf8').split('\n').filter(Boolean);
+    const ssl = lines.map((l) => JSON.parse(l)).filter((e) => e.source === 'ssl' && typeof e.data.data === 'string');
+    recorded.push(...ssl);
+  }
+  if (recorded.length === 0) throw new Error(`no recorded TLS events in ${FIXTURES}`);
+  recorded.sort((a, b) => a.mono_ns - b.mono_ns);
+  const span = recorded.at(-1).mono_ns - recorded[0].mono_ns + 1e9;
+  const events = [];
+  let bytes = 0;
+  for (let i = 0; i < repeats; i++) {
+    for (const r of recorded) {
+      const e = structuredClone(r);
+      e.mono_ns = r.mono_ns + i * span;
+      e.timestamp = r.timestamp + Math.round((i * span) / 1e6);
+      e.data.conn_id = `${r.data.conn_id}-${i}`;
+      bytes += detach(e);
+      events.push(e);
+    }
+  }
+  const reqs = recorded.filter((e) => e.data.function === 'WRITE/SEND' && /^(POST|GET) /.test(e.data.data)).length;
+  return { events, bytes, what: `${repeats} x ${recorded.length} recorded TLS events (${files.length} sessions, ${reqs} requests, from test/fixtures)` };
 }
 
 async function* source(events) {
@@ -54,23 +93,26 @@ async function measure(name, events, makeChain) {
   const ac = new AbortController();
   let out = 0;
   let merged = 0;
+  let llm = 0;
   const t0 = process.hrtime.bigint();
   for await (const e of lib.chain(source(events), makeChain(), { signal: ac.signal })) {
     out++;
     if (e.source === 'sse') merged++;
+    if (e.source === 'llm') llm++;
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { name, seconds: s, out, merged };
+  return { name, seconds: s, out, merged, llm };
 }
 
 async function main() {
-  const { events, bytes } = buildStream();
+  const { events, bytes, what } = synthetic ? syntheticStream() : recordedStream();
   const mb = bytes / (1024 * 1024);
-  console.log(`stream: ${events.length} ssl events, ${mb.toFixed(1)} MB of plaintext, ${sessions} x 6 sessions (8 exchanges, 6 SSE streams each)`);
+  console.log(`stream: ${events.length} ssl events, ${mb.toFixed(1)} MB of plaintext: ${what}`);
   const chains = [
     ['baseline pass-through', () => [lib.mapAnalyzer('pass', (e) => e)]],
     ['HTTPParser + SSEProcessor', () => [new lib.HTTPParser(), new lib.SSEProcessor()]],
     ['full: Redactor, SSLFilter, HTTPParser, SSEProcessor, HTTPFilter', () => [new lib.Redactor(), new lib.SSLFilter('handshake'), new lib.HTTPParser(), new lib.SSEProcessor(), new lib.HTTPFilter('GET /health')]],
+    ['agent chain: Redactor, HTTPParser, SSEProcessor, LlmAnalyzer', () => [new lib.Redactor(), new lib.HTTPParser(), new lib.SSEProcessor(), new lib.LlmAnalyzer()]],
   ];
   // warm-up
   for (const [, make] of chains) await measure('warm', events.slice(0, 2000), make);
@@ -81,7 +123,7 @@ async function main() {
     const evs = events.length / r.seconds;
     console.log(
       `${r.name.padEnd(66)} ${(evs / 1000).toFixed(1).padStart(7)} k ssl events/s ${(mb / r.seconds).toFixed(1).padStart(7)} MB/s  ` +
-        `${(r.seconds * 1000).toFixed(0).padStart(6)} ms  x${(r.seconds / base).toFixed(1)} baseline  (${r.out} events out, ${r.merged} merged answers)`,
+        `${(r.seconds * 1000).toFixed(0).padStart(6)} ms  x${(r.seconds / base).toFixed(1)} baseline  (${r.out} events out, ${r.merged} merged answers${r.llm ? `, ${r.llm} llm calls` : ''})`,
     );
   }
 }
