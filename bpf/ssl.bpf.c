@@ -100,6 +100,37 @@ struct {
 	__type(value, struct conn_info);
 } conns SEC(".maps");
 
+/*
+ * Libraries that do TLS in memory (node's TLSWrap: a memory BIO) receive on
+ * the socket before SSL_read and send after SSL_write, never inside the SSL
+ * call. For them the socket of a session is the one the same thread received
+ * on just before an SSL call (node: the server's handshake flight is received,
+ * then the queued request is written and the answer read): tls_pids marks
+ * processes that make SSL calls, recent_recv keeps each of their threads' last
+ * TCP receive outside an SSL call, and the next SSL call of that thread takes
+ * it (once) if its session has no connected socket yet.
+ */
+#define RECENT_RECV_NS 5000000ULL
+
+struct recent_recv {
+	__u64 sk;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct recent_recv);
+} recent_recv SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} tls_pids SEC(".maps");
+
 struct scratch {
 	struct as_ssl hdr;
 	__u8 data[CHUNK];
@@ -126,6 +157,10 @@ int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 		return 0;
 	if (cfg.filter_tracked && !is_tracked(pid))
 		return 0;
+	if (!bpf_map_lookup_elem(&tls_pids, &pid)) {
+		__u8 one = 1;
+		bpf_map_update_elem(&tls_pids, &pid, &one, BPF_ANY);
+	}
 	if (kind == AS_KIND_HANDSHAKE && !cfg.handshake)
 		return 0;
 
@@ -301,25 +336,46 @@ static __always_inline void conn_from_sock(struct conn_key *ck, struct sock *sk,
 	bpf_map_update_elem(&conns, ck, ci, BPF_ANY);
 }
 
-static __always_inline int note_sock(struct sock *sk)
+/* Is this socket (0: unknown, from fds) still connected? */
+static __always_inline bool sock_connected(__u64 skp)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (!skp)
+		return true;
+	__u8 state = BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
+	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
+}
+
+static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
 	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
-	if (p && !p->sk)
-		p->sk = (__u64)sk;
+	if (p) {
+		if (!p->sk)
+			p->sk = (__u64)sk;
+		return 0;
+	}
+	/* outside an SSL call: remember a TCP receive of a process that does TLS */
+	if (!recv || ret <= 0 || !bpf_map_lookup_elem(&tls_pids, &pid))
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	struct recent_recv r = { .sk = (__u64)sk, .ts = bpf_ktime_get_ns() };
+	bpf_map_update_elem(&recent_recv, &tid, &r, BPF_ANY);
 	return 0;
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(ssl_sock_send, struct sock *sk, int ret, int flags)
 {
-	return note_sock(sk);
+	return note_sock(sk, ret, false);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(ssl_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return note_sock(sk);
+	return note_sock(sk, ret, true);
 }
 
 SEC("uretprobe")
@@ -365,6 +421,42 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	default:
 		return 0;
 	}
+	/*
+	 * Connection identity: learned in this call, or (in-memory TLS) from the
+	 * thread's receive just before this read, or earlier for this session.
+	 * Also for calls that moved no data: node's first SSL_read drives the
+	 * handshake, before the request is written.
+	 */
+	struct conn_key ck = { .pid = pid, .ssl = p.ssl };
+	struct conn_info ci = { .fd = -1 };
+	bool this_call = false, from_recv = false;
+	if (!p.sk && p.fd < 0 && func != AS_SSL_HANDSHAKE) {
+		struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &tid);
+		if (r) {
+			struct recent_recv rr = *r;
+			bpf_map_delete_elem(&recent_recv, &tid);
+			struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
+			/* a session keeps the socket it has while that socket is connected */
+			if (rr.ts <= p.ts && p.ts - rr.ts < RECENT_RECV_NS && (!known || !sock_connected(known->sk))) {
+				conn_from_sock(&ck, (struct sock *)rr.sk, &ci);
+				from_recv = true;
+			}
+		}
+	}
+	if (from_recv) {
+		/* ci is set */
+	} else if (p.sk) {
+		conn_from_sock(&ck, (struct sock *)p.sk, &ci);
+		this_call = true;
+	} else if (p.fd >= 0) {
+		socket_info(p.fd, &ci);
+		bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
+		this_call = true;
+	} else {
+		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
+		if (known)
+			ci = *known;
+	}
 	/* Calls that moved no data (e.g. a read that would block) are not events. */
 	if (func != AS_SSL_HANDSHAKE && len == 0)
 		return 0;
@@ -380,24 +472,9 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	e->ret = ret;
 	e->func = func;
 	e->lib = p.lib;
-	e->flags = 0;
+	e->flags = this_call ? AS_SSL_F_FD_THIS_CALL : 0;
 	e->_pad0 = 0;
 
-	/* Connection identity: learned in this call, or earlier for this session. */
-	struct conn_key ck = { .pid = pid, .ssl = p.ssl };
-	struct conn_info ci = { .fd = -1 };
-	if (p.sk) {
-		conn_from_sock(&ck, (struct sock *)p.sk, &ci);
-		e->flags |= AS_SSL_F_FD_THIS_CALL;
-	} else if (p.fd >= 0) {
-		socket_info(p.fd, &ci);
-		bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
-		e->flags |= AS_SSL_F_FD_THIS_CALL;
-	} else {
-		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
-		if (known)
-			ci = *known;
-	}
 	e->fd = ci.fd;
 	e->family = ci.family;
 	e->lport = ci.lport;

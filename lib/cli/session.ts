@@ -107,6 +107,18 @@ export function summaryLines(r: SessionResult): string[] {
     if (Object.keys(lost).some((k) => k.includes('ringbuf_full')))
       lines.push('agentsight: the ring buffer was full: raise --ring-size or narrow the selection (--comm/--pid)');
   }
+  // --port: what it left out, so an empty capture is not a mystery
+  let portFiltered = 0;
+  let portUnknown = 0;
+  for (const f of r.finals) {
+    portFiltered += Number(f.data.port_filtered ?? 0);
+    portUnknown += Number(f.data.port_unknown ?? 0);
+  }
+  if (portFiltered + portUnknown > 0)
+    lines.push(
+      `agentsight: --port left out ${portFiltered} TLS event(s) on other ports` +
+        (portUnknown > 0 ? ` and ${portUnknown} whose socket was unknown (port_unknown)` : ''),
+    );
   lines.push(`agentsight: ${r.events} event(s)${total === 0 ? ', nothing lost' : ''}`);
   return lines;
 }

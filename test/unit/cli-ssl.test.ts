@@ -70,6 +70,7 @@ describe('agentsight ssl (with an injected binding)', () => {
     const ssls = cap.lines().filter((l) => l.source === 'ssl');
     expect(ssls.map((l) => l.data.data)).toEqual(['to 443']);
     expect(cap.lines().at(-1)?.data).toMatchObject({ port_filtered: 1, port_unknown: 1 });
+    expect(cap.err()).toContain('--port left out 1 TLS event(s) on other ports and 1 whose socket was unknown (port_unknown)');
   });
 
   it.each([
