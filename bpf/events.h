@@ -154,6 +154,7 @@ enum as_ssl_kind {
 	AS_KIND_READ_EX = 2,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_read_ex) */
 	AS_KIND_WRITE_EX = 3,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_write_ex) */
 	AS_KIND_HANDSHAKE = 4,	/* SSL_do_handshake: no data */
+	AS_KIND_FREE = 5,	/* SSL_free: the session ends (entry probe only, no event) */
 };
 
 /* as_ssl.func */

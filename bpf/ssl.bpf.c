@@ -103,33 +103,31 @@ struct {
 /*
  * Libraries that do TLS in memory (node's TLSWrap: a memory BIO) receive on
  * the socket before SSL_read and send after SSL_write, never inside the SSL
- * call. For them the socket of a session is the one the same thread received
- * on just before an SSL call (node: the server's handshake flight is received,
- * then the queued request is written and the answer read): tls_pids marks
- * processes that make SSL calls, recent_recv keeps each of their threads' last
- * TCP receive outside an SSL call, and the next SSL call of that thread takes
- * it (once) if its session has no connected socket yet.
+ * call. For them the socket of a session is the TCP socket the same thread
+ * received on just before an SSL call (node receives the server's handshake
+ * flight, then writes the queued request and reads the answer, in one
+ * callback). recent_recv holds, per CPU, the last socket receive made outside
+ * an SSL call (a few stores: every receive of every process passes here). The
+ * next SSL call on that CPU by that thread takes it; if it came less than
+ * RECENT_RECV_NS before and the session is known (not its first call, which
+ * precedes anything received for it) without a connected socket, it is the
+ * session's socket.
  */
 #define RECENT_RECV_NS 5000000ULL
 
 struct recent_recv {
 	__u64 sk;
 	__u64 ts;
+	__u32 tid;
+	__u32 _pad;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct recent_recv);
 } recent_recv SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u8);
-} tls_pids SEC(".maps");
 
 struct scratch {
 	struct as_ssl hdr;
@@ -153,14 +151,16 @@ int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 
 	if (pid == cfg.self_pid)
 		return 0;
+	if (kind == AS_KIND_FREE) {
+		/* the session ends: forget its socket before another session gets its address */
+		struct conn_key ck = { .pid = pid, .ssl = (__u64)ssl };
+		bpf_map_delete_elem(&conns, &ck);
+		return 0;
+	}
 	if (cfg.has_uid && (__u32)bpf_get_current_uid_gid() != cfg.uid)
 		return 0;
 	if (cfg.filter_tracked && !is_tracked(pid))
 		return 0;
-	if (!bpf_map_lookup_elem(&tls_pids, &pid)) {
-		__u8 one = 1;
-		bpf_map_update_elem(&tls_pids, &pid, &one, BPF_ANY);
-	}
 	if (kind == AS_KIND_HANDSHAKE && !cfg.handshake)
 		return 0;
 
@@ -336,33 +336,39 @@ static __always_inline void conn_from_sock(struct conn_key *ck, struct sock *sk,
 	bpf_map_update_elem(&conns, ck, ci, BPF_ANY);
 }
 
-/* Is this socket (0: unknown, from fds) still connected? */
+/* An inet TCP socket? */
+static __always_inline bool is_tcp(struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	return (family == AF_INET || family == AF_INET6) && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+/* Is this socket still connected? */
 static __always_inline bool sock_connected(__u64 skp)
 {
-	if (!skp)
-		return true;
 	__u8 state = BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
 	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
 }
 
 static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 pid = id >> 32, tid = (__u32)id;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
 	if (p) {
 		if (!p->sk)
 			p->sk = (__u64)sk;
 		return 0;
 	}
-	/* outside an SSL call: remember a TCP receive of a process that does TLS */
-	if (!recv || ret <= 0 || !bpf_map_lookup_elem(&tls_pids, &pid))
+	/* outside an SSL call: remember the receive for an SSL call that may follow */
+	if (!recv || ret <= 0)
 		return 0;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	struct recent_recv r = { .sk = (__u64)sk, .ts = bpf_ktime_get_ns() };
-	bpf_map_update_elem(&recent_recv, &tid, &r, BPF_ANY);
+	__u32 zero = 0;
+	struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
+	if (r) {
+		r->sk = (__u64)sk;
+		r->ts = bpf_ktime_get_ns();
+		r->tid = tid;
+	}
 	return 0;
 }
 
@@ -429,23 +435,8 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	 */
 	struct conn_key ck = { .pid = pid, .ssl = p.ssl };
 	struct conn_info ci = { .fd = -1 };
-	bool this_call = false, from_recv = false;
-	if (!p.sk && p.fd < 0 && func != AS_SSL_HANDSHAKE) {
-		struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &tid);
-		if (r) {
-			struct recent_recv rr = *r;
-			bpf_map_delete_elem(&recent_recv, &tid);
-			struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
-			/* a session keeps the socket it has while that socket is connected */
-			if (rr.ts <= p.ts && p.ts - rr.ts < RECENT_RECV_NS && (!known || !sock_connected(known->sk))) {
-				conn_from_sock(&ck, (struct sock *)rr.sk, &ci);
-				from_recv = true;
-			}
-		}
-	}
-	if (from_recv) {
-		/* ci is set */
-	} else if (p.sk) {
+	bool this_call = false;
+	if (p.sk) {
 		conn_from_sock(&ck, (struct sock *)p.sk, &ci);
 		this_call = true;
 	} else if (p.fd >= 0) {
@@ -454,9 +445,27 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 		this_call = true;
 	} else {
 		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
-		if (known)
+		/* the thread's receive just before this call is taken by this call, used or not */
+		__u32 zero = 0;
+		struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
+		struct sock *sk = NULL;
+		if (r && r->tid == tid) {
+			if (r->ts <= p.ts && p.ts - r->ts < RECENT_RECV_NS)
+				sk = (struct sock *)r->sk;
+			r->tid = 0;
+		}
+		if (!known || (known->sk && !sock_connected(known->sk))) {
+			/* a new session (or a new one at the address of a closed one): this is its
+			 * first call, nothing was received for it yet (a receive just before belongs
+			 * to another connection); remember the session, without a socket */
+			bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
+		} else if (known->sk || known->fd >= 0) {
 			ci = *known;
+		} else if (sk && is_tcp(sk)) {
+			conn_from_sock(&ck, sk, &ci);
+		}
 	}
+
 	/* Calls that moved no data (e.g. a read that would block) are not events. */
 	if (func != AS_SSL_HANDSHAKE && len == 0)
 		return 0;

@@ -155,7 +155,7 @@ export const REC = {
 } as const;
 
 /** enum as_ssl_kind: the low byte of a TLS uprobe's attach cookie. */
-export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4 } as const;
+export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4, FREE: 5 } as const;
 export type SslKind = (typeof SSL_KIND)[keyof typeof SSL_KIND];
 
 /** enum as_ssl_lib: the second byte of the cookie. */

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
-import { SSL_CONFIG, SSL_MAX_CALL_BYTES, sslCookie } from '../abi';
+import { SSL_CONFIG, SSL_KIND, SSL_MAX_CALL_BYTES, sslCookie } from '../abi';
 import { getBinding, type NativeBinding, type NativeBpfObject } from '../binding';
 import { KernelClock } from '../clock';
 import { native, UsageError } from '../errors';
@@ -320,12 +320,17 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
         const offsets = t.functions.map((f) => f.offset);
         const cookies = t.functions.map((f) => sslCookie(f.kind, t.library));
         links.push(native(() => this.object.attachUprobeMulti('ssl_enter', { path: t.path, offsets, cookies })));
-        links.push(native(() => this.object.attachUprobeMulti('ssl_ret', { path: t.path, offsets, cookies, retprobe: true })));
+        // SSL_free needs no return probe
+        const ret = t.functions.filter((f) => f.kind !== SSL_KIND.FREE);
+        const retOffsets = ret.map((f) => f.offset);
+        const retCookies = ret.map((f) => sslCookie(f.kind, t.library));
+        links.push(native(() => this.object.attachUprobeMulti('ssl_ret', { path: t.path, offsets: retOffsets, cookies: retCookies, retprobe: true })));
       } else {
         for (const f of t.functions) {
           const cookie = sslCookie(f.kind, t.library);
           links.push(native(() => this.object.attachUprobe('ssl_enter', { path: t.path, offset: f.offset, cookie })));
-          links.push(native(() => this.object.attachUprobe('ssl_ret', { path: t.path, offset: f.offset, cookie, retprobe: true })));
+          if (f.kind !== SSL_KIND.FREE)
+            links.push(native(() => this.object.attachUprobe('ssl_ret', { path: t.path, offset: f.offset, cookie, retprobe: true })));
         }
       }
     } catch (err) {

@@ -46,6 +46,8 @@ export const FAMILIES: Family[] = [
       ['SSL_read_ex', SSL_KIND.READ_EX],
       ['SSL_write_ex', SSL_KIND.WRITE_EX],
       ['SSL_do_handshake', SSL_KIND.HANDSHAKE],
+      // the session's end: its socket is forgotten before another session takes its address
+      ['SSL_free', SSL_KIND.FREE],
     ],
   },
   {

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +42,8 @@ async function readsReach(col: Collector, pid: number, n: number): Promise<void>
       const st = current?.stats();
       throw new Error(
         `captured ${bytesOf(col.of(isSsl(pid, 'READ/RECV'))).length} of ${n} response bytes; ${col.of(isSsl(pid)).length} ssl events of pid ${pid}, ` +
-          `${col.events.length} events in all; kernel ${JSON.stringify(st?.kernel)} ring ${JSON.stringify(st?.ring)}`,
+          `${col.events.length} events in all; kernel ${JSON.stringify(st?.kernel)} ring ${JSON.stringify(st?.ring)} ` +
+          `port_filtered ${st?.port_filtered} port_unknown ${st?.port_unknown}; events: ${JSON.stringify(col.events.map((e) => [e.source, e.pid, e.comm, e.data.function ?? e.data.event ?? e.data.type]))}`,
       );
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -129,6 +131,41 @@ describePrivileged('TLS capture on the real kernel', () => {
     for (const e of [...writes, ...reads])
       expect(e.data).toMatchObject({ local_addr: '127.0.0.1', local_port: conn.port, remote_addr: '127.0.0.1', remote_port: srv.port });
     expect(writes[0].data.fd).toBeGreaterThan(2);
+  });
+
+  it('node: a receive on a plain socket just before a new TLS connection is not taken for that connection', async () => {
+    const plain = net.createServer((c) => c.end('plain hello'));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    const plainPort = (plain.address() as net.AddressInfo).port;
+    const N = 12;
+    try {
+      let pid = 0;
+      const col = await traced({}, async (c) => {
+        // each TLS connection starts in the callback of a plain receive, on the same thread, soon after
+        const code =
+          `const ca=require('fs').readFileSync('${cert.certFile}'); const https=require('https'), net=require('net');` +
+          `function round(i){ if(i===${N}) process.exit(0); let once=false;` +
+          `net.connect(${plainPort},'127.0.0.1').on('data',()=>{ if(once) return; once=true;` +
+          `https.request({host:'127.0.0.1',servername:'localhost',port:${srv.port},path:'/echo?after-plain-'+i,method:'POST',ca,agent:false},` +
+          `res=>{res.resume(); res.on('end',()=>round(i+1))}).end('x'); }); }` +
+          `round(0);`;
+        const r = await run(process.execPath, ['-e', code]);
+        expect(r.code).toBe(0);
+        pid = r.pid;
+        await readsReach(c, pid, connOf(srv, `/echo?after-plain-${N - 1}`).sent.length);
+      });
+      const ssl = col.of(isSsl(pid));
+      for (let i = 0; i < N; i++) {
+        const conn = connOf(srv, `/echo?after-plain-${i} `);
+        const mine = ssl.filter((e) => e.data.local_port === conn.port);
+        expect(bytesOf(mine.filter((e) => e.data.function === 'WRITE/SEND')).equals(conn.received)).toBe(true);
+        expect(bytesOf(mine.filter((e) => e.data.function === 'READ/RECV')).equals(conn.sent)).toBe(true);
+      }
+      // every event has the socket of its own TLS connection, none the plain socket's
+      for (const e of ssl) expect(e.data.remote_port).toBe(srv.port);
+    } finally {
+      await new Promise((r) => plain.close(r));
+    }
   });
 
   it('GnuTLS (gnutls-cli) and NSS (tstclnt): exact bytes', async () => {
@@ -247,6 +284,7 @@ describePrivileged('TLS capture on the real kernel', () => {
         let pid = 0;
         let tracer: SslTracer | null = null;
         const t = await SslTracer.start({ statsIntervalMs: 0, port: [other.port] });
+        current = t;
         tracer = t;
         const col = new Collector(t.events());
         pid = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/port-a`, `https://localhost:${other.port}/port-b`])).pid;
@@ -349,7 +387,8 @@ describePrivileged('TLS discovery on the real kernel', () => {
   it('per-function perf links (kernels without uprobe_multi) capture the same bytes', async () => {
     const t = await SslTracer.start({ statsIntervalMs: 0, uprobeLinks: 'perf' });
     expect(t.multiLinks).toBe(false);
-    expect(t.targets().find((x) => x.path.endsWith('libssl.so.3'))?.links).toBe(10);
+    // an entry and a return probe per function, SSL_free only an entry probe
+    expect(t.targets().find((x) => x.path.endsWith('libssl.so.3'))?.links).toBe(11);
     const col = new Collector(t.events());
     const r = await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/perf-links`]);
     await readsReach(col, r.pid, connOf(srv, '/perf-links').sent.length);

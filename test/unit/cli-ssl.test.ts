@@ -27,11 +27,12 @@ describe('agentsight ssl (with an injected binding)', () => {
     expect(ssl?.attachTypes.get('ssl_enter')).toBe(48);
     const libssl = ssl?.multi.filter((m) => m.opts.path === '/usr/lib/x86_64-linux-gnu/libssl.so.3') ?? [];
     expect(libssl.map((m) => [m.program, m.opts.retprobe ?? false, m.opts.offsets.length])).toEqual([
-      ['ssl_enter', false, 5],
-      ['ssl_ret', true, 5],
+      ['ssl_enter', false, 6],
+      ['ssl_ret', true, 5], // SSL_free: entry only
     ]);
     // cookies: kind in the low byte, library (openssl = 0) above
-    expect(libssl[0].opts.cookies).toEqual([0, 1, 2, 3, 4]);
+    expect(libssl[0].opts.cookies).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(libssl[1].opts.cookies).toEqual([0, 1, 2, 3, 4]);
     expect(cap.err()).toMatch(/TLS tracer attached to \d+ file\(s\): .*libssl\.so\.3 \(openssl\)/);
 
     const reader = fb.readers.find((r) => r.mapName === 'ssl_rb');

@@ -38,13 +38,13 @@ describe('finding TLS code', () => {
     expect(new Set(libs).size).toBe(libs.length);
   });
 
-  it('libssl: the five OpenSSL functions, with binutils offsets and the right kinds', async () => {
+  it('libssl: the six OpenSSL functions, with binutils offsets and the right kinds', async () => {
     const [t] = await inspectBinary(LIBSSL);
     expect(t.library).toBe('openssl');
-    const names = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex', 'SSL_do_handshake'];
+    const names = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex', 'SSL_do_handshake', 'SSL_free'];
     expect(t.functions.map((f) => f.symbol)).toEqual(names);
     expect(Object.fromEntries(t.functions.map((f) => [f.symbol, f.offset]))).toEqual(nmOffsets(LIBSSL, names));
-    expect(t.functions.map((f) => f.kind)).toEqual([SSL_KIND.READ, SSL_KIND.WRITE, SSL_KIND.READ_EX, SSL_KIND.WRITE_EX, SSL_KIND.HANDSHAKE]);
+    expect(t.functions.map((f) => f.kind)).toEqual([SSL_KIND.READ, SSL_KIND.WRITE, SSL_KIND.READ_EX, SSL_KIND.WRITE_EX, SSL_KIND.HANDSHAKE, SSL_KIND.FREE]);
   });
 
   it('the node executable exports OpenSSL (static) and is a target', async () => {
