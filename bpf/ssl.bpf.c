@@ -455,10 +455,18 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 			r->tid = 0;
 		}
 		if (!known || (known->sk && !sock_connected(known->sk))) {
-			/* a new session (or a new one at the address of a closed one): this is its
-			 * first call, nothing was received for it yet (a receive just before belongs
-			 * to another connection); remember the session, without a socket */
-			bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
+			/*
+			 * A new session (or a new one at the address of a closed one). Its first
+			 * call usually precedes anything received for it (node's first SSL_read
+			 * sends the ClientHello), so a receive just before belongs to another
+			 * connection: remember the session, without a socket. Located BoringSSL
+			 * (Bun) is probed on SSL_read/SSL_write only, and its first probed call is
+			 * the request, written after the handshake was received: take it there.
+			 */
+			if (p.lib == AS_LIB_BORINGSSL && func == AS_SSL_WRITE && len > 0 && sk && is_tcp(sk))
+				conn_from_sock(&ck, sk, &ci);
+			else
+				bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
 		} else if (known->sk || known->fd >= 0) {
 			ci = *known;
 		} else if (sk && is_tcp(sk)) {

@@ -378,6 +378,12 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
           } else targets = await inspectBinary(attachPath, displayPath);
         } catch (err) {
           if (strict) throw err instanceof UsageError ? err : new UsageError(`--binary-path ${displayPath}: ${(err as Error).message}`);
+          // read through /proc/PID/...: the process went away meanwhile. Nothing to say, and the
+          // file is inspected again when another process maps it
+          if (attachPath.startsWith('/proc/') && (err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(attachPath)) {
+            this.inspected.delete(key);
+            return false;
+          }
           // a file that cannot be read is not silently skipped when it is a TLS library
           if (isTlsLibraryName(displayPath) || executable)
             this.notice(`inspect:${key}`, `cannot inspect ${displayPath} for TLS functions: ${(err as Error).message.split('\n')[0]}`);
