@@ -100,6 +100,14 @@ struct {
 	__type(value, struct conn_info);
 } conns SEC(".maps");
 
+/* socket -> the session last given it through conn_from_sock */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct conn_key);
+} sock_owner SEC(".maps");
+
 /*
  * Libraries that do TLS in memory (node's TLSWrap: a memory BIO) receive on
  * the socket before SSL_read and send after SSL_write, never inside the SSL
@@ -334,7 +342,10 @@ static __always_inline void conn_from_sock(struct conn_key *ck, struct sock *sk,
 		ci->fd = fd_of_file(file);
 	}
 	bpf_map_update_elem(&conns, ck, ci, BPF_ANY);
+	__u64 skp = (__u64)sk;
+	bpf_map_update_elem(&sock_owner, &skp, ck, BPF_ANY);
 }
+
 
 /* An inet TCP socket? */
 static __always_inline bool is_tcp(struct sock *sk)
@@ -343,11 +354,60 @@ static __always_inline bool is_tcp(struct sock *sk)
 	return (family == AF_INET || family == AF_INET6) && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
 }
 
-/* Is this socket still connected? */
-static __always_inline bool sock_connected(__u64 skp)
+/*
+ * Is the socket a session was given still that connection: connected, and its
+ * ports unchanged (the memory of a closed socket may hold another one by now)?
+ */
+static __always_inline bool sock_still(const struct conn_info *known)
 {
-	__u8 state = BPF_CORE_READ((struct sock *)skp, __sk_common.skc_state);
-	return state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT;
+	struct sock *sk = (struct sock *)known->sk;
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
+		return false;
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return lport == known->lport && rport == known->rport;
+}
+
+/* Is this socket the socket of another session that still names it? */
+static __always_inline bool owned_by_other(struct sock *sk, struct conn_key *ck)
+{
+	__u64 skp = (__u64)sk;
+	struct conn_key *o = bpf_map_lookup_elem(&sock_owner, &skp);
+	if (!o || (o->pid == ck->pid && o->ssl == ck->ssl))
+		return false;
+	struct conn_key other = *o;
+	struct conn_info *c = bpf_map_lookup_elem(&conns, &other);
+	return c && c->sk == skp && sock_still(c);
+}
+
+/* Can a receive's socket be given to this session: TCP, and no other live session's? */
+static __always_inline bool usable(struct sock *sk, struct conn_key *ck)
+{
+	return is_tcp(sk) && !owned_by_other(sk, ck);
+}
+
+#define compiler_barrier() asm volatile("" ::: "memory")
+
+/*
+ * The thread's receive just before an SSL call that started at call_ts, or
+ * NULL; taken (cleared) either way. Writers clear tid first and set it last,
+ * so a copy made while another thread's receive overwrote the slot is seen.
+ */
+static __always_inline struct sock *take_recent(__u32 tid, __u64 call_ts)
+{
+	__u32 zero = 0;
+	struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
+	if (!r || r->tid != tid)
+		return NULL;
+	struct recent_recv rr = *r;
+	compiler_barrier();
+	if (r->tid != tid || rr.tid != tid)
+		return NULL;
+	r->tid = 0;
+	if (rr.ts > call_ts || call_ts - rr.ts >= RECENT_RECV_NS)
+		return NULL;
+	return (struct sock *)rr.sk;
 }
 
 static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
@@ -365,8 +425,11 @@ static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
 	__u32 zero = 0;
 	struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
 	if (r) {
+		r->tid = 0;
+		compiler_barrier();
 		r->sk = (__u64)sk;
 		r->ts = bpf_ktime_get_ns();
+		compiler_barrier();
 		r->tid = tid;
 	}
 	return 0;
@@ -446,15 +509,8 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	} else {
 		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
 		/* the thread's receive just before this call is taken by this call, used or not */
-		__u32 zero = 0;
-		struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
-		struct sock *sk = NULL;
-		if (r && r->tid == tid) {
-			if (r->ts <= p.ts && p.ts - r->ts < RECENT_RECV_NS)
-				sk = (struct sock *)r->sk;
-			r->tid = 0;
-		}
-		if (!known || (known->sk && !sock_connected(known->sk))) {
+		struct sock *sk = take_recent(tid, p.ts);
+		if (!known || (known->sk && !sock_still(known))) {
 			/*
 			 * A new session (or a new one at the address of a closed one). Its first
 			 * call usually precedes anything received for it (node's first SSL_read
@@ -463,13 +519,17 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 			 * (Bun) is probed on SSL_read/SSL_write only, and its first probed call is
 			 * the request, written after the handshake was received: take it there.
 			 */
-			if (p.lib == AS_LIB_BORINGSSL && func == AS_SSL_WRITE && len > 0 && sk && is_tcp(sk))
+			if (sk && p.lib == AS_LIB_BORINGSSL && func == AS_SSL_WRITE && len > 0 && usable(sk, &ck))
 				conn_from_sock(&ck, sk, &ci);
 			else
 				bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
+		} else if (sk && func == AS_SSL_READ && known->sk != (__u64)sk && usable(sk, &ck)) {
+			/* in-memory TLS reads what its own socket just received: a read corrects the socket */
+			conn_from_sock(&ck, sk, &ci);
 		} else if (known->sk || known->fd >= 0) {
 			ci = *known;
-		} else if (sk && is_tcp(sk)) {
+		} else if (sk && func == AS_SSL_WRITE && usable(sk, &ck)) {
+			/* no socket yet: node writes the queued request right after the handshake flight arrives */
 			conn_from_sock(&ck, sk, &ci);
 		}
 	}

@@ -114,11 +114,11 @@ export function summaryLines(r: SessionResult): string[] {
     portFiltered += Number(f.data.port_filtered ?? 0);
     portUnknown += Number(f.data.port_unknown ?? 0);
   }
-  if (portFiltered + portUnknown > 0)
-    lines.push(
-      `agentsight: --port left out ${portFiltered} TLS event(s) on other ports` +
-        (portUnknown > 0 ? ` and ${portUnknown} whose socket was unknown (port_unknown)` : ''),
-    );
+  const leftOut = [
+    portFiltered > 0 ? `${portFiltered} TLS event(s) on other ports` : '',
+    portUnknown > 0 ? `${portUnknown} whose socket was unknown (port_unknown)` : '',
+  ].filter(Boolean);
+  if (leftOut.length > 0) lines.push(`agentsight: --port left out ${leftOut.join(' and ')}`);
   lines.push(`agentsight: ${r.events} event(s)${total === 0 ? ', nothing lost' : ''}`);
   return lines;
 }

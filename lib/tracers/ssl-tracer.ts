@@ -144,7 +144,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   private readonly clock: KernelClock;
   private readonly attached = new Map<string, AttachedTarget>();
   /** files inspected or being inspected (by dev:inode): resolves true when it has TLS functions we attached to */
-  private readonly inspected = new Map<string, Promise<boolean>>();
+  private readonly inspected = new Map<string, Promise<boolean | 'vanished'>>();
   private readonly noticed = new Set<string>();
   /** Executables whose TLS functions the locator found (BoringSSL without symbols). */
   readonly locatorVerdicts: { path: string; buildId: string | null; cached: boolean; ms: number }[] = [];
@@ -360,7 +360,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     }
     let p = this.inspected.get(key);
     if (!p) {
-      p = (async () => {
+      p = (async (): Promise<boolean | 'vanished'> => {
         let targets: TlsTarget[] = [];
         try {
           if (executable || strict) {
@@ -382,7 +382,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
           // file is inspected again when another process maps it
           if (attachPath.startsWith('/proc/') && (err as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(attachPath)) {
             this.inspected.delete(key);
-            return false;
+            return 'vanished';
           }
           // a file that cannot be read is not silently skipped when it is a TLS library
           if (isTlsLibraryName(displayPath) || executable)
@@ -394,8 +394,10 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       })();
       this.inspected.set(key, p);
     }
-    if (!strict) return p;
-    return p.then((ok) => {
+    // inspected through a process that went away: the file is looked at again through this caller's path, if it is still there
+    const result = p.then((r) => (r === 'vanished' ? (fs.existsSync(attachPath) ? this.consider(attachPath, displayPath, via, strict, executable) : false) : r));
+    if (!strict) return result;
+    return result.then((ok) => {
       if (!ok)
         throw new UsageError(
           `--binary-path ${displayPath}: no TLS functions found (no SSL_read/SSL_write, gnutls_record_recv/send or PR_Read/PR_Write symbols, and no BoringSSL)`,
