@@ -15,7 +15,7 @@
  */
 import type { Analyzer, AnalyzerContext } from '../analyzer';
 import type { Event } from '../event';
-import { StreamMerger } from '../sse/merge';
+import { StreamMerger, usageOf, type MergedUsage, type SseApi } from '../sse/merge';
 import { SseParser, type SseEvent } from '../sse/parser';
 
 export type LlmApi = 'anthropic.messages' | 'openai.chat_completions' | 'openai.responses' | 'gemini.generate_content';
@@ -28,14 +28,8 @@ export interface LlmToolCall {
   command?: string;
 }
 
-export interface LlmUsage {
-  input_tokens?: number;
-  output_tokens?: number;
-  cache_read_input_tokens?: number;
-  cache_creation_input_tokens?: number;
-  reasoning_tokens?: number;
-  total_tokens?: number;
-}
+/** Token usage; only fields the API reported are present. */
+export type LlmUsage = MergedUsage;
 
 export interface LlmMessage {
   role: string;
@@ -276,43 +270,16 @@ interface ParsedResponse {
   error?: { type: string | null; message: string | null };
 }
 
+/** The usage mapping of each API is the stream merger's (one definition for JSON and SSE answers). */
+const SSE_API: Record<LlmApi, SseApi> = {
+  'anthropic.messages': 'messages',
+  'openai.chat_completions': 'chat.completions',
+  'openai.responses': 'responses',
+  'gemini.generate_content': 'generateContent',
+};
+
 function usageFrom(api: LlmApi, u: unknown): LlmUsage | null {
-  if (!isObj(u)) return null;
-  const out: LlmUsage = {};
-  const set = (k: keyof LlmUsage, v: unknown) => {
-    const n = num(v);
-    if (n !== undefined) out[k] = n;
-  };
-  switch (api) {
-    case 'anthropic.messages':
-      set('input_tokens', u.input_tokens);
-      set('output_tokens', u.output_tokens);
-      set('cache_read_input_tokens', u.cache_read_input_tokens);
-      set('cache_creation_input_tokens', u.cache_creation_input_tokens);
-      break;
-    case 'openai.chat_completions':
-      set('input_tokens', u.prompt_tokens);
-      set('output_tokens', u.completion_tokens);
-      set('total_tokens', u.total_tokens);
-      if (isObj(u.prompt_tokens_details)) set('cache_read_input_tokens', u.prompt_tokens_details.cached_tokens);
-      if (isObj(u.completion_tokens_details)) set('reasoning_tokens', u.completion_tokens_details.reasoning_tokens);
-      break;
-    case 'openai.responses':
-      set('input_tokens', u.input_tokens);
-      set('output_tokens', u.output_tokens);
-      set('total_tokens', u.total_tokens);
-      if (isObj(u.input_tokens_details)) set('cache_read_input_tokens', u.input_tokens_details.cached_tokens);
-      if (isObj(u.output_tokens_details)) set('reasoning_tokens', u.output_tokens_details.reasoning_tokens);
-      break;
-    case 'gemini.generate_content':
-      set('input_tokens', u.promptTokenCount);
-      set('output_tokens', u.candidatesTokenCount);
-      set('reasoning_tokens', u.thoughtsTokenCount);
-      set('cache_read_input_tokens', u.cachedContentTokenCount);
-      set('total_tokens', u.totalTokenCount);
-      break;
-  }
-  return Object.keys(out).length ? out : null;
+  return usageOf(SSE_API[api], u);
 }
 
 function errorFrom(body: unknown): { type: string | null; message: string | null } | undefined {

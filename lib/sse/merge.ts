@@ -77,6 +77,64 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+/**
+ * An API's usage object (Anthropic `usage`, OpenAI `usage` of chat or
+ * Responses, Gemini `usageMetadata`) in the common shape: only the fields it
+ * reported; null when it reported none.
+ */
+export function usageOf(api: SseApi, u: unknown): MergedUsage | null {
+  if (!isObj(u)) return null;
+  let f: MergedUsage;
+  switch (api) {
+    case 'messages':
+      f = {
+        input_tokens: num(u.input_tokens),
+        output_tokens: num(u.output_tokens),
+        cache_read_input_tokens: num(u.cache_read_input_tokens),
+        cache_creation_input_tokens: num(u.cache_creation_input_tokens),
+      };
+      break;
+    case 'chat.completions': {
+      const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
+      const cd = isObj(u.completion_tokens_details) ? u.completion_tokens_details : {};
+      f = {
+        input_tokens: num(u.prompt_tokens),
+        output_tokens: num(u.completion_tokens),
+        cache_read_input_tokens: num(pd.cached_tokens),
+        reasoning_tokens: num(cd.reasoning_tokens),
+        total_tokens: num(u.total_tokens),
+      };
+      break;
+    }
+    case 'responses': {
+      const id = isObj(u.input_tokens_details) ? u.input_tokens_details : {};
+      const od = isObj(u.output_tokens_details) ? u.output_tokens_details : {};
+      f = {
+        input_tokens: num(u.input_tokens),
+        output_tokens: num(u.output_tokens),
+        cache_read_input_tokens: num(id.cached_tokens),
+        reasoning_tokens: num(od.reasoning_tokens),
+        total_tokens: num(u.total_tokens),
+      };
+      break;
+    }
+    case 'generateContent':
+      f = {
+        input_tokens: num(u.promptTokenCount),
+        output_tokens: num(u.candidatesTokenCount),
+        cache_read_input_tokens: num(u.cachedContentTokenCount),
+        reasoning_tokens: num(u.thoughtsTokenCount),
+        total_tokens: num(u.totalTokenCount),
+      };
+      break;
+    default:
+      return null;
+  }
+  const out: MergedUsage = {};
+  for (const [k, v] of Object.entries(f) as Array<[keyof MergedUsage, number | undefined]>) if (v !== undefined) out[k] = v;
+  return Object.keys(out).length ? out : null;
+}
+
 /** Guess the API from the request path (a hint; the events decide). */
 export function apiFromPath(path: string | null | undefined): { provider: SseProvider; api: SseApi } | null {
   if (!path) return null;
@@ -255,10 +313,10 @@ export class StreamMerger {
     if (r !== null) t.pieces.push(r);
   }
 
-  private setUsage(fields: MergedUsage): void {
-    const u: MergedUsage = { ...(this.usage ?? {}) };
-    for (const [k, v] of Object.entries(fields) as Array<[keyof MergedUsage, number | undefined]>) if (v !== undefined) u[k] = v;
-    if (Object.keys(u).length) this.usage = u;
+  /** Later reports of a field replace earlier ones (Anthropic: message_start, then message_delta). */
+  private setUsage(api: SseApi, raw: unknown): void {
+    const fields = usageOf(api, raw);
+    if (fields) this.usage = { ...(this.usage ?? {}), ...fields };
   }
 
   // ------------------------------------------------------------ Anthropic
@@ -269,7 +327,7 @@ export class StreamMerger {
         const m = isObj(o.message) ? o.message : {};
         this.model = str(m.model) ?? this.model;
         this.responseId = str(m.id) ?? this.responseId;
-        if (isObj(m.usage)) this.anthropicUsage(m.usage);
+        this.setUsage('messages', m.usage);
         break;
       }
       case 'content_block_start': {
@@ -308,7 +366,7 @@ export class StreamMerger {
       case 'message_delta': {
         const d = isObj(o.delta) ? o.delta : {};
         this.stopReason = str(d.stop_reason) ?? this.stopReason;
-        if (isObj(o.usage)) this.anthropicUsage(o.usage);
+        this.setUsage('messages', o.usage);
         break;
       }
       case 'message_stop':
@@ -319,15 +377,6 @@ export class StreamMerger {
         this.isTerminal = true;
         break;
     }
-  }
-
-  private anthropicUsage(u: Json): void {
-    this.setUsage({
-      input_tokens: num(u.input_tokens),
-      output_tokens: num(u.output_tokens),
-      cache_read_input_tokens: num(u.cache_read_input_tokens),
-      cache_creation_input_tokens: num(u.cache_creation_input_tokens),
-    });
   }
 
   // ------------------------------------------------------------ OpenAI chat
@@ -361,18 +410,7 @@ export class StreamMerger {
         this.stopReason = str(c.finish_reason) ?? this.stopReason;
       }
     }
-    if (isObj(o.usage)) {
-      const u = o.usage;
-      const pd = isObj(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
-      const cd = isObj(u.completion_tokens_details) ? u.completion_tokens_details : {};
-      this.setUsage({
-        input_tokens: num(u.prompt_tokens),
-        output_tokens: num(u.completion_tokens),
-        cache_read_input_tokens: num(pd.cached_tokens),
-        reasoning_tokens: num(cd.reasoning_tokens),
-        total_tokens: num(u.total_tokens),
-      });
-    }
+    this.setUsage('chat.completions', o.usage);
   }
 
   // ------------------------------------------------------------ OpenAI Responses
@@ -425,18 +463,7 @@ export class StreamMerger {
         const inc = isObj(r.incomplete_details) ? str(r.incomplete_details.reason) : null;
         this.stopReason = inc ?? str(r.status) ?? type.slice('response.'.length);
         if (isObj(r.error)) this.errors.push(r.error);
-        if (isObj(r.usage)) {
-          const u = r.usage;
-          const id = isObj(u.input_tokens_details) ? u.input_tokens_details : {};
-          const od = isObj(u.output_tokens_details) ? u.output_tokens_details : {};
-          this.setUsage({
-            input_tokens: num(u.input_tokens),
-            output_tokens: num(u.output_tokens),
-            cache_read_input_tokens: num(id.cached_tokens),
-            reasoning_tokens: num(od.reasoning_tokens),
-            total_tokens: num(u.total_tokens),
-          });
-        }
+        this.setUsage('responses', r.usage);
         this.isTerminal = true;
         break;
       }
@@ -479,16 +506,7 @@ export class StreamMerger {
       }
       this.stopReason = str(c.finishReason) ?? this.stopReason;
     }
-    if (isObj(o.usageMetadata)) {
-      const u = o.usageMetadata;
-      this.setUsage({
-        input_tokens: num(u.promptTokenCount),
-        output_tokens: num(u.candidatesTokenCount),
-        cache_read_input_tokens: num(u.cachedContentTokenCount),
-        reasoning_tokens: num(u.thoughtsTokenCount),
-        total_tokens: num(u.totalTokenCount),
-      });
-    }
+    this.setUsage('generateContent', o.usageMetadata);
   }
 }
 
