@@ -74,9 +74,10 @@ const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 /** 'syscalls' where tracefs has the open tracepoints, else 'raw' (sys_enter/sys_exit need no tracefs). */
 export function fileHookFor(want: 'auto' | 'syscalls' | 'raw', tracefs: string[] = TRACEFS): 'syscalls' | 'raw' {
   if (want !== 'auto') return want;
-  const has = tracefs.some((d) =>
-    ['sys_enter_openat', 'sys_enter_openat2', 'sys_enter_open', 'sys_enter_creat'].every((tp) => existsSync(`${d}/events/syscalls/${tp}/id`)),
-  );
+  const entries = Object.values(SYSCALL_OPEN_PROGRAMS)
+    .flat()
+    .filter((tp) => tp.startsWith('sys_enter_'));
+  const has = tracefs.some((d) => entries.every((tp) => existsSync(`${d}/events/syscalls/${tp}/id`)));
   return has ? 'syscalls' : 'raw';
 }
 
