@@ -288,16 +288,61 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 
 /* ---- file opens ----------------------------------------------------------- */
 
-/* Remember an open's arguments until it returns (per thread). */
-static __always_inline int open_enter(struct open_args *a)
+static __always_inline bool is_open_nr(long id)
 {
+	return id == NR_openat || id == NR_openat2 || id == NR_open || id == NR_creat;
+}
+
+/*
+ * Remember an open's arguments until it returns (per thread). a0..a3 are the
+ * system call's first arguments, as the syscall tracepoints and the registers
+ * (di, si, dx, r10) give them.
+ */
+static __always_inline int open_enter(long id, __u64 a0, __u64 a1, __u64 a2, __u64 a3)
+{
+	struct open_args a = {};
+	switch (id) {
+	case NR_openat:
+		a.dfd = a0;
+		a.path = a1;
+		a.flags = a2;
+		a.mode = a3;
+		a.syscall = 0;
+		break;
+	case NR_openat2: {
+		struct open_how how = {};
+		a.dfd = a0;
+		a.path = a1;
+		bpf_probe_read_user(&how, sizeof(how), (void *)a2);
+		a.flags = how.flags;
+		a.mode = how.mode;
+		a.syscall = 1;
+		break;
+	}
+	case NR_open:
+		a.dfd = AT_FDCWD;
+		a.path = a0;
+		a.flags = a1;
+		a.mode = a2;
+		a.syscall = 2;
+		break;
+	case NR_creat:
+		a.dfd = AT_FDCWD;
+		a.path = a0;
+		a.flags = O_CREAT | O_WRONLY | O_TRUNC;
+		a.mode = a1;
+		a.syscall = 3;
+		break;
+	default:
+		return 0;
+	}
 	__u64 idt = bpf_get_current_pid_tgid();
 	__u32 pid = idt >> 32, tid = (__u32)idt;
 	if (pid == cfg.self_pid)
 		return 0;
 	if (cfg.mode != 0 && !is_tracked(pid))
 		return 0;
-	bpf_map_update_elem(&pending_open, &tid, a, BPF_ANY);
+	bpf_map_update_elem(&pending_open, &tid, &a, BPF_ANY);
 	return 0;
 }
 
@@ -307,96 +352,38 @@ static __always_inline int open_enter(struct open_args *a)
  * sys_enter/sys_exit hooks (no tracefs needed) add a cost to every system call
  * of every process (measured here: ~126 ns against ~46 ns).
  */
+#define OPEN_ENTER(nr, ctx) open_enter(nr, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3])
+
 SEC("tracepoint/syscalls/sys_enter_openat")
 int handle_enter_openat(struct trace_event_raw_sys_enter *ctx)
 {
-	struct open_args a = {};
-	a.dfd = ctx->args[0];
-	a.path = ctx->args[1];
-	a.flags = ctx->args[2];
-	a.mode = ctx->args[3];
-	a.syscall = 0;
-	return open_enter(&a);
+	return OPEN_ENTER(NR_openat, ctx);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
 int handle_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 {
-	struct open_args a = {};
-	struct open_how how = {};
-	a.dfd = ctx->args[0];
-	a.path = ctx->args[1];
-	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
-	a.flags = how.flags;
-	a.mode = how.mode;
-	a.syscall = 1;
-	return open_enter(&a);
+	return OPEN_ENTER(NR_openat2, ctx);
 }
 
 SEC("tracepoint/syscalls/sys_enter_open")
 int handle_enter_open(struct trace_event_raw_sys_enter *ctx)
 {
-	struct open_args a = {};
-	a.dfd = AT_FDCWD;
-	a.path = ctx->args[0];
-	a.flags = ctx->args[1];
-	a.mode = ctx->args[2];
-	a.syscall = 2;
-	return open_enter(&a);
+	return OPEN_ENTER(NR_open, ctx);
 }
 
 SEC("tracepoint/syscalls/sys_enter_creat")
 int handle_enter_creat(struct trace_event_raw_sys_enter *ctx)
 {
-	struct open_args a = {};
-	a.dfd = AT_FDCWD;
-	a.path = ctx->args[0];
-	a.flags = O_CREAT | O_WRONLY | O_TRUNC;
-	a.mode = ctx->args[1];
-	a.syscall = 3;
-	return open_enter(&a);
+	return OPEN_ENTER(NR_creat, ctx);
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 {
-	struct open_args a = {};
-	switch (id) {
-	case NR_openat:
-		a.dfd = BPF_CORE_READ(regs, di);
-		a.path = BPF_CORE_READ(regs, si);
-		a.flags = BPF_CORE_READ(regs, dx);
-		a.mode = BPF_CORE_READ(regs, r10);
-		a.syscall = 0;
-		break;
-	case NR_openat2: {
-		struct open_how how = {};
-		a.dfd = BPF_CORE_READ(regs, di);
-		a.path = BPF_CORE_READ(regs, si);
-		bpf_probe_read_user(&how, sizeof(how), (void *)BPF_CORE_READ(regs, dx));
-		a.flags = how.flags;
-		a.mode = how.mode;
-		a.syscall = 1;
-		break;
-	}
-	case NR_open:
-		a.dfd = AT_FDCWD;
-		a.path = BPF_CORE_READ(regs, di);
-		a.flags = BPF_CORE_READ(regs, si);
-		a.mode = BPF_CORE_READ(regs, dx);
-		a.syscall = 2;
-		break;
-	case NR_creat:
-		a.dfd = AT_FDCWD;
-		a.path = BPF_CORE_READ(regs, di);
-		a.flags = O_CREAT | O_WRONLY | O_TRUNC;
-		a.mode = BPF_CORE_READ(regs, si);
-		a.syscall = 3;
-		break;
-	default:
+	if (!is_open_nr(id))
 		return 0;
-	}
-	return open_enter(&a);
+	return open_enter(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10));
 }
 
 struct walk_ctx {
@@ -573,8 +560,7 @@ int handle_exit_open(struct trace_event_raw_sys_exit *ctx)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
-	if (id != NR_openat && id != NR_openat2 && id != NR_open && id != NR_creat)
+	if (!is_open_nr(BPF_CORE_READ(regs, orig_ax)))
 		return 0;
 	return open_exit(ret);
 }
