@@ -20,12 +20,7 @@ const path = require('path');
 
 let lib;
 try {
-  lib = {
-    ...require(path.join(__dirname, '..', 'dist', 'analyzers')),
-    ...require(path.join(__dirname, '..', 'dist', 'analyzer')),
-    ...require(path.join(__dirname, '..', 'dist', 'payload')),
-    ...require(path.join(__dirname, '..', 'dist', 'analyzers', 'llm')),
-  };
+  lib = require(path.join(__dirname, '..', 'dist', 'index'));
 } catch (e) {
   console.error('bench/analyzers.js needs the compiled library: run `npx tsc -p tsconfig.json` first.\n' + e.message);
   process.exit(1);

@@ -3,12 +3,12 @@
  * it, and get an AsyncIterable of events. Options take the CLI's names and
  * defaults (HTTP parsing, SSE merging and LLM call events on).
  */
-import type { Analyzer } from './analyzer';
+import type { Analyzer } from './core/analyzer';
 import { buildAgent } from './cli/agent';
 import type { ParsedArgs } from './cli/options';
-import type { Event } from './event';
-import type { ExitStatus, LaunchOptions } from './launch';
-import { Recording } from './recording';
+import type { Event } from './core/event';
+import type { ExitStatus, LaunchOptions } from './session/launch';
+import { Recording } from './session/recording';
 
 export interface HelperOptions {
   /** TLS capture (default true). */

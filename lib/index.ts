@@ -3,21 +3,21 @@
  *
  *   const { record, trace, AgentRunner, SslRunner, ProcessRunner } = require('agentsight');
  */
-export type { Event } from './event';
-export { compareEvents } from './event';
-export type { Analyzer, AnalyzerContext } from './analyzer';
-export { chain, mapAnalyzer } from './analyzer';
-export { AgentsightError, UsageError, PermissionError, NotSupportedError, VerifierError, BpfError } from './errors';
-export { getBinding, setBinding } from './binding';
-export type { NativeBinding, NativeBpfObject, NativeRingReader } from './binding';
-export { sslPayload, encodePayload } from './payload';
-export { readNdjson, toJsonLine } from './analyzers/ndjson';
-export { mergeOrdered } from './merge';
+export type { Event } from './core/event';
+export { compareEvents } from './core/event';
+export type { Analyzer, AnalyzerContext } from './core/analyzer';
+export { chain, mapAnalyzer } from './core/analyzer';
+export { AgentsightError, UsageError, PermissionError, NotSupportedError, VerifierError, BpfError } from './core/errors';
+export { getBinding, setBinding } from './kernel/binding';
+export type { NativeBinding, NativeBpfObject, NativeRingReader } from './kernel/binding';
+export { sslPayload, attachPayload, encodePayload } from './core/payload';
+export { readNdjson, toJsonLine } from './sinks/ndjson';
+export { mergeOrdered } from './core/ordered-merge';
 
 // one-call helpers
 export { record, trace, type RecordOptions, type RecordSession, type TraceOptions, type TraceSession, type HelperOptions } from './api';
-export { Recording, type RecordingOptions } from './recording';
-export { launchGated, type LaunchOptions, type ExitStatus } from './launch';
+export { Recording, type RecordingOptions } from './session/recording';
+export { launchGated, type LaunchOptions, type ExitStatus } from './session/launch';
 
 // runners and tracers
 export { Runner, type RunOptions, type ReadyInfo } from './runners/runner';
@@ -33,10 +33,10 @@ export { SSEProcessor, type SSEProcessorOptions } from './analyzers/sse-processo
 export { HTTPFilter, SSLFilter } from './analyzers/filters';
 export { LlmAnalyzer, type LlmAnalyzerOptions, type LlmCallData } from './analyzers/llm';
 export { SessionSummary, summaryText, type SessionSummaryData } from './analyzers/summary';
-export { FileLogger, type FileLoggerOptions } from './analyzers/file-logger';
+export { FileLogger, type FileLoggerOptions } from './sinks/file-logger';
 export { Redactor, type RedactorOptions } from './analyzers/redactor';
-export { OutputAnalyzer, type OutputOptions, type OutputFormat } from './analyzers/output';
-export { renderEvent, registerRenderer } from './render';
+export { OutputAnalyzer, type OutputOptions, type OutputFormat } from './sinks/output';
+export { renderEvent, registerRenderer } from './render/events';
 
 // binary analysis
 export { locateTls, hasTlsSymbols, looksLikeBoringSsl, type LocatorVerdict } from './locator';

@@ -13,10 +13,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist');
-const { AgentRunner } = require(path.join(dist, 'runners/agent-runner'));
-const { SslRunner } = require(path.join(dist, 'runners/ssl-runner'));
-const { ProcessRunner } = require(path.join(dist, 'runners/process-runner'));
-const { launchGated } = require(path.join(dist, 'launch'));
+const { AgentRunner, SslRunner, ProcessRunner, launchGated } = require(path.join(dist, 'index'));
 const { startStandin } = require(path.join(dist, 'standin'));
 
 const repo = path.join(__dirname, '..');

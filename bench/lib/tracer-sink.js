@@ -16,10 +16,8 @@ const path = require('node:path');
 const readline = require('node:readline');
 
 const dist = path.join(process.env.AGENTSIGHT_BENCH_ROOT || path.join(__dirname, '..', '..'), 'dist');
-const { getBinding } = require(path.join(dist, 'binding'));
-const { SslTracer } = require(path.join(dist, 'tracers', 'ssl-tracer'));
-const { ProcessTracer } = require(path.join(dist, 'tracers', 'process-tracer'));
-const { sslPayload } = require(path.join(dist, 'payload'));
+// the package's entry point: the same names in every build compared (A/B runs against older builds)
+const { getBinding, SslTracer, ProcessTracer, sslPayload } = require(path.join(dist, 'index'));
 
 const kind = process.argv[2];
 const opts = JSON.parse(process.argv[3] ?? '{}');

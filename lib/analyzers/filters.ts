@@ -3,9 +3,9 @@
  * filters. An event that matches any of the expressions is dropped; every
  * other event passes unchanged and in order. Grammar: docs/filters.md.
  */
-import type { Analyzer, AnalyzerContext } from '../analyzer';
-import type { Event } from '../event';
-import { UsageError } from '../errors';
+import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Event } from '../core/event';
+import { UsageError } from '../core/errors';
 import { httpDialect, httpField, sslDialect, sslField } from '../filter/dialects';
 import type { FieldValue } from '../filter/dialects';
 import { evaluate } from '../filter/eval';

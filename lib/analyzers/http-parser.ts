@@ -7,10 +7,10 @@
  * many messages. Which direction carries requests is decided by what the
  * bytes start with, so both client and server processes are understood.
  */
-import type { Analyzer, AnalyzerContext } from '../analyzer';
-import type { Event } from '../event';
-import { UsageError } from '../errors';
-import { sslPayload } from '../payload';
+import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Event } from '../core/event';
+import { UsageError } from '../core/errors';
+import { sslPayload } from '../core/payload';
 import { decodeBody, parseCodings, StreamingDecoder } from '../http/decode';
 import { BodyFraming, Http1Stream, ParsedHead, StreamError, StreamSink } from '../http/stream';
 import type {

@@ -10,9 +10,9 @@ export { HTTPFilter, SSLFilter } from './filters';
 export type { FilterStats } from './filters';
 export { Redactor } from './redactor';
 export type { RedactorOptions, RedactorStats } from './redactor';
-export { FileLogger } from './file-logger';
-export type { FileLoggerOptions, FileLoggerStats } from './file-logger';
-export { readNdjson, toJsonLine } from './ndjson';
+export { FileLogger } from '../sinks/file-logger';
+export type { FileLoggerOptions, FileLoggerStats } from '../sinks/file-logger';
+export { readNdjson, toJsonLine } from '../sinks/ndjson';
 export type {
   HttpBodyChunkData,
   HttpEventData,
@@ -25,10 +25,10 @@ export type {
   HttpRole,
   SslRefs,
 } from '../http/types';
-export type { MergedContent, MergedToolCall, MergedUsage, SseApi, SseProvider } from '../sse/merge';
+export type { MergedContent, MergedToolCall, MergedUsage, SseApi, SseProvider } from '../sse/stream-merger';
 export { parseExpr, printExpr } from '../filter/expr';
 export type { Expr, Op } from '../filter/expr';
 export { httpDialect, sslDialect } from '../filter/dialects';
 export { redactText, isSecretHeader } from '../redact/rules';
-export { renderHttp, renderSse, renderHttpEvent } from '../render-http';
-export type { RenderOptions } from '../render-http';
+export { renderHttp, renderSse, renderHttpEvent } from '../render/http';
+export type { RenderOptions } from '../render/http';

@@ -13,9 +13,9 @@
  * Place it after HTTPParser and SSEProcessor, on a stream that also carries
  * the process events (AgentRunner's global analyzers).
  */
-import type { Analyzer, AnalyzerContext } from '../analyzer';
-import type { Event } from '../event';
-import { StreamMerger, usageOf, type MergedUsage, type SseApi } from '../sse/merge';
+import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Event } from '../core/event';
+import { StreamMerger, usageOf, type MergedUsage, type SseApi } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
 
 export type LlmApi = 'anthropic.messages' | 'openai.chat_completions' | 'openai.responses' | 'gemini.generate_content';

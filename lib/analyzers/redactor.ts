@@ -16,9 +16,9 @@
  * Events without secrets are passed on as they are (same object); events
  * with secrets are copied, never modified in place.
  */
-import type { Analyzer, AnalyzerContext } from '../analyzer';
-import type { Event } from '../event';
-import { attachPayload, encodePayload, sslPayload } from '../payload';
+import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Event } from '../core/event';
+import { attachPayload, encodePayload, sslPayload } from '../core/payload';
 import { applyRanges, findSecrets, isSecretHeader, isSecretKey, maskOf, OpenSecret, Range, redactText } from '../redact/rules';
 
 /** Options of the redactor. */

@@ -6,12 +6,12 @@
  * Needs HTTPParser upstream (it reads http events, not ssl bytes).
  */
 import { StringDecoder } from 'string_decoder';
-import type { Analyzer, AnalyzerContext } from '../analyzer';
-import type { Event } from '../event';
-import { UsageError } from '../errors';
+import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Event } from '../core/event';
+import { UsageError } from '../core/errors';
 import type { HttpBodyChunkData, HttpRequestSummary, HttpResponseData, HttpResponseHeadersData } from '../http/types';
 import { eventNs, mediaType, msBetween } from '../http/util';
-import { MergedContent, StreamMerger } from '../sse/merge';
+import { MergedContent, StreamMerger } from '../sse/stream-merger';
 import { SseParser } from '../sse/parser';
 
 /** Options of the SSE processor. */

@@ -1,5 +1,5 @@
-import type { Analyzer, AnalyzerContext } from '../analyzer';
-import type { Event } from '../event';
+import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Event } from '../core/event';
 
 export interface ModelUsage {
   provider: string;

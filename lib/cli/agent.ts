@@ -2,12 +2,12 @@
  * The `agent` and `record` commands: TLS + process tracing under one
  * selection, HTTP parsing, SSE merging and LLM call events on by default.
  */
-import type { Analyzer } from '../analyzer';
+import type { Analyzer } from '../core/analyzer';
 import { LlmAnalyzer } from '../analyzers/llm';
 import { Redactor } from '../analyzers/redactor';
-import { OutputAnalyzer, type OutputFormat } from '../analyzers/output';
+import { OutputAnalyzer, type OutputFormat } from '../sinks/output';
 import { SessionSummary } from '../analyzers/summary';
-import { UsageError } from '../errors';
+import { UsageError } from '../core/errors';
 import { AgentRunner } from '../runners/agent-runner';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
@@ -15,7 +15,7 @@ import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { chainOptions, tlsAnalyzers } from './chains';
 import { defined, type ParsedArgs } from './options';
-import type { SessionIo } from './session';
+import type { SessionIo } from '../session/run';
 
 export interface Selection {
   comm?: string[];

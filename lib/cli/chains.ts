@@ -2,12 +2,12 @@
  * Analyzer chains as the CLI builds them from options (and as library users
  * can build them the same way).
  */
-import type { Analyzer } from '../analyzer';
+import type { Analyzer } from '../core/analyzer';
 import { HTTPParser } from '../analyzers/http-parser';
 import { SSEProcessor } from '../analyzers/sse-processor';
 import { HTTPFilter, SSLFilter } from '../analyzers/filters';
 import { Redactor } from '../analyzers/redactor';
-import { mapAnalyzer } from '../analyzer';
+import { mapAnalyzer } from '../core/analyzer';
 import type { OptionTable, ParsedArgs } from './options';
 
 /** TLS analysis options (the original collector's SSL options). */

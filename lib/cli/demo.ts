@@ -7,13 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startStandin } from '../standin';
-import { UsageError } from '../errors';
-import type { Event } from '../event';
+import { UsageError } from '../core/errors';
+import type { Event } from '../core/event';
 import { runRecord } from './record';
 import type { ParsedArgs } from './options';
-import type { SessionIo } from './session';
+import type { SessionIo } from '../session/run';
 import { fileSink, sinks } from './sinks';
-import { preview } from '../render';
+import { preview } from '../render/events';
 
 const REPO = path.resolve(__dirname, '..', '..');
 

@@ -3,8 +3,8 @@
  */
 import yargsFactory from 'yargs/yargs';
 import type { Argv } from 'yargs';
-import { AgentsightError, UsageError } from '../errors';
-import { OutputAnalyzer, type OutputFormat } from '../analyzers/output';
+import { AgentsightError, UsageError } from '../core/errors';
+import { OutputAnalyzer, type OutputFormat } from '../sinks/output';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
@@ -14,7 +14,7 @@ import { buildAgent, consoleOutput } from './agent';
 import { runRecord } from './record';
 import { fileSink, sinks } from './sinks';
 import { runDemo } from './demo';
-import { UsageError as Usage } from '../errors';
+import { UsageError as Usage } from '../core/errors';
 import {
   mergeArgs,
   OUTPUT_OPTIONS,
@@ -28,7 +28,7 @@ import {
   type OptionTable,
   type ParsedArgs,
 } from './options';
-import { runSession, summaryLines, type SessionIo } from './session';
+import { runSession, summaryLines, type SessionIo } from '../session/run';
 import { summaryText } from '../analyzers/summary';
 import { Redactor } from '../analyzers/redactor';
 

@@ -4,7 +4,7 @@
  * definition of every option and one way it is parsed.
  */
 import yargsFactory from 'yargs/yargs';
-import { UsageError } from '../errors';
+import { UsageError } from '../core/errors';
 
 export interface OptionDef {
   type: 'string' | 'number' | 'boolean';

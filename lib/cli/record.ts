@@ -4,14 +4,14 @@
  * session to a file, summarise it, and exit with the command's exit status.
  */
 import * as path from 'node:path';
-import type { Analyzer } from '../analyzer';
-import { OutputAnalyzer } from '../analyzers/output';
+import type { Analyzer } from '../core/analyzer';
+import { OutputAnalyzer } from '../sinks/output';
 import { summaryText } from '../analyzers/summary';
-import type { Event } from '../event';
-import type { ExitStatus, LaunchOptions } from '../launch';
-import { Recording } from '../recording';
+import type { Event } from '../core/event';
+import type { ExitStatus, LaunchOptions } from '../session/launch';
+import { Recording } from '../session/recording';
 import type { ParsedArgs } from './options';
-import { lossSummary, type SessionIo } from './session';
+import { lossSummary, type SessionIo } from '../session/run';
 
 /**
  * What --live shows on stderr: everything readable, but not the raw material

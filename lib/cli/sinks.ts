@@ -1,5 +1,5 @@
-import type { Analyzer } from '../analyzer';
-import { FileLogger } from '../analyzers/file-logger';
+import type { Analyzer } from '../core/analyzer';
+import { FileLogger } from '../sinks/file-logger';
 import type { ParsedArgs } from './options';
 
 /** The FileLogger of --output (with --rotate-logs/--max-log-size), if asked for. */

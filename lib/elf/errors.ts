@@ -2,7 +2,7 @@
  * Errors of the ELF reader. Every failure to read or understand a file is an
  * ElfError with a code that says which kind, and a message naming the file.
  */
-import { AgentsightError } from '../errors';
+import { AgentsightError } from '../core/errors';
 
 /**
  * Codes:

@@ -2,8 +2,8 @@
  * Fields and bare-word rules of the two filter kinds, and how a field's
  * value is read from an event.
  */
-import type { Event } from '../event';
-import { sslPayload } from '../payload';
+import type { Event } from '../core/event';
+import { sslPayload } from '../core/payload';
 import { allOf, Dialect, Expr } from './expr';
 
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'CONNECT', 'TRACE']);

@@ -1,5 +1,5 @@
 /** Evaluation of filter expressions against events. */
-import type { Event } from '../event';
+import type { Event } from '../core/event';
 import type { FieldValue } from './dialects';
 import { Expr, isNumeric, ORDERING_OPS } from './expr';
 

@@ -3,7 +3,7 @@
  * (docs/filters.md): conditions `field op value`, `&` (binds tighter) and
  * `|`, `!` and parentheses; bare words desugared by the dialect.
  */
-import { UsageError } from '../errors';
+import { UsageError } from '../core/errors';
 
 /** Comparison operators. */
 export type Op = '=' | '!=' | '~' | '>' | '<' | '>=' | '<=';

@@ -1,6 +1,6 @@
 /** Small helpers shared by the HTTP analyzers. */
-import type { Event } from '../event';
-import { encodePayload } from '../payload';
+import type { Event } from '../core/event';
+import { encodePayload } from '../core/payload';
 
 /** Kernel-time nanoseconds of an event: mono_ns, else data.timestamp_ns, else wall clock. */
 export function eventNs(e: Event): number {

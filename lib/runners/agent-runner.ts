@@ -1,7 +1,7 @@
-import type { Analyzer } from '../analyzer';
-import { UsageError } from '../errors';
-import type { Event } from '../event';
-import { mergeOrdered } from '../merge';
+import type { Analyzer } from '../core/analyzer';
+import { UsageError } from '../core/errors';
+import type { Event } from '../core/event';
+import { mergeOrdered } from '../core/ordered-merge';
 import { ProcessTracer } from '../tracers/process-tracer';
 import { SslTracer } from '../tracers/ssl-tracer';
 import { ProcessRunner } from './process-runner';

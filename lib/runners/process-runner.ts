@@ -1,5 +1,5 @@
-import { chain } from '../analyzer';
-import type { Event } from '../event';
+import { chain } from '../core/analyzer';
+import type { Event } from '../core/event';
 import { defined, parseArgs, PROCESS_OPTIONS, processTracerOptions } from '../cli/options';
 import { ProcessTracer, type ProcessTracerOptions } from '../tracers/process-tracer';
 import { Runner } from './runner';

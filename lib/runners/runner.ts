@@ -1,6 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
-import { chain, type Analyzer } from '../analyzer';
-import type { Event } from '../event';
+import { chain, type Analyzer } from '../core/analyzer';
+import type { Event } from '../core/event';
 
 /** What a runner announces once its probes are attached. */
 export interface ReadyInfo {

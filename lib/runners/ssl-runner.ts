@@ -1,5 +1,5 @@
-import { chain } from '../analyzer';
-import type { Event } from '../event';
+import { chain } from '../core/analyzer';
+import type { Event } from '../core/event';
 import { defined, parseArgs, SSL_TRACER_OPTIONS, sslTracerOptions } from '../cli/options';
 import { SslTracer, type SslTracerOptions } from '../tracers/ssl-tracer';
 import { Runner } from './runner';

@@ -1,4 +1,4 @@
-import type { Event } from '../event';
+import type { Event } from '../core/event';
 
 interface Entry {
   first: Event;

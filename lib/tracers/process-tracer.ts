@@ -5,17 +5,17 @@
  * ProcessTracer.resolve(options) validates options (no kernel needed);
  * ProcessTracer.start(options) returns a live tracer that must be close()d.
  */
-import { COMM_LEN, MAX_COMM_FILTERS, PROCESS_CONFIG, TRACKED } from '../abi';
-import { getBinding, type NativeBinding, type NativeBpfObject } from '../binding';
-import { KernelClock } from '../clock';
-import { native, UsageError } from '../errors';
-import type { Event } from '../event';
-import { RingSource, type RingSourceStats } from '../ring-source';
+import { COMM_LEN, MAX_COMM_FILTERS, PROCESS_CONFIG, TRACKED } from '../kernel/abi';
+import { getBinding, type NativeBinding, type NativeBpfObject } from '../kernel/binding';
+import { KernelClock } from '../kernel/clock';
+import { native, UsageError } from '../core/errors';
+import type { Event } from '../core/event';
+import { RingSource, type RingSourceStats } from '../kernel/ring-source';
 import { existsSync } from 'node:fs';
-import { readBpfStats } from './bpf-stats';
+import { readBpfStats } from '../kernel/bpf-stats';
 import { FileOpenDedup, type FileDedupStats } from './file-dedup';
 import { listProcesses, readProc, selectProcesses } from './proc';
-import { decodeProcessRecord } from './process-decode';
+import { decodeProcessRecord } from '../kernel/process-decode';
 
 export interface ProcessTracerOptions {
   /** Process names to select (prefix match on the kernel's 15-character comm). */

@@ -10,16 +10,16 @@
  */
 import * as fs from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
-import { SSL_CONFIG, SSL_KIND, SSL_MAX_CALL_BYTES, sslCookie } from '../abi';
-import { getBinding, type NativeBinding, type NativeBpfObject } from '../binding';
-import { KernelClock } from '../clock';
-import { native, UsageError } from '../errors';
-import type { Event } from '../event';
-import { RingSource, type RingSourceStats } from '../ring-source';
-import { readBpfStats } from './bpf-stats';
+import { SSL_CONFIG, SSL_KIND, SSL_MAX_CALL_BYTES, sslCookie } from '../kernel/abi';
+import { getBinding, type NativeBinding, type NativeBpfObject } from '../kernel/binding';
+import { KernelClock } from '../kernel/clock';
+import { native, UsageError } from '../core/errors';
+import type { Event } from '../core/event';
+import { RingSource, type RingSourceStats } from '../kernel/ring-source';
+import { readBpfStats } from '../kernel/bpf-stats';
 import { ProcessTracer, type ProcessTracerStats } from './process-tracer';
 import { listProcesses, readProc } from './proc';
-import { decodeSslRecord } from './ssl-decode';
+import { decodeSslRecord } from '../kernel/ssl-decode';
 import { fileKey, inspectBinary, inspectExecutable, isTlsLibraryName, pathInProcess, processImage, systemTlsLibraries, type TlsTarget } from './tls-targets';
 
 export interface SslTracerOptions {

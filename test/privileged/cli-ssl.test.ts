@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startStandin, type Standin } from '../../lib/standin';
-import { signalTree } from '../../lib/recording';
+import { signalTree } from '../../lib/session/recording';
 import { runCli, type CliRun } from '../support/cli';
 import { describePrivileged } from '../support/privileged';
 import { uniqueShell } from '../support/procs';

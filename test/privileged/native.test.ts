@@ -5,14 +5,14 @@
  */
 import * as path from 'node:path';
 import { expect, it } from 'vitest';
-import { getBinding } from '../../lib/binding';
+import { getBinding } from '../../lib/kernel/binding';
 import { describePrivileged } from '../support/privileged';
 import { run } from '../support/spawn';
 
 describePrivileged('native core', () => {
   it('a JS exception thrown in the ring-buffer callback goes to uncaughtException, the process does not abort', async () => {
     const addon = path.resolve(__dirname, '../../build/Release/agentsight.node');
-    const { PROCESS_CONFIG } = await import('../../lib/abi');
+    const { PROCESS_CONFIG } = await import('../../lib/kernel/abi');
     const script = `
       const b = require(${JSON.stringify(addon)});
       const o = new b.BpfObject('process');

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import type { Event } from '../../lib/event';
+import type { Event } from '../../lib/core/event';
 import { ProcessTracer } from '../../lib/tracers/process-tracer';
 import { loadedIds, waitUnloaded } from '../support/bpftool';
 import { Collector } from '../support/collect';

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startStandin, TEST_API_KEYS, type Standin } from '../../lib/standin';
-import { signalTree } from '../../lib/recording';
+import { signalTree } from '../../lib/session/recording';
 import { runCli, type CliRun } from '../support/cli';
 import { describePrivileged } from '../support/privileged';
 import { clientEnv } from '../support/run';

@@ -1,4 +1,4 @@
-import type { Event } from '../../lib/event';
+import type { Event } from '../../lib/core/event';
 
 /**
  * Consume an event stream in the background, keeping everything, so a test

@@ -3,8 +3,8 @@
  * records what the TypeScript side configures and lets a test feed ring
  * buffer records as the kernel would.
  */
-import type { BatchCallback, NativeBinding, NativeBpfObject, NativeRingReader, RingReaderOptions, UprobeOptions } from '../../lib/binding';
-import { frameBatch } from '../../lib/abi';
+import type { BatchCallback, NativeBinding, NativeBpfObject, NativeRingReader, RingReaderOptions, UprobeOptions } from '../../lib/kernel/binding';
+import { frameBatch } from '../../lib/kernel/abi';
 
 export class FakeObject implements NativeBpfObject {
   static instances: FakeObject[] = [];

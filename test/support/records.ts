@@ -1,5 +1,5 @@
 /** Build kernel records exactly as bpf/events.h lays them out (for decoder and pipeline tests). */
-import { COMM_LEN, EXEC, EXIT, FILE_OPEN, FORK, HDR, REC, SSL } from '../../lib/abi';
+import { COMM_LEN, EXEC, EXIT, FILE_OPEN, FORK, HDR, REC, SSL } from '../../lib/kernel/abi';
 
 export interface Hdr {
   ts: number;

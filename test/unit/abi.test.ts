@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LAYOUTS_BY_OBJECT, type Layout } from '../../lib/abi';
-import { getBinding } from '../../lib/binding';
+import { LAYOUTS_BY_OBJECT, type Layout } from '../../lib/kernel/abi';
+import { getBinding } from '../../lib/kernel/binding';
 
 // Reading BTF from the embedded objects needs the built addon but no privileges.
 const binding = getBinding();

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PROCESS_CONFIG } from '../../lib/abi';
-import { setBinding } from '../../lib/binding';
+import { PROCESS_CONFIG } from '../../lib/kernel/abi';
+import { setBinding } from '../../lib/kernel/binding';
 import { main } from '../../lib/cli/main';
 import { fileHookFor, ProcessTracer } from '../../lib/tracers/process-tracer';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

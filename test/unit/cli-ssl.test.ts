@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SSL_CONFIG } from '../../lib/abi';
-import { setBinding } from '../../lib/binding';
+import { SSL_CONFIG } from '../../lib/kernel/abi';
+import { setBinding } from '../../lib/kernel/binding';
 import { main } from '../../lib/cli/main';
 import { captureIo, until } from '../support/io';
 import { fakeBinding } from '../support/fake-binding';

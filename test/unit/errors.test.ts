@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BpfError, classifyNativeError, NotSupportedError, PermissionError, VerifierError } from '../../lib/errors';
+import { BpfError, classifyNativeError, NotSupportedError, PermissionError, VerifierError } from '../../lib/core/errors';
 
 function nativeError(message: string, op: string, code: string, errno: number, log?: string) {
   return Object.assign(new Error(message), { op, code, errno, ...(log ? { log } : {}) });

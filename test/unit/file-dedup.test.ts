@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Event } from '../../lib/event';
+import type { Event } from '../../lib/core/event';
 import { FileOpenDedup } from '../../lib/tracers/file-dedup';
 
 const open = (ms: number, pid = 1, filepath = '/a', fd: number | null = 3): Event => ({

@@ -2,13 +2,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FileLogger } from '../../lib/analyzers/file-logger';
-import { readNdjson, toJsonLine } from '../../lib/analyzers/ndjson';
-import { chain } from '../../lib/analyzer';
-import type { Event } from '../../lib/event';
-import { UsageError } from '../../lib/errors';
-import { attachPayload, sslPayload } from '../../lib/payload';
-import { run, ssl } from './helpers';
+import { FileLogger } from '../../lib/sinks/file-logger';
+import { readNdjson, toJsonLine } from '../../lib/sinks/ndjson';
+import { chain } from '../../lib/core/analyzer';
+import type { Event } from '../../lib/core/event';
+import { UsageError } from '../../lib/core/errors';
+import { attachPayload, sslPayload } from '../../lib/core/payload';
+import { run, ssl } from '../support/events';
 
 let dir: string;
 beforeEach(() => {

@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { HTTPFilter, SSLFilter } from '../../lib/analyzers/filters';
 import { HTTPParser } from '../../lib/analyzers/http-parser';
 import { SSEProcessor } from '../../lib/analyzers/sse-processor';
-import type { Event } from '../../lib/event';
-import { UsageError } from '../../lib/errors';
+import type { Event } from '../../lib/core/event';
+import { UsageError } from '../../lib/core/errors';
 import { httpDialect, sslDialect } from '../../lib/filter/dialects';
 import { Expr, parseExpr, printExpr } from '../../lib/filter/expr';
-import { run, ssl } from './helpers';
+import { run, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');

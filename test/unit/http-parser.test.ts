@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'crypto';
 import * as zlib from 'zlib';
 import { HTTPParser } from '../../lib/analyzers/http-parser';
-import type { Event } from '../../lib/event';
-import { UsageError } from '../../lib/errors';
-import { chunked, http, run, ssl } from './helpers';
+import type { Event } from '../../lib/core/event';
+import { UsageError } from '../../lib/core/errors';
+import { chunked, http, run, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');

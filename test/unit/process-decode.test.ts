@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { F } from '../../lib/abi';
-import { KernelClock } from '../../lib/clock';
-import { decodeProcessRecord, renderOpenFlags, splitArgv } from '../../lib/tracers/process-decode';
+import { F } from '../../lib/kernel/abi';
+import { KernelClock } from '../../lib/kernel/clock';
+import { decodeProcessRecord, renderOpenFlags, splitArgv } from '../../lib/kernel/process-decode';
 import { execRecord, exitRecord, forkRecord, openRecord } from '../support/records';
 
 const clock = new KernelClock({ clocks: () => ({ realtimeNs: 1_700_000_000_000_000_000n, monotonicNs: 0n }) });

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import * as zlib from 'zlib';
 import { HTTPParser } from '../../lib/analyzers/http-parser';
 import { SSEProcessor } from '../../lib/analyzers/sse-processor';
-import type { Event } from '../../lib/event';
+import type { Event } from '../../lib/core/event';
 import { SseParser } from '../../lib/sse/parser';
-import { chunked, run, splitAt, ssl } from './helpers';
+import { chunked, run, splitAt, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');

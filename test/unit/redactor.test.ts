@@ -4,10 +4,10 @@ import * as zlib from 'zlib';
 import { HTTPParser } from '../../lib/analyzers/http-parser';
 import { Redactor } from '../../lib/analyzers/redactor';
 import { SSEProcessor } from '../../lib/analyzers/sse-processor';
-import type { Event } from '../../lib/event';
-import { attachPayload, sslPayload } from '../../lib/payload';
+import type { Event } from '../../lib/core/event';
+import { attachPayload, sslPayload } from '../../lib/core/payload';
 import { redactText } from '../../lib/redact/rules';
-import { chunked, http, run, splitAt, ssl } from './helpers';
+import { chunked, http, run, splitAt, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');

@@ -1,11 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
-import { chain } from '../../lib/analyzer';
+import { chain } from '../../lib/core/analyzer';
 import { HTTPFilter, HTTPParser, readNdjson, Redactor, SSEProcessor, SSLFilter } from '../../lib/analyzers';
-import type { Event } from '../../lib/event';
-import { formatBytes, formatMs, preview, renderHttp, renderHttpEvent, renderSse } from '../../lib/render-http';
-import { run, ssl } from './helpers';
+import type { Event } from '../../lib/core/event';
+import { formatBytes, formatMs, preview, renderHttp, renderHttpEvent, renderSse } from '../../lib/render/http';
+import { run, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');

@@ -6,13 +6,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chain } from '../../lib/analyzer';
+import { chain } from '../../lib/core/analyzer';
 import { HTTPParser } from '../../lib/analyzers/http-parser';
 import { LlmAnalyzer } from '../../lib/analyzers/llm';
 import { SSEProcessor } from '../../lib/analyzers/sse-processor';
 import { SessionSummary } from '../../lib/analyzers/summary';
-import type { Event } from '../../lib/event';
-import { readNdjson } from '../../lib/analyzers/ndjson';
+import type { Event } from '../../lib/core/event';
+import { readNdjson } from '../../lib/sinks/ndjson';
 
 const dir = path.join(__dirname, '../fixtures');
 const sessions = fs

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RingSource } from '../../lib/ring-source';
+import { RingSource } from '../../lib/kernel/ring-source';
 import { fakeBinding, type FakeReader } from '../support/fake-binding';
 
 function setup(high: number) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { HTTPParser } from '../../lib/analyzers/http-parser';
 import { SSEProcessor } from '../../lib/analyzers/sse-processor';
-import type { Event } from '../../lib/event';
-import { UsageError } from '../../lib/errors';
-import { chunked, run, ssl } from './helpers';
+import type { Event } from '../../lib/core/event';
+import { UsageError } from '../../lib/core/errors';
+import { chunked, run, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');

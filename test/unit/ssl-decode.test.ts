@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { SSL_F } from '../../lib/abi';
-import { KernelClock } from '../../lib/clock';
-import { sslPayload } from '../../lib/payload';
-import { decodeSslRecord, formatAddr } from '../../lib/tracers/ssl-decode';
+import { SSL_F } from '../../lib/kernel/abi';
+import { KernelClock } from '../../lib/kernel/clock';
+import { sslPayload } from '../../lib/core/payload';
+import { decodeSslRecord, formatAddr } from '../../lib/kernel/ssl-decode';
 import { sslRecord } from '../support/records';
 
 const clock = new KernelClock({ clocks: () => ({ realtimeNs: 1_700_000_000_000_000_000n, monotonicNs: 0n }) });

@@ -4,7 +4,7 @@
  * root or a kernel: tests inject a fake that replays records.
  */
 import * as path from 'node:path';
-import { NotSupportedError } from './errors';
+import { NotSupportedError } from '../core/errors';
 
 export interface UprobeOptions {
   /** Executable or library, possibly through /proc/PID/root/... */
@@ -106,9 +106,9 @@ export interface NativeBinding {
 let injected: NativeBinding | null = null;
 let loaded: NativeBinding | null = null;
 
-/** Where the compiled addon lives, relative to dist/ or lib/. */
+/** Where the compiled addon lives, relative to dist/kernel/ or lib/kernel/. */
 export function addonPath(): string {
-  return path.resolve(__dirname, '..', 'build', 'Release', 'agentsight.node');
+  return path.resolve(__dirname, '..', '..', 'build', 'Release', 'agentsight.node');
 }
 
 /** The binding in use: an injected one, else the compiled addon. */

@@ -1,10 +1,10 @@
 /**
  * Turning ssl.bpf.c records into `ssl` events (docs/events.md).
  */
-import { readHeader, readS64, readU64, REC, SSL, SSL_F, SSL_FUNC_NAMES, SSL_LIB_NAMES } from '../abi';
-import type { KernelClock } from '../clock';
-import type { Event } from '../event';
-import { attachPayload, encodePayload } from '../payload';
+import { readHeader, readS64, readU64, REC, SSL, SSL_F, SSL_FUNC_NAMES, SSL_LIB_NAMES } from './abi';
+import type { KernelClock } from './clock';
+import type { Event } from '../core/event';
+import { attachPayload, encodePayload } from '../core/payload';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

@@ -3,9 +3,9 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EXEC, EXIT, F, FILE_OPEN, FORK, readHeader, readS64, readU64, REC } from '../abi';
-import type { KernelClock } from '../clock';
-import type { Event } from '../event';
+import { EXEC, EXIT, F, FILE_OPEN, FORK, readHeader, readS64, readU64, REC } from './abi';
+import type { KernelClock } from './clock';
+import type { Event } from '../core/event';
 
 const SIGNAL_NAMES = new Map<number, string>(
   Object.entries(os.constants.signals).map(([name, num]) => [num as number, name]),

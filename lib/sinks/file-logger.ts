@@ -12,9 +12,9 @@
  */
 import * as fs from 'fs';
 import * as fsp from 'fs/promises';
-import type { Analyzer, AnalyzerContext } from '../analyzer';
-import type { Event } from '../event';
-import { AgentsightError, UsageError } from '../errors';
+import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Event } from '../core/event';
+import { AgentsightError, UsageError } from '../core/errors';
 import { toJsonLine } from './ndjson';
 
 /** Options of the file logger. */

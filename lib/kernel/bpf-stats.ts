@@ -1,5 +1,5 @@
-import { STAT_MAX, STAT_NAMES } from '../abi';
-import type { NativeBpfObject } from '../binding';
+import { STAT_MAX, STAT_NAMES } from './abi';
+import type { NativeBpfObject } from './binding';
 
 /** Sum the per-CPU "as_stats" counters of an object: name -> count (non-zero only). */
 export function readBpfStats(obj: NativeBpfObject, map = 'as_stats'): Record<string, number> {

@@ -2,8 +2,8 @@
  * One-line-per-event rendering for a terminal. NDJSON is the machine
  * contract; this is only for people watching.
  */
-import type { Event } from './event';
-import { preview, renderHttpEvent } from './render-http';
+import type { Event } from '../core/event';
+import { preview, renderHttpEvent } from './http';
 
 export { preview };
 

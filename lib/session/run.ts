@@ -4,7 +4,7 @@
  * detached), and a summary of what was seen and lost goes to stderr.
  */
 import type { Writable } from 'node:stream';
-import type { Event } from '../event';
+import type { Event } from '../core/event';
 import type { Runner } from '../runners/runner';
 
 export interface SessionIo {

@@ -5,15 +5,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Analyzer } from './analyzer';
-import type { SessionSummary } from './analyzers/summary';
-import { buildAgent } from './cli/agent';
-import type { ParsedArgs } from './cli/options';
-import { UsageError } from './errors';
-import type { Event } from './event';
+import type { Analyzer } from '../core/analyzer';
+import type { SessionSummary } from '../analyzers/summary';
+import { buildAgent } from '../cli/agent';
+import type { ParsedArgs } from '../cli/options';
+import { UsageError } from '../core/errors';
+import type { Event } from '../core/event';
 import { launchGated, type ExitStatus, type GatedCommand, type LaunchOptions } from './launch';
-import type { AgentRunner } from './runners/agent-runner';
-import { listProcesses } from './tracers/proc';
+import type { AgentRunner } from '../runners/agent-runner';
+import { listProcesses } from '../tracers/proc';
 
 /** The file a command name runs (as execvp would find it), or null. */
 export function resolveCommand(name: string, env: NodeJS.ProcessEnv): string | null {

@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
-import type { Analyzer, AnalyzerContext } from '../analyzer';
-import type { Event } from '../event';
-import { renderEvent } from '../render';
+import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Event } from '../core/event';
+import { renderEvent } from '../render/events';
 
 export type OutputFormat = 'auto' | 'json' | 'pretty';
 

@@ -4,8 +4,8 @@
  */
 import * as fs from 'fs';
 import * as readline from 'readline';
-import type { Event } from '../event';
-import { encodePayload, sslPayload } from '../payload';
+import type { Event } from '../core/event';
+import { encodePayload, sslPayload } from '../core/payload';
 
 /**
  * One event as a JSON line (with "\n"). ssl events whose bytes are held out

@@ -1,6 +1,6 @@
 import type { NativeBinding, NativeBpfObject, NativeRingReader, RingStats } from './binding';
 import { frames } from './abi';
-import { native } from './errors';
+import { native } from '../core/errors';
 
 export interface RingSourceOptions {
   /** Pause reading when this many bytes of undecoded batches are queued (default 64 MiB). */

@@ -1,7 +1,7 @@
-import type { Analyzer } from '../../lib/analyzer';
-import { chain } from '../../lib/analyzer';
-import type { Event } from '../../lib/event';
-import { encodePayload } from '../../lib/payload';
+import type { Analyzer } from '../../lib/core/analyzer';
+import { chain } from '../../lib/core/analyzer';
+import type { Event } from '../../lib/core/event';
+import { encodePayload } from '../../lib/core/payload';
 
 export const CONN = '4242:0x55d0c0a1b2c0';
 

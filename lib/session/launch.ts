@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { UsageError } from './errors';
+import { UsageError } from '../core/errors';
 
 export interface LaunchOptions {
   cwd?: string;

@@ -3,7 +3,7 @@
  * for a terminal. Pure functions: they return lines (no trailing newline) and
  * never print. OutputAnalyzer decides when to call them.
  */
-import type { Event } from './event';
+import type { Event } from '../core/event';
 
 /** Rendering options. */
 export interface RenderOptions {
