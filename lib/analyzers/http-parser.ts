@@ -8,7 +8,7 @@
  * bytes start with, so both client and server processes are understood.
  */
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
-import type { Event } from '../core/event';
+import { derivedEvent, statsEvent, type Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import { sslPayload } from '../core/payload';
 import { decodeBody, parseCodings, StreamingDecoder } from '../http/decode';
@@ -258,8 +258,7 @@ export class HTTPParser implements Analyzer {
     const when = last ?? this.cursor?.event;
     for (const c of [...this.conns.values()]) this.closeConn(c, when);
     if (this.opts.emitStats) {
-      const t = when ?? { timestamp: Date.now(), pid: 0, comm: '' };
-      this.out.push({ timestamp: t.timestamp, source: 'stats', pid: 0, comm: 'agentsight', data: { event: 'ANALYZER', analyzer: this.name, ...this.stats() } });
+      this.out.push(statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats() }, when));
     }
     const r = this.out;
     this.out = [];
@@ -747,16 +746,7 @@ export class HTTPParser implements Analyzer {
   }
 
   private emit(c: Conn, data: HttpEventData): void {
-    const e = this.cursor?.event;
-    const ev: Event = {
-      timestamp: e?.timestamp ?? Date.now(),
-      ...(e && typeof e.mono_ns === 'number' ? { mono_ns: e.mono_ns } : {}),
-      source: 'http',
-      pid: c.pid,
-      comm: c.comm,
-      data: data as unknown as Record<string, unknown>,
-    };
-    this.out.push(ev);
+    this.out.push(derivedEvent('http', this.cursor?.event, c, data));
   }
 }
 

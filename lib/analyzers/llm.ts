@@ -14,7 +14,7 @@
  * the process events (AgentRunner's global analyzers).
  */
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
-import type { Event } from '../core/event';
+import { derivedEvent, type Event } from '../core/event';
 import { StreamMerger, usageOf, type MergedUsage, type SseApi } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
 
@@ -581,7 +581,7 @@ export class LlmAnalyzer implements Analyzer {
     r.tool_calls.forEach((t, i) => {
       if (!p.early?.registered.has(t.id ?? `#${i}`)) this.tools.push({ callId, tool: t, agentPid: req.pid, monoNs });
     });
-    return { timestamp: at.timestamp, mono_ns: at.mono_ns, source: 'llm', pid: req.pid, comm: req.comm, data };
+    return derivedEvent('llm', at, req, data);
   }
 
   /**

@@ -7,7 +7,7 @@
  */
 import { StringDecoder } from 'string_decoder';
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
-import type { Event } from '../core/event';
+import { derivedEvent, isSource, statsEvent, type Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import type { HttpBodyChunkData, HttpRequestSummary, HttpResponseData, HttpResponseHeadersData } from '../http/types';
 import { eventNs, mediaType, msBetween } from '../http/util';
@@ -133,17 +133,17 @@ export class SSEProcessor implements Analyzer {
     const out: Event[] = [e];
     this.lastEvent = e;
     const ns = eventNs(e);
-    if (e.source === 'http') {
-      const d = e.data as { type?: unknown };
+    if (isSource(e, 'http')) {
+      const d = e.data;
       switch (d.type) {
         case 'response_headers':
-          this.onHeaders(e, e.data as unknown as HttpResponseHeadersData, ns, out);
+          this.onHeaders(e, d, ns, out);
           break;
         case 'body_chunk':
-          this.onChunk(e.data as unknown as HttpBodyChunkData, ns, out);
+          this.onChunk(d, ns, out);
           break;
         case 'response':
-          this.onResponse(e, e.data as unknown as HttpResponseData, ns, out);
+          this.onResponse(e, d, ns, out);
           break;
       }
     }
@@ -156,7 +156,7 @@ export class SSEProcessor implements Analyzer {
     const out: Event[] = [];
     for (const s of [...this.streams.values()]) this.close(s, 'end_of_input', s.lastNs, out);
     if (this.emitStats) {
-      out.push({ timestamp: this.lastEvent?.timestamp ?? Date.now(), source: 'stats', pid: 0, comm: 'agentsight', data: { event: 'ANALYZER', analyzer: this.name, ...this.stats() } });
+      out.push(statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats() }, this.lastEvent ?? undefined));
     }
     return out;
   }
@@ -302,14 +302,6 @@ export class SSEProcessor implements Analyzer {
       oversize_lines: s.parser.stats.oversize_lines,
       ...(s.tid !== undefined ? { tid: s.tid } : {}),
     };
-    const at = this.lastEvent;
-    return {
-      timestamp: at?.timestamp ?? Date.now(),
-      ...(at && typeof at.mono_ns === 'number' ? { mono_ns: at.mono_ns } : {}),
-      source: 'sse',
-      pid: s.pid,
-      comm: s.comm,
-      data: data as unknown as Record<string, unknown>,
-    };
+    return derivedEvent('sse', this.lastEvent ?? undefined, s, data);
   }
 }

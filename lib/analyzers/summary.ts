@@ -1,5 +1,5 @@
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
-import type { Event } from '../core/event';
+import { ownEvent, type Event } from '../core/event';
 
 export interface ModelUsage {
   provider: string;
@@ -76,7 +76,7 @@ export class SessionSummary implements Analyzer {
     }
     this.result = this.data();
     if (this.emitEvent)
-      yield { timestamp: Date.now(), mono_ns: Number(process.hrtime.bigint()), source: 'summary', pid: process.pid, comm: 'agentsight', data: this.result };
+      yield ownEvent('summary', this.result);
   }
 
   private observe(e: Event): void {

@@ -1,8 +1,20 @@
 /**
  * The event every tracer and analyzer speaks. NDJSON output is one of these
  * per line; field names follow the original AgentSight collector.
+ *
+ * `Event` is the open shape (an analyzer may yield any source); the events
+ * this package produces are the `AgentsightEvent` union, told apart by
+ * `source`. Derived and self-describing events are made with the
+ * constructors below, never as hand-built literals.
  */
-export interface Event<D extends Record<string, unknown> = Record<string, any>> {
+import type { HttpEventData } from '../http/types';
+import type { ProcessEventData } from '../kernel/process-decode';
+import type { SslData } from '../kernel/ssl-decode';
+import type { LlmCallData } from '../analyzers/llm';
+import type { SseMergedData } from '../analyzers/sse-processor';
+import type { SessionSummaryData } from '../analyzers/summary';
+
+export interface Event<D extends object = Record<string, any>> {
   /** Wall-clock time, Unix epoch milliseconds (integer). */
   timestamp: number;
   /**
@@ -11,15 +23,79 @@ export interface Event<D extends Record<string, unknown> = Record<string, any>> 
    * and on events derived from them).
    */
   mono_ns?: number;
-  /** "process" | "ssl" | "http" | "sse" | "llm" | "stats" | "error" | ... */
+  /** "process" | "ssl" | "http" | "sse" | "llm" | "stats" | "diagnostic" | "summary" | ... */
   source: string;
   pid: number;
   comm: string;
   data: D;
 }
 
+/** An event of one source with its data type. */
+export type EventOf<S extends string, D extends object> = Event<D> & { source: S };
+
+/** `stats` data: a tracer's counters (periodic or final) or an analyzer's (at the end of its input). */
+export type StatsData =
+  | ({ event: 'STATS' | 'FINAL'; tracer: string } & Record<string, unknown>)
+  | ({ event: 'ANALYZER'; analyzer: string } & Record<string, unknown>);
+
+/** `diagnostic` data: something about the run a user must know, said once. */
+export interface DiagnosticData extends Record<string, unknown> {
+  /** What kind of problem (`tls_discovery`, `ndjson_error`, `file_logger_error`, ...). */
+  type: string;
+  level: 'warning' | 'error';
+  /** One sentence for people. */
+  message: string;
+}
+
+export type ProcessEvent = EventOf<'process', ProcessEventData>;
+export type SslEvent = EventOf<'ssl', SslData>;
+export type HttpEvent = EventOf<'http', HttpEventData>;
+export type SseEvent = EventOf<'sse', SseMergedData>;
+export type LlmEvent = EventOf<'llm', LlmCallData>;
+export type StatsEvent = EventOf<'stats', StatsData>;
+export type DiagnosticEvent = EventOf<'diagnostic', DiagnosticData>;
+export type SummaryEvent = EventOf<'summary', SessionSummaryData>;
+
+/** Every event this package produces. */
+export type AgentsightEvent = ProcessEvent | SslEvent | HttpEvent | SseEvent | LlmEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
+
 /** Event sources produced by this package. */
-export const SOURCES = ['process', 'ssl', 'http', 'sse', 'llm', 'stats', 'diagnostic'] as const;
+export const SOURCES = ['process', 'ssl', 'http', 'sse', 'llm', 'stats', 'diagnostic', 'summary'] as const satisfies readonly AgentsightEvent['source'][];
+
+/** Narrow an event to one of this package's sources. */
+export function isSource<S extends AgentsightEvent['source']>(e: Event, source: S): e is Extract<AgentsightEvent, { source: S }> {
+  return e.source === source;
+}
+
+/** When an event happened: wall clock and, when known, kernel time. */
+export type EventTime = Pick<Event, 'timestamp' | 'mono_ns'>;
+
+function timeOf(at: EventTime | undefined): EventTime {
+  if (!at) return { timestamp: Date.now(), mono_ns: Number(process.hrtime.bigint()) };
+  return typeof at.mono_ns === 'number' ? { timestamp: at.timestamp, mono_ns: at.mono_ns } : { timestamp: at.timestamp };
+}
+
+/**
+ * An event derived from others (http from ssl, sse from http, llm from
+ * both): it carries the time of the event that completed it (`at`) and the
+ * process it is about.
+ */
+export function derivedEvent<S extends string, D extends object>(source: S, at: EventTime | undefined, who: { pid: number; comm: string }, data: D): EventOf<S, D> {
+  return { ...timeOf(at), source, pid: who.pid, comm: who.comm, data };
+}
+
+/** An event agentsight makes about itself: its own pid, `comm` "agentsight", now or at the time given. */
+export function ownEvent<S extends string, D extends object>(source: S, data: D, at?: EventTime): EventOf<S, D> {
+  return { ...timeOf(at), source, pid: process.pid, comm: 'agentsight', data };
+}
+
+export function statsEvent(data: StatsData, at?: EventTime): StatsEvent {
+  return ownEvent('stats', data, at);
+}
+
+export function diagnosticEvent(data: DiagnosticData, at?: EventTime): DiagnosticEvent {
+  return ownEvent('diagnostic', data, at);
+}
 
 /** Order two events by kernel time when both have it, else by wall clock. */
 export function compareEvents(a: Event, b: Event): number {

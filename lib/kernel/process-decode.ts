@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXEC, EXIT, F, FILE_OPEN, FORK, readHeader, readS64, readU64, REC } from './abi';
 import type { KernelClock } from './clock';
-import type { Event } from '../core/event';
+import type { ProcessEvent } from '../core/event';
 
 const SIGNAL_NAMES = new Map<number, string>(
   Object.entries(os.constants.signals).map(([name, num]) => [num as number, name]),
@@ -69,6 +69,42 @@ export function splitArgv(block: Buffer): string[] {
   return parts;
 }
 
+export interface ExecData extends Record<string, unknown> {
+  event: 'EXEC';
+  ppid: number;
+  tid: number;
+  uid: number;
+  filename: string;
+  argv: string[];
+  full_command: string;
+  argv_truncated: boolean;
+  argv_bytes?: number;
+  filename_truncated?: boolean;
+  tracked: boolean;
+  /** Set by LlmAnalyzer when a tool call asked for this command. */
+  llm_call_id?: string;
+  tool_call_id?: string | null;
+  tool_name?: string | null;
+}
+
+export interface ExitData extends Record<string, unknown> {
+  event: 'EXIT';
+  ppid: number;
+  uid: number;
+  exit_code: number;
+  signal: string | null;
+  core_dumped: boolean;
+  duration_ms: number;
+  tracked: boolean;
+}
+
+export interface ForkData extends Record<string, unknown> {
+  event: 'FORK';
+  ppid: number;
+  parent_tid: number;
+  uid: number;
+}
+
 /** A file open as decoded, before dedup. */
 export interface FileOpenData extends Record<string, unknown> {
   event: 'FILE_OPEN';
@@ -84,12 +120,19 @@ export interface FileOpenData extends Record<string, unknown> {
   uid: number;
   count: number;
   path_truncated?: boolean;
+  /** Folded opens (FileOpenDedup): this event stands for `count` identical opens within `window_ms`. */
+  repeat?: boolean;
+  window_ms?: number;
+  first_timestamp?: number;
 }
 
-export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock): Event | null {
+/** `process` event data, by `data.event`. */
+export type ProcessEventData = ExecData | ExitData | ForkData | FileOpenData;
+
+export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock): ProcessEvent | null {
   if (len < 48) return null;
   const h = readHeader(buf, at);
-  const base = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'process', pid: h.pid, comm: h.comm };
+  const base = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'process' as const, pid: h.pid, comm: h.comm };
   switch (h.type) {
     case REC.EXEC: {
       if (len < EXEC.size) return null;

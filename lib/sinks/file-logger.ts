@@ -13,7 +13,7 @@
 import * as fs from 'fs';
 import * as fsp from 'fs/promises';
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
-import type { Event } from '../core/event';
+import { diagnosticEvent, type Event } from '../core/event';
 import { AgentsightError, UsageError } from '../core/errors';
 import { toJsonLine } from './ndjson';
 
@@ -97,13 +97,16 @@ export class FileLogger implements Analyzer {
     this.counters.write_errors++;
     if (this.failed) return;
     this.failed = err;
-    this.notices.push({
-      timestamp: Date.now(),
-      source: 'diagnostic',
-      pid: 0,
-      comm: 'agentsight',
-      data: { type: 'file_logger_error', path: this.path, error: err.message, note: 'no more events are written to this file' },
-    });
+    this.notices.push(
+      diagnosticEvent({
+        type: 'file_logger_error',
+        level: 'error',
+        message: `cannot write ${this.path}: ${err.message}; no more events are written to this file`,
+        path: this.path,
+        error: err.message,
+        note: 'no more events are written to this file',
+      }),
+    );
   }
 
   async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {

@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as readline from 'readline';
-import type { Event } from '../core/event';
+import { diagnosticEvent, type Event } from '../core/event';
 import { encodePayload, sslPayload } from '../core/payload';
 
 /**
@@ -52,7 +52,7 @@ export async function* readNdjson(path: string): AsyncIterable<Event> {
         if (typeof ev.comm !== 'string') ev.comm = '';
         yield ev;
       } else {
-        yield { timestamp: Date.now(), source: 'diagnostic', pid: 0, comm: 'agentsight', data: { type: 'ndjson_error', path, line: n, error, excerpt: line.slice(0, 80) } };
+        yield diagnosticEvent({ type: 'ndjson_error', level: 'warning', message: `${path}:${n}: not an event: ${error}`, path, line: n, error, excerpt: line.slice(0, 80) });
       }
     }
   } finally {

@@ -9,7 +9,7 @@ import { COMM_LEN, MAX_COMM_FILTERS, PROCESS_CONFIG, TRACKED } from '../kernel/a
 import { getBinding, type NativeBinding, type NativeBpfObject } from '../kernel/binding';
 import { KernelClock } from '../kernel/clock';
 import { native, UsageError } from '../core/errors';
-import type { Event } from '../core/event';
+import { statsEvent, type Event } from '../core/event';
 import { RingSource, type RingSourceStats } from '../kernel/ring-source';
 import { existsSync } from 'node:fs';
 import { readBpfStats } from '../kernel/bpf-stats';
@@ -295,16 +295,7 @@ export class ProcessTracer {
   private lastKernel: Record<string, number> = {};
 
   private statsEvent(kind: 'STATS' | 'FINAL'): Event {
-    const s = this.stats();
-    const now = Date.now();
-    return {
-      timestamp: now,
-      mono_ns: Number(process.hrtime.bigint()),
-      source: 'stats',
-      pid: process.pid,
-      comm: 'agentsight',
-      data: { event: kind, ...s },
-    };
+    return statsEvent({ event: kind, ...this.stats() });
   }
 
   /**

@@ -14,7 +14,7 @@ import { SSL_CONFIG, SSL_KIND, SSL_MAX_CALL_BYTES, sslCookie } from '../kernel/a
 import { getBinding, type NativeBinding, type NativeBpfObject } from '../kernel/binding';
 import { KernelClock } from '../kernel/clock';
 import { native, UsageError } from '../core/errors';
-import type { Event } from '../core/event';
+import { diagnosticEvent, statsEvent, type Event } from '../core/event';
 import { RingSource, type RingSourceStats } from '../kernel/ring-source';
 import { readBpfStats } from '../kernel/bpf-stats';
 import { ProcessTracer, type ProcessTracerStats } from './process-tracer';
@@ -532,14 +532,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   }
 
   private statsEvent(kind: 'STATS' | 'FINAL'): Event {
-    return {
-      timestamp: Date.now(),
-      mono_ns: Number(process.hrtime.bigint()),
-      source: 'stats',
-      pid: process.pid,
-      comm: 'agentsight',
-      data: { event: kind, ...this.stats() },
-    };
+    return statsEvent({ event: kind, ...this.stats() });
   }
 
   private passesPort(e: Event): boolean {
@@ -604,14 +597,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   }
 
   private diagnostic(message: string): Event {
-    return {
-      timestamp: Date.now(),
-      mono_ns: Number(process.hrtime.bigint()),
-      source: 'diagnostic',
-      pid: process.pid,
-      comm: 'agentsight',
-      data: { level: 'warning', tracer: 'ssl', message },
-    };
+    return diagnosticEvent({ type: 'tls_discovery', level: 'warning', tracer: 'ssl', message });
   }
 
   /** Stop: the events() iteration drains the ring and ends. */
