@@ -1,56 +1,23 @@
 /**
  * One-call helpers: trace running processes, or launch a command and trace
- * it, and get an AsyncIterable of events. Options take the CLI's names and
- * defaults (HTTP parsing, SSE merging and LLM call events on).
+ * it, and get an AsyncIterable of events. Options are AgentOptions (the
+ * typed form of `agent`/`record`'s flags, with the same defaults: HTTP
+ * parsing, SSE merging and LLM call events on), without periodic stats.
  */
 import type { Analyzer } from './core/analyzer';
-import { buildAgent } from './cli/agent';
-import type { ParsedArgs } from './cli/options';
 import type { Event } from './core/event';
+import type { AgentOptions } from './config/options';
+import { buildAgent } from './session/agent';
 import type { ExitStatus, LaunchOptions } from './session/launch';
 import { Recording } from './session/recording';
 
-export interface HelperOptions {
-  /** TLS capture (default true). */
-  ssl?: boolean;
-  /** Process tracing (default true). */
-  process?: boolean;
-  /** HTTP parsing, SSE merging and llm events (default true). */
-  http?: boolean;
-  /** Keep the raw ssl events too (default false when http is on). */
-  rawSsl?: boolean;
-  /** Mask credentials (default true). */
-  redact?: boolean;
-  /** Exclusion filters, as --http-filter / --ssl-filter. */
-  httpFilter?: string[];
-  sslFilter?: string[];
-  /** Any other option in its CLI name, e.g. { 'ssl-uid': 1000, 'max-bytes': 65536 }. */
-  extra?: ParsedArgs;
+export interface TraceOptions extends AgentOptions {
   /** Analyzers appended to the chain (e.g. a FileLogger). */
   analyzers?: Analyzer[];
 }
 
-function toArgs(o: HelperOptions): ParsedArgs {
-  const a: ParsedArgs = { 'stats-interval': 0, ...(o.extra ?? {}) };
-  if (o.ssl !== undefined) a.ssl = o.ssl;
-  if (o.process !== undefined) a.process = o.process;
-  if (o.http === false) {
-    a['http-parser'] = false;
-    a['sse-merge'] = false;
-  }
-  if (o.rawSsl !== undefined) a['raw-ssl'] = o.rawSsl;
-  if (o.redact === false) a['disable-auth-removal'] = true;
-  if (o.httpFilter) a['http-filter'] = o.httpFilter;
-  if (o.sslFilter) a['ssl-filter'] = o.sslFilter;
-  return a;
-}
-
-export interface TraceOptions extends HelperOptions {
-  /** Processes to watch by name (prefix) and their descendants. */
-  comm?: string[];
-  /** Processes to watch by pid, and their descendants. */
-  pid?: number[];
-}
+/** The options trace() and record() share. */
+export type HelperOptions = TraceOptions;
 
 export interface TraceSession {
   /** The events, until stop(). Iterate once. */
@@ -58,16 +25,20 @@ export interface TraceSession {
   stop(): void;
 }
 
+/** Library defaults on top of the CLI's: no periodic stats events. */
+function withDefaults<T extends AgentOptions>(o: T): T {
+  return { statsIntervalMs: 0, ...o };
+}
+
 /** Watch running processes (all of them when neither comm nor pid is given). */
 export function trace(opts: TraceOptions = {}): TraceSession {
   const ctrl = new AbortController();
-  const sel = { ...(opts.comm ? { comm: opts.comm } : {}), ...(opts.pid ? { pid: opts.pid } : {}) };
-  const { runner } = buildAgent(toArgs(opts), sel, opts.analyzers ?? []);
+  const { runner } = buildAgent(withDefaults(opts), opts.analyzers ?? []);
   runner.validate();
   return { events: runner.run({ signal: ctrl.signal }), stop: () => ctrl.abort() };
 }
 
-export interface RecordOptions extends HelperOptions {
+export interface RecordOptions extends TraceOptions {
   launch?: LaunchOptions;
 }
 
@@ -86,6 +57,6 @@ export interface RecordSession {
 
 /** Launch a command and trace it and all its descendants from its first instruction. */
 export function record(command: string[], opts: RecordOptions = {}): RecordSession {
-  const rec = new Recording(command, { args: toArgs(opts), sinks: opts.analyzers, launch: opts.launch });
+  const rec = new Recording(command, { options: withDefaults(opts), sinks: opts.analyzers, launch: opts.launch });
   return { pid: rec.pid, events: rec.events(), exit: rec.exit, signal: (s) => rec.signal(s), stop: () => rec.stop() };
 }

@@ -14,6 +14,14 @@ export { sslPayload, attachPayload, encodePayload } from './core/payload';
 export { readNdjson, toJsonLine } from './sinks/ndjson';
 export { mergeOrdered } from './core/ordered-merge';
 
+// options: typed, with the tables every command-line flag is defined in
+export type { AgentOptions, ChainOptions, SelectionOptions, ConsoleOptions, FileOutputOptions } from './config/options';
+export { chainOptions, AGENT_CHAIN_DEFAULTS, SSL_CHAIN_DEFAULTS } from './config/options';
+export { parseArgv, fromFlags, type OptionDef, type OptionTable } from './config/define';
+export { PROCESS_OPTIONS, SSL_TRACER_OPTIONS, AGENT_OPTIONS, ANALYSIS_OPTIONS } from './config/tables';
+export { tlsAnalyzers } from './analyzers/chains';
+export { buildAgent, type AgentSetup } from './session/agent';
+
 // one-call helpers
 export { record, trace, type RecordOptions, type RecordSession, type TraceOptions, type TraceSession, type HelperOptions } from './api';
 export { Recording, type RecordingOptions } from './session/recording';

@@ -10,33 +10,33 @@ import { startStandin } from '../standin';
 import { UsageError } from '../core/errors';
 import type { Event } from '../core/event';
 import { runRecord } from './record';
-import type { ParsedArgs } from './options';
+import type { DemoOptions, FileOutputOptions, RecordCliOptions } from '../config/options';
 import type { SessionIo } from '../session/run';
-import { fileSink, sinks } from './sinks';
+import { openFileLogger } from '../sinks/file-logger';
 import { preview } from '../render/events';
 
 const REPO = path.resolve(__dirname, '..', '..');
 
-export async function runDemo(args: ParsedArgs, io: SessionIo): Promise<number> {
-  const agent = String(args.agent ?? 'python');
-  const provider = String(args.provider ?? 'anthropic');
+export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOptions, io: SessionIo): Promise<number> {
+  const agent = o.agent ?? 'python';
+  const provider = o.provider ?? 'anthropic';
   const script = path.join(REPO, 'demo', agent === 'node' ? 'agent.js' : 'agent.py');
   if (!fs.existsSync(script)) throw new UsageError(`demo agent not found: ${script}`);
   const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const command = agent === 'node' ? [process.execPath, script] : [python, script];
-  command.push('--provider', provider, args.stream === false ? '--no-stream' : '--stream', 'What kernel is this machine running? run: uname -a');
+  command.push('--provider', provider, o.stream === false ? '--no-stream' : '--stream', 'What kernel is this machine running? run: uname -a');
 
   const standin = await startStandin({});
   const say = (s: string) => io.stderr.write(`${s}\n`);
-  const file = (args.output as string | undefined) ?? path.resolve(`agentsight-demo-${Date.now()}.ndjson`);
+  const file = o.output ?? path.resolve(`agentsight-demo-${Date.now()}.ndjson`);
   const llm: Event[] = [];
   const linked: Event[] = [];
   try {
     say(`demo: LLM API stand-in listening on ${standin.url} (loopback, throwaway certificate)`);
     say(`demo: recording: ${command.join(' ')}`);
-    const logger = await fileSink({ ...args, output: file });
-    const r = await runRecord(command, { ...args, live: args.live ?? true }, io, {
-      sinks: sinks(logger),
+    const logger = await openFileLogger({ ...o, output: file });
+    const r = await runRecord(command, { live: o.live ?? true, quiet: o.quiet, statsIntervalMs: o.statsIntervalMs }, io, {
+      sinks: logger ? [logger] : [],
       file: logger?.path ?? null,
       launch: { env: { ...process.env, ...standin.env(), NO_PROXY: '127.0.0.1,localhost' }, asInvokingUser: true },
       onEvent: (e) => {

@@ -1,40 +1,46 @@
 /**
  * The agentsight command line. bin/agentsight.js only calls main().
+ *
+ * The CLI maps yargs onto the library's option tables (lib/config): each
+ * command declares which tables it takes, yargs parses them, and the flag
+ * values become typed options with fromFlags(); everything after that is
+ * the library's.
  */
 import yargsFactory from 'yargs/yargs';
 import type { Argv } from 'yargs';
 import { AgentsightError, UsageError } from '../core/errors';
-import { OutputAnalyzer, type OutputFormat } from '../sinks/output';
+import type { Analyzer } from '../core/analyzer';
+import { tlsAnalyzers } from '../analyzers/chains';
+import { Redactor } from '../analyzers/redactor';
+import { summaryText } from '../analyzers/summary';
+import { fromFlags, mergeFlags, parseFlags, toYargs, type FlagValues, type OptionTable } from '../config/define';
+import {
+  AGENT_OPTIONS,
+  ANALYSIS_OPTIONS,
+  DEMO_OPTIONS,
+  FILE_OPTIONS,
+  OUTPUT_OPTIONS,
+  PROCESS_OPTIONS,
+  RECORD_OPTIONS,
+  SELECTION_OPTIONS,
+  SSL_TRACER_OPTIONS,
+} from '../config/tables';
+import { chainOptions, type AgentOptions, type ChainOptions, type ConsoleOptions, type DemoOptions, type FileOutputOptions, type RecordCliOptions } from '../config/options';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
-import { AGENT_OPTIONS, FILE_OPTIONS, SELECTION_OPTIONS } from './options';
-import { ANALYZER_OPTIONS, chainOptions, tlsAnalyzers } from './chains';
-import { buildAgent, consoleOutput } from './agent';
-import { runRecord } from './record';
-import { fileSink, sinks } from './sinks';
-import { runDemo } from './demo';
-import { UsageError as Usage } from '../core/errors';
-import {
-  mergeArgs,
-  OUTPUT_OPTIONS,
-  parseArgs,
-  PROCESS_OPTIONS,
-  processTracerOptions,
-  SSL_TRACER_OPTIONS,
-  sslTracerOptions,
-  defined,
-  toYargs,
-  type OptionTable,
-  type ParsedArgs,
-} from './options';
+import { buildAgent } from '../session/agent';
 import { runSession, summaryLines, type SessionIo } from '../session/run';
-import { summaryText } from '../analyzers/summary';
-import { Redactor } from '../analyzers/redactor';
+import { openFileLogger } from '../sinks/file-logger';
+import { OutputAnalyzer } from '../sinks/output';
+import type { ProcessTracerOptions } from '../tracers/process-tracer';
+import type { SslTracerOptions } from '../tracers/ssl-tracer';
+import { runDemo } from './demo';
+import { defaultRecordFile, runRecord } from './record';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
-interface CommandSpec {
+interface CommandSpec<T extends object = Record<string, unknown>> {
   name: string;
   describe: string;
   /** Usage line, when it is not just the command name. */
@@ -46,11 +52,20 @@ interface CommandSpec {
   /** Options also accepted after `--` (the original's pass-through form). */
   passThrough?: OptionTable;
   examples: [string, string][];
-  run(args: ParsedArgs, io: SessionIo): Promise<number>;
+  /** Run with the typed options (and the command after `--`, for commandAfterDash). */
+  run(options: T, io: SessionIo, command: string[]): Promise<number>;
 }
 
-function outputAnalyzer(args: ParsedArgs, io: SessionIo): OutputAnalyzer {
-  return new OutputAnalyzer({ stream: io.stdout, format: args.format as OutputFormat, quiet: Boolean(args.quiet) });
+type ConsoleAndFile = ConsoleOptions & FileOutputOptions;
+
+function consoleSink(o: ConsoleOptions, io: SessionIo): OutputAnalyzer {
+  return new OutputAnalyzer({ stream: io.stdout, format: o.format ?? 'auto', quiet: o.quiet ?? false });
+}
+
+/** The file sink (when --output is given) and the console, in that order. */
+async function outputs(o: ConsoleAndFile, io: SessionIo): Promise<Analyzer[]> {
+  const file = await openFileLogger(o);
+  return [...(file ? [file] : []), consoleSink(o, io)];
 }
 
 async function runWithSummary(runner: Runner, io: SessionIo): Promise<number> {
@@ -60,32 +75,29 @@ async function runWithSummary(runner: Runner, io: SessionIo): Promise<number> {
   return 0;
 }
 
-const processCommand: CommandSpec = {
+const processCommand: CommandSpec<ProcessTracerOptions & ConsoleAndFile & Pick<ChainOptions, 'redact'>> = {
   name: 'process',
   describe: 'Trace process lifecycle: EXEC, EXIT, FORK and file opens',
-  options: { ...PROCESS_OPTIONS, 'disable-auth-removal': ANALYZER_OPTIONS['disable-auth-removal'], ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
+  options: { ...PROCESS_OPTIONS, 'disable-auth-removal': ANALYSIS_OPTIONS['disable-auth-removal'], ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
   passThrough: PROCESS_OPTIONS,
   examples: [
     ['$0 process', 'every exec and exit on the machine'],
     ['$0 process --comm python --comm node', 'python* and node* processes, their children and file opens'],
     ['$0 process -- --pid 1234 --duration 1000', 'the original pass-through form'],
   ],
-  async run(args, io) {
-    const runner = new ProcessRunner({
-      ...defined(processTracerOptions(args)),
-      statsIntervalMs: Number(args['stats-interval'] ?? 10) * 1000,
-    })
+  async run(o, io) {
+    const runner = new ProcessRunner(o)
       // argv and paths can carry credentials too
-      .withAnalyzers(args['disable-auth-removal'] ? [] : [new Redactor()])
-      .withAnalyzers(sinks(await fileSink(args), outputAnalyzer(args, io)));
+      .withAnalyzers(o.redact === false ? [] : [new Redactor()])
+      .withAnalyzers(await outputs(o, io));
     return runWithSummary(runner, io);
   },
 };
 
-const sslCommand: CommandSpec = {
+const sslCommand: CommandSpec<SslTracerOptions & Partial<ChainOptions> & ConsoleAndFile> = {
   name: 'ssl',
   describe: 'Capture TLS plaintext (every read and write of OpenSSL, BoringSSL, GnuTLS, NSS)',
-  options: { ...SSL_TRACER_OPTIONS, ...ANALYZER_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
+  options: { ...SSL_TRACER_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
   passThrough: SSL_TRACER_OPTIONS,
   examples: [
     ['$0 ssl', 'TLS traffic of every process'],
@@ -94,31 +106,24 @@ const sslCommand: CommandSpec = {
     ['$0 ssl --http-parser --http-filter "GET /health" --ssl-filter "handshake"', 'with noise filtered out'],
     ['$0 ssl -- --pid 1234 --port 443', 'the original pass-through form'],
   ],
-  async run(args, io) {
-    const chain = tlsAnalyzers(chainOptions(args));
-    const runner = new SslRunner({
-      ...defined(sslTracerOptions(args)),
-      statsIntervalMs: Number(args['stats-interval'] ?? 10) * 1000,
-    })
-      .withAnalyzers(chain)
-      .withAnalyzers(sinks(await fileSink(args), outputAnalyzer(args, io)));
+  async run(o, io) {
+    const runner = new SslRunner(o).withAnalyzers(tlsAnalyzers(chainOptions(o))).withAnalyzers(await outputs(o, io));
     return runWithSummary(runner, io);
   },
 };
 
-const agentCommand: CommandSpec = {
+const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile> = {
   name: 'agent',
   describe: 'Watch agents: TLS (HTTP, streamed answers, LLM calls) and processes under one selection',
-  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYZER_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
+  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
   examples: [
     ['$0 agent --comm python', 'python* processes and everything they start'],
     ['$0 agent --pid 1234 --ssl-uid 1000 --http-filter "POST /api"', 'one agent, filtered'],
     ['$0 agent --process false', 'TLS only'],
     ['$0 agent --output /var/log/agent.ndjson --quiet', 'to a file only'],
   ],
-  async run(args, io) {
-    const sel = { ...defined({ comm: (args.comm as unknown[] | undefined)?.map(String), pid: (args.pid as unknown[] | undefined)?.map(Number) }) };
-    const { runner, summary } = buildAgent(args, sel, sinks(await fileSink(args), outputAnalyzer(args, io)));
+  async run(o, io) {
+    const { runner, summary } = buildAgent(o, await outputs(o, io));
     runner.validate();
     const r = await runSession(runner, io);
     if (summary.result) for (const l of summaryText(summary.result)) io.stderr.write(`agentsight: ${l}\n`);
@@ -127,71 +132,57 @@ const agentCommand: CommandSpec = {
   },
 };
 
-function defaultRecordFile(): string {
-  const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `agentsight-record-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.ndjson`;
-}
-
-const RECORD_OPTIONS: OptionTable = {
-  live: { type: 'boolean', describe: 'Show events as they happen (on stderr, readable form; stdout stays the command\'s)' },
-  quiet: { type: 'boolean', alias: 'q', describe: 'No summary on stderr' },
-  'stats-interval': OUTPUT_OPTIONS['stats-interval'],
-};
-
-const recordCommand: CommandSpec = {
+const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOptions> = {
   name: 'record',
   usage: '$0 record [options] -- <command> [args...]',
   describe: 'Launch a command and trace it and all its descendants from its first instruction',
-  options: { ...AGENT_OPTIONS, ...ANALYZER_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
+  options: { ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
   commandAfterDash: true,
   examples: [
     ['$0 record -- python3 agent.py', 'session written to agentsight-record-<time>.ndjson, summary at exit'],
     ['sudo $0 record --live -- claude -p "fix the tests"', 'run as the invoking user, events shown live'],
     ['$0 record -o session.ndjson --process false -- node agent.js', 'TLS only, to a chosen file'],
   ],
-  async run(args, io) {
-    const command = ((args['--'] as unknown[]) ?? []).map(String);
-    if (command.length === 0) throw new Usage('record needs a command: agentsight record [options] -- <command> [args...]');
-    const file = (args.output as string | undefined) ?? defaultRecordFile();
-    const logger = await fileSink({ ...args, output: file });
-    const r = await runRecord(command, args, io, { sinks: sinks(logger), file: logger?.path ?? null });
-    if (!args.quiet) for (const l of r.summary) io.stderr.write(`agentsight: ${l}\n`);
+  async run(o, io, command) {
+    if (command.length === 0) throw new UsageError('record needs a command: agentsight record [options] -- <command> [args...]');
+    const logger = await openFileLogger({ ...o, output: o.output ?? defaultRecordFile() });
+    const r = await runRecord(command, o, io, { sinks: logger ? [logger] : [], file: logger?.path ?? null });
+    if (!o.quiet) for (const l of r.summary) io.stderr.write(`agentsight: ${l}\n`);
     return r.status.status;
   },
 };
 
-const demoCommand: CommandSpec = {
+const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOptions> = {
   name: 'demo',
   describe: 'Run the bundled demo: a local LLM API stand-in, a small tool-using agent, recorded',
-  options: {
-    agent: { type: 'string', choices: ['python', 'node'], default: 'python', describe: 'Which demo agent to run (python: urllib/libssl; node: https/node)' },
-    provider: { type: 'string', choices: ['anthropic', 'openai'], default: 'anthropic', describe: 'Which API the agent talks to' },
-    stream: { type: 'boolean', default: true, describe: 'Streamed answers (SSE) or plain JSON' },
-    ...FILE_OPTIONS,
-    ...RECORD_OPTIONS,
-  },
+  options: { ...DEMO_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
   examples: [['$0 demo', 'record the demo agent asking for and running a tool, then show what was captured']],
-  async run(args, io) {
-    return runDemo(args, io);
+  async run(o, io) {
+    return runDemo(o, io);
   },
 };
 
-export const COMMANDS: CommandSpec[] = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand];
+export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand] as CommandSpec[];
 
-/** Options of a command as parsed by yargs, with the `--` part merged in. */
-function collectArgs(spec: CommandSpec, argv: ParsedArgs): ParsedArgs {
-  const own: ParsedArgs = {};
+/** A command's flag values as parsed by yargs, with the `--` part merged in (or split off as the command to run). */
+function collectFlags(spec: CommandSpec, argv: FlagValues): { flags: FlagValues; command: string[] } {
+  const own: FlagValues = {};
   for (const k of Object.keys(spec.options)) if (argv[k] !== undefined) own[k] = argv[k];
   const rest = (argv['--'] as (string | number)[] | undefined)?.map(String) ?? [];
-  if (spec.commandAfterDash) return { ...own, '--': rest };
-  if (rest.length === 0) return own;
+  if (spec.commandAfterDash) return { flags: own, command: rest };
+  if (rest.length === 0) return { flags: own, command: [] };
   if (!spec.passThrough) throw new UsageError(`${spec.name} takes no arguments after --`);
-  const passed = parseArgs(spec.passThrough, rest, `${spec.name} arguments after --`);
-  return mergeArgs(own, passed, spec.options);
+  const passed = parseFlags(spec.passThrough, rest, `${spec.name} arguments after --`);
+  return { flags: mergeFlags(own, passed, spec.options), command: [] };
 }
 
-function build(argv: string[], io: SessionIo, chosen: { spec?: CommandSpec; args?: ParsedArgs }): Argv {
+interface Chosen {
+  spec?: CommandSpec;
+  flags?: FlagValues;
+  command?: string[];
+}
+
+function build(argv: string[], chosen: Chosen): Argv {
   let y = yargsFactory(argv)
     .scriptName('agentsight')
     .usage('$0 <command> [options]\n\nWatch AI agents from the kernel: LLM API traffic (TLS plaintext) and the processes they run.')
@@ -221,7 +212,7 @@ function build(argv: string[], io: SessionIo, chosen: { spec?: CommandSpec; args
       },
       (parsed) => {
         chosen.spec = spec;
-        chosen.args = collectArgs(spec, parsed as ParsedArgs);
+        Object.assign(chosen, collectFlags(spec, parsed as FlagValues));
       },
     );
   }
@@ -230,19 +221,20 @@ function build(argv: string[], io: SessionIo, chosen: { spec?: CommandSpec; args
 
 /** Run the CLI; resolves to the process exit code. */
 export async function main(argv: string[] = process.argv.slice(2), io: SessionIo = process): Promise<number> {
-  const chosen: { spec?: CommandSpec; args?: ParsedArgs } = {};
+  const chosen: Chosen = {};
   try {
     let printed = '';
-    await build(argv, io, chosen).parseAsync(argv, {}, (err, _argv, output) => {
+    await build(argv, chosen).parseAsync(argv, {}, (err, _argv, output) => {
       if (err) throw err;
       printed = output;
     });
-    if (!chosen.spec || !chosen.args) {
+    const { spec, flags } = chosen;
+    if (!spec || !flags) {
       // --help / --version
       if (printed) io.stdout.write(`${printed}\n`);
       return 0;
     }
-    return await chosen.spec.run(chosen.args, io);
+    return await spec.run(fromFlags(spec.options, flags), io, chosen.command ?? []);
   } catch (err) {
     return reportError(err, io, chosen.spec?.name ?? COMMANDS.find((c) => c.name === argv[0])?.name);
   }

@@ -10,7 +10,7 @@ import { summaryText } from '../analyzers/summary';
 import type { Event } from '../core/event';
 import type { ExitStatus, LaunchOptions } from '../session/launch';
 import { Recording } from '../session/recording';
-import type { ParsedArgs } from './options';
+import type { AgentOptions, RecordCliOptions } from '../config/options';
 import { lossSummary, type SessionIo } from '../session/run';
 
 /**
@@ -51,12 +51,19 @@ export interface RecordHooks {
   onEvent?: (e: Event) => void;
 }
 
-export async function runRecord(command: string[], a: ParsedArgs, io: SessionIo, hooks: RecordHooks = {}): Promise<RecordResult> {
+/** The session file when --output is not given: agentsight-record-<local time>.ndjson in the current directory. */
+export function defaultRecordFile(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `agentsight-record-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.ndjson`;
+}
+
+export async function runRecord(command: string[], o: AgentOptions & RecordCliOptions, io: SessionIo, hooks: RecordHooks = {}): Promise<RecordResult> {
   const sinks: Analyzer[] = [...(hooks.sinks ?? [])];
-  if (a.live) sinks.push(liveView(io));
-  const rec = new Recording(command, { args: a, sinks, launch: hooks.launch });
+  if (o.live) sinks.push(liveView(io));
+  const rec = new Recording(command, { options: o, sinks, launch: hooks.launch });
   const onReady = (info: { detail: string }) => {
-    if (!a.quiet) io.stderr.write(`agentsight: ${info.detail}\n`);
+    if (!o.quiet) io.stderr.write(`agentsight: ${info.detail}\n`);
   };
   const onNotice = (m: string) => io.stderr.write(`agentsight: ${m}\n`);
   rec.runner.on('ready', onReady);

@@ -1,6 +1,7 @@
 import { chain } from '../core/analyzer';
 import type { Event } from '../core/event';
-import { defined, parseArgs, PROCESS_OPTIONS, processTracerOptions } from '../cli/options';
+import { mergeOptions, parseArgv } from '../config/define';
+import { PROCESS_OPTIONS } from '../config/tables';
 import { ProcessTracer, type ProcessTracerOptions } from '../tracers/process-tracer';
 import { Runner } from './runner';
 
@@ -20,11 +21,7 @@ export class ProcessRunner extends Runner {
 
   /** Options from the constructor merged with withArgs() (arguments win). */
   resolvedOptions(): ProcessTracerOptions {
-    const fromArgs = defined(processTracerOptions(parseArgs(PROCESS_OPTIONS, this.args, 'process options')));
-    const merged: ProcessTracerOptions = { ...this.options, ...fromArgs };
-    if (fromArgs.comm && this.options.comm) merged.comm = [...this.options.comm, ...fromArgs.comm];
-    if (fromArgs.pid && this.options.pid) merged.pid = [...this.options.pid, ...fromArgs.pid];
-    return merged;
+    return mergeOptions<ProcessTracerOptions>(this.options, parseArgv<ProcessTracerOptions>(PROCESS_OPTIONS, this.args, 'process options'));
   }
 
   validate(): void {

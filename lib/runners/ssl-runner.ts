@@ -1,6 +1,7 @@
 import { chain } from '../core/analyzer';
 import type { Event } from '../core/event';
-import { defined, parseArgs, SSL_TRACER_OPTIONS, sslTracerOptions } from '../cli/options';
+import { mergeOptions, parseArgv } from '../config/define';
+import { SSL_TRACER_OPTIONS } from '../config/tables';
 import { SslTracer, type SslTracerOptions } from '../tracers/ssl-tracer';
 import { Runner } from './runner';
 
@@ -18,14 +19,7 @@ export class SslRunner extends Runner {
   }
 
   resolvedOptions(): SslTracerOptions {
-    const fromArgs = defined(sslTracerOptions(parseArgs(SSL_TRACER_OPTIONS, this.args, 'ssl options')));
-    const merged: SslTracerOptions = { ...this.options, ...fromArgs };
-    for (const k of ['comm', 'pid', 'port', 'binaryPaths'] as const) {
-      const a = this.options[k] as unknown[] | undefined;
-      const b = fromArgs[k] as unknown[] | undefined;
-      if (a && b) (merged as Record<string, unknown>)[k] = [...a, ...b];
-    }
-    return merged;
+    return mergeOptions<SslTracerOptions>(this.options, parseArgv<SslTracerOptions>(SSL_TRACER_OPTIONS, this.args, 'ssl options'));
   }
 
   validate(): void {

@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Analyzer } from '../core/analyzer';
 import type { SessionSummary } from '../analyzers/summary';
-import { buildAgent } from '../cli/agent';
-import type { ParsedArgs } from '../cli/options';
+import type { AgentOptions } from '../config/options';
+import { buildAgent } from './agent';
 import { UsageError } from '../core/errors';
 import type { Event } from '../core/event';
 import { launchGated, type ExitStatus, type GatedCommand, type LaunchOptions } from './launch';
@@ -49,8 +49,8 @@ export function signalTree(root: number, sig: NodeJS.Signals): void {
 }
 
 export interface RecordingOptions {
-  /** Options in the CLI's names (ssl, process, http-parser, http-filter, ...), as `agentsight record` takes them. */
-  args?: ParsedArgs;
+  /** What to trace and how (the options of `agentsight record`). */
+  options?: AgentOptions;
   /** Analyzers at the end of the chain (e.g. a FileLogger). */
   sinks?: Analyzer[];
   launch?: LaunchOptions;
@@ -82,7 +82,8 @@ export class Recording {
     this.pid = cmd.pid;
     try {
       const exe = resolveCommand(command[0], opts.launch?.env ?? process.env);
-      const setup = buildAgent(opts.args ?? {}, { pid: [cmd.pid] }, opts.sinks ?? [], { launching: [cmd.pid], preloadExecutables: exe ? [exe] : [] });
+      // exactly the command's process tree: its pid is the whole selection
+      const setup = buildAgent({ ...opts.options, comm: undefined, pid: [cmd.pid] }, opts.sinks ?? [], { launching: [cmd.pid], preloadExecutables: exe ? [exe] : [] });
       setup.runner.validate();
       this.runner = setup.runner;
       this.summary = setup.summary;

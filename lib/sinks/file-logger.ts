@@ -15,6 +15,7 @@ import * as fsp from 'fs/promises';
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
 import { diagnosticEvent, type Event } from '../core/event';
 import { AgentsightError, UsageError } from '../core/errors';
+import type { FileOutputOptions } from '../config/options';
 import { toJsonLine } from './ndjson';
 
 /** Options of the file logger. */
@@ -208,4 +209,15 @@ function waitDrain(ws: fs.WriteStream): Promise<void> {
     ws.once('error', fail);
     ws.once('close', done);
   });
+}
+
+/**
+ * The FileLogger of `--output` (with `--rotate-logs`/`--max-log-size`), opened
+ * now so that a bad path fails before tracing starts; null without a file.
+ */
+export async function openFileLogger(o: FileOutputOptions): Promise<FileLogger | null> {
+  if (!o.output) return null;
+  const logger = new FileLogger({ path: o.output, rotate: o.rotateLogs ?? false, ...(o.maxLogSizeMB !== undefined ? { maxSizeMB: o.maxLogSizeMB } : {}) });
+  await logger.open();
+  return logger;
 }

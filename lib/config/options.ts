@@ -1,0 +1,141 @@
+/**
+ * The typed options of the library, their defaults, and how the combined
+ * options of `agent`/`record` become the options of each tracer and of the
+ * analyzer chain. The tracers validate their own options (ProcessTracer.resolve,
+ * SslTracer.resolve) before anything reaches the kernel.
+ */
+import type { OutputFormat } from '../sinks/output';
+import type { ProcessTracerOptions } from '../tracers/process-tracer';
+import type { SslTracerOptions } from '../tracers/ssl-tracer';
+import { defined } from './define';
+
+/** Which processes to watch: by name prefix and by pid, each with all descendants. */
+export interface SelectionOptions {
+  comm?: string[];
+  pid?: number[];
+}
+
+/** Analysis of the TLS plaintext (the original collector's SSL options). */
+export interface ChainOptions {
+  /** Mask credentials (default true; --disable-auth-removal turns it off). */
+  redact: boolean;
+  /** Parse HTTP/1.x per connection (`--http-parser`). */
+  httpParser: boolean;
+  /** Raw message bytes in http events (`--http-raw-data`). */
+  httpRawData: boolean;
+  /** Merge SSE responses into one event each (`--sse-merge`; implies httpParser). */
+  sseMerge: boolean;
+  /** Drop HTTP exchanges matching any of these expressions. */
+  httpFilter: string[];
+  /** Drop ssl events matching any of these expressions. */
+  sslFilter: string[];
+  /** Keep the ssl events when HTTP parsing is on. */
+  rawSsl: boolean;
+}
+
+/** The chain of `ssl`: nothing but masking unless asked. */
+export const SSL_CHAIN_DEFAULTS: ChainOptions = { redact: true, httpParser: false, httpRawData: false, sseMerge: false, httpFilter: [], sslFilter: [], rawSsl: true };
+/** The chain of `agent`/`record`: HTTP parsing and SSE merging on, raw ssl events off. */
+export const AGENT_CHAIN_DEFAULTS: ChainOptions = { ...SSL_CHAIN_DEFAULTS, httpParser: true, sseMerge: true, rawSsl: false };
+
+/**
+ * Complete chain options. SSE merging needs the parser (sseMerge implies
+ * httpParser); turning the parser off turns merging off unless it is asked for.
+ */
+export function chainOptions(o: Partial<ChainOptions>, defaults: ChainOptions = SSL_CHAIN_DEFAULTS): ChainOptions {
+  const sseMerge = o.sseMerge ?? (o.httpParser === false ? false : defaults.sseMerge);
+  return {
+    redact: o.redact ?? defaults.redact,
+    httpParser: (o.httpParser ?? defaults.httpParser) || sseMerge,
+    httpRawData: o.httpRawData ?? defaults.httpRawData,
+    sseMerge,
+    httpFilter: [...(o.httpFilter ?? defaults.httpFilter)],
+    sslFilter: [...(o.sslFilter ?? defaults.sslFilter)],
+    rawSsl: o.rawSsl ?? defaults.rawSsl,
+  };
+}
+
+/**
+ * What `agent` and `record` watch and how (and the library's trace() and
+ * record()): TLS and process tracing under one selection, with the TLS
+ * chain's analysis. Every field is optional; the defaults are the CLI's.
+ */
+export interface AgentOptions extends SelectionOptions, Partial<ChainOptions> {
+  /** TLS capture (default true). */
+  ssl?: boolean;
+  /** Process tracing (default true). */
+  process?: boolean;
+  /** Only TLS calls of this user id (`--ssl-uid`). */
+  sslUid?: number;
+  /** Also report TLS handshakes (`--ssl-handshake`). */
+  sslHandshake?: boolean;
+  /** Only connections with this local or remote port. */
+  port?: number[];
+  /** Extra executables or libraries to probe. */
+  binaryPaths?: string[];
+  /** Bytes captured per TLS call. */
+  maxBytes?: number;
+  /** TLS ring buffer size in bytes. */
+  sslRingBytes?: number;
+  /** Report EXIT only for processes that lived at least this long (ms). */
+  durationMs?: number;
+  /** Report file opens (default true). */
+  fileEvents?: boolean;
+  /** Window folding identical opens (ms). */
+  fileDedupMs?: number;
+  /** argv bytes copied per exec. */
+  argvMax?: number;
+  /** Process ring buffer size in bytes. */
+  ringBytes?: number;
+  /** Periodic stats events while drops change (ms; 0: only the final one). */
+  statsIntervalMs?: number;
+}
+
+/** The options of each tracer that `agent`/`record` runs. */
+export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; process: ProcessTracerOptions } {
+  const sel = defined({ comm: o.comm, pid: o.pid });
+  const statsIntervalMs = o.statsIntervalMs ?? 10_000;
+  return {
+    ssl: {
+      ...sel,
+      statsIntervalMs,
+      ...defined({ uid: o.sslUid, handshake: o.sslHandshake, port: o.port, binaryPaths: o.binaryPaths, maxBytes: o.maxBytes, ringBytes: o.sslRingBytes }),
+    },
+    process: {
+      ...sel,
+      statsIntervalMs,
+      ...defined({ durationMs: o.durationMs, fileEvents: o.fileEvents, fileDedupMs: o.fileDedupMs, argvMax: o.argvMax, ringBytes: o.ringBytes }),
+    },
+  };
+}
+
+/** Console output of the tracing commands. */
+export interface ConsoleOptions {
+  /** No console output. */
+  quiet?: boolean;
+  format?: OutputFormat;
+  statsIntervalMs?: number;
+}
+
+/** Writing every event to an NDJSON file (`--output`, `--rotate-logs`, `--max-log-size`). */
+export interface FileOutputOptions {
+  output?: string;
+  rotateLogs?: boolean;
+  maxLogSizeMB?: number;
+}
+
+/** `record`'s own options. */
+export interface RecordCliOptions {
+  /** Show events on stderr as they happen. */
+  live?: boolean;
+  /** No summary on stderr. */
+  quiet?: boolean;
+  statsIntervalMs?: number;
+}
+
+/** `demo`'s options. */
+export interface DemoOptions {
+  agent?: 'python' | 'node';
+  provider?: 'anthropic' | 'openai';
+  stream?: boolean;
+}

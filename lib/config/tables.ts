@@ -1,0 +1,159 @@
+/**
+ * Every command-line option, once. Each table belongs to one typed options
+ * object (lib/config/options.ts, the tracers' option types): a flag's `key`
+ * is the field it sets there.
+ */
+import { as, type OptionDef, type OptionTable } from './define';
+
+const MiB = 1024 * 1024;
+
+const comm: OptionDef = {
+  type: 'string',
+  array: true,
+  describe: 'Select processes by name: a prefix of the kernel process name (15 characters at most); repeatable',
+};
+const pid: OptionDef = { type: 'number', array: true, describe: 'Select a process and all its descendants; repeatable' };
+
+/** Selection of processes, shared by every tracer. */
+export const SELECTION_OPTIONS: OptionTable = { comm, pid };
+
+const duration: OptionDef = { type: 'number', key: 'durationMs', describe: 'Report EXIT only for processes that lived at least this many milliseconds' };
+const fileEvents: OptionDef = { type: 'boolean', describe: 'Report file opens (default true; --no-file-events turns them off)' };
+const fileDedupMs: OptionDef = {
+  type: 'number',
+  describe: 'Fold identical opens of a process within this window into one counted event (0 = off; default 1000)',
+};
+const argvMax: OptionDef = { type: 'number', describe: 'Bytes of argv copied per exec (default 4096, max 16384); longer is flagged argv_truncated' };
+const ringSize: OptionDef = { type: 'number', key: 'ringBytes', scale: MiB, describe: 'Process ring buffer size in MiB, a power of two (default 8)' };
+
+/** Options of the process tracer (ProcessTracerOptions); also accepted after `--`, as the original passed them to its eBPF program. */
+export const PROCESS_OPTIONS: OptionTable = {
+  comm,
+  pid,
+  duration,
+  mode: {
+    type: 'number',
+    choices: [0, 1, 2],
+    describe:
+      '0 = all processes and all file opens; 1 = all processes, file opens only of selected ones; ' +
+      '2 = only selected processes and their descendants (default: 2 with --comm/--pid, else 1)',
+  },
+  'file-events': fileEvents,
+  'file-dedup-ms': fileDedupMs,
+  'argv-max': argvMax,
+  'ring-size': ringSize,
+};
+
+const port: OptionDef = {
+  type: 'number',
+  array: true,
+  describe: 'Only connections whose local or remote port is this one (seen on the socket under the TLS session); repeatable',
+};
+const maxBytes: OptionDef = {
+  type: 'number',
+  describe: 'Bytes captured per TLS call (default and maximum 4194304); longer calls are flagged truncated with bytes_lost',
+};
+const binaryPath: OptionDef = {
+  type: 'string',
+  array: true,
+  key: 'binaryPaths',
+  describe: 'Also probe this executable or library (it must contain TLS functions); repeatable',
+};
+const sslRingSize: OptionDef = { type: 'number', key: 'ringBytes', scale: MiB, describe: 'TLS ring buffer size in MiB, a power of two (default 64)' };
+
+/** Options of the TLS tracer (SslTracerOptions); also accepted after `--`, as the original passed them to sslsniff. */
+export const SSL_TRACER_OPTIONS: OptionTable = {
+  comm,
+  pid,
+  uid: { type: 'number', describe: 'Only TLS calls of processes running as this user id' },
+  port,
+  handshake: { type: 'boolean', describe: 'Also report TLS handshakes (SSL_do_handshake / gnutls_handshake)' },
+  'max-bytes': maxBytes,
+  'binary-path': binaryPath,
+  'ssl-ring-size': sslRingSize,
+  interface: {
+    type: 'string',
+    describe: 'Not supported: TLS plaintext is captured inside processes, not on a network interface (use --port)',
+    refuse: (v) =>
+      `--interface ${String(v)} cannot be honoured: agentsight reads TLS plaintext inside the processes ` +
+      '(uprobes on the TLS library), where there is no network interface; filter with --port, --pid or --comm instead',
+  },
+};
+
+/** Options of `agent` and `record` (AgentOptions), in the original collector's names. */
+export const AGENT_OPTIONS: OptionTable = {
+  ssl: { type: 'boolean', describe: 'TLS capture (--ssl false turns it off)', default: true },
+  process: { type: 'boolean', describe: 'Process tracing (--process false turns it off)', default: true },
+  'ssl-uid': { type: 'number', describe: 'Only TLS calls of this user id' },
+  'ssl-handshake': { type: 'boolean', describe: 'Also report TLS handshakes' },
+  port,
+  'binary-path': binaryPath,
+  'max-bytes': maxBytes,
+  'ssl-ring-size': as(sslRingSize, 'sslRingBytes'),
+  duration,
+  'file-events': fileEvents,
+  'file-dedup-ms': fileDedupMs,
+  'argv-max': argvMax,
+  'ring-size': ringSize,
+};
+
+/** Analysis of the TLS plaintext (ChainOptions): the original collector's SSL options. */
+export const ANALYSIS_OPTIONS: OptionTable = {
+  'http-parser': { type: 'boolean', describe: 'Parse HTTP/1.x requests and responses from the TLS plaintext (per connection, paired, decompressed)' },
+  'http-raw-data': { type: 'boolean', describe: 'Include the raw message bytes in http events' },
+  'sse-merge': { type: 'boolean', describe: 'Merge each Server-Sent Events response into one event (implies --http-parser)' },
+  'http-filter': {
+    type: 'string',
+    array: true,
+    describe: 'Drop HTTP exchanges matching this expression, e.g. "GET /health" or "response.status_code >= 500"; repeatable (docs/filters.md)',
+  },
+  'ssl-filter': { type: 'string', array: true, describe: 'Drop ssl events matching this expression, e.g. "handshake" or "len < 10"; repeatable' },
+  'raw-ssl': { type: 'boolean', describe: 'Keep the ssl events in the output when HTTP parsing is on' },
+  'disable-auth-removal': {
+    type: 'boolean',
+    key: 'redact',
+    invert: true,
+    describe: 'Do not mask credentials (Authorization, API-key and cookie headers, keys in URLs, JSON and text). Masking is on by default',
+  },
+};
+
+const statsInterval: OptionDef = {
+  type: 'number',
+  key: 'statsIntervalMs',
+  scale: 1000,
+  describe: 'Seconds between stats events while drop/truncation counters change (0 = only the final one)',
+  default: 10,
+};
+
+/** Console output common to every tracing command (ConsoleOptions). */
+export const OUTPUT_OPTIONS: OptionTable = {
+  quiet: { type: 'boolean', alias: 'q', describe: 'No console output (events still go to --output)' },
+  format: {
+    type: 'string',
+    choices: ['auto', 'json', 'pretty'],
+    describe: 'Console format: json (NDJSON), pretty (one line per event), auto (pretty on a terminal, else json)',
+    default: 'auto',
+  },
+  'stats-interval': statsInterval,
+};
+
+/** Writing events to a file (FileOutputOptions). */
+export const FILE_OPTIONS: OptionTable = {
+  output: { type: 'string', alias: 'o', describe: 'Also write every event as NDJSON to this file (created 0600; appended to if it exists)' },
+  'rotate-logs': { type: 'boolean', describe: 'Rotate the --output file when it reaches --max-log-size (keeps 5 old files)' },
+  'max-log-size': { type: 'number', key: 'maxLogSizeMB', describe: 'Size in MiB at which --rotate-logs rotates (default 10)' },
+};
+
+/** `record`'s own (RecordCliOptions). */
+export const RECORD_OPTIONS: OptionTable = {
+  live: { type: 'boolean', describe: "Show events as they happen (on stderr, readable form; stdout stays the command's)" },
+  quiet: { type: 'boolean', alias: 'q', describe: 'No summary on stderr' },
+  'stats-interval': statsInterval,
+};
+
+/** `demo` (DemoOptions). */
+export const DEMO_OPTIONS: OptionTable = {
+  agent: { type: 'string', choices: ['python', 'node'], default: 'python', describe: 'Which demo agent to run (python: urllib/libssl; node: https/node)' },
+  provider: { type: 'string', choices: ['anthropic', 'openai'], default: 'anthropic', describe: 'Which API the agent talks to' },
+  stream: { type: 'boolean', default: true, describe: 'Streamed answers (SSE) or plain JSON' },
+};
