@@ -2,10 +2,14 @@
 #include <bpf/libbpf.h>
 #include <napi.h>
 
+#include <sys/mount.h>
+
+#include <cerrno>
 #include <ctime>
 
 #include "bpf_object.h"
 #include "embedded.h"
+#include "errors.h"
 #include "libbpf_log.h"
 #include "ring_reader.h"
 
@@ -50,6 +54,25 @@ Napi::Value NumPossibleCpus(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), libbpf_num_possible_cpus());
 }
 
+// mountTracefs(dir): mount(2) a tracefs at dir (nodev, noexec, nosuid), as
+// trace-cmd does when it is missing; the per-syscall tracepoints' ids are read
+// from it when they are attached.
+Napi::Value MountTracefs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dir = info[0].As<Napi::String>();
+  if (mount("nodev", dir.c_str(), "tracefs", MS_NODEV | MS_NOEXEC | MS_NOSUID, nullptr) != 0)
+    Throw(env, "mount", errno, "cannot mount tracefs at " + dir);
+  return env.Undefined();
+}
+
+// unmount(dir): detach a mount (MNT_DETACH: it goes once nothing uses it).
+Napi::Value Unmount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string dir = info[0].As<Napi::String>();
+  if (umount2(dir.c_str(), MNT_DETACH) != 0) Throw(env, "umount", errno, "cannot unmount " + dir);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfLogger();
   exports.Set("BpfObject", BpfObject::Init(env));
@@ -58,6 +81,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));
   exports.Set("clocks", Napi::Function::New(env, Clocks));
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
+  exports.Set("mountTracefs", Napi::Function::New(env, MountTracefs));
+  exports.Set("unmount", Napi::Function::New(env, Unmount));
   return exports;
 }
 

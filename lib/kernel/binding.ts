@@ -101,6 +101,12 @@ export interface NativeBinding {
   libbpfVersion(): string;
   clocks(): { realtimeNs: bigint; monotonicNs: bigint };
   numPossibleCpus(): number;
+  /** mount(2) a tracefs at this directory. */
+  mountTracefs(dir: string): void;
+  /** umount2(2) with MNT_DETACH. */
+  unmount(dir: string): void;
+  /** Where this binding's kernel has tracefs (default lib/kernel/tracefs.ts TRACEFS_DIRS; a fake kernel has its own). */
+  tracefsDirs?: readonly string[];
 }
 
 let injected: NativeBinding | null = null;

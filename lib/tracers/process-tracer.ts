@@ -11,7 +11,7 @@ import { KernelClock } from '../kernel/clock';
 import { native, UsageError } from '../core/errors';
 import { statsEvent, type Event } from '../core/event';
 import { RingSource, type RingSourceStats } from '../kernel/ring-source';
-import { existsSync } from 'node:fs';
+import { openTracefs, TRACEFS_DIRS } from '../kernel/tracefs';
 import { readBpfStats } from '../kernel/bpf-stats';
 import { FileOpenDedup, type FileDedupStats } from './file-dedup';
 import { listProcesses, readProc, selectProcesses } from './proc';
@@ -47,11 +47,14 @@ export interface ProcessTracerOptions {
   /**
    * How file opens are hooked: 'syscalls' (the per-syscall tracepoints
    * syscalls/sys_{enter,exit}_{openat,openat2,open,creat}: only open calls pay,
-   * needs tracefs), 'raw' (sys_enter/sys_exit: every system call of every
-   * process pays a little more, no tracefs needed), 'auto' (default: syscalls
-   * where tracefs has them, else raw).
+   * needs tracefs while they are attached: mounted for that when it is not,
+   * see lib/kernel/tracefs.ts), 'raw' (sys_enter/sys_exit: every system call
+   * of every process pays a little more, no tracefs needed), 'auto' (default:
+   * syscalls where tracefs can be had, else raw).
    */
   fileHook?: 'auto' | 'syscalls' | 'raw';
+  /** Where tracefs is looked for and mounted (default: the binding's, else /sys/kernel/tracing, /sys/kernel/debug/tracing). */
+  tracefsDirs?: string[];
   binding?: NativeBinding;
 }
 
@@ -69,17 +72,13 @@ const SYSCALL_OPEN_PROGRAMS: Record<string, string[]> = {
   handle_enter_creat: ['sys_enter_creat'],
   handle_exit_open: ['sys_exit_openat', 'sys_exit_openat2', 'sys_exit_open', 'sys_exit_creat'],
 };
-const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+/** The tracepoints the syscall hook attaches to, as tracefs names them. */
+export const SYSCALL_OPEN_TRACEPOINTS = Object.values(SYSCALL_OPEN_PROGRAMS)
+  .flat()
+  .map((tp) => `syscalls/${tp}`);
 
-/** 'syscalls' where tracefs has the open tracepoints, else 'raw' (sys_enter/sys_exit need no tracefs). */
-export function fileHookFor(want: 'auto' | 'syscalls' | 'raw', tracefs: string[] = TRACEFS): 'syscalls' | 'raw' {
-  if (want !== 'auto') return want;
-  const entries = Object.values(SYSCALL_OPEN_PROGRAMS)
-    .flat()
-    .filter((tp) => tp.startsWith('sys_enter_'));
-  const has = tracefs.some((d) => entries.every((tp) => existsSync(`${d}/events/syscalls/${tp}/id`)));
-  return has ? 'syscalls' : 'raw';
-}
+/** Where the tracepoint ids came from: a tracefs that was mounted, one mounted for the attach, none (sys_enter/sys_exit), or not needed. */
+export type TracefsUse = 'present' | 'mounted' | 'unavailable' | 'unused';
 
 export interface ProcessTracerStats {
   tracer: 'process';
@@ -92,6 +91,10 @@ export interface ProcessTracerStats {
   seeded: number;
   /** How file opens are hooked: per-syscall tracepoints, sys_enter/sys_exit, or not at all. */
   file_hook: 'syscalls' | 'raw' | 'none';
+  /** tracefs for the per-syscall tracepoints: already mounted, mounted by agentsight for the attach (and unmounted), unavailable (then sys_enter/sys_exit), unused. */
+  tracefs: TracefsUse;
+  /** Why tracefs was unavailable. */
+  tracefs_reason?: string;
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -107,6 +110,7 @@ export class ProcessTracer {
   private decodeErrors = 0;
   private seeded = 0;
   private fileHook: 'syscalls' | 'raw' | 'none' = 'none';
+  private tracefs: { use: TracefsUse; reason?: string } = { use: 'unused' };
   private closed = false;
   private iterating = false;
 
@@ -168,6 +172,7 @@ export class ProcessTracer {
       emit: o.emit ?? true,
       selfPid: o.selfPid ?? process.pid,
       fileHook: o.fileHook ?? 'auto',
+      tracefsDirs: o.tracefsDirs ? [...o.tracefsDirs] : [],
       binding: o.binding,
     };
   }
@@ -206,7 +211,10 @@ export class ProcessTracer {
     const binding = o.binding ?? getBinding();
     // file opens are reported in mode 0, or for selected processes: with neither, do not hook syscalls at all
     const selected = o.comm.length > 0 || o.pid.length > 0;
-    const hook = !o.fileEvents || !o.emit || (o.mode !== 0 && !selected) ? 'none' : fileHookFor(o.fileHook);
+    const wanted = !o.fileEvents || !o.emit || (o.mode !== 0 && !selected) ? 'none' : o.fileHook;
+    // The per-syscall tracepoints need tracefs while they are attached (mounted for that, if root can)
+    const tfs = wanted === 'auto' || wanted === 'syscalls' ? openTracefs(binding, SYSCALL_OPEN_TRACEPOINTS, o.tracefsDirs.length ? o.tracefsDirs : (binding.tracefsDirs ?? TRACEFS_DIRS)) : null;
+    const hook = wanted === 'auto' ? (tfs?.tracefs ? 'syscalls' : 'raw') : wanted;
     const obj = native(() => new binding.BpfObject('process'));
     try {
       native(() => {
@@ -224,12 +232,15 @@ export class ProcessTracer {
       });
       const t = new ProcessTracer(o, binding, obj);
       t.fileHook = hook;
+      if (tfs) t.tracefs = tfs.tracefs ? { use: tfs.tracefs.mounted ? 'mounted' : 'present' } : { use: 'unavailable', reason: tfs.reason };
       t.seed();
       if (o.emit) t.source = new RingSource(binding, obj, 'process_rb', { intervalMs: 20 });
       return t;
     } catch (err) {
       obj.close();
       throw err;
+    } finally {
+      tfs?.tracefs?.release();
     }
   }
 
@@ -289,6 +300,8 @@ export class ProcessTracer {
       file_dedup: this.dedup.stats,
       seeded: this.seeded,
       file_hook: this.fileHook,
+      tracefs: this.tracefs.use,
+      ...(this.tracefs.reason ? { tracefs_reason: this.tracefs.reason } : {}),
     };
   }
 

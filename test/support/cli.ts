@@ -12,9 +12,13 @@ export interface CliRun {
   ready: Promise<void>;
 }
 
-/** Run the real CLI (compiled dist/) as a user would. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: 'pipe' | 'ignore' } = {}): CliRun {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/**
+ * Run the real CLI (compiled dist/) as a user would. `wrap` runs it through
+ * another command (e.g. unshare), which must exec it in place.
+ */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: 'pipe' | 'ignore'; wrap?: string[] } = {}): CliRun {
+  const argv = [...(opts.wrap ?? []), process.execPath, BIN, ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     env: { ...process.env, ...opts.env },
     cwd: opts.cwd,
     stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],

@@ -4,7 +4,48 @@
  * buffer records as the kernel would.
  */
 import type { BatchCallback, NativeBinding, NativeBpfObject, NativeRingReader, RingReaderOptions, UprobeOptions } from '../../lib/kernel/binding';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { frameBatch } from '../../lib/kernel/abi';
+import { SYSCALL_OPEN_TRACEPOINTS } from '../../lib/tracers/process-tracer';
+
+/**
+ * A tracefs of the fake kernel: an empty directory until mountTracefs() fills
+ * it with the syscall tracepoints (as mounting the real one shows them);
+ * unmount() empties it again. `mountError` makes mounting fail.
+ */
+const fakeTracefsDirs = new Set<string>();
+process.once('exit', () => {
+  for (const d of fakeTracefsDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+export class FakeTracefs {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-fake-tracefs-'));
+  constructor() {
+    fakeTracefsDirs.add(this.dir);
+  }
+  mounts = 0;
+  unmounts = 0;
+  mountError: Error | null = null;
+  get mounted(): boolean {
+    return fs.existsSync(path.join(this.dir, 'events'));
+  }
+  mount(dir: string): void {
+    if (dir !== this.dir) throw new Error(`fake tracefs: mount at ${dir}`);
+    if (this.mountError) throw this.mountError;
+    this.mounts++;
+    for (const tp of SYSCALL_OPEN_TRACEPOINTS) {
+      fs.mkdirSync(path.join(this.dir, 'events', tp), { recursive: true });
+      fs.writeFileSync(path.join(this.dir, 'events', tp, 'id'), '1\n');
+    }
+  }
+  unmount(dir: string): void {
+    if (dir !== this.dir) throw new Error(`fake tracefs: unmount of ${dir}`);
+    this.unmounts++;
+    fs.rmSync(path.join(this.dir, 'events'), { recursive: true, force: true });
+  }
+}
 
 export class FakeObject implements NativeBpfObject {
   static instances: FakeObject[] = [];
@@ -175,7 +216,9 @@ export const SSL_PROGRAMS = ['ssl_enter', 'ssl_ret', 'ssl_sys_enter'];
 export function fakeBinding(programs: Record<string, string[]> = { process: PROCESS_PROGRAMS, ssl: SSL_PROGRAMS }): NativeBinding & {
   readers: FakeReader[];
   objects: FakeObject[];
+  tracefs: FakeTracefs;
 } {
+  const tracefs = new FakeTracefs();
   const readers: FakeReader[] = [];
   const objects: FakeObject[] = [];
   class Obj extends FakeObject {
@@ -197,6 +240,10 @@ export function fakeBinding(programs: Record<string, string[]> = { process: PROC
     libbpfVersion: () => 'v1.1',
     clocks: () => ({ realtimeNs: 1_700_000_000_000_000_000n, monotonicNs: 1_000_000_000n }),
     numPossibleCpus: () => 2,
+    mountTracefs: (dir: string) => tracefs.mount(dir),
+    unmount: (dir: string) => tracefs.unmount(dir),
+    tracefsDirs: [tracefs.dir],
+    tracefs,
     readers,
     objects,
   };

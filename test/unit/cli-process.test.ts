@@ -2,10 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PROCESS_CONFIG } from '../../lib/kernel/abi';
 import { setBinding } from '../../lib/kernel/binding';
 import { main } from '../../lib/cli/main';
-import { fileHookFor, ProcessTracer } from '../../lib/tracers/process-tracer';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { ProcessTracer } from '../../lib/tracers/process-tracer';
 import { captureIo, until } from '../support/io';
 import { fakeBinding, FakeObject } from '../support/fake-binding';
 import { execRecord, exitRecord, openRecord } from '../support/records';
@@ -27,24 +24,21 @@ describe('agentsight process (with an injected binding)', () => {
     expect(cfg.readBigUInt64LE(PROCESS_CONFIG.off.min_duration_ns)).toBe(5_000_000n);
     expect(cfg.readUInt32LE(PROCESS_CONFIG.off.n_comm)).toBe(1);
     expect(cfg.toString('utf8', PROCESS_CONFIG.off.comm, PROCESS_CONFIG.off.comm + 6)).toBe('python');
-    // file opens through the per-syscall tracepoints where tracefs has them, else sys_enter/sys_exit
-    expect(obj.attached).toEqual(
-      fileHookFor('auto') === 'syscalls'
-        ? [
-            'handle_exec',
-            'handle_fork',
-            'handle_exit',
-            'handle_enter_openat@syscalls/sys_enter_openat',
-            'handle_enter_openat2@syscalls/sys_enter_openat2',
-            'handle_enter_open@syscalls/sys_enter_open',
-            'handle_enter_creat@syscalls/sys_enter_creat',
-            'handle_exit_open@syscalls/sys_exit_openat',
-            'handle_exit_open@syscalls/sys_exit_openat2',
-            'handle_exit_open@syscalls/sys_exit_open',
-            'handle_exit_open@syscalls/sys_exit_creat',
-          ]
-        : ['handle_exec', 'handle_fork', 'handle_exit', 'handle_sys_enter', 'handle_sys_exit'],
-    );
+    // file opens through the per-syscall tracepoints: the fake kernel's tracefs was not mounted, so it was mounted for the attach and unmounted after
+    expect(obj.attached).toEqual([
+      'handle_exec',
+      'handle_fork',
+      'handle_exit',
+      'handle_enter_openat@syscalls/sys_enter_openat',
+      'handle_enter_openat2@syscalls/sys_enter_openat2',
+      'handle_enter_open@syscalls/sys_enter_open',
+      'handle_enter_creat@syscalls/sys_enter_creat',
+      'handle_exit_open@syscalls/sys_exit_openat',
+      'handle_exit_open@syscalls/sys_exit_openat2',
+      'handle_exit_open@syscalls/sys_exit_open',
+      'handle_exit_open@syscalls/sys_exit_creat',
+    ]);
+    expect({ mounts: fb.tracefs.mounts, unmounts: fb.tracefs.unmounts, mounted: fb.tracefs.mounted }).toEqual({ mounts: 1, unmounts: 1, mounted: false });
 
     fb.readers[0].push([
       execRecord({ ts: 2e9, pid: 42, comm: 'python3' }, 1, '/usr/bin/python3', ['python3', '-c', 'pass']),
@@ -58,7 +52,7 @@ describe('agentsight process (with an injected binding)', () => {
     expect(lines.map((l) => l.data.event)).toEqual(['EXEC', 'FILE_OPEN', 'EXIT', 'FINAL']);
     expect(lines[0]).toMatchObject({ source: 'process', pid: 42, comm: 'python3', data: { argv: ['python3', '-c', 'pass'] } });
     expect(lines[1].data.filepath).toBe('/home/u/x.txt');
-    expect(lines[3]).toMatchObject({ source: 'stats', data: { tracer: 'process', records: 3, events: 3 } });
+    expect(lines[3]).toMatchObject({ source: 'stats', data: { tracer: 'process', records: 3, events: 3, file_hook: 'syscalls', tracefs: 'mounted' } });
     expect(cap.err()).toContain('nothing lost');
     expect(obj.closed).toBe(true);
   });
@@ -80,26 +74,32 @@ describe('agentsight process (with an injected binding)', () => {
     expect(cap.out()).toBe('');
   });
 
-  it('hooks file opens on the per-syscall tracepoints where tracefs has them, else on sys_enter/sys_exit', () => {
-    const root = mkdtempSync(join(tmpdir(), 'as-tracefs-'));
-    try {
-      expect(fileHookFor('auto', [root])).toBe('raw');
-      for (const tp of ['sys_enter_openat', 'sys_enter_openat2', 'sys_enter_open']) {
-        mkdirSync(join(root, 'events/syscalls', tp), { recursive: true });
-        writeFileSync(join(root, 'events/syscalls', tp, 'id'), '1\n');
-      }
-      expect(fileHookFor('auto', [root])).toBe('raw'); // one missing
-      mkdirSync(join(root, 'events/syscalls/sys_enter_creat'), { recursive: true });
-      writeFileSync(join(root, 'events/syscalls/sys_enter_creat/id'), '1\n');
-      expect(fileHookFor('auto', ['/nonexistent', root])).toBe('syscalls');
-      expect(fileHookFor('raw', [root])).toBe('raw');
-      expect(fileHookFor('syscalls', [])).toBe('syscalls');
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
+  it('file opens: per-syscall tracepoints from a mounted tracefs, one mounted for the attach, else sys_enter/sys_exit', async () => {
+    const start = async (fb: ReturnType<typeof fakeBinding>) => {
+      const t = await ProcessTracer.start({ comm: ['x'], binding: fb, statsIntervalMs: 0 });
+      const obj = fb.objects.find((o) => o.name === 'process') as FakeObject;
+      const s = t.stats();
+      await t.close();
+      return { hook: s.file_hook, tracefs: s.tracefs, reason: s.tracefs_reason, raw: obj.attached.includes('handle_sys_enter'), tracepoints: obj.attached.filter((a) => a.includes('@syscalls/')).length };
+    };
+    // already mounted: used as it is, left mounted
+    const present = fakeBinding();
+    present.tracefs.mount(present.tracefs.dir);
+    expect(await start(present)).toEqual({ hook: 'syscalls', tracefs: 'present', reason: undefined, raw: false, tracepoints: 8 });
+    expect({ mounts: present.tracefs.mounts, unmounts: present.tracefs.unmounts, mounted: present.tracefs.mounted }).toEqual({ mounts: 1, unmounts: 0, mounted: true });
+    // not mounted: mounted for the attach, then unmounted
+    const absent = fakeBinding();
+    expect(await start(absent)).toEqual({ hook: 'syscalls', tracefs: 'mounted', reason: undefined, raw: false, tracepoints: 8 });
+    expect({ mounts: absent.tracefs.mounts, unmounts: absent.tracefs.unmounts, mounted: absent.tracefs.mounted }).toEqual({ mounts: 1, unmounts: 1, mounted: false });
+    // cannot be mounted (no CAP_SYS_ADMIN, e.g. in a container): sys_enter/sys_exit, and why
+    const denied = fakeBinding();
+    denied.tracefs.mountError = Object.assign(new Error('mount: cannot mount tracefs: Operation not permitted'), { code: 'EPERM' });
+    const r = await start(denied);
+    expect(r).toMatchObject({ hook: 'raw', tracefs: 'unavailable', raw: true, tracepoints: 0 });
+    expect(r.reason).toMatch(/tracefs is not mounted and cannot be mounted at .*: mount: cannot mount tracefs: Operation not permitted/);
   });
 
-  it.skipIf(fileHookFor('auto') !== 'syscalls')('(needs tracefs with the syscall tracepoints) falls back to sys_enter/sys_exit when they cannot be attached', async () => {
+  it('falls back to sys_enter/sys_exit when the syscall tracepoints cannot be attached', async () => {
     const fb = fakeBinding();
     const failing: string[] = [];
     const orig = fb.BpfObject;
@@ -113,6 +113,8 @@ describe('agentsight process (with an injected binding)', () => {
     try {
       expect(failing).toEqual(['sys_enter_openat']);
       expect(t.stats().file_hook).toBe('raw');
+      // a tracefs mounted for the failed attach is not left behind
+      expect(fb.tracefs.mounted).toBe(false);
     } finally {
       await t.close();
     }
