@@ -37,7 +37,21 @@ export interface GatedCommand {
   readonly exited: Promise<ExitStatus>;
 }
 
-const GATE = 'IFS= read -r _ <&3; exec 3<&-; exec "$@"';
+/**
+ * The gate: waits for "go" on fd 3, then exec()s the command in place. At
+ * EOF without "go" (agentsight died or gave up before its probes were
+ * attached) it refuses: an untraced command must never run.
+ */
+const RELEASE = 'go';
+/** Exit status of a gate that was never released (the command did not run). */
+export const GATE_REFUSED = 125;
+const GATE =
+  `IFS= read -r word <&3 && [ "$word" = ${RELEASE} ] || ` +
+  `{ echo "agentsight: tracing did not start; not running $1" >&2; exit ${GATE_REFUSED}; }; exec 3<&-; exec "$@"`;
+
+/** Programs the gate needs, found at fixed places (never through $PATH: a root process must not run what a user planted there). */
+const SH = '/bin/sh';
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'];
 
 interface PasswdEntry {
   name: string;
@@ -61,26 +75,41 @@ function passwdEntry(uid: number): PasswdEntry | null {
 
 const SIGNALS: Record<string, number> = (require('node:os') as typeof import('node:os')).constants.signals;
 
+/** The invoking user of sudo, from SUDO_UID/SUDO_GID: null when not run through sudo; a usage error when they are not ids. */
+export function sudoUser(env: NodeJS.ProcessEnv = process.env): { uid: number; gid: number | null } | null {
+  if (env.SUDO_UID === undefined) return null;
+  const id = (name: string, v: string) => {
+    if (!/^\d{1,10}$/.test(v) || Number(v) > 0xfffffffe) throw new UsageError(`${name}=${v} is not a user or group id; refusing to guess who to run the command as (unset it to run as root)`);
+    return Number(v);
+  };
+  return { uid: id('SUDO_UID', env.SUDO_UID), gid: env.SUDO_GID === undefined ? null : id('SUDO_GID', env.SUDO_GID) };
+}
+
+function findSetpriv(): string {
+  const p = SETPRIV.find((f) => fs.existsSync(f));
+  if (!p) throw new UsageError(`cannot run the command as the invoking user: setpriv (util-linux) is not installed (looked for ${SETPRIV.join(', ')})`);
+  return p;
+}
+
 export function exitStatus(code: number | null, signal: NodeJS.Signals | null): ExitStatus {
   return { code, signal, status: signal ? 128 + (SIGNALS[signal] ?? 0) : (code ?? 1) };
 }
 
 export function launchGated(command: string, args: readonly string[], opts: LaunchOptions = {}): GatedCommand {
   if (!command) throw new UsageError('no command to run: agentsight record [options] -- <command> [args...]');
-  const sudoUid = process.env.SUDO_UID !== undefined ? Number(process.env.SUDO_UID) : NaN;
-  const asUser = (opts.asInvokingUser ?? true) && process.getuid?.() === 0 && Number.isInteger(sudoUid) && sudoUid !== 0;
+  const sudo = (opts.asInvokingUser ?? true) && process.getuid?.() === 0 ? sudoUser() : null;
   let env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env) };
-  let argv0 = 'sh';
+  let argv0 = SH;
   let argv: string[] = ['-c', GATE, 'agentsight-gate', command, ...args];
   let user: GatedCommand['user'] = null;
-  if (asUser) {
-    const pw = passwdEntry(sudoUid);
-    const gid = process.env.SUDO_GID !== undefined ? Number(process.env.SUDO_GID) : (pw?.gid ?? sudoUid);
-    user = { uid: sudoUid, gid, name: pw?.name ?? String(sudoUid) };
+  if (sudo && sudo.uid !== 0) {
+    const pw = passwdEntry(sudo.uid);
+    const gid = sudo.gid ?? pw?.gid ?? sudo.uid;
+    user = { uid: sudo.uid, gid, name: pw?.name ?? String(sudo.uid) };
     if (pw) env = { ...env, HOME: pw.home, USER: pw.name, LOGNAME: pw.name, SHELL: pw.shell };
     // setpriv exec()s the gate in place: same pid, the user's ids and supplementary groups.
-    argv = [`--reuid=${sudoUid}`, `--regid=${gid}`, '--init-groups', '--', 'sh', ...argv];
-    argv0 = 'setpriv';
+    argv = [`--reuid=${sudo.uid}`, `--regid=${gid}`, '--init-groups', '--', SH, ...argv];
+    argv0 = findSetpriv();
   }
   const stdio = opts.stdio ?? 'inherit';
   const child = spawn(argv0, argv, { cwd: opts.cwd, env, stdio: [stdio, stdio, stdio, 'pipe'] });
@@ -97,7 +126,7 @@ export function launchGated(command: string, args: readonly string[], opts: Laun
     pid: child.pid,
     child,
     user,
-    release: () => gate.end('\n'),
+    release: () => gate.end(`${RELEASE}\n`),
     exited,
   };
 }
