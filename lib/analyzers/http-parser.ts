@@ -12,7 +12,8 @@ import { derivedEvent, statsEvent, type Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import { sslPayload } from '../core/payload';
 import { decodeBody, parseCodings, StreamingDecoder } from '../http/decode';
-import { BodyFraming, Http1Stream, ParsedHead, StreamError, StreamSink } from '../http/stream';
+import type { ParsedHead } from '../http/head';
+import { BodyFraming, Http1Stream, StreamError, StreamSink } from '../http/stream';
 import type {
   HttpBodyChunkData,
   HttpEventData,
