@@ -4,9 +4,9 @@
  * function (or one cold/hot part of one). Compilers emit these for C/C++ code
  * built with unwind tables, which survive `strip`.
  */
+import { u64 } from './bytes';
 import { ElfError } from './errors';
 import type { ElfFile } from './reader';
-import { u64 } from './reader';
 import { PT } from './types';
 
 /** One Frame Description Entry: a code range with unwind info. */

@@ -2,7 +2,8 @@
  * ELF64 little-endian reader for uprobe attachment and binary analysis.
  * Reads only the headers and the pieces asked for, with positional reads.
  */
-export { ElfFile, withElf, u64 } from './reader';
+export { ElfFile, withElf } from './reader';
+export { u64 } from './bytes';
 export type { ElfFileStat } from './reader';
 export { ElfError } from './errors';
 export type { ElfErrorCode } from './errors';

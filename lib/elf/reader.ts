@@ -8,12 +8,14 @@
  */
 import { promises as fsp } from 'fs';
 import type { FileHandle } from 'fs/promises';
+import { u64 } from './bytes';
 import { ElfError, fsError } from './errors';
 import { parseNotes } from './notes';
 import { readSymbolTable } from './symbols';
 import {
   ElfHeader,
   ElfNote,
+  ElfSections,
   ElfSymbol,
   PF,
   ProgramHeader,
@@ -30,11 +32,6 @@ const PN_XNUM = 0xffff;
 /** Upper bound on table sizes we are willing to read into memory (corruption guard). */
 const MAX_TABLE_BYTES = 512 * 1024 * 1024;
 
-/** Read an unsigned 64-bit little-endian value as a Number (exact below 2^53, rounded above). */
-export function u64(buf: Buffer, off: number): number {
-  return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * 0x1_0000_0000;
-}
-
 /** Stat of the file at the time it was opened. */
 export interface ElfFileStat {
   size: number;
@@ -44,7 +41,7 @@ export interface ElfFileStat {
 }
 
 /** An open ELF64 little-endian file. Call close() when done (or use withElf()). */
-export class ElfFile {
+export class ElfFile implements ElfSections {
   readonly path: string;
   readonly stat: ElfFileStat;
   readonly header: ElfHeader;

@@ -2,10 +2,9 @@
  * Symbol tables (.dynsym/.symtab) with GNU symbol versioning
  * (.gnu.version, .gnu.version_d, .gnu.version_r).
  */
+import { u64 } from './bytes';
 import { ElfError } from './errors';
-import type { ElfFile } from './reader';
-import { u64 } from './reader';
-import { ElfSymbol, SectionHeader, SHN, SHT, SymbolBinding, SymbolType, SymbolVisibility } from './types';
+import { ElfSections, ElfSymbol, SectionHeader, SHN, SHT, SymbolBinding, SymbolType, SymbolVisibility } from './types';
 
 const SYM_SIZE = 24;
 const BINDINGS: SymbolBinding[] = ['LOCAL', 'GLOBAL', 'WEAK'];
@@ -32,7 +31,7 @@ function cstr(buf: Buffer, off: number): string {
  * Version names by version index: from .gnu.version_d (definitions) and
  * .gnu.version_r (requirements). Index 0 (local) and 1 (global) have no name.
  */
-async function readVersionNames(elf: ElfFile, strtab: Buffer, dynsym: SectionHeader): Promise<Map<number, string>> {
+async function readVersionNames(elf: ElfSections, strtab: Buffer, dynsym: SectionHeader): Promise<Map<number, string>> {
   const names = new Map<number, string>();
   for (const sec of elf.sections) {
     if (sec.link !== dynsym.link && sec.link !== 0) continue;
@@ -83,7 +82,7 @@ export type RawNameFilter = (strtab: Buffer, nameOff: number) => boolean;
  * Read a symbol table of `elf` and decode the entries whose name passes
  * `filter` (all when omitted). Empty when the table is absent.
  */
-export async function readSymbolTable(elf: ElfFile, table: 'dynsym' | 'symtab', filter?: RawNameFilter): Promise<ElfSymbol[]> {
+export async function readSymbolTable(elf: ElfSections, table: 'dynsym' | 'symtab', filter?: RawNameFilter): Promise<ElfSymbol[]> {
   const sec = elf.sectionByType(table === 'dynsym' ? SHT.DYNSYM : SHT.SYMTAB);
   if (!sec || sec.size === 0) return [];
   if (sec.link >= elf.sections.length) throw new ElfError(elf.path, `${sec.name}: bad string table link ${sec.link}`, 'EBADELF');

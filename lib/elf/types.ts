@@ -112,6 +112,16 @@ export interface SectionHeader {
   entsize: number;
 }
 
+/** The section access symbol tables are read through (ElfFile has it). */
+export interface ElfSections {
+  readonly path: string;
+  readonly sections: readonly SectionHeader[];
+  /** The first section of this SHT_* type. */
+  sectionByType(type: number): SectionHeader | undefined;
+  /** The bytes of a section (empty for SHT_NOBITS). */
+  readSection(sec: SectionHeader): Promise<Buffer>;
+}
+
 /** One symbol of .dynsym or .symtab. */
 export interface ElfSymbol {
   /** Base name, without any `@VERSION` suffix. */
