@@ -45,16 +45,47 @@ function compare(field: string, op: Expr & { kind: 'cmp' }, v: FieldValue): bool
   return op.op === '=' ? s === w : s !== w;
 }
 
-/** Does the event match the expression? Fields the event lacks make their condition false. */
-export function evaluate(e: Expr, event: Event, get: (ev: Event, field: string) => FieldValue): boolean {
-  switch (e.kind) {
-    case 'or':
-      return evaluate(e.left, event, get) || evaluate(e.right, event, get);
-    case 'and':
-      return evaluate(e.left, event, get) && evaluate(e.right, event, get);
-    case 'not':
-      return !evaluate(e.expr, event, get);
-    case 'cmp':
-      return compare(e.field, e, get(event, e.field));
+/**
+ * Does the event match the expression? Fields the event lacks make their
+ * condition false. Evaluated with an explicit stack (and short-circuit), so
+ * the size of an expression (a flat OR of 10k terms is a 10k-deep tree) never
+ * meets the call stack.
+ */
+export function evaluate(root: Expr, event: Event, get: (ev: Event, field: string) => FieldValue): boolean {
+  const nodes: Expr[] = [root];
+  /** per node on the stack: 0 not started, 1 left (or operand) done, 2 right done */
+  const steps: number[] = [0];
+  let result = false;
+  while (nodes.length) {
+    const top = nodes.length - 1;
+    const e = nodes[top];
+    if (e.kind === 'cmp') {
+      result = compare(e.field, e, get(event, e.field));
+      nodes.pop();
+      steps.pop();
+    } else if (e.kind === 'not') {
+      if (steps[top] === 0) {
+        steps[top] = 1;
+        nodes.push(e.expr);
+        steps.push(0);
+      } else {
+        result = !result;
+        nodes.pop();
+        steps.pop();
+      }
+    } else if (steps[top] === 0) {
+      steps[top] = 1;
+      nodes.push(e.left);
+      steps.push(0);
+    } else if (steps[top] === 1 && (e.kind === 'or' ? !result : result)) {
+      // the left side did not decide it: the right side's value is the result
+      steps[top] = 2;
+      nodes.push(e.right);
+      steps.push(0);
+    } else {
+      nodes.pop();
+      steps.pop();
+    }
   }
+  return result;
 }

@@ -30,10 +30,13 @@ export interface Dialect {
 }
 
 const SPECIAL = new Set(['&', '|', '(', ')']);
+/** Deepest nesting of parentheses and "!" an expression may have. */
+export const MAX_NESTING = 100;
 const FIELD_RE = /[A-Za-z_][A-Za-z0-9_.\-]*/y;
 
 class Parser {
   private pos = 0;
+  private depth = 0;
   constructor(private readonly src: string, private readonly dialect: Dialect) {}
 
   parse(): Expr {
@@ -81,21 +84,30 @@ class Parser {
   private unary(): Expr {
     const c = this.peek();
     if (c === '!' && this.src[this.pos + 1] !== '=') {
+      this.nest();
       this.pos++;
-      return { kind: 'not', expr: this.unary() };
+      const e: Expr = { kind: 'not', expr: this.unary() };
+      this.depth--;
+      return e;
     }
     if (c === '(') {
+      this.nest();
       const open = this.pos;
       this.pos++;
       if (this.peek() === ')') this.fail('empty parentheses');
       const e = this.or();
       if (this.peek() !== ')') this.fail(`missing ")" for "(" at column ${open + 1}`);
       this.pos++;
+      this.depth--;
       return e;
     }
     if (c === '' ) this.fail('expected a condition after an operator');
     if (c === ')' || c === '&' || c === '|') this.fail(`expected a condition, found "${c}"`);
     return this.condition();
+  }
+
+  private nest(): void {
+    if (++this.depth > MAX_NESTING) this.fail(`nested too deeply (more than ${MAX_NESTING} levels of parentheses and "!")`);
   }
 
   private condition(): Expr {
@@ -163,7 +175,8 @@ export function parseExpr(src: string, dialect: Dialect): Expr {
 
 /** True for a decimal number (integer or fraction, optional sign). */
 export function isNumeric(s: string): boolean {
-  return /^[-+]?(\d+\.?\d*|\.\d+)$/.test(s.trim());
+  // unambiguous (each digit can match one way only): linear on any input, e.g. a 60 KB header value
+  return /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$/.test(s.trim());
 }
 
 function quote(v: string): string {
@@ -182,8 +195,16 @@ export function printExpr(e: Expr): string {
       return '!' + wrap(e.expr, PREC.not, true);
     case 'and':
     case 'or': {
-      const sym = e.kind === 'and' ? ' & ' : ' | ';
-      return wrap(e.left, PREC[e.kind], false) + sym + wrap(e.right, PREC[e.kind], true);
+      // a chain a | b | c ... is a left spine: walk it, never recurse along it (10k terms are fine)
+      const items: Expr[] = [];
+      let x: Expr = e;
+      while (x.kind === e.kind) {
+        items.push(x.right);
+        x = x.left;
+      }
+      const first = wrap(x, PREC[e.kind], false);
+      const rest = items.reverse().map((r) => wrap(r, PREC[e.kind], true));
+      return [first, ...rest].join(e.kind === 'and' ? ' & ' : ' | ');
     }
   }
 }

@@ -184,3 +184,31 @@ describe('SSLFilter', () => {
     expect(new SSLFilter('library = openssl & remote_port = 443').drops(w)).toBe(true);
   });
 });
+
+describe('filters on hostile expressions and events', () => {
+  it('10k-deep nesting is a usage error that says why, not a crash', () => {
+    for (const src of ['('.repeat(10_000) + 'GET' + ')'.repeat(10_000), '!'.repeat(10_000) + 'GET']) {
+      expect(() => parseExpr(src, httpDialect)).toThrow(UsageError);
+      expect(() => parseExpr(src, httpDialect)).toThrow(/nested too deeply \(more than 100 levels/);
+    }
+    // 100 levels are fine
+    expect(P('('.repeat(100) + 'GET' + ')'.repeat(100))).toBe('request.method = GET');
+  });
+
+  it('a flat OR of 10k terms compiles, prints and evaluates on every event', async () => {
+    const terms = Array.from({ length: 10_000 }, (_, i) => `request.path=/p${i}`);
+    const f = new HTTPFilter([terms.join(' | '), terms.join(' & ')]);
+    expect(f.describe()[0].split(' | ')).toHaveLength(10_000);
+    const events = [request('GET', '/p9999'), request('GET', '/other'), request('GET', '/p0')];
+    const out = await run(f, events);
+    expect(out.map((e) => e.data.path)).toEqual(['/other']);
+    expect(f.stats()).toMatchObject({ evaluated: 3, dropped: 2, dropped_by_expression: [2, 0] });
+  });
+
+  it('numeric comparisons are linear in the field value (a 600 KB header of digits)', async () => {
+    const digits = '1'.repeat(600_000) + 'x';
+    const f = new HTTPFilter(['request.header.x-big > 5']);
+    const out = await run(f, [request('GET', '/big', { headers: { 'x-big': digits } }), request('GET', '/n', { headers: { 'x-big': '7' } })]);
+    expect(out.map((e) => e.data.path)).toEqual(['/big']);
+  });
+});
