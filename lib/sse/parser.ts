@@ -56,9 +56,13 @@ export class SseParser {
       this.lastWasCR = false;
     }
     const len = s.length;
+    // Next CR and LF at or after i, each searched again only once passed: text with
+    // only one kind of line end costs one scan, not one scan per line.
+    let cr = -2;
+    let lf = -2;
     while (i < len) {
-      const cr = s.indexOf('\r', i);
-      const lf = s.indexOf('\n', i);
+      if (cr !== -1 && cr < i) cr = s.indexOf('\r', i);
+      if (lf !== -1 && lf < i) lf = s.indexOf('\n', i);
       const j = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
       if (j === -1) {
         this.appendPartial(s.slice(i));
