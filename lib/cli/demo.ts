@@ -65,7 +65,7 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
       say('demo: FAILED: the tool the model asked for was not seen running');
       return 1;
     }
-    return r.status.status;
+    return r.exitCode;
   } finally {
     await standin.close();
   }

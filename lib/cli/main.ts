@@ -30,13 +30,13 @@ import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
 import { buildAgent } from '../session/agent';
-import { runSession, summaryLines, type SessionIo } from '../session/run';
+import { EXIT_OUTPUT_FAILED, outputFailed, runSession, summaryLines, type SessionIo } from '../session/run';
 import { openFileLogger } from '../sinks/file-logger';
 import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { runDemo } from './demo';
-import { defaultRecordFile, runRecord } from './record';
+import { openDefaultRecordFile, runRecord } from './record';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -58,21 +58,26 @@ interface CommandSpec<T extends object = Record<string, unknown>> {
 
 type ConsoleAndFile = ConsoleOptions & FileOutputOptions;
 
-function consoleSink(o: ConsoleOptions, io: SessionIo): OutputAnalyzer {
-  return new OutputAnalyzer({ stream: io.stdout, format: o.format ?? 'auto', quiet: o.quiet ?? false });
+/** The sinks of a tracing command: the file (when --output is given) and the console, and what stops the run when stdout's reader goes away. */
+interface Outputs {
+  sinks: Analyzer[];
+  /** Aborted when stdout is closed by its reader (`agentsight agent | head -1`). */
+  stdoutClosed: AbortSignal;
 }
 
-/** The file sink (when --output is given) and the console, in that order. */
-async function outputs(o: ConsoleAndFile, io: SessionIo): Promise<Analyzer[]> {
+async function outputs(o: ConsoleAndFile, io: SessionIo): Promise<Outputs> {
   const file = await openFileLogger(o);
-  return [...(file ? [file] : []), consoleSink(o, io)];
+  const closed = new AbortController();
+  const console = new OutputAnalyzer({ stream: io.stdout, format: o.format ?? 'auto', quiet: o.quiet ?? false, onBroken: () => closed.abort() });
+  return { sinks: [...(file ? [file] : []), console], stdoutClosed: closed.signal };
 }
 
-async function runWithSummary(runner: Runner, io: SessionIo): Promise<number> {
+async function runWithSummary(runner: Runner, io: SessionIo, out: Outputs, before: () => string[] = () => []): Promise<number> {
   runner.validate();
-  const r = await runSession(runner, io);
+  const r = await runSession(runner, io, { signal: out.stdoutClosed, sinks: out.sinks });
+  for (const l of before()) io.stderr.write(`agentsight: ${l}\n`);
   for (const l of summaryLines(r)) io.stderr.write(`${l}\n`);
-  return 0;
+  return outputFailed(r.losses) ? EXIT_OUTPUT_FAILED : 0;
 }
 
 const processCommand: CommandSpec<ProcessTracerOptions & ConsoleAndFile & Pick<ChainOptions, 'redact'>> = {
@@ -86,11 +91,12 @@ const processCommand: CommandSpec<ProcessTracerOptions & ConsoleAndFile & Pick<C
     ['$0 process -- --pid 1234 --duration 1000', 'the original pass-through form'],
   ],
   async run(o, io) {
+    const out = await outputs(o, io);
     const runner = new ProcessRunner(o)
       // argv and paths can carry credentials too
       .withAnalyzers(o.redact === false ? [] : [new Redactor()])
-      .withAnalyzers(await outputs(o, io));
-    return runWithSummary(runner, io);
+      .withAnalyzers(out.sinks);
+    return runWithSummary(runner, io, out);
   },
 };
 
@@ -107,8 +113,9 @@ const sslCommand: CommandSpec<SslTracerOptions & Partial<ChainOptions> & Console
     ['$0 ssl -- --pid 1234 --port 443', 'the original pass-through form'],
   ],
   async run(o, io) {
-    const runner = new SslRunner(o).withAnalyzers(tlsAnalyzers(chainOptions(o))).withAnalyzers(await outputs(o, io));
-    return runWithSummary(runner, io);
+    const out = await outputs(o, io);
+    const runner = new SslRunner(o).withAnalyzers(tlsAnalyzers(chainOptions(o))).withAnalyzers(out.sinks);
+    return runWithSummary(runner, io, out);
   },
 };
 
@@ -123,12 +130,9 @@ const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile> = {
     ['$0 agent --output /var/log/agent.ndjson --quiet', 'to a file only'],
   ],
   async run(o, io) {
-    const { runner, summary } = buildAgent(o, await outputs(o, io));
-    runner.validate();
-    const r = await runSession(runner, io);
-    if (summary.result) for (const l of summaryText(summary.result)) io.stderr.write(`agentsight: ${l}\n`);
-    for (const l of summaryLines(r)) io.stderr.write(`${l}\n`);
-    return 0;
+    const out = await outputs(o, io);
+    const { runner, summary } = buildAgent(o, out.sinks);
+    return runWithSummary(runner, io, out, () => (summary.result ? summaryText(summary.result) : []));
   },
 };
 
@@ -145,10 +149,12 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
   ],
   async run(o, io, command) {
     if (command.length === 0) throw new UsageError('record needs a command: agentsight record [options] -- <command> [args...]');
-    const logger = await openFileLogger({ ...o, output: o.output ?? defaultRecordFile() });
+    const logger = o.output !== undefined ? await openFileLogger(o) : await openDefaultRecordFile(o);
     const r = await runRecord(command, o, io, { sinks: logger ? [logger] : [], file: logger?.path ?? null });
-    if (!o.quiet) for (const l of r.summary) io.stderr.write(`agentsight: ${l}\n`);
-    return r.status.status;
+    // a failed write is said even with --quiet
+    const lines = o.quiet ? r.summary.filter((l) => /^WARNING|^exit status/.test(l)) : r.summary;
+    for (const l of lines) io.stderr.write(`agentsight: ${l}\n`);
+    return r.exitCode;
   },
 };
 

@@ -10,8 +10,10 @@ import { summaryText } from '../analyzers/summary';
 import type { Event } from '../core/event';
 import type { ExitStatus, LaunchOptions } from '../session/launch';
 import { Recording } from '../session/recording';
-import type { AgentOptions, RecordCliOptions } from '../config/options';
-import { lossSummary, type SessionIo } from '../session/run';
+import type { AgentOptions, FileOutputOptions, RecordCliOptions } from '../config/options';
+import { UsageError } from '../core/errors';
+import { EXIT_OUTPUT_FAILED, lossLines, lossSummary, outputFailed, sinkLosses, type SessionIo } from '../session/run';
+import { FileLogger, openFileLogger } from '../sinks/file-logger';
 
 /**
  * What --live shows on stderr: everything readable, but not the raw material
@@ -36,6 +38,8 @@ export function liveView(io: SessionIo): OutputAnalyzer {
 
 export interface RecordResult {
   status: ExitStatus;
+  /** What agentsight exits with: the command's status, or EXIT_OUTPUT_FAILED when it succeeded but the session could not be written. */
+  exitCode: number;
   events: number;
   file: string | null;
   summary: string[];
@@ -51,11 +55,27 @@ export interface RecordHooks {
   onEvent?: (e: Event) => void;
 }
 
-/** The session file when --output is not given: agentsight-record-<local time>.ndjson in the current directory. */
-export function defaultRecordFile(): string {
-  const d = new Date();
+/** The session file's name when --output is not given: agentsight-record-<local time>.ndjson. */
+export function defaultRecordFile(when = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return `agentsight-record-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}.ndjson`;
+  return `agentsight-record-${when.getFullYear()}${p(when.getMonth() + 1)}${p(when.getDate())}-${p(when.getHours())}${p(when.getMinutes())}${p(when.getSeconds())}.ndjson`;
+}
+
+/**
+ * The default session file, in the current directory: always a file this
+ * run creates (a name taken, by an earlier run or planted by someone else,
+ * gets a -2, -3 ... suffix), never one appended to.
+ */
+export async function openDefaultRecordFile(o: FileOutputOptions): Promise<FileLogger> {
+  const name = defaultRecordFile();
+  for (let n = 1; ; n++) {
+    const file = n === 1 ? name : name.replace(/\.ndjson$/, `-${n}.ndjson`);
+    try {
+      return (await openFileLogger({ ...o, output: file, createNew: true })) as FileLogger;
+    } catch (err) {
+      if (!(err instanceof UsageError && /already exists/.test(err.message)) || n >= 100) throw err;
+    }
+  }
 }
 
 export async function runRecord(command: string[], o: AgentOptions & RecordCliOptions, io: SessionIo, hooks: RecordHooks = {}): Promise<RecordResult> {
@@ -96,11 +116,17 @@ export async function runRecord(command: string[], o: AgentOptions & RecordCliOp
     rec.runner.off('notice', onNotice);
   }
   const final = await rec.exit;
+  const losses = sinkLosses(sinks);
   const lines: string[] = [];
   if (rec.summary.result) lines.push(...summaryText(rec.summary.result));
   const { lost, total } = lossSummary(finals);
   if (total) lines.push(`WARNING: ${total} record(s) lost or truncated: ${Object.entries(lost).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  lines.push(`${events} event(s)${hooks.file ? ` written to ${path.relative(process.cwd(), hooks.file) || hooks.file}` : ''}`);
+  lines.push(...lossLines(losses));
+  const where = hooks.file ? ` ${losses.some((l) => l.sink === `file ${hooks.file}`) ? 'for' : 'written to'} ${path.relative(process.cwd(), hooks.file) || hooks.file}` : '';
+  lines.push(`${events} event(s)${where}`);
   lines.push(`command exited with ${final.signal ? `signal ${final.signal}` : `status ${final.code}`}`);
-  return { status: final, events, file: hooks.file ?? null, summary: lines };
+  // the command's status, unless it succeeded and its session could not be written
+  const exitCode = outputFailed(losses) && final.status === 0 ? EXIT_OUTPUT_FAILED : final.status;
+  if (exitCode !== final.status) lines.push(`exit status ${exitCode}: the session was not written completely`);
+  return { status: final, exitCode, events, file: hooks.file ?? null, summary: lines };
 }

@@ -6,6 +6,15 @@
 import type { Writable } from 'node:stream';
 import type { Event } from '../core/event';
 import type { Runner } from '../runners/runner';
+import type { SinkLoss } from '../sinks/output';
+
+/** Exit status when events could not be written (EX_IOERR of sysexits.h). */
+export const EXIT_OUTPUT_FAILED = 74;
+
+/** A sink that can say what it could not write. */
+export interface AccountableSink {
+  loss(): SinkLoss | null;
+}
 
 export interface SessionIo {
   stdout: Writable & { isTTY?: boolean };
@@ -18,6 +27,8 @@ export interface SessionResult {
   finals: Event[];
   /** Set when the run stopped on a signal. */
   signal?: NodeJS.Signals;
+  /** What the sinks could not write. */
+  losses: SinkLoss[];
 }
 
 export interface SessionOptions {
@@ -29,6 +40,32 @@ export interface SessionOptions {
   handleSignals?: boolean;
   /** Print the runner's ready line and notices to stderr (default true). */
   announce?: boolean;
+  /** Sinks whose losses the result reports (those with a loss() method). */
+  sinks?: readonly unknown[];
+}
+
+/** What sinks could not write. */
+export function sinkLosses(sinks: readonly unknown[]): SinkLoss[] {
+  const out: SinkLoss[] = [];
+  for (const s of sinks) {
+    const loss = typeof (s as AccountableSink).loss === 'function' ? (s as AccountableSink).loss() : null;
+    if (loss) out.push(loss);
+  }
+  return out;
+}
+
+/** Lines about what sinks could not write. */
+export function lossLines(losses: readonly SinkLoss[]): string[] {
+  return losses.map((l) =>
+    l.sink === 'console' && /EPIPE/.test(l.error ?? '')
+      ? `stdout was closed by its reader (EPIPE): stopped${l.events_not_written ? `; ${l.events_not_written} event(s) captured meanwhile were not shown` : ''}`
+      : `WARNING: ${l.events_not_written} event(s) not written to the ${l.sink}${l.error ? ` (${l.error})` : ''}`,
+  );
+}
+
+/** Did a sink other than a closed console fail to write? Then the exit status says so. */
+export function outputFailed(losses: readonly SinkLoss[]): boolean {
+  return losses.some((l) => !(l.sink === 'console' && /EPIPE/.test(l.error ?? '')));
 }
 
 /** Sum of every drop/truncation counter in FINAL stats events. */
@@ -53,7 +90,7 @@ export function lossSummary(finals: readonly Event[]): { lost: Record<string, nu
 
 export async function runSession(runner: Runner, io: SessionIo, opts: SessionOptions = {}): Promise<SessionResult> {
   const ctrl = new AbortController();
-  const result: SessionResult = { events: 0, finals: [] };
+  const result: SessionResult = { events: 0, finals: [], losses: [] };
   const onSignal = (sig: NodeJS.Signals) => {
     if (ctrl.signal.aborted) {
       io.stderr.write(`agentsight: second ${sig}, exiting without cleanup\n`);
@@ -90,6 +127,7 @@ export async function runSession(runner: Runner, io: SessionIo, opts: SessionOpt
       process.off('SIGTERM', onSignal);
     }
   }
+  result.losses = sinkLosses(opts.sinks ?? []);
   return result;
 }
 
@@ -119,6 +157,7 @@ export function summaryLines(r: SessionResult): string[] {
     portUnknown > 0 ? `${portUnknown} whose socket was unknown (port_unknown)` : '',
   ].filter(Boolean);
   if (leftOut.length > 0) lines.push(`agentsight: --port left out ${leftOut.join(' and ')}`);
-  lines.push(`agentsight: ${r.events} event(s)${total === 0 ? ', nothing lost' : ''}`);
+  for (const l of lossLines(r.losses)) lines.push(`agentsight: ${l}`);
+  lines.push(`agentsight: ${r.events} event(s)${total === 0 && r.losses.length === 0 ? ', nothing lost' : ''}`);
   return lines;
 }

@@ -2,6 +2,16 @@ import type { Writable } from 'node:stream';
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
 import type { Event } from '../core/event';
 import { renderEvent } from '../render/events';
+import { toJsonLine } from './ndjson';
+
+/** What a sink could not write, for the end-of-run summary. */
+export interface SinkLoss {
+  /** "console", "file <path>", ... */
+  sink: string;
+  events_not_written: number;
+  /** The error that stopped it (EPIPE, ENOSPC, ...). */
+  error: string | null;
+}
 
 export type OutputFormat = 'auto' | 'json' | 'pretty';
 
@@ -16,6 +26,11 @@ export interface OutputOptions {
   color?: boolean;
   /** Write only the events this accepts (all pass through regardless). */
   show?: (e: Event) => boolean;
+  /**
+   * Called once when the stream breaks (EPIPE: the reader went away, as
+   * `agentsight ... | head -1` does). The CLI stops the run then.
+   */
+  onBroken?: (err: Error) => void;
 }
 
 /** Lines are queued and written together: at this many characters, or at the end of the event-loop turn. */
@@ -24,8 +39,9 @@ const BATCH_CHARS = 64 * 1024;
 /**
  * Writes every event to a stream and passes it on. Waits for 'drain' when the
  * stream is full, so a slow terminal or pipe slows intake instead of growing
- * memory. If the reader goes away (EPIPE), output stops and events keep
- * flowing to the rest of the chain.
+ * memory. If the reader goes away (EPIPE), output stops, onBroken is called,
+ * events keep flowing to the rest of the chain and those not written are
+ * counted (loss()). JSON lines are the same as FileLogger's (toJsonLine).
  *
  * Lines are written in batches (one write per 64 KiB or per event-loop turn):
  * stdout on a pipe is synchronous, and a write per event cost a system call
@@ -37,7 +53,9 @@ export class OutputAnalyzer implements Analyzer {
   private readonly pretty: boolean;
   private readonly color: boolean;
   private readonly quiet: boolean;
-  private broken = false;
+  private broken: Error | null = null;
+  private notWritten = 0;
+  private readonly onBroken: ((err: Error) => void) | null;
   private readonly show: ((e: Event) => boolean) | null;
   private batch: string[] = [];
   private batchChars = 0;
@@ -51,13 +69,28 @@ export class OutputAnalyzer implements Analyzer {
     this.color = opts.color ?? (this.pretty && this.stream.isTTY === true && !process.env.NO_COLOR);
     this.quiet = opts.quiet ?? false;
     this.show = opts.show ?? null;
-    this.stream.on('error', () => {
-      this.broken = true;
+    this.onBroken = opts.onBroken ?? null;
+    this.stream.on('error', (err: Error) => {
+      if (this.broken) return;
+      this.broken = err;
+      // the lines still queued in the stream never reached the reader
+      this.notWritten += this.unflushed;
+      this.onBroken?.(err);
     });
   }
 
+  /** Lines handed to the stream whose write has not completed. */
+  private unflushed = 0;
+
+  /** The event as it is written (without the newline). */
   format(e: Event): string {
-    return this.pretty ? renderEvent(e, { color: this.color }) : JSON.stringify(e);
+    return this.pretty ? renderEvent(e, { color: this.color }) : toJsonLine(e).slice(0, -1);
+  }
+
+  /** What could not be written, when anything could not. */
+  loss(): SinkLoss | null {
+    if (!this.broken && this.notWritten === 0) return null;
+    return { sink: 'console', events_not_written: this.notWritten, error: this.broken ? this.broken.message : null };
   }
 
   /** Queue a line; false when the writer should wait for 'drain'. */
@@ -78,18 +111,29 @@ export class OutputAnalyzer implements Analyzer {
     this.flushTimer = null;
     if (this.batch.length === 0) return true;
     const text = this.batch.join('');
+    const lines = this.batch.length;
     this.batch = [];
     this.batchChars = 0;
-    return this.broken ? true : this.stream.write(text);
+    if (this.broken) {
+      this.notWritten += lines;
+      return true;
+    }
+    this.unflushed += lines;
+    return this.stream.write(text, (err) => {
+      if (!err) this.unflushed -= lines;
+    });
   }
 
   async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncGenerator<Event> {
     try {
       for await (const e of input) {
-        if (!this.quiet && !this.broken && (!this.show || this.show(e))) {
-          const ok = this.write(`${this.format(e)}\n`);
-          this.written++;
-          if (!ok && !this.broken) await waitDrain(this.stream, ctx.signal);
+        if (!this.quiet && (!this.show || this.show(e))) {
+          if (this.broken) this.notWritten++;
+          else {
+            const ok = this.write(`${this.format(e)}\n`);
+            this.written++;
+            if (!ok && !this.broken) await waitDrain(this.stream, ctx.signal);
+          }
         }
         yield e;
       }

@@ -164,3 +164,47 @@ describe('agentsight process (with an injected binding)', () => {
       expect(help).toContain(o);
   });
 });
+
+describe('agentsight output that fails (with an injected binding)', () => {
+  it('stdout closed by its reader (EPIPE, as `| head -1`): the run stops cleanly and says so', async () => {
+    const fb = fakeBinding();
+    setBinding(fb);
+    const cap = captureIo();
+    const stdout = cap.io.stdout;
+    let writes = 0;
+    const realWrite = stdout.write.bind(stdout);
+    // the reader takes one batch, then goes away
+    (stdout as unknown as { write: typeof stdout.write }).write = ((chunk: unknown, cb?: unknown) => {
+      if (++writes === 1) return realWrite(chunk as string, cb as () => void);
+      const err = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+      process.nextTick(() => {
+        if (typeof cb === 'function') (cb as (e: Error) => void)(err);
+        stdout.emit('error', err);
+      });
+      return false;
+    }) as typeof stdout.write;
+    const run = main(['process', '--comm', 'python', '--format', 'json'], cap.io);
+    await until(() => fb.readers.length === 1, 5000, 'ring reader');
+    fb.readers[0].push([execRecord({ ts: 2e9, pid: 42, comm: 'python3' }, 1, '/usr/bin/python3', ['python3'])]);
+    await until(() => writes === 1, 5000, 'first write');
+    fb.readers[0].push([execRecord({ ts: 3e9, pid: 43, comm: 'python3' }, 1, '/usr/bin/python3', ['python3', 'b'])]);
+    // no Ctrl-C: the broken stdout alone stops it
+    expect(await run).toBe(0);
+    expect(cap.err()).toMatch(/stdout was closed by its reader \(EPIPE\): stopped; \d+ event\(s\) captured meanwhile were not shown/);
+    expect(cap.err()).not.toMatch(/nothing lost/);
+    expect(fb.objects.every((o) => o.closed)).toBe(true);
+  });
+
+  it.each([
+    [['process', '--output', ''], /--output: a file path is required/],
+    [['process', '--output', '/proc/version'], /--output \/proc\/version: is on procfs/],
+    [['agent', '--output', '/proc/self/status'], /is on procfs/],
+  ])('%j is refused before tracing starts', async (args, msg) => {
+    const fb = fakeBinding();
+    setBinding(fb);
+    const cap = captureIo();
+    expect(await main(args, cap.io)).toBe(2);
+    expect(cap.err()).toMatch(msg);
+    expect(fb.objects).toHaveLength(0);
+  });
+});

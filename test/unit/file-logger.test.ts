@@ -1,3 +1,4 @@
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -119,13 +120,78 @@ describe('FileLogger', () => {
     const logger = new FileLogger({ path: file });
     await logger.open();
     // simulate the disk failing under the open stream
-    (logger as unknown as { stream: fs.WriteStream }).stream.destroy(new Error('EIO: i/o error, write'));
+    (logger as unknown as { log: { ws: fs.WriteStream } }).log.ws.destroy(new Error('EIO: i/o error, write'));
     const out = await run(logger, [ev(1), ev(2), ev(3)]);
     expect(out.filter((e) => e.source === 'process')).toHaveLength(3);
     const diags = out.filter((e) => e.source === 'diagnostic');
     expect(diags).toHaveLength(1);
+    expect(diags[0].data).toMatchObject({ type: 'file_logger_error', level: 'error', path: file });
     expect(diags[0].data.error).toMatch(/EIO/);
+    expect(logger.stats()).toMatchObject({ events_written: 0, events_not_written: 3 });
     expect(logger.stats().write_errors).toBeGreaterThan(0);
+    expect(logger.loss()).toEqual({ sink: `file ${file}`, events_not_written: 3, error: 'EIO: i/o error, write' });
+  });
+
+  it('a write error cuts the torn last line back: the file holds only whole events', async () => {
+    const file = path.join(dir, 'torn.ndjson');
+    const logger = new FileLogger({ path: file });
+    await logger.open();
+    const log = (logger as unknown as { log: { ws: fs.WriteStream; fh: fs.promises.FileHandle } }).log;
+    // the stream's own writes to the file: the third reaches the disk half-written, then the disk is full
+    const stream = log.ws as unknown as { _write: (c: Buffer, e: string, cb: (err?: Error | null) => void) => void; _writev?: unknown };
+    const orig = stream._write.bind(log.ws);
+    delete stream._writev;
+    stream._writev = undefined;
+    let n = 0;
+    stream._write = (chunk, enc, cb) => {
+      if (++n < 3) return orig(chunk, enc, cb);
+      fs.writeSync(log.fh.fd, chunk.subarray(0, 7));
+      process.nextTick(() => cb(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })));
+    };
+    const out = await run(logger, [ev(1), ev(2), ev(3), ev(4)]);
+    expect(out.filter((e) => e.source === 'process')).toHaveLength(4);
+    expect(out.filter((e) => e.source === 'diagnostic').map((d) => d.data.error)).toEqual(['ENOSPC: no space left on device, write']);
+    expect(fs.readFileSync(file, 'utf8').endsWith('\n')).toBe(true);
+    expect(lines(file).map((e) => e.data.n)).toEqual([1, 2]);
+    expect(logger.stats()).toMatchObject({ events_written: 2, events_not_written: 2, torn_bytes_removed: 7 });
+  });
+
+  it('refuses what is not a plain file of its own: a hard link, a FIFO (without blocking), /proc, a directory', async () => {
+    const target = path.join(dir, 'target');
+    fs.writeFileSync(target, 'keep\n');
+    const hard = path.join(dir, 'hard.ndjson');
+    fs.linkSync(target, hard);
+    await expect(new FileLogger({ path: hard }).open()).rejects.toThrow(/2 hard links; refusing/);
+    expect(fs.readFileSync(target, 'utf8')).toBe('keep\n');
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(new FileLogger({ path: fifo }).open()).rejects.toThrow(/FIFO or socket with no reader/);
+    await expect(new FileLogger({ path: '/proc/version' }).open()).rejects.toThrow(/is on procfs/);
+    await expect(new FileLogger({ path: dir }).open()).rejects.toThrow(/is a directory/);
+  });
+
+  it('createNew never appends to an existing file', async () => {
+    const file = path.join(dir, 'new.ndjson');
+    fs.writeFileSync(file, 'old\n');
+    await expect(new FileLogger({ path: file, createNew: true }).open()).rejects.toThrow(/already exists/);
+    expect(fs.readFileSync(file, 'utf8')).toBe('old\n');
+  });
+
+  it('a rotation that fails is reported once and logging goes on in the current file', async () => {
+    const file = path.join(dir, 'stuck.ndjson');
+    // FILE.1 cannot be replaced by a rename: a directory that is not empty stands there
+    fs.mkdirSync(`${file}.1`);
+    fs.writeFileSync(path.join(`${file}.1`, 'x'), '');
+    const lineSize = Buffer.byteLength(JSON.stringify(ev(10, 100)) + '\n');
+    const logger = new FileLogger({ path: file, rotate: true, maxSizeMB: (lineSize * 5) / (1024 * 1024), maxFiles: 1 });
+    const input = Array.from({ length: 30 }, (_, i) => ev(10 + i, 100 - String(10 + i).length + 2));
+    const out = await run(logger, input);
+    expect(lines(file).map((e) => e.data.n)).toEqual(input.map((e) => e.data.n));
+    const diags = out.filter((e) => e.source === 'diagnostic');
+    expect(diags.map((d) => d.data.type)).toEqual(['file_logger_rotation_error']);
+    expect(logger.stats()).toMatchObject({ events_written: 30, events_not_written: 0, rotations: 0 });
+    expect(logger.stats().rotation_errors).toBeGreaterThanOrEqual(2);
+    expect(logger.loss()).toBeNull();
   });
 
   it('rejects bad options with UsageError', () => {
