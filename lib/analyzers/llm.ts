@@ -114,7 +114,7 @@ interface Outcome {
 const MAX_PENDING = 1024;
 
 const isEventStream = (d: Record<string, unknown>) => String(d.content_type ?? '').includes('text/event-stream');
-const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
 /** The answer a merged stream (`sse` event) carries. */
 function fromMerged(d: Record<string, unknown>): LlmResponse {
@@ -179,7 +179,7 @@ export class LlmAnalyzer implements Analyzer {
       if (d.type !== 'merged') return null;
       this.pending.delete(key);
       const incomplete = d.end_reason !== 'terminal' && d.end_reason !== 'end_of_body' ? String(d.end_reason) : undefined;
-      return this.build(e, p, fromMerged(d), { status: num(d.status_code), latency: num(d.duration_ms), ttfc: num(d.time_to_first_event_ms), incomplete });
+      return this.build(e, p, fromMerged(d), { status: numberOrNull(d.status_code), latency: numberOrNull(d.duration_ms), ttfc: numberOrNull(d.time_to_first_event_ms), incomplete });
     }
     switch (d.type) {
       case 'response_headers':
@@ -192,17 +192,17 @@ export class LlmAnalyzer implements Analyzer {
         if (p.early) this.feedEarly(p, e, d.data_encoding === 'base64' ? Buffer.from(String(d.data), 'base64').toString('utf8') : String(d.data ?? ''));
         return null;
       case 'response': {
-        const status = num(d.status_code);
+        const status = numberOrNull(d.status_code);
         if (isEventStream(d)) {
           // the merged stream (sse event) carries the answer; keep the status for an error without a stream
           p.streamedResponse = true;
           if (status === null || status < 400) return null;
           this.pending.delete(key);
-          return this.build(e, p, p.provider.parseResponse(parseBody(d)), { status, latency: num(d.latency_ms), ttfc: num(d.ttfb_ms) });
+          return this.build(e, p, p.provider.parseResponse(parseBody(d)), { status, latency: numberOrNull(d.latency_ms), ttfc: numberOrNull(d.ttfb_ms) });
         }
         this.pending.delete(key);
         const incomplete = d.incomplete ? String(d.incomplete_reason ?? 'incomplete') : undefined;
-        return this.build(e, p, p.provider.parseResponse(parseBody(d)), { status, latency: num(d.latency_ms), ttfc: num(d.ttfb_ms), incomplete });
+        return this.build(e, p, p.provider.parseResponse(parseBody(d)), { status, latency: numberOrNull(d.latency_ms), ttfc: numberOrNull(d.ttfb_ms), incomplete });
       }
     }
     return null;
