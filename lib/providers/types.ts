@@ -76,7 +76,7 @@ export interface RequestInfo {
   path: string;
   /** Host header (may carry a port), null when unknown. */
   host: string | null;
-  /** The body parsed as JSON (undefined when it is not JSON); parsed on the first call only. */
+  /** The body parsed as JSON (undefined when it is not JSON, or not known, as for a stream hint); parsed on the first call only. */
   json(): unknown;
 }
 
