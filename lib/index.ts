@@ -46,6 +46,25 @@ export { Redactor, type RedactorOptions } from './analyzers/redactor';
 export { OutputAnalyzer, type OutputOptions, type OutputFormat } from './sinks/output';
 export { renderEvent, registerRenderer } from './render/events';
 
+// LLM APIs: one provider per wire API, and the registry that detects them
+export { PROVIDERS, API_IDS, getProvider, detectRequest, detectStream, otelProviderName, defineProvider, toolCommand } from './providers';
+export type {
+  ApiId,
+  Vendor,
+  Provider,
+  LlmProvider,
+  RequestInfo,
+  RequestMatch,
+  MergeTarget,
+  ToolAccumulator,
+  LlmRequest,
+  LlmResponse,
+  LlmMessage,
+  LlmToolCall,
+  LlmError,
+  TokenUsage,
+} from './providers';
+
 // binary analysis
 export { locateTls, hasTlsSymbols, looksLikeBoringSsl, type LocatorVerdict } from './locator';
 

@@ -26,6 +26,9 @@ const ANTHROPIC_TYPES: Record<number, [string, string]> = {
   529: ['overloaded_error', 'Overloaded'],
 };
 
+/** OpenAI's message for a 500, also sent as its in-stream error. */
+export const OPENAI_SERVER_ERROR = 'The server had an error while processing your request. Sorry about that!';
+
 const OPENAI_TYPES: Record<number, [type: string, code: string | null, message: string]> = {
   400: ['invalid_request_error', null, 'Invalid request.'],
   401: ['invalid_request_error', 'invalid_api_key', 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.'],
@@ -34,7 +37,7 @@ const OPENAI_TYPES: Record<number, [type: string, code: string | null, message: 
   405: ['invalid_request_error', null, 'Method Not Allowed'],
   413: ['invalid_request_error', null, 'Request too large.'],
   429: ['requests', 'rate_limit_exceeded', 'Rate limit reached for requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.'],
-  500: ['server_error', null, 'The server had an error while processing your request. Sorry about that!'],
+  500: ['server_error', null, OPENAI_SERVER_ERROR],
   503: ['server_error', null, 'The engine is currently overloaded, please try again later.'],
 };
 

@@ -16,8 +16,10 @@
  * adds a deterministic thinking text ({@link thinkingText}).
  */
 import { createHash } from 'node:crypto';
+import { getProvider, type ApiId } from '../providers';
 
-export type ApiKind = 'anthropic.messages' | 'openai.chat' | 'openai.responses' | 'gemini';
+/** The API a request is for: the provider id of lib/providers. */
+export type ApiKind = ApiId;
 
 export const DEFAULT_COMMAND = 'echo agentsight-demo';
 
@@ -92,13 +94,6 @@ export interface ScriptOptions {
 // ---------------------------------------------------------------------------
 // Reply texts (documented in docs/standin.md; tests assert equality with them)
 
-const LABEL: Record<ApiKind, string> = {
-  'anthropic.messages': 'Anthropic Messages',
-  'openai.chat': 'OpenAI Chat Completions',
-  'openai.responses': 'OpenAI Responses',
-  gemini: 'Gemini generateContent',
-};
-
 /** Text that goes with a tool call (only Anthropic sends text before tool_use). */
 export function toolCallText(api: ApiKind, call: ScriptedToolCall): string {
   return api === 'anthropic.messages' ? `I'll run \`${call.command}\` with the ${call.name} tool and report what it prints.` : '';
@@ -110,7 +105,7 @@ export function finalText(api: ApiKind, command: string, result: ToolResult): st
   return (
     `The command \`${command}\` ${what}. Its output was:\n\n${result.output}\n\n` +
     `That is the complete result — quoted above without changes. ` +
-    `This answer comes from the agentsight stand-in for the ${LABEL[api]} API; ` +
+    `This answer comes from the agentsight stand-in for the ${getProvider(api).title} API; ` +
     `it is streamed in many small pieces so that a tracer has to reassemble it.`
   );
 }
@@ -119,7 +114,7 @@ export function finalText(api: ApiKind, command: string, result: ToolResult): st
 export function plainText(api: ApiKind, prompt: string): string {
   const quoted = prompt.length > 200 ? prompt.slice(0, 200) + '…' : prompt;
   return (
-    `Hello from the agentsight stand-in for the ${LABEL[api]} API. You said: "${quoted}". ` +
+    `Hello from the agentsight stand-in for the ${getProvider(api).title} API. You said: "${quoted}". ` +
     `This reply is scripted and deterministic — the same request always gets the same bytes — ` +
     `so tests can compare what a tracer reassembled with what was sent.`
   );

@@ -22,7 +22,7 @@ describe('fixture replay', () => {
   it('replays the hand-made LLM session fixture through the whole chain', async () => {
     const out = await replay(path.join(FIXTURES, 'llm-sessions.ndjson'));
     const merged = out.filter((e) => e.source === 'sse').map((e) => e.data);
-    expect(merged.map((m) => `${m.provider}/${m.api}`)).toEqual(['anthropic/messages', 'anthropic/messages', 'openai/chat.completions', 'openai/chat.completions', 'openai/responses', 'gemini/generateContent']);
+    expect(merged.map((m) => `${m.provider}/${m.api}`)).toEqual(['anthropic/anthropic.messages', 'anthropic/anthropic.messages', 'openai/openai.chat_completions', 'openai/openai.chat_completions', 'openai/openai.responses', 'gemini/gemini.generate_content']);
     expect(merged.every((m) => m.end_reason === 'terminal' || m.end_reason === 'end_of_body')).toBe(true);
     expect(merged[1].tool_calls[0].arguments).toEqual({ location: 'Paris' });
     const paths = out.filter((e) => e.data.type === 'request').map((e) => e.data.path);

@@ -32,7 +32,7 @@ describe('SSEProcessor: Anthropic Messages', () => {
     const firstEventEnd = rs.indexOf('\n\n', rs.indexOf('\r\n\r\n') + 4);
     const n = Math.floor(firstEventEnd / 300) + 1;
     expect(m.provider).toBe('anthropic');
-    expect(m.api).toBe('messages');
+    expect(m.api).toBe('anthropic.messages');
     expect(m.model).toBe('claude-sonnet-4-5-20250929');
     expect(m.response_id).toBe('msg_01XFDUDYJgAACzvnptvVoYEL');
     expect(m.text).toBe('Checking now.');
@@ -74,7 +74,7 @@ describe('SSEProcessor: OpenAI Chat Completions', () => {
   it('merges content, finish_reason and usage (cached and reasoning tokens), ending at [DONE]', async () => {
     const [m] = await merged(exchange(W.openaiChatRequest(), W.openaiChatStreamResponse()));
     expect(m.provider).toBe('openai');
-    expect(m.api).toBe('chat.completions');
+    expect(m.api).toBe('openai.chat_completions');
     expect(m.text).toBe('Hello! How can I help you today?');
     expect(m.model).toBe('gpt-4o-mini-2024-07-18');
     expect(m.response_id).toBe('chatcmpl-CXq2bV0d5Wb1KzFTc1xZr1k9aR3Tn');
@@ -117,7 +117,7 @@ describe('SSEProcessor: OpenAI Responses', () => {
   it('merges reasoning summary, function call arguments and usage from response.completed', async () => {
     const [m] = await merged(exchange(W.openaiResponsesRequest(), W.openaiResponsesStreamResponse()));
     expect(m.provider).toBe('openai');
-    expect(m.api).toBe('responses');
+    expect(m.api).toBe('openai.responses');
     expect(m.model).toBe('gpt-5-mini-2025-08-07');
     expect(m.response_id).toBe('resp_0c1a2b3c4d5e6f708192a3b4c5d6e7f8');
     expect(m.thinking).toBe('**Checking weather**\n\nThe user wants the weather in Paris.');
@@ -146,7 +146,7 @@ describe('SSEProcessor: Gemini', () => {
   it('merges text and thought parts, finishReason and usageMetadata at the end of the body', async () => {
     const [m] = await merged(exchange(W.geminiRequest(), W.geminiStreamResponse()));
     expect(m.provider).toBe('gemini');
-    expect(m.api).toBe('generateContent');
+    expect(m.api).toBe('gemini.generate_content');
     expect(m.model).toBe('gemini-2.5-flash');
     expect(m.text).toBe('Blue waves meet the shore,\nwhispering old salty tales—\nfoam forgets the sand.');
     expect(m.thinking).toBe('**Composing the haiku**\n\nWaves, salt, horizon.');

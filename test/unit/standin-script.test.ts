@@ -55,7 +55,7 @@ describe('scripted replies', () => {
   });
 
   it('uses the default command, the offered tool name and its command argument', () => {
-    const r = replyFor('openai.chat', {
+    const r = replyFor('openai.chat_completions', {
       model: 'm',
       messages: [{ role: 'user', content: 'what is here?' }],
       tools: [
@@ -95,7 +95,7 @@ describe('scripted replies', () => {
   });
 
   it('reads Gemini function responses', () => {
-    const r = replyFor('gemini', {
+    const r = replyFor('gemini.generate_content', {
       contents: [
         { role: 'user', parts: [{ text: 'run: hostname' }] },
         { role: 'model', parts: [{ functionCall: { name: 'bash', args: { command: 'hostname' } } }] },
@@ -106,9 +106,9 @@ describe('scripted replies', () => {
   });
 
   it('answers without a tool call when tool_choice is none or no tool is offered', () => {
-    const none = replyFor('openai.chat', { model: 'm', tool_choice: 'none', tools: [{ type: 'function', function: { name: 'bash' } }], messages: [{ role: 'user', content: 'run: ls' }] });
+    const none = replyFor('openai.chat_completions', { model: 'm', tool_choice: 'none', tools: [{ type: 'function', function: { name: 'bash' } }], messages: [{ role: 'user', content: 'run: ls' }] });
     expect(none.kind).toBe('plain');
-    const plain = replyFor('gemini', { contents: [{ parts: [{ text: 'hello' }] }] });
+    const plain = replyFor('gemini.generate_content', { contents: [{ parts: [{ text: 'hello' }] }] });
     expect(plain.text).toContain('You said: "hello"');
   });
 

@@ -497,6 +497,6 @@ describe('recording and reproducibility', () => {
     await curl(s, '/v1/chat/completions', { headers: { ...OPENAI, 'x-standin-delta-chars': '40' }, json });
     const big = lastRec().response.writes.length;
     expect(small).toBeGreaterThan(big * 2);
-    expect(lastRec().response.text).toBe(replyFor('openai.chat', json).text);
+    expect(lastRec().response.text).toBe(replyFor('openai.chat_completions', json).text);
   });
 });

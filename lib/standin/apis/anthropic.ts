@@ -9,7 +9,7 @@
  *   usage.output_tokens) and message_stop.
  */
 import { countTokens, splitDeltas, splitJson, stableId, type Conversation, type OfferedTool, type ScriptedReply } from '../script';
-import { commandArgKey, sse, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
+import { commandArgKey, sse, SSE_CONTENT_TYPE, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
 
 interface Usage {
   input_tokens: number;
@@ -56,6 +56,22 @@ function blocks(reply: ScriptedReply): Block[] {
 export const anthropicMessages: ApiModule = {
   api: 'anthropic.messages',
   provider: 'anthropic',
+
+  route(path) {
+    if (path === '/v1/messages') return { kind: 'call' };
+    if (path === '/v1/messages/count_tokens') return { kind: 'count_tokens' };
+    return null;
+  },
+
+  visibleThinking: (_body, reply) => reply.thinking ?? '',
+
+  streamed(conv, reply, ctx) {
+    return {
+      contentType: SSE_CONTENT_TYPE,
+      writes: this.stream(conv, reply, ctx),
+      errorWrite: () => sse('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }),
+    };
+  },
 
   validate(body) {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return { status: 400, message: 'Request body must be a JSON object' };

@@ -9,7 +9,11 @@
  * one has finishReason "STOP". A function call comes whole in one chunk.
  */
 import { countTokens, splitDeltas, stableId, type Conversation, type OfferedTool, type ScriptedReply } from '../script';
+import { apiError } from '../errors';
 import { commandArgKey, sse, type ApiModule, type RenderContext, type StreamWrite } from './types';
+
+/** Gemini paths under each API version; `/v1/...` works as well as `/v1beta/...`. */
+export const GEMINI_PATH = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent|countTokens)$/;
 
 function textParts(parts: unknown): string {
   if (!Array.isArray(parts)) return '';
@@ -68,8 +72,26 @@ export function geminiChunks(conv: Conversation, reply: ScriptedReply, ctx: Rend
 }
 
 export const gemini: ApiModule = {
-  api: 'gemini',
+  api: 'gemini.generate_content',
   provider: 'gemini',
+
+  route(path) {
+    const m = GEMINI_PATH.exec(path);
+    if (!m) return null;
+    const model = decodeURIComponent(m[2]!);
+    return m[3] === 'countTokens' ? { kind: 'count_tokens', model } : { kind: 'call', model, stream: m[3] === 'streamGenerateContent' };
+  },
+
+  visibleThinking: (body, reply) => (reply.thinking && includeThoughts(body) ? reply.thinking : ''),
+
+  // alt=sse: SSE events; else one JSON array written element by element
+  streamed(conv, reply, ctx, query) {
+    const overloaded = apiError('gemini', 503).body;
+    if (query.alt === 'sse') {
+      return { contentType: 'text/event-stream', writes: this.stream(conv, reply, ctx), errorWrite: () => sse(undefined, overloaded, '\r\n') };
+    }
+    return { contentType: 'application/json; charset=UTF-8', writes: geminiJsonArrayWrites(conv, reply, ctx), errorWrite: () => ',\r\n' + JSON.stringify(overloaded, null, 2) + '\n]' };
+  },
 
   validate(body) {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return { status: 400, message: 'Invalid JSON payload received.' };
@@ -94,7 +116,7 @@ export const gemini: ApiModule = {
     }
     const tc = body.generationConfig?.thinkingConfig;
     const conv: Conversation = {
-      api: 'gemini',
+      api: 'gemini.generate_content',
       model,
       stream: false,
       lastUserText,

@@ -8,7 +8,8 @@
  * `stream_options.include_usage` is set, then `data: [DONE]`.
  */
 import { countTokens, splitDeltas, splitJson, stableId, type Conversation, type OfferedTool, type ScriptedReply } from '../script';
-import { commandArgKey, sse, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
+import { OPENAI_SERVER_ERROR } from '../errors';
+import { commandArgKey, sse, SSE_CONTENT_TYPE, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
 
 function usage(conv: Conversation, reply: ScriptedReply, body: any) {
   const prompt = countTokens(JSON.stringify(body.messages ?? []) + JSON.stringify(body.tools ?? body.functions ?? []));
@@ -39,8 +40,21 @@ function parseArgs(s: unknown): unknown {
 }
 
 export const openaiChat: ApiModule = {
-  api: 'openai.chat',
+  api: 'openai.chat_completions',
   provider: 'openai',
+
+  route: (path) => (path === '/v1/chat/completions' ? { kind: 'call' } : null),
+
+  // Chat Completions never shows reasoning in the body
+  visibleThinking: () => '',
+
+  streamed(conv, reply, ctx) {
+    return {
+      contentType: SSE_CONTENT_TYPE,
+      writes: this.stream(conv, reply, ctx),
+      errorWrite: () => sse(undefined, { error: { message: OPENAI_SERVER_ERROR, type: 'server_error', param: null, code: null } }),
+    };
+  },
 
   validate(body) {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return { status: 400, message: 'We could not parse the JSON body of your request.' };
@@ -62,7 +76,7 @@ export const openaiChat: ApiModule = {
       }
     }
     const conv: Conversation = {
-      api: 'openai.chat',
+      api: 'openai.chat_completions',
       model,
       stream: body.stream === true,
       lastUserText,

@@ -11,7 +11,8 @@
  * (input/output tokens, cached and reasoning token details).
  */
 import { countTokens, splitDeltas, splitJson, stableId, type Conversation, type OfferedTool, type ScriptedReply } from '../script';
-import { commandArgKey, sse, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
+import { OPENAI_SERVER_ERROR } from '../errors';
+import { commandArgKey, sse, SSE_CONTENT_TYPE, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
 
 const ids = (ctx: RenderContext) => ({
   response: 'resp_' + stableId(ctx.seed + ':resp', 50, 'hex'),
@@ -93,6 +94,25 @@ function responseObject(conv: Conversation, ctx: RenderContext, status: 'in_prog
 export const openaiResponses: ApiModule = {
   api: 'openai.responses',
   provider: 'openai',
+
+  route: (path) => (path === '/v1/responses' ? { kind: 'call' } : null),
+
+  visibleThinking: (body, reply) => (reply.thinking && typeof body.reasoning?.summary === 'string' ? reply.thinking : ''),
+
+  streamed(conv, reply, ctx) {
+    return {
+      contentType: SSE_CONTENT_TYPE,
+      writes: this.stream(conv, reply, ctx),
+      errorWrite: (kept) => sse('error', { type: 'error', sequence_number: kept, code: 'server_error', message: OPENAI_SERVER_ERROR, param: null }),
+    };
+  },
+
+  // the response's function call, as json() and stream() render it
+  remember(_conv, reply, ctx) {
+    if (!reply.toolCall) return undefined;
+    const id = ids(ctx);
+    return { responseId: id.response, calls: new Map([[id.call, { name: reply.toolCall.name, input: reply.toolCall.input }]]) };
+  },
 
   validate(body) {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return { status: 400, message: 'We could not parse the JSON body of your request.' };

@@ -1,6 +1,9 @@
 import type { Provider } from '../errors';
 import type { ApiKind, Conversation, ScriptedReply } from '../script';
 
+/** `created` timestamps in response bodies: 2025-11-28T00:00:00Z, fixed so bodies are reproducible. */
+export const FIXED_CREATED = 1764288000;
+
 /** What a renderer needs besides the conversation and the reply. */
 export interface RenderContext {
   /** Seed for deterministic ids (a hash of the request body). */
@@ -26,16 +29,49 @@ export interface ValidationError {
 /** Looks up the tool call of an earlier Responses API response (previous_response_id). */
 export type PreviousCallLookup = (responseId: string, callId: string) => { name: string; input: unknown } | undefined;
 
-/** One emulated API: request parsing and wire rendering. All pure. */
+/** What a request path asks of an API: a call (with the model and streaming when the path carries them) or a token count. */
+export interface ApiRoute {
+  kind: 'call' | 'count_tokens';
+  model?: string;
+  stream?: boolean;
+}
+
+/** A streamed answer as it goes on the wire. */
+export interface StreamedAnswer {
+  contentType: string;
+  /** One write per element, in order (complete SSE events, or JSON array elements). */
+  writes: StreamWrite[];
+  /** The write that ends the stream when it is cut short (the `midstream` knob): the API's in-stream error. */
+  errorWrite(kept: number): string;
+}
+
+/** Tool calls of a response that later requests may refer to (Responses API previous_response_id). */
+export interface RememberedCalls {
+  responseId: string;
+  calls: Map<string, { name: string; input: unknown }>;
+}
+
+/** The content type of SSE answers (Gemini's differs). */
+export const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8';
+
+/** One emulated API: routing, request parsing and wire rendering. All pure. */
 export interface ApiModule {
   api: ApiKind;
   provider: Provider;
+  /** What this API makes of a request path; null when it is not one of its paths. */
+  route(path: string): ApiRoute | null;
   validate(body: any): ValidationError | undefined;
   parse(body: any, model: string, lookup?: PreviousCallLookup): Conversation;
   /** Non-streaming response body. */
   json(conv: Conversation, reply: ScriptedReply, ctx: RenderContext): unknown;
-  /** Streaming response: one write per element, in order (complete SSE events). */
+  /** Streaming response as SSE: one write per element, in order (complete SSE events). */
   stream(conv: Conversation, reply: ScriptedReply, ctx: RenderContext): StreamWrite[];
+  /** The streamed answer for a request with these query parameters. */
+  streamed(conv: Conversation, reply: ScriptedReply, ctx: RenderContext, query: Record<string, string>): StreamedAnswer;
+  /** The thinking text a non-streaming body shows (reasoning is hidden unless the API shows it). */
+  visibleThinking(body: any, reply: ScriptedReply): string;
+  /** What of this answer later requests may refer to. */
+  remember?(conv: Conversation, reply: ScriptedReply, ctx: RenderContext): RememberedCalls | undefined;
 }
 
 /**
