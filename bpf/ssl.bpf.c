@@ -43,6 +43,7 @@
 
 #define CHUNK 16384
 #define MAX_CHUNKS 256 /* 4 MiB: the hard upper bound of cfg.max_call_bytes */
+_Static_assert(CHUNK * MAX_CHUNKS == AS_SSL_MAX_CALL_BYTES, "AS_SSL_MAX_CALL_BYTES is what ssl_ret can copy");
 
 const volatile struct as_ssl_config cfg = {};
 

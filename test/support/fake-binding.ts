@@ -108,6 +108,9 @@ export class FakeObject implements NativeBpfObject {
   structLayout(): never {
     throw new Error('no BTF in the fake');
   }
+  enumValues(): never {
+    throw new Error('no BTF in the fake');
+  }
   close() {
     this.closed = true;
     for (const r of this.readers) r.close();
