@@ -3,7 +3,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EXEC, EXIT, F, FILE_OPEN, FORK, OPEN_SYSCALL_NAMES, readHeader, readS64, readU64, REC } from './abi';
+import { EXEC, EXIT, F, FILE_OPEN, FORK, HDR, OPEN_SYSCALL_NAMES, readHeader, readS64, readU64, REC } from './abi';
 import type { KernelClock } from './clock';
 import type { ProcessEvent } from '../core/event';
 
@@ -128,7 +128,7 @@ export interface FileOpenData extends Record<string, unknown> {
 export type ProcessEventData = ExecData | ExitData | ForkData | FileOpenData;
 
 export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock): ProcessEvent | null {
-  if (len < 48) return null;
+  if (len < HDR.size) return null;
   const h = readHeader(buf, at);
   const base = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'process' as const, pid: h.pid, comm: h.comm };
   switch (h.type) {

@@ -68,7 +68,7 @@ export class ProcessTracer {
 
   private constructor(
     readonly options: ResolvedProcessOptions,
-    private readonly binding: NativeBinding,
+    binding: NativeBinding,
     /** The loaded eBPF object (its "tracked" map is shared with the TLS tracer). */
     readonly object: NativeBpfObject,
   ) {
