@@ -58,6 +58,26 @@ static __always_inline void fill_hdr(struct as_hdr *h, __u32 type)
 	BPF_CORE_READ_STR_INTO(&h->comm, task, group_leader, comm);
 }
 
+/*
+ * Every enum of events.h, referenced so that the compiler emits them into the
+ * object's BTF, where test/unit/abi.test.ts compares them with lib/kernel/abi.ts
+ * (an enum only used for its constants would leave no trace there).
+ */
+struct as_btf_enums {
+	enum as_limit limit;
+	enum as_record_type record_type;
+	enum as_stat stat;
+	enum as_flag flag;
+	enum as_open_syscall open_syscall;
+	enum as_process_mode process_mode;
+	enum as_track_reason track_reason;
+	enum as_ssl_kind ssl_kind;
+	enum as_ssl_func ssl_func;
+	enum as_ssl_lib ssl_lib;
+	enum as_ssl_flag ssl_flag;
+};
+const struct as_btf_enums *unused_btf_enums __attribute__((unused));
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #endif /* AGENTSIGHT_COMMON_BPF_H */

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The one event ABI shared by the eBPF programs (bpf/NAME.bpf.c), the native
- * addon and the TypeScript decoders (lib/abi.ts).
+ * addon and the TypeScript decoders (lib/kernel/abi.ts).
  *
  * Rules:
  *  - fixed-width types only, every struct padded explicitly to a multiple of 8;
  *  - every struct has an AS_*_SIZE constant checked with _Static_assert here;
- *  - test/abi.test.ts reads the BTF the compiler emitted for these structs and
- *    compares sizes and offsets with lib/abi.ts, so the three cannot drift.
+ *  - every other constant is an enum constant, not a #define: enums reach the
+ *    objects' BTF (common.bpf.h references them all);
+ *  - test/unit/abi.test.ts reads the BTF the compiler emitted for these structs
+ *    and enums and compares sizes, offsets and values with lib/kernel/abi.ts,
+ *    so the three cannot drift.
  *
  * Every ring-buffer record starts with struct as_hdr. Variable-length payload
  * follows the fixed part of a record; records are submitted with their exact
@@ -16,9 +19,13 @@
 #ifndef AGENTSIGHT_EVENTS_H
 #define AGENTSIGHT_EVENTS_H
 
-#define AS_COMM_LEN 16
-#define AS_MAX_COMM_FILTERS 8
-#define AS_MAX_PID_FILTERS 8
+/* Sizes and bounds. */
+enum as_limit {
+	AS_COMM_LEN = 16,
+	AS_MAX_COMM_FILTERS = 8,
+	AS_MAX_PID_FILTERS = 8,
+	AS_SSL_MAX_CALL_BYTES = 4194304,	/* 4 MiB: the hard upper bound of as_ssl_config.max_call_bytes */
+};
 
 /* Record types (as_hdr.type). */
 enum as_record_type {
@@ -60,12 +67,14 @@ struct as_hdr {
 };
 #define AS_HDR_SIZE 48
 
-/* Flags in as_exec.flags / as_file_open.flags. */
-#define AS_F_ARGV_TRUNC (1u << 0)
-#define AS_F_FILENAME_TRUNC (1u << 1)
-#define AS_F_PATH_TRUNC (1u << 2)
-#define AS_F_BASE_TRUNC (1u << 3)
-#define AS_F_TRACKED (1u << 4)
+/* Flags in as_exec.flags / as_exit.flags / as_file_open.flags. */
+enum as_flag {
+	AS_F_ARGV_TRUNC = 1 << 0,
+	AS_F_FILENAME_TRUNC = 1 << 1,
+	AS_F_PATH_TRUNC = 1 << 2,
+	AS_F_BASE_TRUNC = 1 << 3,
+	AS_F_TRACKED = 1 << 4,
+};
 
 /*
  * EXEC. Payload: filename (filename_len bytes, no NUL) then the argv block
@@ -112,17 +121,32 @@ struct as_file_open {
 	__s32 dfd;
 	__u32 open_flags;
 	__u32 mode;
-	__u32 flags;		/* AS_F_* */
+	__u32 flags;		/* enum as_flag */
 	__u32 path_len;
 	__u32 base_len;
-	__u32 syscall;		/* 0 openat, 1 openat2, 2 open, 3 creat */
+	__u32 syscall;		/* enum as_open_syscall */
 	__u32 _pad0;
 };
 #define AS_FILE_OPEN_SIZE 88
 
+/* as_file_open.syscall */
+enum as_open_syscall {
+	AS_OPEN_OPENAT = 0,
+	AS_OPEN_OPENAT2 = 1,
+	AS_OPEN_OPEN = 2,
+	AS_OPEN_CREAT = 3,
+};
+
+/* as_process_config.mode */
+enum as_process_mode {
+	AS_MODE_ALL = 0,		/* every process, file events of every process */
+	AS_MODE_TRACKED_FILES = 1,	/* every process, file events of tracked ones */
+	AS_MODE_TRACKED = 2,		/* tracked processes only */
+};
+
 /* Configuration of process.bpf.c, set before load (const volatile). */
 struct as_process_config {
-	__u32 mode;		/* 0 all, 1 processes + file events of tracked, 2 tracked only */
+	__u32 mode;		/* enum as_process_mode */
 	__u32 self_pid;		/* the tracer itself: never reported */
 	__u64 min_duration_ns;	/* EXIT below this lifetime is not reported */
 	__u32 n_comm;
@@ -136,10 +160,18 @@ struct as_process_config {
 /* Value of the "tracked" map (key: pid). */
 struct as_tracked {
 	__u32 root_pid;		/* the filter match this process descends from */
-	__u32 reason;		/* 1 comm, 2 pid, 3 inherited via fork, 4 seeded from /proc */
+	__u32 reason;		/* enum as_track_reason */
 	__u64 since_ns;
 };
 #define AS_TRACKED_SIZE 16
+
+/* as_tracked.reason: why a process is tracked. */
+enum as_track_reason {
+	AS_TRACK_COMM = 1,	/* its comm matched a filter at exec */
+	AS_TRACK_PID = 2,	/* selected by pid */
+	AS_TRACK_FORK = 3,	/* inherited from its parent at fork */
+	AS_TRACK_SEEDED = 4,	/* a descendant of a selected process, found in /proc at start */
+};
 
 /* ---- TLS ---------------------------------------------------------------- */
 
@@ -172,9 +204,12 @@ enum as_ssl_lib {
 	AS_LIB_BORINGSSL = 3,
 };
 
-#define AS_SSL_F_TRUNCATED (1u << 0)	/* bytes beyond the per-call cap were not copied */
-#define AS_SSL_F_READ_FAIL (1u << 1)	/* user memory could not be read (data zeroed) */
-#define AS_SSL_F_FD_THIS_CALL (1u << 2)	/* the socket was seen doing I/O inside this very call */
+/* as_ssl.flags */
+enum as_ssl_flag {
+	AS_SSL_F_TRUNCATED = 1 << 0,	/* bytes beyond the per-call cap were not copied */
+	AS_SSL_F_READ_FAIL = 1 << 1,	/* user memory could not be read (data zeroed) */
+	AS_SSL_F_FD_THIS_CALL = 1 << 2,	/* the socket was seen doing I/O inside this very call */
+};
 
 /*
  * One TLS call, in one exactly-sized ring-buffer record (reserved as a
@@ -193,7 +228,7 @@ struct as_ssl {
 	__u32 func;		/* enum as_ssl_func */
 	__u32 lib;		/* enum as_ssl_lib */
 	__s32 fd;		/* socket fd, -1 if not known */
-	__u32 flags;		/* AS_SSL_F_* */
+	__u32 flags;		/* enum as_ssl_flag */
 	__u16 family;		/* AF_INET / AF_INET6, 0 if not known */
 	__u16 lport;		/* host byte order */
 	__u16 rport;		/* host byte order */

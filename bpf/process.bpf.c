@@ -163,13 +163,13 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		char comm[AS_COMM_LEN];
 		bpf_get_current_comm(&comm, sizeof(comm));
 		if (comm_matches(comm)) {
-			track(pid, pid, 1);
+			track(pid, pid, AS_TRACK_COMM);
 			tr = true;
 		}
 	}
 	if (!cfg.emit)
 		return 0;
-	if (cfg.mode == 2 && !tr)
+	if (cfg.mode == AS_MODE_TRACKED && !tr)
 		return 0;
 
 	__u64 now = bpf_ktime_get_ns();
@@ -232,7 +232,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	struct as_tracked *pt = bpf_map_lookup_elem(&tracked, &ppid);
 	if (!pt)
 		return 0;
-	track(cpid, pt->root_pid, 3);
+	track(cpid, pt->root_pid, AS_TRACK_FORK);
 	if (!cfg.emit || ppid == cfg.self_pid)
 		return 0;
 	struct as_fork f = {};
@@ -262,7 +262,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 
 	if (!cfg.emit || pid == cfg.self_pid)
 		return 0;
-	if (cfg.mode == 2 && !tr)
+	if (cfg.mode == AS_MODE_TRACKED && !tr)
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 dur = now > start ? now - start : 0;
@@ -307,7 +307,7 @@ static __always_inline int open_enter(long id, __u64 a0, __u64 a1, __u64 a2, __u
 		a.path = a1;
 		a.flags = a2;
 		a.mode = a3;
-		a.syscall = 0;
+		a.syscall = AS_OPEN_OPENAT;
 		break;
 	case NR_openat2: {
 		struct open_how how = {};
@@ -316,7 +316,7 @@ static __always_inline int open_enter(long id, __u64 a0, __u64 a1, __u64 a2, __u
 		bpf_probe_read_user(&how, sizeof(how), (void *)a2);
 		a.flags = how.flags;
 		a.mode = how.mode;
-		a.syscall = 1;
+		a.syscall = AS_OPEN_OPENAT2;
 		break;
 	}
 	case NR_open:
@@ -324,14 +324,14 @@ static __always_inline int open_enter(long id, __u64 a0, __u64 a1, __u64 a2, __u
 		a.path = a0;
 		a.flags = a1;
 		a.mode = a2;
-		a.syscall = 2;
+		a.syscall = AS_OPEN_OPEN;
 		break;
 	case NR_creat:
 		a.dfd = AT_FDCWD;
 		a.path = a0;
 		a.flags = O_CREAT | O_WRONLY | O_TRUNC;
 		a.mode = a1;
-		a.syscall = 3;
+		a.syscall = AS_OPEN_CREAT;
 		break;
 	default:
 		return 0;
@@ -340,7 +340,7 @@ static __always_inline int open_enter(long id, __u64 a0, __u64 a1, __u64 a2, __u
 	__u32 pid = idt >> 32, tid = (__u32)idt;
 	if (pid == cfg.self_pid)
 		return 0;
-	if (cfg.mode != 0 && !is_tracked(pid))
+	if (cfg.mode != AS_MODE_ALL && !is_tracked(pid))
 		return 0;
 	bpf_map_update_elem(&pending_open, &tid, &a, BPF_ANY);
 	return 0;

@@ -43,6 +43,7 @@
 
 #define CHUNK 16384
 #define MAX_CHUNKS 256 /* 4 MiB: the hard upper bound of cfg.max_call_bytes */
+_Static_assert(CHUNK * MAX_CHUNKS == AS_SSL_MAX_CALL_BYTES, "AS_SSL_MAX_CALL_BYTES is what ssl_ret can copy");
 
 const volatile struct as_ssl_config cfg = {};
 
@@ -447,6 +448,181 @@ int BPF_PROG(ssl_sock_recv, struct sock *sk, int ret, int flags)
 	return note_sock(sk, ret, true);
 }
 
+/*
+ * Bytes the call moved and its as_ssl_func, from its kind and return value
+ * (the _ex kinds report the length through their size_t * argument). False
+ * for a kind that is not reported on return.
+ */
+static __always_inline bool call_result(const struct pending *p, __u32 kind, long ret, __u64 *len, __u32 *func)
+{
+	switch (kind) {
+	case AS_KIND_READ:
+	case AS_KIND_WRITE:
+		*len = ret > 0 ? ret : 0;
+		*func = kind == AS_KIND_READ ? AS_SSL_READ : AS_SSL_WRITE;
+		return true;
+	case AS_KIND_READ_EX:
+	case AS_KIND_WRITE_EX:
+		if (ret == 1 && p->len_ptr) {
+			__u64 n = 0;
+			bpf_probe_read_user(&n, sizeof(n), (void *)p->len_ptr);
+			*len = n;
+		}
+		*func = kind == AS_KIND_READ_EX ? AS_SSL_READ : AS_SSL_WRITE;
+		return true;
+	case AS_KIND_HANDSHAKE:
+		*func = AS_SSL_HANDSHAKE;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Connection of a call that saw no socket of its own: from what is known of
+ * the session, or (in-memory TLS) from the thread's receive just before it.
+ */
+static __always_inline void conn_from_history(struct conn_key *ck, const struct pending *p, __u32 tid, __u32 func, __u64 len,
+					      struct conn_info *ci)
+{
+	struct conn_info *known = bpf_map_lookup_elem(&conns, ck);
+	/* the thread's receive just before this call is taken by this call, used or not */
+	struct sock *sk = take_recent(tid, p->ts);
+	if (!known || (known->sk && !sock_still(known))) {
+		/*
+		 * A new session (or a new one at the address of a closed one). Its first
+		 * call usually precedes anything received for it (node's first SSL_read
+		 * sends the ClientHello), so a receive just before belongs to another
+		 * connection: remember the session, without a socket. Located BoringSSL
+		 * (Bun) is probed on SSL_read/SSL_write only, and its first probed call is
+		 * the request, written after the handshake was received: take it there.
+		 */
+		if (sk && p->lib == AS_LIB_BORINGSSL && func == AS_SSL_WRITE && len > 0 && usable(sk, ck))
+			conn_from_sock(ck, sk, ci);
+		else
+			bpf_map_update_elem(&conns, ck, ci, BPF_ANY);
+	} else if (sk && func == AS_SSL_READ && known->sk != (__u64)sk && usable(sk, ck)) {
+		/* in-memory TLS reads what its own socket just received: a read corrects the socket */
+		conn_from_sock(ck, sk, ci);
+	} else if (known->sk || known->fd >= 0) {
+		*ci = *known;
+	} else if (sk && func == AS_SSL_WRITE && usable(sk, ck)) {
+		/* no socket yet: node writes the queued request right after the handshake flight arrives */
+		conn_from_sock(ck, sk, ci);
+	}
+}
+
+/*
+ * Connection identity of a call into ci: learned in this call (true), or from
+ * conn_from_history(). Also for calls that moved no data: node's first
+ * SSL_read drives the handshake, before the request is written.
+ */
+static __always_inline bool resolve_conn(__u32 pid, __u32 tid, const struct pending *p, __u32 func, __u64 len, struct conn_info *ci)
+{
+	struct conn_key ck = { .pid = pid, .ssl = p->ssl };
+	if (p->sk) {
+		conn_from_sock(&ck, (struct sock *)p->sk, ci);
+		return true;
+	}
+	if (p->fd >= 0) {
+		socket_info(p->fd, ci);
+		bpf_map_update_elem(&conns, &ck, ci, BPF_ANY);
+		return true;
+	}
+	conn_from_history(&ck, p, tid, func, len, ci);
+	return false;
+}
+
+/* The fixed part of the record: header, call and connection. */
+static __always_inline void fill_record(struct as_ssl *e, const struct pending *p, long ret, __u32 func, const struct conn_info *ci,
+					bool this_call)
+{
+	fill_hdr(&e->hdr, AS_REC_SSL);
+	e->ssl_ptr = p->ssl;
+	e->latency_ns = e->hdr.ts_ns - p->ts;
+	e->ret = ret;
+	e->func = func;
+	e->lib = p->lib;
+	e->flags = this_call ? AS_SSL_F_FD_THIS_CALL : 0;
+	e->_pad0 = 0;
+
+	e->fd = ci->fd;
+	e->family = ci->family;
+	e->lport = ci->lport;
+	e->rport = ci->rport;
+	__builtin_memcpy(e->laddr, ci->laddr, 16);
+	__builtin_memcpy(e->raddr, ci->raddr, 16);
+}
+
+/*
+ * Copy `copy` bytes of user memory at buf behind the fixed part of the
+ * record: whole chunks straight into it, then the tail through scratch.
+ * Non-zero if any read failed (the helper zero-fills: the record keeps its size).
+ */
+static __always_inline long copy_payload(struct bpf_dynptr *dp, struct scratch *s, __u64 buf, __u64 copy)
+{
+	long fails = 0;
+	__u32 full = copy / CHUNK;
+	for (__u32 i = 0; i < MAX_CHUNKS && i < full; i++) {
+		void *dst = bpf_dynptr_data(dp, sizeof(struct as_ssl) + i * CHUNK, CHUNK);
+		if (!dst)
+			break;
+		fails |= bpf_probe_read_user(dst, CHUNK, (void *)(buf + (__u64)i * CHUNK));
+	}
+	__u64 tail = copy % CHUNK;
+	barrier_var(tail);
+	if (tail > 0 && tail < CHUNK) {
+		__u64 off = copy - tail;
+		fails |= bpf_probe_read_user(s->data, tail, (void *)(buf + off));
+		bpf_dynptr_write(dp, sizeof(struct as_ssl) + off, s->data, tail, 0);
+	}
+	return fails;
+}
+
+/*
+ * One exactly-sized record for the call: the fixed part (filled in scratch),
+ * then up to cfg.max_call_bytes of its data. reserve -> fill -> submit;
+ * truncation and a full ring are counted.
+ */
+static __always_inline void emit_record(const struct pending *p, long ret, __u32 func, __u64 len, const struct conn_info *ci, bool this_call)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
+	if (!s)
+		return;
+	struct as_ssl *e = &s->hdr;
+	fill_record(e, p, ret, func, ci, this_call);
+
+	__u64 cap = cfg.max_call_bytes;
+	if (cap > (__u64)CHUNK * MAX_CHUNKS)
+		cap = (__u64)CHUNK * MAX_CHUNKS;
+	__u64 copy = len < cap ? len : cap;
+	if (copy < len) {
+		e->flags |= AS_SSL_F_TRUNCATED;
+		stat_add(AS_STAT_SSL_TRUNC, 1);
+		stat_add(AS_STAT_SSL_BYTES_LOST, len - copy);
+	}
+	e->len = len > 0xffffffff ? 0xffffffff : len;
+	e->data_len = copy;
+
+	struct bpf_dynptr dp;
+	__u32 size = sizeof(struct as_ssl) + copy;
+	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		stat_add(AS_STAT_RB_DROP_SSL, 1);
+		stat_add(AS_STAT_SSL_BYTES_LOST, copy);
+		return;
+	}
+	if (copy_payload(&dp, s, p->buf, copy)) {
+		e->flags |= AS_SSL_F_READ_FAIL;
+		stat_add(AS_STAT_SSL_READ_FAIL, 1);
+	}
+	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
+
+	__u64 pending_bytes = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit_dynptr(&dp, pending_bytes + size >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_ret, long ret)
 {
@@ -469,141 +645,14 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 
 	__u64 len = 0;
 	__u32 func = AS_SSL_READ;
-	switch (kind) {
-	case AS_KIND_READ:
-	case AS_KIND_WRITE:
-		len = ret > 0 ? ret : 0;
-		func = kind == AS_KIND_READ ? AS_SSL_READ : AS_SSL_WRITE;
-		break;
-	case AS_KIND_READ_EX:
-	case AS_KIND_WRITE_EX:
-		if (ret == 1 && p.len_ptr) {
-			__u64 n = 0;
-			bpf_probe_read_user(&n, sizeof(n), (void *)p.len_ptr);
-			len = n;
-		}
-		func = kind == AS_KIND_READ_EX ? AS_SSL_READ : AS_SSL_WRITE;
-		break;
-	case AS_KIND_HANDSHAKE:
-		func = AS_SSL_HANDSHAKE;
-		break;
-	default:
+	if (!call_result(&p, kind, ret, &len, &func))
 		return 0;
-	}
-	/*
-	 * Connection identity: learned in this call, or (in-memory TLS) from the
-	 * thread's receive just before this read, or earlier for this session.
-	 * Also for calls that moved no data: node's first SSL_read drives the
-	 * handshake, before the request is written.
-	 */
-	struct conn_key ck = { .pid = pid, .ssl = p.ssl };
 	struct conn_info ci = { .fd = -1 };
-	bool this_call = false;
-	if (p.sk) {
-		conn_from_sock(&ck, (struct sock *)p.sk, &ci);
-		this_call = true;
-	} else if (p.fd >= 0) {
-		socket_info(p.fd, &ci);
-		bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
-		this_call = true;
-	} else {
-		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
-		/* the thread's receive just before this call is taken by this call, used or not */
-		struct sock *sk = take_recent(tid, p.ts);
-		if (!known || (known->sk && !sock_still(known))) {
-			/*
-			 * A new session (or a new one at the address of a closed one). Its first
-			 * call usually precedes anything received for it (node's first SSL_read
-			 * sends the ClientHello), so a receive just before belongs to another
-			 * connection: remember the session, without a socket. Located BoringSSL
-			 * (Bun) is probed on SSL_read/SSL_write only, and its first probed call is
-			 * the request, written after the handshake was received: take it there.
-			 */
-			if (sk && p.lib == AS_LIB_BORINGSSL && func == AS_SSL_WRITE && len > 0 && usable(sk, &ck))
-				conn_from_sock(&ck, sk, &ci);
-			else
-				bpf_map_update_elem(&conns, &ck, &ci, BPF_ANY);
-		} else if (sk && func == AS_SSL_READ && known->sk != (__u64)sk && usable(sk, &ck)) {
-			/* in-memory TLS reads what its own socket just received: a read corrects the socket */
-			conn_from_sock(&ck, sk, &ci);
-		} else if (known->sk || known->fd >= 0) {
-			ci = *known;
-		} else if (sk && func == AS_SSL_WRITE && usable(sk, &ck)) {
-			/* no socket yet: node writes the queued request right after the handshake flight arrives */
-			conn_from_sock(&ck, sk, &ci);
-		}
-	}
+	bool this_call = resolve_conn(pid, tid, &p, func, len, &ci);
 
 	/* Calls that moved no data (e.g. a read that would block) are not events. */
 	if (func != AS_SSL_HANDSHAKE && len == 0)
 		return 0;
-
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
-	if (!s)
-		return 0;
-	struct as_ssl *e = &s->hdr;
-	fill_hdr(&e->hdr, AS_REC_SSL);
-	e->ssl_ptr = p.ssl;
-	e->latency_ns = e->hdr.ts_ns - p.ts;
-	e->ret = ret;
-	e->func = func;
-	e->lib = p.lib;
-	e->flags = this_call ? AS_SSL_F_FD_THIS_CALL : 0;
-	e->_pad0 = 0;
-
-	e->fd = ci.fd;
-	e->family = ci.family;
-	e->lport = ci.lport;
-	e->rport = ci.rport;
-	__builtin_memcpy(e->laddr, ci.laddr, 16);
-	__builtin_memcpy(e->raddr, ci.raddr, 16);
-
-	__u64 cap = cfg.max_call_bytes;
-	if (cap > (__u64)CHUNK * MAX_CHUNKS)
-		cap = (__u64)CHUNK * MAX_CHUNKS;
-	__u64 copy = len < cap ? len : cap;
-	if (copy < len) {
-		e->flags |= AS_SSL_F_TRUNCATED;
-		stat_add(AS_STAT_SSL_TRUNC, 1);
-		stat_add(AS_STAT_SSL_BYTES_LOST, len - copy);
-	}
-	e->len = len > 0xffffffff ? 0xffffffff : len;
-	e->data_len = copy;
-
-	struct bpf_dynptr dp;
-	__u32 size = sizeof(struct as_ssl) + copy;
-	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
-		bpf_ringbuf_discard_dynptr(&dp, 0);
-		stat_add(AS_STAT_RB_DROP_SSL, 1);
-		stat_add(AS_STAT_SSL_BYTES_LOST, copy);
-		return 0;
-	}
-
-	/* Whole chunks straight into the record, then the tail through scratch. */
-	long fails = 0;
-	__u32 full = copy / CHUNK;
-	for (__u32 i = 0; i < MAX_CHUNKS && i < full; i++) {
-		void *dst = bpf_dynptr_data(&dp, sizeof(struct as_ssl) + i * CHUNK, CHUNK);
-		if (!dst)
-			break;
-		/* on failure the helper zero-fills: the record keeps its size */
-		fails |= bpf_probe_read_user(dst, CHUNK, (void *)(p.buf + (__u64)i * CHUNK));
-	}
-	__u64 tail = copy % CHUNK;
-	barrier_var(tail);
-	if (tail > 0 && tail < CHUNK) {
-		__u64 off = copy - tail;
-		fails |= bpf_probe_read_user(s->data, tail, (void *)(p.buf + off));
-		bpf_dynptr_write(&dp, sizeof(struct as_ssl) + off, s->data, tail, 0);
-	}
-	if (fails) {
-		e->flags |= AS_SSL_F_READ_FAIL;
-		stat_add(AS_STAT_SSL_READ_FAIL, 1);
-	}
-	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
-
-	__u64 pending_bytes = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit_dynptr(&dp, pending_bytes + size >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	emit_record(&p, ret, func, len, &ci, this_call);
 	return 0;
 }

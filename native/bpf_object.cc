@@ -50,6 +50,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod("maps", &BpfObject::Maps),
           InstanceMethod("kernelIds", &BpfObject::KernelIds),
           InstanceMethod("structLayout", &BpfObject::StructLayout),
+          InstanceMethod("enumValues", &BpfObject::EnumValues),
           InstanceMethod("close", &BpfObject::Close),
       });
   constructor = new Napi::FunctionReference(Napi::Persistent(fn));
@@ -576,6 +577,27 @@ Napi::Value BpfObject::StructLayout(const Napi::CallbackInfo& info) {
   }
   o.Set("members", members);
   return o;
+}
+
+Napi::Value BpfObject::EnumValues(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string type_name = ArgString(info, 0, "type name");
+  CheckOpen(env, "enum_values");
+  const struct btf* btf = bpf_object__btf(obj_);
+  int id = btf ? btf__find_by_name_kind(btf, type_name.c_str(), BTF_KIND_ENUM) : -1;
+  if (id < 0) Throw(env, "enum_values", ENOENT, "no enum '" + type_name + "' in the BTF of '" + name_ + "'");
+  const struct btf_type* t = btf__type_by_id(btf, id);
+  Napi::Array values = Napi::Array::New(env);
+  const struct btf_enum* e = btf_enum(t);
+  for (int i = 0; i < btf_vlen(t); i++, e++) {
+    Napi::Object vo = Napi::Object::New(env);
+    vo.Set("name", btf__name_by_offset(btf, e->name_off));
+    // kflag set: a signed enum
+    double v = btf_kflag(t) ? static_cast<double>(e->val) : static_cast<double>(static_cast<uint32_t>(e->val));
+    vo.Set("value", Napi::Number::New(env, v));
+    values.Set(static_cast<uint32_t>(i), vo);
+  }
+  return values;
 }
 
 Napi::Value BpfObject::Close(const Napi::CallbackInfo& info) {

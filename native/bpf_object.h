@@ -56,6 +56,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value Maps(const Napi::CallbackInfo& info);             // -> [{name, type, ...}]
   Napi::Value KernelIds(const Napi::CallbackInfo& info);        // -> {programs: [], links: [], maps: []}
   Napi::Value StructLayout(const Napi::CallbackInfo& info);     // (typeName) -> {size, members}
+  Napi::Value EnumValues(const Napi::CallbackInfo& info);       // (typeName) -> [{name, value}]
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
 

@@ -1,8 +1,9 @@
 /**
  * TypeScript mirror of bpf/events.h. Layouts are computed from the field
- * order with C alignment rules; test/unit/abi.test.ts compares every struct
- * with the BTF the compiler emitted into the eBPF objects, so a change on
- * one side that is not made on the other fails the tests.
+ * order with C alignment rules; constants mirror its enums. test/unit/abi.test.ts
+ * compares every struct and every enum with the BTF the compiler emitted into
+ * the eBPF objects, so a change on one side that is not made on the other
+ * fails the tests.
  */
 
 type Scalar = 'u32' | 's32' | 'u64' | 's64';
@@ -39,9 +40,19 @@ function defineLayout(name: string, fields: FieldSpec[]): Layout {
   return { name, size, off, sizes, order: fields.map((f) => f[0]) };
 }
 
-export const COMM_LEN = 16;
-export const MAX_COMM_FILTERS = 8;
-export const MAX_PID_FILTERS = 8;
+/** enum as_limit */
+export const LIMIT = {
+  COMM_LEN: 16,
+  MAX_COMM_FILTERS: 8,
+  MAX_PID_FILTERS: 8,
+  /** Hard upper bound of the per-call capture cap (MAX_CHUNKS * CHUNK in ssl.bpf.c). */
+  SSL_MAX_CALL_BYTES: 4 << 20,
+} as const;
+
+export const COMM_LEN = LIMIT.COMM_LEN;
+export const MAX_COMM_FILTERS = LIMIT.MAX_COMM_FILTERS;
+export const MAX_PID_FILTERS = LIMIT.MAX_PID_FILTERS;
+export const SSL_MAX_CALL_BYTES = LIMIT.SSL_MAX_CALL_BYTES;
 
 const chars = (n: number) => ({ bytes: n, align: 1 });
 
@@ -154,42 +165,42 @@ export const REC = {
   SSL: 16,
 } as const;
 
-/** enum as_ssl_kind: the low byte of a TLS uprobe's attach cookie. */
-export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4, FREE: 5 } as const;
-export type SslKind = (typeof SSL_KIND)[keyof typeof SSL_KIND];
+/** enum as_stat: the per-CPU counters of the "as_stats" map. */
+export const STAT = {
+  RB_DROP_PROCESS: 0,
+  RB_DROP_SSL: 1,
+  TRACK_FULL: 2,
+  ARGV_TRUNC: 3,
+  PATH_TRUNC: 4,
+  SSL_TRUNC: 5,
+  SSL_READ_FAIL: 6,
+  PENDING_FULL: 7,
+  SSL_BYTES_LOST: 8,
+  SSL_UNPAIRED: 9,
+  MAX: 16,
+} as const;
+export const STAT_MAX = STAT.MAX;
 
-/** enum as_ssl_lib: the second byte of the cookie. */
-export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3 } as const;
-export type SslLibrary = keyof typeof SSL_LIB;
-export const SSL_LIB_NAMES: SslLibrary[] = ['openssl', 'gnutls', 'nss', 'boringssl'];
-
-/** enum as_ssl_func, as the original tool named them. */
-export const SSL_FUNC_NAMES = ['READ/RECV', 'WRITE/SEND', 'HANDSHAKE'] as const;
-
-export const SSL_F = { TRUNCATED: 1 << 0, READ_FAIL: 1 << 1, FD_THIS_CALL: 1 << 2 } as const;
-
-/** Hard upper bound of the per-call capture cap (MAX_CHUNKS * CHUNK in ssl.bpf.c). */
-export const SSL_MAX_CALL_BYTES = 256 * 16384;
-
-export function sslCookie(kind: SslKind, lib: SslLibrary): number {
-  return kind | (SSL_LIB[lib] << 8);
-}
-
-/** enum as_stat: index -> stable name used in stats events. */
-export const STAT_NAMES: Record<number, string> = {
-  0: 'ringbuf_full_process',
-  1: 'ringbuf_full_ssl',
-  2: 'tracked_map_full',
-  3: 'argv_truncated',
-  4: 'path_truncated',
-  5: 'ssl_calls_truncated',
-  6: 'ssl_read_failed',
-  7: 'pending_map_full',
-  8: 'ssl_bytes_lost',
-  9: 'ssl_unpaired_returns',
+/** as_stat counter -> stable name used in stats events. */
+const STAT_LABEL: Record<Exclude<keyof typeof STAT, 'MAX'>, string> = {
+  RB_DROP_PROCESS: 'ringbuf_full_process',
+  RB_DROP_SSL: 'ringbuf_full_ssl',
+  TRACK_FULL: 'tracked_map_full',
+  ARGV_TRUNC: 'argv_truncated',
+  PATH_TRUNC: 'path_truncated',
+  SSL_TRUNC: 'ssl_calls_truncated',
+  SSL_READ_FAIL: 'ssl_read_failed',
+  PENDING_FULL: 'pending_map_full',
+  SSL_BYTES_LOST: 'ssl_bytes_lost',
+  SSL_UNPAIRED: 'ssl_unpaired_returns',
 };
-export const STAT_MAX = 16;
 
+/** Index of a counter -> its name in stats events. */
+export const STAT_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(STAT_LABEL).map(([k, name]) => [STAT[k as keyof typeof STAT_LABEL], name]),
+);
+
+/** enum as_flag: as_exec.flags / as_exit.flags / as_file_open.flags. */
 export const F = {
   ARGV_TRUNC: 1 << 0,
   FILENAME_TRUNC: 1 << 1,
@@ -198,8 +209,74 @@ export const F = {
   TRACKED: 1 << 4,
 } as const;
 
-/** Tracked-map reasons (as_tracked.reason). */
+/** enum as_open_syscall: as_file_open.syscall, by the name events give it. */
+export const OPEN_SYSCALL = { openat: 0, openat2: 1, open: 2, creat: 3 } as const;
+export type OpenSyscall = keyof typeof OPEN_SYSCALL;
+/** as_file_open.syscall -> name. */
+export const OPEN_SYSCALL_NAMES: readonly OpenSyscall[] = namesByValue(OPEN_SYSCALL);
+
+/** enum as_process_mode: as_process_config.mode. */
+export const PROCESS_MODE = { ALL: 0, TRACKED_FILES: 1, TRACKED: 2 } as const;
+
+/** enum as_track_reason: as_tracked.reason. */
 export const TRACK_REASON = { COMM: 1, PID: 2, FORK: 3, SEEDED: 4 } as const;
+export type TrackReason = (typeof TRACK_REASON)[keyof typeof TRACK_REASON];
+
+/** enum as_ssl_kind: the low byte of a TLS uprobe's attach cookie. */
+export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4, FREE: 5 } as const;
+export type SslKind = (typeof SSL_KIND)[keyof typeof SSL_KIND];
+
+/** enum as_ssl_func: as_ssl.func. */
+export const SSL_FUNC = { READ: 0, WRITE: 1, HANDSHAKE: 2 } as const;
+/** as_ssl.func -> the function name in events, as the original tool named them. */
+const SSL_FUNC_LABEL = { READ: 'READ/RECV', WRITE: 'WRITE/SEND', HANDSHAKE: 'HANDSHAKE' } as const;
+export type SslFunctionName = (typeof SSL_FUNC_LABEL)[keyof typeof SSL_FUNC_LABEL];
+export const SSL_FUNC_NAMES: readonly SslFunctionName[] = namesByValue(SSL_FUNC).map((k) => SSL_FUNC_LABEL[k]);
+
+/** enum as_ssl_lib: as_ssl.lib, the second byte of the cookie. */
+export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3 } as const;
+export type SslLibrary = keyof typeof SSL_LIB;
+/** as_ssl.lib -> library name. */
+export const SSL_LIB_NAMES: readonly SslLibrary[] = namesByValue(SSL_LIB);
+
+/** enum as_ssl_flag: as_ssl.flags. */
+export const SSL_F = { TRUNCATED: 1 << 0, READ_FAIL: 1 << 1, FD_THIS_CALL: 1 << 2 } as const;
+
+export function sslCookie(kind: SslKind, lib: SslLibrary): number {
+  return kind | (SSL_LIB[lib] << 8);
+}
+
+/** Keys of a dense enum mirror, indexed by their values. */
+function namesByValue<K extends string>(e: Readonly<Record<K, number>>): K[] {
+  const out: K[] = [];
+  for (const k of Object.keys(e) as K[]) out[e[k]] = k;
+  return out;
+}
+
+/**
+ * An enum of bpf/events.h and its mirror here: the C constant of each key is
+ * `prefix` + the key in upper case.
+ */
+export interface EnumMirror {
+  readonly name: string;
+  readonly prefix: string;
+  readonly values: Readonly<Record<string, number>>;
+}
+
+/** Every enum of bpf/events.h (common.bpf.h puts them all into each object's BTF). */
+export const ENUMS: readonly EnumMirror[] = [
+  { name: 'as_limit', prefix: 'AS_', values: LIMIT },
+  { name: 'as_record_type', prefix: 'AS_REC_', values: REC },
+  { name: 'as_stat', prefix: 'AS_STAT_', values: STAT },
+  { name: 'as_flag', prefix: 'AS_F_', values: F },
+  { name: 'as_open_syscall', prefix: 'AS_OPEN_', values: OPEN_SYSCALL },
+  { name: 'as_process_mode', prefix: 'AS_MODE_', values: PROCESS_MODE },
+  { name: 'as_track_reason', prefix: 'AS_TRACK_', values: TRACK_REASON },
+  { name: 'as_ssl_kind', prefix: 'AS_KIND_', values: SSL_KIND },
+  { name: 'as_ssl_func', prefix: 'AS_SSL_', values: SSL_FUNC },
+  { name: 'as_ssl_lib', prefix: 'AS_LIB_', values: SSL_LIB },
+  { name: 'as_ssl_flag', prefix: 'AS_SSL_F_', values: SSL_F },
+];
 
 /** Read a NUL-terminated fixed char array. */
 export function readCString(buf: Buffer, off: number, len: number): string {

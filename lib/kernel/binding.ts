@@ -25,6 +25,11 @@ export interface StructLayout {
   members: { name: string; offset: number; size: number }[];
 }
 
+export interface EnumValue {
+  name: string;
+  value: number;
+}
+
 export interface MapInfo {
   name: string;
   type: number;
@@ -63,6 +68,8 @@ export interface NativeBpfObject {
   maps(): string[];
   kernelIds(): { programs: number[]; maps: number[]; links: number[] };
   structLayout(type: string): StructLayout;
+  /** The constants of an enum in the object's BTF, in declaration order. */
+  enumValues(type: string): EnumValue[];
   close(): void;
 }
 

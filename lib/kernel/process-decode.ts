@@ -3,7 +3,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EXEC, EXIT, F, FILE_OPEN, FORK, readHeader, readS64, readU64, REC } from './abi';
+import { EXEC, EXIT, F, FILE_OPEN, FORK, HDR, OPEN_SYSCALL_NAMES, readHeader, readS64, readU64, REC } from './abi';
 import type { KernelClock } from './clock';
 import type { ProcessEvent } from '../core/event';
 
@@ -57,8 +57,6 @@ export function renderOpenFlags(flags: number): string {
   if (rest) parts.push(`0x${(rest >>> 0).toString(16)}`);
   return parts.join('|');
 }
-
-const SYSCALLS = ['openat', 'openat2', 'open', 'creat'];
 
 /** Split a cmdline block (NUL-separated) into argv. */
 export function splitArgv(block: Buffer): string[] {
@@ -130,7 +128,7 @@ export interface FileOpenData extends Record<string, unknown> {
 export type ProcessEventData = ExecData | ExitData | ForkData | FileOpenData;
 
 export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock): ProcessEvent | null {
-  if (len < 48) return null;
+  if (len < HDR.size) return null;
   const h = readHeader(buf, at);
   const base = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'process' as const, pid: h.pid, comm: h.comm };
   switch (h.type) {
@@ -200,7 +198,7 @@ export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock:
         filepath,
         flags: renderOpenFlags(openFlags),
         flags_raw: openFlags,
-        syscall: SYSCALLS[buf.readUInt32LE(at + FILE_OPEN.off.syscall)] ?? 'open',
+        syscall: OPEN_SYSCALL_NAMES[buf.readUInt32LE(at + FILE_OPEN.off.syscall)] ?? 'open',
         tid: h.tid,
         uid: h.uid,
         count: 1,

@@ -3,6 +3,7 @@
  * --pid/--comm selections include them and their existing descendants.
  */
 import * as fs from 'node:fs';
+import { TRACK_REASON } from '../kernel/abi';
 
 export interface ProcInfo {
   pid: number;
@@ -49,8 +50,8 @@ export interface Selection {
 export interface Selected {
   /** the --pid or --comm match this process descends from (itself for a match) */
   root: number;
-  /** 1 comm match, 2 pid match, 4 descendant of a match */
-  reason: 1 | 2 | 4;
+  /** a comm match, a pid match, or a descendant of a match (found in /proc: seeded) */
+  reason: typeof TRACK_REASON.COMM | typeof TRACK_REASON.PID | typeof TRACK_REASON.SEEDED;
 }
 
 /** Does a process name match a --comm filter (prefix match on the 15-char comm)? */
@@ -74,8 +75,8 @@ export function selectProcesses(procs: readonly ProcInfo[], sel: Selection, excl
   const roots: [number, Selected['reason']][] = [];
   const pidSet = new Set(sel.pid);
   for (const p of procs) {
-    if (pidSet.has(p.pid)) roots.push([p.pid, 2]);
-    else if (p.pid !== exclude && commMatches(p.comm, sel.comm)) roots.push([p.pid, 1]);
+    if (pidSet.has(p.pid)) roots.push([p.pid, TRACK_REASON.PID]);
+    else if (p.pid !== exclude && commMatches(p.comm, sel.comm)) roots.push([p.pid, TRACK_REASON.COMM]);
   }
   for (const [root, reason] of roots) {
     if (out.has(root)) continue;
@@ -84,7 +85,7 @@ export function selectProcesses(procs: readonly ProcInfo[], sel: Selection, excl
     while (stack.length) {
       const pid = stack.pop() as number;
       if (out.has(pid) || pid === exclude) continue;
-      out.set(pid, { root, reason: 4 });
+      out.set(pid, { root, reason: TRACK_REASON.SEEDED });
       stack.push(...(children.get(pid) ?? []));
     }
   }

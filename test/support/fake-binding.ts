@@ -149,6 +149,9 @@ export class FakeObject implements NativeBpfObject {
   structLayout(): never {
     throw new Error('no BTF in the fake');
   }
+  enumValues(): never {
+    throw new Error('no BTF in the fake');
+  }
   close() {
     this.closed = true;
     for (const r of this.readers) r.close();

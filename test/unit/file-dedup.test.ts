@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Event } from '../../lib/core/event';
 import { FileOpenDedup } from '../../lib/tracers/file-dedup';
+import { exit, fileOpen } from '../support/events';
 
-const open = (ms: number, pid = 1, filepath = '/a', fd: number | null = 3): Event => ({
-  timestamp: ms,
-  mono_ns: ms * 1e6,
-  source: 'process',
-  pid,
-  comm: 'make',
-  data: { event: 'FILE_OPEN', filepath, flags_raw: 0, ...(fd === null ? { error: 'ENOENT' } : { fd }), count: 1 },
-});
+const open = (ms: number, pid = 1, path = '/a', fd: number | null = 3): Event =>
+  fileOpen({ mono: ms * 1e6, pid, comm: 'make', path, ret: fd ?? -2 /* ENOENT */ });
 
 describe('file-open folding', () => {
   it('passes the first open, counts repeats, reports them when the window ends', () => {
@@ -41,7 +36,7 @@ describe('file-open folding', () => {
     const out: Event[] = [];
     d.push(open(1), out);
     d.push(open(2), out);
-    d.push({ ...open(3), data: { event: 'EXIT' } }, out);
+    d.push(exit({ mono: 3e6, pid: 1, comm: 'make' }), out);
     expect(out.map((e) => e.data.event + (e.data.repeat ? '*' : ''))).toEqual(['FILE_OPEN', 'FILE_OPEN*', 'EXIT']);
   });
 

@@ -7,7 +7,7 @@ import type { Event } from '../../lib/core/event';
 import { UsageError } from '../../lib/core/errors';
 import { httpDialect, sslDialect } from '../../lib/filter/dialects';
 import { Expr, parseExpr, printExpr } from '../../lib/filter/expr';
-import { run, ssl } from '../support/events';
+import { connId, exec, run, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');
@@ -155,7 +155,7 @@ describe('HTTPFilter', () => {
   });
 
   it('passes non-http events untouched and in order', async () => {
-    const p: Event = { timestamp: 1, source: 'process', pid: 1, comm: 'sh', data: { event: 'EXEC' } };
+    const p = exec({ pid: 1, comm: 'sh', filename: '/bin/sh', argv: ['sh'] });
     const s = ssl('WRITE/SEND', 'GET /health HTTP/1.1\r\n\r\n');
     const out = await run(new HTTPFilter('GET /health'), [p, s]);
     expect(out).toEqual([p, s]);
@@ -178,7 +178,7 @@ describe('SSLFilter', () => {
     expect(new SSLFilter('data ~ "Host: statsig" & comm = claude').drops(w)).toBe(true);
     expect(new SSLFilter('comm = Claude').drops(w)).toBe(false);
     expect(new SSLFilter('pid = 777 & len > 10').drops(w)).toBe(true);
-    expect(new SSLFilter('pid != 777 | conn_id != "4242:0x55d0c0a1b2c0"').drops(w)).toBe(false);
+    expect(new SSLFilter(`pid != 777 | conn_id != "${connId(undefined, 777)}"`).drops(w)).toBe(false);
     expect(new SSLFilter('write').drops(w)).toBe(true);
     expect(new SSLFilter('truncated = true').drops(w)).toBe(false);
     expect(new SSLFilter('library = openssl & remote_port = 443').drops(w)).toBe(true);

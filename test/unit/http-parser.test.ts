@@ -4,7 +4,7 @@ import * as zlib from 'zlib';
 import { HTTPParser } from '../../lib/analyzers/http-parser';
 import type { Event } from '../../lib/core/event';
 import { UsageError } from '../../lib/core/errors';
-import { chunked, http, run, ssl } from '../support/events';
+import { chunked, connId, exec, exit, fileOpen, http, run, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');
@@ -140,17 +140,17 @@ describe('HTTPParser framing', () => {
   });
 
   it('reads a response without length until the connection closes (process exit)', async () => {
-    const exit: Event = { timestamp: 1, source: 'process', pid: 4242, comm: 'python3', data: { event: 'EXIT', exit_code: 0 } };
+    const end = exit({ pid: 4242 });
     const out = await run(new HTTPParser(), [
       ssl('WRITE/SEND', GET),
       ssl('READ/RECV', 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npart one, '),
       ssl('READ/RECV', 'part two'),
-      exit,
+      end,
     ]);
     const [res] = http(out, 'response');
     expect(res.body).toBe('part one, part two');
     expect(res.incomplete).toBe(false);
-    expect(out.indexOf(exit)).toBeLessThan(out.findIndex((e) => e.data.type === 'response'));
+    expect(out.indexOf(end)).toBeLessThan(out.findIndex((e) => e.data.type === 'response'));
   });
 });
 
@@ -429,8 +429,8 @@ describe('HTTPParser errors and resynchronisation', () => {
 
 describe('HTTPParser connections and pass-through', () => {
   it('passes non-ssl events untouched and in order; handshakes pass; passThroughSsl=false drops ssl', async () => {
-    const p1: Event = { timestamp: 1, source: 'process', pid: 1, comm: 'bash', data: { event: 'EXEC', filename: '/bin/ls' } };
-    const p2: Event = { timestamp: 2, source: 'process', pid: 1, comm: 'bash', data: { event: 'FILE_OPEN', filepath: '/etc/hosts' } };
+    const p1 = exec({ pid: 1, comm: 'bash', filename: '/bin/ls', argv: ['ls'] });
+    const p2 = fileOpen({ pid: 1, comm: 'bash', path: '/etc/hosts' });
     const hs = ssl('HANDSHAKE', '');
     const w = ssl('WRITE/SEND', GET);
     const out = await run(new HTTPParser({ emitStats: false }), [p1, hs, w, p2]);
@@ -451,9 +451,9 @@ describe('HTTPParser connections and pass-through', () => {
     ]);
     const [res] = http(out, 'response');
     expect(res.body).toBe('streaming until close');
-    expect(res.conn_id).toBe('a');
+    expect(res.conn_id).toBe(connId('a'));
     // evicted before connection b's request was parsed
-    expect(out.findIndex((e) => e.data.type === 'response')).toBeLessThan(out.findIndex((e) => e.data.type === 'request' && e.data.conn_id === 'b'));
+    expect(out.findIndex((e) => e.data.type === 'response')).toBeLessThan(out.findIndex((e) => e.data.type === 'request' && e.data.conn_id === connId('b')));
     expect(parser.stats().connections_evicted).toBe(1);
   });
 
@@ -479,8 +479,8 @@ describe('HTTPParser connections and pass-through', () => {
       ssl('WRITE/SEND', b.subarray(70), { conn: 'y' }),
     ]);
     expect(http(out, 'request').map((r) => [r.conn_id, r.host])).toEqual([
-      ['x', 'api.anthropic.com'],
-      ['y', 'api.openai.com'],
+      [connId('x'), 'api.anthropic.com'],
+      [connId('y'), 'api.openai.com'],
     ]);
     expect(http(out, 'parse_error')).toHaveLength(0);
   });

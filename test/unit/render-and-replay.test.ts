@@ -5,7 +5,7 @@ import { chain } from '../../lib/core/analyzer';
 import { HTTPFilter, HTTPParser, readNdjson, Redactor, SSEProcessor, SSLFilter } from '../../lib/analyzers';
 import type { Event } from '../../lib/core/event';
 import { formatBytes, formatMs, preview, renderHttp, renderHttpEvent, renderSse } from '../../lib/render/http';
-import { run, ssl } from '../support/events';
+import { connId, run, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');
@@ -79,7 +79,7 @@ describe('console rendering', () => {
       '→ GET api.openai.com/v1/models  0 B  claude[4242]',
       '← 401 Unauthorized  GET api.openai.com/v1/models  50 ms  63 B  application/json  claude[4242]',
       '  {"error":{"message":"Incorrect API key provided","type":"x"}}',
-      '! http invalid_start_line on other WRITE/SEND @0: not an HTTP/1.x request or status line  "..junk.."',
+      `! http invalid_start_line on ${connId('other')} WRITE/SEND @0: not an HTTP/1.x request or status line  "..junk.."`,
     ]);
     expect(renderHttp({ ...out[0], data: { type: 'body_chunk' } })).toEqual([]);
   });

@@ -3,7 +3,7 @@ import { HTTPParser } from '../../lib/analyzers/http-parser';
 import { SSEProcessor } from '../../lib/analyzers/sse-processor';
 import type { Event } from '../../lib/core/event';
 import { UsageError } from '../../lib/core/errors';
-import { chunked, run, ssl } from '../support/events';
+import { chunked, connId, exec, exit, run, ssl } from '../support/events';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const W = require('../fixtures/wire-samples.js');
@@ -188,8 +188,7 @@ describe('SSEProcessor: generic streams, errors, endings', () => {
 
   it('reports a stream cut by the connection closing as incomplete', async () => {
     const rs: Buffer = W.anthropicStreamResponse();
-    const exit: Event = { timestamp: 2, source: 'process', pid: 4242, comm: 'python3', data: { event: 'EXIT' } };
-    const [m] = await merged([...exchange(W.anthropicRequest(), rs.subarray(0, rs.indexOf('text_delta') + 120)), exit]);
+    const [m] = await merged([...exchange(W.anthropicRequest(), rs.subarray(0, rs.indexOf('text_delta') + 120)), exit({ pid: 4242 })]);
     expect(m.end_reason).toBe('incomplete');
     expect(m.terminal).toBe(false);
     expect(m.text.length).toBeGreaterThan(0);
@@ -202,7 +201,7 @@ describe('SSEProcessor: generic streams, errors, endings', () => {
     const events = [
       ssl('WRITE/SEND', W.anthropicRequest(), { mono: 1e9 }),
       ssl('READ/RECV', rs.subarray(0, half), { mono: 1.1e9 }),
-      { timestamp: 5, mono_ns: 9e9, source: 'process', pid: 1, comm: 'x', data: { event: 'EXEC' } },
+      exec({ pid: 1, comm: 'x', mono: 9e9 }),
       ssl('READ/RECV', rs.subarray(half), { mono: 9.5e9 }),
     ];
     const out = await run([new HTTPParser(), sse], events);
@@ -233,8 +232,8 @@ describe('SSEProcessor: generic streams, errors, endings', () => {
     const ms = await merged(mixed);
     expect(ms.map((m) => [m.conn_id, m.provider, m.text])).toEqual(
       expect.arrayContaining([
-        ['A', 'anthropic', 'The capital of France is **Paris**.'],
-        ['B', 'openai', 'Hello! How can I help you today?'],
+        [connId('A'), 'anthropic', 'The capital of France is **Paris**.'],
+        [connId('B'), 'openai', 'Hello! How can I help you today?'],
       ]),
     );
   });

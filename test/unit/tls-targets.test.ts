@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { SSL_KIND } from '../../lib/kernel/abi';
-import { inspectBinary, isTlsLibraryName, systemTlsLibraries } from '../../lib/tracers/tls-targets';
+import { inspectBinary, isTlsLibraryName, systemTlsLibraries } from '../../lib/tracers/ssl/targets';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 

@@ -6,10 +6,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SSL_KIND, type SslKind, type SslLibrary } from '../kernel/abi';
-import { findSymbolsIn, withElf } from '../elf';
-import { readMaps } from '../elf';
-import { locateTls, looksLikeBoringSsl, type LocatorVerdict } from '../locator';
+import { SSL_KIND, type SslKind, type SslLibrary } from '../../kernel/abi';
+import { findSymbolsIn, withElf } from '../../elf';
+import { readMaps } from '../../elf';
+import { locateTls, looksLikeBoringSsl, type LocatorVerdict } from '../../locator';
 
 export interface TlsFunction {
   symbol: string;

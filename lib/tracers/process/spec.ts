@@ -1,0 +1,107 @@
+/**
+ * What a process tracer is asked to do, before anything touches the kernel:
+ * the options, their validation and defaults (resolveProcessOptions), and the
+ * const volatile configuration block of bpf/process.bpf.c (processConfigBlock).
+ */
+import { COMM_LEN, PROCESS_CONFIG, PROCESS_MODE } from '../../kernel/abi';
+import type { NativeBinding } from '../../kernel/binding';
+import { UsageError } from '../../core/errors';
+import { isSelected, resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
+
+export type FileHook = 'auto' | 'syscalls' | 'raw';
+
+export interface ProcessTracerOptions {
+  /** Process names to select (prefix match on the kernel's 15-character comm). */
+  comm?: string[];
+  /** Process ids to select, with all their descendants. */
+  pid?: number[];
+  /**
+   * 0: every process, file opens of every process; 1: every process, file opens
+   * only of selected ones; 2: only selected processes. Default: 2 with a
+   * selection, else 1.
+   */
+  mode?: 0 | 1 | 2;
+  /** Report EXIT only for processes that lived at least this long (ms). */
+  durationMs?: number;
+  /** Report FILE_OPEN (default true). */
+  fileEvents?: boolean;
+  /** Window (ms) folding identical opens of a process (0: no folding; default 1000). */
+  fileDedupMs?: number;
+  /** argv bytes copied per exec (default 4096, max 16384). */
+  argvMax?: number;
+  /** Ring buffer size in bytes (power of two, default 8 MiB). */
+  ringBytes?: number;
+  /** Periodic stats events while drops/truncations change (ms; 0: only at the end). */
+  statsIntervalMs?: number;
+  /** false: only maintain the selection (no events), for other tracers sharing it. */
+  emit?: boolean;
+  /** Never reported (default: this process). */
+  selfPid?: number;
+  /**
+   * How file opens are hooked: 'syscalls' (the per-syscall tracepoints
+   * syscalls/sys_{enter,exit}_{openat,openat2,open,creat}: only open calls pay,
+   * needs tracefs while they are attached: mounted for that when it is not,
+   * see lib/kernel/tracefs.ts), 'raw' (sys_enter/sys_exit: every system call
+   * of every process pays a little more, no tracefs needed), 'auto' (default:
+   * syscalls where tracefs can be had, else raw).
+   */
+  fileHook?: FileHook;
+  /** Where tracefs is looked for and mounted (default: the binding's, else /sys/kernel/tracing, /sys/kernel/debug/tracing). */
+  tracefsDirs?: string[];
+  binding?: NativeBinding;
+}
+
+export type ResolvedProcessOptions = Required<Omit<ProcessTracerOptions, 'binding'>> & { binding?: NativeBinding };
+
+export const ARGV_MAX_LIMIT = 16384;
+
+/** Validate and complete options; throws UsageError with what is wrong. No kernel needed. */
+export function resolveProcessOptions(o: ProcessTracerOptions = {}): ResolvedProcessOptions {
+  const { comm, pid } = resolveSelection(o);
+  const selected = isSelected({ comm, pid });
+  const mode = o.mode ?? (selected ? PROCESS_MODE.TRACKED : PROCESS_MODE.TRACKED_FILES);
+  if (![0, 1, 2].includes(mode)) throw new UsageError(`--mode must be 0, 1 or 2 (got ${mode})`);
+  if (mode === PROCESS_MODE.TRACKED && !selected)
+    throw new UsageError('--mode 2 reports only selected processes: give --comm or --pid (or use --mode 0 or 1)');
+  const durationMs = o.durationMs ?? 0;
+  if (!(durationMs >= 0)) throw new UsageError(`--duration must be >= 0 ms (got ${durationMs})`);
+  const argvMax = o.argvMax ?? 4096;
+  if (!Number.isInteger(argvMax) || argvMax < 0 || argvMax > ARGV_MAX_LIMIT)
+    throw new UsageError(`--argv-max must be between 0 and ${ARGV_MAX_LIMIT} bytes (got ${argvMax})`);
+  const ringBytes = resolveRingBytes(o.ringBytes, 8 << 20, 'the ring buffer');
+  const fileDedupMs = o.fileDedupMs ?? 1000;
+  if (!(fileDedupMs >= 0)) throw new UsageError(`--file-dedup-ms must be >= 0 (got ${fileDedupMs})`);
+  const fileHook = resolveChoice('fileHook', o.fileHook, ['auto', 'syscalls', 'raw'], 'auto');
+  const statsIntervalMs = resolveStatsInterval(o.statsIntervalMs);
+  return {
+    comm,
+    pid,
+    mode: mode as 0 | 1 | 2,
+    durationMs,
+    fileEvents: o.fileEvents ?? true,
+    fileDedupMs,
+    argvMax,
+    ringBytes,
+    statsIntervalMs,
+    emit: o.emit ?? true,
+    selfPid: o.selfPid ?? process.pid,
+    fileHook,
+    tracefsDirs: o.tracefsDirs ? [...o.tracefsDirs] : [],
+    binding: o.binding,
+  };
+}
+
+/** The const volatile configuration block of process.bpf.c. */
+export function processConfigBlock(o: ResolvedProcessOptions): Buffer {
+  const b = Buffer.alloc(PROCESS_CONFIG.size);
+  const off = PROCESS_CONFIG.off;
+  b.writeUInt32LE(o.mode, off.mode);
+  b.writeUInt32LE(o.selfPid, off.self_pid);
+  b.writeBigUInt64LE(BigInt(Math.round(o.durationMs * 1e6)), off.min_duration_ns);
+  b.writeUInt32LE(o.comm.length, off.n_comm);
+  b.writeUInt32LE(o.emit ? 1 : 0, off.emit);
+  b.writeUInt32LE(o.fileEvents ? 1 : 0, off.file_events);
+  b.writeUInt32LE(o.argvMax, off.argv_max);
+  o.comm.forEach((c, i) => b.write(c, off.comm + i * COMM_LEN, COMM_LEN - 1, 'utf8'));
+  return b;
+}

@@ -1,0 +1,278 @@
+/**
+ * The process lifecycle tracer: loads bpf/process.bpf.c, selects processes,
+ * and turns its ring buffer into `process` events.
+ *
+ * ProcessTracer.resolve(options) validates options (no kernel needed, spec.ts);
+ * ProcessTracer.start(options) returns a live tracer that must be close()d.
+ */
+import { TRACKED, TRACK_REASON } from '../../kernel/abi';
+import { getBinding, type NativeBinding, type NativeBpfObject } from '../../kernel/binding';
+import { KernelClock } from '../../kernel/clock';
+import { native, UsageError } from '../../core/errors';
+import { statsEvent, type Event } from '../../core/event';
+import { RingSource, type RingSourceStats } from '../../kernel/ring-source';
+import { openTracefs, TRACEFS_DIRS } from '../../kernel/tracefs';
+import { readBpfStats } from '../../kernel/bpf-stats';
+import { FileOpenDedup, type FileDedupStats } from '../file-dedup';
+import { listProcesses, readProc, selectProcesses } from '../proc';
+import { decodeProcessRecord } from '../../kernel/process-decode';
+import { isSelected } from '../rules';
+import { processConfigBlock, resolveProcessOptions, type ProcessTracerOptions, type ResolvedProcessOptions } from './spec';
+
+/** File-open programs on sys_enter/sys_exit (every system call runs them). */
+const RAW_OPEN_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
+/** File-open programs on the per-syscall tracepoints, with the tracepoints each is attached to. */
+const SYSCALL_OPEN_PROGRAMS: Record<string, string[]> = {
+  handle_enter_openat: ['sys_enter_openat'],
+  handle_enter_openat2: ['sys_enter_openat2'],
+  handle_enter_open: ['sys_enter_open'],
+  handle_enter_creat: ['sys_enter_creat'],
+  handle_exit_open: ['sys_exit_openat', 'sys_exit_openat2', 'sys_exit_open', 'sys_exit_creat'],
+};
+/** The tracepoints the syscall hook attaches to, as tracefs names them. */
+export const SYSCALL_OPEN_TRACEPOINTS = Object.values(SYSCALL_OPEN_PROGRAMS)
+  .flat()
+  .map((tp) => `syscalls/${tp}`);
+
+/** Where the tracepoint ids came from: a tracefs that was mounted, one mounted for the attach, none (sys_enter/sys_exit), or not needed. */
+export type TracefsUse = 'present' | 'mounted' | 'unavailable' | 'unused';
+
+export interface ProcessTracerStats {
+  tracer: 'process';
+  records: number;
+  events: number;
+  decode_errors: number;
+  kernel: Record<string, number>;
+  ring: RingSourceStats | null;
+  file_dedup: FileDedupStats;
+  seeded: number;
+  /** How file opens are hooked: per-syscall tracepoints, sys_enter/sys_exit, or not at all. */
+  file_hook: 'syscalls' | 'raw' | 'none';
+  /** tracefs for the per-syscall tracepoints: already mounted, mounted by agentsight for the attach (and unmounted), unavailable (then sys_enter/sys_exit), unused. */
+  tracefs: TracefsUse;
+  /** Why tracefs was unavailable. */
+  tracefs_reason?: string;
+}
+
+export class ProcessTracer {
+  private source: RingSource | null = null;
+  private readonly clock: KernelClock;
+  private readonly dedup: FileOpenDedup;
+  private records = 0;
+  private emitted = 0;
+  private decodeErrors = 0;
+  private seeded = 0;
+  private fileHook: 'syscalls' | 'raw' | 'none' = 'none';
+  private tracefs: { use: TracefsUse; reason?: string } = { use: 'unused' };
+  private closed = false;
+  private iterating = false;
+
+  private constructor(
+    readonly options: ResolvedProcessOptions,
+    binding: NativeBinding,
+    /** The loaded eBPF object (its "tracked" map is shared with the TLS tracer). */
+    readonly object: NativeBpfObject,
+  ) {
+    this.clock = new KernelClock(binding);
+    this.dedup = new FileOpenDedup(options.fileDedupMs);
+  }
+
+  /** Validate and complete options; throws UsageError with what is wrong. */
+  static resolve(o: ProcessTracerOptions = {}): ResolvedProcessOptions {
+    return resolveProcessOptions(o);
+  }
+
+  /** The const volatile configuration block for process.bpf.c. */
+  static configBlock(o: ResolvedProcessOptions): Buffer {
+    return processConfigBlock(o);
+  }
+
+  /** Load, attach and seed; the returned tracer is live until close(). */
+  static async start(options: ProcessTracerOptions = {}): Promise<ProcessTracer> {
+    const o = resolveProcessOptions(options);
+    try {
+      return await ProcessTracer.open(o);
+    } catch (err) {
+      // tracefs listed the syscall tracepoints but they could not be attached: sys_enter/sys_exit see the same opens
+      if (o.fileHook === 'auto' && (err as { op?: string }).op === 'attach_tracepoint') return ProcessTracer.open({ ...o, fileHook: 'raw' });
+      throw err;
+    }
+  }
+
+  private static async open(o: ResolvedProcessOptions): Promise<ProcessTracer> {
+    for (const p of o.pid) {
+      if (!readProc(p)) throw new UsageError(`--pid ${p}: no such process`);
+    }
+    const binding = o.binding ?? getBinding();
+    // file opens are reported in mode 0, or for selected processes: with neither, do not hook syscalls at all
+    const selected = isSelected(o);
+    const wanted = !o.fileEvents || !o.emit || (o.mode !== 0 && !selected) ? 'none' : o.fileHook;
+    // The per-syscall tracepoints need tracefs while they are attached (mounted for that, if root can)
+    const tfs = wanted === 'auto' || wanted === 'syscalls' ? openTracefs(binding, SYSCALL_OPEN_TRACEPOINTS, o.tracefsDirs.length ? o.tracefsDirs : (binding.tracefsDirs ?? TRACEFS_DIRS)) : null;
+    const hook = wanted === 'auto' ? (tfs?.tracefs ? 'syscalls' : 'raw') : wanted;
+    const obj = native(() => new binding.BpfObject('process'));
+    try {
+      native(() => {
+        obj.setRodata('cfg', processConfigBlock(o));
+        obj.setMaxEntries('process_rb', o.ringBytes);
+        if (hook !== 'raw') for (const p of RAW_OPEN_PROGRAMS) obj.setAutoload(p, false);
+        if (hook !== 'syscalls') for (const p of Object.keys(SYSCALL_OPEN_PROGRAMS)) obj.setAutoload(p, false);
+        obj.load();
+        for (const p of obj.programs()) {
+          if (!p.autoload) continue;
+          const tps = SYSCALL_OPEN_PROGRAMS[p.name];
+          if (tps) for (const tp of tps) obj.attachTracepoint(p.name, 'syscalls', tp);
+          else obj.attach(p.name);
+        }
+      });
+      const t = new ProcessTracer(o, binding, obj);
+      t.fileHook = hook;
+      if (tfs) t.tracefs = tfs.tracefs ? { use: tfs.tracefs.mounted ? 'mounted' : 'present' } : { use: 'unavailable', reason: tfs.reason };
+      t.seed();
+      if (o.emit) t.source = new RingSource(binding, obj, 'process_rb', { intervalMs: 20 });
+      return t;
+    } catch (err) {
+      obj.close();
+      throw err;
+    } finally {
+      tfs?.tracefs?.release();
+    }
+  }
+
+  /**
+   * Add the already-running processes the selection covers (and their
+   * descendants) to the tracked map. Probes are attached first, so a child
+   * forked after the scan of a selected parent is tracked by the kernel; a
+   * second pass catches children forked while the first one ran.
+   */
+  private seed(): void {
+    const o = this.options;
+    if (!isSelected(o)) return;
+    const key = Buffer.alloc(4);
+    const val = Buffer.alloc(TRACKED.size);
+    const now = Number(process.hrtime.bigint());
+    for (let pass = 0; pass < 2; pass++) {
+      const sel = selectProcesses(listProcesses(), { comm: o.comm, pid: o.pid }, o.selfPid);
+      for (const [pid, s] of sel) {
+        key.writeUInt32LE(pid, 0);
+        val.writeUInt32LE(s.root, TRACKED.off.root_pid);
+        val.writeUInt32LE(s.reason, TRACKED.off.reason);
+        val.writeBigUInt64LE(BigInt(now), TRACKED.off.since_ns);
+        try {
+          this.object.mapUpdate('tracked', key, val, 1 /* BPF_NOEXIST */);
+          this.seeded++;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'EEXIST') throw err;
+        }
+      }
+    }
+  }
+
+  /** pids currently selected (tracked in the kernel). */
+  trackedPids(): number[] {
+    return this.object.mapKeys('tracked').map((k) => k.readUInt32LE(0));
+  }
+
+  /** Add a process (and, from now on, its descendants) to the selection. */
+  track(pid: number, reason: number = TRACK_REASON.PID): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(pid, 0);
+    const val = Buffer.alloc(TRACKED.size);
+    val.writeUInt32LE(pid, TRACKED.off.root_pid);
+    val.writeUInt32LE(reason, TRACKED.off.reason);
+    val.writeBigUInt64LE(process.hrtime.bigint(), TRACKED.off.since_ns);
+    native(() => this.object.mapUpdate('tracked', key, val, 0));
+  }
+
+  stats(): ProcessTracerStats {
+    return {
+      tracer: 'process',
+      records: this.records,
+      events: this.emitted,
+      decode_errors: this.decodeErrors,
+      kernel: this.closed ? this.lastKernel : readBpfStats(this.object),
+      ring: this.source ? this.source.stats() : null,
+      file_dedup: this.dedup.stats,
+      seeded: this.seeded,
+      file_hook: this.fileHook,
+      tracefs: this.tracefs.use,
+      ...(this.tracefs.reason ? { tracefs_reason: this.tracefs.reason } : {}),
+    };
+  }
+
+  private lastKernel: Record<string, number> = {};
+
+  private statsEvent(kind: 'STATS' | 'FINAL'): Event {
+    return statsEvent({ event: kind, ...this.stats() });
+  }
+
+  /**
+   * The events, until the signal aborts or close() is called. Then the rest
+   * of the ring is drained, pending file-open aggregates are flushed and a
+   * FINAL stats event ends the stream. Iterate once.
+   */
+  async *events(signal?: AbortSignal): AsyncGenerator<Event> {
+    if (!this.source) throw new UsageError('this tracer was started with emit: false and produces no events');
+    if (this.iterating) throw new UsageError('events() can be iterated only once');
+    this.iterating = true;
+    const source = this.source;
+    const onAbort = () => source.end();
+    if (signal?.aborted) source.end();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const out: Event[] = [];
+    let lastStats = Date.now();
+    let lastKernelKey = '';
+    try {
+      for await (const r of source.records()) {
+        if (r === null) {
+          this.dedup.expire(Number(process.hrtime.bigint()), out);
+        } else {
+          this.records++;
+          const [buf, off, len] = r;
+          const e = decodeProcessRecord(buf, off, len, this.clock);
+          if (e) this.dedup.push(e, out);
+          else this.decodeErrors++;
+        }
+        if (this.options.statsIntervalMs > 0 && Date.now() - lastStats >= this.options.statsIntervalMs) {
+          lastStats = Date.now();
+          const k = JSON.stringify(readBpfStats(this.object));
+          if (k !== lastKernelKey && k !== '{}') out.push(this.statsEvent('STATS'));
+          lastKernelKey = k;
+        }
+        for (const e of out) {
+          this.emitted++;
+          yield e;
+        }
+        out.length = 0;
+      }
+      this.dedup.flush(out);
+      for (const e of out) {
+        this.emitted++;
+        yield e;
+      }
+      out.length = 0;
+      yield this.statsEvent('FINAL');
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.close();
+    }
+  }
+
+  /** Stop reading (the events() iteration ends after draining). */
+  stop(): void {
+    this.source?.end();
+  }
+
+  /** Detach everything and free the kernel objects. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.source?.end();
+    try {
+      this.lastKernel = readBpfStats(this.object);
+    } catch {
+      /* object already gone */
+    }
+    this.closed = true;
+    this.object.close();
+  }
+}

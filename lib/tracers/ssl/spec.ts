@@ -1,0 +1,129 @@
+/**
+ * What a TLS tracer is asked to do, before anything touches the kernel: the
+ * options, their validation and defaults (resolveSslOptions), and the
+ * const volatile configuration block of bpf/ssl.bpf.c (sslConfigBlock).
+ */
+import { SSL_CONFIG, SSL_MAX_CALL_BYTES } from '../../kernel/abi';
+import type { NativeBinding } from '../../kernel/binding';
+import { UsageError } from '../../core/errors';
+import type { ProcessTracer } from '../process';
+import { resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
+
+export type UprobeLinks = 'auto' | 'multi' | 'perf';
+export type SocketHook = 'auto' | 'sock' | 'syscall';
+
+export interface SslTracerOptions {
+  /** Processes (and descendants) to capture; default every process. */
+  pid?: number[];
+  /** Process names (prefix of the kernel comm) to capture. */
+  comm?: string[];
+  /** Only this user id. */
+  uid?: number;
+  /** Only connections with this local or remote port (user-space filter on the socket seen under the TLS session). */
+  port?: number[];
+  /** Report SSL_do_handshake calls. */
+  handshake?: boolean;
+  /** Per-call capture cap in bytes (default 4 MiB, the maximum); longer calls are flagged truncated. */
+  maxBytes?: number;
+  /** Extra executables or libraries to probe (must contain TLS functions). */
+  binaryPaths?: string[];
+  /** TLS ring buffer size in bytes (power of two, default 64 MiB). */
+  ringBytes?: number;
+  /** Wake user space when this much data is pending (default 256 KiB); below it, a 20 ms timer drains. */
+  wakeupBytes?: number;
+  /** Probe the host's shared TLS libraries (default true). */
+  systemLibraries?: boolean;
+  /** Where the BoringSSL locator caches its verdicts (default ~/.cache/agentsight/locator). */
+  locatorCacheDir?: string;
+  /** Selected pids that are about to exec what is really traced (record's gate): their current image is not judged. */
+  launching?: number[];
+  /** Executables to inspect and probe before start() returns (e.g. the command record is about to run): no race with their first TLS call. */
+  preloadExecutables?: string[];
+  /** Periodic stats events while drops change (ms; 0 = only at the end). */
+  statsIntervalMs?: number;
+  /**
+   * How uprobes are linked: 'multi' (uprobe_multi, Linux 6.6+: one link per file, fast to detach),
+   * 'perf' (one perf-event link per function, older kernels), 'auto' (default: multi if the kernel has it).
+   */
+  uprobeLinks?: UprobeLinks;
+  /**
+   * How the socket under a TLS session is found: 'sock' (the sock_send_length/sock_recv_length
+   * tracepoints, Linux 6.3+: only socket I/O is seen), 'syscall' (a sys_enter hook, which every
+   * system call of every process passes through), 'auto' (default: sock if the kernel has it).
+   */
+  socketHook?: SocketHook;
+  /** A running process tracer to share the selection with (its events must be passed to observe()). */
+  processTracer?: ProcessTracer;
+  selfPid?: number;
+  binding?: NativeBinding;
+}
+
+export interface ResolvedSslOptions {
+  pid: number[];
+  comm: string[];
+  uid: number | null;
+  port: number[];
+  handshake: boolean;
+  maxBytes: number;
+  binaryPaths: string[];
+  ringBytes: number;
+  wakeupBytes: number;
+  systemLibraries: boolean;
+  statsIntervalMs: number;
+  selfPid: number;
+  locatorCacheDir?: string;
+  launching: number[];
+  preloadExecutables: string[];
+  uprobeLinks: UprobeLinks;
+  socketHook: SocketHook;
+}
+
+/** Validate and complete options; throws UsageError with what is wrong. No kernel needed. */
+export function resolveSslOptions(o: SslTracerOptions = {}): ResolvedSslOptions {
+  const port = [...(o.port ?? [])];
+  for (const p of port) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new UsageError(`--port ${p} is not a TCP port`);
+  const uid = o.uid ?? null;
+  if (uid !== null && (!Number.isInteger(uid) || uid < 0 || uid > 0xfffffffe)) throw new UsageError(`--uid ${uid} is not a user id`);
+  const maxBytes = o.maxBytes ?? SSL_MAX_CALL_BYTES;
+  if (!Number.isInteger(maxBytes) || maxBytes < 0 || maxBytes > SSL_MAX_CALL_BYTES)
+    throw new UsageError(`--max-bytes must be between 0 and ${SSL_MAX_CALL_BYTES} (4 MiB) (got ${maxBytes})`);
+  const ringBytes = resolveRingBytes(o.ringBytes, 64 << 20, 'the TLS ring buffer');
+  const wakeupBytes = o.wakeupBytes ?? 256 << 10;
+  if (!Number.isInteger(wakeupBytes) || wakeupBytes < 0) throw new UsageError(`wakeup bytes must be >= 0 (got ${wakeupBytes})`);
+  const statsIntervalMs = resolveStatsInterval(o.statsIntervalMs);
+  for (const b of o.binaryPaths ?? []) if (typeof b !== 'string' || !b) throw new UsageError('--binary-path needs a file');
+  const { comm, pid } = resolveSelection(o);
+  return {
+    pid,
+    comm,
+    uid,
+    port,
+    handshake: o.handshake ?? false,
+    maxBytes,
+    binaryPaths: [...(o.binaryPaths ?? [])],
+    ringBytes,
+    wakeupBytes,
+    systemLibraries: o.systemLibraries ?? true,
+    statsIntervalMs,
+    selfPid: o.selfPid ?? process.pid,
+    ...(o.locatorCacheDir ? { locatorCacheDir: o.locatorCacheDir } : {}),
+    launching: [...(o.launching ?? [])],
+    preloadExecutables: [...(o.preloadExecutables ?? [])],
+    uprobeLinks: resolveChoice('uprobeLinks', o.uprobeLinks, ['auto', 'multi', 'perf'], 'auto'),
+    socketHook: resolveChoice('socketHook', o.socketHook, ['auto', 'sock', 'syscall'], 'auto'),
+  };
+}
+
+/** The const volatile configuration block of ssl.bpf.c. filterTracked: only processes in the shared "tracked" map. */
+export function sslConfigBlock(o: ResolvedSslOptions, filterTracked: boolean): Buffer {
+  const b = Buffer.alloc(SSL_CONFIG.size);
+  const off = SSL_CONFIG.off;
+  b.writeUInt32LE(o.selfPid, off.self_pid);
+  b.writeUInt32LE(filterTracked ? 1 : 0, off.filter_tracked);
+  b.writeUInt32LE(o.uid ?? 0, off.uid);
+  b.writeUInt32LE(o.uid === null ? 0 : 1, off.has_uid);
+  b.writeUInt32LE(o.maxBytes, off.max_call_bytes);
+  b.writeUInt32LE(o.handshake ? 1 : 0, off.handshake);
+  b.writeUInt32LE(o.wakeupBytes, off.wakeup_bytes);
+  return b;
+}

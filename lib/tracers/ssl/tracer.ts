@@ -1,0 +1,252 @@
+/**
+ * The TLS plaintext tracer: loads bpf/ssl.bpf.c (loader.ts), finds the TLS
+ * code of the host and of the selected processes and attaches uprobes to it
+ * (discovery.ts), and turns its ring buffer into `ssl` events.
+ *
+ * Selection (--pid with descendants, --comm) is the process tracer's
+ * "tracked" map, shared with the TLS object; when no process tracer is given,
+ * the TLS tracer runs one of its own (its events are used for discovery and
+ * not reported).
+ *
+ * SslTracer.resolve(options) validates options (no kernel needed);
+ * SslTracer.start(options) returns a live tracer that must be close()d.
+ */
+import { EventEmitter } from 'eventemitter3';
+import { getBinding, type NativeBinding, type NativeBpfObject } from '../../kernel/binding';
+import { KernelClock } from '../../kernel/clock';
+import { UsageError } from '../../core/errors';
+import { diagnosticEvent, statsEvent, type Event } from '../../core/event';
+import { RingSource, type RingSourceStats } from '../../kernel/ring-source';
+import { readBpfStats } from '../../kernel/bpf-stats';
+import { decodeSslRecord } from '../../kernel/ssl-decode';
+import type { ProcessTracer, ProcessTracerStats } from '../process';
+import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions } from './spec';
+import { attachTarget, loadSsl, selectionTracer, type LoadedSsl } from './loader';
+import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type LocatorFinding } from './discovery';
+
+export interface SslTracerStats {
+  tracer: 'ssl';
+  records: number;
+  events: number;
+  decode_errors: number;
+  port_filtered: number;
+  port_unknown: number;
+  kernel: Record<string, number>;
+  ring: RingSourceStats | null;
+  targets: AttachedTarget[];
+  attach_errors: number;
+  process?: ProcessTracerStats;
+}
+
+interface SslTracerEvents {
+  notice: [message: string];
+  attached: [target: AttachedTarget];
+}
+
+export class SslTracer extends EventEmitter<SslTracerEvents> {
+  private source: RingSource | null = null;
+  private readonly clock: KernelClock;
+  private readonly discovery: TlsDiscovery;
+  /** notices, also reported as diagnostic events in events() */
+  private readonly diagnostics: string[] = [];
+  private records = 0;
+  private emitted = 0;
+  private decodeErrors = 0;
+  private portFiltered = 0;
+  private portUnknown = 0;
+  private closed = false;
+  private iterating = false;
+  private ownProcessLoop: Promise<void> | null = null;
+  private lastKernel: Record<string, number> = {};
+  readonly object: NativeBpfObject;
+  /** uprobe_multi links (one per file and program) rather than one link per function */
+  readonly multiLinks: boolean;
+
+  private constructor(
+    readonly options: ResolvedSslOptions,
+    binding: NativeBinding,
+    loaded: LoadedSsl,
+    /** The process tracer holding the selection (owned when we started it). */
+    readonly processTracer: ProcessTracer,
+    private readonly ownsProcessTracer: boolean,
+  ) {
+    super();
+    this.clock = new KernelClock(binding);
+    this.object = loaded.object;
+    this.multiLinks = loaded.multiLinks;
+    this.discovery = new TlsDiscovery(options, processTracer, {
+      attach: (t) => attachTarget(loaded, t),
+      notice: (m) => {
+        this.emit('notice', m);
+        this.diagnostics.push(m);
+      },
+      attached: (a) => this.emit('attached', a),
+    });
+  }
+
+  /** Validate and complete options; throws UsageError with what is wrong. */
+  static resolve(o: SslTracerOptions = {}): ResolvedSslOptions {
+    return resolveSslOptions(o);
+  }
+
+  /** The const volatile configuration block for ssl.bpf.c. */
+  static configBlock(o: ResolvedSslOptions, filterTracked: boolean): Buffer {
+    return sslConfigBlock(o, filterTracked);
+  }
+
+  /** Load, attach and start discovery; the returned tracer is live until close(). */
+  static async start(options: SslTracerOptions = {}): Promise<SslTracer> {
+    const o = resolveSslOptions(options);
+    checkBinaryPaths(o);
+    const binding = options.binding ?? options.processTracer?.options.binding ?? getBinding();
+    const { tracer: pt, owned } = await selectionTracer(o, options.processTracer, binding);
+    let loaded: LoadedSsl | null = null;
+    try {
+      loaded = loadSsl(binding, o, pt);
+      const t = new SslTracer(o, binding, loaded, pt, owned);
+      await t.discovery.attachInitial();
+      t.source = new RingSource(binding, loaded.object, 'ssl_rb', { intervalMs: 20 });
+      return t;
+    } catch (err) {
+      loaded?.object.close();
+      if (owned) pt.close();
+      throw err;
+    }
+  }
+
+  /** Executables whose TLS functions the locator found (BoringSSL without symbols). */
+  get locatorVerdicts(): readonly LocatorFinding[] {
+    return this.discovery.locatorVerdicts;
+  }
+
+  /**
+   * Feed a process event (from the shared process tracer): new executables
+   * and TLS libraries opened by selected processes are probed as they appear.
+   */
+  observe(e: Event): void {
+    if (!this.closed) this.discovery.observe(e);
+  }
+
+  stats(): SslTracerStats {
+    return {
+      tracer: 'ssl',
+      records: this.records,
+      events: this.emitted,
+      decode_errors: this.decodeErrors,
+      port_filtered: this.portFiltered,
+      port_unknown: this.portUnknown,
+      kernel: this.closed ? this.lastKernel : readBpfStats(this.object),
+      ring: this.source ? this.source.stats() : null,
+      targets: this.discovery.targets(),
+      attach_errors: this.discovery.attachErrors,
+      ...(this.ownsProcessTracer ? { process: this.processTracer.stats() } : {}),
+    };
+  }
+
+  /** Probed files, for people. */
+  targets(): AttachedTarget[] {
+    return this.discovery.targets();
+  }
+
+  private statsEvent(kind: 'STATS' | 'FINAL'): Event {
+    return statsEvent({ event: kind, ...this.stats() });
+  }
+
+  /** --port: an event passes when its connection's local or remote port is one of them (unknown sockets do not). */
+  private passesPort(e: Event): boolean {
+    const ports = this.options.port;
+    if (ports.length === 0) return true;
+    const d = e.data;
+    if (d.local_port === undefined) {
+      this.portUnknown++;
+      return false;
+    }
+    if (ports.includes(d.local_port) || ports.includes(d.remote_port)) return true;
+    this.portFiltered++;
+    return false;
+  }
+
+  private diagnostic(message: string): Event {
+    return diagnosticEvent({ type: 'tls_discovery', level: 'warning', tracer: 'ssl', message });
+  }
+
+  /** Feed the events of the process tracer we own to discovery, while events() runs. */
+  private runOwnProcessTracer(): void {
+    if (!this.ownsProcessTracer) return;
+    const pt = this.processTracer;
+    this.ownProcessLoop = (async () => {
+      for await (const e of pt.events()) this.observe(e);
+    })();
+  }
+
+  /**
+   * The ssl events (and diagnostics), until the signal aborts or close() is
+   * called; then the ring is drained and a FINAL stats event ends the stream.
+   */
+  async *events(signal?: AbortSignal): AsyncGenerator<Event> {
+    const source = this.source as RingSource;
+    if (this.iterating) throw new UsageError('events() can be iterated only once');
+    this.iterating = true;
+    const onAbort = () => this.stop();
+    if (signal?.aborted) this.stop();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    this.runOwnProcessTracer();
+    let lastStats = Date.now();
+    let lastKernelKey = '';
+    let shown = 0;
+    try {
+      for await (const r of source.records()) {
+        while (shown < this.diagnostics.length) yield this.diagnostic(this.diagnostics[shown++]);
+        if (r !== null) {
+          this.records++;
+          const [buf, off, len] = r;
+          const e = decodeSslRecord(buf, off, len, this.clock);
+          if (!e) this.decodeErrors++;
+          else if (this.passesPort(e)) {
+            this.emitted++;
+            yield e;
+          }
+        }
+        if (this.options.statsIntervalMs > 0 && Date.now() - lastStats >= this.options.statsIntervalMs) {
+          lastStats = Date.now();
+          const k = JSON.stringify(readBpfStats(this.object));
+          if (k !== lastKernelKey && k !== '{}') yield this.statsEvent('STATS');
+          lastKernelKey = k;
+        }
+      }
+      while (shown < this.diagnostics.length) yield this.diagnostic(this.diagnostics[shown++]);
+      yield this.statsEvent('FINAL');
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      await this.closeAsync();
+    }
+  }
+
+  /** Stop: the events() iteration drains the ring and ends. */
+  stop(): void {
+    this.source?.end();
+    if (this.ownsProcessTracer) this.processTracer.stop();
+  }
+
+  private async closeAsync(): Promise<void> {
+    this.stop();
+    if (this.ownProcessLoop) await this.ownProcessLoop.catch(() => undefined);
+    await this.discovery.settled();
+    this.close();
+  }
+
+  /** Detach everything and free the kernel objects. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.source?.end();
+    this.discovery.close();
+    try {
+      this.lastKernel = readBpfStats(this.object);
+    } catch {
+      /* already gone */
+    }
+    this.closed = true;
+    this.object.close();
+    if (this.ownsProcessTracer) this.processTracer.close();
+  }
+}
