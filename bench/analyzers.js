@@ -54,7 +54,10 @@ function syntheticStream() {
 }
 
 function recordedStream() {
-  const files = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.ndjson')).sort();
+  const files = fs
+    .readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.ndjson'))
+    .sort();
   const recorded = [];
   for (const f of files) {
     const lines = fs.readFileSync(path.join(FIXTURES, f), 'utf8').split('\n').filter(Boolean);
@@ -105,9 +108,15 @@ async function main() {
   console.log(`stream: ${events.length} ssl events, ${mb.toFixed(1)} MB of plaintext: ${what}`);
   const chains = [
     ['baseline pass-through', () => [lib.mapAnalyzer('pass', (e) => e)]],
-    ['HTTPParser + SSEProcessor', () => [new lib.HTTPParser(), new lib.SSEProcessor()]],
-    ['full: Redactor, SSLFilter, HTTPParser, SSEProcessor, HTTPFilter', () => [new lib.Redactor(), new lib.SSLFilter('handshake'), new lib.HTTPParser(), new lib.SSEProcessor(), new lib.HTTPFilter('GET /health')]],
-    ['agent chain: Redactor, HTTPParser, SSEProcessor, LlmAnalyzer', () => [new lib.Redactor(), new lib.HTTPParser(), new lib.SSEProcessor(), new lib.LlmAnalyzer()]],
+    ['HttpParser + SseProcessor', () => [new lib.HttpParser(), new lib.SseProcessor()]],
+    [
+      'full: Redactor, SslFilter, HttpParser, SseProcessor, HttpFilter',
+      () => [new lib.Redactor(), new lib.SslFilter('handshake'), new lib.HttpParser(), new lib.SseProcessor(), new lib.HttpFilter('GET /health')],
+    ],
+    [
+      'agent chain: Redactor, HttpParser, SseProcessor, LlmAnalyzer',
+      () => [new lib.Redactor(), new lib.HttpParser(), new lib.SseProcessor(), new lib.LlmAnalyzer()],
+    ],
   ];
   // warm-up
   for (const [, make] of chains) await measure('warm', events.slice(0, 2000), make);

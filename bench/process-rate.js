@@ -78,7 +78,10 @@ function procTracer(kind, sinkOpts = {}, cliArgs = []) {
 }
 
 function dropsOf(fin) {
-  if (fin.kernelDrops) return Object.entries(fin.kernelDrops).filter(([k]) => k.startsWith('ringbuf_full')).reduce((a, [, v]) => a + v, 0);
+  if (fin.kernelDrops)
+    return Object.entries(fin.kernelDrops)
+      .filter(([k]) => k.startsWith('ringbuf_full'))
+      .reduce((a, [, v]) => a + v, 0);
   return fin.lost ?? 0;
 }
 
@@ -99,7 +102,9 @@ async function stormSlowdown(out) {
       const d = await t.since(m0);
       const fin = await t.stop();
       (rows[kind] ??= []).push({ ...r, events: d.events, cpu: d.cpu_ms, drops: dropsOf(fin) });
-      process.stderr.write(`  storm rep ${rep + 1} ${kind.padEnd(5)} ${C.fmtNum(r.ms)} ms (${C.fmtNum(r.execs / (r.ms / 1000))} execs/s)${kind !== 'none' ? `, ${d.events} events, drops ${dropsOf(fin)}` : ''}\n`);
+      process.stderr.write(
+        `  storm rep ${rep + 1} ${kind.padEnd(5)} ${C.fmtNum(r.ms)} ms (${C.fmtNum(r.execs / (r.ms / 1000))} execs/s)${kind !== 'none' ? `, ${d.events} events, drops ${dropsOf(fin)}` : ''}\n`,
+      );
     }
   }
   const base = C.median(rows.none.map((r) => r.ms));
@@ -174,7 +179,8 @@ async function syscallTax(out) {
       ['tracer', 'ms', 'ratio', 'ns per system call added'],
       kinds.map(([k, a], i) => {
         const m = C.median(times[i]);
-        const name = k === 'none' ? 'untraced' : k === 'sink' ? `ProcessTracer --comm asbench-none, fileHook ${a.fileHook}` : `agentsight process ${a.join(' ')}`.trim();
+        const name =
+          k === 'none' ? 'untraced' : k === 'sink' ? `ProcessTracer --comm asbench-none, fileHook ${a.fileHook}` : `agentsight process ${a.join(' ')}`.trim();
         return [name, C.fmtNum(m), C.fmtRatio(m / base), k === 'none' ? '-' : C.fmtNum(((m - base) * 1e6) / (2 * count))];
       }),
     ),
@@ -197,8 +203,18 @@ async function execRates(out) {
       const d = await t.since(m0);
       const fin = await t.stop();
       const drops = dropsOf(fin);
-      process.stderr.write(`  exec ring ${ring} k=${k}: ${C.fmtNum(r.execs / (r.ms / 1000))} execs/s, ${C.fmtNum(d.events / (r.ms / 1000))} events/s, drops ${drops}\n`);
-      rows.push([C.fmtNum(ring / 1024) + ' KiB', String(k), C.fmtNum(r.execs / (r.ms / 1000)), C.fmtNum(d.events / (r.ms / 1000)), String(drops), C.fmtNum(d.lag), `${C.fmtNum((d.cpu_ms / r.ms) * 100)}%`]);
+      process.stderr.write(
+        `  exec ring ${ring} k=${k}: ${C.fmtNum(r.execs / (r.ms / 1000))} execs/s, ${C.fmtNum(d.events / (r.ms / 1000))} events/s, drops ${drops}\n`,
+      );
+      rows.push([
+        C.fmtNum(ring / 1024) + ' KiB',
+        String(k),
+        C.fmtNum(r.execs / (r.ms / 1000)),
+        C.fmtNum(d.events / (r.ms / 1000)),
+        String(drops),
+        C.fmtNum(d.lag),
+        `${C.fmtNum((d.cpu_ms / r.ms) * 100)}%`,
+      ]);
     }
   }
   out.push(
@@ -230,7 +246,9 @@ async function openRates(out) {
         const fin = await t.stop();
         const drops = dropsOf(fin);
         const offered = r.opens / (r.ms / 1000);
-        process.stderr.write(`  open ring ${ring} rate ${rate || 'max'}: ${C.fmtNum(offered)} opens/s, ${C.fmtNum(d.events / (r.ms / 1000))} events/s, drops ${drops}\n`);
+        process.stderr.write(
+          `  open ring ${ring} rate ${rate || 'max'}: ${C.fmtNum(offered)} opens/s, ${C.fmtNum(d.events / (r.ms / 1000))} events/s, drops ${drops}\n`,
+        );
         rows.push([
           C.fmtNum(ring / 1024) + ' KiB',
           rate ? C.fmtNum(rate) : 'unpaced',

@@ -207,13 +207,28 @@ async function overhead(out) {
         Number.isFinite(perCall) ? `${C.fmtNum(perCall)} (${C.fmtNum(tlsMs, 1)} ms/s)` : '-',
         Number.isFinite(sysNs) ? `${C.fmtNum(sysNs)} x ${C.fmtNum(sysPerS)}/s = ${C.fmtNum(sysMs, 1)} ms/s` : '-',
         all,
-        rs.map((r) => `${C.fmtNum(Math.max(0, r.other))}%${r.foreign ? ` (${r.foreign} foreign progs)` : ''}${r.attempts > 1 ? ` [${r.attempts} tries]` : ''}`).join(' / '),
+        rs
+          .map((r) => `${C.fmtNum(Math.max(0, r.other))}%${r.foreign ? ` (${r.foreign} foreign progs)` : ''}${r.attempts > 1 ? ` [${r.attempts} tries]` : ''}`)
+          .join(' / '),
       ]);
     }
     out.push(
       `\n## Overhead: ${w.name} (GET ${w.path}, ${w.conc} keep-alive connections; median of ${REPS} x ${SECS} s windows; ${w.unit})\n`,
       C.table(
-        ['tracer', w.unit, 'ratio', 'change', `workload CPU us/${w.unit.split('/')[0].replace(/s$/, '')}`, 'events/s', 'lost', 'tracer CPU', 'eBPF ns/TLS call', 'socket hook prog', `each run (${w.unit})`, 'other CPU each run'],
+        [
+          'tracer',
+          w.unit,
+          'ratio',
+          'change',
+          `workload CPU us/${w.unit.split('/')[0].replace(/s$/, '')}`,
+          'events/s',
+          'lost',
+          'tracer CPU',
+          'eBPF ns/TLS call',
+          'socket hook prog',
+          `each run (${w.unit})`,
+          'other CPU each run',
+        ],
         tab,
       ),
     );
@@ -223,7 +238,10 @@ async function overhead(out) {
 
 /** Records the tracer said it lost: ring-full counters (agentsight), "Lost N events" (bpftrace). */
 function ringDrops(fin) {
-  if (fin.kernelDrops) return Object.entries(fin.kernelDrops).filter(([k]) => k.startsWith('ringbuf_full')).reduce((a, [, v]) => a + v, 0);
+  if (fin.kernelDrops)
+    return Object.entries(fin.kernelDrops)
+      .filter(([k]) => k.startsWith('ringbuf_full'))
+      .reduce((a, [, v]) => a + v, 0);
   return fin.lost ?? 0;
 }
 
@@ -263,10 +281,12 @@ async function syscallTax(out) {
     `\n## Tax on a process without TLS: dd if=/dev/zero of=/dev/null bs=1 count=${count} (${2 * count} read/write system calls); median of ${REPS * runs} runs\n`,
     C.table(
       ['tracer', 'ms', 'ratio', 'ns per system call added'],
-      tracers.filter((k) => times[k]).map((k) => {
-        const m = C.median(times[k]);
-        return [label(k), C.fmtNum(m), C.fmtRatio(m / base), k === 'none' ? '-' : C.fmtNum(((m - base) * 1e6) / (2 * count))];
-      }),
+      tracers
+        .filter((k) => times[k])
+        .map((k) => {
+          const m = C.median(times[k]);
+          return [label(k), C.fmtNum(m), C.fmtRatio(m / base), k === 'none' ? '-' : C.fmtNum(((m - base) * 1e6) / (2 * count))];
+        }),
     ),
   );
 }
@@ -340,7 +360,9 @@ async function delivery(out) {
     }
     for (const level of big) {
       const a = await sinkRuns(level);
-      process.stderr.write(`  delivery ${level.bps ? level.bps / 1e6 : 'max'} MB/s: agentsight ${joinRuns(a, (x) => `${C.fmtNum(x.events)} ev/s ${C.fmtNum(x.mbps)} MB/s drops ${x.drops}`)}\n`);
+      process.stderr.write(
+        `  delivery ${level.bps ? level.bps / 1e6 : 'max'} MB/s: agentsight ${joinRuns(a, (x) => `${C.fmtNum(x.events)} ev/s ${C.fmtNum(x.mbps)} MB/s drops ${x.drops}`)}\n`,
+      );
       rowsBig.push([
         level.bps ? C.fmtNum(level.bps / 1e6) : 'unpaced',
         joinRuns(a, (x) => C.fmtNum(x.mbps)),
@@ -361,7 +383,17 @@ async function delivery(out) {
     'events/s = events reaching that loop in the window (both directions: server writes + client reads); drops = kernel ring-full counters over the whole run.',
     'bpftrace columns: offered chunks/s / lines printed per second / "Lost N events", with its default perf buffers and with BPFTRACE_PERF_RB_PAGES=4096.\n',
     C.table(
-      ['target chunks/s', 'offered chunks/s', 'agentsight events/s', 'drops', 'max lag ms', 'tracer CPU', 'max VmHWM / peak RssAnon', 'bpftrace default: offered / ev/s / lost', 'bpftrace 4096 pages: offered / ev/s / lost'],
+      [
+        'target chunks/s',
+        'offered chunks/s',
+        'agentsight events/s',
+        'drops',
+        'max lag ms',
+        'tracer CPU',
+        'max VmHWM / peak RssAnon',
+        'bpftrace default: offered / ev/s / lost',
+        'bpftrace 4096 pages: offered / ev/s / lost',
+      ],
       rowsSmall,
     ),
     `\n## Delivery: large records (SSE chunks of 16 KiB, 4 streams, paced; ${DRUNS} run(s) per level; agentsight only: bpftrace 0.17 copies at most 200 bytes per call)\n`,

@@ -185,7 +185,11 @@ async function anthropicAgent(args, agent, prompt, report) {
     const { content, stopReason } = await anthropicTurn(args, agent, messages);
     messages.push({ role: 'assistant', content });
     const calls = content.filter((b) => b.type === 'tool_use');
-    if (stopReason !== 'tool_use' || calls.length === 0) return content.filter((b) => b.type === 'text').map((b) => b.text).join('');
+    if (stopReason !== 'tool_use' || calls.length === 0)
+      return content
+        .filter((b) => b.type === 'text')
+        .map((b) => b.text)
+        .join('');
     const results = [];
     for (const c of calls) {
       const { output, code } = runCommand(c.input.command);

@@ -36,9 +36,13 @@ export { ProcessTracer, type ProcessTracerOptions, type ProcessTracerStats } fro
 export { SslTracer, type SslTracerOptions, type SslTracerStats } from './tracers/ssl-tracer';
 
 // analyzers
-export { HTTPParser, type HTTPParserOptions } from './analyzers/http-parser';
-export { SSEProcessor, type SSEProcessorOptions } from './analyzers/sse-processor';
-export { HTTPFilter, SSLFilter } from './analyzers/filters';
+export { HttpParser, type HttpParserOptions } from './analyzers/http-parser';
+export { SseProcessor, type SseProcessorOptions } from './analyzers/sse-processor';
+export { HttpFilter, SslFilter } from './analyzers/filters';
+// the original collector's names, for its users
+export { HttpParser as HTTPParser, type HttpParserOptions as HTTPParserOptions } from './analyzers/http-parser';
+export { SseProcessor as SSEProcessor, type SseProcessorOptions as SSEProcessorOptions } from './analyzers/sse-processor';
+export { HttpFilter as HTTPFilter, SslFilter as SSLFilter } from './analyzers/filters';
 export { LlmAnalyzer, type LlmAnalyzerOptions, type LlmCallData } from './analyzers/llm';
 export { SessionSummary, summaryText, type SessionSummaryData } from './analyzers/summary';
 export { FileLogger, type FileLoggerOptions } from './sinks/file-logger';

@@ -30,13 +30,33 @@ const agents = {
 const SESSIONS = {
   'curl-anthropic-gzip': (s) => [
     'curl',
-    ['-s', '--compressed', '-H', 'content-type: application/json', '-H', 'anthropic-version: 2023-06-01', '-H', `x-api-key: ${s.env().ANTHROPIC_API_KEY}`,
-      '-d', JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 256, messages: [{ role: 'user', content: 'Say hello' }] }), `${s.url}/v1/messages`],
+    [
+      '-s',
+      '--compressed',
+      '-H',
+      'content-type: application/json',
+      '-H',
+      'anthropic-version: 2023-06-01',
+      '-H',
+      `x-api-key: ${s.env().ANTHROPIC_API_KEY}`,
+      '-d',
+      JSON.stringify({ model: 'claude-sonnet-4-6', max_tokens: 256, messages: [{ role: 'user', content: 'Say hello' }] }),
+      `${s.url}/v1/messages`,
+    ],
   ],
   'curl-gemini-sse': (s) => [
     'curl',
-    ['-s', '-N', '-H', 'content-type: application/json', '-H', `x-goog-api-key: ${s.env().GEMINI_API_KEY ?? s.env().GOOGLE_API_KEY}`,
-      '-d', JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Say hello' }] }] }), `${s.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse`],
+    [
+      '-s',
+      '-N',
+      '-H',
+      'content-type: application/json',
+      '-H',
+      `x-goog-api-key: ${s.env().GEMINI_API_KEY ?? s.env().GOOGLE_API_KEY}`,
+      '-d',
+      JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Say hello' }] }] }),
+      `${s.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse`,
+    ],
   ],
   'python-anthropic-stream': () => [PY, [agents.python, '--provider', 'anthropic', '--stream', 'What kernel is this? run: uname -r']],
   'python-openai-json': () => [PY, [agents.python, '--provider', 'openai', '--no-stream', 'List the root directory. run: ls /']],
@@ -83,7 +103,10 @@ async function recordOne(name, standin) {
     request_body: r.body.toString('utf8'),
   }));
   fs.writeFileSync(path.join(out, `${name}.ndjson`), events.map((e) => JSON.stringify(e)).join('\n') + '\n');
-  fs.writeFileSync(path.join(out, `${name}.expected.json`), JSON.stringify({ command: [path.basename(cmd), ...args.map((a) => a.replace(repo, '<repo>'))], pid: child.pid, stdout, requests }, null, 2) + '\n');
+  fs.writeFileSync(
+    path.join(out, `${name}.expected.json`),
+    JSON.stringify({ command: [path.basename(cmd), ...args.map((a) => a.replace(repo, '<repo>'))], pid: child.pid, stdout, requests }, null, 2) + '\n',
+  );
   console.log(`${name}: ${events.length} events (${events.filter((e) => e.source === 'ssl').length} ssl), ${requests.length} request(s)`);
 }
 

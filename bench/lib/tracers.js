@@ -48,7 +48,11 @@ class Tracer {
     // bpftool here cannot say which process holds a program: the tracer's are the ones that appear while it starts
     const before = new Set(bpfPrograms().map((p) => p.id));
     await this.launch(binary);
-    this.progIds = new Set(bpfPrograms().map((p) => p.id).filter((id) => !before.has(id)));
+    this.progIds = new Set(
+      bpfPrograms()
+        .map((p) => p.id)
+        .filter((id) => !before.has(id)),
+    );
     return this;
   }
 
@@ -63,7 +67,11 @@ class Tracer {
       await this.child.waitFor(cmd === 'ssl' ? new RegExp(`TLS tracer attached to .*${esc}`) : /process tracer attached/, { stderr: true });
     } else if (k === 'sink') {
       const o = { ...(this.opts.sink ?? {}) };
-      this.child = track(new Child(process.execPath, [path.join(__dirname, 'tracer-sink.js'), cmd, JSON.stringify(o)], { env: { ...process.env, AGENTSIGHT_BENCH_ROOT: this.root } }));
+      this.child = track(
+        new Child(process.execPath, [path.join(__dirname, 'tracer-sink.js'), cmd, JSON.stringify(o)], {
+          env: { ...process.env, AGENTSIGHT_BENCH_ROOT: this.root },
+        }),
+      );
       const r = await this.child.json(/"ready"/);
       if (cmd === 'ssl' && !r.targets.includes(binary)) throw new Error(`sink did not attach to ${binary}: ${r.targets.join(', ')}`);
     } else if (k === 'bpftrace') {

@@ -4,10 +4,10 @@
  */
 import { mapAnalyzer, type Analyzer } from '../core/analyzer';
 import type { ChainOptions } from '../config/options';
-import { HTTPFilter, SSLFilter } from './filters';
-import { HTTPParser } from './http-parser';
+import { HttpFilter, SslFilter } from './filters';
+import { HttpParser } from './http-parser';
 import { Redactor } from './redactor';
-import { SSEProcessor } from './sse-processor';
+import { SseProcessor } from './sse-processor';
 
 /**
  * HTTP parsing, SSE merging, filters. Filter expressions are compiled here,
@@ -18,11 +18,11 @@ export function tlsAnalyzers(o: ChainOptions): Analyzer[] {
   // Masking comes first and preserves lengths, so HTTP framing survives and everything
   // derived from the bytes is clean; the parser also masks what it decompresses.
   if (o.redact) out.push(new Redactor());
-  if (o.httpParser) out.push(new HTTPParser({ rawData: o.httpRawData, redactDecoded: o.redact }));
-  if (o.sseMerge) out.push(new SSEProcessor());
-  if (o.httpFilter.length) out.push(new HTTPFilter(o.httpFilter));
+  if (o.httpParser) out.push(new HttpParser({ rawData: o.httpRawData, redactDecoded: o.redact }));
+  if (o.sseMerge) out.push(new SseProcessor());
+  if (o.httpFilter.length) out.push(new HttpFilter(o.httpFilter));
   // ssl events are filtered after parsing, so dropping some never tears holes in an HTTP stream
-  if (o.sslFilter.length) out.push(new SSLFilter(o.sslFilter));
+  if (o.sslFilter.length) out.push(new SslFilter(o.sslFilter));
   if (o.httpParser && !o.rawSsl) out.push(mapAnalyzer('drop_raw_ssl', (e) => (e.source === 'ssl' ? null : e)));
   return out;
 }

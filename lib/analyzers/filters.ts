@@ -1,9 +1,9 @@
 /**
- * HTTPFilter (`--http-filter`) and SSLFilter (`--ssl-filter`): exclusion
+ * HttpFilter (`--http-filter`) and SslFilter (`--ssl-filter`): exclusion
  * filters. An event that matches any of the expressions is dropped; every
  * other event passes unchanged and in order. Grammar: docs/filters.md.
  */
-import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Analyzer } from '../core/analyzer';
 import type { Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import { httpDialect, httpField, sslDialect, sslField } from '../filter/dialects';
@@ -58,7 +58,7 @@ abstract class ExclusionFilter implements Analyzer {
   /** True when the event is to be dropped. */
   abstract drops(e: Event): boolean;
 
-  async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
+  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
     for await (const e of input) {
       if (!this.drops(e)) yield e;
     }
@@ -70,7 +70,7 @@ abstract class ExclusionFilter implements Analyzer {
  * exchange (connection + seq) matches, the exchange's later events
  * (response_headers, body_chunk, response, merged sse) are dropped too.
  */
-export class HTTPFilter extends ExclusionFilter {
+export class HttpFilter extends ExclusionFilter {
   readonly name = 'http_filter';
   private readonly droppedExchanges = new Map<string, true>();
   private readonly maxRemembered: number;
@@ -105,7 +105,7 @@ export class HTTPFilter extends ExclusionFilter {
 }
 
 /** Drops ssl events matching any expression. */
-export class SSLFilter extends ExclusionFilter {
+export class SslFilter extends ExclusionFilter {
   readonly name = 'ssl_filter';
 
   /** @param filters one expression or several (an event matching any is dropped). */

@@ -1,5 +1,5 @@
 /**
- * HTTPParser: turns the plaintext of TLS calls (ssl events) into HTTP/1.x
+ * HttpParser: turns the plaintext of TLS calls (ssl events) into HTTP/1.x
  * requests, responses and streamed bodies (http events).
  *
  * Bytes are parsed per connection (data.conn_id) and per direction (WRITE and
@@ -12,7 +12,7 @@
  * messages), message (body accumulation within the size bounds), pairing
  * (requests and responses), events (the http event data).
  */
-import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Analyzer } from '../core/analyzer';
 import { statsEvent, type Event } from '../core/event';
 import { sslPayload } from '../core/payload';
 import type { HttpParserStats } from '../http/types';
@@ -20,23 +20,23 @@ import { eventNs } from '../http/util';
 import { MessageAssembler } from '../http/parser/assembler';
 import { ConnectionTable, noteHeadBytes } from '../http/parser/connections';
 import { ParseContext } from '../http/parser/context';
-import { resolveOptions, type HTTPParserOptions } from '../http/parser/options';
+import { resolveOptions, type HttpParserOptions } from '../http/parser/options';
 import { directionOf, type DirState } from '../http/parser/state';
 
-export type { HTTPParserOptions } from '../http/parser/options';
+export type { HttpParserOptions } from '../http/parser/options';
 
 /**
  * HTTP/1.x parser analyzer (`--http-parser`, `--http-raw-data`).
  * Emits `source: "http"` events: request, response_headers, body_chunk,
  * response, parse_error (shapes in docs/events.md).
  */
-export class HTTPParser implements Analyzer {
+export class HttpParser implements Analyzer {
   readonly name = 'http_parser';
   private readonly ctx: ParseContext;
   private readonly assembler: MessageAssembler;
   private readonly conns: ConnectionTable;
 
-  constructor(options: HTTPParserOptions = {}) {
+  constructor(options: HttpParserOptions = {}) {
     this.ctx = new ParseContext(resolveOptions(options));
     this.assembler = new MessageAssembler(this.ctx);
     this.conns = new ConnectionTable(this.ctx, (c, dir, ds) => this.assembler.sinkFor(c, dir, ds));
@@ -52,7 +52,7 @@ export class HTTPParser implements Analyzer {
     return this.ctx.stored + this.conns.bufferedBytes();
   }
 
-  async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
+  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
     for await (const e of input) {
       for (const o of this.handle(e)) yield o;
     }

@@ -2,11 +2,15 @@
  * The analyzer chain: HTTP parsing, SSE merging, filters, redaction, file
  * logging, NDJSON replay. (lib/index.ts re-exports what it chooses.)
  */
-export { HTTPParser } from './http-parser';
-export type { HTTPParserOptions } from './http-parser';
-export { SSEProcessor } from './sse-processor';
-export type { SSEProcessorOptions, SSEProcessorStats, SseEndReason, SseMergedData } from './sse-processor';
-export { HTTPFilter, SSLFilter } from './filters';
+export { HttpParser } from './http-parser';
+export type { HttpParserOptions } from './http-parser';
+export { SseProcessor } from './sse-processor';
+export type { SseProcessorOptions, SseProcessorStats, SseEndReason, SseMergedData } from './sse-processor';
+export { HttpFilter, SslFilter } from './filters';
+// the original collector's names
+export { HttpParser as HTTPParser } from './http-parser';
+export { SseProcessor as SSEProcessor } from './sse-processor';
+export { HttpFilter as HTTPFilter, SslFilter as SSLFilter } from './filters';
 export type { FilterStats } from './filters';
 export { Redactor } from './redactor';
 export type { RedactorOptions, RedactorStats } from './redactor';

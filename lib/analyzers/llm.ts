@@ -1,6 +1,6 @@
 /**
  * LlmAnalyzer: one `llm` event per LLM API call, built from the HTTP request
- * (HTTPParser), and the merged stream (SSEProcessor) or the JSON response.
+ * (HttpParser), and the merged stream (SseProcessor) or the JSON response.
  * What each API looks like is the business of its provider (lib/providers):
  * this analyzer pairs requests with their answers and builds the event.
  * Attribute names follow the OpenTelemetry GenAI semantic conventions where
@@ -11,7 +11,7 @@
  * call of an earlier response asked to run, the EXEC event is annotated with
  * that call.
  *
- * Place it after HTTPParser and SSEProcessor, on a stream that also carries
+ * Place it after HttpParser and SseProcessor, on a stream that also carries
  * the process events (AgentRunner's global analyzers).
  */
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
@@ -129,7 +129,8 @@ function fromMerged(d: Record<string, unknown>): LlmResponse {
     finish: str(d.stop_reason),
     usage: isObj(d.usage) ? (d.usage as TokenUsage) : null,
   };
-  if (errors.length) r.error = errorOf(isObj(errors[0]) && isObj(errors[0].error) ? errors[0] : { error: errors[0] }) ?? { type: null, message: JSON.stringify(errors[0]) };
+  if (errors.length)
+    r.error = errorOf(isObj(errors[0]) && isObj(errors[0].error) ? errors[0] : { error: errors[0] }) ?? { type: null, message: JSON.stringify(errors[0]) };
   return r;
 }
 
@@ -179,7 +180,12 @@ export class LlmAnalyzer implements Analyzer {
       if (d.type !== 'merged') return null;
       this.pending.delete(key);
       const incomplete = d.end_reason !== 'terminal' && d.end_reason !== 'end_of_body' ? String(d.end_reason) : undefined;
-      return this.build(e, p, fromMerged(d), { status: numberOrNull(d.status_code), latency: numberOrNull(d.duration_ms), ttfc: numberOrNull(d.time_to_first_event_ms), incomplete });
+      return this.build(e, p, fromMerged(d), {
+        status: numberOrNull(d.status_code),
+        latency: numberOrNull(d.duration_ms),
+        ttfc: numberOrNull(d.time_to_first_event_ms),
+        incomplete,
+      });
     }
     switch (d.type) {
       case 'response_headers':
@@ -202,7 +208,12 @@ export class LlmAnalyzer implements Analyzer {
         }
         this.pending.delete(key);
         const incomplete = d.incomplete ? String(d.incomplete_reason ?? 'incomplete') : undefined;
-        return this.build(e, p, p.provider.parseResponse(parseBody(d)), { status, latency: numberOrNull(d.latency_ms), ttfc: numberOrNull(d.ttfb_ms), incomplete });
+        return this.build(e, p, p.provider.parseResponse(parseBody(d)), {
+          status,
+          latency: numberOrNull(d.latency_ms),
+          ttfc: numberOrNull(d.ttfb_ms),
+          incomplete,
+        });
       }
     }
     return null;
@@ -226,7 +237,16 @@ export class LlmAnalyzer implements Analyzer {
       this.stats.unanswered++;
     }
     this.calls++;
-    this.pending.set(`${d.conn_id}#${d.seq}`, { callId: `llm-${e.pid}-${this.calls}`, req: e, provider: det.provider, parsed, host, path, method, streamedResponse: false });
+    this.pending.set(`${d.conn_id}#${d.seq}`, {
+      callId: `llm-${e.pid}-${this.calls}`,
+      req: e,
+      provider: det.provider,
+      parsed,
+      host,
+      path,
+      method,
+      streamedResponse: false,
+    });
   }
 
   private build(at: Event, p: Pending, r: LlmResponse, o: Outcome): Event {

@@ -5,7 +5,7 @@
  * - ssl events: the plaintext bytes are masked length-preservingly (see
  *   lib/redact/rules.ts), per connection and direction, with the end of the
  *   previous call kept so a secret split across two TLS calls is still found.
- *   Because lengths do not change, HTTP framing survives and HTTPParser can
+ *   Because lengths do not change, HTTP framing survives and HttpParser can
  *   run after it: everything it derives is then clean.
  * - http and sse events: header values of credential headers become
  *   "[REDACTED]"; every other string (paths, bodies, merged text, tool-call
@@ -16,7 +16,7 @@
  * Events without secrets are passed on as they are (same object); events
  * with secrets are copied, never modified in place.
  */
-import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Analyzer } from '../core/analyzer';
 import type { Event } from '../core/event';
 import { attachPayload, encodePayload, sslPayload } from '../core/payload';
 import { applyRanges, findSecrets, isSecretHeader, isSecretKey, maskOf, OpenSecret, Range, redactText } from '../redact/rules';
@@ -63,7 +63,7 @@ export class Redactor implements Analyzer {
     return { ...this.counters };
   }
 
-  async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
+  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
     for await (const e of input) {
       yield this.redact(e);
     }

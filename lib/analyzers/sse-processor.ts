@@ -1,12 +1,12 @@
 /**
- * SSEProcessor (`--sse-merge`): follows every text/event-stream response
- * delivered by HTTPParser (response_headers, body_chunk..., response) and
+ * SseProcessor (`--sse-merge`): follows every text/event-stream response
+ * delivered by HttpParser (response_headers, body_chunk..., response) and
  * emits one `source: "sse"` event per stream with the merged answer.
  *
- * Needs HTTPParser upstream (it reads http events, not ssl bytes).
+ * Needs HttpParser upstream (it reads http events, not ssl bytes).
  */
 import { StringDecoder } from 'string_decoder';
-import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Analyzer } from '../core/analyzer';
 import { derivedEvent, isSource, statsEvent, type Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import type { HttpBodyChunkData, HttpRequestSummary, HttpResponseData, HttpResponseHeadersData } from '../http/types';
@@ -15,7 +15,7 @@ import { MergedContent, StreamMerger } from '../sse/stream-merger';
 import { SseParser } from '../sse/parser';
 
 /** Options of the SSE processor. */
-export interface SSEProcessorOptions {
+export interface SseProcessorOptions {
   /** A stream with no new bytes for this long (event time) is merged and reported as timed out. Default 120000. */
   idleTimeoutMs?: number;
   /** Streams followed at once; the least recently active is closed beyond. Default 256. */
@@ -52,7 +52,7 @@ export interface SseMergedData extends MergedContent {
 }
 
 /** Counters of the SSE processor. */
-export interface SSEProcessorStats {
+export interface SseProcessorStats {
   streams_started: number;
   streams_merged: number;
   by_end_reason: Record<SseEndReason, number>;
@@ -83,7 +83,7 @@ interface StreamState {
 }
 
 /** Merges streamed LLM answers (and any other SSE stream) into `sse` events. */
-export class SSEProcessor implements Analyzer {
+export class SseProcessor implements Analyzer {
   readonly name = 'sse_processor';
   private readonly idleNs: number;
   private readonly maxStreams: number;
@@ -91,7 +91,7 @@ export class SSEProcessor implements Analyzer {
   private readonly types: Set<string>;
   private readonly emitStats: boolean;
   private readonly streams = new Map<string, StreamState>();
-  private readonly counters: Omit<SSEProcessorStats, 'streams_open' | 'buffered_chars'> = {
+  private readonly counters: Omit<SseProcessorStats, 'streams_open' | 'buffered_chars'> = {
     streams_started: 0,
     streams_merged: 0,
     by_end_reason: { terminal: 0, end_of_body: 0, incomplete: 0, idle_timeout: 0, evicted: 0, end_of_input: 0 },
@@ -102,11 +102,11 @@ export class SSEProcessor implements Analyzer {
   private lastSweepNs = -Infinity;
   private lastEvent: Event | null = null;
 
-  constructor(options: SSEProcessorOptions = {}) {
+  constructor(options: SseProcessorOptions = {}) {
     const idle = options.idleTimeoutMs ?? 120_000;
-    if (!(idle > 0)) throw new UsageError(`SSEProcessor: idleTimeoutMs must be positive (got ${String(idle)})`);
+    if (!(idle > 0)) throw new UsageError(`SseProcessor: idleTimeoutMs must be positive (got ${String(idle)})`);
     const maxStreams = options.maxStreams ?? 256;
-    if (!(maxStreams >= 1)) throw new UsageError(`SSEProcessor: maxStreams must be at least 1 (got ${String(maxStreams)})`);
+    if (!(maxStreams >= 1)) throw new UsageError(`SseProcessor: maxStreams must be at least 1 (got ${String(maxStreams)})`);
     this.idleNs = idle * 1e6;
     this.maxStreams = maxStreams;
     this.maxContent = options.maxContentChars ?? 4 * 1024 * 1024;
@@ -115,13 +115,13 @@ export class SSEProcessor implements Analyzer {
   }
 
   /** Counters and current memory use. */
-  stats(): SSEProcessorStats {
+  stats(): SseProcessorStats {
     let chars = 0;
     for (const s of this.streams.values()) chars += s.parser.bufferedChars + s.merger.bufferedChars;
     return { ...this.counters, by_end_reason: { ...this.counters.by_end_reason }, streams_open: this.streams.size, buffered_chars: chars };
   }
 
-  async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
+  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
     for await (const e of input) {
       for (const o of this.handle(e)) yield o;
     }

@@ -75,8 +75,7 @@ export class SessionSummary implements Analyzer {
       yield e;
     }
     this.result = this.data();
-    if (this.emitEvent)
-      yield ownEvent('summary', this.result);
+    if (this.emitEvent) yield ownEvent('summary', this.result);
   }
 
   private observe(e: Event): void {
@@ -89,7 +88,17 @@ export class SessionSummary implements Analyzer {
       const key = `${provider}\0${model}`;
       let m = this.models.get(key);
       if (!m) {
-        m = { provider, model, calls: 0, input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, reasoning_tokens: 0, errors: 0 };
+        m = {
+          provider,
+          model,
+          calls: 0,
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: 0,
+          reasoning_tokens: 0,
+          errors: 0,
+        };
         this.models.set(key, m);
       }
       m.calls++;
@@ -142,7 +151,8 @@ export function summaryText(s: SessionSummaryData): string[] {
   const out: string[] = [];
   out.push(`LLM calls: ${s.llm_calls}${s.llm_errors ? ` (${s.llm_errors} failed)` : ''}`);
   for (const m of s.models) {
-    const cache = m.cache_read_input_tokens || m.cache_creation_input_tokens ? `, cache read ${m.cache_read_input_tokens} / written ${m.cache_creation_input_tokens}` : '';
+    const cache =
+      m.cache_read_input_tokens || m.cache_creation_input_tokens ? `, cache read ${m.cache_read_input_tokens} / written ${m.cache_creation_input_tokens}` : '';
     const reasoning = m.reasoning_tokens ? `, reasoning ${m.reasoning_tokens}` : '';
     out.push(`  ${m.provider} ${m.model}: ${m.calls} call(s), ${m.input_tokens} input / ${m.output_tokens} output tokens${cache}${reasoning}`);
   }
@@ -154,6 +164,7 @@ export function summaryText(s: SessionSummaryData): string[] {
     const cmd = c.command.length > 100 ? `${c.command.slice(0, 99)}…` : c.command;
     out.push(`  [${c.pid}] ${cmd} (${status})${link}`);
   }
-  if (s.commands.length > 50 || s.commands_not_listed) out.push(`  … and ${s.commands.length - 50 > 0 ? s.commands.length - 50 + s.commands_not_listed : s.commands_not_listed} more`);
+  if (s.commands.length > 50 || s.commands_not_listed)
+    out.push(`  … and ${s.commands.length - 50 > 0 ? s.commands.length - 50 + s.commands_not_listed : s.commands_not_listed} more`);
   return out;
 }

@@ -51,7 +51,9 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
     for (const e of llm) {
       const d = e.data;
       const tools = (d.response.tool_calls as { name: string; command?: string; id: string }[]).map((t) => `${t.name}(${t.command ?? ''}) [${t.id}]`);
-      say(`  LLM call ${d.call_id}: ${d.endpoint.method} ${d.endpoint.host}${d.endpoint.path} -> ${d['http.response.status_code']}, model ${d['gen_ai.response.model'] ?? d['gen_ai.request.model']}, ${d.streaming ? 'streamed' : 'JSON'}, ${d['gen_ai.usage.input_tokens'] ?? '?'} in / ${d['gen_ai.usage.output_tokens'] ?? '?'} out tokens`);
+      say(
+        `  LLM call ${d.call_id}: ${d.endpoint.method} ${d.endpoint.host}${d.endpoint.path} -> ${d['http.response.status_code']}, model ${d['gen_ai.response.model'] ?? d['gen_ai.request.model']}, ${d.streaming ? 'streamed' : 'JSON'}, ${d['gen_ai.usage.input_tokens'] ?? '?'} in / ${d['gen_ai.usage.output_tokens'] ?? '?'} out tokens`,
+      );
       if (d.response.text) say(`    answer: ${preview(String(d.response.text), 150)}`);
       if (tools.length) say(`    asked to run: ${tools.join(', ')}`);
     }

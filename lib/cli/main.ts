@@ -25,7 +25,15 @@ import {
   SELECTION_OPTIONS,
   SSL_TRACER_OPTIONS,
 } from '../config/tables';
-import { chainOptions, type AgentOptions, type ChainOptions, type ConsoleOptions, type DemoOptions, type FileOutputOptions, type RecordCliOptions } from '../config/options';
+import {
+  chainOptions,
+  type AgentOptions,
+  type ChainOptions,
+  type ConsoleOptions,
+  type DemoOptions,
+  type FileOutputOptions,
+  type RecordCliOptions,
+} from '../config/options';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
@@ -212,8 +220,7 @@ function build(argv: string[], chosen: Chosen): Argv {
         let c = cy.options(toYargs(spec.options));
         if (spec.usage) c = c.usage(spec.usage);
         for (const [cmd, what] of spec.examples) c = c.example(cmd, what);
-        if (spec.passThrough)
-          c = c.epilog(`Options of this command can also be given after "--" (e.g. agentsight ${spec.name} -- --comm python).`);
+        if (spec.passThrough) c = c.epilog(`Options of this command can also be given after "--" (e.g. agentsight ${spec.name} -- --comm python).`);
         return c;
       },
       (parsed) => {

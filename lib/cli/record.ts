@@ -120,9 +120,16 @@ export async function runRecord(command: string[], o: AgentOptions & RecordCliOp
   const lines: string[] = [];
   if (rec.summary.result) lines.push(...summaryText(rec.summary.result));
   const { lost, total } = lossSummary(finals);
-  if (total) lines.push(`WARNING: ${total} record(s) lost or truncated: ${Object.entries(lost).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (total)
+    lines.push(
+      `WARNING: ${total} record(s) lost or truncated: ${Object.entries(lost)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
   lines.push(...lossLines(losses));
-  const where = hooks.file ? ` ${losses.some((l) => l.sink === `file ${hooks.file}`) ? 'for' : 'written to'} ${path.relative(process.cwd(), hooks.file) || hooks.file}` : '';
+  const where = hooks.file
+    ? ` ${losses.some((l) => l.sink === `file ${hooks.file}`) ? 'for' : 'written to'} ${path.relative(process.cwd(), hooks.file) || hooks.file}`
+    : '';
   lines.push(`${events} event(s)${where}`);
   lines.push(`command exited with ${final.signal ? `signal ${final.signal}` : `status ${final.code}`}`);
   // the command's status, unless it succeeded and its session could not be written

@@ -34,7 +34,15 @@ export interface ChainOptions {
 }
 
 /** The chain of `ssl`: nothing but masking unless asked. */
-export const SSL_CHAIN_DEFAULTS: ChainOptions = { redact: true, httpParser: false, httpRawData: false, sseMerge: false, httpFilter: [], sslFilter: [], rawSsl: true };
+export const SSL_CHAIN_DEFAULTS: ChainOptions = {
+  redact: true,
+  httpParser: false,
+  httpRawData: false,
+  sseMerge: false,
+  httpFilter: [],
+  sslFilter: [],
+  rawSsl: true,
+};
 /** The chain of `agent`/`record`: HTTP parsing and SSE merging on, raw ssl events off. */
 export const AGENT_CHAIN_DEFAULTS: ChainOptions = { ...SSL_CHAIN_DEFAULTS, httpParser: true, sseMerge: true, rawSsl: false };
 

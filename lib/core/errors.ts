@@ -108,8 +108,7 @@ export function classifyNativeError(e: unknown): unknown {
   }
   if (e.op === 'attach' && (e.code === 'ENOENT' || e.code === 'EINVAL' || e.code === 'ESRCH')) {
     return new NotSupportedError(
-      `${e.message}\nThe kernel does not offer this attach point (BTF-enabled tracepoints need Linux 5.5+).` +
-        (log ? `\n${logTail(log, 8)}` : ''),
+      `${e.message}\nThe kernel does not offer this attach point (BTF-enabled tracepoints need Linux 5.5+).` + (log ? `\n${logTail(log, 8)}` : ''),
       'attach point',
       base,
     );

@@ -35,8 +35,7 @@ export type EventOf<S extends string, D extends object> = Event<D> & { source: S
 
 /** `stats` data: a tracer's counters (periodic or final) or an analyzer's (at the end of its input). */
 export type StatsData =
-  | ({ event: 'STATS' | 'FINAL'; tracer: string } & Record<string, unknown>)
-  | ({ event: 'ANALYZER'; analyzer: string } & Record<string, unknown>);
+  ({ event: 'STATS' | 'FINAL'; tracer: string } & Record<string, unknown>) | ({ event: 'ANALYZER'; analyzer: string } & Record<string, unknown>);
 
 /** `diagnostic` data: something about the run a user must know, said once. */
 export interface DiagnosticData extends Record<string, unknown> {
@@ -80,7 +79,12 @@ function timeOf(at: EventTime | undefined): EventTime {
  * both): it carries the time of the event that completed it (`at`) and the
  * process it is about.
  */
-export function derivedEvent<S extends string, D extends object>(source: S, at: EventTime | undefined, who: { pid: number; comm: string }, data: D): EventOf<S, D> {
+export function derivedEvent<S extends string, D extends object>(
+  source: S,
+  at: EventTime | undefined,
+  who: { pid: number; comm: string },
+  data: D,
+): EventOf<S, D> {
   return { ...timeOf(at), source, pid: who.pid, comm: who.comm, data };
 }
 

@@ -60,22 +60,54 @@ function encoded(b: Buffer, c: Cursor, enc: number, bufVaddr: number, dataBase =
   const at = c.o;
   let v: number;
   switch (enc & 0x0f) {
-    case 0x00: v = u64(b, c.o); c.o += 8; break; // absptr (8 bytes on x86-64)
-    case 0x01: v = uleb(b, c); break;
-    case 0x02: v = b.readUInt16LE(c.o); c.o += 2; break;
-    case 0x03: v = b.readUInt32LE(c.o); c.o += 4; break;
-    case 0x04: v = u64(b, c.o); c.o += 8; break;
-    case 0x09: v = sleb(b, c); break;
-    case 0x0a: v = b.readInt16LE(c.o); c.o += 2; break;
-    case 0x0b: v = b.readInt32LE(c.o); c.o += 4; break;
-    case 0x0c: v = Number(b.readBigInt64LE(c.o)); c.o += 8; break;
-    default: throw new RangeError(`unsupported pointer encoding 0x${enc.toString(16)}`);
+    case 0x00:
+      v = u64(b, c.o);
+      c.o += 8;
+      break; // absptr (8 bytes on x86-64)
+    case 0x01:
+      v = uleb(b, c);
+      break;
+    case 0x02:
+      v = b.readUInt16LE(c.o);
+      c.o += 2;
+      break;
+    case 0x03:
+      v = b.readUInt32LE(c.o);
+      c.o += 4;
+      break;
+    case 0x04:
+      v = u64(b, c.o);
+      c.o += 8;
+      break;
+    case 0x09:
+      v = sleb(b, c);
+      break;
+    case 0x0a:
+      v = b.readInt16LE(c.o);
+      c.o += 2;
+      break;
+    case 0x0b:
+      v = b.readInt32LE(c.o);
+      c.o += 4;
+      break;
+    case 0x0c:
+      v = Number(b.readBigInt64LE(c.o));
+      c.o += 8;
+      break;
+    default:
+      throw new RangeError(`unsupported pointer encoding 0x${enc.toString(16)}`);
   }
   switch (enc & 0x70) {
-    case 0x00: break;
-    case 0x10: v += bufVaddr + at; break; // pcrel
-    case 0x30: v += dataBase; break; // datarel
-    default: throw new RangeError(`unsupported pointer application 0x${enc.toString(16)}`);
+    case 0x00:
+      break;
+    case 0x10:
+      v += bufVaddr + at;
+      break; // pcrel
+    case 0x30:
+      v += dataBase;
+      break; // datarel
+    default:
+      throw new RangeError(`unsupported pointer application 0x${enc.toString(16)}`);
   }
   return v;
 }

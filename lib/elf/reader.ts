@@ -12,18 +12,7 @@ import { u64 } from './bytes';
 import { ElfError, fsError } from './errors';
 import { parseNotes } from './notes';
 import { readSymbolTable } from './symbols';
-import {
-  ElfHeader,
-  ElfNote,
-  ElfSections,
-  ElfSymbol,
-  PF,
-  ProgramHeader,
-  PT,
-  SectionHeader,
-  SHN,
-  SHT,
-} from './types';
+import { ElfHeader, ElfNote, ElfSections, ElfSymbol, PF, ProgramHeader, PT, SectionHeader, SHN, SHT } from './types';
 
 const EHDR_SIZE = 64;
 const PHDR_SIZE = 56;
@@ -51,14 +40,7 @@ export class ElfFile implements ElfSections {
   private readonly symCache = new Map<string, Promise<ElfSymbol[]>>();
   private notesCache: Promise<ElfNote[]> | undefined;
 
-  private constructor(
-    path: string,
-    fh: FileHandle,
-    stat: ElfFileStat,
-    header: ElfHeader,
-    phdrs: ProgramHeader[],
-    sections: SectionHeader[],
-  ) {
+  private constructor(path: string, fh: FileHandle, stat: ElfFileStat, header: ElfHeader, phdrs: ProgramHeader[], sections: SectionHeader[]) {
     this.path = path;
     this.fh = fh;
     this.stat = stat;
@@ -285,14 +267,7 @@ export async function withElf<T>(path: string, fn: (elf: ElfFile) => Promise<T>)
   }
 }
 
-async function readExact(
-  fh: FileHandle,
-  path: string,
-  fileSize: number,
-  offset: number,
-  length: number,
-  what: string,
-): Promise<Buffer> {
+async function readExact(fh: FileHandle, path: string, fileSize: number, offset: number, length: number, what: string): Promise<Buffer> {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
     throw new ElfError(path, `bad range for ${what}: offset ${offset}, length ${length}`, 'EBADELF');
   }

@@ -46,16 +46,7 @@ export const EM_X86_64 = 62;
 /** Symbol binding (STB_*), by name. */
 export type SymbolBinding = 'LOCAL' | 'GLOBAL' | 'WEAK' | 'GNU_UNIQUE' | `BIND_${number}`;
 /** Symbol type (STT_*), by name. */
-export type SymbolType =
-  | 'NOTYPE'
-  | 'OBJECT'
-  | 'FUNC'
-  | 'SECTION'
-  | 'FILE'
-  | 'COMMON'
-  | 'TLS'
-  | 'GNU_IFUNC'
-  | `TYPE_${number}`;
+export type SymbolType = 'NOTYPE' | 'OBJECT' | 'FUNC' | 'SECTION' | 'FILE' | 'COMMON' | 'TLS' | 'GNU_IFUNC' | `TYPE_${number}`;
 /** Symbol visibility (STV_*), by name. */
 export type SymbolVisibility = 'DEFAULT' | 'INTERNAL' | 'HIDDEN' | 'PROTECTED';
 

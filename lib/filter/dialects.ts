@@ -46,7 +46,10 @@ function canonicalHttp(name: string): string | null {
     const h = /^(?:header|headers)\.(.+)$/i.exec(rest);
     if (h) return `${side}.header.${h[1].toLowerCase()}`;
     const f = rest.toLowerCase();
-    const ok = side === 'request' ? ['method', 'path', 'path_prefix', 'path_contains', 'host', 'url', 'body', 'body_contains'] : ['status_code', 'status', 'status_text', 'content_type', 'body', 'body_contains'];
+    const ok =
+      side === 'request'
+        ? ['method', 'path', 'path_prefix', 'path_contains', 'host', 'url', 'body', 'body_contains']
+        : ['status_code', 'status', 'status_text', 'content_type', 'body', 'body_contains'];
     if (!ok.includes(f)) return null;
     return `${side}.${f === 'status' ? 'status_code' : f}`;
   }
@@ -70,10 +73,12 @@ function bareHttp(words: readonly string[]): Expr | string {
     else if (/^[1-5]\d\d$/.test(w)) out.push({ kind: 'cmp', field: 'response.status_code', op: '=', value: w });
     else if (/^[1-5]xx$/i.test(w)) {
       const base = Number(w[0]) * 100;
-      out.push(allOf([
-        { kind: 'cmp', field: 'response.status_code', op: '>=', value: String(base) },
-        { kind: 'cmp', field: 'response.status_code', op: '<', value: String(base + 100) },
-      ]));
+      out.push(
+        allOf([
+          { kind: 'cmp', field: 'response.status_code', op: '>=', value: String(base) },
+          { kind: 'cmp', field: 'response.status_code', op: '<', value: String(base + 100) },
+        ]),
+      );
     } else if (/^[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*(:\d+)?$/.test(w) && (w.includes('.') || w.includes(':'))) {
       out.push({ kind: 'cmp', field: 'request.host', op: '~', value: w });
     } else {
@@ -161,7 +166,26 @@ export function httpField(e: Event, field: string): FieldValue {
 }
 
 // ------------------------------------------------------------------ SSL
-const SSL_SIMPLE = ['data', 'function', 'comm', 'pid', 'tid', 'uid', 'len', 'latency_ms', 'conn_id', 'fd', 'library', 'truncated', 'bytes_lost', 'remote_addr', 'remote_port', 'local_addr', 'local_port', 'data_encoding'];
+const SSL_SIMPLE = [
+  'data',
+  'function',
+  'comm',
+  'pid',
+  'tid',
+  'uid',
+  'len',
+  'latency_ms',
+  'conn_id',
+  'fd',
+  'library',
+  'truncated',
+  'bytes_lost',
+  'remote_addr',
+  'remote_port',
+  'local_addr',
+  'local_port',
+  'data_encoding',
+];
 const SSL_FIELDS = [...SSL_SIMPLE, 'data.<key>'];
 
 function canonicalSsl(name: string): string | null {

@@ -37,7 +37,10 @@ const FIELD_RE = /[A-Za-z_][A-Za-z0-9_.\-]*/y;
 class Parser {
   private pos = 0;
   private depth = 0;
-  constructor(private readonly src: string, private readonly dialect: Dialect) {}
+  constructor(
+    private readonly src: string,
+    private readonly dialect: Dialect,
+  ) {}
 
   parse(): Expr {
     this.ws();
@@ -101,7 +104,7 @@ class Parser {
       this.depth--;
       return e;
     }
-    if (c === '' ) this.fail('expected a condition after an operator');
+    if (c === '') this.fail('expected a condition after an operator');
     if (c === ')' || c === '&' || c === '|') this.fail(`expected a condition, found "${c}"`);
     return this.condition();
   }

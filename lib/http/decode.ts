@@ -177,7 +177,10 @@ export class StreamingDecoder {
   private zstdOut: Buffer[] = [];
   private failed: string | null = null;
 
-  constructor(private readonly codings: readonly string[], private readonly maxOutput: number) {
+  constructor(
+    private readonly codings: readonly string[],
+    private readonly maxOutput: number,
+  ) {
     if (codings.length === 1 && codings[0] === 'zstd') {
       this.zstd = new ZstdDecompress((chunk) => {
         this.zstdOut.push(Buffer.from(chunk));

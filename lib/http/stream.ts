@@ -9,11 +9,7 @@
 import { findHeadEnd, isStartLine, ParsedHead, parseHead, plausibleStartPrefix } from './head';
 
 /** How the body of a message is delimited (RFC 9112 section 6). */
-export type BodyFraming =
-  | { mode: 'none' }
-  | { mode: 'length'; length: number }
-  | { mode: 'chunked' }
-  | { mode: 'close' };
+export type BodyFraming = { mode: 'none' } | { mode: 'length'; length: number } | { mode: 'chunked' } | { mode: 'close' };
 
 /** What went wrong, for a parse_error event. */
 export interface StreamError {
@@ -77,7 +73,10 @@ export class Http1Stream {
   private inMessage = false;
   private opaqueReason: string | null = null;
 
-  constructor(private readonly sink: StreamSink, private readonly limits: StreamLimits) {}
+  constructor(
+    private readonly sink: StreamSink,
+    private readonly limits: StreamLimits,
+  ) {}
 
   /** Bytes held by this stream (never body bytes). */
   get bufferedBytes(): number {

@@ -145,14 +145,9 @@ export interface HttpParseErrorData {
 }
 
 /** Any `source: "http"` event data. */
-export type HttpEventData =
-  | HttpRequestData
-  | HttpResponseData
-  | HttpResponseHeadersData
-  | HttpBodyChunkData
-  | HttpParseErrorData;
+export type HttpEventData = HttpRequestData | HttpResponseData | HttpResponseHeadersData | HttpBodyChunkData | HttpParseErrorData;
 
-/** Counters of the HTTP parser (see HTTPParser.stats()). */
+/** Counters of the HTTP parser (see HttpParser.stats()). */
 export interface HttpParserStats {
   ssl_events: number;
   ssl_bytes: number;

@@ -79,14 +79,7 @@ export const EXEC = defineLayout('as_exec', [
   ['_pad0', 'u32'],
 ]);
 
-export const EXIT = defineLayout('as_exit', [
-  hdr,
-  ['ppid', 'u32'],
-  ['exit_code', 'u32'],
-  ['duration_ns', 'u64'],
-  ['flags', 'u32'],
-  ['_pad0', 'u32'],
-]);
+export const EXIT = defineLayout('as_exit', [hdr, ['ppid', 'u32'], ['exit_code', 'u32'], ['duration_ns', 'u64'], ['flags', 'u32'], ['_pad0', 'u32']]);
 
 export const FORK = defineLayout('as_fork', [hdr, ['child_pid', 'u32'], ['flags', 'u32']]);
 

@@ -7,12 +7,8 @@ import { EXEC, EXIT, F, FILE_OPEN, FORK, HDR, OPEN_SYSCALL_NAMES, readHeader, re
 import type { KernelClock } from './clock';
 import type { ProcessEvent } from '../core/event';
 
-const SIGNAL_NAMES = new Map<number, string>(
-  Object.entries(os.constants.signals).map(([name, num]) => [num as number, name]),
-);
-const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(os.constants.errno).map(([name, num]) => [num as number, name]),
-);
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(os.constants.signals).map(([name, num]) => [num as number, name]));
+const ERRNO_NAMES = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num as number, name]));
 
 export function signalName(sig: number): string {
   return SIGNAL_NAMES.get(sig) ?? `SIG${sig}`;
@@ -204,8 +200,7 @@ export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock:
         count: 1,
       };
       if (filepath !== arg) data.path_arg = arg;
-      if (openFlags & 0o100 || (openFlags & 0o20000000) === 0o20000000)
-        data.mode = `0${(buf.readUInt32LE(at + FILE_OPEN.off.mode) & 0o7777).toString(8)}`;
+      if (openFlags & 0o100 || (openFlags & 0o20000000) === 0o20000000) data.mode = `0${(buf.readUInt32LE(at + FILE_OPEN.off.mode) & 0o7777).toString(8)}`;
       if (ret >= 0) data.fd = ret;
       else data.error = errnoName(-ret);
       if (flags & (F.PATH_TRUNC | F.BASE_TRUNC)) data.path_truncated = true;

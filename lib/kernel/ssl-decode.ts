@@ -13,14 +13,13 @@ const AF_INET6 = 10;
 export function formatAddr(family: number, raw: Buffer): string | null {
   if (family === AF_INET) return `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`;
   if (family !== AF_INET6) return null;
-  if (raw.subarray(0, 10).every((b) => b === 0) && raw[10] === 0xff && raw[11] === 0xff)
-    return `::ffff:${raw[12]}.${raw[13]}.${raw[14]}.${raw[15]}`;
+  if (raw.subarray(0, 10).every((b) => b === 0) && raw[10] === 0xff && raw[11] === 0xff) return `::ffff:${raw[12]}.${raw[13]}.${raw[14]}.${raw[15]}`;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(raw.readUInt16BE(i));
   // longest run of zero groups (length >= 2) becomes "::"
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

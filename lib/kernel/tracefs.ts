@@ -37,10 +37,15 @@ export function hasTracepoints(dir: string, tracepoints: readonly string[]): boo
  * mounted now at the first of `dirs` (needs CAP_SYS_ADMIN). Null, with the
  * reason, when neither is possible or the kernel has no such tracepoints.
  */
-export function openTracefs(binding: Pick<NativeBinding, 'mountTracefs' | 'unmount'>, tracepoints: readonly string[], dirs: readonly string[] = TRACEFS_DIRS): TracefsResult {
+export function openTracefs(
+  binding: Pick<NativeBinding, 'mountTracefs' | 'unmount'>,
+  tracepoints: readonly string[],
+  dirs: readonly string[] = TRACEFS_DIRS,
+): TracefsResult {
   for (const dir of dirs) if (hasTracepoints(dir, tracepoints)) return { tracefs: { dir, mounted: false, release: () => undefined } };
   const dir = dirs[0];
-  if (fs.existsSync(`${dir}/events`)) return { tracefs: null, reason: `the tracefs at ${dir} has no ${tracepoints[0]} tracepoint (kernel without syscall tracepoints)` };
+  if (fs.existsSync(`${dir}/events`))
+    return { tracefs: null, reason: `the tracefs at ${dir} has no ${tracepoints[0]} tracepoint (kernel without syscall tracepoints)` };
   try {
     binding.mountTracefs(dir);
   } catch (err) {

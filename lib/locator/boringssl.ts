@@ -209,8 +209,7 @@ function callsOf(fn: DecodedFunction, flow: Map<number, RegState>): CallInfo[] {
   return out;
 }
 
-const isArg = (v: Value | undefined, i: number, width?: number) =>
-  v?.k === 'arg' && v.i === i && (width === undefined || v.width === width);
+const isArg = (v: Value | undefined, i: number, width?: number) => v?.k === 'arg' && v.i === i && (width === undefined || v.width === width);
 
 function firstLine(c: Candidate, reason: number): number | undefined {
   let best: number | undefined;
@@ -259,11 +258,7 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
   });
 
   // 1. the source-path string
-  const files: FoundString[] = await findStringsEndingWith(
-    elf,
-    SSL_LIB_SOURCE,
-    (s) => s === SSL_LIB_SOURCE || s.endsWith('/' + SSL_LIB_SOURCE),
-  );
+  const files: FoundString[] = await findStringsEndingWith(elf, SSL_LIB_SOURCE, (s) => s === SSL_LIB_SOURCE || s.endsWith('/' + SSL_LIB_SOURCE));
   if (files.length === 0) return fail('NOT_BORINGSSL', `no "${SSL_LIB_SOURCE}" source path in read-only data: no BoringSSL`);
   for (const f of files) evidence.push(`BoringSSL source path "${f.text}" at ${hex(f.vaddr)}`);
   const fileAddrs = new Set(files.map((f) => f.vaddr));
@@ -391,7 +386,8 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
     const l = c.sites[0].line;
     if (l >= writeLine) return false;
     return c.calls.some(
-      (k) => k.target !== undefined && implEntries.has(k.target) && isArg(k.args[0], 0, 64) && l > firstLine(candidates.get(k.target)!, R.SSL_HANDSHAKE_FAILURE)!,
+      (k) =>
+        k.target !== undefined && implEntries.has(k.target) && isArg(k.args[0], 0, 64) && l > firstLine(candidates.get(k.target)!, R.SSL_HANDSHAKE_FAILURE)!,
     );
   });
   if (impls.length === 0) return fail('NO_EVIDENCE', 'no function looks like ssl_read_impl (UNINITIALIZED then SSL_HANDSHAKE_FAILURE before SSL_write)');
@@ -413,7 +409,9 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
   const read = consuming[0];
   const implCall = read.calls.find((k) => k.target !== undefined && implEntries.has(k.target) && isArg(k.args[0], 0, 64))!;
   const readImpl = candidates.get(implCall.target!)!;
-  evidence.push(`SSL_read candidate ${hex(read.entry)} (the only one): error site ${describeSites(read)}; calls ssl_read_impl ${hex(readImpl.entry)} (${describeSites(readImpl)}) with its SSL* at ${hex(implCall.ip)}`);
+  evidence.push(
+    `SSL_read candidate ${hex(read.entry)} (the only one): error site ${describeSites(read)}; calls ssl_read_impl ${hex(readImpl.entry)} (${describeSites(readImpl)}) with its SSL* at ${hex(implCall.ip)}`,
+  );
 
   // 5. cross-checks
   for (const [name, c] of [
@@ -422,7 +420,8 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
     ['ssl_read_impl', readImpl],
   ] as const) {
     const bad = c.sites.filter((s) => s.callee !== errorFunction || s.lib !== ERR_LIB_SSL);
-    if (bad.length > 0) return fail('INCONSISTENT', `${name} ${hex(c.entry)}: error site at ${hex(bad[0].ip)} calls ${hex(bad[0].callee)} with library ${bad[0].lib}`);
+    if (bad.length > 0)
+      return fail('INCONSISTENT', `${name} ${hex(c.entry)}: error site at ${hex(bad[0].ip)} calls ${hex(bad[0].callee)} with library ${bad[0].lib}`);
     if (!SANE_ENTRY.test(c.entryText)) return fail('INCONSISTENT', `${name} ${hex(c.entry)} does not start like a function ("${c.entryText}")`);
 
     const fde = fdes?.containing(c.entry);
@@ -438,7 +437,11 @@ export async function analyzeBoringSsl(elf: ElfFile): Promise<BoringSslResult> {
     return fail('INCONSISTENT', `SSL_write ${hex(write.entry)} never hands its buf (rsi) and num (edx) on to a callee`);
   }
   const at = (k: CallInfo) => {
-    const where = (i: number) => k.args.map((v, pos) => (pos !== i && isArg(v, i) ? gprName(ARG_REGS[pos]) : '')).filter(Boolean).join('/');
+    const where = (i: number) =>
+      k.args
+        .map((v, pos) => (pos !== i && isArg(v, i) ? gprName(ARG_REGS[pos]) : ''))
+        .filter(Boolean)
+        .join('/');
     return `${hex(k.ip)} (buf in ${where(1)}${where(2) ? `, num in ${where(2)}` : ''})`;
   };
   evidence.push(`SSL_write hands buf and num to the record layer: call at ${writeBufCalls.map(at).join(', ')}`);

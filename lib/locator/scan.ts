@@ -49,11 +49,7 @@ export interface FoundString {
  * Find NUL-terminated strings that end with `suffix` (e.g. "ssl/ssl_lib.cc")
  * in read-only data; `accept` filters the whole string.
  */
-export async function findStringsEndingWith(
-  elf: ElfFile,
-  suffix: string,
-  accept: (s: string) => boolean = () => true,
-): Promise<FoundString[]> {
+export async function findStringsEndingWith(elf: ElfFile, suffix: string, accept: (s: string) => boolean = () => true): Promise<FoundString[]> {
   const needle = Buffer.from(suffix + '\0', 'latin1');
   const hits: number[] = [];
   for (const seg of rodataSegments(elf)) {

@@ -89,14 +89,7 @@ export interface UnsupportedVerdict {
  * - `ANALYSIS_FAILED`: an unexpected internal error (message in `reason`); not cached.
  */
 export type UnsupportedCode =
-  | 'EXPORTS_SSL_SYMBOLS'
-  | 'NOT_BORINGSSL'
-  | 'AMBIGUOUS'
-  | 'NO_EVIDENCE'
-  | 'INCONSISTENT'
-  | 'UNSUPPORTED_ARCH'
-  | 'BAD_FILE'
-  | 'ANALYSIS_FAILED';
+  'EXPORTS_SSL_SYMBOLS' | 'NOT_BORINGSSL' | 'AMBIGUOUS' | 'NO_EVIDENCE' | 'INCONSISTENT' | 'UNSUPPORTED_ARCH' | 'BAD_FILE' | 'ANALYSIS_FAILED';
 
 export type LocatorVerdict = SupportedVerdict | UnsupportedVerdict;
 

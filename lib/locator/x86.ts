@@ -157,14 +157,7 @@ export function decodeFunction(bytes: Uint8Array, base: number, entry: number, l
   return { entry, limit: end, insns, order, branchTargets, problems };
 }
 
-function convert(
-  I: Iced,
-  ins: IcedNs.Instruction,
-  factory: IcedNs.InstructionInfoFactory,
-  fmt: IcedNs.Formatter,
-  ip: number,
-  len: number,
-): Insn {
+function convert(I: Iced, ins: IcedNs.Instruction, factory: IcedNs.InstructionInfoFactory, fmt: IcedNs.Formatter, ip: number, len: number): Insn {
   const FC = I.FlowControl;
   const fc = ins.flowControl;
   const text = fmt.format(ins);

@@ -42,7 +42,11 @@ export const anthropicMessages = defineProvider({
       if (uses.length) msg.tool_calls = uses.map((u) => toolCall(u.id, u.name, u.input));
       const results = blocks(m.content, 'tool_result');
       if (results.length)
-        msg.tool_results = results.map((r) => ({ tool_call_id: str(r.tool_use_id), content: textOf(r.content), ...(r.is_error === true ? { is_error: true } : {}) }));
+        msg.tool_results = results.map((r) => ({
+          tool_call_id: str(r.tool_use_id),
+          content: textOf(r.content),
+          ...(r.is_error === true ? { is_error: true } : {}),
+        }));
       out.messages.push(msg);
     }
     out.tools = arr(b.tools)

@@ -93,7 +93,13 @@ export const gemini = defineProvider({
     for (const c of arr(b.contents)) {
       if (!isObj(c)) continue;
       const parts = arr(c.parts).filter(isObj);
-      const msg: LlmMessage = { role: str(c.role) ?? 'user', content: parts.map((p) => str(p.text) ?? '').filter(Boolean).join('\n') };
+      const msg: LlmMessage = {
+        role: str(c.role) ?? 'user',
+        content: parts
+          .map((p) => str(p.text) ?? '')
+          .filter(Boolean)
+          .join('\n'),
+      };
       const fcs = parts.filter((p) => isObj(p.functionCall)).map((p) => p.functionCall as Json);
       if (fcs.length) msg.tool_calls = fcs.map((f) => toolCall(f.id ?? null, f.name, f.args));
       const frs = parts.filter((p) => isObj(p.functionResponse)).map((p) => p.functionResponse as Json);

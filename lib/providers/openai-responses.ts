@@ -46,7 +46,11 @@ export const openaiResponses = defineProvider({
       if (!isObj(it)) continue;
       if (it.type === 'function_call') out.messages.push({ role: 'assistant', content: '', tool_calls: [toolCall(it.call_id, it.name, it.arguments)] });
       else if (it.type === 'function_call_output')
-        out.messages.push({ role: 'tool', content: '', tool_results: [{ tool_call_id: str(it.call_id), content: typeof it.output === 'string' ? it.output : JSON.stringify(it.output) }] });
+        out.messages.push({
+          role: 'tool',
+          content: '',
+          tool_results: [{ tool_call_id: str(it.call_id), content: typeof it.output === 'string' ? it.output : JSON.stringify(it.output) }],
+        });
       else {
         const role = str(it.role) ?? 'user';
         if (role === 'system' || role === 'developer') out.system = [out.system, textOf(it.content)].filter(Boolean).join('\n');
@@ -68,8 +72,16 @@ export const openaiResponses = defineProvider({
     out.model = str(body.model);
     out.id = str(body.id);
     for (const it of arr(body.output).filter(isObj)) {
-      if (it.type === 'message') out.text += arr(it.content).filter(isObj).map((c) => str(c.text) ?? '').join('');
-      else if (it.type === 'reasoning') out.thinking += arr(it.summary).filter(isObj).map((c) => str(c.text) ?? '').join('\n');
+      if (it.type === 'message')
+        out.text += arr(it.content)
+          .filter(isObj)
+          .map((c) => str(c.text) ?? '')
+          .join('');
+      else if (it.type === 'reasoning')
+        out.thinking += arr(it.summary)
+          .filter(isObj)
+          .map((c) => str(c.text) ?? '')
+          .join('\n');
       else if (it.type === 'function_call') out.tool_calls.push(toolCall(it.call_id, it.name, it.arguments));
     }
     out.finish = str(body.status);

@@ -36,7 +36,8 @@ export function isSecretHeader(name: string): boolean {
 }
 
 /** JSON object keys whose string value is a secret. */
-const SECRET_KEY = /^(?:api[-_]?key|apikey|x-api-key|access[-_]?token|refresh[-_]?token|id[-_]?token|auth[-_]?token|token|client[-_]?secret|secret|secret[-_]?key|private[-_]?key|password|passwd|authorization|aws[-_]?secret[-_]?access[-_]?key|session[-_]?token)$/i;
+const SECRET_KEY =
+  /^(?:api[-_]?key|apikey|x-api-key|access[-_]?token|refresh[-_]?token|id[-_]?token|auth[-_]?token|token|client[-_]?secret|secret|secret[-_]?key|private[-_]?key|password|passwd|authorization|aws[-_]?secret[-_]?access[-_]?key|session[-_]?token)$/i;
 /** URL query / form parameter names whose value is a secret (Gemini's ?key=, signed URLs...). */
 const SECRET_PARAM = /^(?:key|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|code_verifier)$/i;
 

@@ -116,7 +116,9 @@ registerRenderer('llm', (e, c) => {
   const d = e.data;
   const model = d['gen_ai.response.model'] ?? d['gen_ai.request.model'] ?? '?';
   const tok = `${d['gen_ai.usage.input_tokens'] ?? '?'}→${d['gen_ai.usage.output_tokens'] ?? '?'} tok`;
-  const status = d.error ? c.red(`${d['http.response.status_code']} ${d.error.type ?? ''} ${d.error.message ?? ''}`.trim()) : String(d['http.response.status_code']);
+  const status = d.error
+    ? c.red(`${d['http.response.status_code']} ${d.error.type ?? ''} ${d.error.message ?? ''}`.trim())
+    : String(d['http.response.status_code']);
   const tools = (d.response?.tool_calls ?? []) as { name: string; command?: string }[];
   const what = tools.length
     ? c.cyan(`tool ${tools.map((t) => `${t.name}${t.command ? `(${preview(t.command, 60)})` : ''}`).join(', ')}`)

@@ -67,14 +67,19 @@ export function renderHttp(e: Event, opts: RenderOptions = {}): string[] {
     case 'request': {
       const size = num(d.body_size) ?? 0;
       const flags = d.incomplete ? paint(c, 'yellow', ' (incomplete)') : '';
-      return [`${paint(c, 'blue', '→')} ${paint(c, 'bold', String(d.method))} ${target(str(d.host), str(d.path))}  ${formatBytes(size)}  ${paint(c, 'dim', who(e))}${flags}`];
+      return [
+        `${paint(c, 'blue', '→')} ${paint(c, 'bold', String(d.method))} ${target(str(d.host), str(d.path))}  ${formatBytes(size)}  ${paint(c, 'dim', who(e))}${flags}`,
+      ];
     }
     case 'response_headers': {
       const r = rec(d.request);
       const code = num(d.status_code) ?? 0;
       const ttfb = num(d.ttfb_ms);
       return [
-        `${paint(c, 'blue', '⇠')} ${paint(c, statusColor(code), String(code))} ${str(r.method) ?? ''} ${target(str(r.host), str(r.path))}  streaming ${str(d.content_type) ?? ''}${ttfb !== null ? `  ttfb ${formatMs(ttfb)}` : ''}  ${paint(c, 'dim', who(e))}`.replace(/ {3,}/g, '  '),
+        `${paint(c, 'blue', '⇠')} ${paint(c, statusColor(code), String(code))} ${str(r.method) ?? ''} ${target(str(r.host), str(r.path))}  streaming ${str(d.content_type) ?? ''}${ttfb !== null ? `  ttfb ${formatMs(ttfb)}` : ''}  ${paint(c, 'dim', who(e))}`.replace(
+          / {3,}/g,
+          '  ',
+        ),
       ];
     }
     case 'response': {
@@ -99,7 +104,9 @@ export function renderHttp(e: Event, opts: RenderOptions = {}): string[] {
     }
     case 'parse_error': {
       const ex = str(d.excerpt_text) ?? '';
-      return [`${paint(c, 'red', '!')} http ${str(d.kind) ?? 'error'} on ${str(d.conn_id) ?? '?'} ${str(d.function) ?? ''} @${num(d.offset) ?? 0}: ${str(d.message) ?? ''}${ex ? `  "${preview(ex, 40)}"` : ''}`];
+      return [
+        `${paint(c, 'red', '!')} http ${str(d.kind) ?? 'error'} on ${str(d.conn_id) ?? '?'} ${str(d.function) ?? ''} @${num(d.offset) ?? 0}: ${str(d.message) ?? ''}${ex ? `  "${preview(ex, 40)}"` : ''}`,
+      ];
     }
     default:
       return [];
@@ -147,7 +154,9 @@ export function renderSse(e: Event, opts: RenderOptions = {}): string[] {
     for (const t of d.tool_calls) {
       const tc = rec(t);
       const args = str(tc.arguments_raw) ?? '';
-      lines.push(`  ${paint(c, 'cyan', 'tool')} ${str(tc.name) ?? '?'}(${preview(args, Math.max(10, inner - 8 - (str(tc.name)?.length ?? 1)))})${tc.arguments_error ? paint(c, 'yellow', ' [incomplete JSON]') : ''}`);
+      lines.push(
+        `  ${paint(c, 'cyan', 'tool')} ${str(tc.name) ?? '?'}(${preview(args, Math.max(10, inner - 8 - (str(tc.name)?.length ?? 1)))})${tc.arguments_error ? paint(c, 'yellow', ' [incomplete JSON]') : ''}`,
+      );
     }
   }
   if (Array.isArray(d.errors)) {

@@ -23,7 +23,7 @@ export interface AgentRunnerOptions {
  * tracer learns of new processes and libraries from the process events.
  *
  *   new AgentRunner('agent')
- *     .addRunner(new SslRunner({ comm: ['python'] }).addAnalyzer(new HTTPParser()))
+ *     .addRunner(new SslRunner({ comm: ['python'] }).addAnalyzer(new HttpParser()))
  *     .addRunner(new ProcessRunner({ comm: ['python'] }))
  *     .addGlobalAnalyzer(new FileLogger('agent.log'))
  */

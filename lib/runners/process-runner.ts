@@ -42,7 +42,8 @@ export class ProcessRunner extends Runner {
   /** One line saying what a live tracer watches. */
   static describe(tracer: ProcessTracer): string {
     const o = tracer.options;
-    const what = o.comm.length || o.pid.length ? `selected: ${[...o.comm.map((c) => `comm ${c}*`), ...o.pid.map((p) => `pid ${p}`)].join(', ')}` : 'all processes';
+    const what =
+      o.comm.length || o.pid.length ? `selected: ${[...o.comm.map((c) => `comm ${c}*`), ...o.pid.map((p) => `pid ${p}`)].join(', ')}` : 'all processes';
     return `process tracer attached (${what}, mode ${o.mode})`;
   }
 

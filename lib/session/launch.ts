@@ -79,7 +79,8 @@ const SIGNALS: Record<string, number> = (require('node:os') as typeof import('no
 export function sudoUser(env: NodeJS.ProcessEnv = process.env): { uid: number; gid: number | null } | null {
   if (env.SUDO_UID === undefined) return null;
   const id = (name: string, v: string) => {
-    if (!/^\d{1,10}$/.test(v) || Number(v) > 0xfffffffe) throw new UsageError(`${name}=${v} is not a user or group id; refusing to guess who to run the command as (unset it to run as root)`);
+    if (!/^\d{1,10}$/.test(v) || Number(v) > 0xfffffffe)
+      throw new UsageError(`${name}=${v} is not a user or group id; refusing to guess who to run the command as (unset it to run as root)`);
     return Number(v);
   };
   return { uid: id('SUDO_UID', env.SUDO_UID), gid: env.SUDO_GID === undefined ? null : id('SUDO_GID', env.SUDO_GID) };

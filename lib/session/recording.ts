@@ -11,7 +11,7 @@ import type { AgentOptions } from '../config/options';
 import { buildAgent } from './agent';
 import { UsageError } from '../core/errors';
 import type { Event } from '../core/event';
-import { launchGated, type ExitStatus, type GatedCommand, type LaunchOptions } from './launch';
+import { launchGated, type ExitStatus, type LaunchOptions } from './launch';
 import type { AgentRunner } from '../runners/agent-runner';
 import { listProcesses } from '../tracers/proc';
 
@@ -69,7 +69,6 @@ export class Recording {
   status: ExitStatus | null = null;
   /** The command was let go (probes attached). */
   released = false;
-  private readonly cmd: GatedCommand;
   private readonly stopCtrl = new AbortController();
   private sawExit = false;
   private started = false;
@@ -78,12 +77,14 @@ export class Recording {
     if (command.length === 0 || !command[0]) throw new UsageError('no command to record');
     this.command = [...command];
     const cmd = launchGated(command[0], command.slice(1), opts.launch);
-    this.cmd = cmd;
     this.pid = cmd.pid;
     try {
       const exe = resolveCommand(command[0], opts.launch?.env ?? process.env);
       // exactly the command's process tree: its pid is the whole selection
-      const setup = buildAgent({ ...opts.options, comm: undefined, pid: [cmd.pid] }, opts.sinks ?? [], { launching: [cmd.pid], preloadExecutables: exe ? [exe] : [] });
+      const setup = buildAgent({ ...opts.options, comm: undefined, pid: [cmd.pid] }, opts.sinks ?? [], {
+        launching: [cmd.pid],
+        preloadExecutables: exe ? [exe] : [],
+      });
       setup.runner.validate();
       this.runner = setup.runner;
       this.summary = setup.summary;

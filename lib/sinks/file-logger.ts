@@ -18,7 +18,7 @@
  */
 import * as fs from 'fs';
 import * as fsp from 'fs/promises';
-import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import type { Analyzer } from '../core/analyzer';
 import { diagnosticEvent, type Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import type { FileOutputOptions } from '../config/options';
@@ -102,7 +102,8 @@ export class FileLogger implements Analyzer {
   constructor(options: FileLoggerOptions) {
     if (!options || typeof options.path !== 'string' || options.path === '') throw new UsageError('--output: a file path is required');
     const mb = options.maxSizeMB ?? 10;
-    if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb))) throw new UsageError(`--max-log-size: expected a positive number of MB (got ${String(options.maxSizeMB)})`);
+    if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb)))
+      throw new UsageError(`--max-log-size: expected a positive number of MB (got ${String(options.maxSizeMB)})`);
     const files = options.maxFiles ?? 5;
     if (!Number.isInteger(files) || files < 1) throw new UsageError(`file logger: maxFiles must be a positive integer (got ${String(options.maxFiles)})`);
     this.path = options.path;
@@ -115,7 +116,11 @@ export class FileLogger implements Analyzer {
 
   /** Counters. */
   stats(): FileLoggerStats {
-    return { ...this.counters, events_not_written: this.attempted - this.counters.events_written - this.inFlight(), buffered_bytes: this.log?.ws.writableLength ?? 0 };
+    return {
+      ...this.counters,
+      events_not_written: this.attempted - this.counters.events_written - this.inFlight(),
+      buffered_bytes: this.log?.ws.writableLength ?? 0,
+    };
   }
 
   /** What did not reach the file, when anything did not (for the end-of-run summary). */
@@ -182,7 +187,7 @@ export class FileLogger implements Analyzer {
     }
   }
 
-  async *process(input: AsyncIterable<Event>, ctx: AnalyzerContext): AsyncIterable<Event> {
+  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
     await this.open();
     const pending = this.notices;
     try {
@@ -278,7 +283,12 @@ export class FileLogger implements Analyzer {
  */
 export async function openFileLogger(o: FileOutputOptions & { createNew?: boolean }): Promise<FileLogger | null> {
   if (o.output === undefined) return null;
-  const logger = new FileLogger({ path: o.output, rotate: o.rotateLogs ?? false, createNew: o.createNew, ...(o.maxLogSizeMB !== undefined ? { maxSizeMB: o.maxLogSizeMB } : {}) });
+  const logger = new FileLogger({
+    path: o.output,
+    rotate: o.rotateLogs ?? false,
+    createNew: o.createNew,
+    ...(o.maxLogSizeMB !== undefined ? { maxSizeMB: o.maxLogSizeMB } : {}),
+  });
   await logger.open();
   return logger;
 }

@@ -52,7 +52,15 @@ export async function* readNdjson(path: string): AsyncIterable<Event> {
         if (typeof ev.comm !== 'string') ev.comm = '';
         yield ev;
       } else {
-        yield diagnosticEvent({ type: 'ndjson_error', level: 'warning', message: `${path}:${n}: not an event: ${error}`, path, line: n, error, excerpt: line.slice(0, 80) });
+        yield diagnosticEvent({
+          type: 'ndjson_error',
+          level: 'warning',
+          message: `${path}:${n}: not an event: ${error}`,
+          path,
+          line: n,
+          error,
+          excerpt: line.slice(0, 80),
+        });
       }
     }
   } finally {

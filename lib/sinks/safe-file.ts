@@ -69,7 +69,10 @@ export async function openOwnFile(path: string, opts: SafeOpenOptions): Promise<
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new UsageError(`${opts.what} ${path}: not a regular file`);
-    const fsType = await fsp.statfs(`/proc/self/fd/${fh.fd}`).then((s) => PSEUDO_FS.get(Number(s.type)), () => undefined);
+    const fsType = await fsp.statfs(`/proc/self/fd/${fh.fd}`).then(
+      (s) => PSEUDO_FS.get(Number(s.type)),
+      () => undefined,
+    );
     if (fsType) throw new UsageError(`${opts.what} ${path}: is on ${fsType}, not a file system that keeps what is written`);
     if (!created) {
       const euid = process.geteuid?.() ?? st.uid;
@@ -78,7 +81,8 @@ export async function openOwnFile(path: string, opts: SafeOpenOptions): Promise<
           `${opts.what} ${path}: the file exists and belongs to uid ${st.uid}, not to agentsight (uid ${euid}); ` +
             'refusing to write to a file someone else created (remove it or choose another name)',
         );
-      if (st.nlink !== 1) throw new UsageError(`${opts.what} ${path}: the file has ${st.nlink} hard links; refusing to write through a link to a file elsewhere`);
+      if (st.nlink !== 1)
+        throw new UsageError(`${opts.what} ${path}: the file has ${st.nlink} hard links; refusing to write through a link to a file elsewhere`);
     }
     // An existing file keeps its contents but not looser permissions.
     if ((st.mode & 0o777 & ~mode) !== 0) await fh.chmod(st.mode & 0o777 & mode);
@@ -95,5 +99,10 @@ function openError(path: string, what: string, err: NodeJS.ErrnoException): Erro
   if (err.code === 'EISDIR') return new UsageError(`${what} ${path}: is a directory`);
   if (err.code === 'ENXIO') return new UsageError(`${what} ${path}: is a FIFO or socket with no reader; not a regular file`);
   if (err.code === 'EEXIST') return new UsageError(`${what} ${path}: already exists`);
-  return new AgentsightError(`${what} ${path}: cannot open: ${err.message}`, { op: 'open', code: err.code ?? 'EIO', errno: typeof err.errno === 'number' ? -err.errno : 0, cause: err });
+  return new AgentsightError(`${what} ${path}: cannot open: ${err.message}`, {
+    op: 'open',
+    code: err.code ?? 'EIO',
+    errno: typeof err.errno === 'number' ? -err.errno : 0,
+    cause: err,
+  });
 }

@@ -33,7 +33,7 @@ export async function runCli(args: string[], out: NodeJS.WritableStream = proces
     .option('delta-chars', { type: 'number', default: 12, describe: 'characters per text delta' })
     .option('command', { type: 'string', describe: 'command the scripted model asks for when the prompt names none' })
     .option('write-env', { type: 'string', describe: 'also write the client environment as shell exports to this file' })
-    .option('log', { type: 'string', describe: "append one JSON line per request to this file (stderr: to standard error)" })
+    .option('log', { type: 'string', describe: 'append one JSON line per request to this file (stderr: to standard error)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the startup information as one JSON line' })
     .strict()
     .exitProcess(handleSignals)

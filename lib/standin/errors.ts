@@ -44,7 +44,10 @@ const OPENAI_TYPES: Record<number, [type: string, code: string | null, message: 
 const GOOGLE_STATUS: Record<number, [string, string]> = {
   400: ['INVALID_ARGUMENT', 'Request contains an invalid argument.'],
   401: ['UNAUTHENTICATED', 'Request had invalid authentication credentials.'],
-  403: ['PERMISSION_DENIED', 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.'],
+  403: [
+    'PERMISSION_DENIED',
+    "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+  ],
   404: ['NOT_FOUND', 'Requested entity was not found.'],
   405: ['INVALID_ARGUMENT', 'Method Not Allowed'],
   413: ['INVALID_ARGUMENT', 'Request payload size exceeds the limit.'],
@@ -79,7 +82,8 @@ export function apiError(provider: Provider, status: number, opts: ApiErrorOptio
     return { status, headers, body };
   }
   if (provider === 'openai') {
-    const [type, code, msg] = OPENAI_TYPES[status] ?? (status >= 500 ? ['server_error', null, 'Internal server error'] : ['invalid_request_error', null, 'Bad request']);
+    const [type, code, msg] =
+      OPENAI_TYPES[status] ?? (status >= 500 ? ['server_error', null, 'Internal server error'] : ['invalid_request_error', null, 'Bad request']);
     return {
       status,
       headers,

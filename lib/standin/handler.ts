@@ -136,9 +136,15 @@ export class RequestHandler {
 
     if (rec.route === 'count_tokens') {
       const n = countTokens(JSON.stringify(json));
-      return this.send.json(rec, res, 200, provider === 'gemini' ? { totalTokens: n, promptTokensDetails: [{ modality: 'TEXT', tokenCount: n }] } : { input_tokens: n }, {
-        pretty: provider === 'gemini',
-      });
+      return this.send.json(
+        rec,
+        res,
+        200,
+        provider === 'gemini' ? { totalTokens: n, promptTokensDetails: [{ modality: 'TEXT', tokenCount: n }] } : { input_tokens: n },
+        {
+          pretty: provider === 'gemini',
+        },
+      );
     }
     if (!routed.mod) throw new Error(`no API module for route ${rec.route}`);
     return this.answer(rec, res, provider, routed.mod, routed, json);
@@ -151,7 +157,13 @@ export class RequestHandler {
     // Error knobs: model "error-<status>" or header x-standin-error: <status>.
     const knob = /^error-(\d{3})$/.exec(modelName)?.[1] ?? firstHeader(rec.headers['x-standin-error']);
     if (knob && KNOB_STATUSES.includes(Number(knob))) {
-      return this.send.error(rec, res, provider, Number(knob), Number(knob) === 404 && provider === 'openai' ? { message: `The model \`${modelName}\` does not exist or you do not have access to it.` } : {});
+      return this.send.error(
+        rec,
+        res,
+        provider,
+        Number(knob),
+        Number(knob) === 404 && provider === 'openai' ? { message: `The model \`${modelName}\` does not exist or you do not have access to it.` } : {},
+      );
     }
     const invalid = mod.validate(json);
     if (invalid) return this.send.error(rec, res, provider, invalid.status, { message: invalid.message, param: invalid.param, code: invalid.code });

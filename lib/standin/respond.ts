@@ -62,10 +62,16 @@ export class Responder {
     if (o.compress !== false) {
       if (forced && forced !== 'identity') {
         if (!isEncoding(forced)) {
-          return this.json(rec, res, 400, apiError(rec.provider ?? 'openai', 400, { message: `x-standin-encoding must be one of identity, ${ENCODINGS.join(', ')}` }).body, {
-            pretty: false,
-            compress: false,
-          });
+          return this.json(
+            rec,
+            res,
+            400,
+            apiError(rec.provider ?? 'openai', 400, { message: `x-standin-encoding must be one of identity, ${ENCODINGS.join(', ')}` }).body,
+            {
+              pretty: false,
+              compress: false,
+            },
+          );
         }
         enc = forced;
       } else if (!forced) enc = negotiate(firstHeader(rec.headers['accept-encoding']), this.preference);

@@ -112,5 +112,7 @@ export function modelsAnswer(rec: RecordedRequest, provider: Provider): ModelsAn
   }));
   if (!id) return { found: true, body: { models: all }, pretty: true };
   const one = all.find((m) => m.name === `models/${id}`);
-  return one ? { found: true, body: one, pretty: true } : { found: false, error: { message: `models/${id} is not found for API version v1beta, or is not supported for generateContent.` } };
+  return one
+    ? { found: true, body: one, pretty: true }
+    : { found: false, error: { message: `models/${id} is not found for API version v1beta, or is not supported for generateContent.` } };
 }

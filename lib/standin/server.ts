@@ -68,9 +68,9 @@ export interface Standin {
   caFile: string;
   tls: TlsMaterial;
   /** Base URLs as the SDKs and their environment variables want them. */
-  anthropicBaseURL: string;
-  openaiBaseURL: string;
-  geminiBaseURL: string;
+  anthropicBaseUrl: string;
+  openaiBaseUrl: string;
+  geminiBaseUrl: string;
   /** Every request so far, in arrival order (filled in while responses are sent). */
   requests: RecordedRequest[];
   /** The assistant text sent for a request (what a tracer should reassemble). */
@@ -129,7 +129,7 @@ function internalError(res: ServerResponse, err: any): void {
 export async function startStandin(opts: StandinOptions = {}): Promise<Standin> {
   const host = opts.host ?? '127.0.0.1';
   if (!isLoopback(host)) throw new Error(`startStandin: host must be a loopback address (127.0.0.1 or ::1), not ${host}`);
-  const preference: readonly Encoding[] = opts.compression === false ? [] : opts.compression ?? ['gzip', 'br', 'deflate', 'zstd'];
+  const preference: readonly Encoding[] = opts.compression === false ? [] : (opts.compression ?? ['gzip', 'br', 'deflate', 'zstd']);
   const ownTls = !opts.tls;
   const tls = opts.tls ?? (await createTlsMaterial({ dir: opts.tlsDir }));
   // Whatever happens to the process, do not leave a private key behind.
@@ -172,9 +172,9 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
     host,
     caFile: tls.caFile,
     tls,
-    anthropicBaseURL: url,
-    openaiBaseURL: `${url}/v1`,
-    geminiBaseURL: url,
+    anthropicBaseUrl: url,
+    openaiBaseUrl: `${url}/v1`,
+    geminiBaseUrl: url,
     requests,
     expectedText(r) {
       const rec = typeof r === 'number' ? requests.find((x) => x.seq === r) : r;

@@ -110,17 +110,42 @@ export async function createTlsMaterial(opts: TlsMaterialOptions = {}): Promise<
     // CA and server key/CSR are independent: make them at the same time.
     await Promise.all([
       run([
-        'req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', days,
-        '-subj', '/O=agentsight/CN=agentsight stand-in CA (throwaway)',
-        '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-        '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        'req',
+        '-x509',
+        ...ec,
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.pem',
+        '-days',
+        days,
+        '-subj',
+        '/O=agentsight/CN=agentsight stand-in CA (throwaway)',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE,pathlen:0',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
       ]),
       run(['req', '-new', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/O=agentsight/CN=localhost']),
     ]);
     await run([
-      'x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial',
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
       '0x' + randomBytes(12).toString('hex'),
-      '-days', days, '-sha256', '-extfile', 'server.ext', '-out', 'server.pem',
+      '-days',
+      days,
+      '-sha256',
+      '-extfile',
+      'server.ext',
+      '-out',
+      'server.pem',
     ]);
     for (const n of FILES) await fsp.chmod(f(n), 0o600).catch(() => undefined);
     // Neither the CA key nor the CSR is needed any more: a stolen CA key could

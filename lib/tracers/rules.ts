@@ -19,7 +19,9 @@ export function resolveSelection(o: { comm?: readonly string[]; pid?: readonly n
     if (Buffer.byteLength(c) > COMM_LEN - 1)
       throw new UsageError(
         `--comm "${c}" is longer than ${COMM_LEN - 1} bytes; the kernel keeps only the first ${COMM_LEN - 1} ` +
-          `characters of a process name, so use "${Buffer.from(c).subarray(0, COMM_LEN - 1).toString()}"`,
+          `characters of a process name, so use "${Buffer.from(c)
+            .subarray(0, COMM_LEN - 1)
+            .toString()}"`,
       );
   }
   if (comm.length > MAX_COMM_FILTERS) throw new UsageError(`at most ${MAX_COMM_FILTERS} --comm filters are supported`);
@@ -37,8 +39,7 @@ export function isSelected(s: { comm: readonly string[]; pid: readonly number[] 
 /** A ring buffer size: a power of two of at least a page. `what` names the ring in the message. */
 export function resolveRingBytes(value: number | undefined, fallback: number, what: string): number {
   const n = value ?? fallback;
-  if (!(n > 0 && (n & (n - 1)) === 0) || n < 4096)
-    throw new UsageError(`${what} size must be a power of two of at least 4096 bytes (got ${n})`);
+  if (!(n > 0 && (n & (n - 1)) === 0) || n < 4096) throw new UsageError(`${what} size must be a power of two of at least 4096 bytes (got ${n})`);
   return n;
 }
 

@@ -133,10 +133,14 @@ describePrivileged('record and agent over real agents', () => {
     try {
       const run = (extra: string[], name: string) => {
         // a running "agent": waits, then runs the Python agent as its child
-        const agentProc = require('node:child_process').spawn(shell.path, ['-c', `sleep 1.5; exec ${PY} ${AGENTS.python} --provider anthropic --stream "Name? run: hostname"`], {
-          env: clientEnv(s),
-          stdio: 'ignore',
-        });
+        const agentProc = require('node:child_process').spawn(
+          shell.path,
+          ['-c', `sleep 1.5; exec ${PY} ${AGENTS.python} --provider anthropic --stream "Name? run: hostname"`],
+          {
+            env: clientEnv(s),
+            stdio: 'ignore',
+          },
+        );
         const file = path.join(dir, `${name}.ndjson`);
         return { agentProc, file, cli: runCli(['agent', '--comm', shell.name, '--format', 'json', '--quiet', '-o', file, ...extra]) };
       };

@@ -21,7 +21,10 @@ describePrivileged('record: who the command runs as, and never untraced', () => 
     process.env.SUDO_UID = '65534';
     process.env.SUDO_GID = '65534';
     try {
-      const g = launchGated('/bin/sh', ['-c', `echo "$(id -u) $(id -g) $HOME $USER" > ${out}`], { stdio: 'ignore', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      const g = launchGated('/bin/sh', ['-c', `echo "$(id -u) $(id -g) $HOME $USER" > ${out}`], {
+        stdio: 'ignore',
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      });
       expect(g.user).toMatchObject({ uid: 65534, gid: 65534, name: 'nobody' });
       g.release();
       expect((await g.exited).status).toBe(0);

@@ -35,7 +35,12 @@ describePrivileged('native core', () => {
       setTimeout(() => { console.error('no batch arrived'); process.exit(4); }, 5000);
     `;
     const res = await run(process.execPath, ['-e', script]);
-    expect({ code: res.code, signal: res.signal, out: res.stdout.toString().trim(), err: res.stderr }).toEqual({ code: 0, signal: null, out: 'caught', err: '' });
+    expect({ code: res.code, signal: res.signal, out: res.stdout.toString().trim(), err: res.stderr }).toEqual({
+      code: 0,
+      signal: null,
+      out: 'caught',
+      err: '',
+    });
   });
 
   it('configuration errors are typed: wrong sizes, unknown names, order of operations', () => {

@@ -18,7 +18,10 @@ describePrivileged('npm pack, install into a fresh project, require() from Commo
 
   it('installs from the tarball and records a command through require("agentsight")', { timeout: 300_000 }, async () => {
     const env = { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir ?? '/usr', npm_config_audit: 'false', npm_config_fund: 'false' };
-    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: REPO, env, encoding: 'utf8' }).trim().split('\n').at(-1) as string;
+    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: REPO, env, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .at(-1) as string;
     const tgz = path.join(dir, packed);
     expect(fs.existsSync(tgz)).toBe(true);
     const app = path.join(dir, 'app');
@@ -48,10 +51,32 @@ describePrivileged('npm pack, install into a fresh project, require() from Commo
     const r = await run(process.execPath, ['use.js'], { cwd: app });
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.toString());
-    expect(out.exports).toEqual(expect.arrayContaining(['record', 'trace', 'AgentRunner', 'SslRunner', 'ProcessRunner', 'HTTPParser', 'SSEProcessor', 'LlmAnalyzer', 'OutputAnalyzer', 'FileLogger']));
+    expect(out.exports).toEqual(
+      expect.arrayContaining([
+        'record',
+        'trace',
+        'AgentRunner',
+        'SslRunner',
+        'ProcessRunner',
+        'HttpParser',
+        'SseProcessor',
+        'LlmAnalyzer',
+        'OutputAnalyzer',
+        'FileLogger',
+        'HTTPParser',
+        'SSEProcessor',
+        'HTTPFilter',
+        'SSLFilter',
+      ]),
+    );
     expect(out.status).toBe(3);
     expect(out.exitEvent).toBe(3);
-    expect(out.execs).toEqual(expect.arrayContaining([['sh', '-c', 'ls / > /dev/null; exit 3'], ['ls', '/']]));
+    expect(out.execs).toEqual(
+      expect.arrayContaining([
+        ['sh', '-c', 'ls / > /dev/null; exit 3'],
+        ['ls', '/'],
+      ]),
+    );
     const bin = await run(path.join(app, 'node_modules/.bin/agentsight'), ['--version'], { cwd: app });
     expect(bin.stdout.toString().trim()).toBe(JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).version);
   });

@@ -16,7 +16,9 @@ import { runCli, type CliRun } from '../support/cli';
 import { describePrivileged } from '../support/privileged';
 import { clientEnv } from '../support/run';
 
-const versions = (JSON.parse(fs.readFileSync(path.join(__dirname, '../support/claude-code-versions.json'), 'utf8')) as { versions: { version: string }[] }).versions.map((v) => v.version);
+const versions = (
+  JSON.parse(fs.readFileSync(path.join(__dirname, '../support/claude-code-versions.json'), 'utf8')) as { versions: { version: string }[] }
+).versions.map((v) => v.version);
 const CLAUDE_CACHE = process.env.AGENTSIGHT_CLAUDE_CODE_CACHE ?? path.join(os.homedir(), '.cache', 'agentsight', 'claude-code');
 const GEMINI_DIR = process.env.AGENTSIGHT_GEMINI_CLI_DIR ?? path.join(os.homedir(), '.cache', 'agentsight', 'gemini-cli');
 const GEMINI = path.join(GEMINI_DIR, 'node_modules', '.bin', 'gemini');
@@ -93,7 +95,7 @@ describePrivileged('real coding agents under record', () => {
       const bin = path.join(CLAUDE_CACHE, v, 'claude');
       if (!present(bin, `Claude Code ${v}`)) return;
       const env = clientEnv(s, {
-        ANTHROPIC_BASE_URL: s.anthropicBaseURL,
+        ANTHROPIC_BASE_URL: s.anthropicBaseUrl,
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
         DISABLE_TELEMETRY: '1',
         DISABLE_AUTOUPDATER: '1',
@@ -115,9 +117,13 @@ describePrivileged('real coding agents under record', () => {
     fs.mkdirSync(path.join(home, '.gemini'), { recursive: true });
     fs.writeFileSync(
       path.join(home, '.gemini', 'settings.json'),
-      JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' }, folderTrust: { enabled: false } }, privacy: { usageStatisticsEnabled: false }, telemetry: { enabled: false } }),
+      JSON.stringify({
+        security: { auth: { selectedType: 'gemini-api-key' }, folderTrust: { enabled: false } },
+        privacy: { usageStatisticsEnabled: false },
+        telemetry: { enabled: false },
+      }),
     );
-    const env = clientEnv(s, { GOOGLE_GEMINI_BASE_URL: s.geminiBaseURL, GEMINI_CLI_HOME: home, GEMINI_CLI_NO_RELAUNCH: '1' });
+    const env = clientEnv(s, { GOOGLE_GEMINI_BASE_URL: s.geminiBaseUrl, GEMINI_CLI_HOME: home, GEMINI_CLI_NO_RELAUNCH: '1' });
     const r = await record('gemini', [GEMINI, '-p', 'What kernel is this machine running? run: uname -a', '--yolo'], env);
     expectToolLoop(r, 'run_shell_command', 'node');
   });

@@ -209,7 +209,10 @@ describePrivileged('TLS capture on the real kernel', () => {
       const col = await traced({}, async (c) => {
         const r1 = await run('curl', ['-s', '--cacert', cert.certFile, '--data-binary', `@${file}`, `https://localhost:${srv.port}/echo?big-up`]);
         up = r1.pid;
-        const r2 = await run(PY, ['-c', `import urllib.request,ssl; c=ssl.create_default_context(cafile='${cert.certFile}'); urllib.request.urlopen('https://localhost:${srv.port}/big?n=1048576&py', context=c).read()`]);
+        const r2 = await run(PY, [
+          '-c',
+          `import urllib.request,ssl; c=ssl.create_default_context(cafile='${cert.certFile}'); urllib.request.urlopen('https://localhost:${srv.port}/big?n=1048576&py', context=c).read()`,
+        ]);
         down = r2.pid;
         await readsReach(c, up, connOf(srv, '/echo?big-up').sent.length);
         await readsReach(c, down, connOf(srv, 'big?n=1048576&py').sent.length);
@@ -269,7 +272,16 @@ describePrivileged('TLS capture on the real kernel', () => {
       let root = 0;
       const col = await traced({ uid: 65534 }, async (c) => {
         root = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/uid-root`])).pid;
-        const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'curl', '-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/uid-nobody`]);
+        const r = await run('setpriv', [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          'curl',
+          '-s',
+          '--cacert',
+          cert.certFile,
+          `https://localhost:${srv.port}/uid-nobody`,
+        ]);
         expect(r.code).toBe(0);
         nobody = r.pid;
         await c.waitFor(isSsl(nobody, 'READ/RECV'));
@@ -298,7 +310,10 @@ describePrivileged('TLS capture on the real kernel', () => {
         const { port_filtered: filtered, port_unknown: unknown } = tracer.stats();
         t.stop();
         await col.done;
-        for (const [p, a, b] of [[pid, '/port-a', '/port-b'], [npid, '/node-port-a', '/node-port-b']] as const) {
+        for (const [p, a, b] of [
+          [pid, '/port-a', '/port-b'],
+          [npid, '/node-port-a', '/node-port-b'],
+        ] as const) {
           const mine = col.of(isSsl(p));
           expect(mine.length).toBeGreaterThan(0);
           expect(mine.every((e) => e.data.remote_port === other.port)).toBe(true);

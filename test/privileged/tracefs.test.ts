@@ -40,7 +40,8 @@ describePrivileged('file opens on a machine with or without tracefs mounted', ()
   it('tracefs not mounted (a fresh machine): agentsight mounts it for the attach, hooks the open syscalls, and unmounts it', async () => {
     const before = tracefsMounts();
     // nothing of tracefs or debugfs in this namespace, as on a machine without systemd's automount
-    const unmount = 'umount -l /sys/kernel/debug/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; umount -l /sys/kernel/tracing 2>/dev/null; ! grep -q " - tracefs " /proc/self/mountinfo';
+    const unmount =
+      'umount -l /sys/kernel/debug/tracing 2>/dev/null; umount -l /sys/kernel/debug 2>/dev/null; umount -l /sys/kernel/tracing 2>/dev/null; ! grep -q " - tracefs " /proc/self/mountinfo';
     run = inNamespace(unmount, ['process', '--comm', shell.name, '--format', 'json']);
     const s = await finalStats(run);
     expect(s).toMatchObject({ tracer: 'process', file_hook: 'syscalls', tracefs: 'mounted' });

@@ -59,7 +59,7 @@ export class FakeObject implements NativeBpfObject {
   multi: { program: string; opts: { path: string; offsets: number[]; cookies?: number[]; retprobe?: boolean } }[] = [];
   attachTypes = new Map<string, number>();
   reused: string[] = [];
-  maps = new Map<string, Map<string, Buffer>>();
+  mapData = new Map<string, Map<string, Buffer>>();
   stats = new Map<number, bigint>();
   readers: FakeReader[] = [];
   constructor(
@@ -109,8 +109,8 @@ export class FakeObject implements NativeBpfObject {
     return this.attached.length + this.uprobes.length + this.multi.length;
   }
   private map(name: string) {
-    let m = this.maps.get(name);
-    if (!m) this.maps.set(name, (m = new Map()));
+    let m = this.mapData.get(name);
+    if (!m) this.mapData.set(name, (m = new Map()));
     return m;
   }
   mapUpdate(map: string, key: Buffer, value: Buffer, flags = 0) {
@@ -142,6 +142,9 @@ export class FakeObject implements NativeBpfObject {
   }
   programs() {
     return this.programList.map((name) => ({ name, section: `tp_btf/${name}`, autoload: this.autoload.get(name) ?? true }));
+  }
+  maps() {
+    return [...this.mapData.keys()];
   }
   kernelIds() {
     return { programs: [], maps: [], links: [] };
@@ -232,7 +235,7 @@ export function fakeBinding(programs: Record<string, string[]> = { process: PROC
   }
   class Reader extends FakeReader {
     constructor(obj: NativeBpfObject, map: string, cb: BatchCallback, opts?: RingReaderOptions) {
-      super(obj as FakeObject, map, cb, opts);
+      super(obj as unknown as FakeObject, map, cb, opts);
       readers.push(this);
     }
   }

@@ -67,7 +67,11 @@ export interface CurlResult {
 }
 
 /** curl against the stand-in: `-i` output split into status, headers and body. */
-export async function curl(s: Standin, pathAndQuery: string, opts: { method?: string; headers?: Record<string, string>; json?: unknown; args?: string[] } = {}): Promise<CurlResult> {
+export async function curl(
+  s: Standin,
+  pathAndQuery: string,
+  opts: { method?: string; headers?: Record<string, string>; json?: unknown; args?: string[] } = {},
+): Promise<CurlResult> {
   const args = ['-sS', '-i', '--cacert', s.caFile, '-X', opts.method ?? (opts.json !== undefined ? 'POST' : 'GET')];
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}: ${v}`);
   if (opts.json !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', '@-');

@@ -62,7 +62,11 @@ describe('event ABI: lib/kernel/abi.ts matches the BTF the compiler emitted', ()
 
   it('the name tables cover every value of their enum', () => {
     const counters = Object.entries(STAT).filter(([k]) => k !== 'MAX');
-    expect(Object.keys(STAT_NAMES).map(Number).sort((a, b) => a - b)).toEqual(counters.map(([, v]) => v).sort((a, b) => a - b));
+    expect(
+      Object.keys(STAT_NAMES)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(counters.map(([, v]) => v).sort((a, b) => a - b));
     expect(new Set(Object.values(STAT_NAMES)).size).toBe(counters.length);
     for (const [, v] of counters) expect(v).toBeLessThan(STAT.MAX);
     for (const names of [SSL_FUNC_NAMES, SSL_LIB_NAMES, OPEN_SYSCALL_NAMES]) {

@@ -80,17 +80,31 @@ describe('agentsight process (with an injected binding)', () => {
       const obj = fb.objects.find((o) => o.name === 'process') as FakeObject;
       const s = t.stats();
       await t.close();
-      return { hook: s.file_hook, tracefs: s.tracefs, reason: s.tracefs_reason, raw: obj.attached.includes('handle_sys_enter'), tracepoints: obj.attached.filter((a) => a.includes('@syscalls/')).length };
+      return {
+        hook: s.file_hook,
+        tracefs: s.tracefs,
+        reason: s.tracefs_reason,
+        raw: obj.attached.includes('handle_sys_enter'),
+        tracepoints: obj.attached.filter((a) => a.includes('@syscalls/')).length,
+      };
     };
     // already mounted: used as it is, left mounted
     const present = fakeBinding();
     present.tracefs.mount(present.tracefs.dir);
     expect(await start(present)).toEqual({ hook: 'syscalls', tracefs: 'present', reason: undefined, raw: false, tracepoints: 8 });
-    expect({ mounts: present.tracefs.mounts, unmounts: present.tracefs.unmounts, mounted: present.tracefs.mounted }).toEqual({ mounts: 1, unmounts: 0, mounted: true });
+    expect({ mounts: present.tracefs.mounts, unmounts: present.tracefs.unmounts, mounted: present.tracefs.mounted }).toEqual({
+      mounts: 1,
+      unmounts: 0,
+      mounted: true,
+    });
     // not mounted: mounted for the attach, then unmounted
     const absent = fakeBinding();
     expect(await start(absent)).toEqual({ hook: 'syscalls', tracefs: 'mounted', reason: undefined, raw: false, tracepoints: 8 });
-    expect({ mounts: absent.tracefs.mounts, unmounts: absent.tracefs.unmounts, mounted: absent.tracefs.mounted }).toEqual({ mounts: 1, unmounts: 1, mounted: false });
+    expect({ mounts: absent.tracefs.mounts, unmounts: absent.tracefs.unmounts, mounted: absent.tracefs.mounted }).toEqual({
+      mounts: 1,
+      unmounts: 1,
+      mounted: false,
+    });
     // cannot be mounted (no CAP_SYS_ADMIN, e.g. in a container): sys_enter/sys_exit, and why
     const denied = fakeBinding();
     denied.tracefs.mountError = Object.assign(new Error('mount: cannot mount tracefs: Operation not permitted'), { code: 'EPERM' });
@@ -104,7 +118,7 @@ describe('agentsight process (with an injected binding)', () => {
     const failing: string[] = [];
     const orig = fb.BpfObject;
     fb.BpfObject = class extends (orig as unknown as typeof FakeObject) {
-      attachTracepoint(p: string, c: string, n: string): number {
+      override attachTracepoint(p: string, c: string, n: string): number {
         failing.push(n);
         throw Object.assign(new Error(`cannot attach '${p}' to tracepoint ${c}/${n}`), { op: 'attach_tracepoint', errno: 2, code: 'ENOENT' });
       }
@@ -160,7 +174,19 @@ describe('agentsight process (with an injected binding)', () => {
     const cap = captureIo();
     expect(await main(['process', '--help'], cap.io)).toBe(0);
     const help = cap.out();
-    for (const o of ['--comm', '--pid', '--duration', '--mode', '--file-events', '--file-dedup-ms', '--argv-max', '--ring-size', '--quiet', '--format', '--stats-interval'])
+    for (const o of [
+      '--comm',
+      '--pid',
+      '--duration',
+      '--mode',
+      '--file-events',
+      '--file-dedup-ms',
+      '--argv-max',
+      '--ring-size',
+      '--quiet',
+      '--format',
+      '--stats-interval',
+    ])
       expect(help).toContain(o);
   });
 });

@@ -36,7 +36,12 @@ describe('agentsight ssl (with an injected binding)', () => {
     expect(cap.err()).toMatch(/TLS tracer attached to \d+ file\(s\): .*libssl\.so\.3 \(openssl\)/);
 
     const reader = fb.readers.find((r) => r.mapName === 'ssl_rb');
-    reader?.push([sslRecord({ ts: 2e9, pid: 77, comm: 'curl' }, { func: 1, data: Buffer.from('GET / HTTP/1.1\r\n\r\n'), fd: 3, family: 2, lport: 5000, rport: 443, laddr: [127, 0, 0, 1], raddr: [127, 0, 0, 1] })]);
+    reader?.push([
+      sslRecord(
+        { ts: 2e9, pid: 77, comm: 'curl' },
+        { func: 1, data: Buffer.from('GET / HTTP/1.1\r\n\r\n'), fd: 3, family: 2, lport: 5000, rport: 443, laddr: [127, 0, 0, 1], raddr: [127, 0, 0, 1] },
+      ),
+    ]);
     await until(() => cap.out().includes('WRITE/SEND'), 5000, 'ssl event');
     process.emit('SIGINT');
     expect(await run).toBe(0);

@@ -28,8 +28,21 @@ describe('options: one table per typed options object', () => {
       flags[flag] = def.type === 'boolean' ? true : def.type === 'number' ? (def.array ? [n++] : n++) : def.array ? [`v${n++}`] : `v${n++}`;
     }
     const t = agentTracerOptions(fromFlags(AGENT_OPTIONS, flags));
-    expect(t.ssl).toMatchObject({ uid: flags['ssl-uid'], handshake: true, port: flags.port, binaryPaths: flags['binary-path'], maxBytes: flags['max-bytes'], ringBytes: (flags['ssl-ring-size'] as number) * 1024 * 1024 });
-    expect(t.process).toMatchObject({ durationMs: flags.duration, fileEvents: true, fileDedupMs: flags['file-dedup-ms'], argvMax: flags['argv-max'], ringBytes: (flags['ring-size'] as number) * 1024 * 1024 });
+    expect(t.ssl).toMatchObject({
+      uid: flags['ssl-uid'],
+      handshake: true,
+      port: flags.port,
+      binaryPaths: flags['binary-path'],
+      maxBytes: flags['max-bytes'],
+      ringBytes: (flags['ssl-ring-size'] as number) * 1024 * 1024,
+    });
+    expect(t.process).toMatchObject({
+      durationMs: flags.duration,
+      fileEvents: true,
+      fileDedupMs: flags['file-dedup-ms'],
+      argvMax: flags['argv-max'],
+      ringBytes: (flags['ring-size'] as number) * 1024 * 1024,
+    });
   });
 
   it('fromFlags converts, scales and inverts; flags not given set nothing', () => {
@@ -39,7 +52,11 @@ describe('options: one table per typed options object', () => {
   });
 
   it('parseArgv is strict and refuses what cannot be honoured', () => {
-    expect(parseArgv(SSL_TRACER_OPTIONS, ['--pid', '7', '--port', '443', '--port', '8443', '--ssl-ring-size', '16'], 'ssl')).toEqual({ pid: [7], port: [443, 8443], ringBytes: 16 << 20 });
+    expect(parseArgv(SSL_TRACER_OPTIONS, ['--pid', '7', '--port', '443', '--port', '8443', '--ssl-ring-size', '16'], 'ssl')).toEqual({
+      pid: [7],
+      port: [443, 8443],
+      ringBytes: 16 << 20,
+    });
     expect(() => parseArgv(SSL_TRACER_OPTIONS, ['--bogus'], 'ssl options')).toThrow(/ssl options: Unknown argument: bogus/);
     expect(() => parseArgv(SSL_TRACER_OPTIONS, ['stray'], 'ssl options')).toThrow(/ssl options: Unknown argument: stray/);
     expect(() => parseArgv(SSL_TRACER_OPTIONS, ['--interface', 'eth0'], 'ssl')).toThrow(UsageError);

@@ -2,18 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { promises as fsp, existsSync, mkdtempSync, writeFileSync, copyFileSync, openSync, ftruncateSync, closeSync, rmSync } from 'fs';
 import os from 'os';
 import path from 'path';
-import {
-  ElfError,
-  ElfFile,
-  findSymbols,
-  parseMaps,
-  readEhFrame,
-  readMaps,
-  withElf,
-  ET,
-  PT,
-  FunctionTable,
-} from '../../lib/elf';
+import { ElfError, ElfFile, findSymbols, parseMaps, readEhFrame, readMaps, withElf, ET, PT, FunctionTable } from '../../lib/elf';
 import { haveTool, readelfLoads, readelfSyms, run } from '../support/tools';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
@@ -110,7 +99,18 @@ describe.skipIf(!existsSync(LIBSSL))('libssl.so.3', () => {
 });
 
 describe('the node binary (process.execPath)', () => {
-  const NAMES = ['SSL_write', 'SSL_read', 'SSL_write_ex', 'SSL_read_ex', 'SSL_do_handshake', 'SSL_new', 'SSL_free', 'SSL_connect', 'SSL_shutdown', 'SSL_CTX_new'];
+  const NAMES = [
+    'SSL_write',
+    'SSL_read',
+    'SSL_write_ex',
+    'SSL_read_ex',
+    'SSL_do_handshake',
+    'SSL_new',
+    'SSL_free',
+    'SSL_connect',
+    'SSL_shutdown',
+    'SSL_CTX_new',
+  ];
 
   it('is ET_EXEC with PT_LOAD, PT_INTERP, PT_NOTE and PT_GNU_EH_FRAME segments', async () => {
     await withElf(NODE, async (elf) => {
@@ -270,7 +270,16 @@ describe('/proc/PID/maps', () => {
     ].join('\n');
     const m = parseMaps(text);
     expect(m).toHaveLength(6);
-    expect(m[0]).toEqual({ start: 0x55f475875000, end: 0x55f475877000, perms: 'r--p', offset: 0, dev: 'fe:00', inode: 260131, path: '/usr/bin/cat', deleted: false });
+    expect(m[0]).toEqual({
+      start: 0x55f475875000,
+      end: 0x55f475877000,
+      perms: 'r--p',
+      offset: 0,
+      dev: 'fe:00',
+      inode: 260131,
+      path: '/usr/bin/cat',
+      deleted: false,
+    });
     expect(m[1]).toMatchObject({ perms: 'r-xp', offset: 0x1000, inode: 42, path: '/tmp/dir with spaces/my lib.so', deleted: true });
     expect(m[2]).toMatchObject({ path: '', inode: 0, deleted: false });
     expect(m[3]).toMatchObject({ path: '', inode: 0 });

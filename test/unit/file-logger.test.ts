@@ -19,8 +19,19 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const ev = (i: number, pad = 0): Event => ({ timestamp: 1764304392000 + i, source: 'process', pid: 100 + i, comm: 'python3', data: { event: 'EXEC', n: i, pad: 'p'.repeat(pad) } });
-const lines = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const ev = (i: number, pad = 0): Event => ({
+  timestamp: 1764304392000 + i,
+  source: 'process',
+  pid: 100 + i,
+  comm: 'python3',
+  data: { event: 'EXEC', n: i, pad: 'p'.repeat(pad) },
+});
+const lines = (file: string) =>
+  fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 
 describe('FileLogger', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as zlib from 'zlib';
-import { HTTPParser } from '../../lib/analyzers/http-parser';
+import { HttpParser } from '../../lib/analyzers/http-parser';
 import type { Event } from '../../lib/core/event';
 import { BodyStream, type BodyChunk } from '../../lib/http/parser/body-stream';
 import { chunked, http, splitAt, ssl } from '../support/events';
@@ -23,7 +23,15 @@ interface Exchange {
 
 function ex(method: string, path: string, reqBody: string, response: string | Buffer, status: number, body: string, interim = 0): Exchange {
   const head = [`${method} ${path} HTTP/1.1`, 'Host: api.example.com', ...(reqBody ? [`Content-Length: ${reqBody.length}`] : [])].join('\r\n');
-  return { request: `${head}\r\n\r\n${reqBody}`, response: typeof response === 'string' ? Buffer.from(response) : response, method, path, status, body, interim };
+  return {
+    request: `${head}\r\n\r\n${reqBody}`,
+    response: typeof response === 'string' ? Buffer.from(response) : response,
+    method,
+    path,
+    status,
+    body,
+    interim,
+  };
 }
 
 const SSE_BODY = 'event: message\ndata: {"t":"héllo ✓"}\n\ndata: [DONE]\n\n';
@@ -31,11 +39,39 @@ const SSE_BODY = 'event: message\ndata: {"t":"héllo ✓"}\n\ndata: [DONE]\n\n';
 /** Exchanges whose response framing does not depend on the request method. */
 const ANY_ORDER: Exchange[] = [
   ex('GET', '/a', '', 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]', 200, '[]'),
-  ex('POST', '/b', '{"q":1}', `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(['{"ok":', 'true}']).toString()}`, 201, '{"ok":true}', 1),
+  ex(
+    'POST',
+    '/b',
+    '{"q":1}',
+    `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n${chunked(['{"ok":', 'true}']).toString()}`,
+    201,
+    '{"ok":true}',
+    1,
+  ),
   ex('GET', '/c', '', 'HTTP/1.1 204 No Content\r\n\r\n', 204, ''),
   ex('GET', '/d', '', 'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n', 304, ''),
-  ex('POST', '/e', '{"stream":true}', Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([SSE_BODY.slice(0, 20), SSE_BODY.slice(20)])]), 200, SSE_BODY),
-  ex('DELETE', '/f', '', Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([GZ_JSON.subarray(0, 30), GZ_JSON.subarray(30)])]), 200, zlib.gunzipSync(GZ_JSON).toString()),
+  ex(
+    'POST',
+    '/e',
+    '{"stream":true}',
+    Buffer.concat([
+      Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      chunked([SSE_BODY.slice(0, 20), SSE_BODY.slice(20)]),
+    ]),
+    200,
+    SSE_BODY,
+  ),
+  ex(
+    'DELETE',
+    '/f',
+    '',
+    Buffer.concat([
+      Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      chunked([GZ_JSON.subarray(0, 30), GZ_JSON.subarray(30)]),
+    ]),
+    200,
+    zlib.gunzipSync(GZ_JSON).toString(),
+  ),
 ];
 /** A HEAD answer carries Content-Length but no body: it frames right only when paired with its request. */
 const HEAD = ex('HEAD', '/h', '', 'HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n', 200, '');
@@ -76,8 +112,8 @@ function deliver(exchanges: readonly Exchange[], writeCuts: number[], readCuts: 
   return out;
 }
 
-function parseAll(options: ConstructorParameters<typeof HTTPParser>[0], events: readonly Event[]): { out: Event[]; parser: HTTPParser } {
-  const parser = new HTTPParser({ passThroughSsl: false, emitStats: false, ...options });
+function parseAll(options: ConstructorParameters<typeof HttpParser>[0], events: readonly Event[]): { out: Event[]; parser: HttpParser } {
+  const parser = new HttpParser({ passThroughSsl: false, emitStats: false, ...options });
   const out: Event[] = [];
   for (const e of events) out.push(...parser.handle(e));
   out.push(...parser.finish());
@@ -95,7 +131,10 @@ function streamedBody(out: readonly Event[], seq: number): string {
 const cuts = (max: number) => fc.array(fc.integer({ min: 1, max: max - 1 }), { maxLength: 30 });
 
 describe('request/response pairing (property)', () => {
-  const conversation = fc.array(fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...ANY_ORDER) }, { weight: 1, arbitrary: fc.constant(HEAD) }), { minLength: 1, maxLength: 8 });
+  const conversation = fc.array(fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...ANY_ORDER) }, { weight: 1, arbitrary: fc.constant(HEAD) }), {
+    minLength: 1,
+    maxLength: 8,
+  });
 
   it('pairs every response with its request however the reads and writes are cut and interleaved', () => {
     fc.assert(
@@ -110,7 +149,9 @@ describe('request/response pairing (property)', () => {
           const reqs = http(out, 'request');
           const ress = http(out, 'response');
           expect(reqs.map((q) => [q.seq, q.method, q.path])).toEqual(xs.map((e, i) => [i, e.method, e.path]));
-          expect(ress.map((s) => [s.seq, s.request?.seq, s.request?.method, s.request?.path, s.status_code])).toEqual(xs.map((e, i) => [i, i, e.method, e.path, e.status]));
+          expect(ress.map((s) => [s.seq, s.request?.seq, s.request?.method, s.request?.path, s.status_code])).toEqual(
+            xs.map((e, i) => [i, i, e.method, e.path, e.status]),
+          );
           ress.forEach((s, i) => {
             expect(s.incomplete).toBe(false);
             expect(s.body).toBe(xs[i].body);
@@ -161,7 +202,13 @@ describe('request/response pairing (property)', () => {
             }
             expect(s.status_code).toBe(xs[j].status);
           });
-          expect(parser.stats()).toMatchObject({ requests: n, responses: n, unanswered_requests_dropped: n - kept, unpaired_responses: n - kept, parse_errors: 0 });
+          expect(parser.stats()).toMatchObject({
+            requests: n,
+            responses: n,
+            unanswered_requests_dropped: n - kept,
+            unpaired_responses: n - kept,
+            parse_errors: 0,
+          });
         },
       ),
       { numRuns: 200 },
@@ -188,7 +235,10 @@ describe('streamed body chunks (property)', () => {
           const wire = encode[c](plain);
           const stream = new BodyStream(c === 'identity' ? [] : [c], 1 << 20);
           const chunks: BodyChunk[] = [];
-          splitAt(wire, cutSeeds.map((s) => s % wire.length)).forEach((piece, i) => {
+          splitAt(
+            wire,
+            cutSeeds.map((s) => s % wire.length),
+          ).forEach((piece, i) => {
             stream.push(piece);
             if (takes[i % Math.max(1, takes.length)] !== false) {
               const ch = stream.take(false);

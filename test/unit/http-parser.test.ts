@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'crypto';
 import * as zlib from 'zlib';
-import { HTTPParser } from '../../lib/analyzers/http-parser';
+import { HttpParser } from '../../lib/analyzers/http-parser';
 import type { Event } from '../../lib/core/event';
 import { UsageError } from '../../lib/core/errors';
 import { chunked, connId, exec, exit, fileOpen, http, run, ssl } from '../support/events';
@@ -20,7 +20,7 @@ function response(headers: string[], body: Buffer | string): Buffer {
 
 const GET = 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n';
 
-describe('HTTPParser framing', () => {
+describe('HttpParser framing', () => {
   it('parses a request split byte by byte and pairs it with its response (latency from mono_ns)', async () => {
     const rq = W.anthropicRequest({ stream: false });
     const rs = W.anthropicJsonResponse();
@@ -29,7 +29,7 @@ describe('HTTPParser framing', () => {
     for (const b of rq) events.push(ssl('WRITE/SEND', Buffer.from([b]), { mono: (mono += 1000) }));
     events.push(ssl('READ/RECV', rs.subarray(0, 100), { mono: (mono += 250_000_000) }));
     events.push(ssl('READ/RECV', rs.subarray(100), { mono: (mono += 50_000_000) }));
-    const out = await run(new HTTPParser(), events);
+    const out = await run(new HttpParser(), events);
     const [req] = http(out, 'request');
     const [res] = http(out, 'response');
     expect(req.method).toBe('POST');
@@ -57,7 +57,7 @@ describe('HTTPParser framing', () => {
     const r2 = 'GET /v1/models/gpt-4o HTTP/1.1\r\nHost: api.openai.com\r\n\r\n';
     const s1 = response(['Content-Type: application/json', 'Content-Length: 2'], '[]');
     const s2 = response(['Content-Type: application/json', 'Transfer-Encoding: chunked'], chunked(['{"id":', '"gpt-4o"}']));
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', r1 + r2), ssl('READ/RECV', Buffer.concat([s1, s2]))]);
+    const out = await run(new HttpParser(), [ssl('WRITE/SEND', r1 + r2), ssl('READ/RECV', Buffer.concat([s1, s2]))]);
     const reqs = http(out, 'request');
     const ress = http(out, 'response');
     expect(reqs.map((r) => [r.seq, r.path])).toEqual([
@@ -76,7 +76,7 @@ describe('HTTPParser framing', () => {
       ev.push(ssl('WRITE/SEND', GET));
       ev.push(ssl('READ/RECV', response(['Content-Length: 1'], String(i))));
     }
-    const out = await run(new HTTPParser(), ev);
+    const out = await run(new HttpParser(), ev);
     expect(http(out, 'response').map((r) => [r.seq, r.body])).toEqual([
       [0, '0'],
       [1, '1'],
@@ -85,7 +85,7 @@ describe('HTTPParser framing', () => {
   });
 
   it('understands a server process: requests arrive on READ, responses leave on WRITE', async () => {
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('READ/RECV', 'POST /v1/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello', { comm: 'node' }),
       ssl('WRITE/SEND', response(['Content-Length: 5'], 'HELLO'), { comm: 'node' }),
     ]);
@@ -98,18 +98,20 @@ describe('HTTPParser framing', () => {
   });
 
   it('lower-cases header names, joins repeats, keeps each set-cookie', async () => {
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', W.openaiChatStreamResponse())]);
+    const out = await run(new HttpParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', W.openaiChatStreamResponse())]);
     const [res] = http(out, 'response');
     expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(res.headers['x-request-id']).toBe('req_5b2e0c8b0f6d4e0fa3d2c1b0a9f8e7d6');
     expect(res.headers['set-cookie'].split('\n')).toHaveLength(2);
     expect(Object.keys(res.headers).every((k: string) => k === k.toLowerCase())).toBe(true);
-    const out2 = await run(new HTTPParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', W.geminiStreamResponse())]);
+    const out2 = await run(new HttpParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', W.geminiStreamResponse())]);
     expect(http(out2, 'response')[0].headers.vary).toBe('Origin, X-Origin, Referer');
   });
 
   it('keeps odd header names as plain data (no prototype pollution)', async () => {
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', 'GET / HTTP/1.1\r\nHost: h\r\n__proto__: polluted\r\nconstructor: c1\r\nConstructor: c2\r\n\r\n')]);
+    const out = await run(new HttpParser(), [
+      ssl('WRITE/SEND', 'GET / HTTP/1.1\r\nHost: h\r\n__proto__: polluted\r\nconstructor: c1\r\nConstructor: c2\r\n\r\n'),
+    ]);
     const [req] = http(out, 'request');
     expect(Object.getPrototypeOf(req.headers)).toBe(Object.prototype);
     expect(Object.keys(req.headers)).toEqual(['host', '__proto__', 'constructor']);
@@ -119,7 +121,7 @@ describe('HTTPParser framing', () => {
   });
 
   it('gives HEAD, 204 and 304 responses no body and skips 100 Continue', async () => {
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('WRITE/SEND', 'HEAD /file HTTP/1.1\r\nHost: h\r\n\r\n'),
       ssl('READ/RECV', 'HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n'),
       ssl('WRITE/SEND', 'POST /upload HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n'),
@@ -141,7 +143,7 @@ describe('HTTPParser framing', () => {
 
   it('reads a response without length until the connection closes (process exit)', async () => {
     const end = exit({ pid: 4242 });
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('WRITE/SEND', GET),
       ssl('READ/RECV', 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\npart one, '),
       ssl('READ/RECV', 'part two'),
@@ -154,7 +156,7 @@ describe('HTTPParser framing', () => {
   });
 });
 
-describe('HTTPParser bodies', () => {
+describe('HttpParser bodies', () => {
   const text = JSON.stringify({ choices: [{ message: { content: 'compressed ' + 'x'.repeat(500) } }] });
   const cases: Array<[string, Buffer]> = [
     ['gzip', zlib.gzipSync(text)],
@@ -164,8 +166,11 @@ describe('HTTPParser bodies', () => {
   for (const [coding, body] of cases) {
     it(`decodes Content-Encoding: ${coding} (length and chunked framing)`, async () => {
       const a = response([`Content-Encoding: ${coding}`, 'Content-Type: application/json', `Content-Length: ${body.length}`], body);
-      const b = response([`Content-Encoding: ${coding}`, 'Content-Type: application/json', 'Transfer-Encoding: chunked'], chunked([body.subarray(0, 7), body.subarray(7)]));
-      const out = await run(new HTTPParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', a), ssl('WRITE/SEND', GET), ssl('READ/RECV', b)]);
+      const b = response(
+        [`Content-Encoding: ${coding}`, 'Content-Type: application/json', 'Transfer-Encoding: chunked'],
+        chunked([body.subarray(0, 7), body.subarray(7)]),
+      );
+      const out = await run(new HttpParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', a), ssl('WRITE/SEND', GET), ssl('READ/RECV', b)]);
       for (const res of http(out, 'response')) {
         expect(res.body).toBe(text);
         expect(res.content_encoding).toBe(coding);
@@ -178,12 +183,18 @@ describe('HTTPParser bodies', () => {
 
   it('decodes raw deflate (no zlib header), as some servers send', async () => {
     const body = zlib.deflateRawSync(text);
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Encoding: deflate', `Content-Length: ${body.length}`], body))]);
+    const out = await run(new HttpParser(), [
+      ssl('WRITE/SEND', GET),
+      ssl('READ/RECV', response(['Content-Encoding: deflate', `Content-Length: ${body.length}`], body)),
+    ]);
     expect(http(out, 'response')[0].body).toBe(text);
   });
 
   it('decodes zstd with fzstd', async () => {
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Encoding: zstd', `Content-Length: ${ZSTD_FRAME.length}`], ZSTD_FRAME))]);
+    const out = await run(new HttpParser(), [
+      ssl('WRITE/SEND', GET),
+      ssl('READ/RECV', response(['Content-Encoding: zstd', `Content-Length: ${ZSTD_FRAME.length}`], ZSTD_FRAME)),
+    ]);
     const [res] = http(out, 'response');
     expect(res.body).toBe(ZSTD_JSON);
     expect(res.content_encoding).toBe('zstd');
@@ -191,7 +202,10 @@ describe('HTTPParser bodies', () => {
 
   it('keeps a body that fails to decode as wire bytes and says why', async () => {
     const junk = Buffer.from([0x1f, 0x8b, 0x08, 0, 1, 2, 3, 4, 0xff, 0xfe, 0x00, 0x99]);
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Encoding: gzip', `Content-Length: ${junk.length}`], junk))]);
+    const out = await run(new HttpParser(), [
+      ssl('WRITE/SEND', GET),
+      ssl('READ/RECV', response(['Content-Encoding: gzip', `Content-Length: ${junk.length}`], junk)),
+    ]);
     const [res] = http(out, 'response');
     expect(res.decode_error).toMatch(/./);
     expect(res.body_encoding).toBe('base64');
@@ -200,14 +214,17 @@ describe('HTTPParser bodies', () => {
 
   it('encodes binary bodies as base64 and text as text', async () => {
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff, 0x10]);
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Type: image/png', `Content-Length: ${png.length}`], png))]);
+    const out = await run(new HttpParser(), [
+      ssl('WRITE/SEND', GET),
+      ssl('READ/RECV', response(['Content-Type: image/png', `Content-Length: ${png.length}`], png)),
+    ]);
     const [res] = http(out, 'response');
     expect(res.body_encoding).toBe('base64');
     expect(Buffer.from(res.body, 'base64').equals(png)).toBe(true);
   });
 
   it('truncates bodies over maxBodyBytes, counts it, and keeps framing', async () => {
-    const parser = new HTTPParser({ maxBodyBytes: 1000 });
+    const parser = new HttpParser({ maxBodyBytes: 1000 });
     const big = 'y'.repeat(5000);
     const out = await run(parser, [
       ssl('WRITE/SEND', GET),
@@ -230,7 +247,7 @@ describe('HTTPParser bodies', () => {
 
   it('bounds a decompression bomb to maxBodyBytes and says so', async () => {
     const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
-    const parser = new HTTPParser({ maxBodyBytes: 1024 * 1024 });
+    const parser = new HttpParser({ maxBodyBytes: 1024 * 1024 });
     const t0 = Date.now();
     const out = await run(parser, [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Encoding: gzip', `Content-Length: ${bomb.length}`], bomb))]);
     const [res] = http(out, 'response');
@@ -244,21 +261,21 @@ describe('HTTPParser bodies', () => {
 
   it('includes raw bytes only with rawData', async () => {
     const ev = [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Length: 2'], 'hi'))];
-    const without = await run(new HTTPParser(), ev);
+    const without = await run(new HttpParser(), ev);
     expect(http(without, 'request')[0].raw).toBeUndefined();
-    const withRaw = await run(new HTTPParser({ rawData: true }), ev);
+    const withRaw = await run(new HttpParser({ rawData: true }), ev);
     expect(http(withRaw, 'request')[0].raw).toBe(GET);
     expect(http(withRaw, 'response')[0].raw).toBe('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi');
   });
 });
 
-describe('HTTPParser streaming responses', () => {
+describe('HttpParser streaming responses', () => {
   it('emits response_headers, then body_chunk per read (first event in the headers read), then response', async () => {
     const rs: Buffer = W.anthropicStreamResponse();
     const headEnd = rs.indexOf('\r\n\r\n') + 4;
     const cut1 = headEnd + 60; // headers plus the start of the first chunk in one read
     const cut2 = cut1 + 333;
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('WRITE/SEND', W.anthropicRequest()),
       ssl('READ/RECV', rs.subarray(0, cut1)),
       ssl('READ/RECV', rs.subarray(cut1, cut2)),
@@ -283,8 +300,12 @@ describe('HTTPParser streaming responses', () => {
     const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked(events)]);
     const ev: Event[] = [ssl('WRITE/SEND', GET)];
     for (let i = 0; i < wire.length; i += 1000) ev.push(ssl('READ/RECV', wire.subarray(i, i + 1000)));
-    const out = await run(new HTTPParser({ maxBodyBytes: 4096 }), ev);
-    expect(http(out, 'body_chunk').map((c) => c.data).join('')).toBe(events.join(''));
+    const out = await run(new HttpParser({ maxBodyBytes: 4096 }), ev);
+    expect(
+      http(out, 'body_chunk')
+        .map((c) => c.data)
+        .join(''),
+    ).toBe(events.join(''));
     const [res] = http(out, 'response');
     expect(res.body_size).toBe(4096);
     expect(res.body_truncated).toBe(true);
@@ -294,10 +315,13 @@ describe('HTTPParser streaming responses', () => {
     const body = Array.from({ length: 400 }, (_, i) => `data: {"n":${i},"h":"${createHash('sha256').update(String(i)).digest('hex')}"}\n\n`).join('');
     const gz = zlib.gzipSync(body);
     expect(gz.length).toBeGreaterThan(8192);
-    const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([gz])]);
+    const wire = Buffer.concat([
+      Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      chunked([gz]),
+    ]);
     const ev: Event[] = [ssl('WRITE/SEND', GET)];
     for (let i = 0; i < wire.length; i += 512) ev.push(ssl('READ/RECV', wire.subarray(i, i + 512)));
-    const parser = new HTTPParser({ maxBodyBytes: 8192 });
+    const parser = new HttpParser({ maxBodyBytes: 8192 });
     let peak = 0;
     for (const e of ev) {
       parser.handle(e);
@@ -305,10 +329,12 @@ describe('HTTPParser streaming responses', () => {
     }
     parser.finish();
     expect(peak).toBeLessThanOrEqual(2 * 8192 + 1024);
-    const res = await run(new HTTPParser({ maxBodyBytes: 8192 }), ev);
+    const res = await run(new HttpParser({ maxBodyBytes: 8192 }), ev);
     const [r] = http(res, 'response');
     expect(r.decode_error).toMatch(/body_chunk events: compressed stream longer than 8192 bytes/);
-    const streamed = http(res, 'body_chunk').map((c) => c.data).join('');
+    const streamed = http(res, 'body_chunk')
+      .map((c) => c.data)
+      .join('');
     expect(body.startsWith(streamed)).toBe(true);
     expect(streamed.length).toBeGreaterThan(0);
   });
@@ -318,7 +344,7 @@ describe('HTTPParser streaming responses', () => {
     const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([body])]);
     const events: Event[] = [ssl('WRITE/SEND', GET)];
     for (const b of wire) events.push(ssl('READ/RECV', Buffer.from([b])));
-    const out = await run(new HTTPParser(), events);
+    const out = await run(new HttpParser(), events);
     const chunks = http(out, 'body_chunk');
     expect(chunks.every((c) => c.data_encoding === 'utf8')).toBe(true);
     expect(chunks.map((c) => c.data).join('')).toBe(body);
@@ -327,10 +353,13 @@ describe('HTTPParser streaming responses', () => {
   it('streams a gzip-compressed event stream incrementally and completely', async () => {
     const body = Array.from({ length: 200 }, (_, i) => `data: {"n":${i},"pad":"${createHash('sha256').update(String(i)).digest('hex')}"}\n\n`).join('');
     const gz = zlib.gzipSync(body);
-    const wire = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([gz])]);
+    const wire = Buffer.concat([
+      Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      chunked([gz]),
+    ]);
     const events: Event[] = [ssl('WRITE/SEND', GET)];
     for (let i = 0; i < wire.length; i += 50) events.push(ssl('READ/RECV', wire.subarray(i, i + 50)));
-    const out = await run(new HTTPParser(), events);
+    const out = await run(new HttpParser(), events);
     const chunks = http(out, 'body_chunk');
     expect(chunks.length).toBeGreaterThan(1);
     expect(chunks.map((c) => c.data).join('')).toBe(body);
@@ -338,9 +367,12 @@ describe('HTTPParser streaming responses', () => {
   });
 });
 
-describe('HTTPParser errors and resynchronisation', () => {
+describe('HttpParser errors and resynchronisation', () => {
   it('reports garbage with an excerpt and resynchronises on the next request', async () => {
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', '\x00\x01garbage bytes here\r\n' + GET), ssl('READ/RECV', response(['Content-Length: 2'], '{}'))]);
+    const out = await run(new HttpParser(), [
+      ssl('WRITE/SEND', '\x00\x01garbage bytes here\r\n' + GET),
+      ssl('READ/RECV', response(['Content-Length: 2'], '{}')),
+    ]);
     const [err] = http(out, 'parse_error');
     expect(err.kind).toBe('invalid_start_line');
     expect(err.function).toBe('WRITE/SEND');
@@ -354,7 +386,7 @@ describe('HTTPParser errors and resynchronisation', () => {
   });
 
   it('rejects an invalid header line and an invalid Content-Length', async () => {
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('WRITE/SEND', 'GET / HTTP/1.1\r\nHost h\r\n\r\n'),
       ssl('WRITE/SEND', 'POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 12abc\r\n\r\n'),
       ssl('WRITE/SEND', GET),
@@ -368,7 +400,7 @@ describe('HTTPParser errors and resynchronisation', () => {
     const body = 'a'.repeat(100) + 'b'.repeat(100) + 'c'.repeat(100);
     const wire = response(['Content-Length: 300'], body);
     const headLen = wire.length - 300;
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('WRITE/SEND', GET),
       ssl('READ/RECV', wire.subarray(0, headLen + 100)),
       // this call returned 100 bytes but only 10 were captured
@@ -387,7 +419,7 @@ describe('HTTPParser errors and resynchronisation', () => {
   });
 
   it('resynchronises after a hole of unknown size in a header block', async () => {
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('WRITE/SEND', 'POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nx-a', { truncated: true }),
       ssl('WRITE/SEND', 'rest of a lost request body}'),
       ssl('WRITE/SEND', GET),
@@ -401,14 +433,18 @@ describe('HTTPParser errors and resynchronisation', () => {
 
   it('reports HTTP/2 once and ignores the rest of that connection', async () => {
     const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', preface + '\x00\x00\x12\x04\x00'), ssl('WRITE/SEND', Buffer.alloc(200, 7)), ssl('READ/RECV', Buffer.alloc(100, 0))]);
+    const out = await run(new HttpParser(), [
+      ssl('WRITE/SEND', preface + '\x00\x00\x12\x04\x00'),
+      ssl('WRITE/SEND', Buffer.alloc(200, 7)),
+      ssl('READ/RECV', Buffer.alloc(100, 0)),
+    ]);
     const errs = http(out, 'parse_error');
     expect(errs.map((e) => e.kind)).toEqual(['unsupported_protocol', 'invalid_start_line']);
     expect(errs[1].function).toBe('READ/RECV');
   });
 
   it('stops parsing after a 101 Switching Protocols upgrade', async () => {
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('WRITE/SEND', 'GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
       ssl('READ/RECV', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello'),
       ssl('WRITE/SEND', Buffer.from([0x81, 0x85, 1, 2, 3, 4, 5, 6, 7, 8, 9])),
@@ -418,7 +454,7 @@ describe('HTTPParser errors and resynchronisation', () => {
   });
 
   it('marks a message cut by the end of input as incomplete', async () => {
-    const out = await run(new HTTPParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Length: 100'], 'only this'))]);
+    const out = await run(new HttpParser(), [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Length: 100'], 'only this'))]);
     const [res] = http(out, 'response');
     expect(res.incomplete).toBe(true);
     expect(res.incomplete_reason).toBe('stream ended mid-message');
@@ -427,23 +463,23 @@ describe('HTTPParser errors and resynchronisation', () => {
   });
 });
 
-describe('HTTPParser connections and pass-through', () => {
+describe('HttpParser connections and pass-through', () => {
   it('passes non-ssl events untouched and in order; handshakes pass; passThroughSsl=false drops ssl', async () => {
     const p1 = exec({ pid: 1, comm: 'bash', filename: '/bin/ls', argv: ['ls'] });
     const p2 = fileOpen({ pid: 1, comm: 'bash', path: '/etc/hosts' });
     const hs = ssl('HANDSHAKE', '');
     const w = ssl('WRITE/SEND', GET);
-    const out = await run(new HTTPParser({ emitStats: false }), [p1, hs, w, p2]);
+    const out = await run(new HttpParser({ emitStats: false }), [p1, hs, w, p2]);
     expect(out.slice(0, 3)).toEqual([p1, hs, w]);
     expect(out[3].data.type).toBe('request');
     expect(out[4]).toBe(p2);
     expect(out[0]).toBe(p1);
-    const out2 = await run(new HTTPParser({ emitStats: false, passThroughSsl: false }), [p1, hs, w, p2]);
+    const out2 = await run(new HttpParser({ emitStats: false, passThroughSsl: false }), [p1, hs, w, p2]);
     expect(out2.map((e) => e.source)).toEqual(['process', 'http', 'process']);
   });
 
   it('evicts idle connections (event time), flushing what they hold, and counts them', async () => {
-    const parser = new HTTPParser({ idleTimeoutMs: 1000 });
+    const parser = new HttpParser({ idleTimeoutMs: 1000 });
     const out = await run(parser, [
       ssl('WRITE/SEND', GET, { conn: 'a', mono: 1e9 }),
       ssl('READ/RECV', 'HTTP/1.1 200 OK\r\n\r\nstreaming until close', { conn: 'a', mono: 1.1e9 }),
@@ -458,21 +494,21 @@ describe('HTTPParser connections and pass-through', () => {
   });
 
   it('bounds the number of connections', async () => {
-    const parser = new HTTPParser({ maxConnections: 4, emitStats: false });
+    const parser = new HttpParser({ maxConnections: 4, emitStats: false });
     const ev = Array.from({ length: 10 }, (_, i) => ssl('WRITE/SEND', 'GET / HTTP/1.1\r\nHost: h', { conn: `c${i}` }));
     await run(parser, ev.slice());
     expect(parser.stats().connections_evicted).toBe(6);
   });
 
   it('rejects nonsense options with a UsageError', () => {
-    expect(() => new HTTPParser({ maxBodyBytes: -1 })).toThrow(UsageError);
-    expect(() => new HTTPParser({ idleTimeoutMs: Number.NaN })).toThrow(/idleTimeoutMs/);
+    expect(() => new HttpParser({ maxBodyBytes: -1 })).toThrow(UsageError);
+    expect(() => new HttpParser({ idleTimeoutMs: Number.NaN })).toThrow(/idleTimeoutMs/);
   });
 
   it('uses the connection key: two connections interleaved stay apart', async () => {
     const a = W.anthropicRequest({ stream: false });
     const b = W.openaiChatRequest();
-    const out = await run(new HTTPParser(), [
+    const out = await run(new HttpParser(), [
       ssl('WRITE/SEND', a.subarray(0, 50), { conn: 'x' }),
       ssl('WRITE/SEND', b.subarray(0, 70), { conn: 'y' }),
       ssl('WRITE/SEND', a.subarray(50), { conn: 'x' }),

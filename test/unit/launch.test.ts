@@ -50,7 +50,14 @@ describe('the gate in front of a recorded command', () => {
     expect(sudoUser({})).toBeNull();
     expect(sudoUser({ SUDO_UID: '1000', SUDO_GID: '1001' })).toEqual({ uid: 1000, gid: 1001 });
     expect(sudoUser({ SUDO_UID: '1000' })).toEqual({ uid: 1000, gid: null });
-    for (const bad of [{ SUDO_UID: 'abc' }, { SUDO_UID: '' }, { SUDO_UID: '-1' }, { SUDO_UID: '1e3' }, { SUDO_UID: '1000', SUDO_GID: 'x' }, { SUDO_UID: '99999999999' }])
+    for (const bad of [
+      { SUDO_UID: 'abc' },
+      { SUDO_UID: '' },
+      { SUDO_UID: '-1' },
+      { SUDO_UID: '1e3' },
+      { SUDO_UID: '1000', SUDO_GID: 'x' },
+      { SUDO_UID: '99999999999' },
+    ])
       expect(() => sudoUser(bad)).toThrow(/is not a user or group id; refusing to guess/);
   });
 });

@@ -1,5 +1,19 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, rmSync, statSync, readdirSync, readFileSync, writeFileSync, copyFileSync, openSync, writeSync, closeSync, createReadStream, createWriteStream } from 'fs';
+import {
+  existsSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  copyFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  createReadStream,
+  createWriteStream,
+} from 'fs';
 import { pipeline } from 'stream/promises';
 import os from 'os';
 import path from 'path';
@@ -11,8 +25,7 @@ import versions from '../support/claude-code-versions.json';
 const CACHE = process.env.AGENTSIGHT_CLAUDE_CODE_CACHE ?? path.join(os.homedir(), '.cache', 'agentsight', 'claude-code');
 const binaryOf = (v: string) => path.join(CACHE, v, 'claude');
 const available = versions.versions.filter((v) => existsSync(binaryOf(v.version)));
-const missingNote = (v: string) =>
-  `Claude Code ${v} is not in ${CACHE}: run scripts/fetch-claude-code.sh (or set AGENTSIGHT_CLAUDE_CODE_CACHE)`;
+const missingNote = (v: string) => `Claude Code ${v} is not in ${CACHE}: run scripts/fetch-claude-code.sh (or set AGENTSIGHT_CLAUDE_CODE_CACHE)`;
 const ANDROID_LIBSSL = '/usr/lib/x86_64-linux-gnu/android/libssl.so.0';
 const NODE = process.execPath;
 
@@ -29,7 +42,12 @@ let tmp: string;
 beforeAll(() => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'agentsight-locator-'));
   if (available.length < versions.versions.length) {
-    console.warn(versions.versions.filter((v) => !available.includes(v)).map((v) => missingNote(v.version)).join('\n'));
+    console.warn(
+      versions.versions
+        .filter((v) => !available.includes(v))
+        .map((v) => missingNote(v.version))
+        .join('\n'),
+    );
   }
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as zlib from 'zlib';
-import { HTTPParser } from '../../lib/analyzers/http-parser';
-import { SSEProcessor } from '../../lib/analyzers/sse-processor';
+import { HttpParser } from '../../lib/analyzers/http-parser';
+import { SseProcessor } from '../../lib/analyzers/sse-processor';
 import type { Event } from '../../lib/core/event';
 import { SseParser } from '../../lib/sse/parser';
 import { chunked, run, splitAt, ssl } from '../support/events';
@@ -14,10 +14,19 @@ const GZ_JSON = JSON.stringify({ object: 'list', data: Array.from({ length: 30 }
 const GZ = zlib.gzipSync(GZ_JSON);
 
 /** Requests and responses of a keep-alive conversation: SSE (Anthropic, OpenAI, Gemini), chunked gzip JSON, Content-Length JSON. */
-const REQUESTS: Buffer = Buffer.concat([W.anthropicRequest(), Buffer.from('GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAccept-Encoding: gzip\r\n\r\n'), W.openaiChatRequest({ tools: true }), W.geminiRequest(), W.anthropicRequest({ stream: false })]);
+const REQUESTS: Buffer = Buffer.concat([
+  W.anthropicRequest(),
+  Buffer.from('GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\nAccept-Encoding: gzip\r\n\r\n'),
+  W.openaiChatRequest({ tools: true }),
+  W.geminiRequest(),
+  W.anthropicRequest({ stream: false }),
+]);
 const RESPONSES: Buffer = Buffer.concat([
   W.anthropicStreamResponse({ thinking: ['Let me', ' think.'], tool: { name: 'bash', pieces: ['{"comm', 'and": "ls', ' -la"}'] } }),
-  Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([GZ.subarray(0, 40), GZ.subarray(40, 41), GZ.subarray(41)])]),
+  Buffer.concat([
+    Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n'),
+    chunked([GZ.subarray(0, 40), GZ.subarray(40, 41), GZ.subarray(41)]),
+  ]),
   W.openaiChatStreamResponse({ toolCalls: [{ id: 'call_1', name: 'read_file', pieces: ['{"pa', 'th": "/etc/', 'hosts"}'] }] }),
   W.geminiStreamResponse(),
   W.anthropicJsonResponse(),
@@ -56,7 +65,7 @@ function eventsFor(reqCuts: number[], resCuts: number[]): Event[] {
 }
 
 async function parse(events: Event[]): Promise<Event[]> {
-  return run([new HTTPParser({ passThroughSsl: false, emitStats: false }), new SSEProcessor({ emitStats: false })], events);
+  return run([new HttpParser({ passThroughSsl: false, emitStats: false }), new SseProcessor({ emitStats: false })], events);
 }
 
 describe('split invariance (property)', () => {
@@ -124,7 +133,11 @@ describe('robustness (property)', () => {
     for (const [i, v] of muts) c[i % c.length] = v;
     return c;
   });
-  const bytes = fc.oneof(fc.uint8Array({ maxLength: 3000 }).map((u) => Buffer.from(u)), mutated, valid.map((b) => b.subarray(0, Math.floor(b.length / 3))));
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 3000 }).map((u) => Buffer.from(u)),
+    mutated,
+    valid.map((b) => b.subarray(0, Math.floor(b.length / 3))),
+  );
   const call = fc.record({
     fn: fc.constantFrom<'READ/RECV' | 'WRITE/SEND' | 'HANDSHAKE'>('READ/RECV', 'WRITE/SEND', 'READ/RECV', 'WRITE/SEND', 'HANDSHAKE'),
     conn: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
@@ -137,8 +150,8 @@ describe('robustness (property)', () => {
   it('random and adversarial bytes never throw and never grow buffers beyond the bound', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(call, { maxLength: 40 }), async (calls) => {
-        const parser = new HTTPParser(LIMITS);
-        const sse = new SSEProcessor({ emitStats: false, maxContentChars: 10000 });
+        const parser = new HttpParser(LIMITS);
+        const sse = new SseProcessor({ emitStats: false, maxContentChars: 10000 });
         let peak = 0;
         for (const c of calls) {
           const piece = c.bytes.subarray(0, c.bytes.length ? (c.cut % c.bytes.length) + 1 : 0);
@@ -157,7 +170,7 @@ describe('robustness (property)', () => {
   });
 
   it('a flood without any newline stays bounded and is counted as discarded', () => {
-    const parser = new HTTPParser({ emitStats: false });
+    const parser = new HttpParser({ emitStats: false });
     let errors = 0;
     for (let i = 0; i < 200; i++) {
       for (const o of parser.handle(ssl('WRITE/SEND', Buffer.alloc(4096, 0x41), { conn: 'flood' }))) if (o.data.type === 'parse_error') errors++;

@@ -53,8 +53,16 @@ describe('provider registry', () => {
   });
 
   it('takes the Gemini model and streaming from the path', () => {
-    expect(detected('POST', '/v1beta/models/gemini-2.5-flash:generateContent')).toEqual({ api: 'gemini.generate_content', model: 'gemini-2.5-flash', stream: false });
-    expect(detected('POST', '/v1/models/gemini-2.5-pro:streamGenerateContent?alt=sse')).toEqual({ api: 'gemini.generate_content', model: 'gemini-2.5-pro', stream: true });
+    expect(detected('POST', '/v1beta/models/gemini-2.5-flash:generateContent')).toEqual({
+      api: 'gemini.generate_content',
+      model: 'gemini-2.5-flash',
+      stream: false,
+    });
+    expect(detected('POST', '/v1/models/gemini-2.5-pro:streamGenerateContent?alt=sse')).toEqual({
+      api: 'gemini.generate_content',
+      model: 'gemini-2.5-pro',
+      stream: true,
+    });
     expect(detected('POST', '/v1/projects/p/locations/us-central1/publishers/google/models/gemini%2D2.0:generateContent')?.model).toBe('gemini-2.0');
     // a malformed escape is kept as it is rather than failing
     expect(detected('POST', '/v1beta/models/bad%E0:generateContent')?.model).toBe('bad%E0');
@@ -155,7 +163,15 @@ describe('usage mapping', () => {
   const usage = (id: ApiId, raw: unknown) => getProvider(id).usage(raw);
 
   it('Anthropic: input excludes cache reads and writes, which are reported apart', () => {
-    expect(usage('anthropic.messages', { input_tokens: 14, output_tokens: 89, cache_read_input_tokens: 1536, cache_creation_input_tokens: 2048, service_tier: 'standard' })).toEqual({
+    expect(
+      usage('anthropic.messages', {
+        input_tokens: 14,
+        output_tokens: 89,
+        cache_read_input_tokens: 1536,
+        cache_creation_input_tokens: 2048,
+        service_tier: 'standard',
+      }),
+    ).toEqual({
       input_tokens: 14,
       output_tokens: 89,
       cache_read_input_tokens: 1536,
@@ -180,13 +196,26 @@ describe('usage mapping', () => {
 
   it('OpenAI Responses: input/output tokens and their details', () => {
     expect(
-      usage('openai.responses', { input_tokens: 200, input_tokens_details: { cached_tokens: 128 }, output_tokens: 40, output_tokens_details: { reasoning_tokens: 16 }, total_tokens: 240 }),
+      usage('openai.responses', {
+        input_tokens: 200,
+        input_tokens_details: { cached_tokens: 128 },
+        output_tokens: 40,
+        output_tokens_details: { reasoning_tokens: 16 },
+        total_tokens: 240,
+      }),
     ).toEqual({ input_tokens: 200, output_tokens: 40, cache_read_input_tokens: 128, reasoning_tokens: 16, total_tokens: 240 });
   });
 
   it('Gemini: usageMetadata counts', () => {
     expect(
-      usage('gemini.generate_content', { promptTokenCount: 9, candidatesTokenCount: 21, cachedContentTokenCount: 4, thoughtsTokenCount: 7, totalTokenCount: 41, promptTokensDetails: [] }),
+      usage('gemini.generate_content', {
+        promptTokenCount: 9,
+        candidatesTokenCount: 21,
+        cachedContentTokenCount: 4,
+        thoughtsTokenCount: 7,
+        totalTokenCount: 41,
+        promptTokensDetails: [],
+      }),
     ).toEqual({ input_tokens: 9, output_tokens: 21, cache_read_input_tokens: 4, reasoning_tokens: 7, total_tokens: 41 });
   });
 
@@ -251,13 +280,23 @@ describe('request and answer parsing', () => {
       contents: [{ role: 'user', parts: [{ text: 'hi' }] }],
       generationConfig: { maxOutputTokens: 64, temperature: 1, topP: 0.9 },
     });
-    expect([gem.model, gem.system, gem.max_tokens, gem.temperature, gem.top_p, gem.messages]).toEqual([null, 'G', 64, 1, 0.9, [{ role: 'user', content: 'hi' }]]);
+    expect([gem.model, gem.system, gem.max_tokens, gem.temperature, gem.top_p, gem.messages]).toEqual([
+      null,
+      'G',
+      64,
+      1,
+      0.9,
+      [{ role: 'user', content: 'hi' }],
+    ]);
   });
 
   it('parses a Gemini answer streamed as a JSON array into one answer', () => {
     const r = getProvider('gemini.generate_content').parseResponse([
       { candidates: [{ content: { parts: [{ text: 'Hel' }] } }], modelVersion: 'gemini-2.5-flash', responseId: 'r1' },
-      { candidates: [{ content: { parts: [{ text: 'lo' }, { functionCall: { name: 'bash', args: { command: 'id' } } }] }, finishReason: 'STOP' }], usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2 } },
+      {
+        candidates: [{ content: { parts: [{ text: 'lo' }, { functionCall: { name: 'bash', args: { command: 'id' } } }] }, finishReason: 'STOP' }],
+        usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2 },
+      },
     ]);
     expect(r).toEqual({
       model: 'gemini-2.5-flash',
@@ -272,10 +311,22 @@ describe('request and answer parsing', () => {
   });
 
   it('reports the error of an error answer in each shape', () => {
-    expect(getProvider('anthropic.messages').parseResponse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }).error).toEqual({ type: 'overloaded_error', message: 'Overloaded' });
-    expect(getProvider('openai.responses').parseResponse({ error: { message: 'Rate limit', type: 'requests', code: 'rate_limit_exceeded' } }).error).toEqual({ type: 'requests', message: 'Rate limit' });
-    expect(getProvider('gemini.generate_content').parseResponse({ error: { code: 503, message: 'busy', status: 'UNAVAILABLE' } }).error).toEqual({ type: 'UNAVAILABLE', message: 'busy' });
-    expect(getProvider('openai.chat_completions').parseResponse({ error: { code: 429, message: 'slow down' } }).error).toEqual({ type: '429', message: 'slow down' });
+    expect(getProvider('anthropic.messages').parseResponse({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }).error).toEqual({
+      type: 'overloaded_error',
+      message: 'Overloaded',
+    });
+    expect(getProvider('openai.responses').parseResponse({ error: { message: 'Rate limit', type: 'requests', code: 'rate_limit_exceeded' } }).error).toEqual({
+      type: 'requests',
+      message: 'Rate limit',
+    });
+    expect(getProvider('gemini.generate_content').parseResponse({ error: { code: 503, message: 'busy', status: 'UNAVAILABLE' } }).error).toEqual({
+      type: 'UNAVAILABLE',
+      message: 'busy',
+    });
+    expect(getProvider('openai.chat_completions').parseResponse({ error: { code: 429, message: 'slow down' } }).error).toEqual({
+      type: '429',
+      message: 'slow down',
+    });
   });
 });
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as zlib from 'zlib';
-import { HTTPParser } from '../../lib/analyzers/http-parser';
+import { HttpParser } from '../../lib/analyzers/http-parser';
 import { Redactor } from '../../lib/analyzers/redactor';
-import { SSEProcessor } from '../../lib/analyzers/sse-processor';
+import { SseProcessor } from '../../lib/analyzers/sse-processor';
 import type { Event } from '../../lib/core/event';
 import { attachPayload, sslPayload } from '../../lib/core/payload';
 import { redactText } from '../../lib/redact/rules';
@@ -53,7 +53,7 @@ describe('Redactor on raw ssl data', () => {
 
   it('masks every credential header in parsed request events (Redactor after the parser)', async () => {
     const text = `POST /v1/x HTTP/1.1\r\nHost: api.example.com\r\n${HEADERS.map(([n, v]) => `${n}: ${v}`).join('\r\n')}\r\nContent-Length: 2\r\n\r\n{}`;
-    const out = await run([new HTTPParser({ emitStats: false, passThroughSsl: false }), new Redactor()], [ssl('WRITE/SEND', text)]);
+    const out = await run([new HttpParser({ emitStats: false, passThroughSsl: false }), new Redactor()], [ssl('WRITE/SEND', text)]);
     const [req] = http(out, 'request');
     for (const [name, value] of HEADERS) {
       expect(req.headers[name.toLowerCase()], name).toBe('[REDACTED]');
@@ -70,7 +70,16 @@ describe('Redactor on raw ssl data', () => {
       `echo ${W.ANTHROPIC_KEY} and ${SECRET} and ghp_0123456789abcdefghijABCDEFGHIJklmnop done`;
     const out = sslPayload(new Redactor().redact(ssl('WRITE/SEND', text))).toString('latin1');
     expect(out.length).toBe(text.length);
-    for (const s of [W.GOOGLE_KEY.slice(4), 'plain-secret-value', 'hunter2-long', 'rt_0123456789', 'cs_abcdef', W.ANTHROPIC_KEY.slice(7), SECRET.slice(8), 'abcdefghijABCDEFGHIJ']) {
+    for (const s of [
+      W.GOOGLE_KEY.slice(4),
+      'plain-secret-value',
+      'hunter2-long',
+      'rt_0123456789',
+      'cs_abcdef',
+      W.ANTHROPIC_KEY.slice(7),
+      SECRET.slice(8),
+      'abcdefghijABCDEFGHIJ',
+    ]) {
       expect(out).not.toContain(s);
     }
     expect(out).toContain('"model": "x"');
@@ -114,9 +123,17 @@ describe('Redactor on raw ssl data', () => {
   it('keeps Content-Length and chunked framing intact, so the parser still works after it', async () => {
     const body = `{"api_key":"${SECRET}","q":"hi"}`;
     const rq = `POST /v1/a HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${SECRET}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
-    const rs = Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n'), chunked([`{"access_token":"${SECRET.slice(0, 20)}`, `${SECRET.slice(20)}","ok":true}`])]);
-    const events = [ssl('WRITE/SEND', rq), ssl('READ/RECV', rs), ssl('WRITE/SEND', 'GET /next HTTP/1.1\r\nHost: h\r\n\r\n'), ssl('READ/RECV', 'HTTP/1.1 204 No Content\r\n\r\n')];
-    const out = await run([new Redactor(), new HTTPParser({ emitStats: false })], events);
+    const rs = Buffer.concat([
+      Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      chunked([`{"access_token":"${SECRET.slice(0, 20)}`, `${SECRET.slice(20)}","ok":true}`]),
+    ]);
+    const events = [
+      ssl('WRITE/SEND', rq),
+      ssl('READ/RECV', rs),
+      ssl('WRITE/SEND', 'GET /next HTTP/1.1\r\nHost: h\r\n\r\n'),
+      ssl('READ/RECV', 'HTTP/1.1 204 No Content\r\n\r\n'),
+    ];
+    const out = await run([new Redactor(), new HttpParser({ emitStats: false })], events);
     expect(http(out, 'parse_error')).toHaveLength(0);
     expect(http(out, 'request').map((r) => r.path)).toEqual(['/v1/a', '/next']);
     const [req] = http(out, 'request');
@@ -153,7 +170,7 @@ describe('Redactor on parsed events and everywhere else', () => {
       ssl('WRITE/SEND', W.openaiChatRequest()),
       ssl('READ/RECV', W.openaiChatStreamResponse()),
     ];
-    const out = await run([new HTTPParser({ rawData: true, passThroughSsl: false }), new SSEProcessor(), new Redactor()], events);
+    const out = await run([new HttpParser({ rawData: true, passThroughSsl: false }), new SseProcessor(), new Redactor()], events);
     for (const e of out) {
       const s = everyString(e);
       expect(s).not.toContain(W.ANTHROPIC_KEY.slice(7, 30));
@@ -172,8 +189,8 @@ describe('Redactor on parsed events and everywhere else', () => {
 
   it('gives the same clean result when it runs before the parser', async () => {
     const events = [ssl('WRITE/SEND', W.openaiChatRequest()), ssl('READ/RECV', W.openaiChatStreamResponse())];
-    const before = await run([new Redactor(), new HTTPParser({ passThroughSsl: false, emitStats: false })], events);
-    const after = await run([new HTTPParser({ passThroughSsl: false, emitStats: false }), new Redactor()], events);
+    const before = await run([new Redactor(), new HttpParser({ passThroughSsl: false, emitStats: false })], events);
+    const after = await run([new HttpParser({ passThroughSsl: false, emitStats: false }), new Redactor()], events);
     const reqB = http(before, 'request')[0];
     const reqA = http(after, 'request')[0];
     expect(reqB.body).toBe(reqA.body);
@@ -184,18 +201,31 @@ describe('Redactor on parsed events and everywhere else', () => {
 
   it('masks secrets the raw bytes hid: a gzip body is redacted by the parser after decoding', async () => {
     const body = zlib.gzipSync(JSON.stringify({ access_token: 'ya29.a0AfH6SMBx-secret-oauth-token', expires_in: 3599 }));
-    const rs = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+    const rs = Buffer.concat([
+      Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${body.length}\r\n\r\n`),
+      body,
+    ]);
     const events = [ssl('WRITE/SEND', 'POST /token HTTP/1.1\r\nHost: oauth2.googleapis.com\r\nContent-Length: 0\r\n\r\n'), ssl('READ/RECV', rs)];
-    const out = await run([new Redactor(), new HTTPParser()], events);
+    const out = await run([new Redactor(), new HttpParser()], events);
     const res = http(out, 'response')[0];
     expect(res.body).not.toContain('secret-oauth-token');
     expect(JSON.parse(res.body).expires_in).toBe(3599);
-    const off = await run([new HTTPParser({ redactDecoded: false })], events);
+    const off = await run([new HttpParser({ redactDecoded: false })], events);
     expect(http(off, 'response')[0].body).toContain('secret-oauth-token');
   });
 
   it('masks keys in process events (argv, environment-style assignments)', () => {
-    const exec: Event = { timestamp: 1, source: 'process', pid: 9, comm: 'bash', data: { event: 'EXEC', argv: ['curl', '-H', `Authorization: Bearer ${SECRET}`, `https://x/?api_key=abc123def`], full_command: `OPENAI_API_KEY=${SECRET} python agent.py` } };
+    const exec: Event = {
+      timestamp: 1,
+      source: 'process',
+      pid: 9,
+      comm: 'bash',
+      data: {
+        event: 'EXEC',
+        argv: ['curl', '-H', `Authorization: Bearer ${SECRET}`, `https://x/?api_key=abc123def`],
+        full_command: `OPENAI_API_KEY=${SECRET} python agent.py`,
+      },
+    };
     const out = new Redactor().redact(exec);
     expect(JSON.stringify(out)).not.toContain(SECRET.slice(8));
     expect(JSON.stringify(out)).not.toContain('abc123def');
@@ -204,7 +234,16 @@ describe('Redactor on parsed events and everywhere else', () => {
   });
 
   it('masks secret-named keys in tool-call arguments', () => {
-    const e: Event = { timestamp: 1, source: 'sse', pid: 1, comm: 'x', data: { type: 'merged', tool_calls: [{ name: 'deploy', arguments: { region: 'eu', password: 'p@ssw0rd!' }, arguments_raw: '{"region":"eu","password":"p@ssw0rd!"}' }] } };
+    const e: Event = {
+      timestamp: 1,
+      source: 'sse',
+      pid: 1,
+      comm: 'x',
+      data: {
+        type: 'merged',
+        tool_calls: [{ name: 'deploy', arguments: { region: 'eu', password: 'p@ssw0rd!' }, arguments_raw: '{"region":"eu","password":"p@ssw0rd!"}' }],
+      },
+    };
     const out = new Redactor().redact(e);
     expect(out.data.tool_calls[0].arguments).toEqual({ region: 'eu', password: '*********' });
     expect(out.data.tool_calls[0].arguments_raw).toBe('{"region":"eu","password":"*********"}');

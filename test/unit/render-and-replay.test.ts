@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { describe, expect, it } from 'vitest';
 import { chain } from '../../lib/core/analyzer';
-import { HTTPFilter, HTTPParser, readNdjson, Redactor, SSEProcessor, SSLFilter } from '../../lib/analyzers';
+import { HttpFilter, HttpParser, readNdjson, Redactor, SseProcessor, SslFilter } from '../../lib/analyzers';
 import type { Event } from '../../lib/core/event';
 import { formatBytes, formatMs, preview, renderHttp, renderHttpEvent, renderSse } from '../../lib/render/http';
 import { connId, run, ssl } from '../support/events';
@@ -13,7 +13,7 @@ const FIXTURES = path.join(__dirname, '..', 'fixtures');
 
 async function replay(file: string): Promise<Event[]> {
   const out: Event[] = [];
-  const analyzers = [new Redactor(), new SSLFilter('handshake'), new HTTPParser(), new SSEProcessor(), new HTTPFilter('GET /health')];
+  const analyzers = [new Redactor(), new SslFilter('handshake'), new HttpParser(), new SseProcessor(), new HttpFilter('GET /health')];
   for await (const e of chain(readNdjson(file), analyzers, { signal: new AbortController().signal })) out.push(e);
   return out;
 }
@@ -22,7 +22,14 @@ describe('fixture replay', () => {
   it('replays the hand-made LLM session fixture through the whole chain', async () => {
     const out = await replay(path.join(FIXTURES, 'llm-sessions.ndjson'));
     const merged = out.filter((e) => e.source === 'sse').map((e) => e.data);
-    expect(merged.map((m) => `${m.provider}/${m.api}`)).toEqual(['anthropic/anthropic.messages', 'anthropic/anthropic.messages', 'openai/openai.chat_completions', 'openai/openai.chat_completions', 'openai/openai.responses', 'gemini/gemini.generate_content']);
+    expect(merged.map((m) => `${m.provider}/${m.api}`)).toEqual([
+      'anthropic/anthropic.messages',
+      'anthropic/anthropic.messages',
+      'openai/openai.chat_completions',
+      'openai/openai.chat_completions',
+      'openai/openai.responses',
+      'gemini/gemini.generate_content',
+    ]);
     expect(merged.every((m) => m.end_reason === 'terminal' || m.end_reason === 'end_of_body')).toBe(true);
     expect(merged[1].tool_calls[0].arguments).toEqual({ location: 'Paris' });
     const paths = out.filter((e) => e.data.type === 'request').map((e) => e.data.path);
@@ -61,13 +68,24 @@ describe('fixture replay', () => {
 
 describe('console rendering', () => {
   it('renders requests, responses, streams and errors on one readable line each', async () => {
-    const out = await run([new HTTPParser({ passThroughSsl: false }), new SSEProcessor()], [
-      ssl('WRITE/SEND', W.anthropicRequest(), { mono: 1e9, comm: 'claude', pid: 4242 }),
-      ssl('READ/RECV', W.anthropicStreamResponse({ tool: { name: 'bash', pieces: ['{"command": "ls -la"}'] } }), { mono: 1.8123e9, comm: 'claude', pid: 4242 }),
-      ssl('WRITE/SEND', 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n', { mono: 2e9, comm: 'claude', pid: 4242 }),
-      ssl('READ/RECV', 'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 63\r\n\r\n{"error":{"message":"Incorrect API key provided","type":"x"}}\r\n', { mono: 2.05e9, comm: 'claude', pid: 4242 }),
-      ssl('WRITE/SEND', '\x00\x01junk\r\n', { conn: 'other' }),
-    ]);
+    const out = await run(
+      [new HttpParser({ passThroughSsl: false }), new SseProcessor()],
+      [
+        ssl('WRITE/SEND', W.anthropicRequest(), { mono: 1e9, comm: 'claude', pid: 4242 }),
+        ssl('READ/RECV', W.anthropicStreamResponse({ tool: { name: 'bash', pieces: ['{"command": "ls -la"}'] } }), {
+          mono: 1.8123e9,
+          comm: 'claude',
+          pid: 4242,
+        }),
+        ssl('WRITE/SEND', 'GET /v1/models HTTP/1.1\r\nHost: api.openai.com\r\n\r\n', { mono: 2e9, comm: 'claude', pid: 4242 }),
+        ssl(
+          'READ/RECV',
+          'HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 63\r\n\r\n{"error":{"message":"Incorrect API key provided","type":"x"}}\r\n',
+          { mono: 2.05e9, comm: 'claude', pid: 4242 },
+        ),
+        ssl('WRITE/SEND', '\x00\x01junk\r\n', { conn: 'other' }),
+      ],
+    );
     const lines = out.flatMap((e) => renderHttpEvent(e, { width: 100 }));
     expect(lines).toEqual([
       `→ POST api.anthropic.com/v1/messages  ${formatBytes(JSON.stringify({ max_tokens: 1024, messages: [{ role: 'user', content: 'What is the capital of France?' }], model: 'claude-sonnet-4-5-20250929', stream: true }).length)}  claude[4242]`,
@@ -85,9 +103,42 @@ describe('console rendering', () => {
   });
 
   it('colours status codes when asked, and cuts previews to the width', () => {
-    const e: Event = { timestamp: 1, source: 'http', pid: 1, comm: 'x', data: { type: 'response', status_code: 503, status_text: 'Service Unavailable', request: { method: 'POST', host: 'h', path: '/p' }, body_size: 0, streamed: false, body: '' } };
+    const e: Event = {
+      timestamp: 1,
+      source: 'http',
+      pid: 1,
+      comm: 'x',
+      data: {
+        type: 'response',
+        status_code: 503,
+        status_text: 'Service Unavailable',
+        request: { method: 'POST', host: 'h', path: '/p' },
+        body_size: 0,
+        streamed: false,
+        body: '',
+      },
+    };
     expect(renderHttp(e, { color: true })[0]).toContain('\x1b[31m503 Service Unavailable\x1b[0m');
-    const s: Event = { timestamp: 1, source: 'sse', pid: 1, comm: 'x', data: { type: 'merged', provider: 'openai', model: 'gpt-4o', text: 'word '.repeat(100), thinking: '', tool_calls: [], errors: [{ type: 'server_error', message: 'The server had an error' }], end_reason: 'idle_timeout', duration_ms: 65000, time_to_first_event_ms: 300, usage: null, malformed_lines: 2 } };
+    const s: Event = {
+      timestamp: 1,
+      source: 'sse',
+      pid: 1,
+      comm: 'x',
+      data: {
+        type: 'merged',
+        provider: 'openai',
+        model: 'gpt-4o',
+        text: 'word '.repeat(100),
+        thinking: '',
+        tool_calls: [],
+        errors: [{ type: 'server_error', message: 'The server had an error' }],
+        end_reason: 'idle_timeout',
+        duration_ms: 65000,
+        time_to_first_event_ms: 300,
+        usage: null,
+        malformed_lines: 2,
+      },
+    };
     const lines = renderSse(s, { width: 40 });
     expect(lines[0]).toBe('✦ openai gpt-4o · 1m05s (first 300 ms) · idle_timeout x[1]');
     expect(lines[1].length).toBe(38);

@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chain } from '../../lib/core/analyzer';
-import { HTTPParser } from '../../lib/analyzers/http-parser';
+import { HttpParser } from '../../lib/analyzers/http-parser';
 import { LlmAnalyzer } from '../../lib/analyzers/llm';
-import { SSEProcessor } from '../../lib/analyzers/sse-processor';
+import { SseProcessor } from '../../lib/analyzers/sse-processor';
 import { SessionSummary } from '../../lib/analyzers/summary';
 import type { Event } from '../../lib/core/event';
 import { readNdjson } from '../../lib/sinks/ndjson';
@@ -22,7 +22,17 @@ const sessions = fs
 
 interface Expected {
   pid: number;
-  requests: { method: string; path: string; model: string | null; stream: boolean; status: number; encoding: string | null; text: string; thinking: string; tool_call: { name: string; arguments: string } | null }[];
+  requests: {
+    method: string;
+    path: string;
+    model: string | null;
+    stream: boolean;
+    status: number;
+    encoding: string | null;
+    text: string;
+    thinking: string;
+    tool_call: { name: string; arguments: string } | null;
+  }[];
 }
 
 async function replay(name: string) {
@@ -30,11 +40,12 @@ async function replay(name: string) {
   const summary = new SessionSummary();
   const out: Event[] = [];
   const ctrl = new AbortController();
-  for await (const e of chain(readNdjson(path.join(dir, `${name}.ndjson`)), [new HTTPParser(), new SSEProcessor(), llm, summary], { signal: ctrl.signal })) out.push(e);
+  for await (const e of chain(readNdjson(path.join(dir, `${name}.ndjson`)), [new HttpParser(), new SseProcessor(), llm, summary], { signal: ctrl.signal }))
+    out.push(e);
   return { out, llm, summary };
 }
 
-describe('recorded sessions replayed through HTTPParser, SSEProcessor and LlmAnalyzer', () => {
+describe('recorded sessions replayed through HttpParser, SseProcessor and LlmAnalyzer', () => {
   expect(sessions.length).toBeGreaterThanOrEqual(8);
   for (const name of sessions) {
     it(name, async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HTTPParser } from '../../lib/analyzers/http-parser';
-import { SSEProcessor } from '../../lib/analyzers/sse-processor';
+import { HttpParser } from '../../lib/analyzers/http-parser';
+import { SseProcessor } from '../../lib/analyzers/sse-processor';
 import type { Event } from '../../lib/core/event';
 import { UsageError } from '../../lib/core/errors';
 import { chunked, connId, exec, exit, run, ssl } from '../support/events';
@@ -17,16 +17,23 @@ function exchange(request: Buffer, response: Buffer, opts: { conn?: string; read
 }
 
 async function merged(events: Event[], opts = {}): Promise<Array<Record<string, any>>> {
-  const out = await run([new HTTPParser({ passThroughSsl: false }), new SSEProcessor(opts)], events);
+  const out = await run([new HttpParser({ passThroughSsl: false }), new SseProcessor(opts)], events);
   return out.filter((e) => e.source === 'sse').map((e) => e.data);
 }
 
 const sseResponse = (body: string | Buffer, extra: string[] = []) =>
-  Buffer.concat([Buffer.from(['HTTP/1.1 200 OK', 'Content-Type: text/event-stream', 'Transfer-Encoding: chunked', ...extra].join('\r\n') + '\r\n\r\n'), chunked([body])]);
+  Buffer.concat([
+    Buffer.from(['HTTP/1.1 200 OK', 'Content-Type: text/event-stream', 'Transfer-Encoding: chunked', ...extra].join('\r\n') + '\r\n\r\n'),
+    chunked([body]),
+  ]);
 
-describe('SSEProcessor: Anthropic Messages', () => {
+describe('SseProcessor: Anthropic Messages', () => {
   it('merges text, thinking, tool use with input_json_delta, stop reason and usage incl. cache tokens', async () => {
-    const rs: Buffer = W.anthropicStreamResponse({ thinking: ['The user', ' wants weather.'], text: ['Checking', ' now.'], tool: { name: 'get_weather', pieces: ['{"location":', ' "San Francisco, CA"', ', "unit": "celsius"}'] } });
+    const rs: Buffer = W.anthropicStreamResponse({
+      thinking: ['The user', ' wants weather.'],
+      text: ['Checking', ' now.'],
+      tool: { name: 'get_weather', pieces: ['{"location":', ' "San Francisco, CA"', ', "unit": "celsius"}'] },
+    });
     const [m] = await merged(exchange(W.anthropicRequest({ tools: true }), rs, { readSize: 300 }));
     // reads are 300 bytes, 10 ms apart, the first 10 ms after the request: the first event completes in read n
     const firstEventEnd = rs.indexOf('\n\n', rs.indexOf('\r\n\r\n') + 4);
@@ -70,7 +77,7 @@ describe('SSEProcessor: Anthropic Messages', () => {
   });
 });
 
-describe('SSEProcessor: OpenAI Chat Completions', () => {
+describe('SseProcessor: OpenAI Chat Completions', () => {
   it('merges content, finish_reason and usage (cached and reasoning tokens), ending at [DONE]', async () => {
     const [m] = await merged(exchange(W.openaiChatRequest(), W.openaiChatStreamResponse()));
     expect(m.provider).toBe('openai');
@@ -113,7 +120,7 @@ describe('SSEProcessor: OpenAI Chat Completions', () => {
   });
 });
 
-describe('SSEProcessor: OpenAI Responses', () => {
+describe('SseProcessor: OpenAI Responses', () => {
   it('merges reasoning summary, function call arguments and usage from response.completed', async () => {
     const [m] = await merged(exchange(W.openaiResponsesRequest(), W.openaiResponsesStreamResponse()));
     expect(m.provider).toBe('openai');
@@ -121,20 +128,48 @@ describe('SSEProcessor: OpenAI Responses', () => {
     expect(m.model).toBe('gpt-5-mini-2025-08-07');
     expect(m.response_id).toBe('resp_0c1a2b3c4d5e6f708192a3b4c5d6e7f8');
     expect(m.thinking).toBe('**Checking weather**\n\nThe user wants the weather in Paris.');
-    expect(m.tool_calls).toEqual([{ index: 1, id: 'call_Vq3xYz9AbCdEf', name: 'get_weather', arguments: { location: 'Paris, France' }, arguments_raw: '{"location":"Paris, France"}' }]);
+    expect(m.tool_calls).toEqual([
+      { index: 1, id: 'call_Vq3xYz9AbCdEf', name: 'get_weather', arguments: { location: 'Paris, France' }, arguments_raw: '{"location":"Paris, France"}' },
+    ]);
     expect(m.usage).toEqual({ input_tokens: 61, output_tokens: 87, cache_read_input_tokens: 0, reasoning_tokens: 64, total_tokens: 148 });
     expect(m.stop_reason).toBe('completed');
     expect(m.end_reason).toBe('terminal');
   });
 
   it('merges output_text deltas', async () => {
-    const ev = (o: object & { type: string }) => `event: ${o.type}\ndata: ${JSON.stringify(o)}\n\n`;
+    const ev = (o: { type: string; [k: string]: unknown }) => `event: ${o.type}\ndata: ${JSON.stringify(o)}\n\n`;
     const body = [
-      ev({ type: 'response.created', sequence_number: 0, response: { id: 'resp_1', object: 'response', status: 'in_progress', model: 'gpt-4.1-2025-04-14', output: [], usage: null } }),
-      ev({ type: 'response.output_item.added', sequence_number: 1, output_index: 0, item: { id: 'msg_1', type: 'message', status: 'in_progress', role: 'assistant', content: [] } }),
+      ev({
+        type: 'response.created',
+        sequence_number: 0,
+        response: { id: 'resp_1', object: 'response', status: 'in_progress', model: 'gpt-4.1-2025-04-14', output: [], usage: null },
+      }),
+      ev({
+        type: 'response.output_item.added',
+        sequence_number: 1,
+        output_index: 0,
+        item: { id: 'msg_1', type: 'message', status: 'in_progress', role: 'assistant', content: [] },
+      }),
       ev({ type: 'response.output_text.delta', sequence_number: 2, item_id: 'msg_1', output_index: 0, content_index: 0, delta: 'Hi', logprobs: [] }),
       ev({ type: 'response.output_text.delta', sequence_number: 3, item_id: 'msg_1', output_index: 0, content_index: 0, delta: ' there!', logprobs: [] }),
-      ev({ type: 'response.completed', sequence_number: 4, response: { id: 'resp_1', object: 'response', status: 'completed', model: 'gpt-4.1-2025-04-14', output: [], usage: { input_tokens: 5, input_tokens_details: { cached_tokens: 2 }, output_tokens: 3, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 8 } } }),
+      ev({
+        type: 'response.completed',
+        sequence_number: 4,
+        response: {
+          id: 'resp_1',
+          object: 'response',
+          status: 'completed',
+          model: 'gpt-4.1-2025-04-14',
+          output: [],
+          usage: {
+            input_tokens: 5,
+            input_tokens_details: { cached_tokens: 2 },
+            output_tokens: 3,
+            output_tokens_details: { reasoning_tokens: 0 },
+            total_tokens: 8,
+          },
+        },
+      }),
     ].join('');
     const [m] = await merged(exchange(W.openaiResponsesRequest(), sseResponse(body)));
     expect(m.text).toBe('Hi there!');
@@ -142,7 +177,7 @@ describe('SSEProcessor: OpenAI Responses', () => {
   });
 });
 
-describe('SSEProcessor: Gemini', () => {
+describe('SseProcessor: Gemini', () => {
   it('merges text and thought parts, finishReason and usageMetadata at the end of the body', async () => {
     const [m] = await merged(exchange(W.geminiRequest(), W.geminiStreamResponse()));
     expect(m.provider).toBe('gemini');
@@ -164,7 +199,7 @@ describe('SSEProcessor: Gemini', () => {
   });
 });
 
-describe('SSEProcessor: generic streams, errors, endings', () => {
+describe('SseProcessor: generic streams, errors, endings', () => {
   it('merges an unknown stream generically and counts event names', async () => {
     const body = 'event: progress\ndata: 10%\n\nevent: progress\ndata: 50%\n\n: keep-alive\n\nevent: done\ndata: ok\n\n';
     const req = Buffer.from('GET /jobs/42/events HTTP/1.1\r\nHost: internal.example\r\nAccept: text/event-stream\r\n\r\n');
@@ -197,14 +232,14 @@ describe('SSEProcessor: generic streams, errors, endings', () => {
   it('reports an idle stream as timed out (event time) and counts chunks after that as late', async () => {
     const rs: Buffer = W.anthropicStreamResponse();
     const half = Math.floor(rs.length / 2);
-    const sse = new SSEProcessor({ idleTimeoutMs: 1000 });
+    const sse = new SseProcessor({ idleTimeoutMs: 1000 });
     const events = [
       ssl('WRITE/SEND', W.anthropicRequest(), { mono: 1e9 }),
       ssl('READ/RECV', rs.subarray(0, half), { mono: 1.1e9 }),
       exec({ pid: 1, comm: 'x', mono: 9e9 }),
       ssl('READ/RECV', rs.subarray(half), { mono: 9.5e9 }),
     ];
-    const out = await run([new HTTPParser(), sse], events);
+    const out = await run([new HttpParser(), sse], events);
     const ms = out.filter((e) => e.source === 'sse');
     expect(ms).toHaveLength(1);
     expect(ms[0].data.end_reason).toBe('idle_timeout');
@@ -215,7 +250,10 @@ describe('SSEProcessor: generic streams, errors, endings', () => {
   });
 
   it('handles an event stream the parser did not stream (delivered whole in the response)', async () => {
-    const out = await run([new HTTPParser({ passThroughSsl: false, streamingContentTypes: [] }), new SSEProcessor()], exchange(W.openaiChatRequest(), W.openaiChatStreamResponse()));
+    const out = await run(
+      [new HttpParser({ passThroughSsl: false, streamingContentTypes: [] }), new SseProcessor()],
+      exchange(W.openaiChatRequest(), W.openaiChatStreamResponse()),
+    );
     expect(out.filter((e) => e.data.type === 'body_chunk')).toHaveLength(0);
     const [m] = out.filter((e) => e.source === 'sse');
     expect(m.data.text).toBe('Hello! How can I help you today?');
@@ -239,6 +277,6 @@ describe('SSEProcessor: generic streams, errors, endings', () => {
   });
 
   it('rejects bad options', () => {
-    expect(() => new SSEProcessor({ idleTimeoutMs: 0 })).toThrow(UsageError);
+    expect(() => new SseProcessor({ idleTimeoutMs: 0 })).toThrow(UsageError);
   });
 });

@@ -12,7 +12,18 @@ const h = { ts: 7_000_000, pid: 42, tid: 43, uid: 1000, comm: 'python3' };
 describe('ssl record decoding', () => {
   it('a text write with its connection and socket', () => {
     const e = dec(
-      sslRecord(h, { func: 1, data: Buffer.from('POST /v1/messages HTTP/1.1\r\n'), ssl: 0xdeadbeefn, latencyNs: 2_345_678, fd: 5, family: 2, lport: 40000, rport: 443, laddr: [127, 0, 0, 1], raddr: [10, 1, 2, 3] }),
+      sslRecord(h, {
+        func: 1,
+        data: Buffer.from('POST /v1/messages HTTP/1.1\r\n'),
+        ssl: 0xdeadbeefn,
+        latencyNs: 2_345_678,
+        fd: 5,
+        family: 2,
+        lport: 40000,
+        rport: 443,
+        laddr: [127, 0, 0, 1],
+        raddr: [10, 1, 2, 3],
+      }),
     );
     expect(e).toMatchObject({
       timestamp: 1_700_000_000_007,

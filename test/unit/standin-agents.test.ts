@@ -179,7 +179,12 @@ describe.concurrent('official SDKs', () => {
         for (const r of recs) {
           expect(r.response.encoding).toBe(enc);
           expect(r.response.headers['content-encoding']).toBe(enc);
-          const decoded = enc === 'gzip' ? zlib.gunzipSync(r.response.encodedBody!) : enc === 'br' ? zlib.brotliDecompressSync(r.response.encodedBody!) : zlib.inflateSync(r.response.encodedBody!);
+          const decoded =
+            enc === 'gzip'
+              ? zlib.gunzipSync(r.response.encodedBody!)
+              : enc === 'br'
+                ? zlib.brotliDecompressSync(r.response.encodedBody!)
+                : zlib.inflateSync(r.response.encodedBody!);
           expect(decoded.equals(r.response.body)).toBe(true);
         }
       }
@@ -192,7 +197,7 @@ describe.concurrent('official SDKs', () => {
     expect(recs[0]!.response.encoding).toBe('gzip');
   });
 
-  it('API errors raise the SDKs\' typed errors', async () => {
+  it("API errors raise the SDKs' typed errors", async () => {
     const cases: [string, string[], RegExp, RegExp][] = [
       [AGENTS.anthropicSdk, ['nostream', '--model', 'error-429'], /RateLimitError 429/, /"type":"error","error":\{"type":"rate_limit_error"/],
       [AGENTS.anthropicSdk, ['stream', '--model', 'error-529'], /OverloadedError 529/, /"overloaded_error"/],

@@ -106,14 +106,25 @@ describe('scripted replies', () => {
   });
 
   it('answers without a tool call when tool_choice is none or no tool is offered', () => {
-    const none = replyFor('openai.chat_completions', { model: 'm', tool_choice: 'none', tools: [{ type: 'function', function: { name: 'bash' } }], messages: [{ role: 'user', content: 'run: ls' }] });
+    const none = replyFor('openai.chat_completions', {
+      model: 'm',
+      tool_choice: 'none',
+      tools: [{ type: 'function', function: { name: 'bash' } }],
+      messages: [{ role: 'user', content: 'run: ls' }],
+    });
     expect(none.kind).toBe('plain');
     const plain = replyFor('gemini.generate_content', { contents: [{ parts: [{ text: 'hello' }] }] });
     expect(plain.text).toContain('You said: "hello"');
   });
 
   it('is deterministic', () => {
-    const body = { model: 'm', max_tokens: 10, thinking: { type: 'enabled', budget_tokens: 100 }, tools: [bash], messages: [{ role: 'user', content: 'run: ls' }] };
+    const body = {
+      model: 'm',
+      max_tokens: 10,
+      thinking: { type: 'enabled', budget_tokens: 100 },
+      tools: [bash],
+      messages: [{ role: 'user', content: 'run: ls' }],
+    };
     expect(replyFor('anthropic.messages', body)).toEqual(replyFor('anthropic.messages', structuredClone(body)));
     expect(replyFor('anthropic.messages', body).thinking).toContain('`ls`');
   });

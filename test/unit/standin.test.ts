@@ -12,13 +12,26 @@ import { PassThrough } from 'node:stream';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../lib/standin/cli';
-import { createTlsMaterial, replyFor, startStandin, TEST_ANTHROPIC_API_KEY, TEST_GEMINI_API_KEY, TEST_OPENAI_API_KEY, zstdBackend, type Standin } from '../../lib/standin';
+import {
+  createTlsMaterial,
+  replyFor,
+  startStandin,
+  TEST_ANTHROPIC_API_KEY,
+  TEST_GEMINI_API_KEY,
+  TEST_OPENAI_API_KEY,
+  zstdBackend,
+  type Standin,
+} from '../../lib/standin';
 import { curl, parseSse } from '../support/run';
 
 const ANTHROPIC = { 'x-api-key': TEST_ANTHROPIC_API_KEY, 'anthropic-version': '2023-06-01' };
 const OPENAI = { authorization: `Bearer ${TEST_OPENAI_API_KEY}` };
 const GEMINI = { 'x-goog-api-key': TEST_GEMINI_API_KEY };
-const BASH = { name: 'bash', description: 'run a command', input_schema: { type: 'object', properties: { command: { type: 'string' } }, required: ['command'] } };
+const BASH = {
+  name: 'bash',
+  description: 'run a command',
+  input_schema: { type: 'object', properties: { command: { type: 'string' } }, required: ['command'] },
+};
 
 let s: Standin;
 beforeAll(async () => {
@@ -164,7 +177,12 @@ describe('Anthropic Messages', () => {
     expect(data[1].content_block).toEqual({ type: 'thinking', thinking: '', signature: '' });
     const deltas = data.filter((d) => d.type === 'content_block_delta' && d.index === 0).map((d) => d.delta.type);
     expect(folded(deltas)).toEqual(['thinking_delta', 'signature_delta']);
-    expect(data.filter((d) => d.delta?.type === 'thinking_delta').map((d) => d.delta.thinking).join('')).toBe(lastRec().response.thinking);
+    expect(
+      data
+        .filter((d) => d.delta?.type === 'thinking_delta')
+        .map((d) => d.delta.thinking)
+        .join(''),
+    ).toBe(lastRec().response.thinking);
   });
 
   it('answers non-streaming with JSON, gzip when accepted, and reports prompt caching', async () => {
@@ -181,7 +199,13 @@ describe('Anthropic Messages', () => {
     expect(Number(r.headers['content-length'])).toBe(rec.response.encodedBody!.length);
     expect(zlib.gunzipSync(rec.response.encodedBody!).equals(r.body)).toBe(true);
     const msg = JSON.parse(r.text);
-    expect(msg).toMatchObject({ type: 'message', role: 'assistant', stop_reason: 'end_turn', stop_sequence: null, content: [{ type: 'text', text: s.expectedText(rec) }] });
+    expect(msg).toMatchObject({
+      type: 'message',
+      role: 'assistant',
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      content: [{ type: 'text', text: s.expectedText(rec) }],
+    });
     expect(msg.usage.cache_creation_input_tokens).toBeGreaterThan(0);
     expect(msg.usage.cache_read_input_tokens).toBe(0);
     const second = { ...cached, messages: [...cached.messages, { role: 'assistant', content: 'hi' }, { role: 'user', content: 'again' }] };
@@ -193,7 +217,10 @@ describe('Anthropic Messages', () => {
   it('rejects what the real API rejects, in its error shape', async () => {
     const noVersion = await curl(s, '/v1/messages', { headers: { 'x-api-key': 'k' }, json: body });
     expect(noVersion.status).toBe(400);
-    expect(JSON.parse(noVersion.text)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' } });
+    expect(JSON.parse(noVersion.text)).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' },
+    });
     const noKey = await curl(s, '/v1/messages', { headers: { 'anthropic-version': '2023-06-01' }, json: body });
     expect(noKey.status).toBe(401);
     expect(JSON.parse(noKey.text)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
@@ -219,7 +246,10 @@ describe('OpenAI Chat Completions', () => {
         stream: true,
         stream_options: { include_usage: true },
         tools: [{ type: 'function', function: { name: 'shell', parameters: { type: 'object', properties: { command: { type: 'string' } } } } }],
-        messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'please run: ls -1 /' }],
+        messages: [
+          { role: 'system', content: 'be brief' },
+          { role: 'user', content: 'please run: ls -1 /' },
+        ],
       },
     });
     const rec = lastRec();
@@ -230,7 +260,10 @@ describe('OpenAI Chat Completions', () => {
     expect(events.at(-1)!.data).toBe('[DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.data));
     for (const c of chunks) expect(c).toMatchObject({ object: 'chat.completion.chunk', id: chunks[0].id, model: 'gpt-4o-mini' });
-    expect(chunks[0].choices[0].delta).toMatchObject({ role: 'assistant', tool_calls: [{ index: 0, type: 'function', function: { name: 'shell', arguments: '' } }] });
+    expect(chunks[0].choices[0].delta).toMatchObject({
+      role: 'assistant',
+      tool_calls: [{ index: 0, type: 'function', function: { name: 'shell', arguments: '' } }],
+    });
     expect(chunks[0].choices[0].delta.tool_calls[0].id).toMatch(/^call_/);
     const args = chunks.flatMap((c) => c.choices.flatMap((ch: any) => ch.delta.tool_calls ?? [])).map((t: any) => t.function.arguments);
     expect(args.length).toBeGreaterThan(3);
@@ -242,8 +275,13 @@ describe('OpenAI Chat Completions', () => {
   });
 
   it('streams text in many content deltas that merge to the expected text', async () => {
-    const r = await curl(s, '/v1/chat/completions', { headers: OPENAI, json: { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hello ✓' }] } });
-    const chunks = parseSse(r.text).slice(0, -1).map((e) => JSON.parse(e.data));
+    const r = await curl(s, '/v1/chat/completions', {
+      headers: OPENAI,
+      json: { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hello ✓' }] },
+    });
+    const chunks = parseSse(r.text)
+      .slice(0, -1)
+      .map((e) => JSON.parse(e.data));
     const pieces = chunks.map((c) => c.choices[0]?.delta.content).filter((x) => x);
     expect(pieces.length).toBeGreaterThan(10);
     expect(pieces.join('')).toBe(s.expectedText(lastRec()));
@@ -258,20 +296,29 @@ describe('OpenAI Chat Completions', () => {
     expect(Number(r.headers['content-length'])).toBe(r.body.length);
     expect(r.text.startsWith('{\n  "id": "chatcmpl-')).toBe(true);
     const c = JSON.parse(r.text);
-    expect(c).toMatchObject({ object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: s.expectedText(lastRec()) }, finish_reason: 'stop' }] });
+    expect(c).toMatchObject({
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content: s.expectedText(lastRec()) }, finish_reason: 'stop' }],
+    });
     expect(c.usage.completion_tokens_details).toHaveProperty('reasoning_tokens');
   });
 
   it('has the real error shapes', async () => {
     const noKey = await curl(s, '/v1/chat/completions', { json: { model: 'gpt-4o-mini', messages: [] } });
     expect(noKey.status).toBe(401);
-    expect(JSON.parse(noKey.text)).toEqual({ error: { message: expect.stringContaining("You didn't provide an API key"), type: 'invalid_request_error', param: null, code: null } });
+    expect(JSON.parse(noKey.text)).toEqual({
+      error: { message: expect.stringContaining("You didn't provide an API key"), type: 'invalid_request_error', param: null, code: null },
+    });
     const missing = await curl(s, '/v1/chat/completions', { headers: OPENAI, json: { model: 'gpt-4o-mini' } });
     expect(JSON.parse(missing.text).error).toMatchObject({ param: 'messages', code: 'missing_required_parameter' });
     const limited = await curl(s, '/v1/chat/completions', { headers: OPENAI, json: { model: 'error-429', messages: [{ role: 'user', content: 'x' }] } });
     expect(limited.status).toBe(429);
     expect(JSON.parse(limited.text)).toEqual({ error: { message: expect.any(String), type: 'requests', param: null, code: 'rate_limit_exceeded' } });
-    const bad = await curl(s, '/v1/chat/completions', { method: 'POST', headers: { ...OPENAI, 'content-type': 'application/json' }, args: ['--data-binary', '{not json'] });
+    const bad = await curl(s, '/v1/chat/completions', {
+      method: 'POST',
+      headers: { ...OPENAI, 'content-type': 'application/json' },
+      args: ['--data-binary', '{not json'],
+    });
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.text).error.type).toBe('invalid_request_error');
   });
@@ -301,7 +348,10 @@ describe('OpenAI Responses', () => {
       'response.completed',
     ]);
     expect(data[0].response).toMatchObject({ object: 'response', status: 'in_progress', output: [], usage: null });
-    const args = data.filter((d) => d.type === 'response.function_call_arguments.delta').map((d) => d.delta).join('');
+    const args = data
+      .filter((d) => d.type === 'response.function_call_arguments.delta')
+      .map((d) => d.delta)
+      .join('');
     expect(JSON.parse(args)).toEqual({ command: 'whoami' });
     const done = data.at(-1).response;
     expect(done.status).toBe('completed');
@@ -312,7 +362,10 @@ describe('OpenAI Responses', () => {
   });
 
   it('streams output_text deltas that merge to the expected text', async () => {
-    const r = await curl(s, '/v1/responses', { headers: OPENAI, json: { model: 'gpt-4.1', stream: true, input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] } });
+    const r = await curl(s, '/v1/responses', {
+      headers: OPENAI,
+      json: { model: 'gpt-4.1', stream: true, input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] },
+    });
     const data = parseSse(r.text).map((e) => JSON.parse(e.data));
     const text = data.filter((d) => d.type === 'response.output_text.delta').map((d) => d.delta);
     expect(text.length).toBeGreaterThan(10);
@@ -322,7 +375,12 @@ describe('OpenAI Responses', () => {
 
   it('continues from previous_response_id', async () => {
     const first = JSON.parse(
-      (await curl(s, '/v1/responses', { headers: OPENAI, json: { model: 'gpt-4.1', input: 'run: pwd', tools: [{ type: 'function', name: 'bash', parameters: {} }] } })).text,
+      (
+        await curl(s, '/v1/responses', {
+          headers: OPENAI,
+          json: { model: 'gpt-4.1', input: 'run: pwd', tools: [{ type: 'function', name: 'bash', parameters: {} }] },
+        })
+      ).text,
     );
     const call = first.output.find((o: any) => o.type === 'function_call');
     const second = JSON.parse(
@@ -345,11 +403,18 @@ describe('Gemini', () => {
     const r = await curl(s, path1, { headers: GEMINI, json: { contents: [{ role: 'user', parts: [{ text: 'run: hostname' }] }], tools } });
     expect(r.headers['content-type']).toBe('text/event-stream');
     expect(r.text.endsWith('\r\n\r\n')).toBe(true);
-    expect(r.text.split('\r\n\r\n').filter(Boolean).every((e) => e.startsWith('data: '))).toBe(true);
+    expect(
+      r.text
+        .split('\r\n\r\n')
+        .filter(Boolean)
+        .every((e) => e.startsWith('data: ')),
+    ).toBe(true);
     const events = parseSse(r.text).map((e) => JSON.parse(e.data));
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({
-      candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: 'run_shell_command', args: { command: 'hostname' } } }] }, finishReason: 'STOP' }],
+      candidates: [
+        { content: { role: 'model', parts: [{ functionCall: { name: 'run_shell_command', args: { command: 'hostname' } } }] }, finishReason: 'STOP' },
+      ],
       usageMetadata: { promptTokenCount: expect.any(Number), candidatesTokenCount: expect.any(Number), totalTokenCount: expect.any(Number) },
       modelVersion: 'gemini-2.5-flash',
     });
@@ -390,14 +455,16 @@ describe('Gemini', () => {
     expect(JSON.parse(noKey.text)).toEqual({ error: { code: 403, message: expect.any(String), status: 'PERMISSION_DENIED' } });
     const limited = await curl(s, '/v1beta/models/error-429:generateContent', { headers: GEMINI, json: body });
     expect(limited.status).toBe(429);
-    expect(JSON.parse(limited.text)).toEqual({ error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } });
+    expect(JSON.parse(limited.text)).toEqual({
+      error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' },
+    });
     const empty = await curl(s, '/v1beta/models/gemini-2.5-flash:generateContent', { headers: GEMINI, json: {} });
     expect(JSON.parse(empty.text).error.status).toBe('INVALID_ARGUMENT');
   });
 });
 
 describe('routes, models and errors', () => {
-  it('lists models in each provider\'s shape', async () => {
+  it("lists models in each provider's shape", async () => {
     const a = JSON.parse((await curl(s, '/v1/models', { headers: ANTHROPIC })).text);
     expect(a).toMatchObject({ data: expect.any(Array), has_more: false });
     expect(a.data[0]).toMatchObject({ type: 'model', id: expect.any(String), display_name: expect.any(String) });
@@ -471,7 +538,14 @@ describe('recording and reproducibility', () => {
     const json = { model: 'claude-sonnet-4-6', max_tokens: 10, messages: [{ role: 'user', content: 'record me' }] };
     await curl(s, '/v1/messages?beta=true', { headers: { ...ANTHROPIC, 'x-custom': 'yes' }, json });
     const rec = lastRec();
-    expect(rec).toMatchObject({ method: 'POST', path: '/v1/messages', url: '/v1/messages?beta=true', query: { beta: 'true' }, route: 'anthropic.messages', provider: 'anthropic' });
+    expect(rec).toMatchObject({
+      method: 'POST',
+      path: '/v1/messages',
+      url: '/v1/messages?beta=true',
+      query: { beta: 'true' },
+      route: 'anthropic.messages',
+      provider: 'anthropic',
+    });
     expect(rec.headers['x-custom']).toBe('yes');
     expect(rec.rawHeaders).toContain('x-custom');
     expect(rec.body.toString()).toBe(JSON.stringify(json));

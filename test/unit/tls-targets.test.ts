@@ -62,7 +62,8 @@ describe('finding TLS code', () => {
     const libs = systemTlsLibraries();
     const gnutls = libs.find((l) => l.includes('libgnutls'));
     const nspr = libs.find((l) => l.includes('libnspr4'));
-    if (gnutls) expect((await inspectBinary(gnutls))[0].functions.map((f) => f.symbol)).toEqual(['gnutls_record_recv', 'gnutls_record_send', 'gnutls_handshake']);
+    if (gnutls)
+      expect((await inspectBinary(gnutls))[0].functions.map((f) => f.symbol)).toEqual(['gnutls_record_recv', 'gnutls_record_send', 'gnutls_handshake']);
     if (nspr) expect((await inspectBinary(nspr))[0].functions.map((f) => f.symbol)).toEqual(['PR_Read', 'PR_Recv', 'PR_Write', 'PR_Send']);
     expect(gnutls ?? nspr).toBeDefined();
   });

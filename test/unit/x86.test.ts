@@ -11,10 +11,7 @@ import { resolveSite } from '../../lib/locator/boringssl';
 //   401034 call 403000                                     ; OPENSSL_PUT_ERROR(SSL, BAD_LENGTH) at line 981
 //   401039 pop rbx / pop r14 / pop rbp / ret
 const BASE = 0x401000;
-const CODE = Buffer.from(
-  '554889e54156534989f689d385d2780d4c89f14189d8e8e50f0000eb1cb956341200bf1000000031f6ba6f00000041b8d5030000e8c71f00005b415e5dc3',
-  'hex',
-);
+const CODE = Buffer.from('554889e54156534989f689d385d2780d4c89f14189d8e8e50f0000eb1cb956341200bf1000000031f6ba6f00000041b8d5030000e8c71f00005b415e5dc3', 'hex');
 
 describe('x86 decoding and value tracking', () => {
   it('decodes the function along its branches, without problems', () => {

@@ -17,7 +17,10 @@ export class ConnectionTable {
   private readonly conns = new Map<string, Conn>();
   private lastSweepNs = -Infinity;
 
-  constructor(private readonly ctx: ParseContext, private readonly sinkFor: SinkFactory) {}
+  constructor(
+    private readonly ctx: ParseContext,
+    private readonly sinkFor: SinkFactory,
+  ) {}
 
   get size(): number {
     return this.conns.size;

@@ -41,7 +41,7 @@ export interface EventRef {
   mono?: number;
 }
 
-/** The shared state of one HTTPParser (one per instance, passed to its parts). */
+/** The shared state of one HttpParser (one per instance, passed to its parts). */
 export class ParseContext {
   readonly counters: ParserCounters = zeroCounters();
   /** Body + raw bytes held across all messages (bounded by maxBufferedBytes). */

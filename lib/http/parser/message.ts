@@ -54,7 +54,12 @@ export function openMessage(ctx: ParseContext, ds: DirState, head: ParsedHead, r
 /** Transfer-Encoding ends with chunked. */
 export function isChunked(headers: Record<string, string>): boolean {
   const te = (headers['transfer-encoding'] ?? '').toLowerCase();
-  return te.split(',').map((s) => s.trim()).pop() === 'chunked';
+  return (
+    te
+      .split(',')
+      .map((s) => s.trim())
+      .pop() === 'chunked'
+  );
 }
 
 /**

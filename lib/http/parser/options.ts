@@ -2,7 +2,7 @@
 import { UsageError } from '../../core/errors';
 
 /** Options of the HTTP parser. */
-export interface HTTPParserOptions {
+export interface HttpParserOptions {
   /** Include the raw message bytes in request/response events (`--http-raw-data`). Default false. */
   rawData?: boolean;
   /** Yield the ssl events on after the http events derived from them. Default true. */
@@ -33,7 +33,7 @@ export interface HTTPParserOptions {
   redactDecoded?: boolean;
 }
 
-/** HTTPParserOptions with every default filled in and checked. */
+/** HttpParserOptions with every default filled in and checked. */
 export interface ParserConfig {
   rawData: boolean;
   passThroughSsl: boolean;
@@ -55,12 +55,12 @@ const DEFAULT_STREAMING_TYPES = ['text/event-stream', 'application/x-ndjson', 'a
 
 function positive(name: string, v: number | undefined, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new UsageError(`HTTPParser: ${name} must be a positive number (got ${String(v)})`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new UsageError(`HttpParser: ${name} must be a positive number (got ${String(v)})`);
   return v;
 }
 
 /** Fill in the defaults; a bound that is not a positive number is a UsageError. */
-export function resolveOptions(o: HTTPParserOptions): ParserConfig {
+export function resolveOptions(o: HttpParserOptions): ParserConfig {
   return {
     rawData: o.rawData ?? false,
     passThroughSsl: o.passThroughSsl ?? true,

@@ -31,7 +31,13 @@ function usage(conv: Conversation, body: any, reply: ScriptedReply): Usage {
     else creation = prefix;
   }
   const out = countTokens((reply.thinking ?? '') + reply.text + (reply.toolCall?.arguments ?? ''));
-  return { input_tokens: total - creation - read, cache_creation_input_tokens: creation, cache_read_input_tokens: read, output_tokens: out, service_tier: 'standard' };
+  return {
+    input_tokens: total - creation - read,
+    cache_creation_input_tokens: creation,
+    cache_read_input_tokens: read,
+    output_tokens: out,
+    service_tier: 'standard',
+  };
 }
 
 const ids = (ctx: RenderContext) => ({
@@ -43,7 +49,10 @@ const ids = (ctx: RenderContext) => ({
 /** The real API writes this one with a space (Python's json.dumps). */
 const PING = '{"type": "ping"}';
 
-type Block = { type: 'thinking'; thinking: string } | { type: 'text'; text: string } | { type: 'tool_use'; name: string; input: Record<string, string>; arguments: string };
+type Block =
+  | { type: 'thinking'; thinking: string }
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; name: string; input: Record<string, string>; arguments: string };
 
 function blocks(reply: ScriptedReply): Block[] {
   const out: Block[] = [];

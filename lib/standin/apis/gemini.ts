@@ -32,7 +32,8 @@ function resultText(response: unknown): { output: string; isError: boolean } {
   return { output: JSON.stringify(r), isError: 'error' in r };
 }
 
-const promptTokens = (body: any) => countTokens(JSON.stringify(body.contents ?? []) + JSON.stringify(body.systemInstruction ?? '') + JSON.stringify(body.tools ?? []));
+const promptTokens = (body: any) =>
+  countTokens(JSON.stringify(body.contents ?? []) + JSON.stringify(body.systemInstruction ?? '') + JSON.stringify(body.tools ?? []));
 
 function usageMetadata(reply: ScriptedReply, body: any, final: boolean) {
   const prompt = promptTokens(body);
@@ -53,7 +54,11 @@ function usageMetadata(reply: ScriptedReply, body: any, final: boolean) {
 const includeThoughts = (body: any) => body.generationConfig?.thinkingConfig?.includeThoughts === true;
 
 /** The GenerateContentResponse chunks of a streamed reply, with what each carries. */
-export function geminiChunks(conv: Conversation, reply: ScriptedReply, ctx: RenderContext): { chunk: Record<string, unknown>; carried: Omit<StreamWrite, 'data'> }[] {
+export function geminiChunks(
+  conv: Conversation,
+  reply: ScriptedReply,
+  ctx: RenderContext,
+): { chunk: Record<string, unknown>; carried: Omit<StreamWrite, 'data'> }[] {
   const responseId = stableId(ctx.seed + ':gemini', 22);
   const chunk = (parts: unknown[], final: boolean) => {
     const cand: Record<string, unknown> = { content: { parts, role: 'model' } };
@@ -90,12 +95,17 @@ export const gemini: ApiModule = {
     if (query.alt === 'sse') {
       return { contentType: 'text/event-stream', writes: this.stream(conv, reply, ctx), errorWrite: () => sse(undefined, overloaded, '\r\n') };
     }
-    return { contentType: 'application/json; charset=UTF-8', writes: geminiJsonArrayWrites(conv, reply, ctx), errorWrite: () => ',\r\n' + JSON.stringify(overloaded, null, 2) + '\n]' };
+    return {
+      contentType: 'application/json; charset=UTF-8',
+      writes: geminiJsonArrayWrites(conv, reply, ctx),
+      errorWrite: () => ',\r\n' + JSON.stringify(overloaded, null, 2) + '\n]',
+    };
   },
 
   validate(body) {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return { status: 400, message: 'Invalid JSON payload received.' };
-    if (!Array.isArray(body.contents) || body.contents.length === 0) return { status: 400, message: '* GenerateContentRequest.contents: contents is not specified\n' };
+    if (!Array.isArray(body.contents) || body.contents.length === 0)
+      return { status: 400, message: '* GenerateContentRequest.contents: contents is not specified\n' };
     return undefined;
   },
 

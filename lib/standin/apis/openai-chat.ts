@@ -11,7 +11,7 @@ import { countTokens, splitDeltas, splitJson, stableId, type Conversation, type 
 import { OPENAI_SERVER_ERROR } from '../errors';
 import { commandArgKey, sse, SSE_CONTENT_TYPE, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
 
-function usage(conv: Conversation, reply: ScriptedReply, body: any) {
+function usage(reply: ScriptedReply, body: any) {
   const prompt = countTokens(JSON.stringify(body.messages ?? []) + JSON.stringify(body.tools ?? body.functions ?? []));
   const reasoning = reply.thinking ? countTokens(reply.thinking) : 0;
   const completion = countTokens(reply.text + (reply.toolCall?.arguments ?? '')) + reasoning;
@@ -59,8 +59,15 @@ export const openaiChat: ApiModule = {
   validate(body) {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return { status: 400, message: 'We could not parse the JSON body of your request.' };
     if (typeof body.model !== 'string') return { status: 400, message: 'you must provide a model parameter' };
-    if (!Array.isArray(body.messages)) return { status: 400, message: "Missing required parameter: 'messages'.", param: 'messages', code: 'missing_required_parameter' };
-    if (body.messages.length === 0) return { status: 400, message: "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", param: 'messages', code: 'empty_array' };
+    if (!Array.isArray(body.messages))
+      return { status: 400, message: "Missing required parameter: 'messages'.", param: 'messages', code: 'missing_required_parameter' };
+    if (body.messages.length === 0)
+      return {
+        status: 400,
+        message: "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+        param: 'messages',
+        code: 'empty_array',
+      };
     return undefined;
   },
 
@@ -120,7 +127,7 @@ export const openaiChat: ApiModule = {
       created: ctx.created,
       model: conv.model,
       choices: [{ index: 0, message, logprobs: null, finish_reason: reply.toolCall ? 'tool_calls' : 'stop' }],
-      usage: usage(conv, reply, ctx.body),
+      usage: usage(reply, ctx.body),
       service_tier: 'default',
       system_fingerprint: id.fingerprint,
     };
@@ -170,7 +177,7 @@ export const openaiChat: ApiModule = {
           service_tier: 'default',
           system_fingerprint: id.fingerprint,
           choices: [],
-          usage: usage(conv, reply, ctx.body),
+          usage: usage(reply, ctx.body),
         }),
       );
     }

@@ -55,7 +55,14 @@ function items(reply: ScriptedReply, ctx: RenderContext): Item[] {
     });
   }
   if (reply.toolCall) {
-    out.push({ id: id.functionCall, type: 'function_call', status: 'completed', arguments: reply.toolCall.arguments, call_id: id.call, name: reply.toolCall.name });
+    out.push({
+      id: id.functionCall,
+      type: 'function_call',
+      status: 'completed',
+      arguments: reply.toolCall.arguments,
+      call_id: id.call,
+      name: reply.toolCall.name,
+    });
   }
   return out;
 }
@@ -116,7 +123,8 @@ export const openaiResponses: ApiModule = {
 
   validate(body) {
     if (!body || typeof body !== 'object' || Array.isArray(body)) return { status: 400, message: 'We could not parse the JSON body of your request.' };
-    if (typeof body.model !== 'string') return { status: 400, message: "Missing required parameter: 'model'.", param: 'model', code: 'missing_required_parameter' };
+    if (typeof body.model !== 'string')
+      return { status: 400, message: "Missing required parameter: 'model'.", param: 'model', code: 'missing_required_parameter' };
     if (typeof body.input !== 'string' && !Array.isArray(body.input)) {
       return { status: 400, message: "Missing required parameter: 'input'.", param: 'input', code: 'missing_required_parameter' };
     }
@@ -195,7 +203,8 @@ export const openaiResponses: ApiModule = {
         ev('response.output_item.added', { output_index, item: { ...item, summary: [] } });
         item.summary.forEach((part: { text: string }, summary_index: number) => {
           ev('response.reasoning_summary_part.added', { item_id, output_index, summary_index, part: { type: 'summary_text', text: '' } });
-          for (const p of splitDeltas(part.text, ctx.deltaChars)) ev('response.reasoning_summary_text.delta', { item_id, output_index, summary_index, delta: p }, { thinking: p });
+          for (const p of splitDeltas(part.text, ctx.deltaChars))
+            ev('response.reasoning_summary_text.delta', { item_id, output_index, summary_index, delta: p }, { thinking: p });
           ev('response.reasoning_summary_text.done', { item_id, output_index, summary_index, text: part.text });
           ev('response.reasoning_summary_part.done', { item_id, output_index, summary_index, part: { type: 'summary_text', text: part.text } });
         });
@@ -203,7 +212,8 @@ export const openaiResponses: ApiModule = {
         const text: string = item.content[0].text;
         ev('response.output_item.added', { output_index, item: { id: item_id, type: 'message', status: 'in_progress', content: [], role: 'assistant' } });
         ev('response.content_part.added', { item_id, output_index, content_index: 0, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
-        for (const p of splitDeltas(text, ctx.deltaChars)) ev('response.output_text.delta', { item_id, output_index, content_index: 0, delta: p, logprobs: [] }, { text: p });
+        for (const p of splitDeltas(text, ctx.deltaChars))
+          ev('response.output_text.delta', { item_id, output_index, content_index: 0, delta: p, logprobs: [] }, { text: p });
         ev('response.output_text.done', { item_id, output_index, content_index: 0, text, logprobs: [] });
         ev('response.content_part.done', { item_id, output_index, content_index: 0, part: item.content[0] });
       } else {

@@ -61,8 +61,7 @@ export function resolveProcessOptions(o: ProcessTracerOptions = {}): ResolvedPro
   const selected = isSelected({ comm, pid });
   const mode = o.mode ?? (selected ? PROCESS_MODE.TRACKED : PROCESS_MODE.TRACKED_FILES);
   if (![0, 1, 2].includes(mode)) throw new UsageError(`--mode must be 0, 1 or 2 (got ${mode})`);
-  if (mode === PROCESS_MODE.TRACKED && !selected)
-    throw new UsageError('--mode 2 reports only selected processes: give --comm or --pid (or use --mode 0 or 1)');
+  if (mode === PROCESS_MODE.TRACKED && !selected) throw new UsageError('--mode 2 reports only selected processes: give --comm or --pid (or use --mode 0 or 1)');
   const durationMs = o.durationMs ?? 0;
   if (!(durationMs >= 0)) throw new UsageError(`--duration must be >= 0 ms (got ${durationMs})`);
   const argvMax = o.argvMax ?? 4096;

@@ -108,7 +108,10 @@ export class ProcessTracer {
     const selected = isSelected(o);
     const wanted = !o.fileEvents || !o.emit || (o.mode !== 0 && !selected) ? 'none' : o.fileHook;
     // The per-syscall tracepoints need tracefs while they are attached (mounted for that, if root can)
-    const tfs = wanted === 'auto' || wanted === 'syscalls' ? openTracefs(binding, SYSCALL_OPEN_TRACEPOINTS, o.tracefsDirs.length ? o.tracefsDirs : (binding.tracefsDirs ?? TRACEFS_DIRS)) : null;
+    const tfs =
+      wanted === 'auto' || wanted === 'syscalls'
+        ? openTracefs(binding, SYSCALL_OPEN_TRACEPOINTS, o.tracefsDirs.length ? o.tracefsDirs : (binding.tracefsDirs ?? TRACEFS_DIRS))
+        : null;
     const hook = wanted === 'auto' ? (tfs?.tracefs ? 'syscalls' : 'raw') : wanted;
     const obj = native(() => new binding.BpfObject('process'));
     try {

@@ -121,7 +121,14 @@ export class TlsDiscovery {
   }
 
   /** Inspect one file (known by key) and attach its targets; 'vanished' when it was read through a process that went away. */
-  private async inspect(attachPath: string, displayPath: string, key: string, via: string, strict: boolean, executable: boolean): Promise<boolean | 'vanished'> {
+  private async inspect(
+    attachPath: string,
+    displayPath: string,
+    key: string,
+    via: string,
+    strict: boolean,
+    executable: boolean,
+  ): Promise<boolean | 'vanished'> {
     let targets: TlsTarget[] = [];
     try {
       targets = executable || strict ? await this.inspectExe(attachPath, displayPath, key, strict) : await inspectBinary(attachPath, displayPath);
@@ -161,7 +168,9 @@ export class TlsDiscovery {
       this.inspected.set(key, p);
     }
     // inspected through a process that went away: the file is looked at again through this caller's path, if it is still there
-    const result = p.then((r) => (r === 'vanished' ? (fs.existsSync(attachPath) ? this.consider(attachPath, displayPath, via, strict, executable) : false) : r));
+    const result = p.then((r) =>
+      r === 'vanished' ? (fs.existsSync(attachPath) ? this.consider(attachPath, displayPath, via, strict, executable) : false) : r,
+    );
     if (!strict) return result;
     return result.then((ok) => {
       if (!ok)

@@ -101,8 +101,7 @@ export async function inspectBinary(attachPath: string, displayPath = attachPath
       }
       const hasRead = fns.some((f) => f.kind === SSL_KIND.READ || f.kind === SSL_KIND.READ_EX);
       const hasWrite = fns.some((f) => f.kind === SSL_KIND.WRITE || f.kind === SSL_KIND.WRITE_EX);
-      if (hasRead && hasWrite)
-        out.push({ key: fileKey(elf.stat), path: attachPath, displayPath, library: fam.library, functions: fns });
+      if (hasRead && hasWrite) out.push({ key: fileKey(elf.stat), path: attachPath, displayPath, library: fam.library, functions: fns });
     }
     return out;
   });
@@ -116,8 +115,7 @@ export function systemTlsLibraries(): string[] {
   for (const d of LIB_DIRS) {
     dirs.add(d);
     try {
-      for (const e of fs.readdirSync(d, { withFileTypes: true }))
-        if (e.isDirectory() && /-linux-gnu|-linux-musl/.test(e.name)) dirs.add(path.join(d, e.name));
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && /-linux-gnu|-linux-musl/.test(e.name)) dirs.add(path.join(d, e.name));
     } catch {
       /* no such directory */
     }
