@@ -20,7 +20,7 @@ export { chainOptions, AGENT_CHAIN_DEFAULTS, SSL_CHAIN_DEFAULTS } from './config
 export { parseArgv, fromFlags, type OptionDef, type OptionTable } from './config/define';
 export { PROCESS_OPTIONS, SSL_TRACER_OPTIONS, AGENT_OPTIONS, ANALYSIS_OPTIONS } from './config/tables';
 export { tlsAnalyzers } from './analyzers/chains';
-export { buildAgent, type AgentSetup } from './session/agent';
+export { buildAgent, agentAnalyzers, type AgentSetup, type AgentAnalyzers } from './session/agent';
 
 // one-call helpers
 export { record, trace, type RecordOptions, type RecordSession, type TraceOptions, type TraceSession, type HelperOptions } from './api';

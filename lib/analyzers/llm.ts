@@ -155,11 +155,17 @@ export class LlmAnalyzer implements Analyzer {
         yield e;
         continue;
       }
-      yield e;
+      // a request is registered before it is passed on, so what follows can ask for its call (callIdFor)
       const llm = this.onEvent(e);
+      yield e;
       if (llm) yield llm;
     }
     this.stats.unanswered += this.pending.size;
+  }
+
+  /** The call_id of the llm event an HTTP exchange (connection, request number) is waiting for, if any. */
+  callIdFor(connId: string, seq: number): string | null {
+    return this.pending.get(`${connId}#${seq}`)?.callId ?? null;
   }
 
   private clip(s: string): string {

@@ -13,6 +13,7 @@ import type { SslData } from '../kernel/ssl-decode';
 import type { LlmCallData } from '../analyzers/llm';
 import type { SseMergedData } from '../analyzers/sse-processor';
 import type { SessionSummaryData } from '../analyzers/summary';
+import type { ExposureData } from '../redact/exposure';
 
 export interface Event<D extends object = Record<string, any>> {
   /** Wall-clock time, Unix epoch milliseconds (integer). */
@@ -23,7 +24,7 @@ export interface Event<D extends object = Record<string, any>> {
    * and on events derived from them).
    */
   mono_ns?: number;
-  /** "process" | "ssl" | "http" | "sse" | "llm" | "stats" | "diagnostic" | "summary" | ... */
+  /** "process" | "ssl" | "http" | "sse" | "llm" | "exposure" | "stats" | "diagnostic" | "summary" | ... */
   source: string;
   pid: number;
   comm: string;
@@ -54,12 +55,23 @@ export type LlmEvent = EventOf<'llm', LlmCallData>;
 export type StatsEvent = EventOf<'stats', StatsData>;
 export type DiagnosticEvent = EventOf<'diagnostic', DiagnosticData>;
 export type SummaryEvent = EventOf<'summary', SessionSummaryData>;
+export type ExposureEvent = EventOf<'exposure', ExposureData>;
 
 /** Every event this package produces. */
-export type AgentsightEvent = ProcessEvent | SslEvent | HttpEvent | SseEvent | LlmEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
+export type AgentsightEvent = ProcessEvent | SslEvent | HttpEvent | SseEvent | LlmEvent | ExposureEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
 
 /** Event sources produced by this package. */
-export const SOURCES = ['process', 'ssl', 'http', 'sse', 'llm', 'stats', 'diagnostic', 'summary'] as const satisfies readonly AgentsightEvent['source'][];
+export const SOURCES = [
+  'process',
+  'ssl',
+  'http',
+  'sse',
+  'llm',
+  'exposure',
+  'stats',
+  'diagnostic',
+  'summary',
+] as const satisfies readonly AgentsightEvent['source'][];
 
 /** Narrow an event to one of this package's sources. */
 export function isSource<S extends AgentsightEvent['source']>(e: Event, source: S): e is Extract<AgentsightEvent, { source: S }> {
@@ -99,6 +111,11 @@ export function statsEvent(data: StatsData, at?: EventTime): StatsEvent {
 
 export function diagnosticEvent(data: DiagnosticData, at?: EventTime): DiagnosticEvent {
   return ownEvent('diagnostic', data, at);
+}
+
+/** A secret that a request to an LLM API carried (at the time of the request, about its process). */
+export function exposureEvent(at: EventTime | undefined, who: { pid: number; comm: string }, data: ExposureData): ExposureEvent {
+  return derivedEvent('exposure', at, who, data);
 }
 
 /** Order two events by kernel time when both have it, else by wall clock. */

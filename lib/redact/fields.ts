@@ -1,0 +1,150 @@
+/**
+ * Masking of parsed events, field by field: header values of credential
+ * headers become "[REDACTED]"; bodies are masked as text (event streams with
+ * their joined deltas too; bodies that are not UTF-8 through a latin1 view
+ * of their bytes); a compressed body that could not be decoded is dropped,
+ * and so are the compressed body bytes of `raw`; every other string is masked
+ * like text, and a field named like a secret loses its whole value.
+ */
+import { encodeBody } from '../http/util';
+import { classifyName, credentialLike, isSecretHeader } from './names';
+import { maskOf } from './mask';
+import { redactBody, redactText } from './rules';
+
+export const REDACTED = '[REDACTED]';
+const MASKED = /^(?:\[REDACTED\]\**|\*+)$/;
+
+/** Counters of parsed-event masking. */
+export interface FieldCounters {
+  header_values_redacted: number;
+  strings_redacted: number;
+  bodies_omitted: number;
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export class FieldMasker {
+  readonly counters: FieldCounters = { header_values_redacted: 0, strings_redacted: 0, bodies_omitted: 0 };
+
+  /** A string masked as text (or whole, when its field is named like a secret). */
+  string(v: string, key: string): string {
+    if (key && v.length > 0 && !MASKED.test(v)) {
+      const verdict = classifyName(key);
+      if (verdict && (verdict.strength === 'secret' || credentialLike(v))) {
+        this.counters.strings_redacted++;
+        return maskOf(v.length);
+      }
+    }
+    const r = redactText(v);
+    if (r !== v) this.counters.strings_redacted++;
+    return r;
+  }
+
+  /** Mask strings inside any JSON-like value; the same value when nothing changed. */
+  walk(v: unknown, key: string): unknown {
+    if (typeof v === 'string') return this.string(v, key);
+    if (Array.isArray(v)) {
+      let changed = false;
+      const out = v.map((x) => {
+        const y = this.walk(x, key);
+        if (y !== x) changed = true;
+        return y;
+      });
+      return changed ? out : v;
+    }
+    if (isRecord(v)) {
+      let changed = false;
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        const y = this.walk(x, k);
+        if (y !== x) changed = true;
+        out[k] = y;
+      }
+      return changed ? out : v;
+    }
+    return v;
+  }
+
+  /** Header values: credential headers become exactly "[REDACTED]". */
+  headers(h: Record<string, unknown>): Record<string, unknown> {
+    let changed = false;
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(h)) {
+      if (typeof value === 'string' && isSecretHeader(name) && value !== '' && value !== REDACTED && !MASKED.test(value)) {
+        out[name] = REDACTED;
+        this.counters.header_values_redacted++;
+        changed = true;
+      } else {
+        const nv = this.walk(value, name);
+        if (nv !== value) changed = true;
+        out[name] = nv;
+      }
+    }
+    return changed ? out : h;
+  }
+
+  /**
+   * The body fields of a request or response, masked: `body` (text or
+   * base64), `raw` (head, and body unless compressed). Returns the fields
+   * that change.
+   */
+  bodyFields(d: Record<string, unknown>, sse: boolean): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const coded = typeof d.content_encoding === 'string' && !/^\s*identity\s*$/i.test(d.content_encoding);
+    if (typeof d.body === 'string' && d.body !== '') {
+      if (d.body_encoding === 'base64') {
+        if (coded && typeof d.decode_error === 'string') {
+          // the compressed bytes could not be decoded, so not searched: they are not shown
+          out.body = '';
+          out.body_omitted = `compressed body that could not be decoded (${d.content_encoding}): not shown, it may hold secrets`;
+          this.counters.bodies_omitted++;
+        } else {
+          const bytes = Buffer.from(d.body, 'base64').toString('latin1');
+          const masked = redactBody(bytes, sse);
+          if (masked !== bytes) {
+            out.body = Buffer.from(masked, 'latin1').toString('base64');
+            this.counters.strings_redacted++;
+          }
+        }
+      } else {
+        const masked = redactBody(d.body, sse);
+        if (masked !== d.body) {
+          out.body = masked;
+          this.counters.strings_redacted++;
+        }
+      }
+    }
+    if (typeof d.raw === 'string' && d.raw !== '') {
+      const bytes = Buffer.from(d.raw, d.raw_encoding === 'base64' ? 'base64' : 'utf8').toString('latin1');
+      const headEnd = headLength(bytes);
+      let text = bytes;
+      if (coded && headEnd < bytes.length) {
+        text = bytes.slice(0, headEnd);
+        out.raw_body_omitted = `compressed body bytes (${String(d.content_encoding)}) are not kept in raw: they may hold secrets; the decoded body is in body`;
+        this.counters.bodies_omitted++;
+      }
+      const head = redactText(text.slice(0, headEnd));
+      const rest = text.length > headEnd ? redactBody(text.slice(headEnd), sse) : '';
+      const masked = head + rest;
+      if (masked !== bytes) {
+        const enc = encodeBody(Buffer.from(masked, 'latin1'));
+        out.raw = enc.text;
+        out.raw_encoding = enc.encoding;
+        if (masked !== text) this.counters.strings_redacted++;
+      }
+    }
+    return out;
+  }
+}
+
+/** Length of the header block at the start of a raw message (its blank line included), or all of it. */
+function headLength(text: string): number {
+  const crlf = text.indexOf('\r\n\r\n');
+  const lf = text.indexOf('\n\n');
+  if (crlf === -1 && lf === -1) return text.length;
+  if (crlf === -1) return lf + 2;
+  if (lf === -1) return crlf + 4;
+  return Math.min(crlf + 4, lf + 2);
+}
