@@ -31,7 +31,7 @@ import { applyRanges } from '../redact/mask';
 import { RawStreams, type Direction } from '../redact/raw';
 import { SseDeltaView } from '../redact/sse-view';
 import { TextStream } from '../redact/stream';
-import type { Range } from '../redact/types';
+import type { Finding, Range } from '../redact/types';
 import { mediaType } from '../http/util';
 
 /** Options of the redactor. */
@@ -73,7 +73,11 @@ export interface RedactorStats {
 interface ChunkStream {
   text: TextStream;
   sse: SseDeltaView | null;
+  /** What was masked in the chunks, in body offsets (for the response event's whole body), null beyond a bound. */
+  masked: Range[] | null;
 }
+
+const MAX_KNOWN_RANGES = 4096;
 
 /** Masks API keys, tokens, cookies, passwords and private keys in every event. */
 export class Redactor implements Analyzer {
@@ -177,20 +181,28 @@ export class Redactor implements Analyzer {
   private redactHttp(e: Event): Event {
     const d = e.data as Record<string, unknown>;
     const key = `${String(d.conn_id)}#${String(d.seq)}`;
-    if (d.type === 'request' && d.role !== 'server' && this.reportExposures) this.exposuresOf(e, d);
     if (d.type === 'response_headers') this.remember(key, mediaType(d.content_type as string) === 'text/event-stream');
     if (d.type === 'body_chunk') return this.redactChunk(e, d, key);
-    if (d.type === 'response') this.chunks.delete(key);
+    let known: Range[] | null = null;
+    if (d.type === 'response') {
+      // a streamed body's chunks were searched as a stream: what they held is known
+      const s = this.chunks.get(key);
+      if (d.streamed === true && s && typeof s !== 'boolean' && s.masked && d.body_encoding !== 'base64' && typeof d.content_encoding !== 'string')
+        known = s.masked;
+      this.chunks.delete(key);
+    }
     const data: Record<string, unknown> = {};
     let changed = false;
     const sse = d.type === 'response' && mediaType(d.content_type as string) === 'text/event-stream';
-    const bodies = d.type === 'request' || d.type === 'response' ? this.fields.bodyFields(d, sse) : {};
+    const parts = d.type === 'request' || d.type === 'response' ? this.fields.bodyFields(d, sse, known) : null;
+    const bodies = parts?.changes ?? {};
+    if (d.type === 'request' && d.role !== 'server' && this.reportExposures) this.exposuresOf(e, d, parts?.findings ?? []);
     for (const [k, v] of Object.entries(d)) {
       let nv: unknown;
       if (k in bodies) nv = bodies[k];
       else if (k === 'headers' && isRecord(v)) nv = this.fields.headers(v);
       else if (k === 'body' || k === 'raw' || k === 'raw_encoding' || k === 'excerpt_hex') nv = v;
-      else nv = this.fields.walk(v, k);
+      else nv = this.fields.walk(v, k, k === 'excerpt_text');
       if (nv !== v) changed = true;
       data[k] = nv;
     }
@@ -216,7 +228,7 @@ export class Redactor implements Analyzer {
   private redactChunk(e: Event, d: Record<string, unknown>, key: string): Event {
     let s = this.chunks.get(key);
     if (s === undefined || typeof s === 'boolean') {
-      const stream: ChunkStream = { text: new TextStream(this.carry), sse: s === true ? new SseDeltaView() : null };
+      const stream: ChunkStream = { text: new TextStream(this.carry), sse: s === true ? new SseDeltaView() : null, masked: [] };
       this.chunks.delete(key);
       this.chunks.set(key, stream);
       if (this.chunks.size > this.maxStreams) this.chunks.delete(this.chunks.keys().next().value as string);
@@ -229,10 +241,12 @@ export class Redactor implements Analyzer {
     const offset = typeof d.offset === 'number' ? d.offset : 0;
     if (s.sse) for (const r of s.sse.push(text, offset)) ranges.push({ start: r.start - offset, end: r.end - offset });
     if (ranges.length === 0) return e;
-    const masked = applyRanges(
-      text,
-      ranges.filter((r) => r.end > 0 && r.start < text.length).map((r) => ({ start: Math.max(0, r.start), end: Math.min(text.length, r.end) })),
-    );
+    const mine = ranges.filter((r) => r.end > 0 && r.start < text.length).map((r) => ({ start: Math.max(0, r.start), end: Math.min(text.length, r.end) }));
+    if (s.masked) {
+      for (const r of mine) s.masked.push({ start: r.start + offset, end: r.end + offset });
+      if (s.masked.length > MAX_KNOWN_RANGES) s.masked = null;
+    }
+    const masked = applyRanges(text, mine);
     if (masked === text) return e;
     this.fields.counters.strings_redacted++;
     const bytes = Buffer.from(masked, 'latin1');
@@ -255,15 +269,19 @@ export class Redactor implements Analyzer {
   }
 
   private redactGeneric(e: Event): Event {
-    const data = this.fields.walk(e.data, '');
+    // a merged answer cut at its size limit may end inside a secret
+    const data = this.fields.walk(e.data, '', e.source === 'sse' && (e.data as { content_truncated?: unknown }).content_truncated === true);
     return data === e.data ? e : { ...e, data: data as Record<string, unknown> };
   }
 
   /** Exposure events of a request to an LLM API (from its clear data, before it is masked). */
-  private exposuresOf(e: Event, d: Record<string, unknown>): void {
+  private exposuresOf(e: Event, d: Record<string, unknown>, bodyFindings: readonly Finding[]): void {
     const headers = isRecord(d.headers) ? (d.headers as Record<string, string>) : {};
-    const body = typeof d.body !== 'string' ? '' : d.body_encoding === 'base64' ? Buffer.from(d.body, 'base64').toString('utf8') : d.body;
-    const report = requestExposures({ method: String(d.method ?? ''), path: String(d.path ?? ''), host: (d.host as string | null) ?? null, headers, body });
+    const base64 = d.body_encoding === 'base64';
+    const body = typeof d.body !== 'string' ? '' : base64 ? Buffer.from(d.body, 'base64').toString('utf8') : d.body;
+    const view = { method: String(d.method ?? ''), path: String(d.path ?? ''), host: (d.host as string | null) ?? null, headers, body };
+    // the body's findings are positions of its text: usable as they are only for a text body
+    const report = requestExposures(view, base64 ? undefined : bodyFindings);
     if (!report) return;
     this.counters.provider_auth += report.providerAuth;
     const connId = String(d.conn_id ?? '');

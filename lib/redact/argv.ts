@@ -38,6 +38,9 @@ function elementFindings(argv: readonly string[]): Map<number, Finding[]> {
   argv.forEach((a, k) => {
     const m = /^(-{0,2})([A-Za-z_][A-Za-z0-9_.-]*)=(.+)$/s.exec(a);
     if (m && secretUnder(m[2], m[3], m[1] !== '') && !/^no[-_]/i.test(m[2])) add(k, a.length - m[3].length, classifyName(m[2])?.kind ?? 'secret');
+    // `aws configure set aws_secret_access_key X`, `git config --global user.password X`
+    if (k >= 1 && /^(?:set|config|add|put|--global|--local|--system)$/.test(argv[k - 1]) && argv[k + 1] !== undefined && classifyName(a)?.strength === 'secret')
+      add(k + 1, 0, classifyName(a)?.kind ?? 'secret');
     const o = /^--?([a-z][a-z0-9]*(?:[-_][a-z0-9]+)*)$/.exec(a);
     const next = argv[k + 1];
     if (o && next !== undefined && !next.startsWith('-') && !/^no[-_]/.test(o[1]) && secretUnder(o[1], next, true))

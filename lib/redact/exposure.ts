@@ -42,7 +42,7 @@ export interface ExposureReport {
 }
 
 /** Headers that authenticate a call to an LLM API. */
-const AUTH_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization']);
+const AUTH_HEADERS = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'proxy-authorization', 'cookie']);
 /** Kinds of finding that say less than an overlapping one (a named value holding a key of a known shape). */
 const GENERIC = new Set(['secret', 'token', 'api_key', 'credential', 'authorization', 'password', 'bearer_token']);
 
@@ -50,9 +50,9 @@ export function fingerprint(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex').slice(0, 4);
 }
 
-/** The secrets of a text, the most specific finding kept where two overlap. */
-export function secretsOf(text: string): Array<{ kind: SecretKind; value: string; hint: string }> {
-  const fs = findSecrets(text).findings;
+/** The secrets of a text (or the findings already made in it), the most specific finding kept where two overlap. */
+export function secretsOf(text: string, found?: readonly Finding[]): Array<{ kind: SecretKind; value: string; hint: string }> {
+  const fs = found ?? findSecrets(text).findings;
   const keep: Finding[] = [];
   for (const f of fs) {
     const overlap = keep.findIndex((k) => f.start < k.end && k.start < f.end);
@@ -78,8 +78,12 @@ export interface RequestView {
   body: string;
 }
 
-/** The secrets an LLM API request carries (null when it is not one). */
-export function requestExposures(req: RequestView): ExposureReport | null {
+/**
+ * The secrets an LLM API request carries (null when it is not one).
+ * `bodyFindings`: what a search of the whole body found, when it was made
+ * already; when it found nothing, the parts of the body are not searched.
+ */
+export function requestExposures(req: RequestView, bodyFindings?: readonly Finding[]): ExposureReport | null {
   let json: { v: unknown } | undefined;
   const parse = () => {
     if (!json) {
@@ -131,7 +135,7 @@ export function requestExposures(req: RequestView): ExposureReport | null {
     }
   }
   for (const s of secretsOf(q === -1 ? req.path : req.path.slice(0, q))) add(exposure(s.kind, 'url', null, s.value, s.hint));
-  if (req.body) {
+  if (req.body && (bodyFindings === undefined || bodyFindings.length > 0)) {
     const parsed: LlmRequest = det.provider.parseRequest(parse());
     const text = (where: ExposureWhere, field: string | null, t: string | null | undefined, escaped = false) => {
       if (!t) return;
@@ -147,7 +151,7 @@ export function requestExposures(req: RequestView): ExposureReport | null {
     });
     for (const t of parsed.tools) text('tools', `tools.${t.name}`, t.description);
     // anything else the body carried (fields no provider reads, metadata)
-    for (const s of secretsOf(req.body)) add(exposure(s.kind, 'body', null, unescapeJson(s.value), unescapeJson(s.hint)));
+    for (const s of secretsOf(req.body, bodyFindings)) add(exposure(s.kind, 'body', null, unescapeJson(s.value), unescapeJson(s.hint)));
   }
   return { api: det.provider.id, provider: det.provider, exposures: out, providerAuth };
 }

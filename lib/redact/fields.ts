@@ -6,12 +6,22 @@
  * and so are the compressed body bytes of `raw`; every other string is masked
  * like text, and a field named like a secret loses its whole value.
  */
+import { findHeadEnd } from '../http/head';
 import { encodeBody } from '../http/util';
 import { classifyName, credentialLike, isSecretHeader } from './names';
-import { maskOf } from './mask';
-import { redactBody, redactText } from './rules';
+import { applyRanges, maskOf } from './mask';
+import { bodyRanges, findSecrets, redactBody, redactText } from './rules';
+import type { Finding, Range } from './types';
 
 export const REDACTED = '[REDACTED]';
+/** How LlmAnalyzer marks a text it cut at its size limit. */
+const CLIPPED = /…\[\d+ more characters\]$/;
+
+/** Mask a text that was cut short: a secret running to its end is masked as far as it goes. */
+function redactCut(text: string): string {
+  const { findings } = findSecrets(text, true);
+  return findings.length ? applyRanges(text, findings) : text;
+}
 const MASKED = /^(?:\[REDACTED\]\**|\*+)$/;
 
 /** Counters of parsed-event masking. */
@@ -28,8 +38,12 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 export class FieldMasker {
   readonly counters: FieldCounters = { header_values_redacted: 0, strings_redacted: 0, bodies_omitted: 0 };
 
-  /** A string masked as text (or whole, when its field is named like a secret). */
-  string(v: string, key: string): string {
+  /**
+   * A string masked as text (or whole, when its field is named like a
+   * secret). `cut`: the string was cut short (an excerpt, a size limit), so a
+   * secret may run past its end: what of it is there is masked.
+   */
+  string(v: string, key: string, cut = false): string {
     if (key && v.length > 0 && !MASKED.test(v)) {
       const verdict = classifyName(key);
       if (verdict && (verdict.strength === 'secret' || credentialLike(v))) {
@@ -37,18 +51,19 @@ export class FieldMasker {
         return maskOf(v.length);
       }
     }
-    const r = redactText(v);
+    const clip = CLIPPED.exec(v);
+    const r = clip ? redactCut(v.slice(0, clip.index)) + clip[0] : cut ? redactCut(v) : redactText(v);
     if (r !== v) this.counters.strings_redacted++;
     return r;
   }
 
   /** Mask strings inside any JSON-like value; the same value when nothing changed. */
-  walk(v: unknown, key: string): unknown {
-    if (typeof v === 'string') return this.string(v, key);
+  walk(v: unknown, key: string, cut = false): unknown {
+    if (typeof v === 'string') return this.string(v, key, cut);
     if (Array.isArray(v)) {
       let changed = false;
       const out = v.map((x) => {
-        const y = this.walk(x, key);
+        const y = this.walk(x, key, cut);
         if (y !== x) changed = true;
         return y;
       });
@@ -58,7 +73,7 @@ export class FieldMasker {
       let changed = false;
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
-        const y = this.walk(x, k);
+        const y = this.walk(x, k, cut);
         if (y !== x) changed = true;
         out[k] = y;
       }
@@ -88,10 +103,24 @@ export class FieldMasker {
   /**
    * The body fields of a request or response, masked: `body` (text or
    * base64), `raw` (head, and body unless compressed). Returns the fields
-   * that change.
+   * that change, and what was found in the body (`findings`, positions in its
+   * text). `known`: ranges of the body already found in its streamed chunks.
    */
-  bodyFields(d: Record<string, unknown>, sse: boolean): Record<string, unknown> {
+  bodyFields(
+    d: Record<string, unknown>,
+    sse: boolean,
+    known: readonly Range[] | null = null,
+  ): { changes: Record<string, unknown>; findings: Finding[]; text: string } {
     const out: Record<string, unknown> = {};
+    let findings: Finding[] = [];
+    let bodyText = '';
+    const cut = d.body_truncated === true;
+    const mask = (text: string): string => {
+      const r = bodyRanges(text, sse, known, cut);
+      findings = r.findings;
+      bodyText = text;
+      return r.ranges.length ? applyRanges(text, r.ranges) : text;
+    };
     const coded = typeof d.content_encoding === 'string' && !/^\s*identity\s*$/i.test(d.content_encoding);
     if (typeof d.body === 'string' && d.body !== '') {
       if (d.body_encoding === 'base64') {
@@ -102,14 +131,22 @@ export class FieldMasker {
           this.counters.bodies_omitted++;
         } else {
           const bytes = Buffer.from(d.body, 'base64').toString('latin1');
-          const masked = redactBody(bytes, sse);
+          const masked = mask(bytes);
           if (masked !== bytes) {
             out.body = Buffer.from(masked, 'latin1').toString('base64');
             this.counters.strings_redacted++;
           }
         }
+      } else if (known) {
+        // ranges known from the chunks are byte offsets: mask a latin1 view of the bytes
+        const bytes = Buffer.from(d.body, 'utf8').toString('latin1');
+        const masked = mask(bytes);
+        if (masked !== bytes) {
+          out.body = Buffer.from(masked, 'latin1').toString('utf8');
+          this.counters.strings_redacted++;
+        }
       } else {
-        const masked = redactBody(d.body, sse);
+        const masked = mask(d.body);
         if (masked !== d.body) {
           out.body = masked;
           this.counters.strings_redacted++;
@@ -118,7 +155,8 @@ export class FieldMasker {
     }
     if (typeof d.raw === 'string' && d.raw !== '') {
       const bytes = Buffer.from(d.raw, d.raw_encoding === 'base64' ? 'base64' : 'utf8').toString('latin1');
-      const headEnd = headLength(bytes);
+      const he = findHeadEnd(Buffer.from(bytes, 'latin1'));
+      const headEnd = he === -1 ? bytes.length : he;
       let text = bytes;
       if (coded && headEnd < bytes.length) {
         text = bytes.slice(0, headEnd);
@@ -135,16 +173,6 @@ export class FieldMasker {
         if (masked !== text) this.counters.strings_redacted++;
       }
     }
-    return out;
+    return { changes: out, findings, text: bodyText };
   }
-}
-
-/** Length of the header block at the start of a raw message (its blank line included), or all of it. */
-function headLength(text: string): number {
-  const crlf = text.indexOf('\r\n\r\n');
-  const lf = text.indexOf('\n\n');
-  if (crlf === -1 && lf === -1) return text.length;
-  if (crlf === -1) return lf + 2;
-  if (lf === -1) return crlf + 4;
-  return Math.min(crlf + 4, lf + 2);
 }

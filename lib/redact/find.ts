@@ -19,7 +19,7 @@
  * as `open`, to be continued there (continueOpen).
  */
 import { classifyName, credentialLike, headerKind, isSecretHeader, paramVerdict, type NameVerdict } from './names';
-import { authSchemeAt, jwtAt, keyShapeAt, pemAt, pemEnd, prefixTail, toolFlagsAt, userinfoAt } from './shapes';
+import { authSchemeAt, jwtAt, keyShapeAt, pemAt, pemEnd, prefixTail, toolFlagsAt, userinfoAt, webhookAt } from './shapes';
 import { atLineStart, backslashesBefore, isKeyChar, isNameChar, jsonStringEnd, levelQuote, quotedEnd, quoteLevel, skipSpace, valueEnd } from './text';
 import type { Finding, Hit, Open } from './types';
 
@@ -31,33 +31,28 @@ export interface FindResult {
   open: Open | null;
 }
 
+/** Where a secret may be: words of secret names, key prefixes, `://`, `-----BEGIN`, tool names (factored by first letter: one pass). */
 const TRIGGER =
-  /pass|secret|token|key|auth|cookie|session|cred|sig|pwd|bearer|basic|%[23][0-9a-f]|sk[-_]|rk_|aiza|gh[pousr]_|github_pat_|glpat-|hf_|xox[a-z]-|gsk_|xai-|ya29\.|1\/\/0|eyj|a[ksbc][ic]a|whsec_|-----begin|:\/\/|mysql|mariadb|sshpass|redis-cli|curl/gi;
+  /p(?:ass|wd|ypi-|plx-|mak-)|s(?:e(?:cret|ssion)|ig|k[-_]|shpass|hp(?:at|ss)_|bp_|ntrys_|g\.)|token|key|a(?:uth|iza|kia|sia|bia|cca|tatt|ge-secret-key-1)|c(?:ookie|red|url)|b(?:earer|asic)|%[23][0-9a-f]|rk_|r8_|g(?:h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ptt)-|lsa_|sk_|ocspx-)|h(?:f_|v[sb]\.|ooks\.slack\.com\/services\/)|x(?:ox[a-z]-|ai-|app-)|ya29\.|1\/\/0|eyj|whsec_|n(?:pm_)|d(?:ckr_pat_|o[po]_v1_)|l(?:in_api_)|-----begin|:\/\/|\/api\/webhooks\/|m(?:ysql|ariadb)|redis-cli|_pat(?![a-z0-9])/gi;
+/** One expression per nesting depth (percent-encoded text is searched from inside a search). */
+const TRIGGERS: RegExp[] = [];
 
 const WORDS = new Set(['pass', 'secret', 'token', 'key', 'auth', 'cookie', 'session', 'cred', 'sig', 'pwd']);
 const TOOLS = new Set(['mysql', 'mariadb', 'sshpass', 'redis-cli', 'curl']);
 
 /** Every secret in `text`. */
+let depth = 0;
+
 export function findSecrets(text: string, streaming = false): FindResult {
   const findings: Finding[] = [];
   let open: Open | null = null;
-  const re = new RegExp(TRIGGER.source, 'gi');
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
-    const i = m.index;
-    const t = m[0].toLowerCase();
-    let hit: Hit;
-    if (WORDS.has(t)) hit = nameAt(text, i, t.length, streaming);
-    else if (t === 'bearer' || t === 'basic') hit = authSchemeAt(text, i, m[0], streaming);
-    else if (t === 'eyj') hit = jwtAt(text, i, streaming);
-    else if (t === '-----begin') hit = pemAt(text, i, streaming);
-    else if (t === '://') hit = userinfoAt(text, i, streaming);
-    else if (TOOLS.has(t)) hit = toolFlagsAt(text, i, streaming);
-    else if (t.charCodeAt(0) === 0x25) hit = percentEncodedAt(text, i, streaming);
-    else hit = keyShapeAt(text, i, t, streaming);
-    for (const f of hit.findings) findings.push(f);
-    if (hit.open) open = hit.open;
-    re.lastIndex = Math.max(hit.next, i + 1);
+  const re = (TRIGGERS[depth] ??= new RegExp(TRIGGER.source, 'gi'));
+  re.lastIndex = 0;
+  depth++;
+  try {
+    scan(text, streaming, re, findings, (o) => (open = o));
+  } finally {
+    depth--;
   }
   if (open && !findings.some((f) => f.end === text.length) && !emptyOpen(open)) open = null;
   if (streaming && !open) {
@@ -65,6 +60,28 @@ export function findSecrets(text: string, streaming = false): FindResult {
     if (t) findings.push(t);
   }
   return { findings, open };
+}
+
+function scan(text: string, streaming: boolean, re: RegExp, findings: Finding[], setOpen: (o: Open) => void): void {
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const i = m.index;
+    const t = m[0].toLowerCase();
+    let hit: Hit;
+    if (WORDS.has(t) || t === '_pat') hit = nameAt(text, i, t.length, streaming);
+    else if (t === 'bearer' || t === 'basic')
+      hit = /[ \t]/.test(text[i + t.length] ?? '') ? authSchemeAt(text, i, m[0], streaming) : nameAt(text, i, t.length, streaming);
+    else if (t === 'eyj') hit = jwtAt(text, i, streaming);
+    else if (t === '-----begin') hit = pemAt(text, i, streaming);
+    else if (t === 'hooks.slack.com/services/' || t === '/api/webhooks/') hit = webhookAt(text, i, t, streaming);
+    else if (t === '://') hit = userinfoAt(text, i, streaming);
+    else if (TOOLS.has(t)) hit = toolFlagsAt(text, i, streaming);
+    else if (t.charCodeAt(0) === 0x25) hit = percentEncodedAt(text, i, streaming);
+    else hit = keyShapeAt(text, i, t, streaming);
+    for (const f of hit.findings) findings.push(f);
+    if (hit.open) setOpen(hit.open);
+    re.lastIndex = Math.max(hit.next, i + 1);
+  }
 }
 
 const URL_RUN = /[A-Za-z0-9%._~+*!'()-]/;
@@ -172,6 +189,16 @@ function nameAt(text: string, i: number, tlen: number, streaming: boolean): Hit 
     return valueAfter(text, header ? refine(v, text, skipSpace(text, ne + 1, false)) : v, skipSpace(text, ne + 1, false), header, streaming, e);
   }
 
+  // .netrc: machine host login user password secret
+  if (
+    (c === 0x20 || c === 0x09) &&
+    /^(?:password|passwd|account)$/i.test(name) &&
+    /\b(?:machine|login|default)\s+\S+\s+(?:\S+\s+)?$/.test(text.slice(Math.max(0, s - 200), s))
+  ) {
+    const vs = skipSpace(text, ne, false);
+    return valueAfter(text, { strength: 'secret', kind: 'password' }, vs, false, streaming, e);
+  }
+
   // name=value (URLs, forms, env, ini, shell), api%5Fkey%3Dvalue
   let k = ne;
   const spaced = c === 0x20 || c === 0x09;
@@ -189,6 +216,12 @@ function nameAt(text: string, i: number, tlen: number, streaming: boolean): Hit 
   if (spaced) vs = skipSpace(text, vs, false);
   // an environment dump or a .env file: the value of an upper-case variable runs to the line end
   const envLine = !inUrl && !spaced && sepLen === 1 && /^[A-Z][A-Z0-9_]*$/.test(name) && atLineStart(text, s);
+  // a connection string (Server=db;User Id=sa;Password=a b;): the value runs to the next ";"
+  if (!inUrl && before === ';' && sepLen === 1 && text[vs] !== '"' && text[vs] !== "'") {
+    let end = vs;
+    while (end < text.length && !/[;\r\n"]/.test(text[end]) && !(text[end] === '\\' && /[nrt"]/.test(text[end + 1] ?? ''))) end++;
+    return judge(text, v, vs, end, end === text.length && streaming ? { until: 'value', line: false, kind: '' } : null, e);
+  }
   return valueAfter(text, v, vs, false, streaming, e, sepLen === 3, envLine);
 }
 
@@ -280,6 +313,8 @@ function judge(text: string, v: NameVerdict | null, vs: number, ve: number, open
 /** Could this beginning of a value be the beginning of a credential (random so far, not a word or an identifier)? */
 export function mayBecomeCredential(v: string): boolean {
   if (v.length < 6 || /[\s"'<>]/.test(v)) return false;
+  // long enough that leaving it would show 8 characters of a credential
+  if (v.length >= 8 && !/^(?:[a-z]{1,12}|\d{1,8})(?:[-_.:/](?:[a-z]{1,12}|\d{1,8}))+[-_.:/]?$/.test(v)) return true;
   if (!/\d/.test(v) && !(/[a-z]/.test(v) && /[A-Z]/.test(v))) return false;
   return !/^(?:[a-z]{1,12}|\d{1,8})(?:[-_.:/](?:[a-z]{1,12}|\d{1,8}))*[-_.:/]?$/.test(v);
 }

@@ -323,6 +323,18 @@ function nameKind(w: readonly string[]): SecretKind | null {
  */
 export function classifyName(name: string): NameVerdict | null {
   if (name.length === 0 || name.length > 80) return null;
+  const known = verdicts.get(name);
+  if (known !== undefined) return known;
+  const v = judgeName(name);
+  // names repeat (JSON keys, headers): remember a bounded number of verdicts
+  if (verdicts.size >= 4096) verdicts.clear();
+  verdicts.set(name, v);
+  return v;
+}
+
+const verdicts = new Map<string, NameVerdict | null>();
+
+function judgeName(name: string): NameVerdict | null {
   const w = words(name);
   if (w.length === 0) return null;
   const upper = /[A-Z]/.test(name) && !/[a-z]/.test(name);
@@ -334,7 +346,9 @@ export function classifyName(name: string): NameVerdict | null {
   if (NOT_A_VALUE.has(last) && w.length > 1) return null;
   for (const x of w) if (STRONG.has(x)) return { strength: 'secret', kind: kind() };
   if (last === 'pwd' || last === 'pass') return w.length > 1 ? { strength: 'secret', kind: 'password' } : { strength: 'maybe', kind: 'password' };
-  if (last === 'authorization' || last === 'cookie') return { strength: 'secret', kind: kind() };
+  if (last === 'authorization' || last === 'cookie' || last === 'bearer') return { strength: 'secret', kind: last === 'bearer' ? 'bearer_token' : kind() };
+  // GITHUB_PAT, GITLAB_PAT (personal access tokens)
+  if (last === 'pat' && upper && w.length > 1) return { strength: 'secret', kind: 'token' };
   if (last === 'token') {
     if (w.length === 1) return { strength: 'maybe', kind: 'token' };
     if (BENIGN_TOKEN.has(prev)) return null;
@@ -394,6 +408,8 @@ export function credentialLike(v: string): boolean {
     else if (c >= 48 && c <= 57) digit++;
   }
   const letters = lower + upper;
+  // the base64 of user:password (docker config "auth", Basic credentials)
+  if (n % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(v) && /^[\x20-\x7e]+:[\x20-\x7e]+$/.test(Buffer.from(v, 'base64').toString('latin1'))) return true;
   if (digit > 0 && letters > 0) return n >= 10 || (upper > 0 && lower > 0);
   if (digit === 0 && upper > 1 && lower > 1) return n >= 20 && upper >= 4;
   if (letters === 0 && digit >= 16) return true;

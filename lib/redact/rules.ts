@@ -12,7 +12,7 @@
 import { findSecrets } from './find';
 import { applyRanges } from './mask';
 import { SseDeltaView } from './sse-view';
-import type { Range } from './types';
+import type { Finding, Range } from './types';
 
 export { findSecrets, continueOpen, type FindResult } from './find';
 export { applyRanges, maskOf, maskWhole, mergeRanges, normalize } from './mask';
@@ -27,14 +27,20 @@ export function redactText(text: string): string {
 }
 
 /**
- * Mask a complete body: like redactText, and for an event stream also what
- * its JSON deltas spell when joined. `text` is a latin1 view of the bytes
- * when `bytes` is true (positions are bytes), else a string.
+ * What to mask in a complete body: its secrets, and for an event stream also
+ * what its JSON deltas spell when joined (`known`: those ranges are already
+ * known, from the body's chunks, and are added instead).
  */
+export function bodyRanges(text: string, sse: boolean, known: readonly Range[] | null = null, cut = false): { findings: Finding[]; ranges: Range[] } {
+  const findings = findSecrets(text, cut).findings;
+  const ranges: Range[] = [...findings];
+  if (known) for (const r of known) ranges.push(r);
+  else if (sse) for (const r of new SseDeltaView().push(text, 0)) ranges.push(r);
+  return { findings, ranges };
+}
+
+/** Mask a complete body (see bodyRanges). */
 export function redactBody(text: string, sse: boolean): string {
-  if (!sse) return redactText(text);
-  const ranges: Range[] = [...findSecrets(text).findings];
-  const view = new SseDeltaView();
-  for (const r of view.push(text, 0)) ranges.push(r);
+  const { ranges } = bodyRanges(text, sse);
   return ranges.length ? applyRanges(text, ranges) : text;
 }

@@ -61,6 +61,35 @@ const BY_TRIGGER: Record<string, Shape[]> = {
   gsk_: [{ prefix: 'gsk_', kind: 'groq_api_key', hint: 4, chars: isAlnum, min: 30, strictTail: true }],
   'xai-': [{ prefix: 'xai-', kind: 'xai_api_key', hint: 4, chars: isAlnum, min: 30, strictTail: true }],
 };
+const isHex: CharClass = (c) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+const isDotKey: CharClass = (c) => isKeyChar(c) || c === 0x2e;
+const more: Array<[string, Shape[]]> = [
+  ['npm_', [{ prefix: 'npm_', kind: 'npm_token', hint: 4, chars: isAlnum, min: 30, strictTail: true }]],
+  ['pypi-', [{ prefix: 'pypi-', kind: 'pypi_token', hint: 5, chars: isKeyChar, min: 40 }]],
+  ['dckr_pat_', [{ prefix: 'dckr_pat_', kind: 'docker_token', hint: 5, chars: isKeyChar, min: 20 }]],
+  ['dop_v1_', [{ prefix: 'dop_v1_', kind: 'digitalocean_token', hint: 4, chars: isHex, min: 40 }]],
+  ['doo_v1_', [{ prefix: 'doo_v1_', kind: 'digitalocean_token', hint: 4, chars: isHex, min: 40 }]],
+  ['shpat_', [{ prefix: 'shpat_', kind: 'shopify_token', hint: 6, chars: isHex, min: 20 }]],
+  ['shpss_', [{ prefix: 'shpss_', kind: 'shopify_token', hint: 6, chars: isHex, min: 20 }]],
+  ['sg.', [{ prefix: 'SG.', kind: 'sendgrid_api_key', hint: 3, chars: isDotKey, min: 40, strictTail: true }]],
+  ['lin_api_', [{ prefix: 'lin_api_', kind: 'linear_api_key', hint: 4, chars: isAlnum, min: 30 }]],
+  ['r8_', [{ prefix: 'r8_', kind: 'replicate_token', hint: 3, chars: isAlnum, min: 30, strictTail: true }]],
+  ['pplx-', [{ prefix: 'pplx-', kind: 'perplexity_api_key', hint: 5, chars: isAlnum, min: 30 }]],
+  ['hvs.', [{ prefix: 'hvs.', kind: 'vault_token', hint: 4, chars: isKeyChar, min: 20 }]],
+  ['hvb.', [{ prefix: 'hvb.', kind: 'vault_token', hint: 4, chars: isKeyChar, min: 20 }]],
+  ['gocspx-', [{ prefix: 'GOCSPX-', kind: 'google_client_secret', hint: 7, chars: isKeyChar, min: 20 }]],
+  ['glrt-', [{ prefix: 'glrt-', kind: 'gitlab_token', hint: 5, chars: isKeyChar, min: 20 }]],
+  ['gldt-', [{ prefix: 'gldt-', kind: 'gitlab_token', hint: 5, chars: isKeyChar, min: 20 }]],
+  ['glptt-', [{ prefix: 'glptt-', kind: 'gitlab_token', hint: 6, chars: isKeyChar, min: 20 }]],
+  ['xapp-', [{ prefix: 'xapp-', kind: 'slack_token', hint: 5, chars: isXox, min: 20 }]],
+  ['sbp_', [{ prefix: 'sbp_', kind: 'supabase_token', hint: 4, chars: isAlnum, min: 30 }]],
+  ['pmak-', [{ prefix: 'PMAK-', kind: 'postman_api_key', hint: 5, chars: isKeyChar, min: 30 }]],
+  ['atatt', [{ prefix: 'ATATT', kind: 'atlassian_token', hint: 5, chars: isKeyChar, min: 40 }]],
+  ['age-secret-key-1', [{ prefix: 'AGE-SECRET-KEY-1', kind: 'age_secret_key', hint: 4, chars: isAlnum, min: 40 }]],
+  ['sntrys_', [{ prefix: 'sntrys_', kind: 'sentry_token', hint: 7, chars: isDotKey, min: 40 }]],
+  ['glsa_', [{ prefix: 'glsa_', kind: 'grafana_token', hint: 5, chars: isKeyChar, min: 30 }]],
+];
+for (const [t, list] of more) BY_TRIGGER[t] = list;
 for (const p of ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_']) BY_TRIGGER[p] = [{ prefix: p, kind: 'github_token', hint: 4, chars: isAlnum, min: 30 }];
 for (const p of ['xoxa-', 'xoxb-', 'xoxp-', 'xoxr-', 'xoxs-', 'xoxe-', 'xoxo-'])
   BY_TRIGGER[p] = [{ prefix: p, kind: 'slack_token', hint: 5, chars: isXox, min: 10 }];
@@ -111,22 +140,33 @@ export function keyShapeAt(text: string, i: number, t: string, streaming: boolea
   return miss(i + t.length);
 }
 
+/** A run of base64 characters at `start` stands alone (after a space, `=`, `:`, `,`, a quote or an escaped line end)? */
+function separatedBefore(text: string, start: number): boolean {
+  if (start === 0) return true;
+  const c = text[start - 1];
+  if (/[\s,;=:"'|]/.test(c)) return true;
+  return (c === 'n' || c === 't') && text[start - 2] === '\\';
+}
+
 /** An AWS access key id, and the secret access key that often follows it (a 40-character base64 run). */
 function withAws(text: string, id: Finding, streaming: boolean): Hit {
+  // the scan resumes after the id: what follows it is searched as well
   const out: Hit = { findings: [id], next: id.end };
   const windowEnd = Math.min(text.length, id.end + 300);
-  const win = text.slice(id.end, windowEnd);
-  const m = /(?:^|[^A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/.exec(win);
-  if (m && /[a-z]/.test(m[1]) && /[A-Z]/.test(m[1])) {
-    const start = id.end + m.index + m[0].length - 40;
-    out.findings.push({ start, end: start + 40, kind: 'aws_secret_access_key' });
-    out.next = start + 40;
-  } else if (streaming && windowEnd === text.length) {
-    const t = /(?:^|[\s,=:"'])([A-Za-z0-9/+]{8,39})$/.exec(win);
-    if (t) {
+  const re = /[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
+  re.lastIndex = id.end;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null && m.index < windowEnd) {
+    if (separatedBefore(text, m.index) && /[a-z]/.test(m[0]) && /[A-Z]/.test(m[0])) {
+      out.findings.push({ start: m.index, end: m.index + 40, kind: 'aws_secret_access_key' });
+      return out;
+    }
+  }
+  if (streaming && windowEnd === text.length) {
+    const t = /([A-Za-z0-9/+]{8,39})$/.exec(text.slice(id.end));
+    if (t && separatedBefore(text, text.length - t[1].length)) {
       out.findings.push({ start: text.length - t[1].length, end: text.length, kind: 'aws_secret_access_key' });
       out.open = { until: 'token', kind: 'aws_secret_access_key', base64: true };
-      out.next = text.length;
     }
   }
   return out;
@@ -157,6 +197,21 @@ export function prefixTail(text: string): Finding | null {
   return null;
 }
 
+/** Webhook URLs whose path is the credential: Slack `hooks.slack.com/services/...`, Discord `.../api/webhooks/<id>/<token>`. */
+export function webhookAt(text: string, i: number, t: string, streaming: boolean): Hit {
+  const from = i + t.length;
+  const end = run(text, from, (c) => isKeyChar(c) || c === 0x2f);
+  if (end - from < 8)
+    return streaming && end === text.length && end > from
+      ? { findings: [{ start: from, end, kind: 'webhook_url' }], next: end, open: { until: 'token', kind: 'webhook_url' } }
+      : miss(from);
+  return {
+    findings: [{ start: from, end, kind: 'webhook_url' }],
+    next: end,
+    ...(streaming && end === text.length ? { open: { until: 'token', kind: 'webhook_url' } as Open } : {}),
+  };
+}
+
 /** A JSON Web Token at i (`eyJ` header, payload, signature). */
 export function jwtAt(text: string, i: number, streaming: boolean): Hit {
   if (!text.startsWith('eyJ', i) || !boundaryBefore(text, i)) return miss(i + 3);
@@ -185,7 +240,7 @@ export function pemAt(text: string, i: number, streaming: boolean): Hit {
   if (!m) {
     // cut inside the BEGIN line: may be a private key
     const rest = text.slice(i);
-    if (streaming && rest.length < 64 && /^-----BEGIN(?: [A-Z0-9 ]*)?$/.test(rest)) {
+    if (streaming && rest.length < 64 && /^-----BEGIN(?: [A-Z0-9 ]*-{0,4})?$/.test(rest)) {
       return { findings: [{ start: i, end: text.length, kind: 'private_key' }], next: text.length, open: { until: 'pem', kind: 'private_key' } };
     }
     return miss(i + 10);
@@ -218,23 +273,23 @@ export function userinfoAt(text: string, i: number, streaming: boolean): Hit {
   for (let j = from; j < limit; j++) {
     const c = text.charCodeAt(j);
     if (c === 0x40) {
-      if (j === from) return miss(j);
+      if (j === from) return miss(i + 3);
       const info = text.slice(from, j);
-      if (colon !== -1 && colon > from && j - colon > 1) return { findings: [{ start: from, end: j, kind: 'url_password' }], next: j };
+      if (colon !== -1 && j - colon > 1) return { findings: [{ start: from, end: j, kind: 'url_password' }], next: j };
       if (colon === -1 && credentialLike(info)) return { findings: [{ start: from, end: j, kind: 'url_token' }], next: j };
-      return miss(j);
+      return miss(i + 3);
     }
     if (c === 0x3a) {
       if (colon === -1) colon = j;
       continue;
     }
-    if (c === 0x2f || c === 0x3f || c === 0x23 || c <= 0x20 || c === 0x22 || c === 0x27 || c === 0x3c || c === 0x3e || c === 0x5c) return miss(j);
+    if (c === 0x2f || c === 0x3f || c === 0x23 || c <= 0x20 || c === 0x22 || c === 0x27 || c === 0x3c || c === 0x3e || c === 0x5c) return miss(i + 3);
   }
   if (limit === text.length && streaming && colon !== -1 && /[^0-9]/.test(text.slice(colon + 1))) {
     // cut before the "@": what follows the colon may be a password
     return { findings: [{ start: from, end: text.length, kind: 'url_password' }], next: text.length, open: { until: 'userinfo', kind: 'url_password' } };
   }
-  return miss(limit);
+  return miss(i + 3);
 }
 
 /** `Bearer <token>` / `Basic <base64>` anywhere in text (command lines, messages, logs). */

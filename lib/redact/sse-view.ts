@@ -41,11 +41,11 @@ export class SseDeltaView {
   private escStart = 0;
   private readonly views = new Map<string, View>();
 
-  constructor(private readonly carry = 256) {}
+  constructor(private readonly carry = 128) {}
 
   /** Feed text whose first character is at absolute position `at`; returns absolute ranges to mask. */
   push(text: string, at: number): Range[] {
-    for (let i = 0; i < text.length; i++) this.char(text, i, at + i);
+    this.read(text, at);
     const out: Range[] = [];
     for (const v of this.views.values()) {
       if (v.text.length === 0) continue;
@@ -72,73 +72,92 @@ export class SseDeltaView {
     return v;
   }
 
-  private emit(ch: string, start: number, end: number): void {
-    if (!this.strIsValue || this.field === null) return;
-    const v = this.view(this.field);
-    v.text += ch;
-    v.starts.push(start);
-    v.ends.push(end);
-  }
-
-  private char(text: string, i: number, pos: number): void {
-    const c = text[i];
-    if (!this.inStr) {
-      if (c === '"') {
-        this.inStr = true;
-        this.strIsValue = this.afterColon;
-        this.field = this.afterColon && this.lastKey !== null && DELTA_FIELDS.has(this.lastKey) ? this.lastKey : null;
-        this.keyBuf = '';
-        this.afterColon = false;
-      } else if (c === ':') {
-        if (this.pendingKey !== null) {
-          this.lastKey = this.pendingKey;
-          this.afterColon = true;
+  /** Follow the JSON strings of the text; append the characters of streamed fields' values to their views. */
+  private read(text: string, at: number): void {
+    const n = text.length;
+    let i = 0;
+    while (i < n) {
+      if (!this.inStr) {
+        // outside strings: only quotes and colons matter
+        const c = text.charCodeAt(i);
+        if (c === 0x22) {
+          this.inStr = true;
+          this.strIsValue = this.afterColon;
+          this.field = this.afterColon && this.lastKey !== null && DELTA_FIELDS.has(this.lastKey) ? this.lastKey : null;
+          this.keyBuf = '';
+          this.afterColon = false;
+        } else if (c === 0x3a) {
+          if (this.pendingKey !== null) {
+            this.lastKey = this.pendingKey;
+            this.afterColon = true;
+          }
+          this.pendingKey = null;
+        } else if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) {
+          this.pendingKey = null;
+          this.afterColon = false;
         }
-        this.pendingKey = null;
-      } else if (c !== ' ' && c !== '\t' && c !== '\r' && c !== '\n') {
-        this.pendingKey = null;
-        this.afterColon = false;
+        i++;
+        continue;
       }
-      return;
-    }
-    if (this.esc) {
-      this.esc += c;
-      if (this.esc.length === 2 && c !== 'u') {
-        const d = c === 'n' ? '\n' : c === 't' ? '\t' : c === 'r' ? '\r' : c === 'b' ? '\b' : c === 'f' ? '\f' : c;
-        this.emit(d, this.escStart, pos + 1);
-        this.keyChar(d);
-        this.esc = '';
-      } else if (this.esc.length === 6) {
-        const d = /^\\u[0-9a-fA-F]{4}$/.test(this.esc) ? String.fromCharCode(parseInt(this.esc.slice(2), 16)) : '?';
-        this.emit(d, this.escStart, pos + 1);
-        this.keyChar(d);
-        this.esc = '';
+      if (this.esc) {
+        this.escape(text[i], at + i);
+        i++;
+        continue;
       }
-      return;
+      // inside a string: take the run up to the next quote, backslash or line end at once
+      let j = i;
+      while (j < n) {
+        const c = text.charCodeAt(j);
+        if (c === 0x22 || c === 0x5c || c === 0x0a || c === 0x0d) break;
+        j++;
+      }
+      if (j > i) {
+        if (this.strIsValue) {
+          if (this.field !== null) {
+            const v = this.view(this.field);
+            v.text += text.slice(i, j);
+            for (let k = i; k < j; k++) {
+              v.starts.push(at + k);
+              v.ends.push(at + k + 1);
+            }
+          }
+        } else if (this.keyBuf.length < MAX_KEY) this.keyBuf += text.slice(i, Math.min(j, i + MAX_KEY - this.keyBuf.length));
+        i = j;
+        continue;
+      }
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) {
+        this.esc = '\\';
+        this.escStart = at + i;
+      } else if (c === 0x22) {
+        this.inStr = false;
+        if (!this.strIsValue) this.pendingKey = this.keyBuf;
+        this.field = null;
+      } else {
+        // not JSON: a raw line end inside a string
+        this.inStr = false;
+        this.field = null;
+        this.pendingKey = null;
+      }
+      i++;
     }
-    if (c === '\\') {
-      this.esc = c;
-      this.escStart = pos;
-      return;
-    }
-    if (c === '"') {
-      this.inStr = false;
-      if (!this.strIsValue) this.pendingKey = this.keyBuf;
-      this.field = null;
-      return;
-    }
-    if (c === '\n' || c === '\r') {
-      // not JSON: a raw line end inside a string
-      this.inStr = false;
-      this.field = null;
-      this.pendingKey = null;
-      return;
-    }
-    this.emit(c, pos, pos + 1);
-    this.keyChar(c);
   }
 
-  private keyChar(c: string): void {
-    if (!this.strIsValue && this.keyBuf.length < MAX_KEY) this.keyBuf += c;
+  /** The next character of an escape sequence at absolute position pos. */
+  private escape(c: string, pos: number): void {
+    this.esc += c;
+    let d: string | null = null;
+    if (this.esc.length === 2 && c !== 'u') d = c === 'n' ? '\n' : c === 't' ? '\t' : c === 'r' ? '\r' : c === 'b' ? '\b' : c === 'f' ? '\f' : c;
+    else if (this.esc.length === 6) d = /^\\u[0-9a-fA-F]{4}$/.test(this.esc) ? String.fromCharCode(parseInt(this.esc.slice(2), 16)) : '?';
+    if (d === null) return;
+    this.esc = '';
+    if (this.strIsValue) {
+      if (this.field !== null) {
+        const v = this.view(this.field);
+        v.text += d;
+        v.starts.push(this.escStart);
+        v.ends.push(pos + 1);
+      }
+    } else if (this.keyBuf.length < MAX_KEY) this.keyBuf += d;
   }
 }
