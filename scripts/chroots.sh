@@ -77,17 +77,15 @@ ensure() {
 
 run() {
   need_root
-  local overlay="" binds=()
-  while [ $# -gt 0 ]; do
+  local overlay="" binds=() name=""
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do
     case "$1" in
       --overlay) overlay=$2; shift 2 ;;
       --bind) binds+=("$2"); shift 2 ;;
-      *) break ;;
+      *) [ -z "$name" ] || die "run: one chroot name, got '$name' and '$1'"; name=$1; shift ;;
     esac
   done
-  local name=$1
-  shift
-  [ "${1:-}" = -- ] || die "usage: chroots.sh run [--overlay DIR] [--bind SRC:DST]... NAME -- CMD [ARGS...]"
+  [ -n "$name" ] && [ "${1:-}" = -- ] && [ $# -gt 1 ] || die "usage: chroots.sh run [--overlay DIR] [--bind SRC:DST]... NAME -- CMD [ARGS...]"
   shift
   local root node npmdir
   root="$(ensure "$name")"
@@ -95,9 +93,24 @@ run() {
   npmdir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
   [ -f "$npmdir/bin/npm-cli.js" ] || die "cannot find npm's directory (got $npmdir)"
   binds+=("$node:/usr/local/bin/node" "$npmdir:/usr/local/lib/node_modules/npm" "$(readlink -f /etc/resolv.conf):/etc/resolv.conf")
-  # The environment inside: a clean one, with the registry and proxy settings of this one.
-  local envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb)
-  while IFS= read -r v; do envs+=("$v"); done < <(env | grep -E '^(npm_config_[a-z_]+|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|AGENTSIGHT_[A-Z_]+)=' || true)
+  # The environment inside: a clean one that reaches the npm registry as this machine does
+  # (its registry, proxies and CA files, which a TLS-inspecting proxy may need).
+  # (Not npm_config_* of this environment as a whole: under npm they name this machine's prefix.)
+  local envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb
+    npm_config_update_notifier=false npm_config_audit=false npm_config_fund=false)
+  while IFS= read -r v; do envs+=("$v"); done < <(env | grep -E '^(https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|AGENTSIGHT_[A-Z_]+)=' || true)
+  local k v
+  while IFS='=' read -r k v; do
+    case "$k:$v" in
+      *:null | *: | strict-ssl:true) ;;
+      cafile:*) [ -f "$v" ] && binds+=("$v:/run/agentsight/npm-ca.pem") && envs+=(npm_config_cafile=/run/agentsight/npm-ca.pem) ;;
+      *) envs+=("npm_config_${k//-/_}=$v") ;;
+    esac
+  done < <(npm config get registry cafile proxy https-proxy noproxy strict-ssl 2>/dev/null || true)
+  if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+    binds+=("$NODE_EXTRA_CA_CERTS:/run/agentsight/node-extra-ca.pem")
+    envs+=(NODE_EXTRA_CA_CERTS=/run/agentsight/node-extra-ca.pem)
+  fi
   unshare --mount --propagation private -- bash -euc '
     root=$1 overlay=$2 nb=$3; shift 3
     if [ -n "$overlay" ]; then

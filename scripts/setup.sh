@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Sets up everything agentsight needs on a Debian/Ubuntu machine, as root:
-# system packages, npm dependencies, the native addon (with its eBPF objects)
-# and the TypeScript build. Idempotent; safe to run again.
+# Sets up everything agentsight needs on a Debian/Ubuntu machine, as root
+# (through sudo when run as another user and sudo is there): system packages,
+# npm dependencies, the native addon (with its eBPF objects and libbpf, built
+# from libbpf's pinned source, which is fetched from the Debian mirror) and the
+# TypeScript build. Idempotent; safe to run again.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
+as_root "$0" "$@"
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "setup: run as root (it installs system packages; agentsight itself loads eBPF programs)" >&2
-  exit 1
-fi
-
-PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ python3 curl openssl ca-certificates bpftool bpftrace zstd gnutls-bin libnss3-tools util-linux binutils android-libboringssl)
+# Build: clang llvm (eBPF), gcc g++ make python3 (addon, libbpf), libelf-dev zlib1g-dev.
+# Tests: the TLS clients and tools they drive; debootstrap for the Debian chroots.
+PKGS=(clang llvm libelf-dev zlib1g-dev make gcc g++ python3 curl openssl ca-certificates bpftool bpftrace zstd gnutls-bin libnss3-tools util-linux binutils android-libboringssl debootstrap debian-archive-keyring)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -40,4 +41,4 @@ say "npm ci (builds the native addon and its eBPF objects)"
 npm ci --no-audit --no-fund
 say "compiling TypeScript"
 npm run --silent build:ts
-say "ready: $(node -p "require('./build/Release/agentsight.node').embeddedObjects().join(', ')") eBPF objects embedded, libbpf $(node -p "require('./build/Release/agentsight.node').libbpfVersion()")"
+say "ready: $(node -p "const b = require('./dist/kernel/binding').getBinding(); b.embeddedObjects().join(', ') + ' eBPF objects embedded, libbpf ' + b.libbpfVersion()")"
