@@ -28,9 +28,9 @@ if [ "${1:-}" != --force ] && node -e "process.exit(require('./scripts/prebuilt.
   exit 0
 fi
 [ -d node_modules/node-gyp ] && [ -d node_modules/node-addon-api ] || die "run npm ci first (node-gyp and node-addon-api come from node_modules)"
-nodeinc="$(node -p 'require("path").resolve(process.execPath, "../../include/node")')"
-[ -f "$nodeinc/node_api.h" ] || nodeinc=/usr/include/node
-[ -f "$nodeinc/node_api.h" ] || die "no Node headers (node_api.h) next to $(command -v node) or in /usr/include/node"
+nodedir="$(node scripts/node-headers.js)"
+[ -n "$nodedir" ] || die "no Node headers (include/node/node_api.h) beside $(command -v node) or in /usr"
+nodeinc="$nodedir/include/node"
 
 t0=$SECONDS
 root="$(bash "$here/chroots.sh" ensure build-bullseye)"

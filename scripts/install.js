@@ -12,6 +12,7 @@
 const path = require('node:path');
 const fs = require('node:fs');
 const { spawnSync } = require('node:child_process');
+const { nodeHeadersDir } = require('./node-headers');
 const { prebuiltDir, prebuiltProblem } = require('./prebuilt');
 
 const root = path.join(__dirname, '..');
@@ -43,7 +44,7 @@ const why = prebuiltUnusable();
 if (why === null) process.exit(0);
 say(`${why}; building the addon from source (needs ${NEEDS})`);
 const env = { ...process.env };
-if (!env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
+if (!env.npm_config_nodedir && nodeHeadersDir()) env.npm_config_nodedir = nodeHeadersDir();
 const gyp = process.env.npm_config_node_gyp;
 const r = gyp
   ? spawnSync(process.execPath, [gyp, 'rebuild'], { stdio: 'inherit', env, cwd: root })

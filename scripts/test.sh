@@ -12,5 +12,5 @@ bash scripts/setup.sh
 bash scripts/fetch-test-agents.sh
 # Debian 11/12 chroots: the prebuilt addon is built in one, the packed package installed in the others
 bash scripts/chroots.sh ensure >/dev/null
-if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
+if [ -z "${npm_config_nodedir:-}" ]; then npm_config_nodedir="$(node scripts/node-headers.js)"; export npm_config_nodedir; fi
 npm test
