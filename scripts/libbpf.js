@@ -75,6 +75,7 @@ function writeCache(buf, dirs) {
 async function tarball(outDir) {
   const given = process.env.AGENTSIGHT_LIBBPF_TARBALL;
   if (given) {
+    if (!fs.existsSync(given)) throw new Error(`AGENTSIGHT_LIBBPF_TARBALL=${given}: no such file`);
     const bad = verify(fs.readFileSync(given));
     if (bad) throw new Error(`AGENTSIGHT_LIBBPF_TARBALL=${given} is not ${LIBBPF.file}: ${bad}`);
     return given;
