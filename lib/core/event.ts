@@ -61,7 +61,17 @@ export type SummaryEvent = EventOf<'summary', SessionSummaryData>;
 export type AgentsightEvent = ProcessEvent | SslEvent | HttpEvent | WebSocketEvent | SseEvent | LlmEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
 
 /** Event sources produced by this package. */
-export const SOURCES = ['process', 'ssl', 'http', 'websocket', 'sse', 'llm', 'stats', 'diagnostic', 'summary'] as const satisfies readonly AgentsightEvent['source'][];
+export const SOURCES = [
+  'process',
+  'ssl',
+  'http',
+  'websocket',
+  'sse',
+  'llm',
+  'stats',
+  'diagnostic',
+  'summary',
+] as const satisfies readonly AgentsightEvent['source'][];
 
 /** Narrow an event to one of this package's sources. */
 export function isSource<S extends AgentsightEvent['source']>(e: Event, source: S): e is Extract<AgentsightEvent, { source: S }> {
