@@ -130,7 +130,10 @@ class WebSocketSession {
   private sending: Promise<void> = Promise.resolve();
   /** Calls answered one after the other, in arrival order. */
   private answering: Promise<void> = Promise.resolve();
+  /** The socket closed. */
   private closed = false;
+  /** A close frame was sent: nothing else is. */
+  private closing = false;
   private calls = 0;
 
   constructor(
@@ -161,7 +164,7 @@ class WebSocketSession {
   /** Send one message (compressed when permessage-deflate is on), after those before it. */
   private send(opcode: number, payload: Buffer): Promise<void> {
     this.sending = this.sending.then(async () => {
-      if (this.closed) return;
+      if (this.closed || (this.closing && opcode !== OPCODE.close)) return;
       const compress = this.deflater !== null && (opcode === OPCODE.text || opcode === OPCODE.binary);
       const body = compress ? await (this.deflater as MessageDeflater).compress(payload) : payload;
       if (this.closed) return;
@@ -171,9 +174,9 @@ class WebSocketSession {
   }
 
   private close(code: number, reason: string): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
     void this.send(OPCODE.close, closePayload(code, reason)).then(() => this.socket.end());
-    this.closed = true;
+    this.closing = true;
   }
 
   private onMessage(m: WsMessage): void {
@@ -225,14 +228,14 @@ class WebSocketSession {
       // the transport always streams
       const { conv, reply, ctx } = this.handler.script(rec, openaiResponses, modelName, body, true);
       const writes = openaiResponses.stream(conv, reply, ctx);
-      for (let i = 0; i < writes.length && !this.closed; i++) {
+      for (let i = 0; i < writes.length && !this.closed && !this.closing; i++) {
         const w = writes[i]!;
         await event(sseData(w.data), w);
         if (this.cfg.chunkDelayMs > 0 && i < writes.length - 1) await new Promise((r) => setTimeout(r, this.cfg.chunkDelayMs));
       }
     } finally {
-      rec.response.complete = !this.closed;
-      rec.response.aborted = this.closed;
+      rec.response.complete = !this.closed && !this.closing;
+      rec.response.aborted = !rec.response.complete;
       rec.finishedAt = Date.now();
       this.cfg.onRequest?.(rec);
     }
