@@ -61,16 +61,7 @@ export type ExposureEvent = EventOf<'exposure', ExposureData>;
 
 /** Every event this package produces. */
 export type AgentsightEvent =
-  | ProcessEvent
-  | SslEvent
-  | HttpEvent
-  | WebSocketEvent
-  | SseEvent
-  | LlmEvent
-  | ExposureEvent
-  | StatsEvent
-  | DiagnosticEvent
-  | SummaryEvent;
+  ProcessEvent | SslEvent | HttpEvent | WebSocketEvent | SseEvent | LlmEvent | ExposureEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
 
 /** Event sources produced by this package. */
 export const SOURCES = [
