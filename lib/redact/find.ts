@@ -19,7 +19,7 @@
  * as `open`, to be continued there (continueOpen).
  */
 import { classifyName, credentialLike, headerKind, isSecretHeader, paramVerdict, type NameVerdict } from './names';
-import { authSchemeAt, jwtAt, keyShapeAt, pemAt, pemEnd, prefixTail, toolFlagsAt, userinfoAt, webhookAt } from './shapes';
+import { authSchemeAt, hintOf, jwtAt, keyShapeAt, pemAt, pemEnd, prefixTail, toolFlagsAt, userinfoAt, webhookAt } from './shapes';
 import { atLineStart, backslashesBefore, isKeyChar, isNameChar, jsonStringEnd, levelQuote, quotedEnd, quoteLevel, skipSpace, valueEnd } from './text';
 import type { Finding, Hit, Open } from './types';
 
@@ -184,9 +184,16 @@ function nameAt(text: string, i: number, tlen: number, streaming: boolean): Hit 
         if (f !== 0x20 && f !== 0x09) break;
         end = lineEnd(text, nl);
       }
-      return judge(text, refine(v, text, vs), vs, end, end === n && streaming ? { until: 'line', kind: '' } : null, e);
+      return judge(text, { ...refine(v, text, vs), whole: true }, vs, end, end === n && streaming ? { until: 'line', kind: '' } : null, e);
     }
-    return valueAfter(text, header ? refine(v, text, skipSpace(text, ne + 1, false)) : v, skipSpace(text, ne + 1, false), header, streaming, e);
+    return valueAfter(
+      text,
+      header ? { ...refine(v, text, skipSpace(text, ne + 1, false)), whole: true } : v,
+      skipSpace(text, ne + 1, false),
+      header,
+      streaming,
+      e,
+    );
   }
 
   // .netrc: machine host login user password secret
@@ -210,8 +217,9 @@ function nameAt(text: string, i: number, tlen: number, streaming: boolean): Hit 
   if (spaced && !atLineStart(text, s)) return miss(e);
   const before = s > 0 ? text[s - 1] : '';
   const inUrl = before === '?' || before === '&' || /%3[Ff]$|%26$/.test(text.slice(Math.max(0, s - 3), s));
-  const v = inUrl ? paramVerdict(name) : classifyName(name);
-  if (!v) return miss(e);
+  const pv = inUrl ? paramVerdict(name) : classifyName(name);
+  if (!pv) return miss(e);
+  const v: NameVerdict = inUrl ? { ...pv, whole: true } : pv;
   let vs = k + sepLen;
   if (spaced) vs = skipSpace(text, vs, false);
   // an environment dump or a .env file: the value of an upper-case variable runs to the line end
@@ -306,7 +314,9 @@ function judge(text: string, v: NameVerdict | null, vs: number, ve: number, open
   }
   if (!value || /^(?:\[REDACTED\]\**|\*+)$/.test(value) || /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/.test(value)) return out;
   if (v.strength === 'maybe' && !credentialLike(value)) return out;
-  out.findings.push({ start: vs, end: ve, kind: v.kind });
+  // a key of a known shape keeps the hint of its kind (`api_key: sk-ant-[REDACTED]`)
+  const hint = v.whole ? 0 : hintOf(value);
+  out.findings.push(hint ? { start: vs + hint, end: ve, kind: v.kind, hint } : { start: vs, end: ve, kind: v.kind });
   return out;
 }
 

@@ -17,6 +17,8 @@ export type SecretKind = string;
 export interface NameVerdict {
   strength: 'secret' | 'maybe';
   kind: SecretKind;
+  /** Mask the whole value, even a key of a known shape whose prefix would be kept (header values, URL parameters). */
+  whole?: boolean;
 }
 
 /** Header names whose whole value is a credential (lower case). */

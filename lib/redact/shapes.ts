@@ -172,6 +172,17 @@ function withAws(text: string, id: Finding, streaming: boolean): Hit {
   return out;
 }
 
+const ALL_SHAPES: Shape[] = Object.values(BY_TRIGGER)
+  .flat()
+  .sort((a, b) => b.prefix.length - a.prefix.length);
+
+/** Characters of a value kept as the hint of its kind when it begins with a known key prefix (`sk-ant-` of an Anthropic key), else 0. */
+export function hintOf(value: string): number {
+  if (value.startsWith('eyJ') && value.includes('.')) return 3;
+  for (const s of ALL_SHAPES) if (value.length > s.prefix.length && value.startsWith(s.prefix)) return s.hint;
+  return 0;
+}
+
 /** Prefixes longer than what is kept of them: the end of a text may cut one (`github_p`, `-----BEG`). */
 const LONG_PREFIXES: Array<{ prefix: string; hint: number; kind: string }> = [
   ...Object.values(BY_TRIGGER)
