@@ -39,7 +39,8 @@ export function tlsAnalyzers(o: ChainOptions, extras: TlsChainExtras = {}): Anal
   const keepsSsl = !o.httpParser || o.rawSsl;
   if (o.redact) {
     const scope = extras.redact === 'ssl' ? 'ssl' : 'all';
-    if (scope === 'all' || keepsSsl) out.push(new Redactor({ ...extras.redactor, scope }));
+    // the parser has read the true bytes already: what cannot be searched in them is replaced
+    if (scope === 'all' || keepsSsl) out.push(new Redactor({ unsearchable: 'replace', ...extras.redactor, scope }));
   }
   if (o.httpFilter.length) out.push(new HttpFilter(o.httpFilter));
   // ssl events are filtered after parsing, so dropping some never tears holes in an HTTP stream

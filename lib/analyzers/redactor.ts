@@ -46,11 +46,16 @@ export interface RedactorOptions {
   /** Connections (and streamed bodies) remembered at once. Default 2048. */
   maxStreams?: number;
   /**
-   * Bytes of compressed bodies in ssl events: `mask` (default) replaces them
-   * with "*" (they cannot be searched, and decompress to whatever they
-   * hold); `keep` leaves them, for a chain that parses HTTP after the redactor.
+   * TLS bytes that cannot be searched where they are: compressed bodies
+   * (gzip, br, zstd, deflate; also compressed WebSocket messages and HTTP/2
+   * streams) decompress to whatever they hold, and an HTTP/2 header block cut
+   * by the end of a TLS call cannot be decoded in time. `replace` overwrites
+   * them with "*" (and says so in the event: `compressed_bytes_masked`);
+   * `keep` (the default of a Redactor built alone) leaves them, for a chain
+   * that parses HTTP after the redactor. The chains the CLI builds place the
+   * redactor after the parser and replace them.
    */
-  compressedBodies?: 'mask' | 'keep';
+  unsearchable?: 'replace' | 'keep';
   /** Emit `exposure` events for secrets in requests to LLM APIs. Default true. */
   exposures?: boolean;
   /** The llm call_id of an HTTP exchange, when an LlmAnalyzer before the redactor knows it. */
@@ -85,7 +90,7 @@ export class Redactor implements Analyzer {
   private readonly scope: 'all' | 'ssl' | 'parsed';
   private readonly carry: number;
   private readonly maxStreams: number;
-  private readonly keepCompressed: boolean;
+  private readonly keepUnsearchable: boolean;
   private readonly reportExposures: boolean;
   private readonly callIdFor: ((connId: string, seq: number) => string | null) | null;
   private readonly raw: RawStreams;
@@ -106,7 +111,7 @@ export class Redactor implements Analyzer {
     this.scope = options.scope ?? 'all';
     this.carry = options.carryBytes ?? 512;
     this.maxStreams = options.maxStreams ?? 2048;
-    this.keepCompressed = options.compressedBodies === 'keep';
+    this.keepUnsearchable = options.unsearchable !== 'replace';
     this.reportExposures = options.exposures ?? true;
     this.callIdFor = options.callIdFor ?? null;
     this.raw = new RawStreams(this.carry, this.maxStreams);
@@ -156,10 +161,11 @@ export class Redactor implements Analyzer {
     const conn = typeof d.conn_id === 'string' && d.conn_id ? d.conn_id : `${e.pid}:unknown`;
     const lost = d.truncated === true ? (typeof d.bytes_lost === 'number' && d.bytes_lost > 0 ? d.bytes_lost : null) : undefined;
     const r = this.raw.push(conn, dir, bytes, lost);
-    const compressed = this.keepCompressed ? [] : r.compressed;
-    if (r.ranges.length === 0 && compressed.length === 0) return e;
+    const compressed = this.keepUnsearchable ? [] : r.compressed;
+    if (r.ranges.length === 0 && compressed.length === 0 && r.rewrites.length === 0) return e;
     const text = bytes.toString('latin1');
     const out = Buffer.from(r.ranges.length ? applyRanges(text, r.ranges) : text, 'latin1');
+    for (const w of r.rewrites) w.bytes.copy(out, w.start);
     let hidden = 0;
     for (const c of compressed) {
       out.fill(0x2a, c.start, c.end);

@@ -17,6 +17,10 @@ import { bodyFraming } from '../http/parser/message';
 import { isInterim } from '../http/parser/pairing';
 import { Http1Stream, type BodyFraming } from '../http/stream';
 import { headerRecord, mediaType } from '../http/util';
+import { sniff } from '../http/parser/h2';
+import { RawH2Connection } from './raw-h2';
+import { remask, WsRawDirection, type WsSegment } from './raw-ws';
+import { applyRanges } from './mask';
 import { SseDeltaView } from './sse-view';
 import { mapRanges, TextStream, type ViewMap } from './stream';
 import type { Finding, Range } from './types';
@@ -40,6 +44,8 @@ export interface RawResult {
   findings: Finding[];
   /** Ranges of compressed body bytes, to be replaced whole. */
   compressed: Range[];
+  /** Bytes to write over the piece (masked WebSocket payloads, masked then masked again with the frame's key). */
+  rewrites: Array<{ start: number; bytes: Buffer }>;
 }
 
 class RawDirection {
@@ -49,6 +55,9 @@ class RawDirection {
   /** Inside a chunked body between its head and its end: bytes that are not body are framing. */
   inChunked = false;
   marks: Mark[] = [];
+  /** After a WebSocket upgrade: its frames, from stream position `wsFrom` on. */
+  ws: WsRawDirection | null = null;
+  wsFrom = 0;
 
   constructor(
     private readonly conn: RawConnection,
@@ -91,7 +100,7 @@ class RawDirection {
       const method = this.conn.methods.shift();
       const status = head.statusCode ?? 0;
       const upgrade = status === 101 || (method === 'CONNECT' && status >= 200 && status < 300);
-      if (upgrade) this.conn.upgrade();
+      if (upgrade) this.conn.upgrade(status === 101 && /websocket/i.test(headers['upgrade'] ?? '') ? this : null, end);
       framing = method === 'HEAD' || status === 204 || status === 304 || upgrade ? { mode: 'none' } : bodyFraming(headers, { mode: 'close' });
     }
     const compressed = parseCodings(headers['content-encoding']).length > 0;
@@ -103,11 +112,22 @@ class RawDirection {
 
   /** Mask one piece of this direction's stream. */
   push(bytes: Buffer, lost: number | null | undefined): RawResult {
+    if (this.http.position === 0 && !this.conn.h2 && bytes.length) {
+      // HTTP/2: the client's preface, or a server's first SETTINGS frame
+      const kind = sniff(bytes);
+      if (kind === 'preface' || kind === 'maybe-preface') this.conn.startH2(this.dir);
+      else if (kind === 'maybe-settings') this.conn.startH2(this.dir === 'write' ? 'read' : 'write');
+    }
+    if (this.conn.h2) return this.pushH2(this.conn.h2, bytes, lost);
     const start = this.http.position;
+    const wsBefore = this.ws;
     this.marks = [];
     this.http.push(bytes);
     const marks = this.marks;
-    const end = start + bytes.length;
+    const all = start + bytes.length;
+    // WebSocket frames from where the upgrade ended (the start, for a connection upgraded before)
+    const wsAt = this.ws ? (wsBefore ? start : Math.max(start, Math.min(all, this.wsFrom))) : all;
+    const end = wsAt;
     // the view: everything but chunk framing and compressed bodies
     const map: ViewMap = { viewStarts: [], origStarts: [], lengths: [] };
     const compressed: Range[] = [];
@@ -147,12 +167,46 @@ class RawDirection {
       if (mk.t === 'head' && mk.msg.chunked) this.inChunked = true;
     }
     gap(end);
-    const viewText = map.lengths.length === 1 && map.lengths[0] === text.length ? text : view;
+    const masked: WsSegment[] = [];
+    if (this.ws && wsAt < all) {
+      const w = this.ws.push(bytes, wsAt - start);
+      for (const g of w.segments) {
+        if (g.mask) masked.push(g);
+        map.viewStarts.push(view.length);
+        map.origStarts.push(g.start);
+        map.lengths.push(g.end - g.start);
+        view += g.text;
+      }
+      for (const r of w.replace) compressed.push(r);
+    }
+    const viewText = map.lengths.length === 1 && map.lengths[0] === text.length && !this.ws ? text : view;
     const findings = this.text.push(viewText);
     const ranges = mapRanges(findings, map);
     for (const r of sseRanges) if (r.end > 0 && r.start < bytes.length) ranges.push({ start: Math.max(0, r.start), end: Math.min(bytes.length, r.end) });
     if (lost !== undefined) this.lose(lost);
-    return { ranges, findings, compressed };
+    return {
+      ranges: masked.length ? ranges.filter((r) => !masked.some((g) => r.start >= g.start && r.end <= g.end)) : ranges,
+      findings,
+      compressed,
+      rewrites: rewritesOf(masked, ranges),
+    };
+  }
+
+  /** A piece of an HTTP/2 connection: its frames followed (lib/redact/raw-h2.ts), or searched as text once they cannot be. */
+  private pushH2(h2: RawH2Connection, bytes: Buffer, lost: number | null | undefined): RawResult {
+    const side = this.dir === this.conn.clientDir ? 'client' : 'server';
+    const followed = h2.followed(side);
+    const r = followed ? h2.push(side, bytes) : { ranges: [], replace: [], rewrites: [] };
+    let findings: Finding[] = [];
+    if (!followed || !h2.followed(side)) {
+      findings = this.text.push(bytes.toString('latin1'));
+      for (const f of findings) r.ranges.push({ start: f.start, end: f.end });
+    }
+    if (lost !== undefined) {
+      h2.lose(side);
+      this.text.reset();
+    }
+    return { ranges: r.ranges, findings, compressed: r.replace, rewrites: r.rewrites };
   }
 
   /** The tracer lost bytes after this piece. */
@@ -162,17 +216,47 @@ class RawDirection {
   }
 }
 
+/** Masked WebSocket payloads with what was found in them masked, as bytes to write back (masked with their key again). */
+function rewritesOf(segments: WsSegment[], ranges: Range[]): Array<{ start: number; bytes: Buffer }> {
+  const out: Array<{ start: number; bytes: Buffer }> = [];
+  for (const g of segments) {
+    const mine: Range[] = [];
+    for (const r of ranges)
+      if (r.end > g.start && r.start < g.end) mine.push({ start: Math.max(r.start, g.start) - g.start, end: Math.min(r.end, g.end) - g.start });
+    if (mine.length === 0 || !g.mask) continue;
+    out.push({ start: g.start, bytes: remask(g as WsSegment & { mask: { key: Buffer; at: number } }, applyRanges(g.text, mine)) });
+  }
+  return out;
+}
+
 class RawConnection {
   readonly methods: string[] = [];
   readonly dirs: Record<Direction, RawDirection>;
+  h2: RawH2Connection | null = null;
+  /** The direction that carries an HTTP/2 connection's requests. */
+  clientDir: Direction | null = null;
 
-  constructor(carry: number) {
+  constructor(private readonly carry: number) {
     this.dirs = { write: new RawDirection(this, 'write', carry), read: new RawDirection(this, 'read', carry) };
   }
 
-  /** The connection stopped being HTTP/1 (101, CONNECT): the rest is scanned as plain bytes. */
-  upgrade(): void {
-    for (const d of Object.values(this.dirs)) d.http.setOpaque('upgrade');
+  startH2(clientDir: Direction): void {
+    this.h2 = new RawH2Connection(this.carry);
+    this.clientDir = clientDir;
+  }
+
+  /**
+   * The connection stopped being HTTP/1 (101, CONNECT). To WebSocket (`ws`:
+   * the direction whose response head ended at `at`): both directions' frames
+   * are followed from there; anything else is scanned as plain bytes.
+   */
+  upgrade(ws: RawDirection | null, at: number): void {
+    for (const d of Object.values(this.dirs)) {
+      d.http.setOpaque('upgrade');
+      if (!ws) continue;
+      d.ws = new WsRawDirection();
+      d.wsFrom = d === ws ? at : d.http.position;
+    }
   }
 }
 

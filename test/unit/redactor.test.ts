@@ -207,8 +207,7 @@ describe('Redactor on parsed events and everywhere else', () => {
       body,
     ]);
     const events = [ssl('WRITE/SEND', 'POST /token HTTP/1.1\r\nHost: oauth2.googleapis.com\r\nContent-Length: 0\r\n\r\n'), ssl('READ/RECV', rs)];
-    // a redactor placed before the parser must leave compressed bytes for it to decode
-    const out = await run([new Redactor({ compressedBodies: 'keep' }), new HttpParser()], events);
+    const out = await run([new Redactor(), new HttpParser()], events);
     const res = http(out, 'response')[0];
     expect(res.body).not.toContain('secret-oauth-token');
     expect(JSON.parse(res.body).expires_in).toBe(3599);
