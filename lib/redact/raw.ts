@@ -55,6 +55,8 @@ class RawDirection {
   /** Inside a chunked body between its head and its end: bytes that are not body are framing. */
   inChunked = false;
   marks: Mark[] = [];
+  /** The first bytes while they may still be the HTTP/2 preface (null once decided). */
+  private first: Buffer | null = Buffer.alloc(0);
   /** After a WebSocket upgrade: its frames, from stream position `wsFrom` on. */
   ws: WsRawDirection | null = null;
   wsFrom = 0;
@@ -112,11 +114,16 @@ class RawDirection {
 
   /** Mask one piece of this direction's stream. */
   push(bytes: Buffer, lost: number | null | undefined): RawResult {
-    if (this.http.position === 0 && !this.conn.h2 && bytes.length) {
-      // HTTP/2: the client's preface, or a server's first SETTINGS frame
-      const kind = sniff(bytes);
-      if (kind === 'preface' || kind === 'maybe-preface') this.conn.startH2(this.dir);
-      else if (kind === 'maybe-settings') this.conn.startH2(this.dir === 'write' ? 'read' : 'write');
+    if (this.first !== null && !this.conn.h2 && bytes.length) {
+      // HTTP/2: the client's preface (once all of it is there), or a server's first SETTINGS frame
+      const seen = Buffer.concat([this.first, bytes]);
+      const kind = sniff(seen);
+      if (kind === 'preface' || kind === 'maybe-settings') {
+        const h2 = this.conn.startH2(kind === 'preface' ? this.dir : this.dir === 'write' ? 'read' : 'write');
+        // what came before was passed on already (a part of the preface): the session reads it first
+        if (this.first.length) h2.push(this.dir === this.conn.clientDir ? 'client' : 'server', this.first);
+      }
+      this.first = kind === 'maybe-preface' ? seen : null;
     }
     if (this.conn.h2) return this.pushH2(this.conn.h2, bytes, lost);
     const start = this.http.position;
@@ -240,9 +247,10 @@ class RawConnection {
     this.dirs = { write: new RawDirection(this, 'write', carry), read: new RawDirection(this, 'read', carry) };
   }
 
-  startH2(clientDir: Direction): void {
+  startH2(clientDir: Direction): RawH2Connection {
     this.h2 = new RawH2Connection(this.carry);
     this.clientDir = clientDir;
+    return this.h2;
   }
 
   /**

@@ -138,6 +138,22 @@ describe('raw HTTP/2 data', () => {
   }, 60_000);
 });
 
+describe('telling HTTP/1 from HTTP/2', () => {
+  it('an HTTP/1 request whose first TLS calls are a byte or two ("P", "O", like the preface) is not taken for HTTP/2', async () => {
+    const body = zlib.gzipSync(JSON.stringify({ refresh_token: BODY_SECRET }));
+    const request = Buffer.from('POST /oauth/token HTTP/1.1\r\nHost: a.example\r\nContent-Length: 0\r\n\r\n');
+    const response = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+    const evs = [
+      ssl('WRITE/SEND', request.subarray(0, 1)),
+      ssl('WRITE/SEND', request.subarray(1, 2)),
+      ssl('WRITE/SEND', request.subarray(2)),
+      ssl('READ/RECV', response),
+    ];
+    const masked = (await run(tlsAnalyzers(chainOptions({})), evs)).filter((e) => e.source === 'ssl');
+    expect(masked[3].data.compressed_bytes_masked).toBe(body.length);
+  });
+});
+
 describe('raw WebSocket data', () => {
   let cap: WsCapture;
   beforeAll(async () => {
