@@ -14,6 +14,8 @@ import { bodyRanges, findSecrets, redactBody, redactText } from './rules';
 import type { Finding, Range } from './types';
 
 export const REDACTED = '[REDACTED]';
+/** Characters of long strings whose masking is remembered. */
+const MEMO_CHARS = 16 * 1024 * 1024;
 /** How LlmAnalyzer marks a text it cut at its size limit. */
 const CLIPPED = /…\[\d+ more characters\]$/;
 
@@ -52,10 +54,37 @@ export class FieldMasker {
       }
     }
     const clip = CLIPPED.exec(v);
-    const r = clip ? redactCut(v.slice(0, clip.index)) + clip[0] : cut ? redactCut(v) : redactText(v);
+    const r = clip ? redactCut(v.slice(0, clip.index)) + clip[0] : cut ? redactCut(v) : this.cached(v);
     if (r !== v) this.counters.strings_redacted++;
     return r;
   }
+
+  /**
+   * redactText of a long string, remembered: the messages of a conversation
+   * come back in every request of it (and in every llm event), so the same
+   * long texts are seen again and again. Bounded by the characters kept.
+   */
+  private cached(v: string): string {
+    if (v.length < 256) return redactText(v);
+    const hit = this.memo.get(v);
+    if (hit !== undefined) {
+      this.memo.delete(v);
+      this.memo.set(v, hit);
+      return hit;
+    }
+    const r = redactText(v);
+    this.memo.set(v, r);
+    this.memoChars += v.length + (r === v ? 0 : r.length);
+    while (this.memoChars > MEMO_CHARS && this.memo.size) {
+      const [k, x] = this.memo.entries().next().value as [string, string];
+      this.memo.delete(k);
+      this.memoChars -= k.length + (x === k ? 0 : x.length);
+    }
+    return r;
+  }
+
+  private readonly memo = new Map<string, string>();
+  private memoChars = 0;
 
   /** Mask strings inside any JSON-like value; the same value when nothing changed. */
   walk(v: unknown, key: string, cut = false): unknown {

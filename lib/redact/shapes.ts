@@ -192,6 +192,8 @@ const LONG_PREFIXES: Array<{ prefix: string; hint: number; kind: string }> = [
   { prefix: '-----BEGIN ', hint: 0, kind: 'private_key' },
 ];
 
+const PREFIX_CHARS = new Set(LONG_PREFIXES.flatMap((p) => [...p.prefix].map((c) => c.charCodeAt(0))));
+
 /**
  * The end of a text that is the beginning of a key prefix (`sk_live` of
  * `sk_live_...`, `-----BEG` of a PEM block): what is beyond the prefix's hint
@@ -199,6 +201,8 @@ const LONG_PREFIXES: Array<{ prefix: string; hint: number; kind: string }> = [
  */
 export function prefixTail(text: string): Finding | null {
   const n = text.length;
+  // most pieces end in a character no prefix has
+  if (n === 0 || !PREFIX_CHARS.has(text.charCodeAt(n - 1))) return null;
   for (const p of LONG_PREFIXES) {
     for (let k = Math.min(p.prefix.length - 1, n); k > p.hint && k >= 6; k--) {
       const i = n - k;
