@@ -54,7 +54,8 @@ export class FieldMasker {
       }
     }
     const clip = CLIPPED.exec(v);
-    const r = clip ? redactCut(v.slice(0, clip.index)) + clip[0] : cut ? redactCut(v) : this.cached(v);
+    // excerpts (of a parse error, of a line that is not an event) are cut wherever their bytes end
+    const r = clip ? redactCut(v.slice(0, clip.index)) + clip[0] : cut || key === 'excerpt' || key === 'excerpt_text' ? redactCut(v) : this.cached(v);
     if (r !== v) this.counters.strings_redacted++;
     return r;
   }

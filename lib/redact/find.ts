@@ -19,7 +19,7 @@
  * as `open`, to be continued there (continueOpen).
  */
 import { classifyName, credentialLike, headerKind, isSecretHeader, paramVerdict, type NameVerdict } from './names';
-import { authSchemeAt, hintOf, jwtAt, keyShapeAt, pemAt, pemEnd, prefixTail, toolFlagsAt, userinfoAt, webhookAt } from './shapes';
+import { authSchemeAt, base64PemAt, hintOf, jwtAt, keyShapeAt, pemAt, pemEnd, prefixTail, toolFlagsAt, userinfoAt, webhookAt } from './shapes';
 import { atLineStart, backslashesBefore, isKeyChar, isNameChar, jsonStringEnd, levelQuote, quotedEnd, quoteLevel, skipSpace, valueEnd } from './text';
 import type { Finding, Hit, Open } from './types';
 
@@ -33,7 +33,7 @@ export interface FindResult {
 
 /** Where a secret may be: words of secret names, key prefixes, `://`, `-----BEGIN`, tool names (factored by first letter: one pass). */
 const TRIGGER =
-  /p(?:ass|wd|ypi-|plx-|mak-)|s(?:e(?:cret|ssion)|ig|k[-_]|shpass|hp(?:at|ss)_|bp_|ntrys_|g\.)|token|key|a(?:uth|iza|kia|sia|bia|cca|tatt|ge-secret-key-1)|c(?:ookie|red|url)|b(?:earer|asic)|%[23][0-9a-f]|rk_|r8_|g(?:h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ptt)-|lsa_|sk_|ocspx-)|h(?:f_|v[sb]\.|ooks\.slack\.com\/services\/)|x(?:ox[a-z]-|ai-|app-)|ya29\.|1\/\/0|eyj|whsec_|n(?:pm_)|d(?:ckr_pat_|o[po]_v1_)|l(?:in_api_)|-----begin|:\/\/|\/api\/webhooks\/|m(?:ysql|ariadb)|redis-cli|_pat(?![a-z0-9])/gi;
+  /p(?:ass|wd|ypi-|plx-|mak-)|s(?:e(?:cret|ssion)|ig|k[-_]|shpass|hp(?:at|ss)_|bp_|ntrys_|g\.)|token|key|a(?:uth|iza|kia|sia|bia|cca|tatt|ge-secret-key-1)|c(?:ookie|red|url)|b(?:earer|asic)|%[23][0-9a-f]|rk_|r8_|g(?:h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ptt)-|lsa_|sk_|ocspx-)|h(?:f_|v[sb]\.|ooks\.slack\.com\/services\/)|x(?:ox[a-z]-|ai-|app-)|ya29\.|1\/\/0|eyj|whsec_|n(?:pm_)|d(?:ckr_pat_|o[po]_v1_)|l(?:in_api_)|-----begin|:\/\/|\/api\/webhooks\/|m(?:ysql|ariadb)|redis-cli|_pat(?![a-z0-9])|ls0tls1crudjti/gi;
 /** One expression per nesting depth (percent-encoded text is searched from inside a search). */
 const TRIGGERS: RegExp[] = [];
 
@@ -74,6 +74,7 @@ function scan(text: string, streaming: boolean, re: RegExp, findings: Finding[],
     else if (t === 'eyj') hit = jwtAt(text, i, streaming);
     else if (t === '-----begin') hit = pemAt(text, i, streaming);
     else if (t === 'hooks.slack.com/services/' || t === '/api/webhooks/') hit = webhookAt(text, i, t, streaming);
+    else if (t === 'ls0tls1crudjti') hit = base64PemAt(text, i, streaming);
     else if (t === '://') hit = userinfoAt(text, i, streaming);
     else if (TOOLS.has(t)) hit = toolFlagsAt(text, i, streaming);
     else if (t.charCodeAt(0) === 0x25) hit = percentEncodedAt(text, i, streaming);
@@ -162,8 +163,23 @@ function nameAt(text: string, i: number, tlen: number, streaming: boolean): Hit 
 
   // "name": "value" (at any escape depth), and multipart name="field"
   if (s > 0 && text.charCodeAt(s - 1) === 0x22 && dashes === 0) {
-    const hit = jsonPairAt(text, name, s, ne, e, streaming);
+    const level = quoteLevel(text, s - 1);
+    const hit = jsonPairAt(text, name, s, ne, e, streaming) ?? (level >= 0 ? codeAt(text, name, levelQuote(level), ne, streaming, e) : null);
     if (hit) return hit;
+  }
+  // Python and JavaScript: {'password': 'x'}, os.environ['API_KEY'] = 'x', setenv('TOKEN', 'x')
+  if (s > 0 && text.charCodeAt(s - 1) === 0x27 && dashes === 0 && text.charCodeAt(ne) === 0x27) {
+    const hit = codeAt(text, name, "'", ne, streaming, e);
+    if (hit) return hit;
+  }
+  // XML: <password>x</password>
+  if (s > 0 && text.charCodeAt(s - 1) === 0x3c && text.charCodeAt(ne) === 0x3e && dashes === 0) {
+    const v = classifyName(name);
+    if (v) {
+      let end = ne + 1;
+      while (end < n && text.charCodeAt(end) !== 0x3c && text.charCodeAt(end) !== 0x0a) end++;
+      return judge(text, v, ne + 1, end, end === n && streaming ? { until: 'value', line: true, kind: '' } : null, e);
+    }
   }
 
   if (dashes > 0) return flagAt(text, name, ne, streaming);
@@ -254,6 +270,30 @@ function jsonPairAt(text: string, name: string, s: number, ne: number, e: number
   const vs = k + lq.length;
   const end = jsonStringEnd(text, vs, level);
   return judge(text, classifyName(name), vs, end === -1 ? n : end, end === -1 && streaming ? { until: 'json', level, kind: '' } : null, e);
+}
+
+/**
+ * A quoted name in code, at [ne] its closing quote `q`: followed by `:` and a
+ * value (a Python dict), `] =` (an assignment to a mapping) or `,` (a call's
+ * next argument), the value in quotes being a secret.
+ */
+function codeAt(text: string, name: string, q: string, ne: number, streaming: boolean, e: number): Hit | null {
+  if (!text.startsWith(q, ne)) return null;
+  let k = skipSpace(text, ne + q.length, false);
+  const c = text[k];
+  if (c === ']') {
+    k = skipSpace(text, k + 1, false);
+    if (text[k] !== '=' || text[k + 1] === '=') return null;
+    k = skipSpace(text, k + 1, false);
+  } else if (c === ',' || (c === ':' && q === "'")) k = skipSpace(text, k + 1, false);
+  else return null;
+  // the value in the same quotes as the name, or in single quotes
+  const open = text.startsWith(q, k) ? q : text[k] === "'" ? "'" : null;
+  if (open === null) return null;
+  const v = classifyName(name);
+  if (!v) return miss(e);
+  const end = quotedEnd(text, k + open.length, open);
+  return judge(text, v, k + open.length, end === -1 ? text.length : end, end === -1 && streaming ? { until: 'quote', quote: open, kind: '' } : null, e);
 }
 
 /** A header verdict refined by its value: Bearer and Basic credentials say what they are. */

@@ -190,6 +190,7 @@ const LONG_PREFIXES: Array<{ prefix: string; hint: number; kind: string }> = [
     .filter((s) => s.prefix.length > s.hint + 1)
     .map((s) => ({ prefix: s.prefix, hint: s.hint, kind: s.kind })),
   { prefix: '-----BEGIN ', hint: 0, kind: 'private_key' },
+  { prefix: 'LS0tLS1CRUdJTi', hint: 0, kind: 'private_key' },
 ];
 
 const PREFIX_CHARS = new Set(LONG_PREFIXES.flatMap((p) => [...p.prefix].map((c) => c.charCodeAt(0))));
@@ -268,6 +269,30 @@ export function pemAt(text: string, i: number, streaming: boolean): Hit {
     findings: [{ start: i, end: text.length, kind: 'private_key' }],
     next: text.length,
     ...(streaming ? { open: { until: 'pem', kind: 'private_key' } as Open } : {}),
+  };
+}
+
+/**
+ * A base64-encoded PEM private key (kubeconfig `client-key-data`, secrets
+ * manifests): `LS0tLS1CRUdJTi` is the base64 of `-----BEGIN`; what it encodes
+ * is checked to be a private key, and the whole base64 run is masked.
+ */
+export function base64PemAt(text: string, i: number, streaming: boolean): Hit {
+  if (!text.startsWith('LS0tLS1CRUdJTi', i) || !boundaryBefore(text, i, (c) => isAlnum(c) || c === 0x2b || c === 0x2f)) return miss(i + 7);
+  const end = run(text, i, (c) => isAlnum(c) || c === 0x2b || c === 0x2f || c === 0x3d);
+  const head = Buffer.from(text.slice(i, Math.min(end, i + 80)), 'base64').toString('latin1');
+  // cut by the end of the text: what arrived may still be the beginning of a private key
+  const cut =
+    streaming &&
+    end === text.length &&
+    end - i < 80 &&
+    /^-----BEGIN(?: [A-Z0-9 ]*)?/.test(head) &&
+    !/^-----BEGIN (?:[A-Z0-9]+ )*(?!PRIVATE)[A-Z]{3,}-----/.test(head);
+  if (!/^-----BEGIN [A-Z0-9 ]*PRIVATE KEY/.test(head) && !cut) return miss(i + 7);
+  return {
+    findings: [{ start: i, end, kind: 'private_key' }],
+    next: end,
+    ...(streaming && end === text.length ? { open: { until: 'token', kind: 'private_key', base64: true } as Open } : {}),
   };
 }
 
