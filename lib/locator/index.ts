@@ -178,3 +178,7 @@ async function analyze(
     cached: false,
   };
 }
+
+export { locateRustls, looksLikeRustls, RUSTLS_LOCATOR_VERSION } from './rustls-locate';
+export { analyzeRustls, hasRustlsSource, RUSTLS_PROVIDERS } from './rustls';
+export type { RustlsLayout, RustlsMethod, RustlsProvider, RustlsResult } from './rustls';

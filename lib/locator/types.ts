@@ -81,6 +81,7 @@ export interface UnsupportedVerdict {
 /**
  * - `EXPORTS_SSL_SYMBOLS`: the file exports SSL_read/SSL_write: attach by symbol, no locator needed.
  * - `NOT_BORINGSSL`: no BoringSSL in the file.
+ * - `NOT_RUSTLS`: no rustls 0.23 TLS 1.3 cipher module in the file (rustls locator).
  * - `AMBIGUOUS`: BoringSSL is there but the evidence does not single out one function each.
  * - `NO_EVIDENCE`: BoringSSL is there but a required piece of evidence is missing.
  * - `INCONSISTENT`: candidates were found but a cross-check failed.
@@ -89,9 +90,48 @@ export interface UnsupportedVerdict {
  * - `ANALYSIS_FAILED`: an unexpected internal error (message in `reason`); not cached.
  */
 export type UnsupportedCode =
-  'EXPORTS_SSL_SYMBOLS' | 'NOT_BORINGSSL' | 'AMBIGUOUS' | 'NO_EVIDENCE' | 'INCONSISTENT' | 'UNSUPPORTED_ARCH' | 'BAD_FILE' | 'ANALYSIS_FAILED';
+  'EXPORTS_SSL_SYMBOLS' | 'NOT_BORINGSSL' | 'NOT_RUSTLS' | 'AMBIGUOUS' | 'NO_EVIDENCE' | 'INCONSISTENT' | 'UNSUPPORTED_ARCH' | 'BAD_FILE' | 'ANALYSIS_FAILED';
 
 export type LocatorVerdict = SupportedVerdict | UnsupportedVerdict;
+
+/** One located rustls method (Rust ABI: rdi = return slot, rsi = self, rdx = &msg, rcx = seq). */
+export interface RustlsLocatedFunction {
+  /** `MessageEncrypter::encrypt` or `MessageDecrypter::decrypt`. */
+  kind: 'encrypt' | 'decrypt';
+  /** The crypto provider module whose method it is. */
+  provider: 'ring' | 'aws_lc_rs';
+  vaddr: number;
+  offset: number;
+  /** First bytes at the entry, hex. */
+  entryBytes: string;
+}
+
+/** Field offsets the probes read (see RustlsLayout in rustls.ts). */
+export interface RustlsProbeLayout {
+  inPtr: number;
+  inLen: number;
+  chunks: number;
+  typ: number;
+  appData: number;
+}
+
+/** The rustls locator found the TLS 1.3 record methods with unambiguous evidence. */
+export interface SupportedRustlsVerdict {
+  supported: true;
+  library: 'rustls';
+  /** rustls version from its source paths (0.23.N). */
+  version: string;
+  buildId: string | undefined;
+  binary: BinaryIdentity;
+  functions: RustlsLocatedFunction[];
+  layout: RustlsProbeLayout;
+  evidence: string[];
+  locatorVersion: number;
+  analysisMs: number;
+  cached: boolean;
+}
+
+export type RustlsVerdict = SupportedRustlsVerdict | UnsupportedVerdict;
 
 /** Options of locateTls(). */
 export interface LocateOptions {

@@ -9,13 +9,15 @@ import * as path from 'node:path';
 import { SSL_KIND, type SslKind, type SslLibrary } from '../../kernel/abi';
 import { findSymbolsIn, withElf } from '../../elf';
 import { readMaps } from '../../elf';
-import { locateTls, looksLikeBoringSsl, type LocatorVerdict } from '../../locator';
+import { locateRustls, locateTls, looksLikeBoringSsl, looksLikeRustls, type LocatorVerdict, type RustlsVerdict } from '../../locator';
 
 export interface TlsFunction {
   symbol: string;
   kind: SslKind;
   /** File offset of the function's first instruction (what a uprobe needs). */
   offset: number;
+  /** Parameters of the kind, carried in the attach cookie (rustls: field offsets, see events.h). */
+  params?: number[];
 }
 
 export interface TlsTarget {
@@ -208,18 +210,50 @@ export interface ExecutableInspection {
   targets: TlsTarget[];
   /** Set when the file has no TLS symbols but contains BoringSSL: the locator's verdict. */
   verdict?: LocatorVerdict;
+  /** Set when the file names rustls 0.23's TLS 1.3 cipher module: the rustls locator's verdict. */
+  rustls?: RustlsVerdict;
+}
+
+/**
+ * A file's rustls record methods (an executable or a library such as a
+ * Node addon): only when it names rustls's TLS 1.3 cipher module (a cheap
+ * look at its read-only data) and the locator proves the methods.
+ */
+export async function inspectRustls(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
+  if (!(await looksLikeRustls(attachPath).catch(() => false))) return { targets: [] };
+  const v = await locateRustls(attachPath, locatorCacheDir ? { cacheDir: locatorCacheDir } : {});
+  if (!v.supported) return { targets: [], rustls: v };
+  const st = fs.statSync(attachPath);
+  const L = v.layout;
+  return {
+    rustls: v,
+    targets: [
+      {
+        key: fileKey(st),
+        path: attachPath,
+        displayPath,
+        library: 'rustls',
+        functions: v.functions.map((f) =>
+          f.kind === 'decrypt'
+            ? { symbol: `MessageDecrypter::decrypt (${f.provider})`, kind: SSL_KIND.RUSTLS_DECRYPT, offset: f.offset, params: [L.inPtr, L.inLen] }
+            : { symbol: `MessageEncrypter::encrypt (${f.provider})`, kind: SSL_KIND.RUSTLS_ENCRYPT, offset: f.offset, params: [L.chunks, L.typ, L.appData] },
+        ),
+      },
+    ],
+  };
 }
 
 /**
  * An executable's TLS functions: exported symbols, else, for a stripped
  * static executable that contains BoringSSL (e.g. Bun-compiled Claude Code),
- * the functions the locator proves to be SSL_read/SSL_write. The locator
- * never guesses: an unsupported verdict gives no target.
+ * the functions the locator proves to be SSL_read/SSL_write, else rustls's
+ * record methods (inspectRustls). The locators never guess: an unsupported
+ * verdict gives no target.
  */
 export async function inspectExecutable(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
   const targets = await inspectBinary(attachPath, displayPath);
   if (targets.length) return { targets };
-  if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return { targets };
+  if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return inspectRustls(attachPath, displayPath, locatorCacheDir);
   const verdict = await locateTls(attachPath, locatorCacheDir ? { cacheDir: locatorCacheDir } : {});
   if (!verdict.supported) return { targets, verdict };
   const st = fs.statSync(attachPath);
