@@ -187,8 +187,9 @@ enum as_track_reason {
 enum as_ssl_kind {
 	AS_KIND_READ = 0,	/* ret = bytes (SSL_read, gnutls_record_recv, PR_Read, PR_Recv) */
 	AS_KIND_WRITE = 1,	/* ret = bytes (SSL_write, gnutls_record_send, PR_Write, PR_Send) */
-	AS_KIND_READ_EX = 2,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_read_ex) */
-	AS_KIND_WRITE_EX = 3,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_write_ex) */
+	AS_KIND_READ_EX = 2,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_read_ex, ssl_read_internal) */
+	AS_KIND_WRITE_EX = 3,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_write_ex), or the 5th when
+				 * cookie bits 16-23 say 4 (OpenSSL 3.2+ ssl_write_internal) */
 	AS_KIND_HANDSHAKE = 4,	/* SSL_do_handshake: no data */
 	AS_KIND_FREE = 5,	/* SSL_free: the session ends (entry probe only, no event) */
 	/*

@@ -211,6 +211,9 @@ int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 		.lib = (cookie >> 8) & 0xff,
 		.fd = -1,
 	};
+	/* OpenSSL 3.2+ ssl_write_internal(s, buf, num, flags, &written): the length pointer is the 5th argument */
+	if ((kind == AS_KIND_READ_EX || kind == AS_KIND_WRITE_EX) && ((cookie >> 16) & 0xff) == 4)
+		p.len_ptr = PT_REGS_PARM5(ctx);
 	if (kind == AS_KIND_RUSTLS_DECRYPT) {
 		__u64 ptr = 0, size = 0;
 		bpf_probe_read_user(&ptr, sizeof(ptr), (void *)(num + ((cookie >> 16) & 0xff)));

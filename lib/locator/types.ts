@@ -82,6 +82,7 @@ export interface UnsupportedVerdict {
  * - `EXPORTS_SSL_SYMBOLS`: the file exports SSL_read/SSL_write: attach by symbol, no locator needed.
  * - `NOT_BORINGSSL`: no BoringSSL in the file.
  * - `NOT_RUSTLS`: no rustls 0.23 TLS 1.3 cipher module in the file (rustls locator).
+ * - `NOT_OPENSSL`: no OpenSSL ssl_lib.c in the file (static OpenSSL locator).
  * - `AMBIGUOUS`: BoringSSL is there but the evidence does not single out one function each.
  * - `NO_EVIDENCE`: BoringSSL is there but a required piece of evidence is missing.
  * - `INCONSISTENT`: candidates were found but a cross-check failed.
@@ -90,7 +91,16 @@ export interface UnsupportedVerdict {
  * - `ANALYSIS_FAILED`: an unexpected internal error (message in `reason`); not cached.
  */
 export type UnsupportedCode =
-  'EXPORTS_SSL_SYMBOLS' | 'NOT_BORINGSSL' | 'NOT_RUSTLS' | 'AMBIGUOUS' | 'NO_EVIDENCE' | 'INCONSISTENT' | 'UNSUPPORTED_ARCH' | 'BAD_FILE' | 'ANALYSIS_FAILED';
+  | 'EXPORTS_SSL_SYMBOLS'
+  | 'NOT_BORINGSSL'
+  | 'NOT_RUSTLS'
+  | 'NOT_OPENSSL'
+  | 'AMBIGUOUS'
+  | 'NO_EVIDENCE'
+  | 'INCONSISTENT'
+  | 'UNSUPPORTED_ARCH'
+  | 'BAD_FILE'
+  | 'ANALYSIS_FAILED';
 
 export type LocatorVerdict = SupportedVerdict | UnsupportedVerdict;
 
@@ -132,6 +142,31 @@ export interface SupportedRustlsVerdict {
 }
 
 export type RustlsVerdict = SupportedRustlsVerdict | UnsupportedVerdict;
+
+/** One located OpenSSL 3 internal function (System V ABI). */
+export interface OpensslLocatedFunction {
+  name: 'ssl_read_internal' | 'ssl_write_internal';
+  vaddr: number;
+  offset: number;
+  /** 0-based argument index of the size_t * that receives the byte count (3, or 4 from OpenSSL 3.2 on for writes). */
+  lenArg: number;
+  entryBytes: string;
+}
+
+/** The OpenSSL locator found ssl_read_internal/ssl_write_internal with unambiguous evidence. */
+export interface SupportedOpensslVerdict {
+  supported: true;
+  library: 'openssl';
+  buildId: string | undefined;
+  binary: BinaryIdentity;
+  functions: { read: OpensslLocatedFunction; write: OpensslLocatedFunction };
+  evidence: string[];
+  locatorVersion: number;
+  analysisMs: number;
+  cached: boolean;
+}
+
+export type OpensslVerdict = SupportedOpensslVerdict | UnsupportedVerdict;
 
 /** Options of locateTls(). */
 export interface LocateOptions {

@@ -18,7 +18,7 @@ import {
   fileKey,
   inspectBinary,
   inspectExecutable,
-  inspectRustls,
+  inspectStaticTls,
   isTlsLibraryName,
   pathInProcess,
   processImage,
@@ -140,6 +140,15 @@ export class TlsDiscovery {
     } else if (r.rustls?.supported) {
       this.locatorVerdicts.push({ path: displayPath, buildId: r.rustls.buildId ?? null, cached: r.rustls.cached, ms: r.rustls.analysisMs });
     }
+    if (r.openssl?.supported === false && r.openssl.code !== 'NOT_OPENSSL' && r.openssl.code !== 'EXPORTS_SSL_SYMBOLS') {
+      const msg =
+        `${displayPath} contains OpenSSL without its symbols but its SSL read/write functions cannot be located with certainty ` +
+        `(${r.openssl.reason}); not probed, so its OpenSSL traffic is not captured`;
+      if (strict) throw new UsageError(`--binary-path ${msg}`);
+      this.notice(`openssl:${key}`, msg);
+    } else if (r.openssl?.supported) {
+      this.locatorVerdicts.push({ path: displayPath, buildId: r.openssl.buildId ?? null, cached: r.openssl.cached, ms: r.openssl.analysisMs });
+    }
     if (r.verdict?.supported === false) {
       const msg =
         `${displayPath} contains BoringSSL but its TLS functions cannot be located with certainty ` +
@@ -165,8 +174,8 @@ export class TlsDiscovery {
     try {
       if (executable || strict) targets = await this.inspectExe(attachPath, displayPath, key, strict);
       else if (isTlsLibraryName(displayPath)) targets = await inspectBinary(attachPath, displayPath);
-      // any other file (a library, a Node addon): rustls inside, if its read-only data names it
-      else targets = this.verdicts(await inspectRustls(attachPath, displayPath, this.options.locatorCacheDir), displayPath, key, false);
+      // any other file (a library, a Node addon): rustls or OpenSSL inside, if its read-only data names them
+      else targets = this.verdicts(await inspectStaticTls(attachPath, displayPath, this.options.locatorCacheDir), displayPath, key, false);
     } catch (err) {
       if (strict) throw err instanceof UsageError ? err : new UsageError(`--binary-path ${displayPath}: ${(err as Error).message}`);
       // read through /proc/PID/...: the process went away meanwhile. Nothing to say, and the

@@ -124,7 +124,7 @@ export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
   // SSL_free and rustls's encrypt are entry probes only
   const entryOnly = (f: TlsTarget['functions'][number]) => f.kind === SSL_KIND.FREE || f.kind === SSL_KIND.RUSTLS_ENCRYPT;
   const withReturn = t.functions.filter((f) => !entryOnly(f));
-  const cookie = (f: TlsTarget['functions'][number]) => sslCookie(f.kind, t.library, f.params);
+  const cookie = (f: TlsTarget['functions'][number]) => sslCookie(f.kind, f.library ?? t.library, f.params);
   try {
     if (loaded.multiLinks) {
       const entry = { path: t.path, offsets: t.functions.map((f) => f.offset), cookies: t.functions.map(cookie) };
