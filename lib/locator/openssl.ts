@@ -20,7 +20,7 @@
  */
 import type { ElfFile } from '../elf';
 import { FunctionTable, readEhFrame } from '../elf';
-import { findCodeRefs, findStringsEndingWith } from './scan';
+import { findCodeRefs, findDirectCallers, findStringsEndingWith } from './scan';
 import { ARG_REGS, argumentFlow, decodeFunction, type DecodedFunction, GPR, type Insn, step, type RegState } from './x86';
 
 const hex = (n: number) => '0x' + n.toString(16);
@@ -43,8 +43,13 @@ export type OpensslResult =
   | { ok: true; read: OpensslInternal; write: OpensslInternal; evidence: string[] }
   | { ok: false; code: 'NOT_OPENSSL' | 'NO_EVIDENCE' | 'AMBIGUOUS' | 'INCONSISTENT'; reason: string; evidence: string[] };
 
-async function exactString(elf: ElfFile, s: string): Promise<number[]> {
-  return (await findStringsEndingWith(elf, s, (t) => t === s)).map((f) => f.vaddr);
+/**
+ * Addresses of the NUL-terminated string `s` in read-only data, also where the
+ * linker merged it into the tail of a longer string ("dtls1_SSL_write"): code
+ * that needs "SSL_write" loads the address of its first character.
+ */
+async function stringAddrs(elf: ElfFile, s: string): Promise<number[]> {
+  return (await findStringsEndingWith(elf, s)).map((f) => f.vaddr + f.text.length - s.length);
 }
 
 /** The register a call site's instructions last set before `callIdx` in block order, if it is loaded with a stack address. */
@@ -92,6 +97,18 @@ function errorSite(fn: DecodedFunction, idx: number, files: Set<number>, func: n
   return undefined;
 }
 
+/** Functions (FDE starts) with a direct call or jump to `target`. */
+async function callersOf(elf: ElfFile, fdes: FunctionTable, target: number): Promise<number[]> {
+  const m = await findDirectCallers(elf, [{ lo: target, hi: target + 1 }]);
+  const c = m.get(target);
+  const out = new Set<number>();
+  for (const ip of [...(c?.calls ?? []), ...(c?.jumps ?? [])]) {
+    const f = fdes.containing(ip);
+    if (f && f.start !== target) out.add(f.start);
+  }
+  return [...out];
+}
+
 async function functionOf(elf: ElfFile, fdes: FunctionTable, refs: number[]): Promise<{ fn: DecodedFunction } | string> {
   const starts = new Set<number>();
   for (const ip of refs) {
@@ -121,7 +138,7 @@ export async function analyzeOpenssl(elf: ElfFile): Promise<OpensslResult> {
   const names = ['SSL_read', 'SSL_write', 'ssl_read_internal', 'ssl_write_internal'] as const;
   const addr: Record<string, number> = {};
   for (const n of names) {
-    const a = await exactString(elf, n);
+    const a = await stringAddrs(elf, n);
     if (a.length !== 1) return fail(a.length ? 'AMBIGUOUS' : 'NO_EVIDENCE', `${a.length} "${n}" function-name strings`);
     addr[n] = a[0];
   }
@@ -139,45 +156,71 @@ export async function analyzeOpenssl(elf: ElfFile): Promise<OpensslResult> {
     ['SSL_read', 'ssl_read_internal', 'read'],
     ['SSL_write', 'ssl_write_internal', 'write'],
   ] as const) {
-    const f = await functionOf(elf, fdes, refsTo(pub));
-    if (typeof f === 'string') return fail('NO_EVIDENCE', `"${pub}" is loaded by ${f}`);
-    const fn = f.fn;
-    // its error site: ERR_set_debug(file, line, "SSL_read"); ERR_set_error(ERR_LIB_SSL, SSL_R_BAD_LENGTH, ...)
-    const idx = fn.order.findIndex((ip) => {
-      const op = fn.insns.get(ip)!.op;
-      return op.t === 'leaRip' && op.value === addr[pub];
-    });
-    let site: Site | undefined;
-    for (let k = idx; k >= 0 && k > idx - 8 && !site; k--) site = errorSite(fn, k, fileSet, addr[pub]);
-    if (!site) return fail('INCONSISTENT', `${pub} at ${hex(fn.entry)}: no ERR_set_debug(ssl_lib.c, line, "${pub}") site`);
-    if (site.lib !== OSSL_ERR_LIB_SSL || site.reason !== OSSL_SSL_R_BAD_LENGTH)
-      return fail('INCONSISTENT', `${pub} at ${hex(fn.entry)}: error site reports library ${site.lib}, reason ${site.reason}`);
-    evidence.push(`${pub} ${hex(fn.entry)}: ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH) at ssl_lib.c:${site.line}`);
-    // the internal callee with (arg0, arg1, ..., &len)
-    const flow = argumentFlow(fn);
-    const callees: OpensslInternal[] = [];
-    fn.order.forEach((ip, k) => {
-      const insn = fn.insns.get(ip)!;
-      if (insn.flow !== 'call' || insn.target === undefined) return;
-      const st = flow.get(ip);
-      const a0 = st?.[ARG_REGS[0]];
-      const a1 = st?.[ARG_REGS[1]];
-      if (a0?.k !== 'arg' || a0.i !== 0 || a1?.k !== 'arg' || a1.i !== 1) return;
-      const rcxStack = stackAddressArg(fn, k, ARG_REGS[3]);
-      const r8Stack = stackAddressArg(fn, k, ARG_REGS[4]);
-      const rcx = st?.[ARG_REGS[3]];
-      if (rcxStack) callees.push({ name: internal, entry: insn.target, lenArg: 3 });
-      else if (key === 'write' && r8Stack && rcx?.k === 'const' && rcx.v === 0) callees.push({ name: internal, entry: insn.target, lenArg: 4 });
-    });
-    const targets = new Set(callees.map((c) => `${c.entry}/${c.lenArg}`));
-    if (targets.size !== 1) return fail(targets.size ? 'AMBIGUOUS' : 'NO_EVIDENCE', `${pub} makes ${targets.size} calls that hand on (ssl, buf, ..., &length)`);
-    const callee = callees[0];
-    if (!fdes.startingAt(callee.entry)) return fail('INCONSISTENT', `${internal} at ${hex(callee.entry)} is not a function entry`);
+    // the internal function names itself in its error sites; it must be one function
     const own = await functionOf(elf, fdes, refsTo(internal));
-    if (typeof own === 'string' || own.fn.entry !== callee.entry)
-      return fail('INCONSISTENT', `the callee ${hex(callee.entry)} of ${pub} is not the one function naming "${internal}"`);
-    evidence.push(`${internal} ${hex(callee.entry)}: called by ${pub} with its SSL* and buffer; byte count through argument ${callee.lenArg + 1}`);
-    out[key] = callee;
+    if (typeof own === 'string') return fail('NO_EVIDENCE', `"${internal}" is loaded by ${own}`);
+    const target = own.fn.entry;
+    let sites = 0;
+    own.fn.order.forEach((ip, k) => {
+      const op = own.fn.insns.get(ip)!.op;
+      if (op.t !== 'leaRip' || op.value !== addr[internal]) return;
+      for (let j = k; j >= 0 && j > k - 8; j--) {
+        const site = errorSite(own.fn, j, fileSet, addr[internal]);
+        if (site) {
+          if (site.lib === OSSL_ERR_LIB_SSL) sites++;
+          break;
+        }
+      }
+    });
+    if (sites === 0) return fail('INCONSISTENT', `${internal} at ${hex(target)}: no ERR_raise(ERR_LIB_SSL, ...) site naming it in ssl_lib.c`);
+    evidence.push(`${internal} ${hex(target)}: ${sites} ERR_raise(ERR_LIB_SSL, ...) sites naming it in ssl_lib.c`);
+    // its callers (SSL_read/SSL_read_ex, SSL_write/SSL_write_ex2) say where the length pointer goes
+    const lenArgs = new Set<number>();
+    for (const callerStart of await callersOf(elf, fdes, target)) {
+      const f = fdes.startingAt(callerStart)!;
+      const fn = decodeFunction(await elf.readVaddr(callerStart, f.end - callerStart), callerStart, callerStart, f.end);
+      if (fn.problems.length) continue;
+      const flow = argumentFlow(fn);
+      fn.order.forEach((ip, k) => {
+        const insn = fn.insns.get(ip)!;
+        if ((insn.flow !== 'call' && insn.flow !== 'jmp') || insn.target !== target) return;
+        const st = flow.get(ip);
+        const a = ARG_REGS.map((r) => st?.[r]);
+        if (a[0]?.k !== 'arg' || a[0].i !== 0 || a[1]?.k !== 'arg' || a[1].i !== 1) return;
+        const pointerAt = (i: number) => stackAddressArg(fn, k, ARG_REGS[i]) || (a[i]?.k === 'arg' && a[i]!.width === 64 && a[i]!.i === i);
+        const isArg = (v: (typeof a)[number], i: number) => v?.k === 'arg' && v.width === 64 && v.i === i;
+        const flagsZero = a[3]?.k === 'const' && a[3].v === 0;
+        if (key === 'write' && isArg(a[4], 4) && (isArg(a[3], 3) || flagsZero))
+          lenArgs.add(4); // SSL_write_ex2(s, buf, num, flags, written)
+        else if (key === 'write' && flagsZero && (stackAddressArg(fn, k, ARG_REGS[4]) || isArg(a[4], 3)))
+          lenArgs.add(4); // SSL_write, SSL_write_ex
+        else if (pointerAt(3)) lenArgs.add(3);
+      });
+    }
+    if (lenArgs.size !== 1)
+      return fail(
+        lenArgs.size ? 'INCONSISTENT' : 'NO_EVIDENCE',
+        `callers of ${internal} pass its length pointer as argument ${[...lenArgs].map((x) => x + 1).join(' and ') || '(none found)'}`,
+      );
+    const lenArg = [...lenArgs][0];
+    evidence.push(`${internal}: its callers hand on (ssl, buf, num${lenArg === 4 ? ', flags = 0' : ''}, &length): byte count through argument ${lenArg + 1}`);
+    // SSL_read/SSL_write themselves, when linked in: their num < 0 check
+    const pubRefs = refsTo(pub);
+    if (pubRefs.length > 0) {
+      const f = await functionOf(elf, fdes, pubRefs);
+      if (typeof f !== 'string') {
+        const idx = f.fn.order.findIndex((ip) => {
+          const op = f.fn.insns.get(ip)!.op;
+          return op.t === 'leaRip' && op.value === addr[pub];
+        });
+        let site: Site | undefined;
+        for (let k = idx; k >= 0 && k > idx - 8 && !site; k--) site = errorSite(f.fn, k, fileSet, addr[pub]);
+        if (site && (site.lib !== OSSL_ERR_LIB_SSL || site.reason !== OSSL_SSL_R_BAD_LENGTH))
+          return fail('INCONSISTENT', `${pub} at ${hex(f.fn.entry)}: error site reports library ${site.lib}, reason ${site.reason}`);
+        if (site) evidence.push(`${pub} ${hex(f.fn.entry)}: ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH) at ssl_lib.c:${site.line}`);
+      }
+    }
+    out[key] = { name: internal, entry: target, lenArg };
   }
   return { ok: true, read: out.read!, write: out.write!, evidence };
 }
