@@ -97,16 +97,23 @@ function errorSite(fn: DecodedFunction, idx: number, files: Set<number>, func: n
   return undefined;
 }
 
-/** Functions (FDE starts) with a direct call or jump to `target`. */
-async function callersOf(elf: ElfFile, fdes: FunctionTable, target: number): Promise<number[]> {
-  const m = await findDirectCallers(elf, [{ lo: target, hi: target + 1 }]);
-  const c = m.get(target);
-  const out = new Set<number>();
-  for (const ip of [...(c?.calls ?? []), ...(c?.jumps ?? [])]) {
-    const f = fdes.containing(ip);
-    if (f && f.start !== target) out.add(f.start);
+/** For each target, the functions (FDE starts) with a direct call or jump to it (one scan of the code). */
+async function callersOf(elf: ElfFile, fdes: FunctionTable, targets: number[]): Promise<Map<number, number[]>> {
+  const m = await findDirectCallers(
+    elf,
+    targets.map((t) => ({ lo: t, hi: t + 1 })),
+  );
+  const out = new Map<number, number[]>();
+  for (const target of targets) {
+    const c = m.get(target);
+    const starts = new Set<number>();
+    for (const ip of [...(c?.calls ?? []), ...(c?.jumps ?? [])]) {
+      const f = fdes.containing(ip);
+      if (f && f.start !== target) starts.add(f.start);
+    }
+    out.set(target, [...starts]);
   }
-  return [...out];
+  return out;
 }
 
 async function functionOf(elf: ElfFile, fdes: FunctionTable, refs: number[]): Promise<{ fn: DecodedFunction } | string> {
@@ -152,13 +159,24 @@ export async function analyzeOpenssl(elf: ElfFile): Promise<OpensslResult> {
   const refsTo = (n: string) => refs.filter((r) => r.target === addr[n]).map((r) => r.ip);
 
   const out: Partial<Record<'read' | 'write', OpensslInternal>> = {};
-  for (const [pub, internal, key] of [
+  const pairs = [
     ['SSL_read', 'ssl_read_internal', 'read'],
     ['SSL_write', 'ssl_write_internal', 'write'],
-  ] as const) {
-    // the internal function names itself in its error sites; it must be one function
+  ] as const;
+  // the internal functions name themselves in their error sites; each must be one function
+  const owns: DecodedFunction[] = [];
+  for (const [, internal] of pairs) {
     const own = await functionOf(elf, fdes, refsTo(internal));
     if (typeof own === 'string') return fail('NO_EVIDENCE', `"${internal}" is loaded by ${own}`);
+    owns.push(own.fn);
+  }
+  const callers = await callersOf(
+    elf,
+    fdes,
+    owns.map((f) => f.entry),
+  );
+  for (const [n, [pub, internal, key]] of pairs.entries()) {
+    const own = { fn: owns[n] };
     const target = own.fn.entry;
     let sites = 0;
     own.fn.order.forEach((ip, k) => {
@@ -176,7 +194,7 @@ export async function analyzeOpenssl(elf: ElfFile): Promise<OpensslResult> {
     evidence.push(`${internal} ${hex(target)}: ${sites} ERR_raise(ERR_LIB_SSL, ...) sites naming it in ssl_lib.c`);
     // its callers (SSL_read/SSL_read_ex, SSL_write/SSL_write_ex2) say where the length pointer goes
     const lenArgs = new Set<number>();
-    for (const callerStart of await callersOf(elf, fdes, target)) {
+    for (const callerStart of callers.get(target) ?? []) {
       const f = fdes.startingAt(callerStart)!;
       const fn = decodeFunction(await elf.readVaddr(callerStart, f.end - callerStart), callerStart, callerStart, f.end);
       if (fn.problems.length) continue;

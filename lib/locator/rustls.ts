@@ -22,7 +22,7 @@
  * Anything missing, contradictory or not unique: not supported.
  */
 import type { ElfFile } from '../elf';
-import { FunctionTable, PF, PT, readEhFrame } from '../elf';
+import { ET, FunctionTable, PF, PT, readEhFrame } from '../elf';
 import { readPointers, relativeRelocations } from '../elf/relocs';
 import { findCodeRefs, forEachChunk, rodataSegments } from './scan';
 import { argumentFlow, decodeFunction, type DecodedFunction, type Insn, type RegState } from './x86';
@@ -100,9 +100,14 @@ interface PanicLocation {
   col: number;
 }
 
-/** Data segments that can hold Locations and vtables (read-only data, RELRO, data). */
+/**
+ * Data segments that can hold Locations (they hold pointers): in a
+ * position-independent file only writable ones (RELRO included: the loader
+ * relocates them); in a fixed-address executable read-only data too.
+ */
 function dataSegments(elf: ElfFile) {
-  return elf.programHeaders.filter((p) => p.type === PT.LOAD && (p.flags & PF.X) === 0 && p.filesz > 0);
+  const pic = elf.header.type === ET.DYN;
+  return elf.programHeaders.filter((p) => p.type === PT.LOAD && (p.flags & PF.X) === 0 && p.filesz > 0 && (!pic || (p.flags & PF.W) !== 0));
 }
 
 /** Locations whose file is one of the paths ending at `ends` (found as {ptr, len} with ptr + len = end). */
@@ -115,9 +120,9 @@ async function findLocations(elf: ElfFile, ends: number[]): Promise<PanicLocatio
       const first = (8 - (vaddr % 8)) % 8;
       for (let o = first; o + 24 <= buf.length && vaddr + o < scanEnd; o += 8) {
         const at = vaddr + o;
-        const len = Number(buf.readBigUInt64LE(o + 8));
-        if (len === 0 || len > 4096) continue;
-        const ptr = rel.get(at) ?? Number(buf.readBigUInt64LE(o));
+        const len = buf.readUInt32LE(o + 8);
+        if (len === 0 || len > 4096 || buf.readUInt32LE(o + 12) !== 0) continue;
+        const ptr = rel.get(at) ?? buf.readUInt32LE(o) + buf.readUInt32LE(o + 4) * 0x1_0000_0000;
         if (!want.has(ptr + len)) continue;
         const line = buf.readUInt32LE(o + 16);
         const col = buf.readUInt32LE(o + 20);
