@@ -248,13 +248,13 @@ async function jumpTableArms(elf: ElfFile, table: number, fn: DecodedFunction): 
 }
 
 /** A vtable-shaped object: [drop (0 or code), size, align, first method (code)]. */
-async function vtableAt(elf: ElfFile, vaddr: number, fdes: FunctionTable): Promise<number | undefined> {
+async function vtableAt(elf: ElfFile, vaddr: number, fdes: FunctionTable): Promise<{ m0: number; size: number } | undefined> {
   if (vaddr % 8 !== 0 || !elf.segmentForVaddr(vaddr + 31)) return undefined;
   const [drop, size, align, m0] = await readPointers(elf, vaddr, 4);
   if (drop !== 0 && !fdes.startingAt(drop)) return undefined;
   if (size === 0 || size > 1 << 20 || ![1, 2, 4, 8, 16, 32, 64].includes(align)) return undefined;
   if (!elf.isExecutableVaddr(m0) || !fdes.startingAt(m0)) return undefined;
-  return m0;
+  return { m0, size };
 }
 
 /**
@@ -296,7 +296,7 @@ export async function analyzeRustls(elf: ElfFile): Promise<RustlsResult> {
   evidence.push(`${owners.size} functions load those panic locations`);
 
   // vtables loaded by those functions -> candidate methods
-  const methods = new Map<number, { provider: RustlsProvider; vtable: number; from: number }>();
+  const methods = new Map<number, { provider: RustlsProvider; vtable: number; from: number; size: number }>();
   for (const [start, o] of owners) {
     const bytes = await elf.readVaddr(start, o.end - start);
     const fn = decodeFunction(bytes, start, start, o.end);
@@ -306,8 +306,8 @@ export async function analyzeRustls(elf: ElfFile): Promise<RustlsResult> {
       if (insn.op.t !== 'leaRip') continue;
       const seg = elf.segmentForVaddr(insn.op.value);
       if (!seg || (seg.flags & PF.X) !== 0) continue;
-      const m0 = await vtableAt(elf, insn.op.value, fdes).catch(() => undefined);
-      if (m0 !== undefined && !methods.has(m0)) methods.set(m0, { provider: o.provider, vtable: insn.op.value, from: start });
+      const vt = await vtableAt(elf, insn.op.value, fdes).catch(() => undefined);
+      if (vt && !methods.has(vt.m0)) methods.set(vt.m0, { provider: o.provider, vtable: insn.op.value, from: start, size: vt.size });
     }
   }
   evidence.push(`${methods.size} vtable-shaped objects loaded there (first methods: ${[...methods.keys()].map(hex).join(', ')})`);
@@ -341,6 +341,17 @@ export async function analyzeRustls(elf: ElfFile): Promise<RustlsResult> {
   }
   if (!found.some((m) => m.kind === 'decrypt')) return fail('NO_EVIDENCE', 'no MessageDecrypter::decrypt method proven');
   if (!found.some((m) => m.kind === 'encrypt')) return fail('NO_EVIDENCE', 'no MessageEncrypter::encrypt method proven');
+  // every cipher suite has an encrypter and a decrypter of the same shape ({key, iv}): one of a pair
+  // that cannot be proven (changed code, a new rustls) would leave a direction of its connections unseen
+  const sizes = (k: RustlsMethod['kind']) =>
+    found
+      .filter((m) => m.kind === k)
+      .map((m) => `${m.provider}:${methods.get(m.entry)!.size}`)
+      .sort()
+      .join(' ');
+  if (sizes('encrypt') !== sizes('decrypt'))
+    return fail('INCONSISTENT', `encrypters (${sizes('encrypt')}) and decrypters (${sizes('decrypt')}) do not pair up by provider and object size`);
+  evidence.push(`encrypters and decrypters pair up by provider and object size: ${sizes('encrypt')}`);
   const dk = new Set(dec.map((d) => `${d.inPtr}/${d.inLen}`));
   const ek = new Set(enc.map((e) => `${e.chunks}/${e.typ}/${e.appData}`));
   if (dk.size !== 1) return fail('INCONSISTENT', `decrypt methods disagree on the InboundOpaqueMessage layout: ${[...dk].join(' ')}`);

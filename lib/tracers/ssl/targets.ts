@@ -232,7 +232,7 @@ export interface ExecutableInspection {
 async function looksLikeOpenssl(path: string): Promise<boolean> {
   const elf = await ElfFile.open(path);
   try {
-    return await hasStringEndingWith(elf, '/ssl/ssl_lib.c');
+    return await hasStringEndingWith(elf, 'ssl/ssl_lib.c');
   } finally {
     await elf.close();
   }
