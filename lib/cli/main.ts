@@ -44,6 +44,7 @@ import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { runDemo } from './demo';
+import { printableLines, writeLine } from '../render/safe-text';
 import { openDefaultRecordFile, runRecord } from './record';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -83,8 +84,8 @@ async function outputs(o: ConsoleAndFile, io: SessionIo): Promise<Outputs> {
 async function runWithSummary(runner: Runner, io: SessionIo, out: Outputs, before: () => string[] = () => []): Promise<number> {
   runner.validate();
   const r = await runSession(runner, io, { signal: out.stdoutClosed, sinks: out.sinks });
-  for (const l of before()) io.stderr.write(`agentsight: ${l}\n`);
-  for (const l of summaryLines(r)) io.stderr.write(`${l}\n`);
+  for (const l of before()) writeLine(io.stderr, `agentsight: ${l}`);
+  for (const l of summaryLines(r)) writeLine(io.stderr, l);
   return outputFailed(r.losses) ? EXIT_OUTPUT_FAILED : 0;
 }
 
@@ -161,7 +162,7 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
     const r = await runRecord(command, o, io, { sinks: logger ? [logger] : [], file: logger?.path ?? null });
     // a failed write is said even with --quiet
     const lines = o.quiet ? r.summary.filter((l) => /^WARNING|^exit status/.test(l)) : r.summary;
-    for (const l of lines) io.stderr.write(`agentsight: ${l}\n`);
+    for (const l of lines) writeLine(io.stderr, `agentsight: ${l}`);
     return r.exitCode;
   },
 };
@@ -255,14 +256,16 @@ export async function main(argv: string[] = process.argv.slice(2), io: SessionIo
 
 export function reportError(err: unknown, io: SessionIo, command?: string): number {
   if (err instanceof UsageError || (err instanceof Error && err.name === 'YError')) {
-    io.stderr.write(`agentsight: ${err.message}\nRun "agentsight ${command ?? ''}${command ? ' ' : ''}--help" for usage.\n`);
+    writeLine(io.stderr, `agentsight: ${err.message}`);
+    writeLine(io.stderr, `Run "agentsight ${command ?? ''}${command ? ' ' : ''}--help" for usage.`);
     return 2;
   }
   if (err instanceof AgentsightError) {
-    io.stderr.write(`agentsight: ${err.message}\n`);
-    if (process.env.AGENTSIGHT_DEBUG && err.log) io.stderr.write(`--- libbpf log ---\n${err.log}\n`);
+    writeLine(io.stderr, `agentsight: ${err.message}`);
+    if (process.env.AGENTSIGHT_DEBUG && err.log) io.stderr.write(`--- libbpf log ---\n${printableLines(err.log)}\n`);
     return 1;
   }
-  io.stderr.write(`agentsight: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const what = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  io.stderr.write(`agentsight: unexpected error: ${printableLines(what)}\n`);
   return 1;
 }
