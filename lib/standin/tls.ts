@@ -14,6 +14,7 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { trustedDir } from '../sinks/safe-file';
 
 const execFileP = promisify(execFile);
 
@@ -64,8 +65,8 @@ export async function createTlsMaterial(opts: TlsMaterialOptions = {}): Promise<
   let dir: string;
   let ownDir: boolean;
   if (opts.dir) {
-    dir = path.resolve(opts.dir);
-    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    // the keys are written there (by openssl, which follows links): a directory nobody else controls
+    dir = (await trustedDir(opts.dir, { what: 'TLS directory', create: true }))!;
     ownDir = false;
   } else {
     dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'agentsight-standin-'));
