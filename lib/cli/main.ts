@@ -44,7 +44,7 @@ import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { runDemo } from './demo';
-import { printableLines, writeLine } from '../render/safe-text';
+import { printable, printableLines, writeLine } from '../render/safe-text';
 import { openDefaultRecordFile, runRecord } from './record';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -265,7 +265,15 @@ export function reportError(err: unknown, io: SessionIo, command?: string): numb
     if (process.env.AGENTSIGHT_DEBUG && err.log) io.stderr.write(`--- libbpf log ---\n${printableLines(err.log)}\n`);
     return 1;
   }
-  const what = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  io.stderr.write(`agentsight: unexpected error: ${printableLines(what)}\n`);
+  io.stderr.write(`agentsight: unexpected error: ${unexpected(err)}\n`);
   return 1;
+}
+
+/** An unexpected error for stderr: its message on one escaped line, then its stack frames (their own line breaks kept). */
+function unexpected(err: unknown): string {
+  if (!(err instanceof Error)) return printable(String(err));
+  const head = `${err.name}: ${err.message}`;
+  const stack = err.stack ?? '';
+  if (!stack.startsWith(head)) return printable(err.message);
+  return printable(head) + printableLines(stack.slice(head.length));
 }
