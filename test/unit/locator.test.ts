@@ -199,7 +199,7 @@ describe('the verdict cache', () => {
     return path.join(dir, files[0]);
   };
 
-  it('as root it is /var/cache/agentsight/locator, whatever HOME and XDG_CACHE_HOME say (sudo -E passes the invoking user\'s)', () => {
+  it("as root it is /var/cache/agentsight/locator, whatever HOME and XDG_CACHE_HOME say (sudo -E passes the invoking user's)", () => {
     const env = { HOME: '/home/someone', XDG_CACHE_HOME: '/tmp/anyone', SUDO_UID: '1000' };
     expect(defaultCacheDir(env, 0)).toBe(ROOT_CACHE_DIR);
     expect(ROOT_CACHE_DIR).toBe('/var/cache/agentsight/locator');

@@ -62,7 +62,11 @@ function benign<T>(v: T): T {
 const base = { timestamp: 1_700_000_000_000, pid: 4242, comm: H };
 
 const EVENTS: Event[] = [
-  { ...base, source: 'process', data: { event: 'EXEC', ppid: 1, filename: H, full_command: `${H} --flag ${H}`, llm_call_id: H, tool_name: H, argv_truncated: true } },
+  {
+    ...base,
+    source: 'process',
+    data: { event: 'EXEC', ppid: 1, filename: H, full_command: `${H} --flag ${H}`, llm_call_id: H, tool_name: H, argv_truncated: true },
+  },
   { ...base, source: 'process', data: { event: 'EXIT', ppid: 1, exit_code: H, signal: H, duration_ms: H } },
   { ...base, source: 'process', data: { event: 'FORK', ppid: H } },
   { ...base, source: 'process', data: { event: 'FILE_OPEN', filepath: `/tmp/new\nline${H}`, flags: H, fd: H, error: H, repeat: true, count: H, window_ms: H } },
@@ -238,7 +242,9 @@ describe('lines agentsight writes to stderr', () => {
     const s: SessionSummaryData = {
       llm_calls: 1,
       llm_errors: 0,
-      models: [{ provider: H, model: H, calls: 1, input_tokens: 1, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, reasoning_tokens: 0 }],
+      models: [
+        { provider: H, model: H, calls: 1, input_tokens: 1, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, reasoning_tokens: 0 },
+      ],
       tool_calls_requested: 1,
       tool_calls_linked: 1,
       commands: [
