@@ -143,7 +143,8 @@ const S_ISVTX = 0o1000;
  * - each is a directory owned by root or the effective user (only root, when
  *   running as root) that neither its group nor other users can write; above
  *   `dir` itself a sticky directory such as /tmp is allowed (nobody else can
- *   rename or remove what is ours in it);
+ *   rename or remove what is ours in it), and for `dir` too with `sticky`
+ *   (to make a fresh directory in it, as mkdtemp does);
  * - a symbolic link is followed only when root or the effective user made it
  *   (its target is then verified the same way); a link someone else made is
  *   refused, wherever it is;
@@ -154,13 +155,14 @@ const S_ISVTX = 0o1000;
  * path leads to, so files opened under it afterwards are the ones checked.
  * @throws UntrustedPathError saying which component and why.
  */
-export async function trustedDir(dir: string, opts: { what: string; create?: boolean }): Promise<string | null> {
+export async function trustedDir(dir: string, opts: { what: string; create?: boolean; sticky?: boolean }): Promise<string | null> {
   const refuse = (p: string, why: string) => new UntrustedPathError(`${opts.what} ${dir}: ${p} ${why}; not trusted`, p);
   const check = (p: string, st: fs.Stats, last: boolean) => {
     if (!st.isDirectory()) throw refuse(p, 'is not a directory');
     if (!trusted(st.uid)) throw refuse(p, `belongs to uid ${st.uid}, not to ${owners()}`);
     const w = st.mode & 0o022;
-    if (w && (last || !(st.mode & S_ISVTX))) throw refuse(p, `can be written by ${writers(st.mode)} (mode ${(st.mode & 0o7777).toString(8)})`);
+    if (w && ((last && !opts.sticky) || !(st.mode & S_ISVTX)))
+      throw refuse(p, `can be written by ${writers(st.mode)} (mode ${(st.mode & 0o7777).toString(8)})`);
   };
   let pending = path.resolve(dir).split('/').filter(Boolean);
   let cur = '/';

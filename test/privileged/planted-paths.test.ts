@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { defaultCacheDir, locateTls, LOCATOR_VERSION, ROOT_CACHE_DIR, type LocatorVerdict } from '../../lib/locator';
 import { CACHE_FORMAT } from '../../lib/locator/cache';
+import { createTlsMaterial } from '../../lib/standin/tls';
 import { signalTree } from '../../lib/session/recording';
 import { runCli, type CliRun } from '../support/cli';
 import { describePrivileged } from '../support/privileged';
@@ -189,6 +190,36 @@ describePrivileged('planted paths: root does not follow, trust or write what a u
       expect(fs.existsSync(path.join(ROOT_CACHE_DIR, `build-${claude!.buildId}.json`))).toBe(true);
     },
   );
+
+  it('the stand-in (agentsight demo) under sudo -E: its keys are not made in the user’s TMPDIR, and an openssl planted on PATH is not run', async () => {
+    const tmp = userDir(path.join(home, 'tmp'), 0o700);
+    const bin = userDir(path.join(home, 'sslbin'));
+    const marker = path.join(drop, 'planted-openssl-ran');
+    userFile(path.join(bin, 'openssl'), `#!/bin/sh\ntouch ${marker}\nexec /usr/bin/openssl "$@"\n`, 0o755);
+    const saved = { TMPDIR: process.env.TMPDIR, PATH: process.env.PATH };
+    process.env.TMPDIR = tmp;
+    process.env.PATH = `${bin}:${process.env.PATH}`;
+    try {
+      const m = await createTlsMaterial();
+      try {
+        expect(m.dir.startsWith('/tmp/agentsight-standin-')).toBe(true);
+        expect(fs.statSync(m.dir).uid).toBe(0);
+        expect(fs.statSync(m.dir).mode & 0o777).toBe(0o700);
+      } finally {
+        await m.dispose();
+      }
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    expect(fs.existsSync(marker)).toBe(false);
+    // a --tls-dir of the user's is refused
+    await expect(createTlsMaterial({ dir: path.join(home, 'tls') })).rejects.toThrow(/belongs to uid 65534, not to root; not trusted/);
+    expect(fs.existsSync(path.join(home, 'tls'))).toBe(false);
+  });
 
   /** `agentsight record -o <output> -- /bin/true` as root: the exit code and stderr, with a time limit (a FIFO must not block it). */
   async function recordTo(output: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string; ms: number }> {
