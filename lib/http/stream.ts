@@ -21,6 +21,7 @@ export interface StreamError {
     | 'invalid_chunk'
     | 'gap'
     | 'unsupported_protocol'
+    | 'invalid_frame'
     | 'incomplete_message';
   message: string;
   /** Byte offset in this direction's stream where the problem starts. */

@@ -31,10 +31,11 @@ export class ConnectionTable {
     let n = 0;
     for (const c of this.conns.values()) {
       for (const ds of [c.dirs.write, c.dirs.read]) {
-        n += ds.parser.bufferedBytes;
+        n += ds.parser.bufferedBytes + (ds.sniff?.length ?? 0);
         const s = ds.msg?.stream;
         if (s) n += s.heldBytes;
       }
+      if (c.h2) n += c.h2.bufferedBytes;
     }
     return n;
   }
@@ -53,7 +54,16 @@ export class ConnectionTable {
       this.close(oldest, e);
       this.ctx.counters.connections_evicted++;
     }
-    c = { id, pid: e.pid, comm: e.comm, lastNs: ns, nextSeq: 0, awaiting: [], dirs: { write: null as unknown as DirState, read: null as unknown as DirState } };
+    c = {
+      id,
+      pid: e.pid,
+      comm: e.comm,
+      lastNs: ns,
+      nextSeq: 0,
+      awaiting: [],
+      dirs: { write: null as unknown as DirState, read: null as unknown as DirState },
+      h2: null,
+    };
     c.dirs.write = this.newDir(c, 'write');
     c.dirs.read = this.newDir(c, 'read');
     this.conns.set(id, c);
@@ -86,6 +96,7 @@ export class ConnectionTable {
   /** End both streams of a connection (flushing what they hold, at the time of `when`) and forget it. */
   private close(c: Conn, when: Event | undefined): void {
     this.ctx.at(when, () => {
+      c.h2?.close();
       for (const dir of ['write', 'read'] as const) {
         const ds = c.dirs[dir];
         ds.parser.end();
@@ -97,7 +108,7 @@ export class ConnectionTable {
   }
 
   private newDir(c: Conn, dir: Dir): DirState {
-    const ds: DirState = { parser: null as unknown as Http1Stream, msg: null, startRefs: null, startNs: 0 };
+    const ds: DirState = { parser: null as unknown as Http1Stream, msg: null, startRefs: null, startNs: 0, sniff: null, started: false };
     ds.parser = new Http1Stream(this.sinkFor(c, dir, ds), { maxHeaderBytes: this.ctx.config.maxHeaderBytes });
     return ds;
   }

@@ -10,6 +10,16 @@ import type { Conn, Message, PendingRequest } from './state';
 
 /** Number a request and queue it for its response; beyond maxPipelined the oldest waiting request is forgotten. */
 export function queueRequest(ctx: ParseContext, c: Conn, m: Message): void {
+  const pending = numberRequest(c, m);
+  c.awaiting.push(pending);
+  if (c.awaiting.length > ctx.config.maxPipelined) {
+    c.awaiting.shift();
+    ctx.counters.unanswered_requests_dropped++;
+  }
+}
+
+/** Give a request its exchange number and the summary its response events carry. */
+export function numberRequest(c: Conn, m: Message): PendingRequest {
   const { head, headers } = m;
   m.seq = c.nextSeq++;
   const host = headers['host'] ?? null;
@@ -20,11 +30,7 @@ export function queueRequest(ctx: ParseContext, c: Conn, m: Message): void {
     summary: { seq: m.seq, method: head.method ?? '', path, host, url: requestUrl(path, host), end_mono_ns: null, end_timestamp: null },
   };
   m.request = pending;
-  c.awaiting.push(pending);
-  if (c.awaiting.length > ctx.config.maxPipelined) {
-    c.awaiting.shift();
-    ctx.counters.unanswered_requests_dropped++;
-  }
+  return pending;
 }
 
 /** The request target as an absolute URL (https: the bytes were TLS plaintext), when it can be told. */
