@@ -126,6 +126,25 @@ const httpLike: Renderer = (e, _c, opts) => {
 registerRenderer('http', httpLike);
 registerRenderer('sse', httpLike);
 
+registerRenderer('websocket', (e, c) => {
+  const d = e.data;
+  const where = t(`${d.host ?? ''}${d.path ?? ''}`);
+  if (d.type === 'parse_error') return `${c.red('WS   ')} ${who(e, c)} ${where} ${t(d.kind)}: ${t(d.message)}`;
+  if (d.type === 'end')
+    return `${c.cyan('WS   ')} ${who(e, c)} ${where} ended (${t(d.reason)}) ${t(d.messages?.client_to_server ?? 0)}→ ${t(d.messages?.server_to_client ?? 0)}←`;
+  const arrow = d.direction === 'client_to_server' ? '→' : '←';
+  const flags = [d.compressed ? 'deflate' : '', d.fragmented ? `${t(d.frames)} frames` : '', d.truncated ? c.yellow('truncated') : '']
+    .filter(Boolean)
+    .join(' ');
+  const body =
+    d.opcode === 'close'
+      ? `${t(d.close_code ?? '')} ${preview(String(d.data ?? ''), 120)}`
+      : d.data_encoding === 'base64'
+        ? `[${t(d.size)} bytes]`
+        : preview(String(d.data), 120);
+  return `${c.cyan('WS   ')} ${who(e, c)} ${arrow} ${t(d.opcode)} ${t(d.size)}B${flags ? ' ' + c.dim(flags) : ''} ${body}`;
+});
+
 registerRenderer('diagnostic', (e, c) => `${c.yellow('NOTE ')} ${t(e.data.message ?? JSON.stringify(e.data))}`);
 
 registerRenderer('llm', (e, c) => {

@@ -117,6 +117,18 @@ const EVENTS: Event[] = [
       request: { host: H, path: H },
     },
   },
+  {
+    ...base,
+    source: 'websocket',
+    data: { type: 'message', host: H, path: H, direction: 'server_to_client', opcode: H, size: 3, data: H, data_encoding: 'utf8', fragmented: true, frames: H },
+  },
+  {
+    ...base,
+    source: 'websocket',
+    data: { type: 'message', host: H, path: H, direction: 'client_to_server', opcode: 'close', close_code: H, data: H, size: 2 },
+  },
+  { ...base, source: 'websocket', data: { type: 'parse_error', host: H, path: H, kind: H, message: H } },
+  { ...base, source: 'websocket', data: { type: 'end', host: H, path: H, reason: H, messages: { client_to_server: H, server_to_client: 1 } } },
   { ...base, source: 'diagnostic', data: { type: 'tls_discovery', level: 'warning', message: `no TLS code found in pid 7 (${H}, /tmp/${H})` } },
   {
     ...base,
