@@ -1,5 +1,6 @@
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
 import { ownEvent, type Event } from '../core/event';
+import { printable } from '../render/safe-text';
 
 export interface ModelUsage {
   provider: string;
@@ -146,7 +147,11 @@ export class SessionSummary implements Analyzer {
   }
 }
 
-/** The summary for people (stderr at exit). */
+/**
+ * The summary for people (stderr at exit). Each line is one line, safe to
+ * print: the commands, models and tool names in it are captured text, shown
+ * through printable() (render/safe-text.ts).
+ */
 export function summaryText(s: SessionSummaryData): string[] {
   const out: string[] = [];
   out.push(`LLM calls: ${s.llm_calls}${s.llm_errors ? ` (${s.llm_errors} failed)` : ''}`);
@@ -161,10 +166,11 @@ export function summaryText(s: SessionSummaryData): string[] {
   for (const c of s.commands.slice(0, 50)) {
     const status = c.signal ? `killed by ${c.signal}` : c.exit_code === undefined ? 'running' : `exit ${c.exit_code}`;
     const link = c.llm_call_id ? `  <- ${c.tool_name ?? 'tool'} call ${c.tool_call_id ?? '?'} of ${c.llm_call_id}` : '';
-    const cmd = c.command.length > 100 ? `${c.command.slice(0, 99)}…` : c.command;
+    const full = printable(c.command);
+    const cmd = full.length > 100 ? `${full.slice(0, 99)}…` : full;
     out.push(`  [${c.pid}] ${cmd} (${status})${link}`);
   }
   if (s.commands.length > 50 || s.commands_not_listed)
     out.push(`  … and ${s.commands.length - 50 > 0 ? s.commands.length - 50 + s.commands_not_listed : s.commands_not_listed} more`);
-  return out;
+  return out.map(printable);
 }

@@ -14,6 +14,7 @@ import type { DemoOptions, FileOutputOptions, RecordCliOptions } from '../config
 import type { SessionIo } from '../session/run';
 import { openFileLogger } from '../sinks/file-logger';
 import { preview } from '../render/events';
+import { printable, writeLine } from '../render/safe-text';
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -27,7 +28,8 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
   command.push('--provider', provider, o.stream === false ? '--no-stream' : '--stream', 'What kernel is this machine running? run: uname -a');
 
   const standin = await startStandin({});
-  const say = (s: string) => io.stderr.write(`${s}\n`);
+  // what the demo says quotes captured text (model answers, commands): one escaped line each
+  const say = (s: string) => writeLine(io.stderr, s);
   const file = o.output ?? path.resolve(`agentsight-demo-${Date.now()}.ndjson`);
   const llm: Event[] = [];
   const linked: Event[] = [];
@@ -50,7 +52,9 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
     say('demo: what the kernel saw');
     for (const e of llm) {
       const d = e.data;
-      const tools = (d.response.tool_calls as { name: string; command?: string; id: string }[]).map((t) => `${t.name}(${t.command ?? ''}) [${t.id}]`);
+      const tools = (d.response.tool_calls as { name: string; command?: string; id: string }[]).map(
+        (t) => `${printable(t.name)}(${printable(String(t.command ?? ''))}) [${printable(t.id)}]`,
+      );
       say(
         `  LLM call ${d.call_id}: ${d.endpoint.method} ${d.endpoint.host}${d.endpoint.path} -> ${d['http.response.status_code']}, model ${d['gen_ai.response.model'] ?? d['gen_ai.request.model']}, ${d.streaming ? 'streamed' : 'JSON'}, ${d['gen_ai.usage.input_tokens'] ?? '?'} in / ${d['gen_ai.usage.output_tokens'] ?? '?'} out tokens`,
       );

@@ -9,6 +9,7 @@
 import yargsFactory from 'yargs/yargs';
 import type { Argv } from 'yargs';
 import { AgentsightError, UsageError } from '../core/errors';
+import { Timeline } from '../core/timeline';
 import type { Analyzer } from '../core/analyzer';
 import { tlsAnalyzers } from '../analyzers/chains';
 import { Redactor } from '../analyzers/redactor';
@@ -44,6 +45,7 @@ import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { runDemo } from './demo';
+import { printable, printableLines, writeLine } from '../render/safe-text';
 import { openDefaultRecordFile, runRecord } from './record';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -83,8 +85,8 @@ async function outputs(o: ConsoleAndFile, io: SessionIo): Promise<Outputs> {
 async function runWithSummary(runner: Runner, io: SessionIo, out: Outputs, before: () => string[] = () => []): Promise<number> {
   runner.validate();
   const r = await runSession(runner, io, { signal: out.stdoutClosed, sinks: out.sinks });
-  for (const l of before()) io.stderr.write(`agentsight: ${l}\n`);
-  for (const l of summaryLines(r)) io.stderr.write(`${l}\n`);
+  for (const l of before()) writeLine(io.stderr, `agentsight: ${l}`);
+  for (const l of summaryLines(r)) writeLine(io.stderr, l);
   return outputFailed(r.losses) ? EXIT_OUTPUT_FAILED : 0;
 }
 
@@ -161,7 +163,7 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
     const r = await runRecord(command, o, io, { sinks: logger ? [logger] : [], file: logger?.path ?? null });
     // a failed write is said even with --quiet
     const lines = o.quiet ? r.summary.filter((l) => /^WARNING|^exit status/.test(l)) : r.summary;
-    for (const l of lines) io.stderr.write(`agentsight: ${l}\n`);
+    for (const l of lines) writeLine(io.stderr, `agentsight: ${l}`);
     return r.exitCode;
   },
 };
@@ -247,7 +249,14 @@ export async function main(argv: string[] = process.argv.slice(2), io: SessionIo
       if (printed) io.stdout.write(`${printed}\n`);
       return 0;
     }
-    return await spec.run(fromFlags(spec.options, flags), io, chosen.command ?? []);
+    const options = fromFlags<Record<string, unknown>>(spec.options, flags);
+    if (options.verbose) {
+      // --verbose: one timeline for every step from here, its first mark the start-up of node and agentsight
+      const tl = new Timeline();
+      tl.mark('agentsight loaded, command line read (since the process started)', 0);
+      options.timeline = tl;
+    }
+    return await spec.run(options, io, chosen.command ?? []);
   } catch (err) {
     return reportError(err, io, chosen.spec?.name ?? COMMANDS.find((c) => c.name === argv[0])?.name);
   }
@@ -255,14 +264,24 @@ export async function main(argv: string[] = process.argv.slice(2), io: SessionIo
 
 export function reportError(err: unknown, io: SessionIo, command?: string): number {
   if (err instanceof UsageError || (err instanceof Error && err.name === 'YError')) {
-    io.stderr.write(`agentsight: ${err.message}\nRun "agentsight ${command ?? ''}${command ? ' ' : ''}--help" for usage.\n`);
+    writeLine(io.stderr, `agentsight: ${err.message}`);
+    writeLine(io.stderr, `Run "agentsight ${command ?? ''}${command ? ' ' : ''}--help" for usage.`);
     return 2;
   }
   if (err instanceof AgentsightError) {
-    io.stderr.write(`agentsight: ${err.message}\n`);
-    if (process.env.AGENTSIGHT_DEBUG && err.log) io.stderr.write(`--- libbpf log ---\n${err.log}\n`);
+    writeLine(io.stderr, `agentsight: ${err.message}`);
+    if (process.env.AGENTSIGHT_DEBUG && err.log) io.stderr.write(`--- libbpf log ---\n${printableLines(err.log)}\n`);
     return 1;
   }
-  io.stderr.write(`agentsight: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  io.stderr.write(`agentsight: unexpected error: ${unexpected(err)}\n`);
   return 1;
+}
+
+/** An unexpected error for stderr: its message on one escaped line, then its stack frames (their own line breaks kept). */
+function unexpected(err: unknown): string {
+  if (!(err instanceof Error)) return printable(String(err));
+  const head = `${err.name}: ${err.message}`;
+  const stack = err.stack ?? '';
+  if (!stack.startsWith(head)) return printable(err.message);
+  return printable(head) + printableLines(stack.slice(head.length));
 }

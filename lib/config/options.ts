@@ -7,6 +7,7 @@
 import type { OutputFormat } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
+import type { Timeline } from '../core/timeline';
 import { defined } from './define';
 
 /** Which processes to watch: by name prefix and by pid, each with all descendants. */
@@ -97,11 +98,15 @@ export interface AgentOptions extends SelectionOptions, Partial<ChainOptions> {
   ringBytes?: number;
   /** Periodic stats events while drops change (ms; 0: only the final one). */
   statsIntervalMs?: number;
+  /** Say what is loaded and attached, and how long each step takes (`--verbose`). */
+  verbose?: boolean;
+  /** Where --verbose lines go (one for both tracers; made by them when not given). */
+  timeline?: Timeline;
 }
 
 /** The options of each tracer that `agent`/`record` runs. */
 export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; process: ProcessTracerOptions } {
-  const sel = defined({ comm: o.comm, pid: o.pid });
+  const sel = defined({ comm: o.comm, pid: o.pid, verbose: o.verbose, timeline: o.timeline });
   const statsIntervalMs = o.statsIntervalMs ?? 10_000;
   return {
     ssl: {
@@ -121,6 +126,7 @@ export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; pr
 export interface ConsoleOptions {
   /** No console output. */
   quiet?: boolean;
+  verbose?: boolean;
   format?: OutputFormat;
   statsIntervalMs?: number;
 }
@@ -139,6 +145,7 @@ export interface RecordCliOptions {
   /** No summary on stderr. */
   quiet?: boolean;
   statsIntervalMs?: number;
+  verbose?: boolean;
 }
 
 /** `demo`'s options. */

@@ -35,6 +35,8 @@ export const OSSL_SOURCE = 'ssl/ssl_lib.c';
 export interface OpensslInternal {
   name: 'ssl_read_internal' | 'ssl_write_internal';
   entry: number;
+  /** End of the last instruction the proof decoded. */
+  end: number;
   /** 0-based argument index of the size_t * that receives the byte count. */
   lenArg: number;
 }
@@ -238,7 +240,9 @@ export async function analyzeOpenssl(elf: ElfFile): Promise<OpensslResult> {
         if (site) evidence.push(`${pub} ${hex(f.fn.entry)}: ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH) at ssl_lib.c:${site.line}`);
       }
     }
-    out[key] = { name: internal, entry: target, lenArg };
+    let end = target;
+    for (const i of own.fn.insns.values()) end = Math.max(end, i.ip + i.len);
+    out[key] = { name: internal, entry: target, end, lenArg };
   }
   return { ok: true, read: out.read!, write: out.write!, evidence };
 }

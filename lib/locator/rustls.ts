@@ -54,6 +54,8 @@ export interface RustlsLayout {
 export interface RustlsMethod {
   kind: 'encrypt' | 'decrypt';
   entry: number;
+  /** End of the last instruction the proof decoded. */
+  end: number;
   provider: RustlsProvider;
   /** The vtable it was found in. */
   vtable: number;
@@ -322,17 +324,19 @@ export async function analyzeRustls(elf: ElfFile): Promise<RustlsResult> {
       evidence.push(`method ${hex(entry)} not decodable: ${fn.problems[0]}`);
       continue;
     }
+    let end = entry;
+    for (const i of fn.insns.values()) end = Math.max(end, i.ip + i.len);
     const d = decryptShape(fn);
     const e = await encryptShape(elf, fn);
     if (typeof d !== 'string' && typeof e !== 'string') return fail('AMBIGUOUS', `method ${hex(entry)} looks like both encrypt and decrypt`);
     if (typeof d !== 'string') {
-      found.push({ kind: 'decrypt', entry, provider: m.provider, vtable: m.vtable });
+      found.push({ kind: 'decrypt', entry, end, provider: m.provider, vtable: m.vtable });
       dec.push(d);
       evidence.push(
         `decrypt ${hex(entry)} (${m.provider}, vtable ${hex(m.vtable)}): payload at msg+${d.inPtr}, length at msg+${d.inLen} compared with the 16-byte tag`,
       );
     } else if (typeof e !== 'string') {
-      found.push({ kind: 'encrypt', entry, provider: m.provider, vtable: m.vtable });
+      found.push({ kind: 'encrypt', entry, end, provider: m.provider, vtable: m.vtable });
       enc.push(e);
       evidence.push(
         `encrypt ${hex(entry)} (${m.provider}, vtable ${hex(m.vtable)}): OutboundChunks at msg+${e.chunks}, ContentType byte at msg+${e.typ}, ApplicationData = ${e.appData}`,

@@ -34,6 +34,10 @@ export interface LocatedFunction {
   convention: TlsConvention;
   /** First bytes at the entry, hex (a later attach can re-check them). */
   entryBytes: string;
+  /** Bytes from the entry to the end of the last instruction the proof decoded. */
+  size: number;
+  /** SHA-256 (hex) of those `size` bytes: a cached verdict applies only to a file that still has them at `offset`. */
+  sha256: string;
 }
 
 /** The analysed file. */
@@ -60,6 +64,8 @@ export interface SupportedVerdict {
   analysisMs: number;
   /** True when this verdict came from the cache. */
   cached: boolean;
+  /** Set when the cache was not used because it cannot be trusted (or read): why, for a notice. The verdict is a fresh analysis then. */
+  cacheProblem?: string;
 }
 
 /** The locator cannot (or need not) locate functions in this file; `reason` says why. */
@@ -76,6 +82,8 @@ export interface UnsupportedVerdict {
   locatorVersion: number;
   analysisMs: number;
   cached: boolean;
+  /** As in SupportedVerdict. */
+  cacheProblem?: string;
 }
 
 /**
@@ -114,6 +122,10 @@ export interface RustlsLocatedFunction {
   offset: number;
   /** First bytes at the entry, hex. */
   entryBytes: string;
+  /** Bytes from the entry to the end of the last instruction the proof decoded. */
+  size: number;
+  /** SHA-256 (hex) of those `size` bytes: a cached verdict applies only to a file that still has them at `offset`. */
+  sha256: string;
 }
 
 /** Field offsets the probes read (see RustlsLayout in rustls.ts). */
@@ -139,6 +151,8 @@ export interface SupportedRustlsVerdict {
   locatorVersion: number;
   analysisMs: number;
   cached: boolean;
+  /** Set when the cache directory or file was refused or unreadable (the verdict was made afresh). */
+  cacheProblem?: string;
 }
 
 export type RustlsVerdict = SupportedRustlsVerdict | UnsupportedVerdict;
@@ -151,6 +165,9 @@ export interface OpensslLocatedFunction {
   /** 0-based argument index of the size_t * that receives the byte count (3, or 4 from OpenSSL 3.2 on for writes). */
   lenArg: number;
   entryBytes: string;
+  /** Bytes from the entry to the end of the last instruction the proof decoded, and their SHA-256. */
+  size: number;
+  sha256: string;
 }
 
 /** The OpenSSL locator found ssl_read_internal/ssl_write_internal with unambiguous evidence. */
@@ -164,13 +181,22 @@ export interface SupportedOpensslVerdict {
   locatorVersion: number;
   analysisMs: number;
   cached: boolean;
+  /** Set when the cache directory or file was refused or unreadable (the verdict was made afresh). */
+  cacheProblem?: string;
 }
 
 export type OpensslVerdict = SupportedOpensslVerdict | UnsupportedVerdict;
 
 /** Options of locateTls(). */
 export interface LocateOptions {
-  /** Cache directory (default: $AGENTSIGHT_LOCATOR_CACHE, else $XDG_CACHE_HOME/agentsight/locator, else ~/.cache/agentsight/locator). */
+  /**
+   * Cache directory (default: $AGENTSIGHT_LOCATOR_CACHE; else, as root,
+   * /var/cache/agentsight/locator; else $XDG_CACHE_HOME/agentsight/locator or
+   * ~/.cache/agentsight/locator). Used only when it and every directory above
+   * it are owned by root or the effective user and not writable by others
+   * (see docs/boringssl-locator.md); otherwise verdicts are not cached and
+   * `cacheProblem` says why.
+   */
   cacheDir?: string;
   /** Read and write the cache (default true). False always analyses and stores nothing. */
   cache?: boolean;

@@ -6,17 +6,20 @@ import * as fs from 'fs';
 import * as readline from 'readline';
 import { diagnosticEvent, type Event } from '../core/event';
 import { encodePayload, sslPayload } from '../core/payload';
+import { jsonText } from '../render/safe-text';
 
 /**
  * One event as a JSON line (with "\n"). ssl events whose bytes are held out
  * of band get data.data / data.data_encoding filled in, so nothing is lost.
+ * Characters a terminal would interpret are escaped (jsonText()), so a line
+ * shown on a terminal is as harmless as it is exact.
  */
 export function toJsonLine(e: Event): string {
   if (e.source === 'ssl' && typeof (e.data as { data?: unknown }).data !== 'string') {
     const bytes = sslPayload(e);
-    return JSON.stringify({ ...e, data: { ...e.data, ...encodePayload(bytes) } }) + '\n';
+    return jsonText(JSON.stringify({ ...e, data: { ...e.data, ...encodePayload(bytes) } })) + '\n';
   }
-  return JSON.stringify(e) + '\n';
+  return jsonText(JSON.stringify(e)) + '\n';
 }
 
 function isEvent(v: unknown): v is Event {
