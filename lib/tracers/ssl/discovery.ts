@@ -133,7 +133,8 @@ export class TlsDiscovery {
   private verdicts(r: ExecutableInspection, displayPath: string, key: string, strict: boolean): TlsTarget[] {
     // said once per reason: the cache directory is the same for every file
     for (const v of [r.verdict, r.rustls, r.openssl])
-      if (v?.cacheProblem) this.notice(`locator-cache:${v.cacheProblem}`, `${v.cacheProblem}, so the locator did not use it (${displayPath} was analysed afresh)`);
+      if (v?.cacheProblem)
+        this.notice(`locator-cache:${v.cacheProblem}`, `${v.cacheProblem}, so the locator did not use it (${displayPath} was analysed afresh)`);
     if (r.rustls?.supported === false && r.rustls.code !== 'NOT_RUSTLS') {
       const msg =
         `${displayPath} contains rustls but its TLS record functions cannot be located with certainty ` +
