@@ -54,11 +54,16 @@ export interface DiscoveryHooks {
 /** After a selected process execs, look at its mappings again at these delays (ms), for libraries it loads late. */
 const RESCAN_DELAYS = [300, 1500, 5000];
 
-/** A file open that could be a library being loaded: read-only, not a directory, not in /proc, /sys or /dev. */
+/**
+ * A file open that could be a library being loaded (dlopen): read-only, not a
+ * directory, named like a shared object or a Node addon (`*.so`, `*.so.N`,
+ * `*.node`), not under /proc, /sys or /dev. Files mapped executable are
+ * looked at whatever their name (the rescans after exec).
+ */
 function mayBeLibrary(d: Record<string, unknown>): boolean {
   const flags = Number(d.flags_raw);
   const p = String(d.filepath);
-  return (flags & 3) === 0 && (flags & 0o200000) === 0 && !/^\/(proc|sys|dev)\//.test(p);
+  return (flags & 3) === 0 && (flags & 0o200000) === 0 && /\.(so(\.\d+)*|node)$/.test(p) && !/^\/(proc|sys|dev)\//.test(p);
 }
 
 /** Every --binary-path must exist (checked before anything is loaded). */
@@ -329,7 +334,7 @@ export class TlsDiscovery {
         for (const ms of RESCAN_DELAYS) this.later(ms, () => this.scanProcess(pid, report && ms === last));
       }
     } else if (d.event === 'FILE_OPEN' && d.fd !== undefined && (isTlsLibraryName(String(d.filepath)) || (selected && mayBeLibrary(d)))) {
-      // TLS libraries by name; any file a selected process opens may be a library with rustls
+      // TLS libraries by name; a library a selected process opens may have rustls or OpenSSL
       // inside (Copilot CLI dlopens its runtime.node): looked at once per file, cheaply first
       const pid = e.pid;
       const p = String(d.filepath);
