@@ -22,6 +22,7 @@ import { errorOf, isObj, str, toolCall } from '../providers/util';
 import { StreamMerger } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
 import { ToolLinker } from './tool-links';
+import type { CallCost } from '../cost/cost';
 
 /** The API of a call: the provider id. */
 export type LlmApi = ApiId;
@@ -63,6 +64,12 @@ export interface LlmCallData extends Record<string, unknown> {
   http_seq: number;
   /** the stream ended without its terminal event (idle timeout, connection closed, ...) */
   incomplete?: string;
+  /** What the call cost, when its model is priced (CostAnalyzer, lib/cost). */
+  cost_usd?: number;
+  cost?: CallCost['cost'];
+  /** Its model has no price, or its usage is not known. */
+  cost_unpriced?: true;
+  cost_unpriced_reason?: string;
 }
 
 export interface LlmAnalyzerOptions {

@@ -20,8 +20,10 @@ import {
   DEMO_OPTIONS,
   FILE_OPTIONS,
   OUTPUT_OPTIONS,
+  PRICE_OPTIONS,
   PROCESS_OPTIONS,
   RECORD_OPTIONS,
+  REPORT_OPTIONS,
   SELECTION_OPTIONS,
   SSL_TRACER_OPTIONS,
 } from '../config/tables';
@@ -33,7 +35,10 @@ import {
   type DemoOptions,
   type FileOutputOptions,
   type RecordCliOptions,
+  type ReportCliOptions,
 } from '../config/options';
+import { Prices } from '../cost/prices';
+import { buildReport, renderReport } from '../report';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
@@ -55,12 +60,14 @@ interface CommandSpec<T extends object = Record<string, unknown>> {
   usage?: string;
   /** Everything after `--` is a command to run, not options. */
   commandAfterDash?: boolean;
+  /** Words after the command (files): passed to run() as its third argument. */
+  positional?: { name: string; describe: string; required: boolean };
   /** Options of the command itself. */
   options: OptionTable;
   /** Options also accepted after `--` (the original's pass-through form). */
   passThrough?: OptionTable;
   examples: [string, string][];
-  /** Run with the typed options (and the command after `--`, for commandAfterDash). */
+  /** Run with the typed options (and the command after `--`, for commandAfterDash, or the positional words). */
   run(options: T, io: SessionIo, command: string[]): Promise<number>;
 }
 
@@ -130,7 +137,7 @@ const sslCommand: CommandSpec<SslTracerOptions & Partial<ChainOptions> & Console
 const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile> = {
   name: 'agent',
   describe: 'Watch agents: TLS (HTTP, streamed answers, LLM calls) and processes under one selection',
-  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
+  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
   examples: [
     ['$0 agent --comm python', 'python* processes and everything they start'],
     ['$0 agent --pid 1234 --ssl-uid 1000 --http-filter "POST /api"', 'one agent, filtered'],
@@ -148,7 +155,7 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
   name: 'record',
   usage: '$0 record [options] -- <command> [args...]',
   describe: 'Launch a command and trace it and all its descendants from its first instruction',
-  options: { ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
+  options: { ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
   commandAfterDash: true,
   examples: [
     ['$0 record -- python3 agent.py', 'session written to agentsight-record-<time>.ndjson, summary at exit'],
@@ -169,14 +176,33 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
 const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOptions> = {
   name: 'demo',
   describe: 'Run the bundled demo: a local LLM API stand-in, a small tool-using agent, recorded',
-  options: { ...DEMO_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
+  options: { ...DEMO_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
   examples: [['$0 demo', 'record the demo agent asking for and running a tool, then show what was captured']],
   async run(o, io) {
     return runDemo(o, io);
   },
 };
 
-export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand] as CommandSpec[];
+const reportCommand: CommandSpec<ReportCliOptions> = {
+  name: 'report',
+  describe: 'Report on saved sessions: calls, tokens and cost per model, latency, tool calls and their commands, files written, hosts, errors',
+  positional: { name: 'files', describe: 'Session files (NDJSON, as written by record or --output); several are read one after another', required: true },
+  options: REPORT_OPTIONS,
+  examples: [
+    ['$0 report agentsight-record-20261128-101502.ndjson', 'tables for a terminal'],
+    ['$0 report --format markdown session.ndjson >> "$GITHUB_STEP_SUMMARY"', 'in a CI job summary'],
+    ['$0 report --format json a.ndjson b.ndjson | jq .totals.cost_usd', 'for scripts'],
+    ['$0 report --prices my-prices.json session.ndjson', 'priced with other prices'],
+  ],
+  async run(o, io, files) {
+    const prices = Prices.load(o.prices);
+    const r = await buildReport(files, { prices, reprice: o.prices !== undefined });
+    io.stdout.write(renderReport(r, o.format ?? 'text'));
+    return 0;
+  },
+};
+
+export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand, reportCommand] as CommandSpec[];
 
 /** A command's flag values as parsed by yargs, with the `--` part merged in (or split off as the command to run). */
 function collectFlags(spec: CommandSpec, argv: FlagValues): { flags: FlagValues; command: string[] } {
@@ -184,6 +210,10 @@ function collectFlags(spec: CommandSpec, argv: FlagValues): { flags: FlagValues;
   for (const k of Object.keys(spec.options)) if (argv[k] !== undefined) own[k] = argv[k];
   const rest = (argv['--'] as (string | number)[] | undefined)?.map(String) ?? [];
   if (spec.commandAfterDash) return { flags: own, command: rest };
+  if (spec.positional) {
+    const words = ((argv[spec.positional.name] as (string | number)[] | undefined) ?? []).map(String);
+    return { flags: own, command: [...words, ...rest] };
+  }
   if (rest.length === 0) return { flags: own, command: [] };
   if (!spec.passThrough) throw new UsageError(`${spec.name} takes no arguments after --`);
   const passed = parseFlags(spec.passThrough, rest, `${spec.name} arguments after --`);
@@ -213,11 +243,13 @@ function build(argv: string[], chosen: Chosen): Argv {
       throw err ?? new UsageError(msg);
     });
   for (const spec of COMMANDS) {
+    const pos = spec.positional;
     y = y.command(
-      spec.name,
+      pos ? `${spec.name} ${pos.required ? `<${pos.name}..>` : `[${pos.name}..]`}` : spec.name,
       spec.describe,
       (cy) => {
         let c = cy.options(toYargs(spec.options));
+        if (pos) c = c.positional(pos.name, { describe: pos.describe, type: 'string', array: true });
         if (spec.usage) c = c.usage(spec.usage);
         for (const [cmd, what] of spec.examples) c = c.example(cmd, what);
         if (spec.passThrough) c = c.epilog(`Options of this command can also be given after "--" (e.g. agentsight ${spec.name} -- --comm python).`);

@@ -8,6 +8,7 @@ import type { OutputFormat } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { defined } from './define';
+import type { Prices } from '../cost/prices';
 
 /** Which processes to watch: by name prefix and by pid, each with all descendants. */
 export interface SelectionOptions {
@@ -97,6 +98,8 @@ export interface AgentOptions extends SelectionOptions, Partial<ChainOptions> {
   ringBytes?: number;
   /** Periodic stats events while drops change (ms; 0: only the final one). */
   statsIntervalMs?: number;
+  /** Prices for the cost of LLM calls: a file merged over the shipped table (`--prices`), or a table. Default: the shipped one. */
+  prices?: string | Prices;
 }
 
 /** The options of each tracer that `agent`/`record` runs. */
@@ -146,4 +149,13 @@ export interface DemoOptions {
   agent?: 'python' | 'node';
   provider?: 'anthropic' | 'openai';
   stream?: boolean;
+  /** A price file merged over the shipped table. */
+  prices?: string;
+}
+
+/** `report`'s options. */
+export interface ReportCliOptions {
+  format?: 'text' | 'json' | 'markdown';
+  /** A price file merged over the shipped table; with it every call is priced again. */
+  prices?: string;
 }

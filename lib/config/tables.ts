@@ -157,3 +157,22 @@ export const DEMO_OPTIONS: OptionTable = {
   provider: { type: 'string', choices: ['anthropic', 'openai'], default: 'anthropic', describe: 'Which API the agent talks to' },
   stream: { type: 'boolean', default: true, describe: 'Streamed answers (SSE) or plain JSON' },
 };
+
+/** The price table for the cost of LLM calls (AgentOptions.prices, ReportCliOptions.prices). */
+export const PRICE_OPTIONS: OptionTable = {
+  prices: {
+    type: 'string',
+    describe: 'Prices for the cost of LLM calls: a JSON file in the format of the shipped data/prices.json, merged over it',
+  },
+};
+
+/** `report` (ReportCliOptions). */
+export const REPORT_OPTIONS: OptionTable = {
+  format: {
+    type: 'string',
+    choices: ['text', 'json', 'markdown'],
+    default: 'text',
+    describe: 'text: aligned tables for a terminal; json: one object for scripts; markdown: for CI summaries and pull requests',
+  },
+  ...PRICE_OPTIONS,
+};

@@ -4,6 +4,7 @@
  */
 import type { Event } from '../core/event';
 import { preview, renderHttpEvent } from './http';
+import { formatUsd } from '../cost/format';
 
 export { preview };
 
@@ -123,10 +124,12 @@ registerRenderer('llm', (e, c) => {
   const what = tools.length
     ? c.cyan(`tool ${tools.map((t) => `${t.name}${t.command ? `(${preview(t.command, 60)})` : ''}`).join(', ')}`)
     : preview(String(d.response?.text ?? ''), 100);
-  return `${c.magenta('LLM  ')} ${c.bold(e.comm)}[${e.pid}] ${d['gen_ai.provider.name']} ${model} ${status} ${d.latency_ms ?? '?'} ms ${tok} ${what}`;
+  const cost = typeof d.cost_usd === 'number' ? ` ${c.green(formatUsd(d.cost_usd))}` : d.cost_unpriced ? c.dim(' unpriced') : '';
+  return `${c.magenta('LLM  ')} ${c.bold(e.comm)}[${e.pid}] ${d['gen_ai.provider.name']} ${model} ${status} ${d.latency_ms ?? '?'} ms ${tok}${cost} ${what}`;
 });
 
 registerRenderer('summary', (e, c) => {
   const d = e.data;
-  return `${c.yellow('SUMMARY')} ${d.llm_calls} LLM call(s), ${d.commands?.length ?? 0} command(s), ${d.tool_calls_linked}/${d.tool_calls_requested} tool call(s) linked`;
+  const cost = typeof d.cost_usd === 'number' && d.llm_calls ? `, ${formatUsd(d.cost_usd)}${d.unpriced_calls ? ` (+${d.unpriced_calls} unpriced)` : ''}` : '';
+  return `${c.yellow('SUMMARY')} ${d.llm_calls} LLM call(s)${cost}, ${d.commands?.length ?? 0} command(s), ${d.tool_calls_linked}/${d.tool_calls_requested} tool call(s) linked`;
 });
