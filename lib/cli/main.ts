@@ -24,6 +24,8 @@ import {
   PROCESS_OPTIONS,
   RECORD_OPTIONS,
   REPORT_OPTIONS,
+  UI_OPTIONS,
+  UI_SESSION_OPTIONS,
   SELECTION_OPTIONS,
   SSL_TRACER_OPTIONS,
 } from '../config/tables';
@@ -36,6 +38,8 @@ import {
   type FileOutputOptions,
   type RecordCliOptions,
   type ReportCliOptions,
+  type UiCliOptions,
+  type UiSessionOptions,
 } from '../config/options';
 import { Prices } from '../cost/prices';
 import { buildReport, renderReport } from '../report';
@@ -44,12 +48,13 @@ import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
 import { buildAgent } from '../session/agent';
 import { EXIT_OUTPUT_FAILED, outputFailed, runSession, summaryLines, type SessionIo } from '../session/run';
-import { openFileLogger } from '../sinks/file-logger';
+import { openFileLogger, type FileLogger } from '../sinks/file-logger';
 import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { runDemo } from './demo';
 import { openDefaultRecordFile, runRecord } from './record';
+import { runUi, sessionUi } from './ui';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -76,6 +81,8 @@ type ConsoleAndFile = ConsoleOptions & FileOutputOptions;
 /** The sinks of a tracing command: the file (when --output is given) and the console, and what stops the run when stdout's reader goes away. */
 interface Outputs {
   sinks: Analyzer[];
+  /** The --output file's logger. */
+  file: FileLogger | null;
   /** Aborted when stdout is closed by its reader (`agentsight agent | head -1`). */
   stdoutClosed: AbortSignal;
 }
@@ -84,7 +91,7 @@ async function outputs(o: ConsoleAndFile, io: SessionIo): Promise<Outputs> {
   const file = await openFileLogger(o);
   const closed = new AbortController();
   const console = new OutputAnalyzer({ stream: io.stdout, format: o.format ?? 'auto', quiet: o.quiet ?? false, onBroken: () => closed.abort() });
-  return { sinks: [...(file ? [file] : []), console], stdoutClosed: closed.signal };
+  return { sinks: [...(file ? [file] : []), console], file, stdoutClosed: closed.signal };
 }
 
 async function runWithSummary(runner: Runner, io: SessionIo, out: Outputs, before: () => string[] = () => []): Promise<number> {
@@ -134,41 +141,49 @@ const sslCommand: CommandSpec<SslTracerOptions & Partial<ChainOptions> & Console
   },
 };
 
-const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile> = {
+const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile & UiSessionOptions> = {
   name: 'agent',
   describe: 'Watch agents: TLS (HTTP, streamed answers, LLM calls) and processes under one selection',
-  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
+  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS, ...UI_SESSION_OPTIONS },
   examples: [
     ['$0 agent --comm python', 'python* processes and everything they start'],
     ['$0 agent --pid 1234 --ssl-uid 1000 --http-filter "POST /api"', 'one agent, filtered'],
     ['$0 agent --process false', 'TLS only'],
     ['$0 agent --output /var/log/agent.ndjson --quiet', 'to a file only'],
+    ['$0 agent --comm claude -o session.ndjson --ui --quiet', 'watched in the browser'],
   ],
   async run(o, io) {
     const out = await outputs(o, io);
-    const { runner, summary } = buildAgent(o, out.sinks);
-    return runWithSummary(runner, io, out, () => (summary.result ? summaryText(summary.result) : []));
+    const ui = await sessionUi(o, out.file, io);
+    const { runner, summary } = buildAgent(o, ui ? [...out.sinks, ui.sink] : out.sinks);
+    const code = await runWithSummary(runner, io, out, () => (summary.result ? summaryText(summary.result) : []));
+    await ui?.linger();
+    return code;
   },
 };
 
-const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOptions> = {
+const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOptions & UiSessionOptions> = {
   name: 'record',
   usage: '$0 record [options] -- <command> [args...]',
   describe: 'Launch a command and trace it and all its descendants from its first instruction',
-  options: { ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
+  options: { ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS, ...UI_SESSION_OPTIONS },
   commandAfterDash: true,
   examples: [
     ['$0 record -- python3 agent.py', 'session written to agentsight-record-<time>.ndjson, summary at exit'],
     ['sudo $0 record --live -- claude -p "fix the tests"', 'run as the invoking user, events shown live'],
     ['$0 record -o session.ndjson --process false -- node agent.js', 'TLS only, to a chosen file'],
+    ['$0 record --ui -- claude', 'watched live in the browser'],
   ],
   async run(o, io, command) {
     if (command.length === 0) throw new UsageError('record needs a command: agentsight record [options] -- <command> [args...]');
     const logger = o.output !== undefined ? await openFileLogger(o) : await openDefaultRecordFile(o);
-    const r = await runRecord(command, o, io, { sinks: logger ? [logger] : [], file: logger?.path ?? null });
+    const ui = await sessionUi(o, logger, io);
+    const sinks: Analyzer[] = [...(logger ? [logger] : []), ...(ui ? [ui.sink] : [])];
+    const r = await runRecord(command, o, io, { sinks, file: logger?.path ?? null });
     // a failed write is said even with --quiet
     const lines = o.quiet ? r.summary.filter((l) => /^WARNING|^exit status/.test(l)) : r.summary;
     for (const l of lines) io.stderr.write(`agentsight: ${l}\n`);
+    await ui?.linger();
     return r.exitCode;
   },
 };
@@ -202,7 +217,21 @@ const reportCommand: CommandSpec<ReportCliOptions> = {
   },
 };
 
-export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand, reportCommand] as CommandSpec[];
+const uiCommand: CommandSpec<UiCliOptions> = {
+  name: 'ui',
+  describe: 'Look at saved sessions in a local web UI: timeline, LLM calls, process tree, files, events, totals',
+  positional: { name: 'files', describe: 'Session files (default: the newest agentsight-record-*.ndjson here)', required: false },
+  options: UI_OPTIONS,
+  examples: [
+    ['$0 ui session.ndjson', 'prints the URL to open (with its access token); Ctrl-C stops it'],
+    ['$0 ui --port 8377 a.ndjson b.ndjson', 'several files, a fixed port'],
+  ],
+  async run(o, io, files) {
+    return runUi(files, o, io);
+  },
+};
+
+export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand, reportCommand, uiCommand] as CommandSpec[];
 
 /** A command's flag values as parsed by yargs, with the `--` part merged in (or split off as the command to run). */
 function collectFlags(spec: CommandSpec, argv: FlagValues): { flags: FlagValues; command: string[] } {

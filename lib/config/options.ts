@@ -159,3 +159,17 @@ export interface ReportCliOptions {
   /** A price file merged over the shipped table; with it every call is priced again. */
   prices?: string;
 }
+
+/** `ui`'s options. */
+export interface UiCliOptions {
+  port?: number;
+  host?: string;
+  prices?: string;
+}
+
+/** The web UI of a running session (`--ui`, `--ui-port`, `--ui-host`). */
+export interface UiSessionOptions {
+  ui?: boolean;
+  uiPort?: number;
+  uiHost?: string;
+}

@@ -176,3 +176,20 @@ export const REPORT_OPTIONS: OptionTable = {
   },
   ...PRICE_OPTIONS,
 };
+
+/** `ui` (UiCliOptions). */
+export const UI_OPTIONS: OptionTable = {
+  port: { type: 'number', default: 0, describe: 'Port of the web UI on 127.0.0.1 (0: any free one)' },
+  host: {
+    type: 'string',
+    describe: 'Listen on this address instead of 127.0.0.1. Anyone who can reach it and has the printed URL can read the session',
+  },
+  ...PRICE_OPTIONS,
+};
+
+/** The web UI of a running session (UiSessionOptions), for `record` and `agent`. */
+export const UI_SESSION_OPTIONS: OptionTable = {
+  ui: { type: 'boolean', describe: 'Show the session live in a local web UI (the URL to open, with its access token, is printed); it stays up after the session until Ctrl-C' },
+  'ui-port': { type: 'number', describe: 'Port of the web UI on 127.0.0.1 (default: any free one)' },
+  'ui-host': { type: 'string', describe: 'Listen on this address instead of 127.0.0.1 (anyone who can reach it and has the URL can read the session)' },
+};

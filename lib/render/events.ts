@@ -54,9 +54,14 @@ export function clock(ts: number): string {
 
 export function renderEvent(e: Event, opts: RenderOptions = {}): string {
   const c = opts.color ? COLORS : PLAIN;
+  return `${c.dim(clock(e.timestamp))} ${renderEventBody(e, opts)}`;
+}
+
+/** An event's line without its time (the web UI shows the time apart). */
+export function renderEventBody(e: Event, opts: RenderOptions = {}): string {
+  const c = opts.color ? COLORS : PLAIN;
   const r = renderers.get(e.source);
-  const body = r ? r(e, c, opts) : `${c.bold(e.source.toUpperCase())} ${preview(JSON.stringify(e.data), 160)}`;
-  return `${c.dim(clock(e.timestamp))} ${body}`;
+  return r ? r(e, c, opts) : `${c.bold(e.source.toUpperCase())} ${preview(JSON.stringify(e.data), 160)}`;
 }
 
 const who = (e: Event, c: Colors) => `${c.bold(e.comm)}[${e.pid}]`;
