@@ -71,7 +71,10 @@ export interface SessionUi {
 
 export async function sessionUi(o: UiSessionOptions, logger: FileLogger | null, io: SessionIo): Promise<SessionUi | null> {
   if (!o.ui) return null;
-  const store = new SessionStore({ files: logger ? fileSetOf(logger) : null, info: { title: logger ? logger.path : 'live session', live: true, files: logger ? [logger.path] : [] } });
+  const store = new SessionStore({
+    files: logger ? fileSetOf(logger) : null,
+    info: { title: logger ? logger.path : 'live session', live: true, files: logger ? [logger.path] : [] },
+  });
   const sink = new UiSink(store, logger);
   const { server, url } = await startUi(store, { host: o.uiHost, port: o.uiPort ?? 0 });
   announce(io, url, o.uiHost);

@@ -189,7 +189,10 @@ export const UI_OPTIONS: OptionTable = {
 
 /** The web UI of a running session (UiSessionOptions), for `record` and `agent`. */
 export const UI_SESSION_OPTIONS: OptionTable = {
-  ui: { type: 'boolean', describe: 'Show the session live in a local web UI (the URL to open, with its access token, is printed); it stays up after the session until Ctrl-C' },
+  ui: {
+    type: 'boolean',
+    describe: 'Show the session live in a local web UI (the URL to open, with its access token, is printed); it stays up after the session until Ctrl-C',
+  },
   'ui-port': { type: 'number', describe: 'Port of the web UI on 127.0.0.1 (default: any free one)' },
   'ui-host': { type: 'string', describe: 'Listen on this address instead of 127.0.0.1 (anyone who can reach it and has the URL can read the session)' },
 };

@@ -217,5 +217,11 @@ export class EventDetail {
 
 /** A line that is not an event, as the UI shows it. */
 function damaged(error: string, text: string): Event {
-  return { timestamp: 0, source: 'diagnostic', pid: 0, comm: '', data: { type: 'ndjson_error', level: 'warning', message: `not an event: ${error}`, excerpt: text.slice(0, 80) } };
+  return {
+    timestamp: 0,
+    source: 'diagnostic',
+    pid: 0,
+    comm: '',
+    data: { type: 'ndjson_error', level: 'warning', message: `not an event: ${error}`, excerpt: text.slice(0, 80) },
+  };
 }

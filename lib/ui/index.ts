@@ -35,7 +35,11 @@ export interface SavedSessionOptions {
  * at once sees them load); `loaded` resolves when every file was read.
  */
 export function openSessionFiles(files: readonly string[], opts: SavedSessionOptions = {}): { store: SessionStore; loaded: Promise<void> } {
-  const store = new SessionStore({ ...opts.store, files: { pathOf: (i) => files[i] ?? null }, info: { title: files.join(', '), live: false, files: [...files] } });
+  const store = new SessionStore({
+    ...opts.store,
+    files: { pathOf: (i) => files[i] ?? null },
+    info: { title: files.join(', '), live: false, files: [...files] },
+  });
   const cost = new CostAnalyzer({ prices: opts.prices, reprice: opts.reprice });
   const loaded = (async () => {
     try {

@@ -211,7 +211,10 @@ export class UiServer {
     if (!safeEqual(token, this.token)) return this.refuse(res, 403, 'wrong token');
     if (fromQuery && (url.pathname === '/' || url.pathname === '/index.html')) {
       // keep the token out of the address bar, the history and later requests: a cookie for this server only
-      res.writeHead(303, headers('text/plain; charset=utf-8', { Location: '/', 'Set-Cookie': `${this.cookie}=${this.token}; HttpOnly; SameSite=Strict; Path=/` }));
+      res.writeHead(
+        303,
+        headers('text/plain; charset=utf-8', { Location: '/', 'Set-Cookie': `${this.cookie}=${this.token}; HttpOnly; SameSite=Strict; Path=/` }),
+      );
       res.end();
       return;
     }

@@ -127,7 +127,12 @@ export class SessionStore {
       case 'http':
         if (d.type === 'request' || d.type === 'response') this.exchange(`${d.conn_id}#${d.seq}`)[d.type as 'request' | 'response'] = seq;
         if (d.type === 'response' && typeof d.status_code === 'number' && d.status_code >= 400)
-          this.error(seq, e, 'http', `HTTP ${d.status_code}${d.status_text ? ` ${d.status_text}` : ''}: ${d.request?.method ?? ''} ${d.request?.url ?? ''}`.trim());
+          this.error(
+            seq,
+            e,
+            'http',
+            `HTTP ${d.status_code}${d.status_text ? ` ${d.status_text}` : ''}: ${d.request?.method ?? ''} ${d.request?.url ?? ''}`.trim(),
+          );
         break;
       case 'sse':
         this.exchange(`${d.conn_id}#${d.seq}`).sse = seq;
@@ -198,7 +203,12 @@ export class SessionStore {
     const failed = Boolean(d.error);
     if (failed) {
       t.call_errors++;
-      this.error(seq, e, 'llm', `${d.call_id}: ${model}${status !== null ? ` HTTP ${status}` : ''}: ${[d.error?.type, d.error?.message].filter(Boolean).join(': ')}`);
+      this.error(
+        seq,
+        e,
+        'llm',
+        `${d.call_id}: ${model}${status !== null ? ` HTTP ${status}` : ''}: ${[d.error?.type, d.error?.message].filter(Boolean).join(': ')}`,
+      );
     }
     const x = this.http.get(`${d.conn_id}#${d.http_seq}`);
     if (x) this.callHttp.set(seq, { ...x });
@@ -333,7 +343,12 @@ export class SessionStore {
   }
 
   private totalsNow(): UiTotals {
-    return { ...this.totals, by_source: { ...this.totals.by_source }, models: this.totals.models.map((m) => ({ ...m })), not_indexed: { ...this.totals.not_indexed } };
+    return {
+      ...this.totals,
+      by_source: { ...this.totals.by_source },
+      models: this.totals.models.map((m) => ({ ...m })),
+      not_indexed: { ...this.totals.not_indexed },
+    };
   }
 
   snapshot(): UiSnapshot {

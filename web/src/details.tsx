@@ -107,7 +107,12 @@ export function CallDetail({ model, seq, select }: { model: Model; seq: number; 
           ['latency', dur(d.latency_ms)],
           ['time to first token', dur(d.time_to_first_chunk_ms)],
           ['finish', (d['gen_ai.response.finish_reasons'] ?? []).join(', ')],
-          ['tokens', c ? `${int(c.input_tokens)} input, ${int(c.cache_read_tokens)} cache read, ${int(c.cache_write_tokens)} cache write, ${int(c.output_tokens)} output` : null],
+          [
+            'tokens',
+            c
+              ? `${int(c.input_tokens)} input, ${int(c.cache_read_tokens)} cache read, ${int(c.cache_write_tokens)} cache write, ${int(c.output_tokens)} output`
+              : null,
+          ],
           ['usage (as reported)', d.usage],
           [
             'cost',

@@ -80,12 +80,17 @@ type Item = { kind: 'call'; c: UiCall; t: number } | { kind: 'proc'; p: UiProc; 
 export function Timeline(props: ListProps) {
   const { model } = props;
   const items = useMemo(() => {
-    const out: Item[] = [...props.calls.map((c) => ({ kind: 'call' as const, c, t: c.t0 })), ...props.procs.map((p) => ({ kind: 'proc' as const, p, t: p.t0 }))];
+    const out: Item[] = [
+      ...props.calls.map((c) => ({ kind: 'call' as const, c, t: c.t0 })),
+      ...props.procs.map((p) => ({ kind: 'proc' as const, p, t: p.t0 })),
+    ];
     return out.sort((a, b) => a.t - b.t);
   }, [props.calls, props.procs]);
   const s = scaleOf(model);
   const now = model.totals?.end ?? s.start;
-  const selIndex = items.findIndex((it) => props.sel && props.sel.kind === it.kind && 'seq' in props.sel && props.sel.seq === (it.kind === 'call' ? it.c.seq : it.p.seq));
+  const selIndex = items.findIndex(
+    (it) => props.sel && props.sel.kind === it.kind && 'seq' in props.sel && props.sel.seq === (it.kind === 'call' ? it.c.seq : it.p.seq),
+  );
   if (items.length === 0) return <div class="empty">No LLM calls or processes yet.</div>;
   return (
     <VirtualList
@@ -115,7 +120,12 @@ export function Timeline(props: ListProps) {
             <span class="lbl" title={line(p.cmd, 500)}>
               {indent}
               <span class="kind exec">{p.fork ? 'FORK' : 'EXEC'}</span> [{p.pid}] {line(p.cmd, 120)} <span class={p.exit ? 'bad' : 'dim'}>{status(p)}</span>
-              {p.link ? <span class="link"> ← {line(p.link.name ?? 'tool')} of {line(p.link.call)}</span> : null}
+              {p.link ? (
+                <span class="link">
+                  {' '}
+                  ← {line(p.link.name ?? 'tool')} of {line(p.link.call)}
+                </span>
+              ) : null}
             </span>
             <ProcSpan p={p} s={s} now={now} />
           </div>
@@ -164,7 +174,12 @@ export function ProcessTree(props: ListProps) {
               {depth ? '└ ' : ''}[{p.pid}] {line(p.cmd, 160)} <span class={p.exit ? 'bad' : 'dim'}>{status(p)}</span>{' '}
               <span class="num">{p.t1 !== null ? dur(p.t1 - p.t0) : ''}</span>
               {p.opens ? <span class="dim"> {int(p.opens)} open(s)</span> : null}
-              {p.link ? <span class="link"> ← {line(p.link.name ?? 'tool')} {line(p.link.tool ?? '')} of {line(p.link.call)}</span> : null}
+              {p.link ? (
+                <span class="link">
+                  {' '}
+                  ← {line(p.link.name ?? 'tool')} {line(p.link.tool ?? '')} of {line(p.link.call)}
+                </span>
+              ) : null}
             </span>
           </div>
         );

@@ -156,7 +156,9 @@ function App() {
             {tab === 'files' ? <Files {...props} /> : null}
             {tab === 'events' ? (
               <>
-                <div class="hint">every event of the session in order{model.info?.detail_from_file ? '' : ' (older ones only while in memory: record with -o to keep them all)'}</div>
+                <div class="hint">
+                  every event of the session in order{model.info?.detail_from_file ? '' : ' (older ones only while in memory: record with -o to keep them all)'}
+                </div>
                 <Events {...props} />
               </>
             ) : null}

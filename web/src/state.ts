@@ -1,7 +1,7 @@
 /**
  * The page's model of the session: the snapshot the server sends first,
  * merged with its updates (entries replaced by seq or path). Views subscribe
- * and are redrawn at most once per animation frame.
+ * and are redrawn at most every 30 ms.
  */
 import type { UiCall, UiError, UiFile, UiInfo, UiProc, UiSnapshot, UiTotals, UiUpdate } from '../../lib/ui/types';
 
@@ -23,7 +23,7 @@ export class Model {
   connected = false;
   version = 0;
   private listeners = new Set<() => void>();
-  private frame = 0;
+  private timer = 0;
 
   subscribe(fn: () => void): () => void {
     this.listeners.add(fn);
@@ -32,11 +32,12 @@ export class Model {
 
   private changed(): void {
     this.version++;
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
+    if (this.timer) return;
+    // a timer, not an animation frame: a page in a background tab keeps up too
+    this.timer = window.setTimeout(() => {
+      this.timer = 0;
       for (const fn of this.listeners) fn();
-    });
+    }, 30);
   }
 
   snapshot(s: UiSnapshot): void {
@@ -89,7 +90,8 @@ export class Model {
   }
 }
 
-const has = (hay: (string | number | null | undefined)[], needle: string) => hay.some((h) => h !== null && h !== undefined && String(h).toLowerCase().includes(needle));
+const has = (hay: (string | number | null | undefined)[], needle: string) =>
+  hay.some((h) => h !== null && h !== undefined && String(h).toLowerCase().includes(needle));
 
 export function callMatches(c: UiCall, f: Filters): boolean {
   if (f.pid && String(c.pid) !== f.pid.trim()) return false;
