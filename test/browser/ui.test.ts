@@ -148,9 +148,16 @@ describeBrowser('web UI in Chromium', () => {
       await page.getByText('/tmp/<img src=x onerror=window.__pwned=4>.txt').waitFor();
       await page.locator('[data-tab="processes"]').click();
       await page.getByText('echo <svg onload=window.__pwned=3> \\x1b[2J').waitFor();
-      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
       // nothing captured became an element
-      expect(await page.evaluate(() => document.querySelectorAll('img, svg, iframe, u, i, [onerror], [onload], #app script').length)).toBe(0);
+      expect(
+        await page.evaluate(
+          () =>
+            (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll(
+              'img, svg, iframe, u, i, [onerror], [onload], #app script',
+            ).length,
+        ),
+      ).toBe(0);
       await screenshot(page, 'hostile');
     } finally {
       await server.close();
@@ -168,7 +175,9 @@ describeBrowser('web UI in Chromium', () => {
         expect(r?.status(), p).toBe(401);
       }
       expect((await other.page.goto(`${base}/?token=${'f'.repeat(64)}`))?.status()).toBe(403);
-      expect(await other.page.evaluate(() => document.body.textContent)).toContain('wrong token');
+      expect(await other.page.evaluate(() => (globalThis as unknown as { document: { body: { textContent: string } } }).document.body.textContent)).toContain(
+        'wrong token',
+      );
       // a page of another origin is refused, even with the token
       const evil = http.createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
       await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));

@@ -31,13 +31,18 @@ export function browserUnavailable(): string | null {
 /** describe() when Chromium is there; otherwise skipped with the reason, or failed in CI. */
 export function describeBrowser(name: string, fn: () => void): void {
   const why = browserUnavailable();
-  if (!why) return describe(name, fn);
-  if (process.env.CI || process.env.AGENTSIGHT_REQUIRE_PRIVILEGED)
-    return describe(name, () => {
+  if (!why) {
+    describe(name, fn);
+    return;
+  }
+  if (process.env.CI || process.env.AGENTSIGHT_REQUIRE_PRIVILEGED) {
+    describe(name, () => {
       it(`cannot run: ${why}`, () => {
         throw new Error(why);
       });
     });
+    return;
+  }
   // eslint-disable-next-line no-console
   console.warn(`SKIPPED browser tests "${name}": ${why}`);
   describe.skip(`${name} [skipped: ${why}]`, fn);
