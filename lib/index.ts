@@ -60,7 +60,7 @@ export { OutputAnalyzer, type OutputOptions, type OutputFormat } from './sinks/o
 export { renderEvent, registerRenderer } from './render/events';
 
 // LLM APIs: one provider per wire API, and the registry that detects them
-export { PROVIDERS, API_IDS, getProvider, detectRequest, detectStream, otelProviderName, defineProvider, toolCommand } from './providers';
+export { PROVIDERS, API_IDS, getProvider, detectRequest, detectStream, detectWebSocket, otelProviderName, defineProvider, toolCommand } from './providers';
 export type {
   ApiId,
   Vendor,
@@ -76,6 +76,9 @@ export type {
   LlmToolCall,
   LlmError,
   TokenUsage,
+  TransportMeaning,
+  TransportMessage,
+  WebSocketTransport,
 } from './providers';
 
 // binary analysis

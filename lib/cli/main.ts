@@ -9,6 +9,7 @@
 import yargsFactory from 'yargs/yargs';
 import type { Argv } from 'yargs';
 import { AgentsightError, UsageError } from '../core/errors';
+import { Timeline } from '../core/timeline';
 import type { Analyzer } from '../core/analyzer';
 import { tlsAnalyzers } from '../analyzers/chains';
 import { Redactor } from '../analyzers/redactor';
@@ -308,7 +309,14 @@ export async function main(argv: string[] = process.argv.slice(2), io: SessionIo
       if (printed) io.stdout.write(`${printed}\n`);
       return 0;
     }
-    return await spec.run(fromFlags(spec.options, flags), io, chosen.command ?? []);
+    const options = fromFlags<Record<string, unknown>>(spec.options, flags);
+    if (options.verbose) {
+      // --verbose: one timeline for every step from here, its first mark the start-up of node and agentsight
+      const tl = new Timeline();
+      tl.mark('agentsight loaded, command line read (since the process started)', 0);
+      options.timeline = tl;
+    }
+    return await spec.run(options, io, chosen.command ?? []);
   } catch (err) {
     return reportError(err, io, chosen.spec?.name ?? COMMANDS.find((c) => c.name === argv[0])?.name);
   }

@@ -7,6 +7,7 @@
 import type { OutputFormat } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
+import type { Timeline } from '../core/timeline';
 import { defined } from './define';
 import type { Prices } from '../cost/prices';
 
@@ -100,11 +101,15 @@ export interface AgentOptions extends SelectionOptions, Partial<ChainOptions> {
   statsIntervalMs?: number;
   /** Prices for the cost of LLM calls: a file merged over the shipped table (`--prices`), or a table. Default: the shipped one. */
   prices?: string | Prices;
+  /** Say what is loaded and attached, and how long each step takes (`--verbose`). */
+  verbose?: boolean;
+  /** Where --verbose lines go (one for both tracers; made by them when not given). */
+  timeline?: Timeline;
 }
 
 /** The options of each tracer that `agent`/`record` runs. */
 export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; process: ProcessTracerOptions } {
-  const sel = defined({ comm: o.comm, pid: o.pid });
+  const sel = defined({ comm: o.comm, pid: o.pid, verbose: o.verbose, timeline: o.timeline });
   const statsIntervalMs = o.statsIntervalMs ?? 10_000;
   return {
     ssl: {
@@ -124,6 +129,7 @@ export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; pr
 export interface ConsoleOptions {
   /** No console output. */
   quiet?: boolean;
+  verbose?: boolean;
   format?: OutputFormat;
   statsIntervalMs?: number;
 }
@@ -142,6 +148,7 @@ export interface RecordCliOptions {
   /** No summary on stderr. */
   quiet?: boolean;
   statsIntervalMs?: number;
+  verbose?: boolean;
 }
 
 /** `demo`'s options. */

@@ -7,6 +7,12 @@ import { as, type OptionDef, type OptionTable } from './define';
 
 const MiB = 1024 * 1024;
 
+const verbose: OptionDef = {
+  type: 'boolean',
+  alias: 'v',
+  describe: "Say what is loaded and attached where (per file and function), how long each start-up and stop step takes, and libbpf's messages (on stderr)",
+};
+
 const comm: OptionDef = {
   type: 'string',
   array: true,
@@ -42,6 +48,7 @@ export const PROCESS_OPTIONS: OptionTable = {
   'file-dedup-ms': fileDedupMs,
   'argv-max': argvMax,
   'ring-size': ringSize,
+  verbose,
 };
 
 const port: OptionDef = {
@@ -71,6 +78,7 @@ export const SSL_TRACER_OPTIONS: OptionTable = {
   'max-bytes': maxBytes,
   'binary-path': binaryPath,
   'ssl-ring-size': sslRingSize,
+  verbose,
   interface: {
     type: 'string',
     describe: 'Not supported: TLS plaintext is captured inside processes, not on a network interface (use --port)',
@@ -95,6 +103,7 @@ export const AGENT_OPTIONS: OptionTable = {
   'file-dedup-ms': fileDedupMs,
   'argv-max': argvMax,
   'ring-size': ringSize,
+  verbose,
 };
 
 /** Analysis of the TLS plaintext (ChainOptions): the original collector's SSL options. */
@@ -135,6 +144,7 @@ export const OUTPUT_OPTIONS: OptionTable = {
     default: 'auto',
   },
   'stats-interval': statsInterval,
+  verbose,
 };
 
 /** Writing events to a file (FileOutputOptions). */
@@ -149,6 +159,7 @@ export const RECORD_OPTIONS: OptionTable = {
   live: { type: 'boolean', describe: "Show events as they happen (on stderr, readable form; stdout stays the command's)" },
   quiet: { type: 'boolean', alias: 'q', describe: 'No summary on stderr' },
   'stats-interval': statsInterval,
+  verbose,
 };
 
 /** `demo` (DemoOptions). */

@@ -82,6 +82,13 @@ export function classifyNativeError(e: unknown): unknown {
       base,
     );
   }
+  if (e.op === 'load' && e.code === 'EAGAIN') {
+    return new BpfError(
+      `${e.message}\nThe kernel's verifier was interrupted by signals again and again while it checked the program ` +
+        '(e.g. a profiler sampling this process with SIGPROF); run it without them.',
+      base,
+    );
+  }
   if (e.code === 'EPERM' || e.code === 'EACCES') {
     if (/-- BEGIN PROG LOAD LOG --/.test(log) && e.code === 'EACCES') {
       return new VerifierError(`${e.message}\nThe kernel verifier rejected the program. End of its log:\n${logTail(log)}`, base);

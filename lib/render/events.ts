@@ -116,6 +116,18 @@ const httpLike: Renderer = (e, _c, opts) => {
 registerRenderer('http', httpLike);
 registerRenderer('sse', httpLike);
 
+registerRenderer('websocket', (e, c) => {
+  const d = e.data;
+  const where = `${d.host ?? ''}${d.path ?? ''}`;
+  if (d.type === 'parse_error') return `${c.red('WS   ')} ${who(e, c)} ${where} ${d.kind}: ${d.message}`;
+  if (d.type === 'end')
+    return `${c.cyan('WS   ')} ${who(e, c)} ${where} ended (${d.reason}) ${d.messages?.client_to_server ?? 0}→ ${d.messages?.server_to_client ?? 0}←`;
+  const arrow = d.direction === 'client_to_server' ? '→' : '←';
+  const flags = [d.compressed ? 'deflate' : '', d.fragmented ? `${d.frames} frames` : '', d.truncated ? c.yellow('truncated') : ''].filter(Boolean).join(' ');
+  const body = d.opcode === 'close' ? `${d.close_code ?? ''} ${d.data}` : d.data_encoding === 'base64' ? `[${d.size} bytes]` : preview(String(d.data), 120);
+  return `${c.cyan('WS   ')} ${who(e, c)} ${arrow} ${d.opcode} ${d.size}B${flags ? ' ' + c.dim(flags) : ''} ${body}`;
+});
+
 registerRenderer('diagnostic', (e, c) => `${c.yellow('NOTE ')} ${String(e.data.message ?? JSON.stringify(e.data))}`);
 
 registerRenderer('llm', (e, c) => {

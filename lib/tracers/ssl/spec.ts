@@ -5,6 +5,7 @@
  */
 import { SSL_CONFIG, SSL_MAX_CALL_BYTES } from '../../kernel/abi';
 import type { NativeBinding } from '../../kernel/binding';
+import { Timeline } from '../../core/timeline';
 import { UsageError } from '../../core/errors';
 import type { ProcessTracer } from '../process';
 import { resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
@@ -55,6 +56,10 @@ export interface SslTracerOptions {
   /** A running process tracer to share the selection with (its events must be passed to observe()). */
   processTracer?: ProcessTracer;
   selfPid?: number;
+  /** Say what is loaded and attached, how long each step takes, and what libbpf says (`--verbose`). */
+  verbose?: boolean;
+  /** Where to say it (the process tracer's when it has one, else made when verbose). */
+  timeline?: Timeline;
   binding?: NativeBinding;
 }
 
@@ -76,6 +81,8 @@ export interface ResolvedSslOptions {
   preloadExecutables: string[];
   uprobeLinks: UprobeLinks;
   socketHook: SocketHook;
+  verbose: boolean;
+  timeline: Timeline | null;
 }
 
 /** Validate and complete options; throws UsageError with what is wrong. No kernel needed. */
@@ -111,6 +118,8 @@ export function resolveSslOptions(o: SslTracerOptions = {}): ResolvedSslOptions 
     preloadExecutables: [...(o.preloadExecutables ?? [])],
     uprobeLinks: resolveChoice('uprobeLinks', o.uprobeLinks, ['auto', 'multi', 'perf'], 'auto'),
     socketHook: resolveChoice('socketHook', o.socketHook, ['auto', 'sock', 'syscall'], 'auto'),
+    verbose: o.verbose ?? false,
+    timeline: o.timeline ?? o.processTracer?.options.timeline ?? (o.verbose ? new Timeline() : null),
   };
 }
 
