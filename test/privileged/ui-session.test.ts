@@ -89,7 +89,10 @@ describePrivileged('web UI of recorded sessions', () => {
       // (the shell's own row has the whole script in its command line: the cat process's row starts with its pid)
       expect(await page.getByText(/\] cat \/etc\/hostname/).count()).toBe(0);
       fs.writeFileSync(marker, '');
-      await page.getByText(/\] cat \/etc\/hostname/).first().waitFor({ timeout: 20_000 });
+      await page
+        .getByText(/\] cat \/etc\/hostname/)
+        .first()
+        .waitFor({ timeout: 20_000 });
       await screenshot(page, 'record-live');
       // the session ends; the page says so and stays
       await page.locator('[data-state="ended"]').waitFor({ timeout: 20_000 });
