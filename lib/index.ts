@@ -54,6 +54,10 @@ export type { ModelPrice, PriceFile, ProviderPrices, ResolvedPrice, CallCost, Pr
 // reports of saved sessions
 export { buildReport, renderReport, reportText, reportMarkdown, ReportBuilder, percentiles } from './report';
 export type { SessionReport, ReportFormat, ReportOptions, ReportModel, ReportCommand, ReportToolCall, ReportError } from './report';
+
+// the web UI: a store of a session, its server, the sink that feeds it
+export { SessionStore, UiServer, UiSink, openSessionFiles, startUi, fileSetOf } from './ui';
+export type { StoreOptions, UiServerOptions, UiSnapshot, UiCall, UiProc } from './ui';
 export { FileLogger, type FileLoggerOptions } from './sinks/file-logger';
 export { Redactor, type RedactorOptions } from './analyzers/redactor';
 export { OutputAnalyzer, type OutputOptions, type OutputFormat } from './sinks/output';
