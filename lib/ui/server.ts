@@ -14,6 +14,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { AgentsightError, UsageError } from '../core/errors';
 import type { Event } from '../core/event';
@@ -48,6 +49,25 @@ const STATIC: Record<string, string> = {
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 /** A live client that falls this far behind is dropped (it reconnects and starts from a fresh snapshot). */
 const MAX_CLIENT_BACKLOG = 8 * 1024 * 1024;
+
+const bracket = (a: string) => (a.includes(':') ? `[${a}]` : a);
+
+/**
+ * The names a browser may use for this server (the Host header it must
+ * send), the one to print first: loopback names for a loopback address; the
+ * address itself; for a wildcard (0.0.0.0, ::) this machine's addresses and
+ * host name.
+ */
+function hostNames(host: string): string[] {
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'];
+  if (isLoopback(host)) return loopback;
+  if (host !== '0.0.0.0' && host !== '::') return [bracket(host)];
+  const addrs = Object.values(os.networkInterfaces())
+    .flat()
+    .filter((a): a is os.NetworkInterfaceInfo => a !== undefined && !a.internal && (host === '::' || a.family === 'IPv4'))
+    .map((a) => bracket(a.address));
+  return [...addrs, os.hostname().toLowerCase(), ...loopback];
+}
 
 export const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
@@ -126,8 +146,7 @@ export class UiServer {
       });
     });
     this.bound = (this.server.address() as AddressInfo).port;
-    const names = isLoopback(this.host) ? ['127.0.0.1', 'localhost', '[::1]'] : [this.host.includes(':') ? `[${this.host}]` : this.host];
-    this.allowedHosts = new Set(names.map((n) => `${n}:${this.bound}`));
+    this.allowedHosts = new Set(hostNames(this.host).map((n) => `${n}:${this.bound}`));
     this.cookie = `agentsight_ui_${this.bound}`;
     this.unsubscribe = this.store.onChange(() => this.schedule());
     this.keepAlive = setInterval(() => this.broadcast(': keep-alive\n\n'), 15_000);
@@ -136,8 +155,7 @@ export class UiServer {
   }
 
   get url(): string {
-    const h = isLoopback(this.host) ? '127.0.0.1' : this.host.includes(':') ? `[${this.host}]` : this.host;
-    return `http://${h}:${this.bound}/?token=${this.token}`;
+    return `http://${hostNames(this.host)[0]}:${this.bound}/?token=${this.token}`;
   }
 
   /** Live page connections now. */
