@@ -8,6 +8,7 @@
 import type { Event } from '../core/event';
 import { preview, renderHttpEvent } from './http';
 import { printable as t, terminalLine } from './safe-text';
+import { formatUsd } from '../cost/format';
 
 export { preview };
 
@@ -60,12 +61,18 @@ export function clock(ts: number): string {
 const INDENT = '\n             ';
 
 export function renderEvent(e: Event, opts: RenderOptions = {}): string {
+  const c = opts.color ? COLORS : PLAIN;
+  return `${c.dim(clock(e.timestamp))} ${renderEventBody(e, opts)}`;
+}
+
+/** An event's lines without its time (the web UI shows the time apart), every one safe for a terminal. */
+export function renderEventBody(e: Event, opts: RenderOptions = {}): string {
   const color = opts.color ?? false;
   const c = color ? COLORS : PLAIN;
   const r = renderers.get(e.source);
   const body = r ? r(e, c, opts) : `${c.bold(t(String(e.source).toUpperCase()))} ${preview(JSON.stringify(e.data), 160)}`;
   const lines = (Array.isArray(body) ? body : [body]).map((l) => terminalLine(String(l), color));
-  return `${c.dim(clock(e.timestamp))} ${lines.join(INDENT)}`;
+  return lines.join(INDENT);
 }
 
 const who = (e: Event, c: Colors) => `${c.bold(t(e.comm))}[${e.pid}]`;
@@ -158,10 +165,13 @@ registerRenderer('llm', (e, c) => {
   const what = tools.length
     ? c.cyan(`tool ${tools.map((x) => `${t(x.name)}${x.command ? `(${preview(String(x.command), 60)})` : ''}`).join(', ')}`)
     : preview(String(d.response?.text ?? ''), 100);
-  return `${c.magenta('LLM  ')} ${who(e, c)} ${t(d['gen_ai.provider.name'])} ${model} ${status} ${t(d.latency_ms ?? '?')} ms ${tok} ${what}`;
+  const cost = typeof d.cost_usd === 'number' ? ` ${c.green(formatUsd(d.cost_usd))}` : d.cost_unpriced ? c.dim(' unpriced') : '';
+  return `${c.magenta('LLM  ')} ${who(e, c)} ${t(d['gen_ai.provider.name'])} ${model} ${status} ${t(d.latency_ms ?? '?')} ms ${tok}${cost} ${what}`;
 });
 
 registerRenderer('summary', (e, c) => {
   const d = e.data;
-  return `${c.yellow('SUMMARY')} ${t(d.llm_calls)} LLM call(s), ${t(d.commands?.length ?? 0)} command(s), ${t(d.tool_calls_linked)}/${t(d.tool_calls_requested)} tool call(s) linked`;
+  const cost =
+    typeof d.cost_usd === 'number' && d.llm_calls ? `, ${formatUsd(d.cost_usd)}${d.unpriced_calls ? ` (+${t(d.unpriced_calls)} unpriced)` : ''}` : '';
+  return `${c.yellow('SUMMARY')} ${t(d.llm_calls)} LLM call(s)${cost}, ${t(d.commands?.length ?? 0)} command(s), ${t(d.tool_calls_linked)}/${t(d.tool_calls_requested)} tool call(s) linked`;
 });

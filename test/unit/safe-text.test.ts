@@ -255,8 +255,21 @@ describe('lines agentsight writes to stderr', () => {
       llm_calls: 1,
       llm_errors: 0,
       models: [
-        { provider: H, model: H, calls: 1, input_tokens: 1, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, reasoning_tokens: 0 },
+        {
+          provider: H,
+          model: H,
+          calls: 1,
+          input_tokens: 1,
+          output_tokens: 1,
+          cache_read_input_tokens: 0,
+          cache_creation_input_tokens: 0,
+          reasoning_tokens: 0,
+          cost_usd: 0.002,
+          unpriced_calls: 0,
+        },
       ],
+      cost_usd: 0.002,
+      unpriced_calls: 0,
       tool_calls_requested: 1,
       tool_calls_linked: 1,
       commands: [
@@ -267,7 +280,8 @@ describe('lines agentsight writes to stderr', () => {
       events: {},
     } as unknown as SessionSummaryData;
     const lines = summaryText(s);
-    expect(lines.length).toBe(6);
+    // LLM calls, the model, cost, tool calls, commands run, and the two commands
+    expect(lines.length).toBe(7);
     for (const l of lines) expectSafe(l, { color: false });
     expect(lines.join('\n')).toContain('rm -rf x\\x1b]0;pwned title\\x07');
   });
