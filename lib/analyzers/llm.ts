@@ -25,6 +25,7 @@ import { StreamMerger } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
 import { MessageCalls, type CallOutcome } from './llm-messages';
 import { ToolLinker } from './tool-links';
+import type { CallCost } from '../cost/cost';
 
 /** The API of a call: the provider id. */
 export type LlmApi = ApiId;
@@ -71,6 +72,12 @@ export interface LlmCallData extends Record<string, unknown> {
   websocket_index?: number;
   /** the stream ended without its terminal event (idle timeout, connection closed, ...) */
   incomplete?: string;
+  /** What the call cost, when its model is priced (CostAnalyzer, lib/cost). */
+  cost_usd?: number;
+  cost?: CallCost['cost'];
+  /** Its model has no price, or its usage is not known. */
+  cost_unpriced?: true;
+  cost_unpriced_reason?: string;
 }
 
 export interface LlmAnalyzerOptions {

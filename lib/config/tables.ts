@@ -168,3 +168,42 @@ export const DEMO_OPTIONS: OptionTable = {
   provider: { type: 'string', choices: ['anthropic', 'openai'], default: 'anthropic', describe: 'Which API the agent talks to' },
   stream: { type: 'boolean', default: true, describe: 'Streamed answers (SSE) or plain JSON' },
 };
+
+/** The price table for the cost of LLM calls (AgentOptions.prices, ReportCliOptions.prices). */
+export const PRICE_OPTIONS: OptionTable = {
+  prices: {
+    type: 'string',
+    describe: 'Prices for the cost of LLM calls: a JSON file in the format of the shipped data/prices.json, merged over it',
+  },
+};
+
+/** `report` (ReportCliOptions). */
+export const REPORT_OPTIONS: OptionTable = {
+  format: {
+    type: 'string',
+    choices: ['text', 'json', 'markdown'],
+    default: 'text',
+    describe: 'text: aligned tables for a terminal; json: one object for scripts; markdown: for CI summaries and pull requests',
+  },
+  ...PRICE_OPTIONS,
+};
+
+/** `ui` (UiCliOptions). */
+export const UI_OPTIONS: OptionTable = {
+  port: { type: 'number', default: 0, describe: 'Port of the web UI on 127.0.0.1 (0: any free one)' },
+  host: {
+    type: 'string',
+    describe: 'Listen on this address instead of 127.0.0.1. Anyone who can reach it and has the printed URL can read the session',
+  },
+  ...PRICE_OPTIONS,
+};
+
+/** The web UI of a running session (UiSessionOptions), for `record` and `agent`. */
+export const UI_SESSION_OPTIONS: OptionTable = {
+  ui: {
+    type: 'boolean',
+    describe: 'Show the session live in a local web UI (the URL to open, with its access token, is printed); it stays up after the session until Ctrl-C',
+  },
+  'ui-port': { type: 'number', describe: 'Port of the web UI on 127.0.0.1 (default: any free one)' },
+  'ui-host': { type: 'string', describe: 'Listen on this address instead of 127.0.0.1 (anyone who can reach it and has the URL can read the session)' },
+};

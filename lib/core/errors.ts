@@ -33,6 +33,20 @@ export class UsageError extends AgentsightError {
 /** Not allowed: not root / missing capabilities / kernel lockdown. */
 export class PermissionError extends AgentsightError {}
 
+/**
+ * A file or directory agentsight would read or write is not one it can
+ * trust: a path component someone else owns or can write to, a symbolic link
+ * someone else made, a file with other links. The message says which and why.
+ */
+export class UntrustedPathError extends AgentsightError {
+  /** The path that was refused. */
+  path: string;
+  constructor(message: string, path: string) {
+    super(message, { op: 'trust', code: 'EUNTRUSTED' });
+    this.path = path;
+  }
+}
+
 /** The kernel or machine lacks something needed (BTF, a program type, a helper, a library). */
 export class NotSupportedError extends AgentsightError {
   /** What is missing, in a few words ("kernel BTF", "bpf_loop helper", ...). */

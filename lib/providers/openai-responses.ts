@@ -39,6 +39,7 @@ export const openaiResponses = defineProvider({
   vendor: 'openai',
   otel: { provider: 'openai', operation: 'chat', hosts: [] },
   inputExcludesCache: false,
+  outputExcludesReasoning: false,
 
   matchRequest: (req) => (req.method === 'POST' && /\/responses$/.test(pathOnly(req.path)) ? {} : null),
 

@@ -174,6 +174,8 @@ export interface LlmProvider<Id extends string = string, Vendor extends string =
   };
   /** `input_tokens` of its usage excludes cache reads and writes (OpenTelemetry's input count includes them). */
   readonly inputExcludesCache: boolean;
+  /** `output_tokens` of its usage excludes reasoning tokens, which are billed as output (Gemini's `thoughtsTokenCount`). */
+  readonly outputExcludesReasoning: boolean;
   /** Is this request a call of this API? null when not. */
   matchRequest(req: RequestInfo): RequestMatch | null;
   /** Does this stream event show the stream is this API's? `obj` is the parsed data (undefined when it is not JSON). */

@@ -7,6 +7,8 @@ import type { Analyzer } from '../core/analyzer';
 import { UsageError } from '../core/errors';
 import { tlsAnalyzers } from '../analyzers/chains';
 import { LlmAnalyzer } from '../analyzers/llm';
+import { CostAnalyzer } from '../analyzers/cost';
+import { Prices } from '../cost/prices';
 import { Redactor } from '../analyzers/redactor';
 import { SessionSummary } from '../analyzers/summary';
 import { AGENT_CHAIN_DEFAULTS, agentTracerOptions, chainOptions, type AgentOptions } from '../config/options';
@@ -25,7 +27,7 @@ export interface AgentSetup {
 export interface AgentAnalyzers {
   /** The TLS runner's chain (parsing, merging, filters; raw TLS data masked when it is kept). */
   tls: Analyzer[];
-  /** Over the merged TLS and process stream: LLM calls, masking of everything, the summary, then the sinks. */
+  /** Over the merged TLS and process stream: LLM calls and their cost, masking of everything, the summary, then the sinks. */
   global: Analyzer[];
   summary: SessionSummary;
   llm: LlmAnalyzer | null;
@@ -33,7 +35,7 @@ export interface AgentAnalyzers {
 
 /**
  * The analyzers `agent`/`record` run, in order. Masking comes after
- * LlmAnalyzer, where the last text is made (llm events re-parse request
+ * LlmAnalyzer and CostAnalyzer, where the last text is made (llm events re-parse request
  * bodies; tool calls are linked to the commands they ran on clear text), and
  * before the summary and the sinks, so nothing reaches them unmasked; it
  * also reports the secrets requests carried (`exposure` events, with the
@@ -45,6 +47,8 @@ export function agentAnalyzers(o: AgentOptions, sinks: readonly Analyzer[] = [],
   const llm = useSsl && chain.httpParser ? new LlmAnalyzer() : null;
   const global: Analyzer[] = [];
   if (llm) global.push(llm);
+  // their cost; a bad --prices file fails here, before anything is traced
+  if (llm) global.push(new CostAnalyzer({ prices: typeof o.prices === 'object' ? o.prices : Prices.load(o.prices) }));
   if (chain.redact) global.push(new Redactor({ scope: 'parsed', callIdFor: llm ? (c, s) => llm.callIdFor(c, s) : undefined }));
   const summary = new SessionSummary();
   global.push(summary, ...sinks);

@@ -34,7 +34,7 @@ export interface SslTracerOptions {
   wakeupBytes?: number;
   /** Probe the host's shared TLS libraries (default true). */
   systemLibraries?: boolean;
-  /** Where the BoringSSL locator caches its verdicts (default ~/.cache/agentsight/locator). */
+  /** Where the BoringSSL locator caches its verdicts (default: /var/cache/agentsight/locator as root, else ~/.cache/agentsight/locator; used only when verified, see docs/boringssl-locator.md). */
   locatorCacheDir?: string;
   /** Selected pids that are about to exec what is really traced (record's gate): their current image is not judged. */
   launching?: number[];
