@@ -11,7 +11,8 @@
  *   "[REDACTED]"; every other string (paths, bodies, merged text, tool-call
  *   arguments) is masked like text; JSON keys named like secrets lose their
  *   value.
- * - any other event (process argv, ...): strings are masked like text.
+ * - any other event (process argv, ...): strings are masked like text, and
+ *   the exact bytes of fields that are not UTF-8 (`*_b64`) like their text.
  *
  * Events without secrets are passed on as they are (same object); events
  * with secrets are copied, never modified in place.
@@ -164,6 +165,14 @@ export class Redactor implements Analyzer {
 
   /** Mask strings inside any JSON-like value; returns the same value when nothing changed. */
   private walk(v: unknown, key: string): unknown {
+    // the exact bytes of a text field that is not UTF-8 (argv_b64, filepath_b64, ...): masked like the text, on the bytes
+    if (typeof v === 'string' && key.endsWith('_b64')) {
+      const text = Buffer.from(v, 'base64').toString('latin1');
+      const masked = redactText(text);
+      if (masked === text) return v;
+      this.counters.strings_redacted++;
+      return Buffer.from(masked, 'latin1').toString('base64');
+    }
     if (typeof v === 'string') {
       if (key && isSecretKey(key) && v.length > 0 && !/^\[REDACTED\]\**$|^\*+$/.test(v)) {
         this.counters.strings_redacted++;

@@ -54,6 +54,7 @@ export class ConnectionTable {
       this.ctx.counters.connections_evicted++;
     }
     c = { id, pid: e.pid, comm: e.comm, lastNs: ns, nextSeq: 0, awaiting: [], dirs: { write: null as unknown as DirState, read: null as unknown as DirState } };
+    if (e.comm_b64 !== undefined) c.comm_b64 = e.comm_b64;
     c.dirs.write = this.newDir(c, 'write');
     c.dirs.read = this.newDir(c, 'read');
     this.conns.set(id, c);
