@@ -15,13 +15,14 @@
  * the process events (AgentRunner's global analyzers).
  */
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
-import { derivedEvent, type Event } from '../core/event';
+import { derivedEvent, statsEvent, type Event } from '../core/event';
 import { detectRequest, otelProviderName, type ApiId, type Provider } from '../providers';
 import type { LlmMessage, LlmRequest, LlmResponse, LlmToolCall, TokenUsage } from '../providers/types';
 import { errorOf, isObj, str, toolCall } from '../providers/util';
 import { StreamMerger } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
-import { ToolLinker } from './tool-links';
+import { PendingExchanges, type PendingCounters, type PendingEntry, type PendingLimits } from './llm-pending';
+import { ToolLinker, type ToolLinkCounters } from './tool-links';
 
 /** The API of a call: the provider id. */
 export type LlmApi = ApiId;
@@ -70,13 +71,27 @@ export interface LlmAnalyzerOptions {
   linkWindowMs?: number;
   /** Characters kept per message / text field (default 1 MiB). */
   maxTextChars?: number;
+  /** Requests waiting for their answers: how long and how many (./llm-pending). */
+  pending?: PendingLimits;
+  /** Emit a final `stats` event with the analyzer's counters when the input ends. Default true. */
+  emitStats?: boolean;
 }
 
-export interface LlmAnalyzerOptions {
-  /** How long after a response its tool calls can be linked to execs (ms, default 10 min). */
-  linkWindowMs?: number;
-  /** Characters kept per message / text field (default 1 MiB). */
-  maxTextChars?: number;
+/** Counters of the LLM analyzer (its final `stats` event). */
+export interface LlmAnalyzerStats extends PendingCounters, ToolLinkCounters {
+  /** LLM_CALL events */
+  calls: number;
+  /** EXEC events linked to a tool call */
+  linked_execs: number;
+  /** requests never answered, whatever the reason (the sum of the requests_* counters) */
+  unanswered: number;
+  /** requests whose body was not JSON */
+  unparsed_bodies: number;
+  /** requests waiting now, and the bytes of their bodies */
+  pending: number;
+  pending_bytes: number;
+  /** tool calls waiting for their exec now */
+  tool_calls_waiting: number;
 }
 
 function parseBody(d: Record<string, unknown>): unknown {
@@ -89,10 +104,22 @@ function parseBody(d: Record<string, unknown>): unknown {
   }
 }
 
-interface Pending {
+/** The request's event, without its body (the parsed request is kept instead). */
+interface RequestRef {
+  pid: number;
+  comm: string;
+  comm_b64?: string;
+  timestamp: number;
+  mono_ns?: number;
+  conn_id: string;
+  seq: number;
+}
+
+interface Pending extends PendingEntry {
+  bodyBytes: number;
   /** assigned when the request is seen, so tool calls can be linked while the answer still streams */
   callId: string;
-  req: Event;
+  req: RequestRef;
   provider: Provider;
   /** Incremental view of a streamed answer: tool calls become known as soon as they are complete. */
   early?: { parser: SseParser; merger: StreamMerger; registered: Set<string> };
@@ -110,8 +137,6 @@ interface Outcome {
   ttfc: number | null;
   incomplete?: string;
 }
-
-const MAX_PENDING = 1024;
 
 const isEventStream = (d: Record<string, unknown>) => String(d.content_type ?? '').includes('text/event-stream');
 const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
@@ -136,22 +161,51 @@ function fromMerged(d: Record<string, unknown>): LlmResponse {
 
 export class LlmAnalyzer implements Analyzer {
   readonly name = 'llm';
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending: PendingExchanges<Pending>;
   private readonly links: ToolLinker;
   private calls = 0;
   private readonly maxText: number;
-  /** Counters: calls, tool links, requests never answered */
-  readonly stats = { calls: 0, linked_execs: 0, unanswered: 0, unparsed_bodies: 0 };
+  private readonly emitStats: boolean;
+  private readonly counters = { calls: 0, linked_execs: 0, unparsed_bodies: 0 };
 
   constructor(opts: LlmAnalyzerOptions = {}) {
     this.links = new ToolLinker((opts.linkWindowMs ?? 600_000) * 1e6);
     this.maxText = opts.maxTextChars ?? 1 << 20;
+    this.pending = new PendingExchanges(opts.pending);
+    this.emitStats = opts.emitStats ?? true;
+  }
+
+  /** Counters and what is held now. */
+  get stats(): LlmAnalyzerStats {
+    const p = this.pending.counters;
+    return {
+      ...this.counters,
+      unanswered: p.requests_expired + p.requests_process_exited + p.requests_evicted + p.requests_unanswered_at_end,
+      ...p,
+      ...this.links.counters,
+      pending: this.pending.size,
+      pending_bytes: this.pending.bytes,
+      tool_calls_waiting: this.links.waiting,
+    };
+  }
+
+  /** The counters that say something was left out (the `lost` of the stats event). */
+  lost(): Record<string, number> {
+    const s = this.stats;
+    const out: Record<string, number> = {};
+    for (const k of ['requests_expired', 'requests_process_exited', 'requests_evicted', 'requests_unanswered_at_end', 'tool_calls_dropped'] as const)
+      if (s[k]) out[k] = s[k];
+    return out;
   }
 
   async *process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
+    let last: Event | undefined;
     for await (const e of input) {
+      last = e;
+      if (typeof e.mono_ns === 'number') this.pending.sweep(e.mono_ns);
       if (e.source === 'process') {
-        if (this.links.onProcess(e)) this.stats.linked_execs++;
+        if (this.links.onProcess(e)) this.counters.linked_execs++;
+        if (e.data.event === 'EXIT' && typeof e.mono_ns === 'number') this.pending.exited(e.pid, e.mono_ns);
         yield e;
         continue;
       }
@@ -159,7 +213,8 @@ export class LlmAnalyzer implements Analyzer {
       const llm = this.onEvent(e);
       if (llm) yield llm;
     }
-    this.stats.unanswered += this.pending.size;
+    this.pending.end();
+    if (this.emitStats) yield statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats, lost: this.lost() }, last);
   }
 
   private clip(s: string): string {
@@ -174,11 +229,11 @@ export class LlmAnalyzer implements Analyzer {
       return null;
     }
     const key = `${d.conn_id}#${d.seq}`;
-    const p = this.pending.get(key);
+    const p = this.pending.get(key, e.mono_ns ?? 0);
     if (!p) return null;
     if (e.source === 'sse') {
       if (d.type !== 'merged') return null;
-      this.pending.delete(key);
+      this.pending.take(key);
       const incomplete = d.end_reason !== 'terminal' && d.end_reason !== 'end_of_body' ? String(d.end_reason) : undefined;
       return this.build(e, p, fromMerged(d), {
         status: numberOrNull(d.status_code),
@@ -189,6 +244,8 @@ export class LlmAnalyzer implements Analyzer {
     }
     switch (d.type) {
       case 'response_headers':
+        p.answered = true;
+        p.exitDeadlineNs = undefined;
         if (isEventStream(d)) {
           p.streamedResponse = true;
           p.early = { parser: new SseParser(), merger: new StreamMerger(p.path), registered: new Set() };
@@ -203,10 +260,10 @@ export class LlmAnalyzer implements Analyzer {
           // the merged stream (sse event) carries the answer; keep the status for an error without a stream
           p.streamedResponse = true;
           if (status === null || status < 400) return null;
-          this.pending.delete(key);
+          this.pending.take(key);
           return this.build(e, p, p.provider.parseResponse(parseBody(d)), { status, latency: numberOrNull(d.latency_ms), ttfc: numberOrNull(d.ttfb_ms) });
         }
-        this.pending.delete(key);
+        this.pending.take(key);
         const incomplete = d.incomplete ? String(d.incomplete_reason ?? 'incomplete') : undefined;
         return this.build(e, p, p.provider.parseResponse(parseBody(d)), {
           status,
@@ -227,19 +284,23 @@ export class LlmAnalyzer implements Analyzer {
     const json = () => (body ??= { v: parseBody(d) }).v;
     const det = detectRequest({ method, path, host, json });
     if (!det) return;
-    if (json() === undefined) this.stats.unparsed_bodies++;
+    if (json() === undefined) this.counters.unparsed_bodies++;
     const parsed = det.provider.parseRequest(json());
     if (det.model && !parsed.model) parsed.model = det.model;
     if (det.stream !== undefined) parsed.stream = det.stream;
-    if (this.pending.size >= MAX_PENDING) {
-      const first = this.pending.keys().next().value as string;
-      this.pending.delete(first);
-      this.stats.unanswered++;
-    }
     this.calls++;
-    this.pending.set(`${d.conn_id}#${d.seq}`, {
+    const req: RequestRef = { pid: e.pid, comm: e.comm, timestamp: e.timestamp, conn_id: String(d.conn_id), seq: Number(d.seq) };
+    if (typeof e.mono_ns === 'number') req.mono_ns = e.mono_ns;
+    if (typeof e.comm_b64 === 'string') req.comm_b64 = e.comm_b64;
+    this.pending.add(`${d.conn_id}#${d.seq}`, {
+      connId: req.conn_id,
+      pid: e.pid,
+      bytes: typeof d.body === 'string' ? d.body.length : 0,
+      bodyBytes: typeof d.body === 'string' ? d.body.length : 0,
+      lastNs: e.mono_ns ?? 0,
+      answered: false,
       callId: `llm-${e.pid}-${this.calls}`,
-      req: e,
+      req,
       provider: det.provider,
       parsed,
       host,
@@ -250,7 +311,7 @@ export class LlmAnalyzer implements Analyzer {
   }
 
   private build(at: Event, p: Pending, r: LlmResponse, o: Outcome): Event {
-    this.stats.calls++;
+    this.counters.calls++;
     const req = p.req;
     const u = r.usage;
     const hostPort = (p.host ?? '').split(':');
@@ -277,8 +338,8 @@ export class LlmAnalyzer implements Analyzer {
       usage: u,
       latency_ms: o.latency,
       time_to_first_chunk_ms: o.ttfc,
-      conn_id: String(req.data.conn_id),
-      http_seq: Number(req.data.seq),
+      conn_id: req.conn_id,
+      http_seq: req.seq,
     };
     if (hostPort[1]) data['server.port'] = Number(hostPort[1]);
     if (u) {
@@ -328,5 +389,6 @@ export class LlmAnalyzer implements Analyzer {
         this.links.expect(p.callId, toolCall(t.id, t.name, t.arguments), p.req.pid, e.mono_ns ?? 0);
       });
     }
+    this.pending.resize(p, p.bodyBytes + early.parser.bufferedChars + early.merger.bufferedChars);
   }
 }
