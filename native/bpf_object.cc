@@ -9,8 +9,6 @@
 #include <cerrno>
 #include <thread>
 
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <cstring>
 #include <vector>
 
@@ -134,18 +132,10 @@ void BpfObject::DoClose() {
 // several threads lets the grace periods overlap.
 void BpfObject::DestroyLinks() {
   std::vector<bpf_link*> all;
-  std::vector<int> raw;
   for (auto& [id, link] : links_) all.push_back(link);
-  for (auto& [id, fd] : raw_links_) raw.push_back(fd);
   links_.clear();
-  raw_links_.clear();
-  size_t total = all.size() + raw.size();
-  auto destroy = [&](size_t i) {
-    if (i < all.size())
-      bpf_link__destroy(all[i]);
-    else
-      close(raw[i - all.size()]);
-  };
+  size_t total = all.size();
+  auto destroy = [&](size_t i) { bpf_link__destroy(all[i]); };
   if (total <= 2) {
     for (size_t i = 0; i < total; i++) destroy(i);
     return;
@@ -344,30 +334,10 @@ Napi::Value BpfObject::SetExpectedAttachType(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-namespace {
-
-// bpf_attr.link_create for BPF_TRACE_UPROBE_MULTI (Linux 6.6+), laid out as in
-// include/uapi/linux/bpf.h; the system headers may be older than that.
-struct UprobeMultiAttr {
-  uint32_t prog_fd;
-  uint32_t target_fd;
-  uint32_t attach_type;
-  uint32_t flags;
-  uint64_t path;
-  uint64_t offsets;
-  uint64_t ref_ctr_offsets;
-  uint64_t cookies;
-  uint32_t cnt;
-  uint32_t multi_flags;
-  uint32_t pid;
-  uint32_t pad;
-};
-static_assert(sizeof(UprobeMultiAttr) == 64, "uprobe_multi attr layout");
-constexpr uint32_t kBpfLinkCreate = 28;
-constexpr uint32_t kBpfTraceUprobeMulti = 48;
-constexpr uint32_t kUprobeMultiReturn = 1;
-
-}  // namespace
+// bpf_program__attach_uprobe_multi (Linux 6.6+ links) came with libbpf 1.3.
+#if LIBBPF_MAJOR_VERSION < 1 || (LIBBPF_MAJOR_VERSION == 1 && LIBBPF_MINOR_VERSION < 3)
+#error "libbpf 1.3 or later is needed (bpf_program__attach_uprobe_multi)"
+#endif
 
 Napi::Value BpfObject::AttachUprobeMulti(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -379,42 +349,31 @@ Napi::Value BpfObject::AttachUprobeMulti(const Napi::CallbackInfo& info) {
   std::string path = o.Get("path").As<Napi::String>().Utf8Value();
   Napi::Array offs = o.Get("offsets").As<Napi::Array>();
   Napi::Value cv = o.Get("cookies");
-  std::vector<uint64_t> offsets(offs.Length()), cookies(offs.Length());
+  std::vector<unsigned long> offsets(offs.Length());
+  std::vector<__u64> cookies(offs.Length());
   for (uint32_t i = 0; i < offs.Length(); i++) {
-    offsets[i] = static_cast<uint64_t>(offs.Get(i).As<Napi::Number>().Int64Value());
+    offsets[i] = static_cast<unsigned long>(offs.Get(i).As<Napi::Number>().Int64Value());
     if (cv.IsArray() && i < cv.As<Napi::Array>().Length())
-      cookies[i] = static_cast<uint64_t>(cv.As<Napi::Array>().Get(i).As<Napi::Number>().Int64Value());
+      cookies[i] = static_cast<__u64>(cv.As<Napi::Array>().Get(i).As<Napi::Number>().Int64Value());
   }
   if (offsets.empty()) throw Napi::TypeError::New(env, "options.offsets is empty");
   bpf_program* p = ProgOrThrow(env, prog, "attach_uprobe_multi");
   if (!loaded_) Throw(env, "attach_uprobe_multi", EINVAL, "load() the object before attaching");
-  UprobeMultiAttr attr{};
-  attr.prog_fd = static_cast<uint32_t>(bpf_program__fd(p));
-  attr.attach_type = kBpfTraceUprobeMulti;
-  attr.path = reinterpret_cast<uint64_t>(path.c_str());
-  attr.offsets = reinterpret_cast<uint64_t>(offsets.data());
-  attr.cookies = reinterpret_cast<uint64_t>(cookies.data());
-  attr.cnt = static_cast<uint32_t>(offsets.size());
-  attr.multi_flags = o.Get("retprobe").ToBoolean().Value() ? kUprobeMultiReturn : 0;
-  attr.pid = o.Get("pid").IsNumber() && o.Get("pid").As<Napi::Number>().Int32Value() > 0
-                 ? o.Get("pid").As<Napi::Number>().Uint32Value()
-                 : 0;
-  int fd = static_cast<int>(syscall(__NR_bpf, kBpfLinkCreate, &attr, sizeof(attr)));
-  if (fd < 0) Throw(env, "attach_uprobe_multi", errno, "cannot attach '" + prog + "' to " + path);
-  uint32_t id = next_link_++;
-  raw_links_[id] = fd;
-  return Napi::Number::New(env, id);
+  LIBBPF_OPTS(bpf_uprobe_multi_opts, uo, .offsets = offsets.data(), .cookies = cookies.data(),
+              .cnt = offsets.size(), .retprobe = o.Get("retprobe").ToBoolean().Value());
+  // libbpf: -1 is every process (0 would be this one)
+  int pid = o.Get("pid").IsNumber() && o.Get("pid").As<Napi::Number>().Int32Value() > 0
+                ? o.Get("pid").As<Napi::Number>().Int32Value()
+                : -1;
+  LibbpfLogReset();
+  bpf_link* link = bpf_program__attach_uprobe_multi(p, pid, path.c_str(), nullptr, &uo);
+  if (link == nullptr) Throw(env, "attach_uprobe_multi", errno, "cannot attach '" + prog + "' to " + path, true);
+  return Napi::Number::New(env, AddLink(link));
 }
 
 Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "link id must be a number");
-  auto raw = raw_links_.find(info[0].As<Napi::Number>().Uint32Value());
-  if (raw != raw_links_.end()) {
-    close(raw->second);
-    raw_links_.erase(raw);
-    return Napi::Boolean::New(env, true);
-  }
   auto it = links_.find(info[0].As<Napi::Number>().Uint32Value());
   if (it == links_.end()) return Napi::Boolean::New(env, false);
   int err = bpf_link__destroy(it->second);
@@ -424,7 +383,7 @@ Napi::Value BpfObject::Detach(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BpfObject::LinkCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(links_.size() + raw_links_.size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(links_.size()));
 }
 
 Napi::Value BpfObject::MapUpdate(const Napi::CallbackInfo& info) {
@@ -543,10 +502,6 @@ Napi::Value BpfObject::KernelIds(const Napi::CallbackInfo& info) {
     n = 0;
     for (auto& [lid, link] : links_) {
       uint32_t id = ObjId(bpf_link__fd(link));
-      if (id) links.Set(n++, id);
-    }
-    for (auto& [lid, fd] : raw_links_) {
-      uint32_t id = ObjId(fd);
       if (id) links.Set(n++, id);
     }
   }

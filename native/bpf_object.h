@@ -72,8 +72,6 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   bool loaded_ = false;
   uint32_t next_link_ = 1;
   std::map<uint32_t, bpf_link*> links_;
-  // uprobe_multi links, created with the raw bpf() syscall (libbpf 1.1 predates them)
-  std::map<uint32_t, int> raw_links_;
   std::set<RingReader*> readers_;
 };
 

@@ -1,5 +1,7 @@
 #include "errors.h"
 
+#include <uv.h>
+
 #include <cstring>
 
 #include "libbpf_log.h"
@@ -13,8 +15,10 @@ Napi::Error MakeError(Napi::Env env, const std::string& op, int err, const std::
   Napi::Error e = Napi::Error::New(env, text);
   e.Set("op", Napi::String::New(env, op));
   e.Set("errno", Napi::Number::New(env, err));
-  const char* name = err > 0 ? strerrorname_np(err) : nullptr;
-  e.Set("code", Napi::String::New(env, name ? name : "EAGENTSIGHT"));
+  // The errno's name as libuv (in node) knows it; glibc's strerrorname_np would need glibc 2.32.
+  char name[64] = "";
+  if (err > 0) uv_err_name_r(-err, name, sizeof(name));
+  e.Set("code", Napi::String::New(env, name[0] == 'E' && strchr(name, ' ') == nullptr ? name : "EAGENTSIGHT"));
   if (with_log) {
     std::string log = LibbpfLogTail();
     if (!log.empty()) e.Set("log", Napi::String::New(env, log));

@@ -1,6 +1,6 @@
 /**
  * HttpParser: turns the plaintext of TLS calls (ssl events) into HTTP/1.x
- * requests, responses and streamed bodies (http events).
+ * and HTTP/2 requests, responses and streamed bodies (http events).
  *
  * Bytes are parsed per connection (data.conn_id) and per direction (WRITE and
  * READ), never per TLS call: a message may span many calls and a call may hold
@@ -10,7 +10,9 @@
  * The parts live in lib/http/parser/: connections (the connection table and
  * its bounds), assembler (what each direction's Http1Stream parses becomes
  * messages), message (body accumulation within the size bounds), pairing
- * (requests and responses), events (the http event data).
+ * (requests and responses), events (the http event data), h2 (a connection
+ * that starts with the HTTP/2 preface, over lib/http/h2), websocket (a
+ * connection upgraded to WebSocket, over lib/http/ws).
  */
 import type { Analyzer } from '../core/analyzer';
 import { statsEvent, type Event } from '../core/event';
@@ -21,14 +23,17 @@ import { MessageAssembler } from '../http/parser/assembler';
 import { ConnectionTable, noteHeadBytes } from '../http/parser/connections';
 import { ParseContext } from '../http/parser/context';
 import { resolveOptions, type HttpParserOptions } from '../http/parser/options';
-import { directionOf, type DirState } from '../http/parser/state';
+import { H2Connection, MAX_SNIFF_BYTES, sniff } from '../http/parser/h2';
+import { directionOf, type Conn, type Dir, type DirState } from '../http/parser/state';
 
 export type { HttpParserOptions } from '../http/parser/options';
 
 /**
- * HTTP/1.x parser analyzer (`--http-parser`, `--http-raw-data`).
+ * HTTP parser analyzer (`--http-parser`, `--http-raw-data`): HTTP/1.x and HTTP/2.
  * Emits `source: "http"` events: request, response_headers, body_chunk,
- * response, parse_error (shapes in docs/events.md).
+ * response, parse_error; and `source: "websocket"` events (message,
+ * parse_error, end) for connections upgraded to WebSocket (shapes in
+ * docs/events.md).
  */
 export class HttpParser implements Analyzer {
   readonly name = 'http_parser';
@@ -51,7 +56,15 @@ export class HttpParser implements Analyzer {
   lost(): Record<string, number> {
     const c = this.ctx.counters;
     const out: Record<string, number> = {};
-    for (const k of ['unanswered_requests_dropped', 'bodies_truncated', 'body_bytes_dropped', 'bytes_discarded'] as const) if (c[k]) out[k] = c[k];
+    for (const k of [
+      'unanswered_requests_dropped',
+      'bodies_truncated',
+      'body_bytes_dropped',
+      'bytes_discarded',
+      'websocket_messages_truncated',
+      'websocket_bytes_dropped',
+    ] as const)
+      if (c[k]) out[k] = c[k];
     return out;
   }
 
@@ -101,19 +114,74 @@ export class HttpParser implements Analyzer {
     const bytes = sslPayload(e);
     this.ctx.counters.ssl_bytes += bytes.length;
     const ds = conn.dirs[dir];
-    if (!ds.msg && bytes.length) noteHeadBytes(this.ctx, ds);
-    ds.parser.push(bytes);
-    if (d.truncated === true) this.gap(ds, d.bytes_lost);
-    if (ds.msg?.stream) this.assembler.flushChunk(conn, ds.msg);
+    if (conn.ws) {
+      conn.ws.push(dir, bytes);
+      if (d.truncated === true) this.gap(conn, dir, d.bytes_lost);
+      this.trackPeak();
+      return;
+    }
+    if (conn.h2 || !ds.started) this.early(conn, dir, bytes);
+    else this.http1(ds, bytes);
+    if (d.truncated === true) this.gap(conn, dir, d.bytes_lost);
+    if (conn.h2) conn.h2.flush();
+    else if (ds.msg?.stream) this.assembler.flushChunk(conn, ds.msg);
     this.trackPeak();
   }
 
+  private http1(ds: DirState, bytes: Buffer): void {
+    if (!ds.msg && bytes.length) noteHeadBytes(this.ctx, ds);
+    ds.started = true;
+    ds.parser.push(bytes);
+  }
+
+  /**
+   * Bytes of a connection that speaks HTTP/2, or whose protocol is not known
+   * yet: a direction's first bytes are held while they may be the HTTP/2
+   * preface (or a server's first SETTINGS frame); then they go to HTTP/2 or
+   * to the HTTP/1 parser.
+   */
+  private early(conn: Conn, dir: Dir, bytes: Buffer): void {
+    if (conn.h2) return conn.h2.push(dir, bytes);
+    const ds = conn.dirs[dir];
+    const head = ds.sniff ? Buffer.concat([ds.sniff, bytes]) : bytes;
+    const kind = head.length ? sniff(head) : 'maybe-preface';
+    const other = conn.dirs[dir === 'write' ? 'read' : 'write'];
+    if (kind === 'preface') {
+      ds.sniff = null;
+      const h2 = new H2Connection(this.ctx, this.assembler, conn, dir);
+      conn.h2 = h2;
+      h2.push(dir, head);
+      // what the other side sent first (its SETTINGS) belongs to the same connection
+      if (other.sniff) h2.push(dir === 'write' ? 'read' : 'write', other.sniff);
+      other.sniff = null;
+      return;
+    }
+    const undecided = kind === 'maybe-preface' || (kind === 'maybe-settings' && !other.started);
+    if (undecided && head.length <= MAX_SNIFF_BYTES) {
+      // if it is HTTP/1 after all, these events carried the start of its first message
+      if (bytes.length) noteHeadBytes(this.ctx, ds);
+      ds.sniff = Buffer.from(head);
+      return;
+    }
+    ds.sniff = null;
+    this.http1(ds, head);
+  }
+
   /** The tracer lost bytes after this call (`lost` of them, when it knows). */
-  private gap(ds: DirState, lost: unknown): void {
+  private gap(conn: Conn, dir: Dir, lost: unknown): void {
     const n = typeof lost === 'number' && lost > 0 ? lost : null;
     if (n === null) this.ctx.counters.gaps_unknown_size++;
     else this.ctx.counters.bytes_lost += n;
-    ds.parser.gap(n);
+    const ds = conn.dirs[dir];
+    if (conn.ws) conn.ws.gap(dir, n);
+    else if (conn.h2) conn.h2.gap(dir);
+    else {
+      // held bytes before a gap can only be HTTP/1 now
+      if (ds.sniff) this.http1(ds, ds.sniff);
+      ds.sniff = null;
+      ds.started = true;
+      ds.parser.gap(n);
+    }
   }
 
   private trackPeak(): void {

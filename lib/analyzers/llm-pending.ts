@@ -7,6 +7,7 @@
  * Everything forgotten is counted, by reason.
  */
 import { UsageError } from '../core/errors';
+import type { Event } from '../core/event';
 
 /** Bounds of the waiting requests (LlmAnalyzerOptions). */
 export interface PendingLimits {
@@ -22,6 +23,26 @@ export interface PendingLimits {
   maxPerProcess?: number;
   /** Request body bytes held by the waiting requests (their parsed form is about as large). Default 32 MiB. */
   maxBytes?: number;
+}
+
+/** The request's event, without its body (the parsed request is kept instead). */
+export interface RequestRef {
+  pid: number;
+  comm: string;
+  comm_b64?: string;
+  timestamp: number;
+  mono_ns?: number;
+  conn_id: string;
+  seq: number;
+}
+
+/** What the request event of a call is kept as. */
+export function requestRef(e: Event): RequestRef {
+  const d = e.data as Record<string, unknown>;
+  const r: RequestRef = { pid: e.pid, comm: e.comm, timestamp: e.timestamp, conn_id: String(d.conn_id), seq: Number(d.seq) };
+  if (typeof e.mono_ns === 'number') r.mono_ns = e.mono_ns;
+  if (typeof e.comm_b64 === 'string') r.comm_b64 = e.comm_b64;
+  return r;
 }
 
 /** What the table needs to know of an entry. */

@@ -1,6 +1,8 @@
 /**
  * LlmAnalyzer: one `llm` event per LLM API call, built from the HTTP request
- * (HttpParser), and the merged stream (SseProcessor) or the JSON response.
+ * (HttpParser), and the merged stream (SseProcessor) or the JSON response;
+ * or, for an API spoken over a WebSocket, from the request message and the
+ * answer's event messages (./llm-messages, merged as a stream is).
  * What each API looks like is the business of its provider (lib/providers):
  * this analyzer pairs requests with their answers and builds the event.
  * Attribute names follow the OpenTelemetry GenAI semantic conventions where
@@ -21,8 +23,10 @@ import type { LlmMessage, LlmRequest, LlmResponse, LlmToolCall, TokenUsage } fro
 import { errorOf, isObj, str, toolCall } from '../providers/util';
 import { StreamMerger } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
-import { PendingExchanges, type PendingCounters, type PendingEntry, type PendingLimits } from './llm-pending';
+import { MessageCalls, type CallOutcome } from './llm-messages';
+import { PendingExchanges, requestRef, type PendingCounters, type PendingEntry, type PendingLimits, type RequestRef } from './llm-pending';
 import { ToolLinker, type ToolLinkCounters } from './tool-links';
+import type { CallCost } from '../cost/cost';
 
 /** The API of a call: the provider id. */
 export type LlmApi = ApiId;
@@ -52,6 +56,8 @@ export interface LlmCallData extends Record<string, unknown> {
   'http.response.status_code': number | null;
   'error.type'?: string;
   streaming: boolean;
+  /** How the call travelled: an HTTP exchange, or messages of a WebSocket. */
+  transport: 'http' | 'websocket';
   endpoint: { method: string; host: string | null; path: string };
   request: { system: string | null; messages: LlmMessage[]; tools: { name: string; description?: string }[] };
   response: { text: string; thinking: string; tool_calls: LlmToolCall[] };
@@ -61,9 +67,18 @@ export interface LlmCallData extends Record<string, unknown> {
   latency_ms: number | null;
   time_to_first_chunk_ms: number | null;
   conn_id: string;
+  /** the HTTP exchange (for a WebSocket: its upgrade request) */
   http_seq: number;
+  /** WebSocket: `index` of the request message on the connection */
+  websocket_index?: number;
   /** the stream ended without its terminal event (idle timeout, connection closed, ...) */
   incomplete?: string;
+  /** What the call cost, when its model is priced (CostAnalyzer, lib/cost). */
+  cost_usd?: number;
+  cost?: CallCost['cost'];
+  /** Its model has no price, or its usage is not known. */
+  cost_unpriced?: true;
+  cost_unpriced_reason?: string;
 }
 
 export interface LlmAnalyzerOptions {
@@ -83,10 +98,12 @@ export interface LlmAnalyzerStats extends PendingCounters, ToolLinkCounters {
   calls: number;
   /** EXEC events linked to a tool call */
   linked_execs: number;
-  /** requests never answered, whatever the reason (the sum of the requests_* counters) */
+  /** requests never answered, whatever the reason (the sum of the requests_* counters and websocket_calls_dropped) */
   unanswered: number;
   /** requests whose body was not JSON */
   unparsed_bodies: number;
+  /** calls over a WebSocket forgotten with their connection (beyond the connections followed at once) */
+  websocket_calls_dropped: number;
   /** requests waiting now, and the bytes of their bodies */
   pending: number;
   pending_bytes: number;
@@ -104,25 +121,21 @@ function parseBody(d: Record<string, unknown>): unknown {
   }
 }
 
-/** The request's event, without its body (the parsed request is kept instead). */
-interface RequestRef {
-  pid: number;
-  comm: string;
-  comm_b64?: string;
-  timestamp: number;
-  mono_ns?: number;
-  conn_id: string;
-  seq: number;
-}
-
 interface Pending extends PendingEntry {
-  bodyBytes: number;
   /** assigned when the request is seen, so tool calls can be linked while the answer still streams */
   callId: string;
   req: RequestRef;
+  bodyBytes: number;
   provider: Provider;
-  /** Incremental view of a streamed answer: tool calls become known as soon as they are complete. */
-  early?: { parser: SseParser; merger: StreamMerger; registered: Set<string> };
+  /**
+   * Incremental view of a streamed answer: tool calls become known as soon as
+   * they are complete (parser: the SSE text of the body; none when the events
+   * come as messages, and the merger then holds the whole answer).
+   */
+  early?: { parser: SseParser | null; merger: StreamMerger; registered: Set<string> };
+  transport: LlmCallData['transport'];
+  /** For a call over messages: the connection, the upgrade's exchange, the request message. */
+  link?: { connId: string; httpSeq: number; index: number };
   parsed: LlmRequest;
   host: string | null;
   path: string;
@@ -131,11 +144,8 @@ interface Pending extends PendingEntry {
 }
 
 /** How an answer ended, besides its content. */
-interface Outcome {
+interface Outcome extends CallOutcome {
   status: number | null;
-  latency: number | null;
-  ttfc: number | null;
-  incomplete?: string;
 }
 
 const isEventStream = (d: Record<string, unknown>) => String(d.content_type ?? '').includes('text/event-stream');
@@ -167,6 +177,12 @@ export class LlmAnalyzer implements Analyzer {
   private readonly maxText: number;
   private readonly emitStats: boolean;
   private readonly counters = { calls: 0, linked_execs: 0, unparsed_bodies: 0 };
+  /** Calls over the messages of a connection (WebSocket). */
+  private readonly messages = new MessageCalls<Pending & { terminal: boolean }>({
+    open: (e, provider, body, link) => this.openMessageCall(e, provider, body, link),
+    merge: (p, e, ev) => this.feedEvents(p, e, [ev]),
+    finish: (at, p, o) => this.build(at, p, fromMerged(p.early?.merger.result() as unknown as Record<string, unknown>), { status: null, ...o }),
+  });
 
   constructor(opts: LlmAnalyzerOptions = {}) {
     this.links = new ToolLinker((opts.linkWindowMs ?? 600_000) * 1e6);
@@ -178,10 +194,12 @@ export class LlmAnalyzer implements Analyzer {
   /** Counters and what is held now. */
   get stats(): LlmAnalyzerStats {
     const p = this.pending.counters;
+    const ws = this.messages.droppedCalls;
     return {
       ...this.counters,
-      unanswered: p.requests_expired + p.requests_process_exited + p.requests_evicted + p.requests_unanswered_at_end,
+      unanswered: p.requests_expired + p.requests_process_exited + p.requests_evicted + p.requests_unanswered_at_end + ws,
       ...p,
+      websocket_calls_dropped: ws,
       ...this.links.counters,
       pending: this.pending.size,
       pending_bytes: this.pending.bytes,
@@ -189,11 +207,18 @@ export class LlmAnalyzer implements Analyzer {
     };
   }
 
-  /** The counters that say something was left out (the `lost` of the stats event). */
+  /** The counters that say something was left out, when not zero (the `lost` of the stats event). */
   lost(): Record<string, number> {
     const s = this.stats;
     const out: Record<string, number> = {};
-    for (const k of ['requests_expired', 'requests_process_exited', 'requests_evicted', 'requests_unanswered_at_end', 'tool_calls_dropped'] as const)
+    for (const k of [
+      'requests_expired',
+      'requests_process_exited',
+      'requests_evicted',
+      'requests_unanswered_at_end',
+      'websocket_calls_dropped',
+      'tool_calls_dropped',
+    ] as const)
       if (s[k]) out[k] = s[k];
     return out;
   }
@@ -210,9 +235,14 @@ export class LlmAnalyzer implements Analyzer {
         continue;
       }
       yield e;
+      if (e.source === 'websocket') {
+        yield* this.messages.onEvent(e);
+        continue;
+      }
       const llm = this.onEvent(e);
       if (llm) yield llm;
     }
+    yield* this.messages.finish(last);
     this.pending.end();
     if (this.emitStats) yield statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats, lost: this.lost() }, last);
   }
@@ -289,14 +319,13 @@ export class LlmAnalyzer implements Analyzer {
     if (det.model && !parsed.model) parsed.model = det.model;
     if (det.stream !== undefined) parsed.stream = det.stream;
     this.calls++;
-    const req: RequestRef = { pid: e.pid, comm: e.comm, timestamp: e.timestamp, conn_id: String(d.conn_id), seq: Number(d.seq) };
-    if (typeof e.mono_ns === 'number') req.mono_ns = e.mono_ns;
-    if (typeof e.comm_b64 === 'string') req.comm_b64 = e.comm_b64;
+    const req = requestRef(e);
+    const bodyBytes = typeof d.body === 'string' ? d.body.length : 0;
     this.pending.add(`${d.conn_id}#${d.seq}`, {
       connId: req.conn_id,
       pid: e.pid,
-      bytes: typeof d.body === 'string' ? d.body.length : 0,
-      bodyBytes: typeof d.body === 'string' ? d.body.length : 0,
+      bytes: bodyBytes,
+      bodyBytes,
       lastNs: e.mono_ns ?? 0,
       answered: false,
       callId: `llm-${e.pid}-${this.calls}`,
@@ -307,7 +336,42 @@ export class LlmAnalyzer implements Analyzer {
       path,
       method,
       streamedResponse: false,
+      transport: 'http',
     });
+  }
+
+  /** A call asked for by a message (lib/analyzers/llm-messages.ts): its answer is merged from the messages that follow. */
+  private openMessageCall(
+    e: Event,
+    provider: Provider,
+    body: unknown,
+    link: { connId: string; httpSeq: number; index: number; host: string | null; path: string },
+  ) {
+    if (body === undefined) this.counters.unparsed_bodies++;
+    this.calls++;
+    const merger = new StreamMerger(link.path);
+    return {
+      connId: link.connId,
+      pid: e.pid,
+      bytes: 0,
+      bodyBytes: 0,
+      lastNs: e.mono_ns ?? 0,
+      answered: true,
+      callId: `llm-${e.pid}-${this.calls}`,
+      req: requestRef(e),
+      provider,
+      parsed: provider.parseRequest(body),
+      host: link.host,
+      path: link.path,
+      method: 'GET',
+      streamedResponse: true,
+      transport: 'websocket' as const,
+      link: { connId: link.connId, httpSeq: link.httpSeq, index: link.index },
+      early: { parser: null, merger, registered: new Set<string>() },
+      get terminal() {
+        return merger.terminal;
+      },
+    };
   }
 
   private build(at: Event, p: Pending, r: LlmResponse, o: Outcome): Event {
@@ -328,6 +392,7 @@ export class LlmAnalyzer implements Analyzer {
       'server.address': hostPort[0] || null,
       'http.response.status_code': o.status,
       streaming: p.streamedResponse || p.parsed.stream,
+      transport: p.transport,
       endpoint: { method: p.method, host: p.host, path: p.path },
       request: {
         system: p.parsed.system === null ? null : this.clip(p.parsed.system),
@@ -338,9 +403,10 @@ export class LlmAnalyzer implements Analyzer {
       usage: u,
       latency_ms: o.latency,
       time_to_first_chunk_ms: o.ttfc,
-      conn_id: req.conn_id,
-      http_seq: req.seq,
+      conn_id: p.link?.connId ?? req.conn_id,
+      http_seq: p.link?.httpSeq ?? req.seq,
     };
+    if (p.link) data.websocket_index = p.link.index;
     if (hostPort[1]) data['server.port'] = Number(hostPort[1]);
     if (u) {
       // OpenTelemetry: input_tokens includes cached tokens (some APIs report them apart)
@@ -375,10 +441,17 @@ export class LlmAnalyzer implements Analyzer {
     const early = p.early as NonNullable<Pending['early']>;
     let events: SseEvent[];
     try {
-      events = early.parser.push(text);
+      events = early.parser?.push(text) ?? [];
     } catch {
       return;
     }
+    this.feedEvents(p, e, events);
+    this.pending.resize(p, p.bodyBytes + (early.parser?.bufferedChars ?? 0) + early.merger.bufferedChars);
+  }
+
+  /** Merge stream events of an answer, registering each tool call as soon as it is complete. */
+  private feedEvents(p: Pending, e: Event, events: readonly SseEvent[]): void {
+    const early = p.early as NonNullable<Pending['early']>;
     for (const ev of events) {
       early.merger.add(ev);
       if (!(early.merger.provider ?? p.provider).completesToolCall(ev)) continue;
@@ -389,6 +462,5 @@ export class LlmAnalyzer implements Analyzer {
         this.links.expect(p.callId, toolCall(t.id, t.name, t.arguments), p.req.pid, e.mono_ns ?? 0);
       });
     }
-    this.pending.resize(p, p.bodyBytes + early.parser.bufferedChars + early.merger.bufferedChars);
   }
 }

@@ -21,6 +21,7 @@ export interface StreamError {
     | 'invalid_chunk'
     | 'gap'
     | 'unsupported_protocol'
+    | 'invalid_frame'
     | 'incomplete_message';
   message: string;
   /** Byte offset in this direction's stream where the problem starts. */
@@ -107,6 +108,19 @@ export class Http1Stream {
     this.offset += this.pending.length;
     this.pending = Buffer.alloc(0);
     this.state = 'opaque';
+  }
+
+  /**
+   * Stop parsing now and return the bytes not parsed yet: after a protocol
+   * switch they begin the new protocol. Later bytes are ignored.
+   */
+  handOver(): Buffer {
+    if (this.inMessage) this.finishMessage('protocol switched');
+    const rest = this.pending;
+    this.offset += rest.length;
+    this.pending = Buffer.alloc(0);
+    this.state = 'opaque';
+    return rest;
   }
 
   /** Feed the next bytes of the stream. */

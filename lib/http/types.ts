@@ -54,10 +54,14 @@ export interface HttpMessageBase extends HttpBodyFields {
   /** Exchange number on the connection (request and response share it). */
   seq: number;
   role: HttpRole;
-  /** "1.1" or "1.0". */
+  /** "1.1", "1.0" or "2". */
   version: string;
-  /** Header fields, names lower-cased; repeated fields joined with ", " (set-cookie with "\n"). */
+  /** HTTP/2: the stream the exchange ran on. */
+  stream_id?: number;
+  /** Header fields, names lower-cased; repeated fields joined with ", " (set-cookie with "\n", HTTP/2 cookie crumbs with "; "). */
   headers: Record<string, string>;
+  /** HTTP/2 trailers (e.g. grpc-status), names lower-cased. */
+  trailers?: Record<string, string>;
   tid?: number;
   ssl: SslRefs;
   /** The message was cut short (bytes lost, stream ended, parse error). */
@@ -102,6 +106,7 @@ export interface HttpResponseHeadersData {
   seq: number;
   role: HttpRole;
   version: string;
+  stream_id?: number;
   status_code: number;
   status_text: string;
   headers: Record<string, string>;
@@ -167,6 +172,15 @@ export interface HttpParserStats {
   bodies_truncated: number;
   body_bytes_dropped: number;
   body_chunks: number;
+  /** Connections followed as WebSocket after a 101 response. */
+  websocket_connections: number;
+  websocket_messages: number;
+  /** Messages delivered truncated (bounds, lost bytes, decompression). */
+  websocket_messages_truncated: number;
+  /** WebSocket payload bytes not kept, and bytes not decoded after a direction stopped. */
+  websocket_bytes_dropped: number;
+  /** websocket parse_error events. */
+  websocket_errors: number;
   /** Bytes held right now (undecided input + stored bodies + raw copies). */
   buffered_bytes: number;
   /** Highest buffered_bytes seen. */

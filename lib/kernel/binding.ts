@@ -3,6 +3,7 @@
  * be replaced (setBinding) so the CLI and the pipeline can be tested without
  * root or a kernel: tests inject a fake that replays records.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotSupportedError } from '../core/errors';
 
@@ -112,6 +113,10 @@ export interface NativeBinding {
   mountTracefs(dir: string): void;
   /** umount2(2) with MNT_DETACH. */
   unmount(dir: string): void;
+  /** Keep every libbpf message (debug level included) for takeLibbpfLog(). */
+  libbpfVerbose?(on: boolean): void;
+  /** What libbpf printed since the last call (with libbpfVerbose on). */
+  takeLibbpfLog?(): string;
   /** Where this binding's kernel has tracefs (default lib/kernel/tracefs.ts TRACEFS_DIRS; a fake kernel has its own). */
   tracefsDirs?: readonly string[];
 }
@@ -119,35 +124,69 @@ export interface NativeBinding {
 let injected: NativeBinding | null = null;
 let loaded: NativeBinding | null = null;
 
-/** Where the compiled addon lives, relative to dist/kernel/ or lib/kernel/. */
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+const BUILD_FROM_SOURCE =
+  '`AGENTSIGHT_BUILD_FROM_SOURCE=1 npm rebuild agentsight` (-g for a global install), or `npm run build:native` in a checkout ' +
+  '(needs gcc, g++, make, python3, clang, llvm, libelf-dev, zlib1g-dev)';
+
+/**
+ * Where the addon may live, in order: built here from source (node-gyp:
+ * build/Release, relative to dist/kernel/ or lib/kernel/), then the prebuilt
+ * one the npm package ships for this platform (prebuilds/<platform>-<arch>).
+ */
+export function addonCandidates(): string[] {
+  return [
+    path.join(PACKAGE_ROOT, 'build', 'Release', 'agentsight.node'),
+    path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`, 'agentsight.node'),
+  ];
+}
+
+/** The addon file that would be loaded: the first candidate that exists (else the first). */
 export function addonPath(): string {
-  return path.resolve(__dirname, '..', '..', 'build', 'Release', 'agentsight.node');
+  const all = addonCandidates();
+  return all.find((f) => fs.existsSync(f)) ?? all[0];
+}
+
+/** What to do about an addon that exists but does not load. */
+function loadHint(msg: string): string {
+  if (/lib(elf|z)\.so/.test(msg)) return 'Install its runtime libraries (Debian/Ubuntu: apt-get install libelf1 zlib1g).';
+  if (/libbpf\.so/.test(msg))
+    return 'It was built against the shared libbpf (AGENTSIGHT_LIBBPF=system): apt-get install libbpf1, or rebuild it with the default static libbpf.';
+  if (/GLIBC(XX)?_[0-9.]+' not found/.test(msg))
+    return `This system's C or C++ library is older than the one it was built with (the prebuilt addon needs glibc 2.31). Build it here: ${BUILD_FROM_SOURCE}.`;
+  return `Rebuild it: ${BUILD_FROM_SOURCE}.`;
 }
 
 /** The binding in use: an injected one, else the compiled addon. */
 export function getBinding(): NativeBinding {
   if (injected) return injected;
   if (loaded) return loaded;
-  const file = addonPath();
-  try {
-    loaded = require(file) as NativeBinding;
-  } catch (err) {
-    const msg = (err as Error).message;
-    if (/libbpf\.so/.test(msg)) {
-      throw new NotSupportedError(
-        `cannot load the agentsight addon: ${msg}\nInstall the shared libbpf (Debian/Ubuntu: apt-get install libbpf1).`,
-        'libbpf shared library',
-        { op: 'load_addon', code: 'ENOENT', cause: err },
-      );
+  const failures: string[] = [];
+  let first: unknown;
+  for (const file of addonCandidates()) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      loaded = require(file) as NativeBinding;
+      return loaded;
+    } catch (err) {
+      first ??= err;
+      const msg = (err as Error).message.split('\n')[0];
+      failures.push(`${file}: ${msg}\n  ${loadHint(msg)}`);
     }
+  }
+  if (failures.length === 0) {
     throw new NotSupportedError(
-      `cannot load the agentsight addon from ${file}: ${msg}\n` +
-        'Build it with `npm run build:native` (needs clang, llvm, libbpf-dev, libelf-dev, zlib1g-dev).',
+      `cannot load the agentsight addon: none built or shipped for ${process.platform}-${process.arch} (looked for ${addonCandidates().join(', ')}).\n` +
+        `Build it: ${BUILD_FROM_SOURCE}.`,
       'native addon',
-      { op: 'load_addon', code: 'ENOENT', cause: err },
+      { op: 'load_addon', code: 'ENOENT' },
     );
   }
-  return loaded;
+  throw new NotSupportedError(`cannot load the agentsight addon:\n${failures.join('\n')}`, 'native addon', {
+    op: 'load_addon',
+    code: 'ENOENT',
+    cause: first,
+  });
 }
 
 /** Replace the binding (tests, or a host embedding its own build). null restores the default. */

@@ -54,7 +54,7 @@ export interface RecordingOptions {
   /** Analyzers at the end of the chain (e.g. a FileLogger). */
   sinks?: Analyzer[];
   launch?: LaunchOptions;
-  /** How long to keep tracing after the command exits, for its last data and its EXIT event (ms, default 1500). */
+  /** How long to keep tracing after the command exits, for descendants that outlive it (ms, default 0: what the command did is all drained at its exit). */
   tailMs?: number;
 }
 
@@ -70,7 +70,6 @@ export class Recording {
   /** The command was let go (probes attached). */
   released = false;
   private readonly stopCtrl = new AbortController();
-  private sawExit = false;
   private started = false;
 
   constructor(command: readonly string[], opts: RecordingOptions = {}) {
@@ -96,12 +95,13 @@ export class Recording {
       this.released = true;
       cmd.release();
     });
-    const tail = opts.tailMs ?? 1500;
+    // The kernel records a process's exit (sched_process_exit) before its parent hears of it, and
+    // its TLS calls before that: once the command has exited, everything it did is in the rings,
+    // and stopping drains them. tailMs keeps following its descendants that outlive it.
+    const tail = opts.tailMs ?? 0;
     this.exit = cmd.exited.then(async (s) => {
       this.status = s;
-      const end = Date.now() + tail;
-      while (!this.sawExit && Date.now() < end && !this.stopCtrl.signal.aborted) await new Promise((r) => setTimeout(r, 25));
-      await new Promise((r) => setTimeout(r, Math.min(200, tail)));
+      if (tail > 0) await new Promise((r) => setTimeout(r, tail));
       this.stopCtrl.abort();
       return s;
     });
@@ -128,7 +128,6 @@ export class Recording {
     this.started = true;
     try {
       for await (const e of this.runner.run({ signal: this.stopCtrl.signal })) {
-        if (e.source === 'process' && e.pid === this.pid && e.data.event === 'EXIT') this.sawExit = true;
         yield e;
       }
     } finally {

@@ -7,14 +7,18 @@
  * It listens on loopback only, answers with the deterministic scripted model
  * of ./script, and records every request and exactly what was sent back.
  * Routing is in ./routes, request handling in ./handler, sending in
- * ./respond, each API's wire format in ./apis. See docs/standin.md.
+ * ./respond, each API's wire format in ./apis, the Responses API's WebSocket
+ * transport in ./websocket. See docs/standin.md.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
+import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FIXED_CREATED } from './apis/types';
 import type { Encoding } from './encoding';
-import { RequestHandler } from './handler';
+import { RequestHandler, type HandlerConfig } from './handler';
+import { WebSocketEndpoint } from './websocket';
 import { TEST_ANTHROPIC_API_KEY, TEST_GEMINI_API_KEY, TEST_OPENAI_API_KEY } from './keys';
 import type { RecordedRequest } from './recording';
 import { moduleFor } from './routes';
@@ -57,6 +61,14 @@ export interface StandinOptions {
   maxBodyBytes?: number;
   /** Called when a response has been sent completely (or the client went away). */
   onRequest?: (r: RecordedRequest) => void;
+  /** Offer HTTP/2 by ALPN (h2, then http/1.1 for clients that do not take it), as the real APIs do. Default false: HTTP/1.1 only. */
+  http2?: boolean;
+  /**
+   * The Responses API over WebSocket at `GET /v1/responses` (HTTP/1.1
+   * upgrade): true (default) with permessage-deflate accepted when the client
+   * offers it, 'uncompressed' without it, false: upgrades are refused (404).
+   */
+  websocket?: boolean | 'uncompressed';
 }
 
 export interface Standin {
@@ -98,10 +110,12 @@ function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === '::1';
 }
 
-/** The TLS server, numbering its connections and holding their sockets (to drop them on close). */
-function tlsServer(tls: TlsMaterial, keepAliveTimeoutMs: number) {
-  const server = https.createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' });
-  server.keepAliveTimeout = keepAliveTimeoutMs;
+/** The TLS server (HTTP/1.1, or h2 and HTTP/1.1 by ALPN), numbering its connections and holding their sockets (to drop them on close). */
+function tlsServer(tls: TlsMaterial, keepAliveTimeoutMs: number, h2: boolean) {
+  const server = h2
+    ? http2.createSecureServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2', allowHTTP1: true })
+    : https.createServer({ key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' });
+  if (server instanceof https.Server) server.keepAliveTimeout = keepAliveTimeoutMs;
   const sockets = new Set<Socket>();
   const connectionOf = new WeakMap<Socket, number>();
   let connections = 0;
@@ -113,7 +127,9 @@ function tlsServer(tls: TlsMaterial, keepAliveTimeoutMs: number) {
   server.on('tlsClientError', () => {
     /* a client that did not trust the CA: nothing to record */
   });
-  return { server, sockets, connectionOf: (req: IncomingMessage) => connectionOf.get(req.socket) ?? 0 };
+  // an HTTP/2 request's socket is a proxy; its session holds the real one
+  const socketOf = (req: IncomingMessage) => (req as unknown as { stream?: { session?: { socket?: Socket } } }).stream?.session?.socket ?? req.socket;
+  return { server, sockets, connectionOf: (req: IncomingMessage) => connectionOf.get(socketOf(req)) ?? 0 };
 }
 
 /** Answer 500 to a request whose handling failed (or drop the connection when the answer had begun). */
@@ -136,23 +152,25 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
   const onExit = () => tls.disposeSync();
   if (ownTls) process.once('exit', onExit);
 
-  const { server, sockets, connectionOf } = tlsServer(tls, opts.keepAliveTimeoutMs ?? 30_000);
-  const handler = new RequestHandler(
-    {
-      chunkDelayMs: opts.chunkDelayMs ?? 2,
-      deltaChars: opts.deltaChars ?? 12,
-      argChars: opts.argChars ?? 6,
-      requireApiKey: opts.requireApiKey ?? true,
-      maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
-      defaultCommand: opts.defaultCommand,
-      created: opts.created ?? FIXED_CREATED,
-      onRequest: opts.onRequest,
-    },
-    preference,
-    connectionOf,
-  );
+  const { server, sockets, connectionOf } = tlsServer(tls, opts.keepAliveTimeoutMs ?? 30_000, opts.http2 ?? false);
+  const cfg: HandlerConfig = {
+    chunkDelayMs: opts.chunkDelayMs ?? 2,
+    deltaChars: opts.deltaChars ?? 12,
+    argChars: opts.argChars ?? 6,
+    requireApiKey: opts.requireApiKey ?? true,
+    maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
+    defaultCommand: opts.defaultCommand,
+    created: opts.created ?? FIXED_CREATED,
+    onRequest: opts.onRequest,
+  };
+  const handler = new RequestHandler(cfg, preference, connectionOf);
+  const ws = opts.websocket ?? true;
+  if (ws !== false) {
+    const endpoint = new WebSocketEndpoint(handler, cfg, connectionOf, ws === true);
+    (server as https.Server).on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => endpoint.upgrade(req, socket, head));
+  }
   // Never leave a client hanging on an internal error.
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => handler.handle(req, res).catch((err) => internalError(res, err)));
+  (server as https.Server).on('request', (req: IncomingMessage, res: ServerResponse) => handler.handle(req, res).catch((err) => internalError(res, err)));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -199,7 +217,7 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
-          server.closeAllConnections();
+          if (server instanceof https.Server) server.closeAllConnections();
           for (const s of sockets) s.destroy();
         });
         if (ownTls) {

@@ -2,33 +2,44 @@
  * The package as another tool gets it: packed, installed into a fresh
  * project from the tarball, used from plain CommonJS.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { ensurePrebuilt, packTarball, REPO, tarballFiles } from '../support/package';
 import { describePrivileged } from '../support/privileged';
 import { run } from '../support/spawn';
-
-const REPO = path.resolve(__dirname, '../..');
 
 describePrivileged('npm pack, install into a fresh project, require() from CommonJS', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-pack-'));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('installs from the tarball and records a command through require("agentsight")', { timeout: 300_000 }, async () => {
+  it('installs from the tarball and records a command through require("agentsight")', { timeout: 900_000 }, async () => {
     const env = { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir ?? '/usr', npm_config_audit: 'false', npm_config_fund: 'false' };
-    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: REPO, env, encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .at(-1) as string;
-    const tgz = path.join(dir, packed);
-    expect(fs.existsSync(tgz)).toBe(true);
+    ensurePrebuilt();
+    const tgz = packTarball(dir, env);
+    const files = tarballFiles(tgz);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'prebuilds/linux-x64/agentsight.node',
+        'prebuilds/linux-x64/agentsight.json',
+        'binding.gyp',
+        'scripts/libbpf.js',
+        // the price table and the built web UI
+        'data/prices.json',
+        'web/dist/app.js',
+        'web/dist/app.css',
+        'web/dist/index.html',
+      ]),
+    );
+    expect(files.filter((f) => f.startsWith('build/'))).toEqual([]);
     const app = path.join(dir, 'app');
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
     const inst = await run('npm', ['install', '--no-audit', '--no-fund', tgz], { cwd: app, env });
     expect(inst.code, inst.stderr + inst.stdout.toString()).toBe(0);
+    // the shipped addon loads here: nothing is compiled
+    expect(fs.existsSync(path.join(app, 'node_modules/agentsight/build'))).toBe(false);
     // types ship with it
     expect(fs.existsSync(path.join(app, 'node_modules/agentsight/dist/index.d.ts'))).toBe(true);
     const script = `

@@ -429,16 +429,20 @@ describe('HttpParser errors and resynchronisation', () => {
     expect(stats.gaps_unknown_size).toBe(1);
   });
 
-  it('reports HTTP/2 once and ignores the rest of that connection', async () => {
+  it('an HTTP/2 connection with a broken header block: one frame error, and the connection is never read as HTTP/1', async () => {
     const preface = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+    // HEADERS on stream 1, END_HEADERS, whose block is an indexed field with index 0 (invalid)
+    const headers = Buffer.from([0, 0, 1, 1, 4, 0, 0, 0, 1, 0x80]);
     const out = await run(new HttpParser(), [
-      ssl('WRITE/SEND', preface + '\x00\x00\x12\x04\x00'),
+      ssl('WRITE/SEND', preface),
+      ssl('WRITE/SEND', headers),
       ssl('WRITE/SEND', Buffer.alloc(200, 7)),
-      ssl('READ/RECV', Buffer.alloc(100, 0)),
+      ssl('READ/RECV', 'HTTP/1.1 200 OK\r\n\r\n'),
     ]);
     const errs = http(out, 'parse_error');
-    expect(errs.map((e) => e.kind)).toEqual(['unsupported_protocol', 'invalid_start_line']);
-    expect(errs[1].function).toBe('READ/RECV');
+    expect(errs.map((e) => [e.kind, e.function])).toEqual([['invalid_frame', 'WRITE/SEND']]);
+    expect(errs[0].message).toMatch(/HTTP\/2: header block of stream 1: index 0/);
+    expect(http(out, 'response')).toHaveLength(0);
   });
 
   it('stops parsing after a 101 Switching Protocols upgrade', async () => {

@@ -33,7 +33,7 @@ export class MessageAssembler {
         ds.startRefs = null;
         // Bytes left in this call begin the next message.
         if (ds.parser.bufferedBytes > 0) noteHeadBytes(this.ctx, ds);
-        if (m) this.onEnd(c, m, incomplete);
+        if (m) this.endMessage(c, m, incomplete);
       },
       onError: (err) => this.onError(c, dir, ds, err),
       onDiscard: (n) => {
@@ -82,14 +82,15 @@ export class MessageAssembler {
     return framing;
   }
 
-  /** Is this response body delivered incrementally too? */
-  private streams(m: Message): boolean {
+  /** Is this response body delivered incrementally too? (HTTP/2 bodies count as chunked.) */
+  streams(m: Message): boolean {
     const { streamingTypes, streamChunked } = this.ctx.config;
     const type = mediaType(m.headers['content-type']);
-    return (type !== null && streamingTypes.has(type)) || (streamChunked && isChunked(m.headers));
+    return (type !== null && streamingTypes.has(type)) || (streamChunked && (isChunked(m.headers) || m.streamId !== undefined));
   }
 
-  private onEnd(c: Conn, m: Message, incomplete: string | null): void {
+  /** A message ended (incomplete: why it was cut short): its request or response event. */
+  endMessage(c: Conn, m: Message, incomplete: string | null): void {
     touchRefs(this.ctx, m);
     if (incomplete) this.ctx.counters.incomplete_messages++;
     if (m.interim) {

@@ -31,10 +31,12 @@ export class ConnectionTable {
     let n = 0;
     for (const c of this.conns.values()) {
       for (const ds of [c.dirs.write, c.dirs.read]) {
-        n += ds.parser.bufferedBytes;
+        n += ds.parser.bufferedBytes + (ds.sniff?.length ?? 0);
         const s = ds.msg?.stream;
         if (s) n += s.heldBytes;
       }
+      if (c.h2) n += c.h2.bufferedBytes;
+      if (c.ws) n += c.ws.bufferedBytes;
     }
     return n;
   }
@@ -50,10 +52,20 @@ export class ConnectionTable {
     }
     if (this.conns.size >= this.ctx.config.maxConnections) {
       const oldest = this.conns.values().next().value as Conn;
-      this.close(oldest, e);
+      this.close(oldest, e, 'evicted');
       this.ctx.counters.connections_evicted++;
     }
-    c = { id, pid: e.pid, comm: e.comm, lastNs: ns, nextSeq: 0, awaiting: [], dirs: { write: null as unknown as DirState, read: null as unknown as DirState } };
+    c = {
+      id,
+      pid: e.pid,
+      comm: e.comm,
+      lastNs: ns,
+      nextSeq: 0,
+      awaiting: [],
+      dirs: { write: null as unknown as DirState, read: null as unknown as DirState },
+      h2: null,
+      ws: null,
+    };
     if (e.comm_b64 !== undefined) c.comm_b64 = e.comm_b64;
     c.dirs.write = this.newDir(c, 'write');
     c.dirs.read = this.newDir(c, 'read');
@@ -69,24 +81,26 @@ export class ConnectionTable {
     const limit = ns - idleNs;
     for (const c of [...this.conns.values()]) {
       if (c.lastNs >= limit) break; // map is in activity order
-      this.close(c, this.ctx.cursor?.event);
+      this.close(c, this.ctx.cursor?.event, 'idle_timeout');
       this.ctx.counters.connections_evicted++;
     }
   }
 
   /** Close every connection of process `pid` (it exited: event `e`). */
   closeProcess(pid: number, e: Event): void {
-    for (const c of [...this.conns.values()]) if (c.pid === pid) this.close(c, e);
+    for (const c of [...this.conns.values()]) if (c.pid === pid) this.close(c, e, 'process_exit');
   }
 
   /** Close every connection (input over). */
   closeAll(when: Event | undefined): void {
-    for (const c of [...this.conns.values()]) this.close(c, when);
+    for (const c of [...this.conns.values()]) this.close(c, when, 'end_of_input');
   }
 
   /** End both streams of a connection (flushing what they hold, at the time of `when`) and forget it. */
-  private close(c: Conn, when: Event | undefined): void {
+  private close(c: Conn, when: Event | undefined, reason: string): void {
     this.ctx.at(when, () => {
+      c.h2?.close();
+      c.ws?.close(reason);
       for (const dir of ['write', 'read'] as const) {
         const ds = c.dirs[dir];
         ds.parser.end();
@@ -98,7 +112,7 @@ export class ConnectionTable {
   }
 
   private newDir(c: Conn, dir: Dir): DirState {
-    const ds: DirState = { parser: null as unknown as Http1Stream, msg: null, startRefs: null, startNs: 0 };
+    const ds: DirState = { parser: null as unknown as Http1Stream, msg: null, startRefs: null, startNs: 0, sniff: null, started: false };
     ds.parser = new Http1Stream(this.sinkFor(c, dir, ds), { maxHeaderBytes: this.ctx.config.maxHeaderBytes });
     return ds;
   }

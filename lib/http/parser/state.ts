@@ -70,6 +70,11 @@ export interface Message {
   /** Set when the body is also delivered as body_chunk events. */
   stream: BodyStream | null;
   tid?: number;
+  /** HTTP/2: the stream it runs on, and trailers when they came. */
+  streamId?: number;
+  trailers?: Record<string, string>;
+  /** HTTP/2: its event was emitted. */
+  ended?: boolean;
 }
 
 /** One direction of a connection. */
@@ -80,6 +85,10 @@ export interface DirState {
   startRefs: SslRefs | null;
   /** Event time of the first of those. */
   startNs: number;
+  /** Bytes held before the first is given to the parser: they may begin HTTP/2 (lib/http/parser/h2.ts). */
+  sniff: Buffer | null;
+  /** The parser has been given bytes: this direction is HTTP/1. */
+  started: boolean;
 }
 
 /** A connection (data.conn_id) of a process. */
@@ -95,4 +104,28 @@ export interface Conn {
   /** Requests awaiting their response, oldest first. */
   awaiting: PendingRequest[];
   dirs: Record<Dir, DirState>;
+  /** Set once the connection turned out to speak HTTP/2. */
+  h2: H2Conn | null;
+  /** Set once the connection switched to WebSocket (lib/http/parser/websocket.ts). */
+  ws: WsConn | null;
+}
+
+/** What the connection table needs of a WebSocket connection. */
+export interface WsConn {
+  push(dir: Dir, bytes: Buffer): void;
+  gap(dir: Dir, n: number | null): void;
+  /** The connection is no longer followed (`reason`: why). */
+  close(reason: string): void;
+  readonly bufferedBytes: number;
+}
+
+/** What the connection table needs of an HTTP/2 connection (lib/http/parser/h2.ts). */
+export interface H2Conn {
+  push(dir: Dir, bytes: Buffer): void;
+  gap(dir: Dir): void;
+  /** Emit the body_chunk events of streamed bodies that received bytes. */
+  flush(): void;
+  /** The connection ended: open messages end incomplete. */
+  close(): void;
+  readonly bufferedBytes: number;
 }
