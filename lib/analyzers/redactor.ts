@@ -262,15 +262,24 @@ export class Redactor implements Analyzer {
   private redactExec(e: Event): Event {
     const d = e.data as Record<string, unknown>;
     const rest = this.redactGeneric(e);
-    if (!Array.isArray(d.argv) || !d.argv.every((a) => typeof a === 'string')) return rest;
-    const argv = d.argv as string[];
+    const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((a) => typeof a === 'string');
+    if (!strings(d.argv)) return rest;
+    const argv = d.argv;
     const m = redactArgv(argv);
-    if (m.argv === argv) return rest;
+    // the exact bytes of arguments that are not UTF-8 (argv_b64, one element per argument): read as one command line too
+    const bytes = strings(d.argv_b64) ? d.argv_b64.map((a) => Buffer.from(a, 'base64').toString('latin1')) : null;
+    const mb = bytes ? redactArgv(bytes) : null;
+    if (m.argv === argv && (!mb || mb.argv === bytes)) return rest;
     this.fields.counters.strings_redacted++;
     const data: Record<string, unknown> = { ...rest.data, argv: m.argv };
     // full_command is argv joined: rebuilt from the masked elements, then masked as text too
     if (typeof d.full_command === 'string')
       data.full_command = d.full_command === argv.join(' ') ? this.fields.string(m.argv.join(' '), '') : rest.data.full_command;
+    if (mb && bytes && mb.argv !== bytes) {
+      data.argv_b64 = mb.argv.map((a) => Buffer.from(a, 'latin1').toString('base64'));
+      if (typeof d.full_command_b64 === 'string')
+        data.full_command_b64 = this.fields.string(Buffer.from(mb.argv.join(' '), 'latin1').toString('base64'), 'full_command_b64');
+    }
     return { ...e, data };
   }
 

@@ -29,6 +29,12 @@ export interface Event<D extends object = Record<string, any>> {
   source: string;
   pid: number;
   comm: string;
+  /**
+   * The exact bytes of `comm` in base64, present only when they are not
+   * valid UTF-8 (`comm` then shows U+FFFD in their place); see
+   * docs/events.md, lossless text.
+   */
+  comm_b64?: string;
   data: D;
 }
 
@@ -98,10 +104,11 @@ function timeOf(at: EventTime | undefined): EventTime {
 export function derivedEvent<S extends string, D extends object>(
   source: S,
   at: EventTime | undefined,
-  who: { pid: number; comm: string },
+  who: { pid: number; comm: string; comm_b64?: string },
   data: D,
 ): EventOf<S, D> {
-  return { ...timeOf(at), source, pid: who.pid, comm: who.comm, data };
+  if (who.comm_b64 === undefined) return { ...timeOf(at), source, pid: who.pid, comm: who.comm, data };
+  return { ...timeOf(at), source, pid: who.pid, comm: who.comm, comm_b64: who.comm_b64, data };
 }
 
 /** An event agentsight makes about itself: its own pid, `comm` "agentsight", now or at the time given. */

@@ -5,6 +5,7 @@
  * the eBPF objects, so a change on one side that is not made on the other
  * fails the tests.
  */
+import { losslessText } from '../core/payload';
 
 type Scalar = 'u32' | 's32' | 'u64' | 's64';
 type FieldSpec = [name: string, type: Scalar | { bytes: number; align: number }];
@@ -287,11 +288,6 @@ export const ENUMS: readonly EnumMirror[] = [
 ];
 
 /** Read a NUL-terminated fixed char array. */
-export function readCString(buf: Buffer, off: number, len: number): string {
-  const end = buf.indexOf(0, off);
-  return buf.toString('utf8', off, end >= 0 && end < off + len ? end : off + len);
-}
-
 /** A u64 as a JS number (exact below 2^53). */
 export function readU64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * 0x1_0000_0000;
@@ -309,19 +305,30 @@ export interface RecordHeader {
   tid: number;
   uid: number;
   comm: string;
+  /** the exact bytes of comm, when they are not valid UTF-8 (see losslessText) */
+  comm_b64?: string;
   cpu: number;
 }
 
+/** The bytes of a NUL-terminated string in a fixed-size field. */
+export function cStringBytes(buf: Buffer, off: number, len: number): Buffer {
+  const end = buf.indexOf(0, off);
+  return buf.subarray(off, end >= 0 && end < off + len ? end : off + len);
+}
+
 export function readHeader(buf: Buffer, at: number): RecordHeader {
-  return {
+  const comm = losslessText(cStringBytes(buf, at + HDR.off.comm, COMM_LEN));
+  const h: RecordHeader = {
     ts_ns: readU64(buf, at + HDR.off.ts_ns),
     type: buf.readUInt32LE(at + HDR.off.type),
     pid: buf.readUInt32LE(at + HDR.off.pid),
     tid: buf.readUInt32LE(at + HDR.off.tid),
     uid: buf.readUInt32LE(at + HDR.off.uid),
-    comm: readCString(buf, at + HDR.off.comm, COMM_LEN),
+    comm: comm.text,
     cpu: buf.readUInt32LE(at + HDR.off.cpu),
   };
+  if (comm.b64 !== undefined) h.comm_b64 = comm.b64;
+  return h;
 }
 
 /**

@@ -43,6 +43,8 @@ export interface SslData extends Record<string, unknown> {
   tid: number;
   uid: number;
   comm: string;
+  /** the exact bytes of comm, base64, when they are not valid UTF-8 */
+  comm_b64?: string;
   len: number;
   latency_ms: number;
   data: string;
@@ -81,6 +83,7 @@ export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: Ker
     tid: h.tid,
     uid: h.uid,
     comm: h.comm,
+    ...(h.comm_b64 !== undefined ? { comm_b64: h.comm_b64 } : {}),
     len: callLen,
     latency_ms: Math.round(readU64(buf, at + SSL.off.latency_ns) / 1e3) / 1e3,
     ...encodePayload(bytes),
@@ -101,7 +104,15 @@ export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: Ker
     data.remote_port = buf.readUInt16LE(at + SSL.off.rport);
   }
   if (flags & SSL_F.READ_FAIL) data.read_failed = true;
-  const e: Event<SslData> = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'ssl', pid: h.pid, comm: h.comm, data };
+  const e: Event<SslData> = {
+    timestamp: clock.toEpochMs(h.ts_ns),
+    mono_ns: h.ts_ns,
+    source: 'ssl',
+    pid: h.pid,
+    comm: h.comm,
+    ...(h.comm_b64 !== undefined ? { comm_b64: h.comm_b64 } : {}),
+    data,
+  };
   attachPayload(e, bytes);
   return e;
 }

@@ -46,6 +46,12 @@ export class FieldMasker {
    * secret may run past its end: what of it is there is masked.
    */
   string(v: string, key: string, cut = false): string {
+    // the exact bytes of a text field that is not UTF-8 (filepath_b64, comm_b64, ...): masked like the text, on the bytes
+    if (key.endsWith('_b64')) {
+      const text = Buffer.from(v, 'base64').toString('latin1');
+      const masked = this.string(text, key.slice(0, -4), cut);
+      return masked === text ? v : Buffer.from(masked, 'latin1').toString('base64');
+    }
     if (key && v.length > 0 && !MASKED.test(v)) {
       const verdict = classifyName(key);
       if (verdict && (verdict.strength === 'secret' || credentialLike(v))) {

@@ -14,7 +14,9 @@ import { startStandin, TEST_API_KEYS, type Standin } from '../../lib/standin';
 import { signalTree } from '../../lib/session/recording';
 import { runCli, type CliRun } from '../support/cli';
 import { describePrivileged } from '../support/privileged';
+import { needFile } from '../support/required';
 import { clientEnv } from '../support/run';
+import { expectSentUsage } from '../support/usage';
 
 const versions = (
   JSON.parse(fs.readFileSync(path.join(__dirname, '../support/claude-code-versions.json'), 'utf8')) as { versions: { version: string }[] }
@@ -22,15 +24,6 @@ const versions = (
 const CLAUDE_CACHE = process.env.AGENTSIGHT_CLAUDE_CODE_CACHE ?? path.join(os.homedir(), '.cache', 'agentsight', 'claude-code');
 const GEMINI_DIR = process.env.AGENTSIGHT_GEMINI_CLI_DIR ?? path.join(os.homedir(), '.cache', 'agentsight', 'gemini-cli');
 const GEMINI = path.join(GEMINI_DIR, 'node_modules', '.bin', 'gemini');
-
-/** A missing agent fails under CI (the setup fetches them) and is a visible skip elsewhere. */
-function present(file: string, what: string): boolean {
-  if (fs.existsSync(file)) return true;
-  const msg = `${what} not found at ${file}: run scripts/fetch-test-agents.sh`;
-  if (process.env.AGENTSIGHT_REQUIRE_PRIVILEGED) throw new Error(msg);
-  console.warn(`SKIPPED: ${msg}`);
-  return false;
-}
 
 describePrivileged('real coding agents under record', () => {
   let s: Standin;
@@ -76,7 +69,7 @@ describePrivileged('real coding agents under record', () => {
     answered.forEach((q, i) => {
       expect(llm[i].data.response.text).toBe(s.expectedText(q));
       expect(llm[i].comm).toBe(agentComm);
-      expect(llm[i].data['gen_ai.usage.output_tokens']).toBeGreaterThan(0);
+      expectSentUsage(llm[i].data, q.response.usage, `request ${i + 1} (${q.route}, ${q.response.stream ? 'streamed' : 'JSON'})`);
     });
     const withTool = llm.find((e) => e.data.response.tool_calls.some((t: { name: string }) => t.name === toolName));
     expect(withTool, `no llm event asked for ${toolName}`).toBeDefined();
@@ -91,9 +84,9 @@ describePrivileged('real coding agents under record', () => {
   }
 
   for (const v of versions) {
-    it(`Claude Code ${v} (Bun + BoringSSL, no symbols): LLM calls and the Bash tool it runs`, { timeout: 90_000 }, async () => {
+    it(`Claude Code ${v} (Bun + BoringSSL, no symbols): LLM calls and the Bash tool it runs`, { timeout: 90_000 }, async (ctx) => {
       const bin = path.join(CLAUDE_CACHE, v, 'claude');
-      if (!present(bin, `Claude Code ${v}`)) return;
+      needFile(ctx, bin, `Claude Code ${v} not found at ${bin}: run scripts/fetch-test-agents.sh`);
       const env = clientEnv(s, {
         ANTHROPIC_BASE_URL: s.anthropicBaseUrl,
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
@@ -111,8 +104,8 @@ describePrivileged('real coding agents under record', () => {
     });
   }
 
-  it('Gemini CLI (Node, via the exported OpenSSL symbols of node): LLM calls and its shell tool', async () => {
-    if (!present(GEMINI, 'Gemini CLI')) return;
+  it('Gemini CLI (Node, via the exported OpenSSL symbols of node): LLM calls and its shell tool', async (ctx) => {
+    needFile(ctx, GEMINI, `Gemini CLI not found at ${GEMINI}: run scripts/fetch-test-agents.sh`);
     const home = path.join(work, 'gemini-home');
     fs.mkdirSync(path.join(home, '.gemini'), { recursive: true });
     fs.writeFileSync(

@@ -139,6 +139,16 @@ export const anthropicMessages: ApiModule = {
     return conv;
   },
 
+  usage(conv, reply, ctx) {
+    const u = usage(conv, ctx.body, reply);
+    return {
+      input: u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens,
+      output: u.output_tokens,
+      cacheRead: u.cache_read_input_tokens,
+      cacheWrite: u.cache_creation_input_tokens,
+    };
+  },
+
   json(conv, reply, ctx) {
     const id = ids(ctx);
     return {

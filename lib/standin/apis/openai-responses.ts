@@ -187,6 +187,11 @@ export const openaiResponses: ApiModule = {
     return conv;
   },
 
+  usage(_conv, reply, ctx) {
+    const u = usage(reply, ctx.body);
+    return { input: u.input_tokens, output: u.output_tokens, cacheRead: u.input_tokens_details.cached_tokens };
+  },
+
   json(conv, reply, ctx) {
     return responseObject(conv, ctx, 'completed', items(reply, ctx), usage(reply, ctx.body));
   },

@@ -53,6 +53,39 @@ export interface DiscoveryHooks {
 
 /** After a selected process execs, look at its mappings again at these delays (ms), for libraries it loads late. */
 const RESCAN_DELAYS = [300, 1500, 5000];
+/** Bounds of the rescans after execs. */
+export interface RescanLimits {
+  /** Executables (by dev:inode) with rescans under way at once; execs of further ones are not rescanned (counted). Default 256. */
+  maxExecutables?: number;
+  /** Processes rescanned per executable; further execs of it while its rescans are under way join none (counted). Default 4. */
+  maxProcesses?: number;
+}
+
+/** What discovery did and left out (the ssl tracer's stats, `discovery`). */
+export interface DiscoveryStats {
+  /** EXEC events of selected processes looked at */
+  execs: number;
+  /** execs whose process was gone before its executable could be read */
+  execs_gone: number;
+  /** mappings of a process read again after its exec */
+  rescans: number;
+  /** execs given no rescans of their own: processes of the same executable were being rescanned */
+  rescans_coalesced: number;
+  /** execs given no rescans because maxExecutables executables were being rescanned */
+  rescans_dropped: number;
+  /** rescans not done because the process had exited */
+  rescans_gone: number;
+}
+
+/** Rescans of the processes of one executable (dev:inode), at RESCAN_DELAYS after the first exec. */
+interface Rescan {
+  key: string;
+  pids: number[];
+  /** pids selected directly: say at the last rescan if they map no TLS code */
+  report: Set<number>;
+  step: number;
+  due: number;
+}
 
 /**
  * A file open that could be a library being loaded (dlopen): read-only, not a
@@ -82,18 +115,35 @@ export class TlsDiscovery {
   /** files inspected or being inspected (by dev:inode): resolves true when it has TLS functions we attached to */
   private readonly inspected = new Map<string, Promise<boolean | 'vanished'>>();
   private readonly noticed = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly pending = new Set<Promise<unknown>>();
+  /** rescans by executable key, and one queue per step (each in due order: a step's delay is fixed) */
+  private readonly rescans = new Map<string, Rescan>();
+  private readonly rescanQueues: Rescan[][] = RESCAN_DELAYS.map(() => []);
+  private timer: NodeJS.Timeout | null = null;
+  private rescanning = false;
+  private readonly counters: DiscoveryStats = { execs: 0, execs_gone: 0, rescans: 0, rescans_coalesced: 0, rescans_dropped: 0, rescans_gone: 0 };
   readonly locatorVerdicts: LocatorFinding[] = [];
   attachErrors = 0;
   private closed = false;
 
+  private readonly maxRescanExes: number;
+  private readonly maxRescanPids: number;
+
   constructor(
     private readonly options: ResolvedSslOptions,
     /** holds the selection */
-    private readonly processTracer: ProcessTracer,
+    private readonly processTracer: Pick<ProcessTracer, 'options' | 'trackedPids'>,
     private readonly hooks: DiscoveryHooks,
-  ) {}
+    limits: RescanLimits = {},
+  ) {
+    this.maxRescanExes = limits.maxExecutables ?? 256;
+    this.maxRescanPids = limits.maxProcesses ?? 4;
+  }
+
+  /** Counters, and the executables being rescanned now (`rescans_pending`). */
+  stats(): DiscoveryStats & { rescans_pending: number } {
+    return { ...this.counters, rescans_pending: this.rescans.size };
+  }
 
   /** Probed files. */
   targets(): AttachedTarget[] {
@@ -289,13 +339,87 @@ export class TlsDiscovery {
     }
   }
 
-  private later(ms: number, fn: () => Promise<void>): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.closed) this.track(fn());
-    }, ms);
-    t.unref();
-    this.timers.add(t);
+  /**
+   * Rescan the processes of `pid`'s executable (`key`) at RESCAN_DELAYS. All
+   * execs of one executable share its rescans while they are under way (up
+   * to maxProcesses processes are looked at; a TLS library found in one is
+   * probed for all, uprobes being per file); at most maxExecutables
+   * executables are followed at once. One timer serves them all.
+   */
+  private scheduleRescans(key: string, pid: number, report: boolean): void {
+    const have = this.rescans.get(key);
+    if (have) {
+      if (have.step > 0 || have.pids.length >= this.maxRescanPids || have.pids.includes(pid)) {
+        this.counters.rescans_coalesced++;
+        return;
+      }
+      have.pids.push(pid);
+      if (report) have.report.add(pid);
+      return;
+    }
+    if (this.rescans.size >= this.maxRescanExes) {
+      this.counters.rescans_dropped++;
+      return;
+    }
+    const r: Rescan = { key, pids: [pid], report: new Set(report ? [pid] : []), step: 0, due: Date.now() + RESCAN_DELAYS[0] };
+    this.rescans.set(key, r);
+    this.rescanQueues[0].push(r);
+    this.armRescans();
+  }
+
+  /** The rescan due first, and its queue. */
+  private nextRescan(): Rescan[] | null {
+    let best: Rescan[] | null = null;
+    for (const q of this.rescanQueues) if (q.length && (!best || q[0].due < best[0].due)) best = q;
+    return best;
+  }
+
+  private armRescans(): void {
+    if (this.closed || this.rescanning) return;
+    const q = this.nextRescan();
+    if (!q) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.track(this.runRescans());
+      },
+      Math.max(0, q[0].due - Date.now()),
+    );
+    this.timer.unref();
+  }
+
+  /** Do the rescans that are due, one process at a time; then wait for the next. */
+  private async runRescans(): Promise<void> {
+    if (this.rescanning) return;
+    this.rescanning = true;
+    try {
+      for (let q = this.nextRescan(); q && !this.closed && q[0].due <= Date.now(); q = this.nextRescan()) {
+        const r = q.shift() as Rescan;
+        const last = r.step === RESCAN_DELAYS.length - 1;
+        const alive: number[] = [];
+        for (const pid of r.pids) {
+          if (!fs.existsSync(`/proc/${pid}`)) {
+            this.counters.rescans_gone++;
+            continue;
+          }
+          alive.push(pid);
+          this.counters.rescans++;
+          await this.scanProcess(pid, last && r.report.has(pid));
+        }
+        r.pids = alive;
+        if (last || alive.length === 0 || this.closed) {
+          this.rescans.delete(r.key);
+          continue;
+        }
+        r.due = Date.now() + RESCAN_DELAYS[r.step + 1] - RESCAN_DELAYS[r.step];
+        r.step++;
+        this.rescanQueues[r.step].push(r);
+      }
+    } finally {
+      this.rescanning = false;
+      this.armRescans();
+    }
   }
 
   private track<T>(p: Promise<T>): void {
@@ -304,16 +428,21 @@ export class TlsDiscovery {
     void q.finally(() => this.pending.delete(q));
   }
 
-  /** The executable a process just exec'd, by its /proc link (the process may be gone already). */
-  private async considerExec(pid: number, filename: string): Promise<void> {
+  /** The executable a process just exec'd, by its /proc link (the process may be gone already); then its rescans. */
+  private considerExec(pid: number, filename: string, rescan: boolean, report: boolean): Promise<boolean> {
+    this.counters.execs++;
     const exe = `/proc/${pid}/exe`;
     let display = filename;
+    let key: string;
     try {
       display = fs.readlinkSync(exe);
+      key = fileKey(fs.statSync(exe));
     } catch {
-      return; // already gone
+      this.counters.execs_gone++;
+      return Promise.resolve(false);
     }
-    await this.consider(exe, display, `executable of pid ${pid}`, false, true);
+    if (rescan) this.scheduleRescans(key, pid, report);
+    return this.consider(exe, display, `executable of pid ${pid}`, false, true);
   }
 
   /**
@@ -327,12 +456,7 @@ export class TlsDiscovery {
     if (d.event === 'EXEC') {
       if (e.pid === this.options.selfPid || (selected && !d.tracked)) return;
       const pid = e.pid;
-      this.track(this.considerExec(pid, String(d.filename)));
-      if (selected) {
-        const report = this.isRoot(pid);
-        const last = RESCAN_DELAYS[RESCAN_DELAYS.length - 1];
-        for (const ms of RESCAN_DELAYS) this.later(ms, () => this.scanProcess(pid, report && ms === last));
-      }
+      this.track(this.considerExec(pid, String(d.filename), selected, selected && this.isRoot(pid)));
     } else if (d.event === 'FILE_OPEN' && d.fd !== undefined && (isTlsLibraryName(String(d.filepath)) || (selected && mayBeLibrary(d)))) {
       // TLS libraries by name; a library a selected process opens may have rustls or OpenSSL
       // inside (Copilot CLI dlopens its runtime.node): looked at once per file, cheaply first
@@ -350,7 +474,9 @@ export class TlsDiscovery {
   /** No more rescans; events observed from now on are ignored. */
   close(): void {
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.rescans.clear();
+    for (const q of this.rescanQueues) q.length = 0;
   }
 }

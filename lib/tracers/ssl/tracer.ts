@@ -23,7 +23,7 @@ import type { ProcessTracer, ProcessTracerStats } from '../process';
 import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions } from './spec';
 import { attachTarget, loadSsl, selectionTracer, type LoadedSsl } from './loader';
 import { step } from '../../kernel/load';
-import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type LocatorFinding } from './discovery';
+import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type DiscoveryStats, type LocatorFinding } from './discovery';
 import { RustlsConnections } from './rustls-conns';
 
 export interface SslTracerStats {
@@ -39,6 +39,8 @@ export interface SslTracerStats {
   ring: RingSourceStats | null;
   targets: AttachedTarget[];
   attach_errors: number;
+  /** what TLS discovery did after execs and what it left out */
+  discovery: DiscoveryStats & { rescans_pending: number };
   process?: ProcessTracerStats;
 }
 
@@ -153,6 +155,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       ring: this.source ? this.source.stats() : null,
       targets: this.discovery.targets(),
       attach_errors: this.discovery.attachErrors,
+      discovery: this.discovery.stats(),
       ...(this.ownsProcessTracer ? { process: this.processTracer.stats() } : {}),
     };
   }
