@@ -17,8 +17,11 @@ import { fromFlags, mergeFlags, parseFlags, toYargs, type FlagValues, type Optio
 import {
   AGENT_OPTIONS,
   ANALYSIS_OPTIONS,
+  CONFIG_OPTIONS,
   DEMO_OPTIONS,
+  EXPORT_OPTIONS,
   FILE_OPTIONS,
+  OTLP_OPTIONS,
   OUTPUT_OPTIONS,
   PROCESS_OPTIONS,
   RECORD_OPTIONS,
@@ -31,20 +34,26 @@ import {
   type ChainOptions,
   type ConsoleOptions,
   type DemoOptions,
+  type ExportCliOptions,
   type FileOutputOptions,
+  type OtlpOptions,
   type RecordCliOptions,
 } from '../config/options';
+import { givenFlags, loadConfigFile, withConfigFile } from '../config/file';
+import { OtlpSink } from '../otel/sink';
+import { resolveOtlp } from '../otel/config';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
 import { buildAgent } from '../session/agent';
-import { EXIT_OUTPUT_FAILED, outputFailed, runSession, summaryLines, type SessionIo } from '../session/run';
+import { EXIT_OUTPUT_FAILED, outputFailed, runSession, sinkReports, summaryLines, type SessionIo } from '../session/run';
 import { openFileLogger } from '../sinks/file-logger';
 import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { runDemo } from './demo';
 import { openDefaultRecordFile, runRecord } from './record';
+import { runExport } from './export';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -55,6 +64,8 @@ interface CommandSpec<T extends object = Record<string, unknown>> {
   usage?: string;
   /** Everything after `--` is a command to run, not options. */
   commandAfterDash?: boolean;
+  /** Words after the command name (e.g. files), given to run() as its command argument. */
+  positional?: { name: string; describe: string };
   /** Options of the command itself. */
   options: OptionTable;
   /** Options also accepted after `--` (the original's pass-through form). */
@@ -73,17 +84,26 @@ interface Outputs {
   stdoutClosed: AbortSignal;
 }
 
-async function outputs(o: ConsoleAndFile, io: SessionIo): Promise<Outputs> {
+/** The OTLP sink, when --otlp or --otlp-endpoint asks for one (first in the sinks: its stats events reach the file and the console). */
+export function otlpSink(o: OtlpOptions & { statsIntervalMs?: number }, io: SessionIo, metrics = true): OtlpSink | null {
+  const cfg = resolveOtlp(o, process.env, metrics);
+  if (!cfg) return null;
+  return new OtlpSink(cfg, { statsIntervalMs: o.statsIntervalMs ?? 10_000, onNotice: (m) => io.stderr.write(`agentsight: ${m}\n`) });
+}
+
+async function outputs(o: ConsoleAndFile & OtlpOptions, io: SessionIo): Promise<Outputs> {
+  const otlp = otlpSink(o, io);
   const file = await openFileLogger(o);
   const closed = new AbortController();
   const console = new OutputAnalyzer({ stream: io.stdout, format: o.format ?? 'auto', quiet: o.quiet ?? false, onBroken: () => closed.abort() });
-  return { sinks: [...(file ? [file] : []), console], stdoutClosed: closed.signal };
+  return { sinks: [...(otlp ? [otlp] : []), ...(file ? [file] : []), console], stdoutClosed: closed.signal };
 }
 
 async function runWithSummary(runner: Runner, io: SessionIo, out: Outputs, before: () => string[] = () => []): Promise<number> {
   runner.validate();
   const r = await runSession(runner, io, { signal: out.stdoutClosed, sinks: out.sinks });
   for (const l of before()) io.stderr.write(`agentsight: ${l}\n`);
+  for (const l of sinkReports(out.sinks)) io.stderr.write(`agentsight: ${l}\n`);
   for (const l of summaryLines(r)) io.stderr.write(`${l}\n`);
   return outputFailed(r.losses) ? EXIT_OUTPUT_FAILED : 0;
 }
@@ -127,15 +147,17 @@ const sslCommand: CommandSpec<SslTracerOptions & Partial<ChainOptions> & Console
   },
 };
 
-const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile> = {
+const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile & OtlpOptions> = {
   name: 'agent',
   describe: 'Watch agents: TLS (HTTP, streamed answers, LLM calls) and processes under one selection',
-  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
+  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS, ...OTLP_OPTIONS, ...CONFIG_OPTIONS },
   examples: [
     ['$0 agent --comm python', 'python* processes and everything they start'],
     ['$0 agent --pid 1234 --ssl-uid 1000 --http-filter "POST /api"', 'one agent, filtered'],
     ['$0 agent --process false', 'TLS only'],
     ['$0 agent --output /var/log/agent.ndjson --quiet', 'to a file only'],
+    ['$0 agent --container 3f2a9c --otlp-endpoint http://collector:4318 --quiet', "one container's agents, as OpenTelemetry traces"],
+    ['$0 agent --config /etc/agentsight/agent.json', 'as a service, options from a file'],
   ],
   async run(o, io) {
     const out = await outputs(o, io);
@@ -144,21 +166,23 @@ const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile> = {
   },
 };
 
-const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOptions> = {
+const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOptions & OtlpOptions> = {
   name: 'record',
   usage: '$0 record [options] -- <command> [args...]',
   describe: 'Launch a command and trace it and all its descendants from its first instruction',
-  options: { ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
+  options: { ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS, ...OTLP_OPTIONS, ...CONFIG_OPTIONS },
   commandAfterDash: true,
   examples: [
     ['$0 record -- python3 agent.py', 'session written to agentsight-record-<time>.ndjson, summary at exit'],
     ['sudo $0 record --live -- claude -p "fix the tests"', 'run as the invoking user, events shown live'],
     ['$0 record -o session.ndjson --process false -- node agent.js', 'TLS only, to a chosen file'],
+    ['$0 record --otlp-endpoint http://localhost:4318 -- python3 agent.py', 'also sent as an OpenTelemetry trace'],
   ],
   async run(o, io, command) {
     if (command.length === 0) throw new UsageError('record needs a command: agentsight record [options] -- <command> [args...]');
+    const otlp = otlpSink(o, io);
     const logger = o.output !== undefined ? await openFileLogger(o) : await openDefaultRecordFile(o);
-    const r = await runRecord(command, o, io, { sinks: logger ? [logger] : [], file: logger?.path ?? null });
+    const r = await runRecord(command, o, io, { sinks: [...(otlp ? [otlp] : []), ...(logger ? [logger] : [])], file: logger?.path ?? null });
     // a failed write is said even with --quiet
     const lines = o.quiet ? r.summary.filter((l) => /^WARNING|^exit status/.test(l)) : r.summary;
     for (const l of lines) io.stderr.write(`agentsight: ${l}\n`);
@@ -166,23 +190,45 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
   },
 };
 
-const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOptions> = {
+const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOptions & OtlpOptions> = {
   name: 'demo',
   describe: 'Run the bundled demo: a local LLM API stand-in, a small tool-using agent, recorded',
-  options: { ...DEMO_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
-  examples: [['$0 demo', 'record the demo agent asking for and running a tool, then show what was captured']],
+  options: { ...DEMO_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS, ...OTLP_OPTIONS },
+  examples: [
+    ['$0 demo', 'record the demo agent asking for and running a tool, then show what was captured'],
+    ['$0 demo --otlp-endpoint http://localhost:4318', 'and send the session to an OpenTelemetry collector'],
+  ],
   async run(o, io) {
-    return runDemo(o, io);
+    return runDemo(o, io, otlpSink(o, io));
   },
 };
 
-export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand] as CommandSpec[];
+const exportCommand: CommandSpec<ExportCliOptions> = {
+  name: 'export',
+  usage: '$0 export [options] <file...>',
+  describe: 'Send saved sessions (NDJSON files of record or agent) to an OpenTelemetry receiver as OTLP traces',
+  options: { ...OTLP_OPTIONS, ...EXPORT_OPTIONS, ...CONFIG_OPTIONS },
+  positional: { name: 'file', describe: 'NDJSON session files' },
+  examples: [
+    ['$0 export --otlp-endpoint http://localhost:4318 session.ndjson', 'one saved session as a trace'],
+    [
+      'OTEL_EXPORTER_OTLP_ENDPOINT=https://cloud.langfuse.com/api/public/otel $0 export --otlp *.ndjson',
+      'every session of a directory, endpoint from the environment',
+    ],
+  ],
+  async run(o, io, files) {
+    return runExport(files, o, io);
+  },
+};
+
+export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand, exportCommand] as CommandSpec[];
 
 /** A command's flag values as parsed by yargs, with the `--` part merged in (or split off as the command to run). */
 function collectFlags(spec: CommandSpec, argv: FlagValues): { flags: FlagValues; command: string[] } {
   const own: FlagValues = {};
   for (const k of Object.keys(spec.options)) if (argv[k] !== undefined) own[k] = argv[k];
   const rest = (argv['--'] as (string | number)[] | undefined)?.map(String) ?? [];
+  if (spec.positional) return { flags: own, command: [...((argv[spec.positional.name] as unknown[] | undefined) ?? []).map(String), ...rest] };
   if (spec.commandAfterDash) return { flags: own, command: rest };
   if (rest.length === 0) return { flags: own, command: [] };
   if (!spec.passThrough) throw new UsageError(`${spec.name} takes no arguments after --`);
@@ -214,10 +260,11 @@ function build(argv: string[], chosen: Chosen): Argv {
     });
   for (const spec of COMMANDS) {
     y = y.command(
-      spec.name,
+      spec.positional ? `${spec.name} <${spec.positional.name}..>` : spec.name,
       spec.describe,
       (cy) => {
         let c = cy.options(toYargs(spec.options));
+        if (spec.positional) c = c.positional(spec.positional.name, { describe: spec.positional.describe, type: 'string' });
         if (spec.usage) c = c.usage(spec.usage);
         for (const [cmd, what] of spec.examples) c = c.example(cmd, what);
         if (spec.passThrough) c = c.epilog(`Options of this command can also be given after "--" (e.g. agentsight ${spec.name} -- --comm python).`);
@@ -247,7 +294,12 @@ export async function main(argv: string[] = process.argv.slice(2), io: SessionIo
       if (printed) io.stdout.write(`${printed}\n`);
       return 0;
     }
-    return await spec.run(fromFlags(spec.options, flags), io, chosen.command ?? []);
+    let typed: Record<string, unknown> = fromFlags(spec.options, flags);
+    if (typeof flags.config === 'string') {
+      typed = withConfigFile(typed, loadConfigFile(flags.config, spec.options), givenFlags(argv, spec.options), spec.options);
+      delete typed.config;
+    }
+    return await spec.run(typed, io, chosen.command ?? []);
   } catch (err) {
     return reportError(err, io, chosen.spec?.name ?? COMMANDS.find((c) => c.name === argv[0])?.name);
   }

@@ -7,6 +7,9 @@ import { EXEC, EXIT, F, FILE_OPEN, FORK, HDR, OPEN_SYSCALL_NAMES, readHeader, re
 import type { KernelClock } from './clock';
 import type { ProcessEvent } from '../core/event';
 
+/** The container of a record's cgroup (null when the process is in none), for the event's `container.id`. */
+export type ContainerLookup = { lookup(cgroupId: number, pid: number): { 'container.id': string; 'k8s.pod.uid'?: string } | null };
+
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(os.constants.signals).map(([name, num]) => [num as number, name]));
 const ERRNO_NAMES = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num as number, name]));
 
@@ -123,10 +126,17 @@ export interface FileOpenData extends Record<string, unknown> {
 /** `process` event data, by `data.event`. */
 export type ProcessEventData = ExecData | ExitData | ForkData | FileOpenData;
 
-export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock): ProcessEvent | null {
+export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock, containers?: ContainerLookup): ProcessEvent | null {
   if (len < HDR.size) return null;
   const h = readHeader(buf, at);
-  const base = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'process' as const, pid: h.pid, comm: h.comm };
+  const base = {
+    timestamp: clock.toEpochMs(h.ts_ns),
+    mono_ns: h.ts_ns,
+    source: 'process' as const,
+    pid: h.pid,
+    comm: h.comm,
+    ...containers?.lookup(h.cgroup_id, h.pid),
+  };
   switch (h.type) {
     case REC.EXEC: {
       if (len < EXEC.size) return null;

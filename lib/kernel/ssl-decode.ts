@@ -4,6 +4,7 @@
 import { readHeader, readS64, readU64, REC, SSL, SSL_F, SSL_FUNC_NAMES, SSL_LIB_NAMES } from './abi';
 import type { KernelClock } from './clock';
 import type { Event } from '../core/event';
+import type { ContainerLookup } from './process-decode';
 import { attachPayload, encodePayload } from '../core/payload';
 
 const AF_INET = 2;
@@ -62,7 +63,7 @@ export interface SslData extends Record<string, unknown> {
   read_failed?: boolean;
 }
 
-export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: KernelClock): Event<SslData> | null {
+export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: KernelClock, containers?: ContainerLookup): Event<SslData> | null {
   if (len < SSL.size) return null;
   const h = readHeader(buf, at);
   if (h.type !== REC.SSL) return null;
@@ -101,7 +102,15 @@ export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: Ker
     data.remote_port = buf.readUInt16LE(at + SSL.off.rport);
   }
   if (flags & SSL_F.READ_FAIL) data.read_failed = true;
-  const e: Event<SslData> = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'ssl', pid: h.pid, comm: h.comm, data };
+  const e: Event<SslData> = {
+    timestamp: clock.toEpochMs(h.ts_ns),
+    mono_ns: h.ts_ns,
+    source: 'ssl',
+    pid: h.pid,
+    comm: h.comm,
+    ...containers?.lookup(h.cgroup_id, h.pid),
+    data,
+  };
   attachPayload(e, bytes);
   return e;
 }

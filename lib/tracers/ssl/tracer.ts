@@ -200,7 +200,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
         if (r !== null) {
           this.records++;
           const [buf, off, len] = r;
-          const e = decodeSslRecord(buf, off, len, this.clock);
+          const e = decodeSslRecord(buf, off, len, this.clock, this.processTracer.containers);
           if (!e) this.decodeErrors++;
           else if (this.passesPort(e)) {
             this.emitted++;

@@ -1,0 +1,58 @@
+/**
+ * `agentsight export [options] FILE...`: saved sessions (NDJSON files written
+ * by record or agent) sent to an OpenTelemetry receiver as OTLP traces, the
+ * same spans a live run with --otlp-endpoint sends. Files are read one after
+ * another, each a stream of its own; reading waits for the queue (a backfill
+ * can wait, unlike capture), and gives up waiting after --otlp-flush-timeout
+ * without progress (then spans are dropped and counted).
+ */
+import * as fs from 'node:fs';
+import { UsageError } from '../core/errors';
+import type { ExportCliOptions } from '../config/options';
+import { resolveOtlp } from '../otel/config';
+import { OtlpSink } from '../otel/sink';
+import { EXIT_OUTPUT_FAILED, lossLines, type SessionIo } from '../session/run';
+import { readNdjson } from '../sinks/ndjson';
+
+/** Room kept in the queue before an event is handed on (one event makes a few spans at most). */
+const ROOM = 64;
+
+export async function runExport(files: string[], o: ExportCliOptions, io: SessionIo): Promise<number> {
+  if (files.length === 0) throw new UsageError('export needs at least one NDJSON file: agentsight export [options] <file...>');
+  const cfg = resolveOtlp(o, process.env, false);
+  if (!cfg) throw new UsageError('export needs a receiver: --otlp-endpoint URL, or --otlp with OTEL_EXPORTER_OTLP_ENDPOINT set');
+  for (const f of files) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(f);
+    } catch (err) {
+      throw new UsageError(`${f}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    if (!st.isFile()) throw new UsageError(`${f}: not a regular file`);
+  }
+  const say = (l: string) => io.stderr.write(`agentsight: ${l}\n`);
+  const sink = new OtlpSink(cfg, { metrics: false, onNotice: say });
+  let events = 0;
+  let bad = 0;
+  try {
+    for (const f of files) {
+      sink.newStream();
+      for await (const e of readNdjson(f)) {
+        if (e.source === 'diagnostic' && e.data.type === 'ndjson_error') {
+          bad++;
+          if (bad <= 5) say(String(e.data.message));
+        }
+        if (sink.exporter.queue.pending + ROOM > cfg.queueSize) await sink.exporter.queue.waitForSpace(ROOM, cfg.flushTimeoutMs);
+        sink.observe(e);
+        events++;
+      }
+    }
+  } finally {
+    await sink.close();
+  }
+  const lines = [`${events} event(s) read from ${files.length} file(s)${bad ? `, ${bad} line(s) that are not events skipped` : ''}`, ...sink.summaryLines()];
+  const loss = sink.loss();
+  if (loss) lines.push(...lossLines([loss]));
+  for (const l of o.quiet ? lines.filter((x) => /WARNING|not sent/.test(x)) : lines) say(l);
+  return loss ? EXIT_OUTPUT_FAILED : 0;
+}
