@@ -242,6 +242,7 @@ export class ExportQueue<T> {
     if (this.closed) return;
     for (const w of this.spaceWaiters.splice(0)) w();
     this.clearTimer();
+    if (this.inflight && this.lastError === null) this.lastError = 'no answer from the receiver before the flush time was up';
     this.counts.dropped_not_sent += this.pending;
     this.items = [];
     this.inflight = null;
