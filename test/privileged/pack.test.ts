@@ -20,7 +20,14 @@ describePrivileged('npm pack, install into a fresh project, require() from Commo
     const tgz = packTarball(dir, env);
     const files = tarballFiles(tgz);
     expect(files).toEqual(
-      expect.arrayContaining(['prebuilds/linux-x64/agentsight.node', 'prebuilds/linux-x64/agentsight.json', 'binding.gyp', 'scripts/libbpf.js']),
+      expect.arrayContaining([
+        'prebuilds/linux-x64/agentsight.node',
+        'prebuilds/linux-x64/agentsight.json',
+        'binding.gyp',
+        'scripts/libbpf.js',
+        'packaging/agentsight.service',
+        'packaging/agent.json',
+      ]),
     );
     expect(files.filter((f) => f.startsWith('build/'))).toEqual([]);
     const app = path.join(dir, 'app');
