@@ -108,7 +108,8 @@ export class OtlpSink implements Analyzer {
   /** Follow one event. Never throws. */
   observe(e: Event): void {
     try {
-      if (e.source === 'llm' || e.source === 'process') this.spans.observe(this.redactor.redact(e));
+      // the events whose strings are exported: calls (content, errors) and command lines
+      if (e.source === 'llm' || (e.source === 'process' && e.data.event === 'EXEC')) this.spans.observe(this.redactor.redact(e));
       else this.spans.observe(e);
       if (this.metrics) {
         this.metrics.event(e);
