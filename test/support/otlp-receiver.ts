@@ -1,6 +1,7 @@
 /**
  * A real OTLP/HTTP receiver on loopback for the tests: it accepts
- * POST /v1/traces and /v1/metrics as protobuf (decoded with protobufjs from
+ * POST .../v1/traces and .../v1/metrics (under any prefix, as Langfuse's
+ * /api/public/otel) as protobuf (decoded with protobufjs from
  * the official OTLP .proto files of the opentelemetry-proto repository, as
  * the OpenTelemetry gRPC exporter base package ships them) and as OTLP JSON,
  * gzip or not, and keeps what it decoded: spans with their resource, metrics,
@@ -200,7 +201,11 @@ export class OtlpReceiver {
       const body = encoding === 'gzip' ? zlib.gunzipSync(raw) : raw;
       const contentType = String(req.headers['content-type'] ?? '');
       const json = contentType.includes('json');
-      const isTraces = req.url === '/v1/traces';
+      const isTraces = /\/v1\/traces$/.test(req.url ?? '');
+      if (!isTraces && !/\/v1\/metrics$/.test(req.url ?? '')) {
+        res.writeHead(404).end();
+        return;
+      }
       const type = protos().lookupType(
         isTraces ? 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest' : 'opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest',
       );
