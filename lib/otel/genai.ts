@@ -44,7 +44,9 @@ export function chatAttributes(d: LlmCallData, requestMs: number): Attributes {
   put(a, GEN_AI.USAGE_INPUT, d['gen_ai.usage.input_tokens']);
   put(a, GEN_AI.USAGE_OUTPUT, d['gen_ai.usage.output_tokens']);
   put(a, GEN_AI.USAGE_CACHE_READ, d['gen_ai.usage.cache_read.input_tokens']);
+  // the llm event's cache_creation is the conventions' cache_write
   put(a, GEN_AI.USAGE_CACHE_WRITE, d['gen_ai.usage.cache_creation.input_tokens']);
+  put(a, GEN_AI.USAGE_CACHE_CREATION, d['gen_ai.usage.cache_creation.input_tokens']);
   put(a, GEN_AI.USAGE_REASONING, num(d.usage?.reasoning_tokens));
   const ttfc = num(d.time_to_first_chunk_ms);
   if (d.streaming && ttfc !== undefined) a[GEN_AI.RESPONSE_TIME_TO_FIRST_CHUNK] = (ttfc + requestMs) / 1000;

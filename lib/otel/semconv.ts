@@ -20,7 +20,10 @@ export const GEN_AI = {
   USAGE_INPUT: 'gen_ai.usage.input_tokens',
   USAGE_OUTPUT: 'gen_ai.usage.output_tokens',
   USAGE_CACHE_READ: 'gen_ai.usage.cache_read.input_tokens',
-  USAGE_CACHE_WRITE: 'gen_ai.usage.cache_creation.input_tokens',
+  /** tokens written to the provider's cache: the conventions' name since the GenAI registry moved out of semconv 1.41 */
+  USAGE_CACHE_WRITE: 'gen_ai.usage.cache_write.input_tokens',
+  /** the same, by its name up to semconv 1.41, which backends still read: both are set */
+  USAGE_CACHE_CREATION: 'gen_ai.usage.cache_creation.input_tokens',
   USAGE_REASONING: 'gen_ai.usage.reasoning.output_tokens',
   AGENT_NAME: 'gen_ai.agent.name',
   CONVERSATION_ID: 'gen_ai.conversation.id',

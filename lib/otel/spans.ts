@@ -383,7 +383,7 @@ export class SessionSpans {
     if (u.calls) {
       Object.assign(a, { [GEN_AI.USAGE_INPUT]: u.input, [GEN_AI.USAGE_OUTPUT]: u.output, [AS.LLM_CALLS]: u.calls });
       if (u.cacheRead) a[GEN_AI.USAGE_CACHE_READ] = u.cacheRead;
-      if (u.cacheWrite) a[GEN_AI.USAGE_CACHE_WRITE] = u.cacheWrite;
+      if (u.cacheWrite) a[GEN_AI.USAGE_CACHE_WRITE] = a[GEN_AI.USAGE_CACHE_CREATION] = u.cacheWrite;
       if (u.reasoning) a[GEN_AI.USAGE_REASONING] = u.reasoning;
       if (u.costed) a[AS.COST_USD] = Math.round(u.cost * 1e6) / 1e6;
     }

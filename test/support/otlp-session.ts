@@ -79,6 +79,9 @@ export function expectSessionTrace(spans: readonly ReceivedSpan[], events: reado
     ])
       if (d[k] !== undefined && d[k] !== null) expect(c.attributes[k], k).toEqual(d[k]);
     expect(c.attributes['gen_ai.response.finish_reasons']).toEqual(d['gen_ai.response.finish_reasons']);
+    // the event's cache_creation is the conventions' cache_write
+    if (d['gen_ai.usage.cache_creation.input_tokens'] !== undefined)
+      expect(c.attributes['gen_ai.usage.cache_write.input_tokens']).toBe(d['gen_ai.usage.cache_creation.input_tokens']);
     if (d.streaming) expect(c.attributes['gen_ai.request.stream']).toBe(true);
     // the span lasts at least what the answer took
     const ms = Number(c.endNs - c.startNs) / 1e6;
