@@ -13,6 +13,17 @@ export default defineConfig({
       },
       {
         test: {
+          // headless Chromium (Debian's chromium package) driven by playwright-core: the web UI as a person sees it
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'privileged',
           include: ['test/privileged/**/*.test.ts'],
           pool: 'forks',

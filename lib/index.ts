@@ -45,13 +45,26 @@ export { SseProcessor as SSEProcessor, type SseProcessorOptions as SSEProcessorO
 export { HttpFilter as HTTPFilter, SslFilter as SSLFilter } from './analyzers/filters';
 export { LlmAnalyzer, type LlmAnalyzerOptions, type LlmCallData } from './analyzers/llm';
 export { SessionSummary, summaryText, type SessionSummaryData } from './analyzers/summary';
+export { CostAnalyzer, type CostAnalyzerOptions, type CostAnalyzerStats } from './analyzers/cost';
+
+// cost: the price table and what a call cost
+export { Prices, priceCall, pricedTokens, costOf, formatUsd } from './cost';
+export type { ModelPrice, PriceFile, ProviderPrices, ResolvedPrice, CallCost, PricedTokens, Unpriced } from './cost';
+
+// reports of saved sessions
+export { buildReport, renderReport, reportText, reportMarkdown, ReportBuilder, percentiles } from './report';
+export type { SessionReport, ReportFormat, ReportOptions, ReportModel, ReportCommand, ReportToolCall, ReportError } from './report';
+
+// the web UI: a store of a session, its server, the sink that feeds it
+export { SessionStore, UiServer, UiSink, openSessionFiles, startUi, fileSetOf } from './ui';
+export type { StoreOptions, UiServerOptions, UiSnapshot, UiCall, UiProc } from './ui';
 export { FileLogger, type FileLoggerOptions } from './sinks/file-logger';
 export { Redactor, type RedactorOptions } from './analyzers/redactor';
 export { OutputAnalyzer, type OutputOptions, type OutputFormat } from './sinks/output';
 export { renderEvent, registerRenderer } from './render/events';
 
 // LLM APIs: one provider per wire API, and the registry that detects them
-export { PROVIDERS, API_IDS, getProvider, detectRequest, detectStream, otelProviderName, defineProvider, toolCommand } from './providers';
+export { PROVIDERS, API_IDS, getProvider, detectRequest, detectStream, detectWebSocket, otelProviderName, defineProvider, toolCommand } from './providers';
 export type {
   ApiId,
   Vendor,
@@ -67,6 +80,9 @@ export type {
   LlmToolCall,
   LlmError,
   TokenUsage,
+  TransportMeaning,
+  TransportMessage,
+  WebSocketTransport,
 } from './providers';
 
 // OpenTelemetry: sessions as OTLP traces and metrics (docs/otel.md)

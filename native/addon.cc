@@ -73,6 +73,14 @@ Napi::Value Unmount(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// libbpfVerbose(on): keep all of libbpf's messages; takeLibbpfLog() -> what it printed since the last call.
+Napi::Value LibbpfVerbose(const Napi::CallbackInfo& info) {
+  LibbpfSetVerbose(info[0].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value TakeLibbpfLog(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), LibbpfTakeVerbose()); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfLogger();
   exports.Set("BpfObject", BpfObject::Init(env));
@@ -83,6 +91,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("numPossibleCpus", Napi::Function::New(env, NumPossibleCpus));
   exports.Set("mountTracefs", Napi::Function::New(env, MountTracefs));
   exports.Set("unmount", Napi::Function::New(env, Unmount));
+  exports.Set("libbpfVerbose", Napi::Function::New(env, LibbpfVerbose));
+  exports.Set("takeLibbpfLog", Napi::Function::New(env, TakeLibbpfLog));
   return exports;
 }
 

@@ -15,6 +15,10 @@ namespace {
 std::string g_log;
 bool g_echo = false;
 constexpr size_t kMaxLog = 256 * 1024;
+// --verbose: every message, debug level included, kept until taken (bounded).
+bool g_verbose = false;
+std::string g_verbose_log;
+size_t g_verbose_dropped = 0;
 
 int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
   // libbpf prints a rejected program's whole verifier log in one call: format it all.
@@ -27,6 +31,10 @@ int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
   vsnprintf(line.data(), line.size(), fmt, args);
   line.resize(static_cast<size_t>(n));
   if (g_echo) fputs(line.c_str(), stderr);
+  if (g_verbose) {
+    if (g_verbose_log.size() + line.size() <= kMaxLog) g_verbose_log.append(line);
+    else g_verbose_dropped += line.size();
+  }
   if (level == LIBBPF_DEBUG) return 0;
   g_log.append(line);
   if (g_log.size() > kMaxLog) g_log.erase(0, g_log.size() - kMaxLog / 2);
@@ -42,6 +50,21 @@ void InstallLibbpfLogger() {
 }
 
 void LibbpfLogReset() { g_log.clear(); }
+
+void LibbpfSetVerbose(bool on) {
+  g_verbose = on;
+  if (!on) g_verbose_log.clear();
+}
+
+std::string LibbpfTakeVerbose() {
+  std::string out;
+  out.swap(g_verbose_log);
+  if (g_verbose_dropped) {
+    out += "[" + std::to_string(g_verbose_dropped) + " bytes of libbpf messages not kept]\n";
+    g_verbose_dropped = 0;
+  }
+  return out;
+}
 
 std::string LibbpfLogTail(size_t max_bytes) {
   if (g_log.size() <= max_bytes) return g_log;

@@ -15,4 +15,10 @@ void LibbpfLogReset();
 // The last max_bytes of what libbpf printed since the last reset.
 std::string LibbpfLogTail(size_t max_bytes = 16384);
 
+// Keep every message (debug level included) for LibbpfTakeVerbose (--verbose).
+void LibbpfSetVerbose(bool on);
+
+// What libbpf printed since the last call (when verbose), and clear it.
+std::string LibbpfTakeVerbose();
+
 }  // namespace agentsight

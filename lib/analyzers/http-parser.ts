@@ -11,7 +11,8 @@
  * its bounds), assembler (what each direction's Http1Stream parses becomes
  * messages), message (body accumulation within the size bounds), pairing
  * (requests and responses), events (the http event data), h2 (a connection
- * that starts with the HTTP/2 preface, over lib/http/h2).
+ * that starts with the HTTP/2 preface, over lib/http/h2), websocket (a
+ * connection upgraded to WebSocket, over lib/http/ws).
  */
 import type { Analyzer } from '../core/analyzer';
 import { statsEvent, type Event } from '../core/event';
@@ -30,7 +31,9 @@ export type { HttpParserOptions } from '../http/parser/options';
 /**
  * HTTP parser analyzer (`--http-parser`, `--http-raw-data`): HTTP/1.x and HTTP/2.
  * Emits `source: "http"` events: request, response_headers, body_chunk,
- * response, parse_error (shapes in docs/events.md).
+ * response, parse_error; and `source: "websocket"` events (message,
+ * parse_error, end) for connections upgraded to WebSocket (shapes in
+ * docs/events.md).
  */
 export class HttpParser implements Analyzer {
   readonly name = 'http_parser';
@@ -95,6 +98,12 @@ export class HttpParser implements Analyzer {
     const bytes = sslPayload(e);
     this.ctx.counters.ssl_bytes += bytes.length;
     const ds = conn.dirs[dir];
+    if (conn.ws) {
+      conn.ws.push(dir, bytes);
+      if (d.truncated === true) this.gap(conn, dir, d.bytes_lost);
+      this.trackPeak();
+      return;
+    }
     if (conn.h2 || !ds.started) this.early(conn, dir, bytes);
     else this.http1(ds, bytes);
     if (d.truncated === true) this.gap(conn, dir, d.bytes_lost);
@@ -148,7 +157,8 @@ export class HttpParser implements Analyzer {
     if (n === null) this.ctx.counters.gaps_unknown_size++;
     else this.ctx.counters.bytes_lost += n;
     const ds = conn.dirs[dir];
-    if (conn.h2) conn.h2.gap(dir);
+    if (conn.ws) conn.ws.gap(dir, n);
+    else if (conn.h2) conn.h2.gap(dir);
     else {
       // held bytes before a gap can only be HTTP/1 now
       if (ds.sniff) this.http1(ds, ds.sniff);

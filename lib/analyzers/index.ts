@@ -29,6 +29,7 @@ export type {
   HttpRole,
   SslRefs,
 } from '../http/types';
+export type { WebSocketEndData, WebSocketEventData, WebSocketMessageData, WebSocketParseErrorData, WsDirection } from '../http/ws/types';
 export type { MergedContent, MergedToolCall, MergedUsage, SseApi, SseProvider } from '../sse/stream-merger';
 export { parseExpr, printExpr } from '../filter/expr';
 export type { Expr, Op } from '../filter/expr';

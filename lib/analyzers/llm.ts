@@ -1,6 +1,8 @@
 /**
  * LlmAnalyzer: one `llm` event per LLM API call, built from the HTTP request
- * (HttpParser), and the merged stream (SseProcessor) or the JSON response.
+ * (HttpParser), and the merged stream (SseProcessor) or the JSON response;
+ * or, for an API spoken over a WebSocket, from the request message and the
+ * answer's event messages (./llm-messages, merged as a stream is).
  * What each API looks like is the business of its provider (lib/providers):
  * this analyzer pairs requests with their answers and builds the event.
  * Attribute names follow the OpenTelemetry GenAI semantic conventions where
@@ -21,7 +23,9 @@ import type { LlmMessage, LlmRequest, LlmResponse, LlmToolCall, TokenUsage } fro
 import { errorOf, isObj, str, toolCall } from '../providers/util';
 import { StreamMerger } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
+import { MessageCalls, type CallOutcome } from './llm-messages';
 import { ToolLinker } from './tool-links';
+import type { CallCost } from '../cost/cost';
 
 /** The API of a call: the provider id. */
 export type LlmApi = ApiId;
@@ -51,6 +55,8 @@ export interface LlmCallData extends Record<string, unknown> {
   'http.response.status_code': number | null;
   'error.type'?: string;
   streaming: boolean;
+  /** How the call travelled: an HTTP exchange, or messages of a WebSocket. */
+  transport: 'http' | 'websocket';
   endpoint: { method: string; host: string | null; path: string };
   request: { system: string | null; messages: LlmMessage[]; tools: { name: string; description?: string }[] };
   response: { text: string; thinking: string; tool_calls: LlmToolCall[] };
@@ -60,16 +66,18 @@ export interface LlmCallData extends Record<string, unknown> {
   latency_ms: number | null;
   time_to_first_chunk_ms: number | null;
   conn_id: string;
+  /** the HTTP exchange (for a WebSocket: its upgrade request) */
   http_seq: number;
+  /** WebSocket: `index` of the request message on the connection */
+  websocket_index?: number;
   /** the stream ended without its terminal event (idle timeout, connection closed, ...) */
   incomplete?: string;
-}
-
-export interface LlmAnalyzerOptions {
-  /** How long after a response its tool calls can be linked to execs (ms, default 10 min). */
-  linkWindowMs?: number;
-  /** Characters kept per message / text field (default 1 MiB). */
-  maxTextChars?: number;
+  /** What the call cost, when its model is priced (CostAnalyzer, lib/cost). */
+  cost_usd?: number;
+  cost?: CallCost['cost'];
+  /** Its model has no price, or its usage is not known. */
+  cost_unpriced?: true;
+  cost_unpriced_reason?: string;
 }
 
 export interface LlmAnalyzerOptions {
@@ -94,8 +102,15 @@ interface Pending {
   callId: string;
   req: Event;
   provider: Provider;
-  /** Incremental view of a streamed answer: tool calls become known as soon as they are complete. */
-  early?: { parser: SseParser; merger: StreamMerger; registered: Set<string> };
+  /**
+   * Incremental view of a streamed answer: tool calls become known as soon as
+   * they are complete (parser: the SSE text of the body; none when the events
+   * come as messages, and the merger then holds the whole answer).
+   */
+  early?: { parser: SseParser | null; merger: StreamMerger; registered: Set<string> };
+  transport: LlmCallData['transport'];
+  /** For a call over messages: the connection, the upgrade's exchange, the request message. */
+  link?: { connId: string; httpSeq: number; index: number };
   parsed: LlmRequest;
   host: string | null;
   path: string;
@@ -104,11 +119,8 @@ interface Pending {
 }
 
 /** How an answer ended, besides its content. */
-interface Outcome {
+interface Outcome extends CallOutcome {
   status: number | null;
-  latency: number | null;
-  ttfc: number | null;
-  incomplete?: string;
 }
 
 const MAX_PENDING = 1024;
@@ -142,6 +154,12 @@ export class LlmAnalyzer implements Analyzer {
   private readonly maxText: number;
   /** Counters: calls, tool links, requests never answered */
   readonly stats = { calls: 0, linked_execs: 0, unanswered: 0, unparsed_bodies: 0 };
+  /** Calls over the messages of a connection (WebSocket). */
+  private readonly messages = new MessageCalls<Pending & { terminal: boolean }>({
+    open: (e, provider, body, link) => this.openMessageCall(e, provider, body, link),
+    merge: (p, e, ev) => this.feedEvents(p, e, [ev]),
+    finish: (at, p, o) => this.build(at, p, fromMerged(p.early?.merger.result() as unknown as Record<string, unknown>), { status: null, ...o }),
+  });
 
   constructor(opts: LlmAnalyzerOptions = {}) {
     this.links = new ToolLinker((opts.linkWindowMs ?? 600_000) * 1e6);
@@ -149,17 +167,24 @@ export class LlmAnalyzer implements Analyzer {
   }
 
   async *process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
+    let last: Event | undefined;
     for await (const e of input) {
+      last = e;
       if (e.source === 'process') {
         if (this.links.onProcess(e)) this.stats.linked_execs++;
         yield e;
         continue;
       }
       yield e;
+      if (e.source === 'websocket') {
+        yield* this.messages.onEvent(e);
+        continue;
+      }
       const llm = this.onEvent(e);
       if (llm) yield llm;
     }
-    this.stats.unanswered += this.pending.size;
+    yield* this.messages.finish(last);
+    this.stats.unanswered += this.pending.size + this.messages.droppedCalls;
   }
 
   private clip(s: string): string {
@@ -246,7 +271,36 @@ export class LlmAnalyzer implements Analyzer {
       path,
       method,
       streamedResponse: false,
+      transport: 'http',
     });
+  }
+
+  /** A call asked for by a message (lib/analyzers/llm-messages.ts): its answer is merged from the messages that follow. */
+  private openMessageCall(
+    e: Event,
+    provider: Provider,
+    body: unknown,
+    link: { connId: string; httpSeq: number; index: number; host: string | null; path: string },
+  ) {
+    if (body === undefined) this.stats.unparsed_bodies++;
+    this.calls++;
+    const merger = new StreamMerger(link.path);
+    return {
+      callId: `llm-${e.pid}-${this.calls}`,
+      req: e,
+      provider,
+      parsed: provider.parseRequest(body),
+      host: link.host,
+      path: link.path,
+      method: 'GET',
+      streamedResponse: true,
+      transport: 'websocket' as const,
+      link: { connId: link.connId, httpSeq: link.httpSeq, index: link.index },
+      early: { parser: null, merger, registered: new Set<string>() },
+      get terminal() {
+        return merger.terminal;
+      },
+    };
   }
 
   private build(at: Event, p: Pending, r: LlmResponse, o: Outcome): Event {
@@ -267,6 +321,7 @@ export class LlmAnalyzer implements Analyzer {
       'server.address': hostPort[0] || null,
       'http.response.status_code': o.status,
       streaming: p.streamedResponse || p.parsed.stream,
+      transport: p.transport,
       endpoint: { method: p.method, host: p.host, path: p.path },
       request: {
         system: p.parsed.system === null ? null : this.clip(p.parsed.system),
@@ -277,9 +332,10 @@ export class LlmAnalyzer implements Analyzer {
       usage: u,
       latency_ms: o.latency,
       time_to_first_chunk_ms: o.ttfc,
-      conn_id: String(req.data.conn_id),
-      http_seq: Number(req.data.seq),
+      conn_id: p.link?.connId ?? String(req.data.conn_id),
+      http_seq: p.link?.httpSeq ?? Number(req.data.seq),
     };
+    if (p.link) data.websocket_index = p.link.index;
     if (hostPort[1]) data['server.port'] = Number(hostPort[1]);
     if (u) {
       // OpenTelemetry: input_tokens includes cached tokens (some APIs report them apart)
@@ -314,10 +370,16 @@ export class LlmAnalyzer implements Analyzer {
     const early = p.early as NonNullable<Pending['early']>;
     let events: SseEvent[];
     try {
-      events = early.parser.push(text);
+      events = early.parser?.push(text) ?? [];
     } catch {
       return;
     }
+    this.feedEvents(p, e, events);
+  }
+
+  /** Merge stream events of an answer, registering each tool call as soon as it is complete. */
+  private feedEvents(p: Pending, e: Event, events: readonly SseEvent[]): void {
+    const early = p.early as NonNullable<Pending['early']>;
     for (const ev of events) {
       early.merger.add(ev);
       if (!(early.merger.provider ?? p.provider).completesToolCall(ev)) continue;

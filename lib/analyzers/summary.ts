@@ -1,5 +1,7 @@
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
 import { ownEvent, type Event } from '../core/event';
+import { printable } from '../render/safe-text';
+import { formatUsd, roundUsd } from '../cost/format';
 
 export interface ModelUsage {
   provider: string;
@@ -11,6 +13,10 @@ export interface ModelUsage {
   cache_creation_input_tokens: number;
   reasoning_tokens: number;
   errors: number;
+  /** What the priced calls cost (USD). */
+  cost_usd: number;
+  /** Calls without a price (model not in the table, or usage unknown). */
+  unpriced_calls: number;
 }
 
 export interface CommandRun {
@@ -29,6 +35,9 @@ export interface SessionSummaryData extends Record<string, unknown> {
   event: 'SUMMARY';
   llm_calls: number;
   llm_errors: number;
+  /** What the priced calls cost (USD); unpriced_calls says how many could not be priced. */
+  cost_usd: number;
+  unpriced_calls: number;
   models: ModelUsage[];
   commands: CommandRun[];
   /** commands beyond the kept list */
@@ -98,6 +107,8 @@ export class SessionSummary implements Analyzer {
           cache_creation_input_tokens: 0,
           reasoning_tokens: 0,
           errors: 0,
+          cost_usd: 0,
+          unpriced_calls: 0,
         };
         this.models.set(key, m);
       }
@@ -108,6 +119,8 @@ export class SessionSummary implements Analyzer {
       m.cache_read_input_tokens += u.cache_read_input_tokens ?? 0;
       m.cache_creation_input_tokens += u.cache_creation_input_tokens ?? 0;
       m.reasoning_tokens += u.reasoning_tokens ?? 0;
+      if (typeof d.cost_usd === 'number') m.cost_usd = roundUsd(m.cost_usd + d.cost_usd);
+      else m.unpriced_calls++;
       if (d.error) {
         m.errors++;
         this.llmErrors++;
@@ -136,6 +149,8 @@ export class SessionSummary implements Analyzer {
       event: 'SUMMARY',
       llm_calls: this.llmCalls,
       llm_errors: this.llmErrors,
+      cost_usd: roundUsd([...this.models.values()].reduce((a, m) => a + m.cost_usd, 0)),
+      unpriced_calls: [...this.models.values()].reduce((a, m) => a + m.unpriced_calls, 0),
       models: [...this.models.values()],
       commands: [...this.commands.values()],
       commands_not_listed: this.notListed,
@@ -146,7 +161,11 @@ export class SessionSummary implements Analyzer {
   }
 }
 
-/** The summary for people (stderr at exit). */
+/**
+ * The summary for people (stderr at exit). Each line is one line, safe to
+ * print: the commands, models and tool names in it are captured text, shown
+ * through printable() (render/safe-text.ts).
+ */
 export function summaryText(s: SessionSummaryData): string[] {
   const out: string[] = [];
   out.push(`LLM calls: ${s.llm_calls}${s.llm_errors ? ` (${s.llm_errors} failed)` : ''}`);
@@ -154,17 +173,20 @@ export function summaryText(s: SessionSummaryData): string[] {
     const cache =
       m.cache_read_input_tokens || m.cache_creation_input_tokens ? `, cache read ${m.cache_read_input_tokens} / written ${m.cache_creation_input_tokens}` : '';
     const reasoning = m.reasoning_tokens ? `, reasoning ${m.reasoning_tokens}` : '';
-    out.push(`  ${m.provider} ${m.model}: ${m.calls} call(s), ${m.input_tokens} input / ${m.output_tokens} output tokens${cache}${reasoning}`);
+    const cost = m.unpriced_calls === m.calls ? ', unpriced' : `, ${formatUsd(m.cost_usd)}${m.unpriced_calls ? ` (${m.unpriced_calls} call(s) unpriced)` : ''}`;
+    out.push(`  ${m.provider} ${m.model}: ${m.calls} call(s), ${m.input_tokens} input / ${m.output_tokens} output tokens${cache}${reasoning}${cost}`);
   }
+  if (s.llm_calls > 0) out.push(`cost: ${formatUsd(s.cost_usd)}${s.unpriced_calls ? ` (${s.unpriced_calls} call(s) without a price not included)` : ''}`);
   out.push(`tool calls requested: ${s.tool_calls_requested}, linked to commands: ${s.tool_calls_linked}`);
   out.push(`commands run: ${s.commands.length + s.commands_not_listed}`);
   for (const c of s.commands.slice(0, 50)) {
     const status = c.signal ? `killed by ${c.signal}` : c.exit_code === undefined ? 'running' : `exit ${c.exit_code}`;
     const link = c.llm_call_id ? `  <- ${c.tool_name ?? 'tool'} call ${c.tool_call_id ?? '?'} of ${c.llm_call_id}` : '';
-    const cmd = c.command.length > 100 ? `${c.command.slice(0, 99)}…` : c.command;
+    const full = printable(c.command);
+    const cmd = full.length > 100 ? `${full.slice(0, 99)}…` : full;
     out.push(`  [${c.pid}] ${cmd} (${status})${link}`);
   }
   if (s.commands.length > 50 || s.commands_not_listed)
     out.push(`  … and ${s.commands.length - 50 > 0 ? s.commands.length - 50 + s.commands_not_listed : s.commands_not_listed} more`);
-  return out;
+  return out.map(printable);
 }

@@ -2,7 +2,8 @@
  * `agentsight demo`: a local HTTPS stand-in for an LLM API (in this process,
  * so the tracer's own TLS is never captured), a small agent that asks the
  * model for a tool call and runs it, recorded with `record`. Then it shows
- * the LLM call that was captured and the command linked to it.
+ * the LLM call that was captured and the command linked to it, the
+ * session's report, and the command that opens it in the web UI.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,6 +16,9 @@ import type { DemoOptions, FileOutputOptions, RecordCliOptions } from '../config
 import type { SessionIo } from '../session/run';
 import { openFileLogger } from '../sinks/file-logger';
 import { preview } from '../render/events';
+import { printable, writeLine } from '../render/safe-text';
+import { Prices } from '../cost/prices';
+import { buildReport, reportText } from '../report';
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -28,7 +32,8 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
   command.push('--provider', provider, o.stream === false ? '--no-stream' : '--stream', 'What kernel is this machine running? run: uname -a');
 
   const standin = await startStandin({});
-  const say = (s: string) => io.stderr.write(`${s}\n`);
+  // what the demo says quotes captured text (model answers, commands): one escaped line each
+  const say = (s: string) => writeLine(io.stderr, s);
   const file = o.output ?? path.resolve(`agentsight-demo-${Date.now()}.ndjson`);
   const llm: Event[] = [];
   const linked: Event[] = [];
@@ -36,7 +41,8 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
     say(`demo: LLM API stand-in listening on ${standin.url} (loopback, throwaway certificate)`);
     say(`demo: recording: ${command.join(' ')}`);
     const logger = await openFileLogger({ ...o, output: file });
-    const r = await runRecord(command, { live: o.live ?? true, quiet: o.quiet, statsIntervalMs: o.statsIntervalMs }, io, {
+    const prices = Prices.load(o.prices);
+    const r = await runRecord(command, { live: o.live ?? true, quiet: o.quiet, statsIntervalMs: o.statsIntervalMs, prices }, io, {
       sinks: [...(otlp ? [otlp] : []), ...(logger ? [logger] : [])],
       file: logger?.path ?? null,
       launch: { env: { ...process.env, ...standin.env(), NO_PROXY: '127.0.0.1,localhost' }, asInvokingUser: true },
@@ -51,7 +57,9 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
     say('demo: what the kernel saw');
     for (const e of llm) {
       const d = e.data;
-      const tools = (d.response.tool_calls as { name: string; command?: string; id: string }[]).map((t) => `${t.name}(${t.command ?? ''}) [${t.id}]`);
+      const tools = (d.response.tool_calls as { name: string; command?: string; id: string }[]).map(
+        (t) => `${printable(t.name)}(${printable(String(t.command ?? ''))}) [${printable(t.id)}]`,
+      );
       say(
         `  LLM call ${d.call_id}: ${d.endpoint.method} ${d.endpoint.host}${d.endpoint.path} -> ${d['http.response.status_code']}, model ${d['gen_ai.response.model'] ?? d['gen_ai.request.model']}, ${d.streaming ? 'streamed' : 'JSON'}, ${d['gen_ai.usage.input_tokens'] ?? '?'} in / ${d['gen_ai.usage.output_tokens'] ?? '?'} out tokens`,
       );
@@ -59,7 +67,14 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
       if (tools.length) say(`    asked to run: ${tools.join(', ')}`);
     }
     for (const e of linked) say(`  exec [${e.pid}] ${preview(String(e.data.full_command), 80)}  <- tool call ${e.data.tool_call_id} of ${e.data.llm_call_id}`);
-    say(`demo: every event is in ${path.relative(process.cwd(), file) || file} (NDJSON, 0600)`);
+    const rel = path.relative(process.cwd(), file) || file;
+    say(`demo: every event is in ${rel} (NDJSON, 0600)`);
+    say('');
+    say(`demo: its report (agentsight report ${rel}):`);
+    say('');
+    io.stderr.write(reportText(await buildReport([file], { prices })));
+    say('');
+    say(`demo: to look at it in a browser (a local web UI; it prints the URL to open): agentsight ui ${rel}`);
     if (llm.length === 0) {
       say('demo: FAILED: no LLM call was captured');
       return 1;

@@ -13,6 +13,7 @@ import { resolveOtlp } from '../otel/config';
 import { OtlpSink } from '../otel/sink';
 import { EXIT_OUTPUT_FAILED, lossLines, type SessionIo } from '../session/run';
 import { readNdjson } from '../sinks/ndjson';
+import { writeLine } from '../render/safe-text';
 
 /** Room kept in the queue before an event is handed on (one event makes a few spans at most). */
 const ROOM = 64;
@@ -30,7 +31,7 @@ export async function runExport(files: string[], o: ExportCliOptions, io: Sessio
     }
     if (!st.isFile()) throw new UsageError(`${f}: not a regular file`);
   }
-  const say = (l: string) => io.stderr.write(`agentsight: ${l}\n`);
+  const say = (l: string) => writeLine(io.stderr, `agentsight: ${l}`);
   const sink = new OtlpSink(cfg, { metrics: false, onNotice: say });
   let events = 0;
   let bad = 0;

@@ -14,6 +14,7 @@ import type { AgentOptions, FileOutputOptions, RecordCliOptions } from '../confi
 import { UsageError } from '../core/errors';
 import { EXIT_OUTPUT_FAILED, lossLines, lossSummary, outputFailed, sinkLosses, sinkReports, type SessionIo } from '../session/run';
 import { FileLogger, openFileLogger } from '../sinks/file-logger';
+import { writeLine } from '../render/safe-text';
 
 /**
  * What --live shows on stderr: everything readable, but not the raw material
@@ -83,9 +84,9 @@ export async function runRecord(command: string[], o: AgentOptions & RecordCliOp
   if (o.live) sinks.push(liveView(io));
   const rec = new Recording(command, { options: o, sinks, launch: hooks.launch });
   const onReady = (info: { detail: string }) => {
-    if (!o.quiet) io.stderr.write(`agentsight: ${info.detail}\n`);
+    if (!o.quiet) writeLine(io.stderr, `agentsight: ${info.detail}`);
   };
-  const onNotice = (m: string) => io.stderr.write(`agentsight: ${m}\n`);
+  const onNotice = (m: string) => writeLine(io.stderr, `agentsight: ${m}`);
   rec.runner.on('ready', onReady);
   rec.runner.on('notice', onNotice);
 

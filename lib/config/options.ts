@@ -7,7 +7,9 @@
 import type { OutputFormat } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
+import type { Timeline } from '../core/timeline';
 import { defined } from './define';
+import type { Prices } from '../cost/prices';
 
 /** Which processes to watch: by name prefix, by pid, by cgroup or container, each with all descendants. */
 export interface SelectionOptions {
@@ -103,11 +105,25 @@ export interface AgentOptions extends SelectionOptions, Partial<ChainOptions> {
   ringBytes?: number;
   /** Periodic stats events while drops change (ms; 0: only the final one). */
   statsIntervalMs?: number;
+  /** Prices for the cost of LLM calls: a file merged over the shipped table (`--prices`), or a table. Default: the shipped one. */
+  prices?: string | Prices;
+  /** Say what is loaded and attached, and how long each step takes (`--verbose`). */
+  verbose?: boolean;
+  /** Where --verbose lines go (one for both tracers; made by them when not given). */
+  timeline?: Timeline;
 }
 
 /** The options of each tracer that `agent`/`record` runs. */
 export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; process: ProcessTracerOptions } {
-  const sel = defined({ comm: o.comm, pid: o.pid, cgroup: o.cgroup, container: o.container, cgroupRoot: o.cgroupRoot });
+  const sel = defined({
+    comm: o.comm,
+    pid: o.pid,
+    cgroup: o.cgroup,
+    container: o.container,
+    cgroupRoot: o.cgroupRoot,
+    verbose: o.verbose,
+    timeline: o.timeline,
+  });
   const statsIntervalMs = o.statsIntervalMs ?? 10_000;
   return {
     ssl: {
@@ -127,6 +143,7 @@ export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; pr
 export interface ConsoleOptions {
   /** No console output. */
   quiet?: boolean;
+  verbose?: boolean;
   format?: OutputFormat;
   statsIntervalMs?: number;
 }
@@ -145,6 +162,7 @@ export interface RecordCliOptions {
   /** No summary on stderr. */
   quiet?: boolean;
   statsIntervalMs?: number;
+  verbose?: boolean;
 }
 
 /** `demo`'s options. */
@@ -152,6 +170,29 @@ export interface DemoOptions {
   agent?: 'python' | 'node';
   provider?: 'anthropic' | 'openai';
   stream?: boolean;
+  /** A price file merged over the shipped table. */
+  prices?: string;
+}
+
+/** `report`'s options. */
+export interface ReportCliOptions {
+  format?: 'text' | 'json' | 'markdown';
+  /** A price file merged over the shipped table; with it every call is priced again. */
+  prices?: string;
+}
+
+/** `ui`'s options. */
+export interface UiCliOptions {
+  port?: number;
+  host?: string;
+  prices?: string;
+}
+
+/** The web UI of a running session (`--ui`, `--ui-port`, `--ui-host`). */
+export interface UiSessionOptions {
+  ui?: boolean;
+  uiPort?: number;
+  uiHost?: string;
 }
 
 /** OTLP export of sessions as OpenTelemetry traces and metrics (`--otlp`, `--otlp-endpoint`, ...; docs/otel.md). */

@@ -7,6 +7,12 @@ import { as, type OptionDef, type OptionTable } from './define';
 
 const MiB = 1024 * 1024;
 
+const verbose: OptionDef = {
+  type: 'boolean',
+  alias: 'v',
+  describe: "Say what is loaded and attached where (per file and function), how long each start-up and stop step takes, and libbpf's messages (on stderr)",
+};
+
 const comm: OptionDef = {
   type: 'string',
   array: true,
@@ -60,6 +66,7 @@ export const PROCESS_OPTIONS: OptionTable = {
   'file-dedup-ms': fileDedupMs,
   'argv-max': argvMax,
   'ring-size': ringSize,
+  verbose,
 };
 
 const port: OptionDef = {
@@ -92,6 +99,7 @@ export const SSL_TRACER_OPTIONS: OptionTable = {
   'max-bytes': maxBytes,
   'binary-path': binaryPath,
   'ssl-ring-size': sslRingSize,
+  verbose,
   interface: {
     type: 'string',
     describe: 'Not supported: TLS plaintext is captured inside processes, not on a network interface (use --port)',
@@ -116,6 +124,7 @@ export const AGENT_OPTIONS: OptionTable = {
   'file-dedup-ms': fileDedupMs,
   'argv-max': argvMax,
   'ring-size': ringSize,
+  verbose,
 };
 
 /** Analysis of the TLS plaintext (ChainOptions): the original collector's SSL options. */
@@ -156,6 +165,7 @@ export const OUTPUT_OPTIONS: OptionTable = {
     default: 'auto',
   },
   'stats-interval': statsInterval,
+  verbose,
 };
 
 /** Writing events to a file (FileOutputOptions). */
@@ -170,6 +180,7 @@ export const RECORD_OPTIONS: OptionTable = {
   live: { type: 'boolean', describe: "Show events as they happen (on stderr, readable form; stdout stays the command's)" },
   quiet: { type: 'boolean', alias: 'q', describe: 'No summary on stderr' },
   'stats-interval': statsInterval,
+  verbose,
 };
 
 /** OTLP export of sessions as OpenTelemetry traces and metrics (OtlpOptions; docs/otel.md). */
@@ -221,4 +232,43 @@ export const DEMO_OPTIONS: OptionTable = {
   agent: { type: 'string', choices: ['python', 'node'], default: 'python', describe: 'Which demo agent to run (python: urllib/libssl; node: https/node)' },
   provider: { type: 'string', choices: ['anthropic', 'openai'], default: 'anthropic', describe: 'Which API the agent talks to' },
   stream: { type: 'boolean', default: true, describe: 'Streamed answers (SSE) or plain JSON' },
+};
+
+/** The price table for the cost of LLM calls (AgentOptions.prices, ReportCliOptions.prices). */
+export const PRICE_OPTIONS: OptionTable = {
+  prices: {
+    type: 'string',
+    describe: 'Prices for the cost of LLM calls: a JSON file in the format of the shipped data/prices.json, merged over it',
+  },
+};
+
+/** `report` (ReportCliOptions). */
+export const REPORT_OPTIONS: OptionTable = {
+  format: {
+    type: 'string',
+    choices: ['text', 'json', 'markdown'],
+    default: 'text',
+    describe: 'text: aligned tables for a terminal; json: one object for scripts; markdown: for CI summaries and pull requests',
+  },
+  ...PRICE_OPTIONS,
+};
+
+/** `ui` (UiCliOptions). */
+export const UI_OPTIONS: OptionTable = {
+  port: { type: 'number', default: 0, describe: 'Port of the web UI on 127.0.0.1 (0: any free one)' },
+  host: {
+    type: 'string',
+    describe: 'Listen on this address instead of 127.0.0.1. Anyone who can reach it and has the printed URL can read the session',
+  },
+  ...PRICE_OPTIONS,
+};
+
+/** The web UI of a running session (UiSessionOptions), for `record` and `agent`. */
+export const UI_SESSION_OPTIONS: OptionTable = {
+  ui: {
+    type: 'boolean',
+    describe: 'Show the session live in a local web UI (the URL to open, with its access token, is printed); it stays up after the session until Ctrl-C',
+  },
+  'ui-port': { type: 'number', describe: 'Port of the web UI on 127.0.0.1 (default: any free one)' },
+  'ui-host': { type: 'string', describe: 'Listen on this address instead of 127.0.0.1 (anyone who can reach it and has the URL can read the session)' },
 };

@@ -33,6 +33,20 @@ export class UsageError extends AgentsightError {
 /** Not allowed: not root / missing capabilities / kernel lockdown. */
 export class PermissionError extends AgentsightError {}
 
+/**
+ * A file or directory agentsight would read or write is not one it can
+ * trust: a path component someone else owns or can write to, a symbolic link
+ * someone else made, a file with other links. The message says which and why.
+ */
+export class UntrustedPathError extends AgentsightError {
+  /** The path that was refused. */
+  path: string;
+  constructor(message: string, path: string) {
+    super(message, { op: 'trust', code: 'EUNTRUSTED' });
+    this.path = path;
+  }
+}
+
 /** The kernel or machine lacks something needed (BTF, a program type, a helper, a library). */
 export class NotSupportedError extends AgentsightError {
   /** What is missing, in a few words ("kernel BTF", "bpf_loop helper", ...). */
@@ -79,6 +93,13 @@ export function classifyNativeError(e: unknown): unknown {
       `${e.message}\nThis kernel exposes no BTF (/sys/kernel/btf/vmlinux), which CO-RE eBPF needs: ` +
         'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (the default on current Debian, Ubuntu, Fedora).',
       'kernel BTF',
+      base,
+    );
+  }
+  if (e.op === 'load' && e.code === 'EAGAIN') {
+    return new BpfError(
+      `${e.message}\nThe kernel's verifier was interrupted by signals again and again while it checked the program ` +
+        '(e.g. a profiler sampling this process with SIGPROF); run it without them.',
       base,
     );
   }

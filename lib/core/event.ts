@@ -8,6 +8,7 @@
  * constructors below, never as hand-built literals.
  */
 import type { HttpEventData } from '../http/types';
+import type { WebSocketEventData } from '../http/ws/types';
 import type { ProcessEventData } from '../kernel/process-decode';
 import type { SslData } from '../kernel/ssl-decode';
 import type { LlmCallData } from '../analyzers/llm';
@@ -23,7 +24,7 @@ export interface Event<D extends object = Record<string, any>> {
    * and on events derived from them).
    */
   mono_ns?: number;
-  /** "process" | "ssl" | "http" | "sse" | "llm" | "stats" | "diagnostic" | "summary" | ... */
+  /** "process" | "ssl" | "http" | "websocket" | "sse" | "llm" | "stats" | "diagnostic" | "summary" | ... */
   source: string;
   pid: number;
   comm: string;
@@ -55,6 +56,7 @@ export interface DiagnosticData extends Record<string, unknown> {
 export type ProcessEvent = EventOf<'process', ProcessEventData>;
 export type SslEvent = EventOf<'ssl', SslData>;
 export type HttpEvent = EventOf<'http', HttpEventData>;
+export type WebSocketEvent = EventOf<'websocket', WebSocketEventData>;
 export type SseEvent = EventOf<'sse', SseMergedData>;
 export type LlmEvent = EventOf<'llm', LlmCallData>;
 export type StatsEvent = EventOf<'stats', StatsData>;
@@ -62,10 +64,20 @@ export type DiagnosticEvent = EventOf<'diagnostic', DiagnosticData>;
 export type SummaryEvent = EventOf<'summary', SessionSummaryData>;
 
 /** Every event this package produces. */
-export type AgentsightEvent = ProcessEvent | SslEvent | HttpEvent | SseEvent | LlmEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
+export type AgentsightEvent = ProcessEvent | SslEvent | HttpEvent | WebSocketEvent | SseEvent | LlmEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
 
 /** Event sources produced by this package. */
-export const SOURCES = ['process', 'ssl', 'http', 'sse', 'llm', 'stats', 'diagnostic', 'summary'] as const satisfies readonly AgentsightEvent['source'][];
+export const SOURCES = [
+  'process',
+  'ssl',
+  'http',
+  'websocket',
+  'sse',
+  'llm',
+  'stats',
+  'diagnostic',
+  'summary',
+] as const satisfies readonly AgentsightEvent['source'][];
 
 /** Narrow an event to one of this package's sources. */
 export function isSource<S extends AgentsightEvent['source']>(e: Event, source: S): e is Extract<AgentsightEvent, { source: S }> {
@@ -107,6 +119,11 @@ export function derivedEvent<S extends string, D extends object>(
 /** An event agentsight makes about itself: its own pid, `comm` "agentsight", now or at the time given. */
 export function ownEvent<S extends string, D extends object>(source: S, data: D, at?: EventTime): EventOf<S, D> {
   return { ...timeOf(at), source, pid: process.pid, comm: 'agentsight', data };
+}
+
+/** A websocket event derived from the ssl event `at` that completed it (lib/http/parser/websocket.ts). */
+export function webSocketEvent(at: EventTime | undefined, who: { pid: number; comm: string }, data: WebSocketEventData): WebSocketEvent {
+  return derivedEvent('websocket', at, who, data);
 }
 
 export function statsEvent(data: StatsData, at?: EventTime): StatsEvent {

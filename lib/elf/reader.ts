@@ -6,7 +6,7 @@
  * other piece (symbol tables, notes, code bytes) is read on demand with
  * positional reads and cached per ElfFile. Nothing reads the whole file.
  */
-import { promises as fsp } from 'fs';
+import { constants, promises as fsp } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import { u64 } from './bytes';
 import { ElfError, fsError } from './errors';
@@ -61,7 +61,8 @@ export class ElfFile implements ElfSections {
   static async open(path: string): Promise<ElfFile> {
     let fh: FileHandle;
     try {
-      fh = await fsp.open(path, 'r');
+      // O_NONBLOCK: a FIFO named like a library (a process can open one) must not hang the open
+      fh = await fsp.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (err) {
       throw fsError(path, 'open', err);
     }

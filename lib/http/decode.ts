@@ -76,9 +76,14 @@ function decodeOne(input: Buffer, coding: string, maxOutput: number, partial: bo
   }
 }
 
-type ZlibFn = (b: Buffer, o: zlib.ZlibOptions) => Buffer;
+/** A one-shot zlib decoder with the options it is given (output bound, flush mode). */
+export type ZlibFn = (b: Buffer, o: zlib.ZlibOptions) => Buffer;
 
-function zlibDecode(input: Buffer, maxOutput: number, partial: boolean, fn: ZlibFn): { bytes: Buffer; truncated: boolean; error?: string } {
+/**
+ * Decode with `fn` within `maxOutput`: too much output gives the prefix that
+ * fits (truncated); input cut short gives what it holds (an error unless `partial`).
+ */
+export function zlibDecode(input: Buffer, maxOutput: number, partial: boolean, fn: ZlibFn): { bytes: Buffer; truncated: boolean; error?: string } {
   try {
     return { bytes: fn(input, { maxOutputLength: maxOutput }), truncated: false };
   } catch (e) {

@@ -110,6 +110,19 @@ export class Http1Stream {
     this.state = 'opaque';
   }
 
+  /**
+   * Stop parsing now and return the bytes not parsed yet: after a protocol
+   * switch they begin the new protocol. Later bytes are ignored.
+   */
+  handOver(): Buffer {
+    if (this.inMessage) this.finishMessage('protocol switched');
+    const rest = this.pending;
+    this.offset += rest.length;
+    this.pending = Buffer.alloc(0);
+    this.state = 'opaque';
+    return rest;
+  }
+
   /** Feed the next bytes of the stream. */
   push(bytes: Buffer): void {
     if (bytes.length === 0) return;

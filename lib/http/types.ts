@@ -172,6 +172,15 @@ export interface HttpParserStats {
   bodies_truncated: number;
   body_bytes_dropped: number;
   body_chunks: number;
+  /** Connections followed as WebSocket after a 101 response. */
+  websocket_connections: number;
+  websocket_messages: number;
+  /** Messages delivered truncated (bounds, lost bytes, decompression). */
+  websocket_messages_truncated: number;
+  /** WebSocket payload bytes not kept, and bytes not decoded after a direction stopped. */
+  websocket_bytes_dropped: number;
+  /** websocket parse_error events. */
+  websocket_errors: number;
   /** Bytes held right now (undecided input + stored bodies + raw copies). */
   buffered_bytes: number;
   /** Highest buffered_bytes seen. */

@@ -113,6 +113,10 @@ export interface NativeBinding {
   mountTracefs(dir: string): void;
   /** umount2(2) with MNT_DETACH. */
   unmount(dir: string): void;
+  /** Keep every libbpf message (debug level included) for takeLibbpfLog(). */
+  libbpfVerbose?(on: boolean): void;
+  /** What libbpf printed since the last call (with libbpfVerbose on). */
+  takeLibbpfLog?(): string;
   /** Where this binding's kernel has tracefs (default lib/kernel/tracefs.ts TRACEFS_DIRS; a fake kernel has its own). */
   tracefsDirs?: readonly string[];
 }

@@ -3,14 +3,15 @@
  * in binaries that do not export them (stripped static executables with
  * BoringSSL, such as Bun-compiled Claude Code). See docs/boringssl-locator.md.
  */
+import { createHash } from 'crypto';
 import { ElfError, ElfFile, findSymbolsIn, EM_X86_64, ET } from '../elf';
-import { analyzeBoringSsl, SSL_LIB_SOURCE } from './boringssl';
+import { analyzeBoringSsl, SSL_LIB_SOURCE, type Candidate } from './boringssl';
 import { cacheKey, defaultCacheDir, readCache, writeCache } from './cache';
 import { hasStringEndingWith } from './scan';
 import type { BinaryIdentity, LocatedFunction, LocateOptions, LocatorVerdict, TlsConvention, UnsupportedCode, UnsupportedVerdict } from './types';
 
 export * from './types';
-export { defaultCacheDir } from './cache';
+export { defaultCacheDir, ROOT_CACHE_DIR } from './cache';
 export { analyzeBoringSsl, ERR_LIB_SSL, REASON, SSL_LIB_SOURCE } from './boringssl';
 export type { BoringSslResult, Candidate, ErrorSite, CallInfo } from './boringssl';
 
@@ -68,10 +69,22 @@ export async function looksLikeBoringSsl(path: string): Promise<boolean> {
   }
 }
 
-function located(elf: ElfFile, name: string, vaddr: number, convention: TlsConvention, entryBytes: Buffer): LocatedFunction | undefined {
-  const offset = elf.vaddrToFileOffset(vaddr);
+/** The most bytes of a function a verdict hashes (the decoded functions are a few KB). */
+const MAX_FUNCTION_BYTES = 1024 * 1024;
+const ENTRY_BYTES = 16;
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A located function: where it is, and its bytes (entry to the end of the last decoded instruction) by size and SHA-256. */
+async function located(elf: ElfFile, name: string, c: Candidate, convention: TlsConvention): Promise<LocatedFunction | undefined> {
+  const offset = elf.vaddrToFileOffset(c.entry);
   if (offset === undefined) return undefined;
-  return { name, vaddr, offset, convention, entryBytes: entryBytes.toString('hex') };
+  let end = c.entry;
+  for (const i of c.fn.insns.values()) end = Math.max(end, i.ip + i.len);
+  const size = end - c.entry;
+  if (size < ENTRY_BYTES || size > MAX_FUNCTION_BYTES || offset + size > elf.size) return undefined;
+  const bytes = await elf.read(offset, size);
+  return { name, vaddr: c.entry, offset, convention, entryBytes: bytes.subarray(0, ENTRY_BYTES).toString('hex'), size, sha256: sha256(bytes) };
 }
 
 /**
@@ -82,8 +95,10 @@ function located(elf: ElfFile, name: string, vaddr: number, convention: TlsConve
  * false` with the reason (files that export SSL_* symbols, files without
  * BoringSSL, ambiguous or inconsistent evidence, unreadable/non-ELF/truncated
  * files). Never throws for a bad file. Verdicts of readable ELF files are
- * cached per build-id (see LocateOptions.cacheDir); a cached supported verdict
- * is re-checked against the entry bytes of the file before use.
+ * cached per build-id in a verified directory (see LocateOptions.cacheDir); a
+ * cached verdict applies only to a file with the same build-id, and a cached
+ * supported verdict only if the file still has, at both offsets, the bytes
+ * whose SHA-256 it recorded.
  */
 export async function locateTls(path: string, opts: LocateOptions = {}): Promise<LocatorVerdict> {
   const t0 = performance.now();
@@ -112,13 +127,21 @@ export async function locateTls(path: string, opts: LocateOptions = {}): Promise
     const binary: BinaryIdentity = { path, size: elf.stat.size, mtimeMs: elf.stat.mtimeMs, inode: elf.stat.ino };
     const buildId = await elf.buildId();
     const key = cacheKey(buildId, elf.stat);
+    let cacheProblem: string | undefined;
     if (useCache) {
       const hit = await readCache(dir, key, LOCATOR_VERSION);
-      if (hit && (await stillValid(elf, hit))) return { ...hit, binary, cached: true } as LocatorVerdict;
+      cacheProblem = hit.problem;
+      const valid = hit.verdict && (await fromCache(elf, hit.verdict, buildId, binary));
+      if (valid) return valid;
     }
-    const verdict = await analyze(elf, binary, buildId, unsupported);
+    const verdict: LocatorVerdict = await analyze(elf, binary, buildId, unsupported);
     verdict.analysisMs = ms();
-    if (useCache) await writeCache(dir, key, LOCATOR_VERSION, verdict);
+    if (useCache) {
+      // the verdict is stored as analysed, without this run's cache problem
+      const w = await writeCache(dir, key, LOCATOR_VERSION, verdict);
+      cacheProblem ??= w.problem;
+    }
+    if (cacheProblem) verdict.cacheProblem = cacheProblem;
     return verdict;
   } catch (err) {
     if (err instanceof ElfError) return unsupported('BAD_FILE', err.message, { errorCode: err.code });
@@ -128,16 +151,62 @@ export async function locateTls(path: string, opts: LocateOptions = {}): Promise
   }
 }
 
-/** A cached verdict applies if the entry bytes it recorded are still at its offsets. */
-async function stillValid(elf: ElfFile, v: LocatorVerdict): Promise<boolean> {
-  if (!v.supported) return true;
-  for (const f of [v.functions.read, v.functions.write]) {
-    const want = Buffer.from(f.entryBytes, 'hex');
-    if (want.length === 0 || f.offset + want.length > elf.size) return false;
-    const got = await elf.read(f.offset, want.length);
-    if (!got.equals(want) || elf.vaddrToFileOffset(f.vaddr) !== f.offset) return false;
+const CACHEABLE_CODES = new Set<string>(['EXPORTS_SSL_SYMBOLS', 'NOT_BORINGSSL', 'AMBIGUOUS', 'NO_EVIDENCE', 'INCONSISTENT', 'UNSUPPORTED_ARCH']);
+const isOffset = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+
+/**
+ * A cached function, if the file still has its bytes: the offset is where its
+ * vaddr is in this file, and the `size` bytes there start with its entry
+ * bytes and hash to its SHA-256.
+ * Rebuilt from checked fields only (name and convention are ours).
+ */
+async function cachedFunction(elf: ElfFile, f: LocatedFunction | undefined, name: string, convention: TlsConvention): Promise<LocatedFunction | undefined> {
+  if (!f || !isOffset(f.vaddr) || !isOffset(f.offset) || !isOffset(f.size) || typeof f.sha256 !== 'string') return undefined;
+  if (f.size < ENTRY_BYTES || f.size > MAX_FUNCTION_BYTES || f.offset + f.size > elf.size) return undefined;
+  if (elf.vaddrToFileOffset(f.vaddr) !== f.offset) return undefined;
+  const bytes = await elf.read(f.offset, f.size);
+  const entryBytes = bytes.subarray(0, ENTRY_BYTES).toString('hex');
+  if (f.entryBytes !== entryBytes || sha256(bytes) !== f.sha256) return undefined;
+  return { name, vaddr: f.vaddr, offset: f.offset, convention, entryBytes, size: f.size, sha256: f.sha256 };
+}
+
+/**
+ * A cached verdict, checked against the file it is now for, or undefined: it
+ * must name the same build-id; a supported one must have both functions'
+ * bytes (cachedFunction); an unsupported one a code analysis gives.
+ */
+async function fromCache(elf: ElfFile, v: LocatorVerdict, buildId: string | undefined, binary: BinaryIdentity): Promise<LocatorVerdict | undefined> {
+  if ((v.buildId ?? undefined) !== buildId) return undefined;
+  const analysisMs = typeof v.analysisMs === 'number' ? v.analysisMs : 0;
+  if (v.supported !== true) {
+    if (!CACHEABLE_CODES.has(v.code) || typeof v.reason !== 'string') return undefined;
+    return {
+      supported: false,
+      code: v.code,
+      reason: v.reason,
+      buildId,
+      binary,
+      evidence: strings(v.evidence),
+      locatorVersion: LOCATOR_VERSION,
+      analysisMs,
+      cached: true,
+    };
   }
-  return true;
+  const read = await cachedFunction(elf, v.functions?.read, 'SSL_read', READ_CONVENTION);
+  const write = await cachedFunction(elf, v.functions?.write, 'SSL_write', WRITE_CONVENTION);
+  if (!read || !write || read.offset === write.offset) return undefined;
+  return {
+    supported: true,
+    library: 'boringssl',
+    buildId,
+    binary,
+    functions: { read, write },
+    evidence: strings(v.evidence),
+    locatorVersion: LOCATOR_VERSION,
+    analysisMs,
+    cached: true,
+  };
 }
 
 type Unsupported = (code: UnsupportedCode, reason: string, extra?: Partial<UnsupportedVerdict>) => UnsupportedVerdict;
@@ -162,9 +231,8 @@ async function analyze(
   }
   const r = await analyzeBoringSsl(elf);
   if (!r.ok) return unsupported(r.code, `not supported: ${r.reason}`, { ...base, evidence: r.evidence });
-  const [rb, wb] = await Promise.all([elf.readVaddr(r.read.entry, 16), elf.readVaddr(r.write.entry, 16)]);
-  const read = located(elf, 'SSL_read', r.read.entry, READ_CONVENTION, rb);
-  const write = located(elf, 'SSL_write', r.write.entry, WRITE_CONVENTION, wb);
+  const read = await located(elf, 'SSL_read', r.read, READ_CONVENTION);
+  const write = await located(elf, 'SSL_write', r.write, WRITE_CONVENTION);
   if (!read || !write) return unsupported('INCONSISTENT', 'not supported: a located entry is not backed by the file', { ...base, evidence: r.evidence });
   return {
     supported: true,

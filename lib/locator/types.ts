@@ -34,6 +34,10 @@ export interface LocatedFunction {
   convention: TlsConvention;
   /** First bytes at the entry, hex (a later attach can re-check them). */
   entryBytes: string;
+  /** Bytes from the entry to the end of the last instruction the proof decoded. */
+  size: number;
+  /** SHA-256 (hex) of those `size` bytes: a cached verdict applies only to a file that still has them at `offset`. */
+  sha256: string;
 }
 
 /** The analysed file. */
@@ -60,6 +64,8 @@ export interface SupportedVerdict {
   analysisMs: number;
   /** True when this verdict came from the cache. */
   cached: boolean;
+  /** Set when the cache was not used because it cannot be trusted (or read): why, for a notice. The verdict is a fresh analysis then. */
+  cacheProblem?: string;
 }
 
 /** The locator cannot (or need not) locate functions in this file; `reason` says why. */
@@ -76,6 +82,8 @@ export interface UnsupportedVerdict {
   locatorVersion: number;
   analysisMs: number;
   cached: boolean;
+  /** As in SupportedVerdict. */
+  cacheProblem?: string;
 }
 
 /**
@@ -95,7 +103,14 @@ export type LocatorVerdict = SupportedVerdict | UnsupportedVerdict;
 
 /** Options of locateTls(). */
 export interface LocateOptions {
-  /** Cache directory (default: $AGENTSIGHT_LOCATOR_CACHE, else $XDG_CACHE_HOME/agentsight/locator, else ~/.cache/agentsight/locator). */
+  /**
+   * Cache directory (default: $AGENTSIGHT_LOCATOR_CACHE; else, as root,
+   * /var/cache/agentsight/locator; else $XDG_CACHE_HOME/agentsight/locator or
+   * ~/.cache/agentsight/locator). Used only when it and every directory above
+   * it are owned by root or the effective user and not writable by others
+   * (see docs/boringssl-locator.md); otherwise verdicts are not cached and
+   * `cacheProblem` says why.
+   */
   cacheDir?: string;
   /** Read and write the cache (default true). False always analyses and stores nothing. */
   cache?: boolean;

@@ -27,6 +27,7 @@ export const anthropicMessages = defineProvider({
   vendor: 'anthropic',
   otel: { provider: 'anthropic', operation: 'chat', hosts: [['anthropic.com', 'anthropic']] },
   inputExcludesCache: true,
+  outputExcludesReasoning: false,
 
   matchRequest: (req) => (req.method === 'POST' && /\/messages$/.test(pathOnly(req.path)) ? {} : null),
 

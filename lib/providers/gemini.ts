@@ -78,6 +78,7 @@ export const gemini = defineProvider({
     ],
   },
   inputExcludesCache: false,
+  outputExcludesReasoning: true,
 
   matchRequest(req) {
     if (req.method !== 'POST') return null;

@@ -49,6 +49,12 @@ export function detectRequest(req: RequestInfo): (RequestMatch & { provider: Pro
   return null;
 }
 
+/** The API a WebSocket opened by this upgrade request speaks; null when none has such a transport. */
+export function detectWebSocket(req: RequestInfo): Provider | null {
+  for (const provider of PROVIDERS) if (provider.websocket?.matchUpgrade(req)) return provider;
+  return null;
+}
+
 /**
  * The API whose stream this event shows; null when the event does not tell
  * (ping, error, a generic stream). `obj` is the event's data parsed as JSON,
@@ -72,7 +78,7 @@ export function otelProviderName(provider: Provider, host: string | null): strin
   return provider.otel.provider;
 }
 
-export type { LlmProvider, RequestInfo, RequestMatch } from './types';
+export type { LlmProvider, RequestInfo, RequestMatch, TransportMeaning, TransportMessage, WebSocketTransport } from './types';
 export type { Json, LlmError, LlmMessage, LlmRequest, LlmResponse, LlmToolCall, MergeTarget, TokenUsage, ToolAccumulator } from './types';
 export { defineProvider } from './types';
 export { toolCall, toolCommand } from './util';

@@ -40,6 +40,7 @@ export const openaiChat = defineProvider({
     ],
   },
   inputExcludesCache: false,
+  outputExcludesReasoning: false,
 
   matchRequest: (req) => (req.method === 'POST' && /\/chat\/completions$/.test(pathOnly(req.path)) ? {} : null),
 

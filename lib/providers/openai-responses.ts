@@ -3,6 +3,12 @@
  * Chat Completions). Streams: `event: response.*` with `type` in the data:
  * response.created, output items and their deltas, response.completed /
  * incomplete / failed.
+ *
+ * WebSocket transport: `GET /v1/responses` upgraded to WebSocket; the client
+ * sends `{"type": "response.create", ...}` (the fields of the HTTP request
+ * body), the server answers with the same event objects as the stream, one
+ * text message each, until response.completed / failed / incomplete or an
+ * `error`.
  */
 import type { MergeTarget, TokenUsage } from './types';
 import { defineProvider } from './types';
@@ -33,6 +39,7 @@ export const openaiResponses = defineProvider({
   vendor: 'openai',
   otel: { provider: 'openai', operation: 'chat', hosts: [] },
   inputExcludesCache: false,
+  outputExcludesReasoning: false,
 
   matchRequest: (req) => (req.method === 'POST' && /\/responses$/.test(pathOnly(req.path)) ? {} : null),
 
@@ -151,4 +158,21 @@ export const openaiResponses = defineProvider({
   },
 
   completesToolCall: (ev) => ev.event === 'response.output_item.done' || ev.event === 'response.function_call_arguments.done',
+
+  websocket: {
+    matchUpgrade: (req) => req.method === 'GET' && /\/responses$/.test(pathOnly(req.path)),
+    message(m) {
+      const o = m.json();
+      if (!isObj(o)) return null;
+      const type = str(o.type);
+      if (m.from === 'client') {
+        if (type !== 'response.create') return null;
+        // the request's fields sit beside `type` (an older form nests them in `response`)
+        const { type: _type, ...fields } = o;
+        return { kind: 'request', body: isObj(o.response) && fields.model === undefined ? o.response : fields };
+      }
+      if (!type) return null;
+      return { kind: 'event', event: { event: type, data: m.text }, final: type === 'error' };
+    },
+  },
 });

@@ -119,6 +119,39 @@ export interface MergeTarget {
   setTerminal(): void;
 }
 
+/** A message of a message-based transport (a WebSocket text message), as a provider reads it. */
+export interface TransportMessage {
+  /** Who sent it. */
+  from: 'client' | 'server';
+  text: string;
+  /** The text parsed as JSON (undefined when it is not JSON); parsed on the first call only. */
+  json(): unknown;
+}
+
+/** What a transport message is to its API. */
+export type TransportMeaning =
+  /** A client message that asks for an answer: its body, read by parseRequest as a request body. */
+  | { kind: 'request'; body: unknown }
+  /**
+   * A server message that is part of the answer, merged by mergeEvent as the
+   * stream event `event` (a terminal one ends the answer); `final`: it ends
+   * the answer even though the stream merger would not take it as terminal.
+   */
+  | { kind: 'event'; event: SseEvent; final?: boolean }
+  /** Anything else (session setup, keep-alives): no part of a call. */
+  | null;
+
+/**
+ * An API spoken over a WebSocket: which upgrade requests open one, and what
+ * its messages mean. The llm analyzer follows the calls (a request message,
+ * then the events of its answer) through this alone.
+ */
+export interface WebSocketTransport {
+  /** Does a WebSocket opened by this request (the upgrade GET) speak this API? */
+  matchUpgrade(req: RequestInfo): boolean;
+  message(m: TransportMessage): TransportMeaning;
+}
+
 /** One LLM wire API. */
 export interface LlmProvider<Id extends string = string, Vendor extends string = string> {
   /** The API's id, as `api` of `llm` and `sse` events: `<vendor>.<api>` (e.g. `anthropic.messages`). */
@@ -141,6 +174,8 @@ export interface LlmProvider<Id extends string = string, Vendor extends string =
   };
   /** `input_tokens` of its usage excludes cache reads and writes (OpenTelemetry's input count includes them). */
   readonly inputExcludesCache: boolean;
+  /** `output_tokens` of its usage excludes reasoning tokens, which are billed as output (Gemini's `thoughtsTokenCount`). */
+  readonly outputExcludesReasoning: boolean;
   /** Is this request a call of this API? null when not. */
   matchRequest(req: RequestInfo): RequestMatch | null;
   /** Does this stream event show the stream is this API's? `obj` is the parsed data (undefined when it is not JSON). */
@@ -154,6 +189,8 @@ export interface LlmProvider<Id extends string = string, Vendor extends string =
   mergeEvent(ev: SseEvent, obj: Json, into: MergeTarget): void;
   /** Does this stream event complete a tool call (so that it can be acted on before the answer ends)? */
   completesToolCall(ev: SseEvent): boolean;
+  /** The API's WebSocket transport, when it has one. */
+  readonly websocket?: WebSocketTransport;
 }
 
 /** Declare a provider, keeping its id and vendor as literal types (the registry derives the id type from them). */

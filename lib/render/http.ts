@@ -1,9 +1,12 @@
 /**
  * Console rendering of http and sse events: one or a few readable lines each,
  * for a terminal. Pure functions: they return lines (no trailing newline) and
- * never print. OutputAnalyzer decides when to call them.
+ * never print. OutputAnalyzer decides when to call them. Every captured
+ * field is shown through printable() (render/safe-text.ts): no escape
+ * sequence or line break from the traced world reaches the terminal.
  */
 import type { Event } from '../core/event';
+import { printable, terminalLine } from './safe-text';
 
 /** Rendering options. */
 export interface RenderOptions {
@@ -39,19 +42,26 @@ export function formatMs(ms: number): string {
   return `${m}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
 }
 
-/** One-line preview of a text: whitespace runs folded, cut with "…" to width. */
+/**
+ * One-line preview of a text for a terminal: whitespace runs folded, cut with
+ * "…" to width, and what is left that a terminal would interpret escaped
+ * (printable()).
+ */
 export function preview(text: string, width: number): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  if (width <= 1) return flat.slice(0, Math.max(0, width));
-  return flat.length <= width ? flat : flat.slice(0, width - 1) + '…';
+  if (width <= 1) return printable(flat.slice(0, Math.max(0, width)));
+  return printable(flat.length <= width ? flat : flat.slice(0, width - 1) + '…');
 }
 
+/** A captured string field for display (escaped), or `none` when absent. */
+const show = (v: unknown, none = ''): string => (typeof v === 'string' ? printable(v) : none);
+
 function target(host: string | null, path: string | null): string {
-  return `${host ?? ''}${path ?? ''}` || '?';
+  return printable(`${host ?? ''}${path ?? ''}`) || '?';
 }
 
 function who(e: Event): string {
-  return `${e.comm}[${e.pid}]`;
+  return `${printable(e.comm)}[${e.pid}]`;
 }
 
 function statusColor(code: number): keyof typeof ANSI {
@@ -68,7 +78,7 @@ export function renderHttp(e: Event, opts: RenderOptions = {}): string[] {
       const size = num(d.body_size) ?? 0;
       const flags = d.incomplete ? paint(c, 'yellow', ' (incomplete)') : '';
       return [
-        `${paint(c, 'blue', '→')} ${paint(c, 'bold', String(d.method))} ${target(str(d.host), str(d.path))}  ${formatBytes(size)}  ${paint(c, 'dim', who(e))}${flags}`,
+        `${paint(c, 'blue', '→')} ${paint(c, 'bold', printable(String(d.method)))} ${target(str(d.host), str(d.path))}  ${formatBytes(size)}  ${paint(c, 'dim', who(e))}${flags}`,
       ];
     }
     case 'response_headers': {
@@ -76,7 +86,7 @@ export function renderHttp(e: Event, opts: RenderOptions = {}): string[] {
       const code = num(d.status_code) ?? 0;
       const ttfb = num(d.ttfb_ms);
       return [
-        `${paint(c, 'blue', '⇠')} ${paint(c, statusColor(code), String(code))} ${str(r.method) ?? ''} ${target(str(r.host), str(r.path))}  streaming ${str(d.content_type) ?? ''}${ttfb !== null ? `  ttfb ${formatMs(ttfb)}` : ''}  ${paint(c, 'dim', who(e))}`.replace(
+        `${paint(c, 'blue', '⇠')} ${paint(c, statusColor(code), String(code))} ${show(r.method)} ${target(str(r.host), str(r.path))}  streaming ${show(d.content_type)}${ttfb !== null ? `  ttfb ${formatMs(ttfb)}` : ''}  ${paint(c, 'dim', who(e))}`.replace(
           / {3,}/g,
           '  ',
         ),
@@ -87,12 +97,12 @@ export function renderHttp(e: Event, opts: RenderOptions = {}): string[] {
       const code = num(d.status_code) ?? 0;
       const lat = num(d.latency_ms);
       const parts = [
-        `${paint(c, 'blue', '←')} ${paint(c, statusColor(code), `${code} ${str(d.status_text) ?? ''}`.trim())}`,
-        d.request ? `${str(r.method)} ${target(str(r.host), str(r.path))}` : '(request not seen)',
+        `${paint(c, 'blue', '←')} ${paint(c, statusColor(code), `${code} ${show(d.status_text)}`.trim())}`,
+        d.request ? `${show(r.method, 'null')} ${target(str(r.host), str(r.path))}` : '(request not seen)',
         lat !== null ? formatMs(lat) : null,
         formatBytes(num(d.body_size) ?? 0),
-        str(d.content_type)?.split(';')[0] ?? null,
-        d.incomplete ? paint(c, 'yellow', `incomplete: ${str(d.incomplete_reason) ?? ''}`) : null,
+        str(d.content_type) !== null ? printable(str(d.content_type)!.split(';')[0]) : null,
+        d.incomplete ? paint(c, 'yellow', `incomplete: ${show(d.incomplete_reason)}`) : null,
         d.body_truncated ? paint(c, 'yellow', 'body truncated') : null,
         paint(c, 'dim', who(e)),
       ];
@@ -105,7 +115,7 @@ export function renderHttp(e: Event, opts: RenderOptions = {}): string[] {
     case 'parse_error': {
       const ex = str(d.excerpt_text) ?? '';
       return [
-        `${paint(c, 'red', '!')} http ${str(d.kind) ?? 'error'} on ${str(d.conn_id) ?? '?'} ${str(d.function) ?? ''} @${num(d.offset) ?? 0}: ${str(d.message) ?? ''}${ex ? `  "${preview(ex, 40)}"` : ''}`,
+        `${paint(c, 'red', '!')} http ${show(d.kind, 'error')} on ${show(d.conn_id, '?')} ${show(d.function)} @${num(d.offset) ?? 0}: ${show(d.message)}${ex ? `  "${preview(ex, 40)}"` : ''}`,
       ];
     }
     default:
@@ -136,12 +146,12 @@ export function renderSse(e: Event, opts: RenderOptions = {}): string[] {
   const endReason = str(d.end_reason);
   const head = [
     paint(c, 'magenta', '✦'),
-    paint(c, 'bold', d.provider === 'unknown' ? 'sse' : String(d.provider)),
-    str(d.model) ?? (d.request ? target(str(r.host), str(r.path)) : ''),
-    str(d.stop_reason) ? `· ${d.stop_reason}` : null,
+    paint(c, 'bold', d.provider === 'unknown' ? 'sse' : printable(String(d.provider))),
+    str(d.model) !== null ? printable(str(d.model)) : d.request ? target(str(r.host), str(r.path)) : '',
+    str(d.stop_reason) ? `· ${show(d.stop_reason)}` : null,
     dur !== null ? `· ${formatMs(dur)}${ttfe !== null ? ` (first ${formatMs(ttfe)})` : ''}` : null,
     d.usage ? `· ${usageLine(rec(d.usage)) ?? ''}` : null,
-    endReason && endReason !== 'terminal' && endReason !== 'end_of_body' ? paint(c, 'yellow', `· ${endReason}`) : null,
+    endReason && endReason !== 'terminal' && endReason !== 'end_of_body' ? paint(c, 'yellow', `· ${printable(endReason)}`) : null,
     paint(c, 'dim', who(e)),
   ];
   const lines = [head.filter((p) => p !== null && p !== '').join(' ')];
@@ -155,7 +165,7 @@ export function renderSse(e: Event, opts: RenderOptions = {}): string[] {
       const tc = rec(t);
       const args = str(tc.arguments_raw) ?? '';
       lines.push(
-        `  ${paint(c, 'cyan', 'tool')} ${str(tc.name) ?? '?'}(${preview(args, Math.max(10, inner - 8 - (str(tc.name)?.length ?? 1)))})${tc.arguments_error ? paint(c, 'yellow', ' [incomplete JSON]') : ''}`,
+        `  ${paint(c, 'cyan', 'tool')} ${show(tc.name, '?')}(${preview(args, Math.max(10, inner - 8 - (str(tc.name)?.length ?? 1)))})${tc.arguments_error ? paint(c, 'yellow', ' [incomplete JSON]') : ''}`,
       );
     }
   }
@@ -172,7 +182,6 @@ export function renderSse(e: Event, opts: RenderOptions = {}): string[] {
 
 /** Lines for any event this module knows (http, sse); [] for others. */
 export function renderHttpEvent(e: Event, opts: RenderOptions = {}): string[] {
-  if (e.source === 'http') return renderHttp(e, opts);
-  if (e.source === 'sse') return renderSse(e, opts);
-  return [];
+  const lines = e.source === 'http' ? renderHttp(e, opts) : e.source === 'sse' ? renderSse(e, opts) : [];
+  return lines.map((l) => terminalLine(l, opts.color ?? false));
 }

@@ -84,10 +84,13 @@ export class AgentRunner extends Runner {
 
     let pt: ProcessTracer | null = null;
     let st: SslTracer | null = null;
+    let unfollow = () => {};
     try {
       if (proc && ssl) {
         pt = await ProcessTracer.start(proc.resolvedOptions());
         this.processTracer = pt;
+        // the TLS tracer writes to the process tracer's timeline: one for both
+        unfollow = this.followTimeline(pt.options.timeline);
         st = await SslTracer.start({ ...ssl.resolvedOptions(), processTracer: pt });
         this.sslTracer = st;
         st.on('notice', onNotice);
@@ -111,6 +114,7 @@ export class AgentRunner extends Runner {
     } catch (err) {
       st?.close();
       pt?.close();
+      unfollow();
       throw err;
     }
     if (proc && ssl) this.emit('ready', { runner: this.name, programs: 8, links, detail: details.join('; ') });
@@ -128,6 +132,7 @@ export class AgentRunner extends Runner {
       }
       st?.close();
       pt?.close();
+      unfollow();
     }
   }
 }

@@ -31,11 +31,13 @@ export class ProcessRunner extends Runner {
   protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
     const tracer = await ProcessTracer.start(this.resolvedOptions());
     this.tracer = tracer;
+    const unfollow = this.followTimeline(tracer.options.timeline);
     this.emit('ready', { runner: this.name, programs: tracer.object.linkCount(), links: tracer.object.linkCount(), detail: ProcessRunner.describe(tracer) });
     try {
       yield* tracer.events(signal);
     } finally {
       tracer.close();
+      unfollow();
     }
   }
 

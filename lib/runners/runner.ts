@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { chain, type Analyzer } from '../core/analyzer';
 import type { Event } from '../core/event';
+import type { Timeline } from '../core/timeline';
 
 /** What a runner announces once its probes are attached. */
 export interface ReadyInfo {
@@ -50,6 +51,11 @@ export abstract class Runner extends EventEmitter<RunnerEvents> {
   withAnalyzers(list: readonly Analyzer[]): this {
     this.analyzers.push(...list);
     return this;
+  }
+
+  /** Pass a tracer's --verbose lines on as notices (what came before too); returns how to stop. */
+  protected followTimeline(tl: Timeline | null): () => void {
+    return tl ? tl.follow((line) => this.emit('notice', line)) : () => undefined;
   }
 
   /** Validate options without starting anything (throws UsageError). */

@@ -31,6 +31,7 @@ export class SslRunner extends Runner {
     this.tracer = tracer;
     const onNotice = (m: string) => this.emit('notice', m);
     tracer.on('notice', onNotice);
+    const unfollow = this.followTimeline(tracer.options.timeline);
     const links = tracer.targets().reduce((n, t) => n + t.links, 0);
     this.emit('ready', { runner: this.name, programs: 3, links, detail: SslRunner.describe(tracer) });
     try {
@@ -38,6 +39,7 @@ export class SslRunner extends Runner {
     } finally {
       tracer.off('notice', onNotice);
       tracer.close();
+      unfollow();
     }
   }
 

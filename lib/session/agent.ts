@@ -7,6 +7,8 @@ import type { Analyzer } from '../core/analyzer';
 import { UsageError } from '../core/errors';
 import { tlsAnalyzers } from '../analyzers/chains';
 import { LlmAnalyzer } from '../analyzers/llm';
+import { CostAnalyzer } from '../analyzers/cost';
+import { Prices } from '../cost/prices';
 import { Redactor } from '../analyzers/redactor';
 import { SessionSummary } from '../analyzers/summary';
 import { AGENT_CHAIN_DEFAULTS, agentTracerOptions, chainOptions, type AgentOptions } from '../config/options';
@@ -23,8 +25,8 @@ export interface AgentSetup {
 
 /**
  * An AgentRunner with an SslRunner and a ProcessRunner sharing one
- * selection; global analyzers: masking of process events, LLM calls, the
- * session summary, then `sinks`. `sslExtra` adds TLS tracer options the
+ * selection; global analyzers: masking of process events, LLM calls, their
+ * cost, the session summary, then `sinks`. `sslExtra` adds TLS tracer options the
  * command line has no flag for (record's gate).
  */
 export function buildAgent(o: AgentOptions, sinks: readonly Analyzer[] = [], sslExtra: Partial<SslTracerOptions> = {}): AgentSetup {
@@ -40,6 +42,8 @@ export function buildAgent(o: AgentOptions, sinks: readonly Analyzer[] = [], ssl
   if (chain.redact) runner.addGlobalAnalyzer(new Redactor());
   const llm = useSsl && chain.httpParser ? new LlmAnalyzer() : null;
   if (llm) runner.addGlobalAnalyzer(llm);
+  // a bad --prices file fails here, before anything is traced
+  if (llm) runner.addGlobalAnalyzer(new CostAnalyzer({ prices: typeof o.prices === 'object' ? o.prices : Prices.load(o.prices) }));
   const summary = new SessionSummary();
   runner.addGlobalAnalyzer(summary);
   for (const s of sinks) runner.addGlobalAnalyzer(s);

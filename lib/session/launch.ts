@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { UsageError } from '../core/errors';
+import { printable } from '../render/safe-text';
 
 export interface LaunchOptions {
   cwd?: string;
@@ -40,14 +41,15 @@ export interface GatedCommand {
 /**
  * The gate: waits for "go" on fd 3, then exec()s the command in place. At
  * EOF without "go" (agentsight died or gave up before its probes were
- * attached) it refuses: an untraced command must never run.
+ * attached) it refuses: an untraced command must never run. $1 is the
+ * command's name as it may be printed (escaped, one line), then the command.
  */
 const RELEASE = 'go';
 /** Exit status of a gate that was never released (the command did not run). */
 export const GATE_REFUSED = 125;
 const GATE =
   `IFS= read -r word <&3 && [ "$word" = ${RELEASE} ] || ` +
-  `{ echo "agentsight: tracing did not start; not running $1" >&2; exit ${GATE_REFUSED}; }; exec 3<&-; exec "$@"`;
+  `{ printf '%s\\n' "agentsight: tracing did not start; not running $1" >&2; exit ${GATE_REFUSED}; }; shift; exec 3<&-; exec "$@"`;
 
 /** Programs the gate needs, found at fixed places (never through $PATH: a root process must not run what a user planted there). */
 const SH = '/bin/sh';
@@ -101,7 +103,7 @@ export function launchGated(command: string, args: readonly string[], opts: Laun
   const sudo = (opts.asInvokingUser ?? true) && process.getuid?.() === 0 ? sudoUser() : null;
   let env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env) };
   let argv0 = SH;
-  let argv: string[] = ['-c', GATE, 'agentsight-gate', command, ...args];
+  let argv: string[] = ['-c', GATE, 'agentsight-gate', printable(command), command, ...args];
   let user: GatedCommand['user'] = null;
   if (sudo && sudo.uid !== 0) {
     const pw = passwdEntry(sudo.uid);

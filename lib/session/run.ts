@@ -1,12 +1,15 @@
 /**
  * Running a runner to completion the way the CLI does: Ctrl-C / SIGTERM stop
  * it cleanly (the kernel side is drained, analyzers flush, everything is
- * detached), and a summary of what was seen and lost goes to stderr.
+ * detached), and a summary of what was seen and lost goes to stderr. Lines
+ * that quote captured text (notices name processes and files) are written
+ * through writeLine(): escaped, one line each.
  */
 import type { Writable } from 'node:stream';
 import type { Event } from '../core/event';
 import type { Runner } from '../runners/runner';
 import type { SinkLoss } from '../sinks/output';
+import { writeLine } from '../render/safe-text';
 
 /** Exit status when events could not be written (EX_IOERR of sysexits.h). */
 export const EXIT_OUTPUT_FAILED = 74;
@@ -114,8 +117,8 @@ export async function runSession(runner: Runner, io: SessionIo, opts: SessionOpt
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const onReady = (info: { detail: string }) => io.stderr.write(`agentsight: ${info.detail}; Ctrl-C to stop\n`);
-  const onNotice = (msg: string) => io.stderr.write(`agentsight: ${msg}\n`);
+  const onReady = (info: { detail: string }) => writeLine(io.stderr, `agentsight: ${info.detail}; Ctrl-C to stop`);
+  const onNotice = (msg: string) => writeLine(io.stderr, `agentsight: ${msg}`);
   if (opts.announce ?? true) {
     runner.on('ready', onReady);
     runner.on('notice', onNotice);

@@ -70,6 +70,14 @@ interface OpenLog {
   committed: number;
 }
 
+/** Where FileLogger wrote an event's line. */
+export interface FileLineLocation {
+  /** Rotations before it was written: the file is fileOf(generation). */
+  generation: number;
+  offset: number;
+  length: number;
+}
+
 /** NDJSON file writer (pass-through analyzer). */
 export class FileLogger implements Analyzer {
   readonly name = 'file_logger';
@@ -98,6 +106,12 @@ export class FileLogger implements Analyzer {
   };
   /** Diagnostics waiting to be yielded (write and rotation errors). */
   private readonly notices: Event[] = [];
+  /**
+   * Called with the place of each event's line as it is handed to the file
+   * (for a reader that comes back to it later, as the web UI does): the file
+   * generation (see fileOf()), the byte offset and the length without the LF.
+   */
+  onWrite: ((e: Event, at: FileLineLocation) => void) | null = null;
 
   constructor(options: FileLoggerOptions) {
     if (!options || typeof options.path !== 'string' || options.path === '') throw new UsageError('--output: a file path is required');
@@ -128,6 +142,18 @@ export class FileLogger implements Analyzer {
     const s = this.stats();
     if (s.events_not_written === 0 && !this.failed) return null;
     return { sink: `file ${this.path}`, events_not_written: s.events_not_written, error: this.failed?.message ?? null };
+  }
+
+  /** The file now written has this generation (the number of rotations so far). */
+  get generation(): number {
+    return this.counters.rotations;
+  }
+
+  /** The file that holds a generation's lines now (FILE, then FILE.1 ... as rotations move it), or null once it was removed. */
+  fileOf(generation: number): string | null {
+    const back = this.counters.rotations - generation;
+    if (back < 0 || back > this.maxFiles) return null;
+    return back === 0 ? this.path : `${this.path}.${back}`;
   }
 
   private pendingEvents = 0;
@@ -208,6 +234,7 @@ export class FileLogger implements Analyzer {
     const n = Buffer.byteLength(line);
     if (this.rotate && this.size > 0 && this.size + n > this.rotateAt) await this.rotateFiles();
     const log = this.log as OpenLog;
+    this.onWrite?.(e, { generation: this.counters.rotations, offset: this.size, length: n - 1 });
     this.pendingEvents++;
     const ok = log.ws.write(line, (err) => {
       this.pendingEvents--;

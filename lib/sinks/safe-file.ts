@@ -9,10 +9,17 @@
  *   (not someone else's file, nor a hard link to a file elsewhere);
  * - mode 0600, also for an existing file;
  * - createNew: only a file this call creates (O_EXCL).
+ *
+ * Files agentsight keeps for itself (the locator's cache) are held to more:
+ * trustedDir() verifies their directory and every one above it, from / down;
+ * readOwnFile() reads only a file of ours there, writeOwnFileAtomic() writes
+ * one whole (a new file, then renamed into place).
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { AgentsightError, UsageError } from '../core/errors';
+import * as path from 'node:path';
+import { AgentsightError, UntrustedPathError, UsageError } from '../core/errors';
 
 export interface SafeOpenOptions {
   /** Name for messages, e.g. "--output". */
@@ -105,4 +112,143 @@ function openError(path: string, what: string, err: NodeJS.ErrnoException): Erro
     errno: typeof err.errno === 'number' ? -err.errno : 0,
     cause: err,
   });
+}
+
+/** The effective user id (0 where there is none). */
+function euid(): number {
+  return process.geteuid?.() ?? 0;
+}
+
+/** Owners agentsight trusts: root and the effective user (just root, when running as root). */
+function trusted(uid: number): boolean {
+  return uid === 0 || uid === euid();
+}
+
+function owners(): string {
+  return euid() === 0 ? 'root' : `root or uid ${euid()}`;
+}
+
+function writers(mode: number): string {
+  return [mode & 0o020 ? 'its group' : '', mode & 0o002 ? 'every user' : ''].filter(Boolean).join(' and ');
+}
+
+const MAX_SYMLINKS = 32;
+/** The sticky bit of a directory: only an entry's owner can rename or remove it. */
+const S_ISVTX = 0o1000;
+
+/**
+ * Verify `dir` and every directory above it, from / down, and return its real
+ * path (null when it does not exist and `create` is not set):
+ *
+ * - each is a directory owned by root or the effective user (only root, when
+ *   running as root) that neither its group nor other users can write; above
+ *   `dir` itself a sticky directory such as /tmp is allowed (nobody else can
+ *   rename or remove what is ours in it), and for `dir` too with `sticky`
+ *   (to make a fresh directory in it, as mkdtemp does);
+ * - a symbolic link is followed only when root or the effective user made it
+ *   (its target is then verified the same way); a link someone else made is
+ *   refused, wherever it is;
+ * - with `create`, missing directories are made (mode 0700) one by one and
+ *   verified in turn; one someone else made first is refused.
+ *
+ * Once verified, nobody but root and the effective user can change what the
+ * path leads to, so files opened under it afterwards are the ones checked.
+ * @throws UntrustedPathError saying which component and why.
+ */
+export async function trustedDir(dir: string, opts: { what: string; create?: boolean; sticky?: boolean }): Promise<string | null> {
+  const refuse = (p: string, why: string) => new UntrustedPathError(`${opts.what} ${dir}: ${p} ${why}; not trusted`, p);
+  const check = (p: string, st: fs.Stats, last: boolean) => {
+    if (!st.isDirectory()) throw refuse(p, 'is not a directory');
+    if (!trusted(st.uid)) throw refuse(p, `belongs to uid ${st.uid}, not to ${owners()}`);
+    const w = st.mode & 0o022;
+    if (w && ((last && !opts.sticky) || !(st.mode & S_ISVTX)))
+      throw refuse(p, `can be written by ${writers(st.mode)} (mode ${(st.mode & 0o7777).toString(8)})`);
+  };
+  let pending = path.resolve(dir).split('/').filter(Boolean);
+  let cur = '/';
+  check(cur, await fsp.lstat(cur), pending.length === 0);
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift()!;
+    if (name === '.') continue;
+    if (name === '..') {
+      cur = path.dirname(cur); // a directory verified on the way down
+      continue;
+    }
+    const next = path.join(cur, name);
+    let st = await fsp.lstat(next).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw refuse(next, `cannot be examined (${e.code ?? e.message})`);
+    });
+    if (!st) {
+      if (!opts.create) return null;
+      await fsp.mkdir(next, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw refuse(next, `cannot be created (${e.code ?? e.message})`);
+      });
+      st = await fsp.lstat(next);
+    }
+    if (st.isSymbolicLink()) {
+      if (!trusted(st.uid)) throw refuse(next, `is a symbolic link made by uid ${st.uid}, not by ${owners()}; refusing to follow it`);
+      if (++links > MAX_SYMLINKS) throw refuse(next, 'leads through too many symbolic links');
+      const target = await fsp.readlink(next);
+      if (target.startsWith('/')) cur = '/';
+      pending = [...target.split('/').filter(Boolean), ...pending];
+      continue;
+    }
+    check(next, st, pending.length === 0);
+    cur = next;
+  }
+  return cur;
+}
+
+/**
+ * The contents of a file of agentsight's own in a directory verified with
+ * trustedDir(): never through a symbolic link, never blocking on a FIFO, a
+ * regular file with one link, owned by root or the effective user, that no
+ * one else can write, at most `maxBytes`. Null when there is no such file.
+ * @throws UntrustedPathError when the file is there but is not one to trust.
+ */
+export async function readOwnFile(file: string, opts: { what: string; maxBytes: number }): Promise<string | null> {
+  const refuse = (why: string) => new UntrustedPathError(`${opts.what} ${file}: ${why}; not trusted`, file);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') return null;
+    if (err.code === 'ELOOP') throw refuse('is a symbolic link');
+    throw refuse(`cannot be opened (${err.code ?? err.message})`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw refuse('is not a regular file');
+    if (!trusted(st.uid)) throw refuse(`belongs to uid ${st.uid}, not to ${owners()}`);
+    if (st.nlink !== 1) throw refuse(`has ${st.nlink} hard links`);
+    if (st.mode & 0o022) throw refuse(`can be written by ${writers(st.mode)} (mode ${(st.mode & 0o7777).toString(8)})`);
+    if (st.size > opts.maxBytes) throw refuse(`is larger (${st.size} bytes) than such a file can be (${opts.maxBytes})`);
+    return await fh.readFile({ encoding: 'utf8' });
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Write `text` as the file `name` in `dir` (a directory verified with
+ * trustedDir()), whole or not at all: a new file (O_EXCL, openOwnFile) with
+ * a name nobody can guess, renamed over `name` once written.
+ */
+export async function writeOwnFileAtomic(dir: string, name: string, text: string, opts: { what: string; mode?: number }): Promise<void> {
+  const tmp = path.join(dir, `.${name}.${process.pid}.${randomBytes(8).toString('hex')}.tmp`);
+  const f = await openOwnFile(tmp, { what: opts.what, createNew: true, mode: opts.mode ?? 0o600 });
+  try {
+    try {
+      await f.fh.writeFile(text, 'utf8');
+    } finally {
+      await f.fh.close();
+    }
+    await fsp.rename(tmp, path.join(dir, name));
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
 }

@@ -9,6 +9,8 @@
  */
 import fs from 'node:fs';
 import yargs from 'yargs';
+import { printable } from '../render/safe-text';
+import { openOwnFile, type SafeFile } from '../sinks/safe-file';
 import { startStandin, type Standin } from './server';
 
 export interface CliRun {
@@ -40,6 +42,8 @@ export async function runCli(args: string[], out: NodeJS.WritableStream = proces
     .help()
     .parse();
 
+  // files it writes are opened as --output is (sinks/safe-file.ts): never through a link, never someone else's
+  const log: SafeFile | null = argv.log && argv.log !== 'stderr' && argv.log !== '-' ? await openOwnFile(argv.log, { what: '--log' }) : null;
   const s = await startStandin({
     port: argv.port,
     host: argv.host,
@@ -66,21 +70,35 @@ export async function runCli(args: string[], out: NodeJS.WritableStream = proces
               complete: r.response.complete,
             }) + '\n';
           if (argv.log === 'stderr' || argv.log === '-') process.stderr.write(line);
-          else fs.appendFileSync(argv.log!, line, { mode: 0o600 });
+          else if (log) fs.writeSync(log.fh.fd, line);
         }
       : undefined,
+  }).catch(async (err: unknown) => {
+    await log?.fh.close().catch(() => undefined);
+    throw err;
   });
   const env = s.env();
   const exports = Object.entries(env)
     .map(([k, v]) => `export ${k}='${v}'`)
     .join('\n');
-  if (argv['write-env']) fs.writeFileSync(argv['write-env'], exports + '\n', { mode: 0o600 });
+  if (argv['write-env']) {
+    const f = await openOwnFile(argv['write-env'], { what: '--write-env' });
+    try {
+      await f.fh.truncate(0);
+      await f.fh.writeFile(exports + '\n', 'utf8');
+    } finally {
+      await f.fh.close();
+    }
+  }
   if (argv.json) {
     out.write(JSON.stringify({ url: s.url, port: s.port, caFile: s.caFile, env }) + '\n');
   } else {
     out.write(`agentsight stand-in listening on ${s.url}\nCA certificate: ${s.caFile}\n\n# client environment:\n${exports}\n`);
   }
-  const stop = () => s.close();
+  const stop = async () => {
+    await s.close();
+    await log?.fh.close().catch(() => undefined);
+  };
 
   if (handleSignals) {
     let stopping = false;
@@ -103,7 +121,7 @@ export async function runCli(args: string[], out: NodeJS.WritableStream = proces
 
 if (require.main === module) {
   runCli(process.argv.slice(2), process.stdout, true).catch((err) => {
-    process.stderr.write(`agentsight-standin: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`agentsight-standin: ${printable(err instanceof Error ? err.message : String(err))}\n`);
     process.exit(1);
   });
 }

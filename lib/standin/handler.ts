@@ -12,7 +12,7 @@ import { KNOB_STATUSES, type Provider } from './errors';
 import { firstHeader, newRecord, numHeader, type RecordedRequest } from './recording';
 import { Responder } from './respond';
 import { checkAuth, guessProvider, modelsAnswer, routeOf, type Routed } from './routes';
-import { countTokens, scriptReply } from './script';
+import { countTokens, scriptReply, type Conversation, type ScriptedReply } from './script';
 
 /** What the handler needs of the server's options (defaults applied). */
 export interface HandlerConfig {
@@ -150,6 +150,35 @@ export class RequestHandler {
     return this.answer(rec, res, provider, routed.mod, routed, json);
   }
 
+  /**
+   * The scripted model's reply to a request body that passed the checks, and
+   * how to render it (noted in the record; tool calls remembered for
+   * previous_response_id). `stream`: what the path says about streaming.
+   */
+  script(
+    rec: RecordedRequest,
+    mod: ApiModule,
+    modelName: string,
+    json: any,
+    stream?: boolean,
+  ): { conv: Conversation; reply: ScriptedReply; ctx: RenderContext } {
+    const conv = mod.parse(json, modelName, (respId, callId) => this.responseCalls.get(respId)?.get(callId));
+    if (stream !== undefined) conv.stream = stream;
+    const reply = scriptReply(conv, { defaultCommand: this.cfg.defaultCommand });
+    rec.conversation = conv;
+    rec.reply = reply;
+    const ctx: RenderContext = {
+      seed: createHash('sha256').update(`${rec.method} ${rec.path}\n`).update(rec.body).digest('hex'),
+      created: this.cfg.created === 'now' ? Math.floor(Date.now() / 1000) : this.cfg.created,
+      deltaChars: numHeader(rec, 'x-standin-delta-chars') ?? this.cfg.deltaChars,
+      argChars: this.cfg.argChars,
+      body: json,
+    };
+    const remembered = mod.remember?.(conv, reply, ctx);
+    if (remembered) this.responseCalls.set(remembered.responseId, remembered.calls);
+    return { conv, reply, ctx };
+  }
+
   /** An API call that got through the checks: the error knobs, the API's validation, then the scripted reply. */
   private async answer(rec: RecordedRequest, res: ServerResponse, provider: Provider, mod: ApiModule, routed: Routed, json: any): Promise<void> {
     const modelName: string = routed.model ?? (typeof json?.model === 'string' ? json.model : '');
@@ -168,20 +197,7 @@ export class RequestHandler {
     const invalid = mod.validate(json);
     if (invalid) return this.send.error(rec, res, provider, invalid.status, { message: invalid.message, param: invalid.param, code: invalid.code });
 
-    const conv = mod.parse(json, modelName, (respId, callId) => this.responseCalls.get(respId)?.get(callId));
-    if (routed.stream !== undefined) conv.stream = routed.stream;
-    const reply = scriptReply(conv, { defaultCommand: this.cfg.defaultCommand });
-    rec.conversation = conv;
-    rec.reply = reply;
-    const ctx: RenderContext = {
-      seed: createHash('sha256').update(`${rec.method} ${rec.path}\n`).update(rec.body).digest('hex'),
-      created: this.cfg.created === 'now' ? Math.floor(Date.now() / 1000) : this.cfg.created,
-      deltaChars: numHeader(rec, 'x-standin-delta-chars') ?? this.cfg.deltaChars,
-      argChars: this.cfg.argChars,
-      body: json,
-    };
-    const remembered = mod.remember?.(conv, reply, ctx);
-    if (remembered) this.responseCalls.set(remembered.responseId, remembered.calls);
+    const { conv, reply, ctx } = this.script(rec, mod, modelName, json, routed.stream);
 
     if (conv.stream) {
       const out = mod.streamed(conv, reply, ctx, rec.query);

@@ -66,6 +66,8 @@ export interface RecordedRequest {
   conversation?: Conversation;
   reply?: ScriptedReply;
   response: RecordedResponse;
+  /** A call made over the WebSocket transport: the number of its request message on the connection (0-based, text messages counted). */
+  websocket?: { message: number };
   /** Epoch ms. */
   startedAt: number;
   finishedAt?: number;

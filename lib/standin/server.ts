@@ -7,15 +7,18 @@
  * It listens on loopback only, answers with the deterministic scripted model
  * of ./script, and records every request and exactly what was sent back.
  * Routing is in ./routes, request handling in ./handler, sending in
- * ./respond, each API's wire format in ./apis. See docs/standin.md.
+ * ./respond, each API's wire format in ./apis, the Responses API's WebSocket
+ * transport in ./websocket. See docs/standin.md.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FIXED_CREATED } from './apis/types';
 import type { Encoding } from './encoding';
-import { RequestHandler } from './handler';
+import { RequestHandler, type HandlerConfig } from './handler';
+import { WebSocketEndpoint } from './websocket';
 import { TEST_ANTHROPIC_API_KEY, TEST_GEMINI_API_KEY, TEST_OPENAI_API_KEY } from './keys';
 import type { RecordedRequest } from './recording';
 import { moduleFor } from './routes';
@@ -60,6 +63,12 @@ export interface StandinOptions {
   onRequest?: (r: RecordedRequest) => void;
   /** Offer HTTP/2 by ALPN (h2, then http/1.1 for clients that do not take it), as the real APIs do. Default false: HTTP/1.1 only. */
   http2?: boolean;
+  /**
+   * The Responses API over WebSocket at `GET /v1/responses` (HTTP/1.1
+   * upgrade): true (default) with permessage-deflate accepted when the client
+   * offers it, 'uncompressed' without it, false: upgrades are refused (404).
+   */
+  websocket?: boolean | 'uncompressed';
 }
 
 export interface Standin {
@@ -144,20 +153,22 @@ export async function startStandin(opts: StandinOptions = {}): Promise<Standin> 
   if (ownTls) process.once('exit', onExit);
 
   const { server, sockets, connectionOf } = tlsServer(tls, opts.keepAliveTimeoutMs ?? 30_000, opts.http2 ?? false);
-  const handler = new RequestHandler(
-    {
-      chunkDelayMs: opts.chunkDelayMs ?? 2,
-      deltaChars: opts.deltaChars ?? 12,
-      argChars: opts.argChars ?? 6,
-      requireApiKey: opts.requireApiKey ?? true,
-      maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
-      defaultCommand: opts.defaultCommand,
-      created: opts.created ?? FIXED_CREATED,
-      onRequest: opts.onRequest,
-    },
-    preference,
-    connectionOf,
-  );
+  const cfg: HandlerConfig = {
+    chunkDelayMs: opts.chunkDelayMs ?? 2,
+    deltaChars: opts.deltaChars ?? 12,
+    argChars: opts.argChars ?? 6,
+    requireApiKey: opts.requireApiKey ?? true,
+    maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
+    defaultCommand: opts.defaultCommand,
+    created: opts.created ?? FIXED_CREATED,
+    onRequest: opts.onRequest,
+  };
+  const handler = new RequestHandler(cfg, preference, connectionOf);
+  const ws = opts.websocket ?? true;
+  if (ws !== false) {
+    const endpoint = new WebSocketEndpoint(handler, cfg, connectionOf, ws === true);
+    (server as https.Server).on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => endpoint.upgrade(req, socket, head));
+  }
   // Never leave a client hanging on an internal error.
   (server as https.Server).on('request', (req: IncomingMessage, res: ServerResponse) => handler.handle(req, res).catch((err) => internalError(res, err)));
 

@@ -14,6 +14,7 @@ import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { trustedDir } from '../sinks/safe-file';
 
 const execFileP = promisify(execFile);
 
@@ -30,7 +31,7 @@ export interface TlsMaterialOptions {
   ipAddresses?: string[];
   /** Validity in days (default 2: these certificates are for one run). */
   days?: number;
-  /** The openssl binary (default `openssl` on PATH). */
+  /** The openssl binary (default: /usr/bin/openssl, /usr/local/bin/openssl or /bin/openssl; `openssl` on PATH only when not root). */
   openssl?: string;
 }
 
@@ -57,18 +58,47 @@ export interface TlsMaterial {
 
 const FILES = ['ca.key', 'ca.pem', 'server.key', 'server.csr', 'server.pem', 'server.ext', 'ca.srl'];
 
+/** Where openssl is looked for first: fixed places, so root never runs an `openssl` someone put on its PATH. */
+const OPENSSL = ['/usr/bin/openssl', '/usr/local/bin/openssl', '/bin/openssl'];
+
+function defaultOpenssl(): string {
+  const found = OPENSSL.find((p) => fs.existsSync(p));
+  if (found) return found;
+  if (process.geteuid?.() === 0) throw new Error(`createTlsMaterial: openssl not found at ${OPENSSL.join(', ')} (as root, PATH is not searched)`);
+  return 'openssl';
+}
+
+/**
+ * Where to make the private temporary directory: $TMPDIR (os.tmpdir()) when
+ * no one else can change it, else /tmp (under `sudo -E`, TMPDIR may be a
+ * directory of the invoking user's, who could swap the new directory for a
+ * link while the keys are written).
+ */
+async function privateTmpBase(): Promise<string> {
+  let refused: unknown;
+  for (const base of new Set([os.tmpdir(), '/tmp'])) {
+    try {
+      const real = await trustedDir(base, { what: 'temporary directory', sticky: true });
+      if (real) return real;
+    } catch (err) {
+      refused ??= err;
+    }
+  }
+  throw refused ?? new Error('createTlsMaterial: no temporary directory (neither $TMPDIR nor /tmp exists)');
+}
+
 /** Make a CA and a localhost server certificate signed by it. */
 export async function createTlsMaterial(opts: TlsMaterialOptions = {}): Promise<TlsMaterial> {
-  const openssl = opts.openssl ?? 'openssl';
+  const openssl = opts.openssl ?? defaultOpenssl();
   const days = String(opts.days ?? 2);
   let dir: string;
   let ownDir: boolean;
   if (opts.dir) {
-    dir = path.resolve(opts.dir);
-    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    // the keys are written there (by openssl, which follows links): a directory nobody else controls
+    dir = (await trustedDir(opts.dir, { what: 'TLS directory', create: true }))!;
     ownDir = false;
   } else {
-    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'agentsight-standin-'));
+    dir = await fsp.mkdtemp(path.join(await privateTmpBase(), 'agentsight-standin-'));
     ownDir = true;
   }
   const f = (name: string) => path.join(dir, name);

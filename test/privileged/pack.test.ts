@@ -27,6 +27,11 @@ describePrivileged('npm pack, install into a fresh project, require() from Commo
         'scripts/libbpf.js',
         'packaging/agentsight.service',
         'packaging/agent.json',
+        // the price table and the built web UI
+        'data/prices.json',
+        'web/dist/app.js',
+        'web/dist/app.css',
+        'web/dist/index.html',
       ]),
     );
     expect(files.filter((f) => f.startsWith('build/'))).toEqual([]);

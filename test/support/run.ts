@@ -13,6 +13,7 @@ export const AGENTS = {
   node: path.join(REPO, 'demo/agent.js'),
   anthropicSdk: path.join(REPO, 'test/support/agents/anthropic-agent.js'),
   openaiSdk: path.join(REPO, 'test/support/agents/openai-agent.js'),
+  openaiWs: path.join(REPO, 'test/support/agents/openai-ws-agent.js'),
 };
 
 export interface RunResult {

@@ -3,6 +3,7 @@ import { PROCESS_CONFIG } from '../../lib/kernel/abi';
 import { setBinding } from '../../lib/kernel/binding';
 import { main } from '../../lib/cli/main';
 import { ProcessTracer } from '../../lib/tracers/process-tracer';
+import { BpfError } from '../../lib/core/errors';
 import { captureIo, until } from '../support/io';
 import { fakeBinding, FakeObject } from '../support/fake-binding';
 import { execRecord, exitRecord, openRecord } from '../support/records';
@@ -232,5 +233,85 @@ describe('agentsight output that fails (with an injected binding)', () => {
     expect(await main(args, cap.io)).toBe(2);
     expect(cap.err()).toMatch(msg);
     expect(fb.objects).toHaveLength(0);
+  });
+});
+
+describe('loading an object the verifier was interrupted on', () => {
+  const interrupting = (fb: ReturnType<typeof fakeBinding>, times: number) => {
+    const orig = fb.BpfObject;
+    let left = times;
+    const opened: string[] = [];
+    const Base = orig as unknown as new (name: string) => FakeObject;
+    fb.BpfObject = class extends Base {
+      constructor(name: string) {
+        super(name);
+        opened.push(name);
+      }
+      override load(): void {
+        if (left-- > 0)
+          throw Object.assign(new Error(`load: the kernel refused eBPF object '${this.name}': Resource temporarily unavailable`), {
+            op: 'load',
+            errno: 11,
+            code: 'EAGAIN',
+            log: '-- BEGIN PROG LOAD LOG --\n...',
+          });
+        super.load();
+      }
+    } as unknown as typeof fb.BpfObject;
+    return opened;
+  };
+
+  it('opens and loads it again (a failed load cannot be repeated on the same object)', async () => {
+    const fb = fakeBinding();
+    const opened = interrupting(fb, 3);
+    const t = await ProcessTracer.start({ comm: ['x'], binding: fb, statsIntervalMs: 0 });
+    expect(opened).toEqual(['process', 'process', 'process', 'process']);
+    expect(fb.objects.filter((o) => o.closed)).toHaveLength(3);
+    t.close();
+  });
+
+  it('gives up after 10 attempts with an error that says why (not a verifier rejection)', async () => {
+    const fb = fakeBinding();
+    interrupting(fb, 100);
+    const err = await ProcessTracer.start({ comm: ['x'], binding: fb, statsIntervalMs: 0 }).catch((e) => e);
+    expect(err).toBeInstanceOf(BpfError);
+    expect(err.message).toMatch(/interrupted by signals again and again/);
+    expect(fb.objects).toHaveLength(10);
+    expect(fb.objects.every((o) => o.closed)).toBe(true);
+  });
+});
+
+describe('--verbose', () => {
+  it('says each start-up and stop step with its time, what was attached, and libbpf messages; also after --', async () => {
+    for (const args of [
+      ['process', '--comm', 'python', '--format', 'json', '--verbose'],
+      ['process', '--comm', 'python', '--format', 'json', '--', '--verbose'],
+    ]) {
+      const fb = fakeBinding();
+      const logs: string[] = [];
+      Object.assign(fb, {
+        libbpfVerbose: (on: boolean) => logs.push(`verbose ${on}`),
+        takeLibbpfLog: () => 'libbpf: loading object \x27process\x27 from buffer\n',
+      });
+      setBinding(fb);
+      const cap = captureIo();
+      const run = main(args, cap.io);
+      await until(() => fb.readers.length === 1, 5000, 'ring reader');
+      process.emit('SIGINT');
+      expect(await run).toBe(0);
+      const err = cap.err();
+      for (const step of [
+        /\[\s*\d+\.\d ms\] agentsight loaded, command line read \(since the process started\): \d+\.\d ms/,
+        /\[\s*\d+\.\d ms\] process: load process\.bpf\.o: \d+\.\d ms/,
+        /libbpf: loading object 'process' from buffer/,
+        /process: attach \(file opens on the open syscalls' tracepoints\)/,
+        /tracefs mounted for the attach at /,
+        /process: select running processes/,
+        /process: detach and unload: \d+\.\d ms/,
+      ])
+        expect(err).toMatch(step);
+      expect(logs).toContain('verbose true');
+      expect(logs.at(-1)).toBe('verbose false');
+    }
   });
 });

@@ -35,6 +35,26 @@ describe('the gate in front of a recorded command', () => {
     expect(fs.existsSync(marker)).toBe(false);
   });
 
+  it('a refused gate names the command escaped, on one line', async () => {
+    const name = `/bin/true\nagentsight: FORGED\x1b]0;title\x07`;
+    const g = launchGated(name, ['arg'], { stdio: 'pipe', asInvokingUser: false });
+    let err = '';
+    g.child.stderr!.on('data', (d) => (err += d));
+    const ended = new Promise((r) => g.child.stderr!.on('end', r));
+    (g.child.stdio[3] as NodeJS.WritableStream).end();
+    expect(await g.exited).toMatchObject({ code: GATE_REFUSED });
+    await ended;
+    expect(err).toBe('agentsight: tracing did not start; not running /bin/true\\nagentsight: FORGED\\x1b]0;title\\x07\n');
+  });
+
+  it('the gate runs the command itself, not its printed name', async () => {
+    const out = path.join(dir, 'argv');
+    const g = launchGated('/bin/sh', ['-c', `printf '%s|' "$0" "$@" > ${out}`, 'zero', 'a\nb'], { stdio: 'ignore', asInvokingUser: false });
+    g.release();
+    expect((await g.exited).status).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe('zero|a\nb|');
+  });
+
   it('the gate shell is /bin/sh, never one found through $PATH', async () => {
     const bin = path.join(dir, 'bin');
     fs.mkdirSync(bin, { recursive: true });

@@ -11,6 +11,10 @@ import {
   openSync,
   writeSync,
   closeSync,
+  chmodSync,
+  mkdirSync,
+  symlinkSync,
+  lstatSync,
   createReadStream,
   createWriteStream,
 } from 'fs';
@@ -18,7 +22,7 @@ import { pipeline } from 'stream/promises';
 import os from 'os';
 import path from 'path';
 import { ElfFile, findSymbols } from '../../lib/elf';
-import { analyzeBoringSsl, hasTlsSymbols, locateTls, looksLikeBoringSsl, LOCATOR_VERSION } from '../../lib/locator';
+import { analyzeBoringSsl, defaultCacheDir, hasTlsSymbols, locateTls, looksLikeBoringSsl, LOCATOR_VERSION, ROOT_CACHE_DIR } from '../../lib/locator';
 import type { LocatorVerdict, SupportedVerdict, UnsupportedVerdict } from '../../lib/locator';
 import versions from '../support/claude-code-versions.json';
 
@@ -185,6 +189,129 @@ describe('files the locator is not for', () => {
     const dir = path.join(tmp, 'cache-ls');
     expect((await locateTls('/bin/ls', { cacheDir: dir })).cached).toBe(false);
     expect((await locateTls('/bin/ls', { cacheDir: dir })).cached).toBe(true);
+  });
+});
+
+describe('the verdict cache', () => {
+  const only = (dir: string) => {
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(1);
+    return path.join(dir, files[0]);
+  };
+
+  it("as root it is /var/cache/agentsight/locator, whatever HOME and XDG_CACHE_HOME say (sudo -E passes the invoking user's)", () => {
+    const env = { HOME: '/home/someone', XDG_CACHE_HOME: '/tmp/anyone', SUDO_UID: '1000' };
+    expect(defaultCacheDir(env, 0)).toBe(ROOT_CACHE_DIR);
+    expect(ROOT_CACHE_DIR).toBe('/var/cache/agentsight/locator');
+    expect(defaultCacheDir(env, 1000)).toBe('/tmp/anyone/agentsight/locator');
+    expect(defaultCacheDir({ HOME: '/home/someone', XDG_CACHE_HOME: 'relative' }, 1000)).toBe('/home/someone/.cache/agentsight/locator');
+    expect(defaultCacheDir({ ...env, AGENTSIGHT_LOCATOR_CACHE: '/srv/cache' }, 0)).toBe('/srv/cache');
+  });
+
+  it('a cache directory others can write to is neither read nor written, and the verdict says why', async () => {
+    const dir = path.join(tmp, 'cache-world-writable');
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    for (let i = 0; i < 2; i++) {
+      const v = unsupported(await locateTls('/bin/ls', { cacheDir: dir }));
+      expect(v.code).toBe('NOT_BORINGSSL');
+      expect(v.cached).toBe(false);
+      expect(v.cacheProblem).toMatch(/cache-world-writable can be written by its group and every user \(mode 777\); not trusted/);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    // one level further down the same: a directory below one others can write to is not trusted either
+    chmodSync(dir, 0o757);
+    const below = unsupported(await locateTls('/bin/ls', { cacheDir: path.join(dir, 'sub') }));
+    expect(below.cacheProblem).toMatch(/can be written by every user/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a cache file that is a symbolic link is not followed; the fresh verdict replaces the link, not its target', async () => {
+    const dir = path.join(tmp, 'cache-link');
+    await locateTls('/bin/ls', { cacheDir: dir });
+    const file = only(dir);
+    const forged = path.join(tmp, 'forged-verdict.json');
+    const data = JSON.parse(readFileSync(file, 'utf8'));
+    data.verdict.reason = 'forged \x1b]0;title\x07';
+    writeFileSync(forged, JSON.stringify(data));
+    rmSync(file);
+    symlinkSync(forged, file);
+    const v = unsupported(await locateTls('/bin/ls', { cacheDir: dir }));
+    expect(v.cached).toBe(false);
+    expect(v.reason).not.toMatch(/forged/);
+    expect(v.cacheProblem).toMatch(/is a symbolic link; not trusted/);
+    expect(lstatSync(file).isSymbolicLink()).toBe(false);
+    expect(JSON.parse(readFileSync(forged, 'utf8')).verdict.reason).toMatch(/^forged/);
+    expect((await locateTls('/bin/ls', { cacheDir: dir })).cached).toBe(true);
+  });
+
+  it('a cache file others can write to, or with a second link, is not read', async () => {
+    const dir = path.join(tmp, 'cache-file-mode');
+    await locateTls('/bin/ls', { cacheDir: dir });
+    const file = only(dir);
+    chmodSync(file, 0o666);
+    expect((await locateTls('/bin/ls', { cacheDir: dir })).cacheProblem).toMatch(/can be written by its group and every user/);
+    // rewritten by that run: ours again
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect((await locateTls('/bin/ls', { cacheDir: dir })).cached).toBe(true);
+  });
+
+  it('only verdicts analysis gives, for the same build-id, in the current layout, are taken from the cache', async () => {
+    const dir = path.join(tmp, 'cache-fields');
+    const first = unsupported(await locateTls('/bin/ls', { cacheDir: dir }));
+    const file = only(dir);
+    const good = readFileSync(file, 'utf8');
+    const tamper = (f: (d: any) => void) => {
+      const d = JSON.parse(good);
+      f(d);
+      writeFileSync(file, JSON.stringify(d));
+    };
+    for (const change of [
+      (d: any) => (d.verdict.code = 'ANALYSIS_FAILED'), // never cached
+      (d: any) => (d.verdict.code = 'NOT_A_CODE'),
+      (d: any) => (d.verdict.buildId = 'ab'.repeat(20)), // another file's
+      (d: any) => delete d.format, // the layout before function hashes
+      (d: any) => (d.verdict.reason = 42),
+    ]) {
+      tamper(change);
+      const v = unsupported(await locateTls('/bin/ls', { cacheDir: dir }));
+      expect(v.cached).toBe(false);
+      expect(v.reason).toBe(first.reason);
+    }
+    expect((await locateTls('/bin/ls', { cacheDir: dir })).cached).toBe(true);
+  });
+
+  it('a cached supported verdict is used only if both functions still have the bytes it hashed', async (ctx) => {
+    const rel = available[0];
+    if (!rel) return ctx.skip('no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
+    const dir = path.join(tmp, 'cache-offsets');
+    const first = supported(await locateTls(binaryOf(rel.version), { cacheDir: dir }));
+    expect(first.functions.write.size).toBeGreaterThan(16);
+    expect(first.functions.write.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const file = only(dir);
+    const good = readFileSync(file, 'utf8');
+    const elsewhere = first.functions.read;
+    for (const change of [
+      // SSL_write "at" SSL_read, with SSL_read's entry bytes but its own hash
+      (d: any) => Object.assign(d.verdict.functions.write, { vaddr: elsewhere.vaddr, offset: elsewhere.offset, entryBytes: elsewhere.entryBytes }),
+      // an offset that is not where the vaddr is
+      (d: any) => (d.verdict.functions.write.offset += 16),
+      // fewer bytes than were proven
+      (d: any) => (d.verdict.functions.read.size = 16),
+      (d: any) => (d.verdict.functions.read.sha256 = '0'.repeat(64)),
+      (d: any) => (d.verdict.functions.read.size = -1),
+      (d: any) => delete d.verdict.functions.write,
+    ]) {
+      const d = JSON.parse(good);
+      change(d);
+      writeFileSync(file, JSON.stringify(d));
+      const v = supported(await locateTls(binaryOf(rel.version), { cacheDir: dir }));
+      expect(v.cached).toBe(false);
+      expect(v.functions).toEqual(first.functions);
+    }
+    const again = supported(await locateTls(binaryOf(rel.version), { cacheDir: dir }));
+    expect(again.cached).toBe(true);
+    expect(again.functions).toEqual(first.functions);
   });
 });
 

@@ -6,6 +6,7 @@ import { Redactor } from '../../lib/analyzers/redactor';
 import { SseProcessor } from '../../lib/analyzers/sse-processor';
 import type { Event } from '../../lib/core/event';
 import { attachPayload, sslPayload } from '../../lib/core/payload';
+import { encodeFrame, OPCODE } from '../../lib/http/ws/frame';
 import { redactText } from '../../lib/redact/rules';
 import { chunked, http, run, splitAt, ssl } from '../support/events';
 
@@ -212,6 +213,36 @@ describe('Redactor on parsed events and everywhere else', () => {
     expect(JSON.parse(res.body).expires_in).toBe(3599);
     const off = await run([new HttpParser({ redactDecoded: false })], events);
     expect(http(off, 'response')[0].body).toContain('secret-oauth-token');
+  });
+
+  it('masks secrets in websocket messages: masked and compressed frames by the parser, any websocket event by the Redactor', async () => {
+    const text = JSON.stringify({ type: 'response.create', input: `use ${SECRET}`, metadata: { api_key: 'plain-value-123456' } });
+    const frame = (payload: Buffer, rsv1: boolean) => encodeFrame({ opcode: OPCODE.text, payload, rsv1, mask: Buffer.from([9, 8, 7, 6]) });
+    const compressed = zlib.deflateRawSync(Buffer.from(text), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const up =
+      'GET /v1/responses HTTP/1.1\r\nHost: api.openai.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    const ok = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n';
+    const events = [
+      ssl('WRITE/SEND', up),
+      ssl('READ/RECV', ok),
+      ssl('WRITE/SEND', frame(Buffer.from(text), false)),
+      ssl('WRITE/SEND', frame(compressed, true)),
+    ];
+    const out = await run([new Redactor(), new HttpParser()], events);
+    const msgs = out.filter((e) => e.source === 'websocket' && e.data.type === 'message');
+    expect(msgs.map((e) => e.data.compressed)).toEqual([false, true]);
+    for (const e of msgs) {
+      expect(e.data.data).not.toContain(SECRET.slice(8));
+      expect(e.data.data).toContain('response.create');
+    }
+    // a websocket event from elsewhere (a replayed file, a parser without redactDecoded) goes through the Redactor's string masking
+    const raw = (await run([new HttpParser({ redactDecoded: false })], events)).filter((e) => e.source === 'websocket' && e.data.type === 'message');
+    expect(raw[0].data.data).toContain(SECRET);
+    for (const e of raw) {
+      const masked = new Redactor().redact(e);
+      expect(JSON.stringify(masked)).not.toContain(SECRET.slice(8));
+      expect(masked.data.opcode).toBe('text');
+    }
   });
 
   it('masks keys in process events (argv, environment-style assignments)', () => {

@@ -36,6 +36,7 @@ export class ConnectionTable {
         if (s) n += s.heldBytes;
       }
       if (c.h2) n += c.h2.bufferedBytes;
+      if (c.ws) n += c.ws.bufferedBytes;
     }
     return n;
   }
@@ -51,7 +52,7 @@ export class ConnectionTable {
     }
     if (this.conns.size >= this.ctx.config.maxConnections) {
       const oldest = this.conns.values().next().value as Conn;
-      this.close(oldest, e);
+      this.close(oldest, e, 'evicted');
       this.ctx.counters.connections_evicted++;
     }
     c = {
@@ -63,6 +64,7 @@ export class ConnectionTable {
       awaiting: [],
       dirs: { write: null as unknown as DirState, read: null as unknown as DirState },
       h2: null,
+      ws: null,
     };
     c.dirs.write = this.newDir(c, 'write');
     c.dirs.read = this.newDir(c, 'read');
@@ -78,25 +80,26 @@ export class ConnectionTable {
     const limit = ns - idleNs;
     for (const c of [...this.conns.values()]) {
       if (c.lastNs >= limit) break; // map is in activity order
-      this.close(c, this.ctx.cursor?.event);
+      this.close(c, this.ctx.cursor?.event, 'idle_timeout');
       this.ctx.counters.connections_evicted++;
     }
   }
 
   /** Close every connection of process `pid` (it exited: event `e`). */
   closeProcess(pid: number, e: Event): void {
-    for (const c of [...this.conns.values()]) if (c.pid === pid) this.close(c, e);
+    for (const c of [...this.conns.values()]) if (c.pid === pid) this.close(c, e, 'process_exit');
   }
 
   /** Close every connection (input over). */
   closeAll(when: Event | undefined): void {
-    for (const c of [...this.conns.values()]) this.close(c, when);
+    for (const c of [...this.conns.values()]) this.close(c, when, 'end_of_input');
   }
 
   /** End both streams of a connection (flushing what they hold, at the time of `when`) and forget it. */
-  private close(c: Conn, when: Event | undefined): void {
+  private close(c: Conn, when: Event | undefined, reason: string): void {
     this.ctx.at(when, () => {
       c.h2?.close();
+      c.ws?.close(reason);
       for (const dir of ['write', 'read'] as const) {
         const ds = c.dirs[dir];
         ds.parser.end();

@@ -3,8 +3,9 @@
  * ssl event being processed, the memory held by bodies, and the events
  * produced by the current step.
  */
-import { derivedEvent, type Event } from '../../core/event';
+import { derivedEvent, webSocketEvent, type Event } from '../../core/event';
 import type { HttpEventData, HttpParserStats, SslRefs } from '../types';
+import type { WebSocketEventData } from '../ws/types';
 import { eventNs } from '../util';
 import type { ParserConfig } from './options';
 import type { Cursor } from './state';
@@ -31,6 +32,11 @@ function zeroCounters(): ParserCounters {
     bodies_truncated: 0,
     body_bytes_dropped: 0,
     body_chunks: 0,
+    websocket_connections: 0,
+    websocket_messages: 0,
+    websocket_messages_truncated: 0,
+    websocket_bytes_dropped: 0,
+    websocket_errors: 0,
     peak_buffered_bytes: 0,
   };
 }
@@ -74,6 +80,11 @@ export class ParseContext {
   /** Emit an http event about connection `who`, at the time of the current ssl event. */
   emit(who: { pid: number; comm: string }, data: HttpEventData): void {
     this.out.push(derivedEvent('http', this.cursor?.event, who, data));
+  }
+
+  /** Emit a websocket event about connection `who`, at the time of the current ssl event. */
+  emitWebSocket(who: { pid: number; comm: string }, data: WebSocketEventData): void {
+    this.out.push(webSocketEvent(this.cursor?.event, who, data));
   }
 
   /** Run `fn` with `when` as the current event (keeping the ssl event index), then restore. */

@@ -2,11 +2,13 @@
  * Pairing of responses with requests on one connection: requests wait in
  * order (at most maxPipelined of them), each final response answers the
  * oldest; 1xx responses other than 101 answer nothing; a 101, or a 2xx answer
- * to CONNECT, ends HTTP/1 on the connection.
+ * to CONNECT, ends HTTP/1 on the connection (a 101 to WebSocket goes on as
+ * WebSocket: ./websocket).
  */
 import type { ParsedHead } from '../head';
 import type { ParseContext } from './context';
 import type { Conn, Message, PendingRequest } from './state';
+import { isWebSocketUpgrade, startWebSocket } from './websocket';
 
 /** Number a request and queue it for its response; beyond maxPipelined the oldest waiting request is forgotten. */
 export function queueRequest(ctx: ParseContext, c: Conn, m: Message): void {
@@ -78,9 +80,10 @@ export function responseEnded(ctx: ParseContext, c: Conn, m: Message): void {
   }
 }
 
-/** After an upgrade response neither direction is parsed any more. */
+/** After an upgrade response the connection is followed as WebSocket, or not parsed any more. */
 export function afterResponse(ctx: ParseContext, c: Conn, m: Message): void {
   if (!m.upgrade) return;
+  if (isWebSocketUpgrade(m)) return startWebSocket(ctx, c, m);
   c.dirs.write.parser.setOpaque('upgrade');
   c.dirs.read.parser.setOpaque('upgrade');
   ctx.counters.connections_opaque++;

@@ -105,6 +105,17 @@ export interface Conn {
   dirs: Record<Dir, DirState>;
   /** Set once the connection turned out to speak HTTP/2. */
   h2: H2Conn | null;
+  /** Set once the connection switched to WebSocket (lib/http/parser/websocket.ts). */
+  ws: WsConn | null;
+}
+
+/** What the connection table needs of a WebSocket connection. */
+export interface WsConn {
+  push(dir: Dir, bytes: Buffer): void;
+  gap(dir: Dir, n: number | null): void;
+  /** The connection is no longer followed (`reason`: why). */
+  close(reason: string): void;
+  readonly bufferedBytes: number;
 }
 
 /** What the connection table needs of an HTTP/2 connection (lib/http/parser/h2.ts). */

@@ -5,6 +5,7 @@
  */
 import { COMM_LEN, PROCESS_CONFIG, PROCESS_MODE } from '../../kernel/abi';
 import type { NativeBinding } from '../../kernel/binding';
+import { Timeline } from '../../core/timeline';
 import { UsageError } from '../../core/errors';
 import { isSelected, resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
 
@@ -54,10 +55,18 @@ export interface ProcessTracerOptions {
   fileHook?: FileHook;
   /** Where tracefs is looked for and mounted (default: the binding's, else /sys/kernel/tracing, /sys/kernel/debug/tracing). */
   tracefsDirs?: string[];
+  /** Say what is loaded and attached, how long each step takes, and what libbpf says (`--verbose`). */
+  verbose?: boolean;
+  /** Where to say it (shared between tracers; made when verbose and none is given). */
+  timeline?: Timeline;
   binding?: NativeBinding;
 }
 
-export type ResolvedProcessOptions = Required<Omit<ProcessTracerOptions, 'binding' | 'cgroupRoot'>> & { binding?: NativeBinding; cgroupRoot: string | null };
+export type ResolvedProcessOptions = Required<Omit<ProcessTracerOptions, 'binding' | 'timeline' | 'cgroupRoot'>> & {
+  binding?: NativeBinding;
+  timeline: Timeline | null;
+  cgroupRoot: string | null;
+};
 
 export const ARGV_MAX_LIMIT = 16384;
 
@@ -97,6 +106,8 @@ export function resolveProcessOptions(o: ProcessTracerOptions = {}): ResolvedPro
     fileHook,
     tracefsDirs: o.tracefsDirs ? [...o.tracefsDirs] : [],
     binding: o.binding,
+    verbose: o.verbose ?? false,
+    timeline: o.timeline ?? (o.verbose ? new Timeline() : null),
   };
 }
 

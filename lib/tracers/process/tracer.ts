@@ -13,6 +13,7 @@ import { statsEvent, type Event } from '../../core/event';
 import { RingSource, type RingSourceStats } from '../../kernel/ring-source';
 import { openTracefs, TRACEFS_DIRS } from '../../kernel/tracefs';
 import { readBpfStats } from '../../kernel/bpf-stats';
+import { loadRetrying, step } from '../../kernel/load';
 import { FileOpenDedup, type FileDedupStats } from '../file-dedup';
 import { listProcesses, readProc, selectProcesses } from '../proc';
 import { decodeProcessRecord } from '../../kernel/process-decode';
@@ -122,37 +123,62 @@ export class ProcessTracer {
         ? openTracefs(binding, SYSCALL_OPEN_TRACEPOINTS, o.tracefsDirs.length ? o.tracefsDirs : (binding.tracefsDirs ?? TRACEFS_DIRS))
         : null;
     const hook = wanted === 'auto' ? (tfs?.tracefs ? 'syscalls' : 'raw') : wanted;
-    const obj = native(() => new binding.BpfObject('process'));
+    let obj: NativeBpfObject | null = null;
     try {
-      native(() => {
-        obj.setRodata('cfg', processConfigBlock(o, cgroups.length));
-        obj.setMaxEntries('process_rb', o.ringBytes);
-        if (hook !== 'raw') for (const p of RAW_OPEN_PROGRAMS) obj.setAutoload(p, false);
-        if (hook !== 'syscalls') for (const p of Object.keys(SYSCALL_OPEN_PROGRAMS)) obj.setAutoload(p, false);
-        obj.load();
-        // selected cgroups are in the map before any program is attached
+      const tl = o.timeline;
+      const loaded = step(tl, binding, 'process: load process.bpf.o', () =>
+        loadRetrying(() => {
+          const ob = native(() => new binding.BpfObject('process'));
+          try {
+            native(() => {
+              ob.setRodata('cfg', processConfigBlock(o, cgroups.length));
+              ob.setMaxEntries('process_rb', o.ringBytes);
+              if (hook !== 'raw') for (const p of RAW_OPEN_PROGRAMS) ob.setAutoload(p, false);
+              if (hook !== 'syscalls') for (const p of Object.keys(SYSCALL_OPEN_PROGRAMS)) ob.setAutoload(p, false);
+              ob.load();
+            });
+          } catch (err) {
+            ob.close();
+            throw err;
+          }
+          return ob;
+        }),
+      );
+      obj = loaded;
+      // selected cgroups are in the map before any program is attached
+      native(() =>
         cgroups.forEach((c, i) => {
           const key = Buffer.alloc(8);
           key.writeBigUInt64LE(BigInt(c.id));
           const val = Buffer.alloc(4);
           val.writeUInt32LE(i);
-          obj.mapUpdate('sel_cgroups', key, val, 0);
-        });
-        for (const p of obj.programs()) {
-          if (!p.autoload) continue;
-          const tps = SYSCALL_OPEN_PROGRAMS[p.name];
-          if (tps) for (const tp of tps) obj.attachTracepoint(p.name, 'syscalls', tp);
-          else obj.attach(p.name);
-        }
-      });
-      const t = new ProcessTracer(o, binding, obj, cgroups);
+          loaded.mapUpdate('sel_cgroups', key, val, 0);
+        }),
+      );
+      step(
+        tl,
+        binding,
+        `process: attach (file opens on ${hook === 'syscalls' ? "the open syscalls' tracepoints" : hook === 'raw' ? 'sys_enter/sys_exit' : 'nothing'})`,
+        () =>
+          native(() => {
+            for (const p of loaded.programs()) {
+              if (!p.autoload) continue;
+              const tps = SYSCALL_OPEN_PROGRAMS[p.name];
+              if (tps) for (const tp of tps) loaded.attachTracepoint(p.name, 'syscalls', tp);
+              else loaded.attach(p.name);
+            }
+          }),
+      );
+      if (tl && tfs)
+        tl.note(tfs.tracefs ? `tracefs ${tfs.tracefs.mounted ? 'mounted for the attach at' : 'found at'} ${tfs.tracefs.dir}` : `no tracefs: ${tfs.reason}`);
+      const t = new ProcessTracer(o, binding, loaded, cgroups);
       t.fileHook = hook;
       if (tfs) t.tracefs = tfs.tracefs ? { use: tfs.tracefs.mounted ? 'mounted' : 'present' } : { use: 'unavailable', reason: tfs.reason };
-      t.seed();
-      if (o.emit) t.source = new RingSource(binding, obj, 'process_rb', { intervalMs: 20 });
+      step(tl, binding, 'process: select running processes', () => t.seed());
+      if (o.emit) t.source = new RingSource(binding, loaded, 'process_rb', { intervalMs: 20 });
       return t;
     } catch (err) {
-      obj.close();
+      obj?.close();
       throw err;
     } finally {
       tfs?.tracefs?.release();
@@ -296,6 +322,8 @@ export class ProcessTracer {
       /* object already gone */
     }
     this.closed = true;
-    this.object.close();
+    const tl = this.options.timeline;
+    if (tl) tl.span('process: detach and unload', () => this.object.close());
+    else this.object.close();
   }
 }

@@ -108,6 +108,9 @@ export class TlsDiscovery {
   /** The TLS targets of an executable (through the locator for BoringSSL without symbols); says why one is not probed. */
   private async inspectExe(attachPath: string, displayPath: string, key: string, strict: boolean): Promise<TlsTarget[]> {
     const r = await inspectExecutable(attachPath, displayPath, this.options.locatorCacheDir);
+    // said once per reason: the cache directory is the same for every file
+    if (r.verdict?.cacheProblem)
+      this.notice(`locator-cache:${r.verdict.cacheProblem}`, `${r.verdict.cacheProblem}, so the locator did not use it (${displayPath} was analysed afresh)`);
     if (r.verdict?.supported === false) {
       const msg =
         `${displayPath} contains BoringSSL but its TLS functions cannot be located with certainty ` +

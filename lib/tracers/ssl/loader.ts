@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { SSL_KIND, sslCookie } from '../../kernel/abi';
 import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
+import { loadRetrying } from '../../kernel/load';
 import { ProcessTracer } from '../process';
 import { isSelected, selectionKey } from '../rules';
 import { sslConfigBlock, type ResolvedSslOptions } from './spec';
@@ -46,6 +47,7 @@ export async function selectionTracer(
     return { tracer: given, owned: false };
   }
   const tracer = await ProcessTracer.start({
+    timeline: o.timeline ?? undefined,
     comm: o.comm,
     pid: o.pid,
     cgroup: o.cgroup,
@@ -69,6 +71,10 @@ export interface LoadedSsl {
 }
 
 function openSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer, socketPrograms: string[], multi: boolean): NativeBpfObject {
+  return loadRetrying(() => openSslOnce(binding, o, pt, socketPrograms, multi));
+}
+
+function openSslOnce(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer, socketPrograms: string[], multi: boolean): NativeBpfObject {
   const ob = native(() => new binding.BpfObject('ssl'));
   try {
     native(() => {

@@ -5,6 +5,7 @@
  */
 import { SSL_CONFIG, SSL_MAX_CALL_BYTES } from '../../kernel/abi';
 import type { NativeBinding } from '../../kernel/binding';
+import { Timeline } from '../../core/timeline';
 import { UsageError } from '../../core/errors';
 import type { ProcessTracer } from '../process';
 import { resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
@@ -39,7 +40,7 @@ export interface SslTracerOptions {
   wakeupBytes?: number;
   /** Probe the host's shared TLS libraries (default true). */
   systemLibraries?: boolean;
-  /** Where the BoringSSL locator caches its verdicts (default ~/.cache/agentsight/locator). */
+  /** Where the BoringSSL locator caches its verdicts (default: /var/cache/agentsight/locator as root, else ~/.cache/agentsight/locator; used only when verified, see docs/boringssl-locator.md). */
   locatorCacheDir?: string;
   /** Selected pids that are about to exec what is really traced (record's gate): their current image is not judged. */
   launching?: number[];
@@ -61,6 +62,10 @@ export interface SslTracerOptions {
   /** A running process tracer to share the selection with (its events must be passed to observe()). */
   processTracer?: ProcessTracer;
   selfPid?: number;
+  /** Say what is loaded and attached, how long each step takes, and what libbpf says (`--verbose`). */
+  verbose?: boolean;
+  /** Where to say it (the process tracer's when it has one, else made when verbose). */
+  timeline?: Timeline;
   binding?: NativeBinding;
 }
 
@@ -85,6 +90,8 @@ export interface ResolvedSslOptions {
   preloadExecutables: string[];
   uprobeLinks: UprobeLinks;
   socketHook: SocketHook;
+  verbose: boolean;
+  timeline: Timeline | null;
 }
 
 /** Validate and complete options; throws UsageError with what is wrong. No kernel needed. */
@@ -123,6 +130,8 @@ export function resolveSslOptions(o: SslTracerOptions = {}): ResolvedSslOptions 
     preloadExecutables: [...(o.preloadExecutables ?? [])],
     uprobeLinks: resolveChoice('uprobeLinks', o.uprobeLinks, ['auto', 'multi', 'perf'], 'auto'),
     socketHook: resolveChoice('socketHook', o.socketHook, ['auto', 'sock', 'syscall'], 'auto'),
+    verbose: o.verbose ?? false,
+    timeline: o.timeline ?? o.processTracer?.options.timeline ?? (o.verbose ? new Timeline() : null),
   };
 }
 

@@ -22,6 +22,7 @@ import { decodeSslRecord } from '../../kernel/ssl-decode';
 import type { ProcessTracer, ProcessTracerStats } from '../process';
 import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions } from './spec';
 import { attachTarget, loadSsl, selectionTracer, type LoadedSsl } from './loader';
+import { step } from '../../kernel/load';
 import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type LocatorFinding } from './discovery';
 
 export interface SslTracerStats {
@@ -74,8 +75,13 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     this.clock = new KernelClock(binding);
     this.object = loaded.object;
     this.multiLinks = loaded.multiLinks;
+    const tl = options.timeline;
     this.discovery = new TlsDiscovery(options, processTracer, {
-      attach: (t) => attachTarget(loaded, t),
+      attach: (t) => {
+        const links = step(tl, binding, `ssl: attach ${t.displayPath}`, () => attachTarget(loaded, t));
+        tl?.note(`${t.displayPath} (${t.library}): ${t.functions.map((f) => `${f.symbol}@0x${f.offset.toString(16)}`).join(', ')}: ${links} link(s)`);
+        return links;
+      },
       notice: (m) => {
         this.emit('notice', m);
         this.diagnostics.push(m);
@@ -101,10 +107,12 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     const binding = options.binding ?? options.processTracer?.options.binding ?? getBinding();
     const { tracer: pt, owned } = await selectionTracer(o, options.processTracer, binding);
     let loaded: LoadedSsl | null = null;
+    const tl = o.timeline;
     try {
-      loaded = loadSsl(binding, o, pt);
+      loaded = step(tl, binding, 'ssl: load ssl.bpf.o and attach its socket hook', () => loadSsl(binding, o, pt));
+      tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
       const t = new SslTracer(o, binding, loaded, pt, owned);
-      await t.discovery.attachInitial();
+      await (tl ? tl.spanAsync('ssl: find and probe TLS code', () => t.discovery.attachInitial()) : t.discovery.attachInitial());
       t.source = new RingSource(binding, loaded.object, 'ssl_rb', { intervalMs: 20 });
       return t;
     } catch (err) {
@@ -246,7 +254,9 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       /* already gone */
     }
     this.closed = true;
-    this.object.close();
+    const tl = this.options.timeline;
+    if (tl) tl.span('ssl: detach and unload', () => this.object.close());
+    else this.object.close();
     if (this.ownsProcessTracer) this.processTracer.close();
   }
 }

@@ -42,7 +42,10 @@ async function main() {
     messages.push({ role: 'assistant', content: message.content });
     const calls = message.content.filter((b) => b.type === 'tool_use');
     if (message.stop_reason !== 'tool_use' || calls.length === 0) {
-      report.final = message.content.filter((b) => b.type === 'text').map((b) => b.text).join('');
+      report.final = message.content
+        .filter((b) => b.type === 'text')
+        .map((b) => b.text)
+        .join('');
       return finish(report, values.json);
     }
     const results = [];

@@ -90,7 +90,14 @@ async function responsesAgent(client, stream, values, prompt, report) {
     report.stop_reasons.push(response.status);
     const calls = response.output.filter((o) => o.type === 'function_call');
     for (const o of response.output) if (o.type === 'reasoning') for (const s of o.summary) report.thinking += s.text;
-    if (calls.length === 0) return response.output_text ?? response.output.filter((o) => o.type === 'message').flatMap((o) => o.content.map((c) => c.text)).join('');
+    if (calls.length === 0)
+      return (
+        response.output_text ??
+        response.output
+          .filter((o) => o.type === 'message')
+          .flatMap((o) => o.content.map((c) => c.text))
+          .join('')
+      );
     for (const c of calls) {
       input.push({ type: 'function_call', call_id: c.call_id, name: c.name, arguments: c.arguments });
       const args = JSON.parse(c.arguments);
@@ -106,7 +113,18 @@ async function main() {
   const { stream, values, clientOptions, prompt } = parse({ api: { type: 'string', default: 'chat' }, reasoning: { type: 'boolean', default: false } });
   if (values.api !== 'chat' && values.api !== 'responses') throw new Error(`--api must be chat or responses, not ${values.api}`);
   const client = new OpenAI(clientOptions);
-  const report = { sdk: 'openai', api: values.api, stream, tool_calls: [], final: null, request_ids: [], stop_reasons: [], usage: [], event_types: {}, thinking: '' };
+  const report = {
+    sdk: 'openai',
+    api: values.api,
+    stream,
+    tool_calls: [],
+    final: null,
+    request_ids: [],
+    stop_reasons: [],
+    usage: [],
+    event_types: {},
+    thinking: '',
+  };
   report.final = await (values.api === 'chat' ? chatAgent : responsesAgent)(client, stream, values, prompt, report);
   finish(report, values.json);
 }

@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Start-up and stop cost, in one run, as ratios against the same things done
+ * without agentsight (and against bpftrace doing the nearest thing):
+ *
+ *  - what `record` adds to a command's wall time (bare `/bin/true`; record in
+ *    each mode: default, --process false, --ssl false; bpftrace -c with one
+ *    uprobe on libssl);
+ *  - `agent` and `ssl`: launch to ready (the "attached" line), and SIGINT to exit;
+ *  - launch to first captured event: `record -- curl https://...` (a local
+ *    TLS server) against bare curl: the curl's first TLS write in the session
+ *    file, from the launch.
+ *
+ * Repetitions are interleaved (one of each per round) so a busy machine
+ * disturbs them alike; medians are printed. Run as root from a built tree:
+ *
+ *   sudo node bench/startup.js [--reps 7] [--json]
+ */
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const https = require('node:https');
+const os = require('node:os');
+const path = require('node:path');
+const { performance } = require('node:perf_hooks');
+const { median, makeCert } = require('./lib/common');
+
+const ROOT = path.join(__dirname, '..');
+const BIN = path.join(ROOT, 'bin', 'agentsight.js');
+const args = process.argv.slice(2);
+const REPS = Number(args[args.indexOf('--reps') + 1] || 7) || 7;
+const JSON_OUT = args.includes('--json');
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-startup-'));
+const LIBSSL = ['/usr/lib/x86_64-linux-gnu/libssl.so.3', '/lib/x86_64-linux-gnu/libssl.so.3'].find((p) => fs.existsSync(p));
+const BPFTRACE = spawnSync('bpftrace', ['--version']).status === 0;
+
+if (process.getuid() !== 0) {
+  console.error('bench/startup.js: run as root (it loads eBPF programs)');
+  process.exit(1);
+}
+
+/** Wall time of a command, ms. */
+function wall(cmd, argv, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const c = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+    let err = '';
+    c.stderr.on('data', (d) => (err += d));
+    c.on('error', reject);
+    c.on('exit', (code) => {
+      const ms = performance.now() - t0;
+      if (code !== 0 && !opts.anyStatus) reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}: ${err.slice(-400)}`));
+      else resolve(ms);
+    });
+  });
+}
+
+/** `agentsight <cmd>` until its ready line, then SIGINT until it exits: [ready ms, stop ms]. */
+function readyAndStop(argv) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const c = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    let ready = null;
+    let t1 = 0;
+    c.stderr.on('data', (d) => {
+      err += d;
+      if (ready === null && /Ctrl-C to stop/.test(err)) {
+        ready = performance.now() - t0;
+        t1 = performance.now();
+        c.kill('SIGINT');
+      }
+    });
+    c.on('exit', (code) => {
+      if (ready === null) return reject(new Error(`agentsight ${argv.join(' ')} exited ${code} before it was ready: ${err.slice(-400)}`));
+      resolve([ready, performance.now() - t1]);
+    });
+  });
+}
+
+async function main() {
+  const certDir = makeCert();
+  const key = fs.readFileSync(path.join(certDir, 'key.pem'));
+  const cert = fs.readFileSync(path.join(certDir, 'cert.pem'));
+  const server = https.createServer({ key, cert }, (req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok\n'));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `https://127.0.0.1:${server.address().port}/startup`;
+  const curl = ['curl', '-sS', '--http1.1', '--cacert', path.join(certDir, 'cert.pem'), '-o', '/dev/null', url];
+
+  const rows = new Map();
+  const add = (name, ms) => rows.set(name, [...(rows.get(name) ?? []), ms]);
+  const firstEvent = [];
+  for (let r = 0; r < REPS; r++) {
+    add('bare /bin/true', await wall('/bin/true', []));
+    add('record -- /bin/true', await wall(process.execPath, [BIN, 'record', '-q', '-o', path.join(TMP, `a${r}.ndjson`), '--', '/bin/true']));
+    add(
+      'record --process false -- /bin/true',
+      await wall(process.execPath, [BIN, 'record', '-q', '--process', 'false', '-o', path.join(TMP, `b${r}.ndjson`), '--', '/bin/true']),
+    );
+    add(
+      'record --ssl false -- /bin/true',
+      await wall(process.execPath, [BIN, 'record', '-q', '--ssl', 'false', '-o', path.join(TMP, `c${r}.ndjson`), '--', '/bin/true']),
+    );
+    if (BPFTRACE && LIBSSL)
+      add(
+        'bpftrace -c /bin/true (one libssl uprobe)',
+        await wall('bpftrace', ['-e', `uprobe:${LIBSSL}:SSL_write { @n = count(); }`, '-c', '/bin/true'], { anyStatus: true }),
+      );
+    const [ra, sa] = await readyAndStop(['agent', '--comm', 'no-such-agent', '-q']);
+    add('agent: launch to ready', ra);
+    add('agent: SIGINT to exit', sa);
+    const [rs, ss] = await readyAndStop(['ssl', '-q']);
+    add('ssl: launch to ready', rs);
+    add('ssl: SIGINT to exit', ss);
+    add('bare curl', await wall(curl[0], curl.slice(1)));
+    const file = path.join(TMP, `d${r}.ndjson`);
+    const launched = Date.now();
+    add('record -- curl', await wall(process.execPath, [BIN, 'record', '-q', '--raw-ssl', '-o', file, '--', ...curl]));
+    const first = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((e) => e.source === 'ssl');
+    if (first) firstEvent.push(first.timestamp - launched);
+  }
+  server.close();
+  fs.rmSync(TMP, { recursive: true, force: true });
+  fs.rmSync(certDir, { recursive: true, force: true });
+
+  const m = (name) => median(rows.get(name) ?? []);
+  const bareTrue = m('bare /bin/true');
+  const bareCurl = m('bare curl');
+  const out = {
+    host: { kernel: os.release(), cpus: os.cpus().length, load: os.loadavg().map((x) => Number(x.toFixed(2))) },
+    reps: REPS,
+    median_ms: Object.fromEntries([...rows.keys()].map((k) => [k, Number(m(k).toFixed(1))])),
+    added_ms: {
+      'record (default)': Number((m('record -- /bin/true') - bareTrue).toFixed(1)),
+      'record --process false': Number((m('record --process false -- /bin/true') - bareTrue).toFixed(1)),
+      'record --ssl false': Number((m('record --ssl false -- /bin/true') - bareTrue).toFixed(1)),
+      ...(rows.has('bpftrace -c /bin/true (one libssl uprobe)')
+        ? { 'bpftrace -c': Number((m('bpftrace -c /bin/true (one libssl uprobe)') - bareTrue).toFixed(1)) }
+        : {}),
+      'record -- curl': Number((m('record -- curl') - bareCurl).toFixed(1)),
+    },
+    launch_to_first_ssl_event_ms: Number(median(firstEvent).toFixed(1)),
+  };
+  if (JSON_OUT) return console.log(JSON.stringify(out, null, 2));
+  console.log(`host: Linux ${out.host.kernel}, ${out.host.cpus} CPUs, load ${out.host.load.join(' ')}; ${REPS} interleaved repetitions, medians`);
+  for (const [k, v] of Object.entries(out.median_ms)) console.log(`  ${k.padEnd(44)} ${v.toFixed(1).padStart(8)} ms`);
+  console.log('added to the command (median minus bare):');
+  for (const [k, v] of Object.entries(out.added_ms)) {
+    const base = k === 'record -- curl' ? bareCurl : bareTrue;
+    console.log(`  ${k.padEnd(44)} ${v.toFixed(1).padStart(8)} ms  (x${((v + base) / base).toFixed(1)} the bare command)`);
+  }
+  console.log(`launch to the first captured TLS event (record -- curl): ${out.launch_to_first_ssl_event_ms} ms`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
