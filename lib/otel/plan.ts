@@ -72,6 +72,8 @@ export function hr(ms: number): HrTime {
 }
 
 export const MAX_PIDS = 65_536;
+/** Execs remembered outside sessions (the agent a later LLM call makes a session root): argv is kept, so fewer. */
+export const MAX_EXECS = 4096;
 export const MAX_REQUESTS = 4096;
 
 /** Bounded insertion-ordered map: the oldest entry goes first. */

@@ -36,6 +36,8 @@ export interface OtlpSinkOptions {
 
 export interface OtlpExportStats {
   endpoint: string;
+  /** events the span builder failed on (they went on; their spans may be missing) */
+  errors: number;
   spans: SessionSpansStats;
   queue: TraceExportStats;
   metrics?: MetricsStats;
@@ -54,6 +56,7 @@ export class OtlpSink implements Analyzer {
   private lastStats = Date.now();
   private lastKey = '';
   private closed: Promise<void> | null = null;
+  private errors = 0;
 
   constructor(
     readonly config: ResolvedOtlp,
@@ -118,7 +121,8 @@ export class OtlpSink implements Analyzer {
         }
       }
     } catch {
-      // a span that cannot be made is not worth stopping capture for; the event itself went on
+      // a span that cannot be made is not worth stopping capture for; the event itself went on, and it is counted
+      this.errors++;
     }
   }
 
@@ -126,6 +130,7 @@ export class OtlpSink implements Analyzer {
     const s = this.spans.stats;
     return {
       endpoint: this.config.traces.url,
+      errors: this.errors,
       spans: {
         sessions: this.spanStats.sessions + s.sessions,
         spans: this.spanStats.spans + s.spans,

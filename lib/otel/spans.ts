@@ -27,7 +27,7 @@ import { agentName, chatAttributes, chatContent, chatMetricAttributes, exitAttri
 import { boundedValue } from './content';
 import { sessionResource, userName } from './resource';
 import { AS, ATTR, GEN_AI } from './semconv';
-import { hr, MAX_PIDS, MAX_REQUESTS, PlannedIds, remember, type Planned, type Session, type Tool } from './plan';
+import { hr, MAX_EXECS, MAX_PIDS, MAX_REQUESTS, PlannedIds, remember, type Planned, type Session, type Tool } from './plan';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -134,7 +134,7 @@ export class SessionSpans {
   private onExec(e: Event, d: Record<string, unknown>, at: number): void {
     const info = this.execInfo(e, d, at);
     remember(this.parents, e.pid, info.ppid, MAX_PIDS);
-    remember(this.execs, e.pid, info, MAX_PIDS);
+    remember(this.execs, e.pid, info, MAX_EXECS);
     const session = this.procSession.get(e.pid) ?? this.procSession.get(info.ppid);
     if (!session) {
       // a selected process whose parent is not: the root of a session
@@ -167,7 +167,8 @@ export class SessionSpans {
     }
     const p = this.plan(session, parent, `exec ${path.basename(info.filename ?? info.comm)}`, SpanKind.INTERNAL, at, processAttributes(info));
     p.tool = tool;
-    remember(this.procSpan, e.pid, p, MAX_PIDS);
+    // bounded by maxOpenSpans (plan() ends the oldest process span beyond it)
+    this.procSpan.set(e.pid, p);
   }
 
   private onFork(e: Event, d: Record<string, unknown>): void {
@@ -235,7 +236,7 @@ export class SessionSpans {
 
   /** The results a request carries end the tool calls that were waiting for them. */
   private toolResults(session: Session, d: LlmCallData, sentAt: number): void {
-    if (session.toolsById.size === 0 && ![...this.tools.values()].some((t) => t.planned.session === session)) return;
+    if (this.tools.size === 0) return;
     for (const m of d.request?.messages ?? []) {
       for (const r of m.tool_results ?? []) {
         const tool = r.tool_call_id ? session.toolsById.get(r.tool_call_id) : undefined;
@@ -342,6 +343,7 @@ export class SessionSpans {
       providers: new Map(),
       models: new Set(),
       toolsById: new Map(),
+      // the root is planned just below: it needs the session
     } as unknown as Session;
     const attrs: Attributes = { [GEN_AI.OPERATION]: 'invoke_agent', [GEN_AI.AGENT_NAME]: name, ...processAttributes(info) };
     session.root = this.plan(session, null, `invoke_agent ${name}`, SpanKind.INTERNAL, at, attrs);
