@@ -26,6 +26,8 @@ enum as_limit {
 	AS_MAX_PID_FILTERS = 8,
 	AS_SSL_MAX_CALL_BYTES = 4194304,	/* 4 MiB: the hard upper bound of as_ssl_config.max_call_bytes */
 	AS_MAX_CGROUP_FILTERS = 16,	/* entries of the "sel_cgroups" map of process.bpf.c */
+	AS_RUSTLS_MAX_CHUNKS = 32,	/* pieces of one rustls OutboundChunks::Multiple record that are copied */
+	AS_RUSTLS_MAX_PADDING = 64,	/* bytes searched from the end of a TLS 1.3 inner plaintext for its content type */
 };
 
 /* Record types (as_hdr.type). */
@@ -52,6 +54,8 @@ enum as_stat {
 	AS_STAT_PENDING_FULL = 7,	/* entry/return pairing map full: call not captured */
 	AS_STAT_SSL_BYTES_LOST = 8,	/* bytes of TLS data not delivered (truncation or drops) */
 	AS_STAT_SSL_UNPAIRED = 9,	/* a return whose entry was overwritten by a nested call */
+	AS_STAT_RUSTLS_UNPARSED = 10,	/* rustls record whose inner content type was not found (padding > 64 bytes, or a failed decryption) */
+	AS_STAT_RUSTLS_CHUNKS = 11,	/* rustls plaintext in more pieces than followed (AS_RUSTLS_MAX_CHUNKS): the rest is lost */
 	AS_STAT_MAX = 16,
 };
 
@@ -186,10 +190,27 @@ enum as_track_reason {
 enum as_ssl_kind {
 	AS_KIND_READ = 0,	/* ret = bytes (SSL_read, gnutls_record_recv, PR_Read, PR_Recv) */
 	AS_KIND_WRITE = 1,	/* ret = bytes (SSL_write, gnutls_record_send, PR_Write, PR_Send) */
-	AS_KIND_READ_EX = 2,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_read_ex) */
-	AS_KIND_WRITE_EX = 3,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_write_ex) */
+	AS_KIND_READ_EX = 2,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_read_ex, ssl_read_internal) */
+	AS_KIND_WRITE_EX = 3,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_write_ex), or the 5th when
+				 * cookie bits 16-23 say 4 (OpenSSL 3.2+ ssl_write_internal) */
 	AS_KIND_HANDSHAKE = 4,	/* SSL_do_handshake: no data */
 	AS_KIND_FREE = 5,	/* SSL_free: the session ends (entry probe only, no event) */
+	/*
+	 * rustls 0.23 MessageDecrypter::decrypt(&mut self, msg: InboundOpaqueMessage, seq)
+	 * (Rust ABI: rdi = return slot, rsi = self, rdx = &msg). At entry msg holds the
+	 * record's payload slice; on return that memory holds the TLS 1.3 inner
+	 * plaintext: data, content type, zero padding, then the 16-byte tag.
+	 * Cookie bits 16-23: offset of the payload pointer in msg, 24-31: of its length.
+	 */
+	AS_KIND_RUSTLS_DECRYPT = 6,
+	/*
+	 * rustls 0.23 MessageEncrypter::encrypt(&mut self, msg: OutboundPlainMessage, seq):
+	 * entry probe only. msg holds the ContentType and the plaintext as OutboundChunks
+	 * (first word 0: Single {ptr, len}; else Multiple {chunks, n, start, end}).
+	 * Cookie bits 16-23: offset of OutboundChunks in msg, 24-31: of the ContentType
+	 * byte, 32-39: the discriminant of ApplicationData.
+	 */
+	AS_KIND_RUSTLS_ENCRYPT = 7,
 };
 
 /* as_ssl.func */
@@ -197,6 +218,12 @@ enum as_ssl_func {
 	AS_SSL_READ = 0,
 	AS_SSL_WRITE = 1,
 	AS_SSL_HANDSHAKE = 2,
+	/*
+	 * No data: the socket a rustls encrypter's records go out on (the thread's
+	 * next send after an encrypt whose socket was not known). ssl_ptr is the
+	 * encrypter, the socket fields say where its records went.
+	 */
+	AS_SSL_BIND = 3,
 };
 
 /* as_ssl.lib */
@@ -205,6 +232,7 @@ enum as_ssl_lib {
 	AS_LIB_GNUTLS = 1,
 	AS_LIB_NSS = 2,
 	AS_LIB_BORINGSSL = 3,
+	AS_LIB_RUSTLS = 4,	/* ssl_ptr: the encrypter or decrypter object (one per direction and key) */
 };
 
 /* as_ssl.flags */

@@ -49,6 +49,10 @@ export const LIMIT = {
   SSL_MAX_CALL_BYTES: 4 << 20,
   /** Entries of the "sel_cgroups" map: selected cgroups. */
   MAX_CGROUP_FILTERS: 16,
+  /** Pieces of one rustls OutboundChunks::Multiple record that are copied. */
+  RUSTLS_MAX_CHUNKS: 32,
+  /** Bytes searched from the end of a TLS 1.3 inner plaintext for its content type. */
+  RUSTLS_MAX_PADDING: 64,
 } as const;
 
 export const COMM_LEN = LIMIT.COMM_LEN;
@@ -174,6 +178,8 @@ export const STAT = {
   PENDING_FULL: 7,
   SSL_BYTES_LOST: 8,
   SSL_UNPAIRED: 9,
+  RUSTLS_UNPARSED: 10,
+  RUSTLS_CHUNKS: 11,
   MAX: 16,
 } as const;
 export const STAT_MAX = STAT.MAX;
@@ -190,6 +196,8 @@ const STAT_LABEL: Record<Exclude<keyof typeof STAT, 'MAX'>, string> = {
   PENDING_FULL: 'pending_map_full',
   SSL_BYTES_LOST: 'ssl_bytes_lost',
   SSL_UNPAIRED: 'ssl_unpaired_returns',
+  RUSTLS_UNPARSED: 'rustls_records_unparsed',
+  RUSTLS_CHUNKS: 'rustls_chunks_lost',
 };
 
 /** Index of a counter -> its name in stats events. */
@@ -220,18 +228,18 @@ export const TRACK_REASON = { COMM: 1, PID: 2, FORK: 3, SEEDED: 4, CGROUP: 5 } a
 export type TrackReason = (typeof TRACK_REASON)[keyof typeof TRACK_REASON];
 
 /** enum as_ssl_kind: the low byte of a TLS uprobe's attach cookie. */
-export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4, FREE: 5 } as const;
+export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4, FREE: 5, RUSTLS_DECRYPT: 6, RUSTLS_ENCRYPT: 7 } as const;
 export type SslKind = (typeof SSL_KIND)[keyof typeof SSL_KIND];
 
 /** enum as_ssl_func: as_ssl.func. */
-export const SSL_FUNC = { READ: 0, WRITE: 1, HANDSHAKE: 2 } as const;
-/** as_ssl.func -> the function name in events, as the original tool named them. */
-const SSL_FUNC_LABEL = { READ: 'READ/RECV', WRITE: 'WRITE/SEND', HANDSHAKE: 'HANDSHAKE' } as const;
+export const SSL_FUNC = { READ: 0, WRITE: 1, HANDSHAKE: 2, BIND: 3 } as const;
+/** as_ssl.func -> the function name in events, as the original tool named them (BIND records never become events). */
+const SSL_FUNC_LABEL = { READ: 'READ/RECV', WRITE: 'WRITE/SEND', HANDSHAKE: 'HANDSHAKE', BIND: 'BIND' } as const;
 export type SslFunctionName = (typeof SSL_FUNC_LABEL)[keyof typeof SSL_FUNC_LABEL];
 export const SSL_FUNC_NAMES: readonly SslFunctionName[] = namesByValue(SSL_FUNC).map((k) => SSL_FUNC_LABEL[k]);
 
 /** enum as_ssl_lib: as_ssl.lib, the second byte of the cookie. */
-export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3 } as const;
+export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3, rustls: 4 } as const;
 export type SslLibrary = keyof typeof SSL_LIB;
 /** as_ssl.lib -> library name. */
 export const SSL_LIB_NAMES: readonly SslLibrary[] = namesByValue(SSL_LIB);
@@ -239,8 +247,15 @@ export const SSL_LIB_NAMES: readonly SslLibrary[] = namesByValue(SSL_LIB);
 /** enum as_ssl_flag: as_ssl.flags. */
 export const SSL_F = { TRUNCATED: 1 << 0, READ_FAIL: 1 << 1, FD_THIS_CALL: 1 << 2 } as const;
 
-export function sslCookie(kind: SslKind, lib: SslLibrary): number {
-  return kind | (SSL_LIB[lib] << 8);
+/**
+ * The attach cookie: kind (bits 0-7), library (8-15) and, for the rustls
+ * kinds, up to three byte parameters (16-23, 24-31, 32-39; see events.h).
+ */
+export function sslCookie(kind: SslKind, lib: SslLibrary, params: readonly number[] = []): number {
+  if (params.length > 3 || params.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new RangeError(`sslCookie: bad parameters ${params.join(',')}`);
+  let c = kind + SSL_LIB[lib] * 0x100;
+  params.forEach((p, i) => (c += p * 2 ** (16 + 8 * i)));
+  return c;
 }
 
 /** Keys of a dense enum mirror, indexed by their values. */

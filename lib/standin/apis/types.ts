@@ -99,6 +99,13 @@ export function textOf(content: unknown, partTypes: readonly string[] = ['text',
     .join('\n');
 }
 
+/** Does the schema's property `key` take an array (Codex's `shell` tool: `command: ["bash", "-lc", "..."]`)? */
+export function commandArgIsArray(schema: unknown, key: string): boolean {
+  const props = schema && typeof schema === 'object' ? (schema as { properties?: Record<string, { type?: unknown }> }).properties : undefined;
+  const t = props && typeof props === 'object' ? props[key]?.type : undefined;
+  return t === 'array' || (Array.isArray(t) && t[0] === 'array');
+}
+
 /** The property of a JSON schema that carries a command line. */
 export function commandArgKey(schema: unknown): string {
   const props = schema && typeof schema === 'object' ? (schema as { properties?: Record<string, { type?: unknown }> }).properties : undefined;

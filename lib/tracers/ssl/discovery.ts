@@ -14,7 +14,18 @@ import type { ProcessTracer } from '../process';
 import { listProcesses, readProc } from '../proc';
 import { isSelected } from '../rules';
 import type { ResolvedSslOptions } from './spec';
-import { fileKey, inspectBinary, inspectExecutable, isTlsLibraryName, pathInProcess, processImage, systemTlsLibraries, type TlsTarget } from './targets';
+import {
+  fileKey,
+  inspectBinary,
+  inspectExecutable,
+  inspectStaticTls,
+  isTlsLibraryName,
+  pathInProcess,
+  processImage,
+  systemTlsLibraries,
+  type ExecutableInspection,
+  type TlsTarget,
+} from './targets';
 
 /** A probed file. */
 export interface AttachedTarget {
@@ -42,6 +53,18 @@ export interface DiscoveryHooks {
 
 /** After a selected process execs, look at its mappings again at these delays (ms), for libraries it loads late. */
 const RESCAN_DELAYS = [300, 1500, 5000];
+
+/**
+ * A file open that could be a library being loaded (dlopen): read-only, not a
+ * directory, named like a shared object or a Node addon (`*.so`, `*.so.N`,
+ * `*.node`), not under /proc, /sys or /dev. Files mapped executable are
+ * looked at whatever their name (the rescans after exec).
+ */
+function mayBeLibrary(d: Record<string, unknown>): boolean {
+  const flags = Number(d.flags_raw);
+  const p = String(d.filepath);
+  return (flags & 3) === 0 && (flags & 0o200000) === 0 && /\.(so(\.\d+)*|node)$/.test(p) && !/^\/(proc|sys|dev)\//.test(p);
+}
 
 /** Every --binary-path must exist (checked before anything is loaded). */
 export function checkBinaryPaths(o: ResolvedSslOptions): void {
@@ -105,12 +128,36 @@ export class TlsDiscovery {
     return a;
   }
 
-  /** The TLS targets of an executable (through the locator for BoringSSL without symbols); says why one is not probed. */
+  /** The TLS targets of an executable (through the locators for BoringSSL and rustls without symbols); says why one is not probed. */
   private async inspectExe(attachPath: string, displayPath: string, key: string, strict: boolean): Promise<TlsTarget[]> {
     const r = await inspectExecutable(attachPath, displayPath, this.options.locatorCacheDir);
+    return this.verdicts(r, displayPath, key, strict);
+  }
+
+  /** Notices and findings of the locators' verdicts in an inspection; its targets. */
+  private verdicts(r: ExecutableInspection, displayPath: string, key: string, strict: boolean): TlsTarget[] {
     // said once per reason: the cache directory is the same for every file
-    if (r.verdict?.cacheProblem)
-      this.notice(`locator-cache:${r.verdict.cacheProblem}`, `${r.verdict.cacheProblem}, so the locator did not use it (${displayPath} was analysed afresh)`);
+    for (const v of [r.verdict, r.rustls, r.openssl])
+      if (v?.cacheProblem)
+        this.notice(`locator-cache:${v.cacheProblem}`, `${v.cacheProblem}, so the locator did not use it (${displayPath} was analysed afresh)`);
+    if (r.rustls?.supported === false && r.rustls.code !== 'NOT_RUSTLS') {
+      const msg =
+        `${displayPath} contains rustls but its TLS record functions cannot be located with certainty ` +
+        `(${r.rustls.reason}); not probed, so its TLS traffic is not captured`;
+      if (strict) throw new UsageError(`--binary-path ${msg}`);
+      this.notice(`rustls:${key}`, msg);
+    } else if (r.rustls?.supported) {
+      this.locatorVerdicts.push({ path: displayPath, buildId: r.rustls.buildId ?? null, cached: r.rustls.cached, ms: r.rustls.analysisMs });
+    }
+    if (r.openssl?.supported === false && r.openssl.code !== 'NOT_OPENSSL' && r.openssl.code !== 'EXPORTS_SSL_SYMBOLS') {
+      const msg =
+        `${displayPath} contains OpenSSL without its symbols but its SSL read/write functions cannot be located with certainty ` +
+        `(${r.openssl.reason}); not probed, so its OpenSSL traffic is not captured`;
+      if (strict) throw new UsageError(`--binary-path ${msg}`);
+      this.notice(`openssl:${key}`, msg);
+    } else if (r.openssl?.supported) {
+      this.locatorVerdicts.push({ path: displayPath, buildId: r.openssl.buildId ?? null, cached: r.openssl.cached, ms: r.openssl.analysisMs });
+    }
     if (r.verdict?.supported === false) {
       const msg =
         `${displayPath} contains BoringSSL but its TLS functions cannot be located with certainty ` +
@@ -134,7 +181,10 @@ export class TlsDiscovery {
   ): Promise<boolean | 'vanished'> {
     let targets: TlsTarget[] = [];
     try {
-      targets = executable || strict ? await this.inspectExe(attachPath, displayPath, key, strict) : await inspectBinary(attachPath, displayPath);
+      if (executable || strict) targets = await this.inspectExe(attachPath, displayPath, key, strict);
+      else if (isTlsLibraryName(displayPath)) targets = await inspectBinary(attachPath, displayPath);
+      // any other file (a library, a Node addon): rustls or OpenSSL inside, if its read-only data names them
+      else targets = this.verdicts(await inspectStaticTls(attachPath, displayPath, this.options.locatorCacheDir), displayPath, key, false);
     } catch (err) {
       if (strict) throw err instanceof UsageError ? err : new UsageError(`--binary-path ${displayPath}: ${(err as Error).message}`);
       // read through /proc/PID/...: the process went away meanwhile. Nothing to say, and the
@@ -225,15 +275,16 @@ export class TlsDiscovery {
     let has = [...img.keys].some((k) => this.attached.has(k));
     for (const [display, attachPath] of img.files) {
       const isExe = display === img.exe;
-      if (!isExe && !isTlsLibraryName(display)) continue;
+      // known TLS libraries by name; any other mapped file is looked at for rustls (once per file)
       if (await this.consider(attachPath, display, isExe ? `executable of pid ${pid}` : `mapped by pid ${pid}`, false, isExe)) has = true;
     }
     if (!has && report) {
       const comm = readProc(pid)?.comm ?? '?';
       this.notice(
         `none:${img.exe ?? pid}`,
-        `no TLS code found in pid ${pid} (${comm}, ${img.exe ?? 'unknown executable'}): it maps no libssl/libgnutls/libnspr4 ` +
-          'and its executable exports no TLS functions, so its TLS traffic cannot be captured (yet: it is checked again as it loads libraries)',
+        `no TLS code found in pid ${pid} (${comm}, ${img.exe ?? 'unknown executable'}): it maps no libssl/libgnutls/libnspr4, ` +
+          'no file with BoringSSL or rustls that could be located, and its executable exports no TLS functions, ' +
+          'so its TLS traffic cannot be captured (yet: it is checked again as it loads libraries)',
       );
     }
   }
@@ -282,7 +333,9 @@ export class TlsDiscovery {
         const last = RESCAN_DELAYS[RESCAN_DELAYS.length - 1];
         for (const ms of RESCAN_DELAYS) this.later(ms, () => this.scanProcess(pid, report && ms === last));
       }
-    } else if (d.event === 'FILE_OPEN' && d.fd !== undefined && isTlsLibraryName(String(d.filepath))) {
+    } else if (d.event === 'FILE_OPEN' && d.fd !== undefined && (isTlsLibraryName(String(d.filepath)) || (selected && mayBeLibrary(d)))) {
+      // TLS libraries by name; a library a selected process opens may have rustls or OpenSSL
+      // inside (Copilot CLI dlopens its runtime.node): looked at once per file, cheaply first
       const pid = e.pid;
       const p = String(d.filepath);
       this.track(this.consider(pathInProcess(pid, p), p, `opened by pid ${pid}`).then(() => undefined));

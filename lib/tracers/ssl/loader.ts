@@ -122,14 +122,16 @@ export function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: Proce
 
 /**
  * Attach the entry and return probes of one target's TLS functions (SSL_free
- * has no return probe). Returns the number of links; on failure detaches what
+ * and rustls's encrypt have no return probe). Returns the number of links; on failure detaches what
  * it attached and throws.
  */
 export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
   const { object } = loaded;
   const links: number[] = [];
-  const withReturn = t.functions.filter((f) => f.kind !== SSL_KIND.FREE);
-  const cookie = (f: TlsTarget['functions'][number]) => sslCookie(f.kind, t.library);
+  // SSL_free and rustls's encrypt are entry probes only
+  const entryOnly = (f: TlsTarget['functions'][number]) => f.kind === SSL_KIND.FREE || f.kind === SSL_KIND.RUSTLS_ENCRYPT;
+  const withReturn = t.functions.filter((f) => !entryOnly(f));
+  const cookie = (f: TlsTarget['functions'][number]) => sslCookie(f.kind, f.library ?? t.library, f.params);
   try {
     if (loaded.multiLinks) {
       const entry = { path: t.path, offsets: t.functions.map((f) => f.offset), cookies: t.functions.map(cookie) };
@@ -139,8 +141,7 @@ export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
     } else {
       for (const f of t.functions) {
         links.push(native(() => object.attachUprobe('ssl_enter', { path: t.path, offset: f.offset, cookie: cookie(f) })));
-        if (f.kind !== SSL_KIND.FREE)
-          links.push(native(() => object.attachUprobe('ssl_ret', { path: t.path, offset: f.offset, cookie: cookie(f), retprobe: true })));
+        if (!entryOnly(f)) links.push(native(() => object.attachUprobe('ssl_ret', { path: t.path, offset: f.offset, cookie: cookie(f), retprobe: true })));
       }
     }
   } catch (err) {

@@ -9,13 +9,28 @@ import * as path from 'node:path';
 import { SSL_KIND, type SslKind, type SslLibrary } from '../../kernel/abi';
 import { findSymbolsIn, withElf } from '../../elf';
 import { readMaps } from '../../elf';
-import { locateTls, looksLikeBoringSsl, type LocatorVerdict } from '../../locator';
+import {
+  locateOpenssl,
+  locateRustls,
+  locateTls,
+  looksLikeBoringSsl,
+  looksLikeRustls,
+  type LocatorVerdict,
+  type OpensslVerdict,
+  type RustlsVerdict,
+} from '../../locator';
+import { ElfFile } from '../../elf';
+import { hasStringEndingWith } from '../../locator/scan';
 
 export interface TlsFunction {
   symbol: string;
   kind: SslKind;
   /** File offset of the function's first instruction (what a uprobe needs). */
   offset: number;
+  /** Parameters of the kind, carried in the attach cookie (rustls: field offsets; OpenSSL internals: the length pointer's argument; see events.h). */
+  params?: number[];
+  /** The library of this function when it differs from its target's (a file with rustls and OpenSSL inside). */
+  library?: SslLibrary;
 }
 
 export interface TlsTarget {
@@ -208,18 +223,82 @@ export interface ExecutableInspection {
   targets: TlsTarget[];
   /** Set when the file has no TLS symbols but contains BoringSSL: the locator's verdict. */
   verdict?: LocatorVerdict;
+  /** Set when the file names rustls 0.23's TLS 1.3 cipher module: the rustls locator's verdict. */
+  rustls?: RustlsVerdict;
+  /** Set when the file has OpenSSL's ssl_lib.c without exporting SSL_read/SSL_write: the OpenSSL locator's verdict. */
+  openssl?: OpensslVerdict;
+}
+
+async function looksLikeOpenssl(path: string): Promise<boolean> {
+  const elf = await ElfFile.open(path);
+  try {
+    return await hasStringEndingWith(elf, 'ssl/ssl_lib.c');
+  } finally {
+    await elf.close();
+  }
+}
+
+/**
+ * A file's statically linked TLS without symbols (an executable or a
+ * library such as a Node addon): rustls's record methods and OpenSSL 3's
+ * internal read/write functions, each only when the file names that library
+ * (a cheap look at its read-only data) and its locator proves the functions.
+ * Both go into one target (Codex and Copilot CLI link both).
+ */
+export async function inspectStaticTls(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
+  const opts = locatorCacheDir ? { cacheDir: locatorCacheDir } : {};
+  const out: ExecutableInspection = { targets: [] };
+  const fns: TlsFunction[] = [];
+  if (await looksLikeRustls(attachPath).catch(() => false)) {
+    const v = (out.rustls = await locateRustls(attachPath, opts));
+    if (v.supported) {
+      const L = v.layout;
+      for (const f of v.functions)
+        fns.push(
+          f.kind === 'decrypt'
+            ? {
+                symbol: `MessageDecrypter::decrypt (${f.provider})`,
+                kind: SSL_KIND.RUSTLS_DECRYPT,
+                offset: f.offset,
+                params: [L.inPtr, L.inLen],
+                library: 'rustls',
+              }
+            : {
+                symbol: `MessageEncrypter::encrypt (${f.provider})`,
+                kind: SSL_KIND.RUSTLS_ENCRYPT,
+                offset: f.offset,
+                params: [L.chunks, L.typ, L.appData],
+                library: 'rustls',
+              },
+        );
+    }
+  }
+  if (await looksLikeOpenssl(attachPath).catch(() => false)) {
+    const v = (out.openssl = await locateOpenssl(attachPath, opts));
+    if (v.supported) {
+      const { read, write } = v.functions;
+      fns.push({ symbol: read.name, kind: SSL_KIND.READ_EX, offset: read.offset, params: [read.lenArg], library: 'openssl' });
+      fns.push({ symbol: write.name, kind: SSL_KIND.WRITE_EX, offset: write.offset, params: [write.lenArg], library: 'openssl' });
+    }
+  }
+  if (fns.length > 0) {
+    const st = fs.statSync(attachPath);
+    out.targets.push({ key: fileKey(st), path: attachPath, displayPath, library: fns[0].library ?? 'rustls', functions: fns });
+  }
+  return out;
 }
 
 /**
  * An executable's TLS functions: exported symbols, else, for a stripped
  * static executable that contains BoringSSL (e.g. Bun-compiled Claude Code),
- * the functions the locator proves to be SSL_read/SSL_write. The locator
- * never guesses: an unsupported verdict gives no target.
+ * the functions the locator proves to be SSL_read/SSL_write, else rustls's
+ * record methods and OpenSSL's internals (inspectStaticTls). The locators never guess: an unsupported
+ * verdict gives no target.
  */
 export async function inspectExecutable(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
   const targets = await inspectBinary(attachPath, displayPath);
   if (targets.length) return { targets };
-  if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return { targets };
+  if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return inspectStaticTls(attachPath, displayPath, locatorCacheDir);
   const verdict = await locateTls(attachPath, locatorCacheDir ? { cacheDir: locatorCacheDir } : {});
   if (!verdict.supported) return { targets, verdict };
   const st = fs.statSync(attachPath);

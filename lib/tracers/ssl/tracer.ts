@@ -24,6 +24,7 @@ import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTra
 import { attachTarget, loadSsl, selectionTracer, type LoadedSsl } from './loader';
 import { step } from '../../kernel/load';
 import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type LocatorFinding } from './discovery';
+import { RustlsConnections } from './rustls-conns';
 
 export interface SslTracerStats {
   tracer: 'ssl';
@@ -32,6 +33,8 @@ export interface SslTracerStats {
   decode_errors: number;
   port_filtered: number;
   port_unknown: number;
+  /** rustls writes whose socket was never learned (their connection is their encrypter). */
+  rustls_unbound: number;
   kernel: Record<string, number>;
   ring: RingSourceStats | null;
   targets: AttachedTarget[];
@@ -55,6 +58,8 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   private decodeErrors = 0;
   private portFiltered = 0;
   private portUnknown = 0;
+  /** rustls records take their connection from their socket (rustls-conns.ts). */
+  private readonly rustls = new RustlsConnections();
   private closed = false;
   private iterating = false;
   private ownProcessLoop: Promise<void> | null = null;
@@ -143,6 +148,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       decode_errors: this.decodeErrors,
       port_filtered: this.portFiltered,
       port_unknown: this.portUnknown,
+      rustls_unbound: this.rustls.unbound,
       kernel: this.closed ? this.lastKernel : readBpfStats(this.object),
       ring: this.source ? this.source.stats() : null,
       targets: this.discovery.targets(),
@@ -210,16 +216,25 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
           const [buf, off, len] = r;
           const e = decodeSslRecord(buf, off, len, this.clock, this.processTracer.containers);
           if (!e) this.decodeErrors++;
-          else if (this.passesPort(e)) {
-            this.emitted++;
-            yield e;
-          }
+          else
+            for (const ready of this.rustls.push(e)) {
+              if (this.passesPort(ready)) {
+                this.emitted++;
+                yield ready;
+              }
+            }
         }
         if (this.options.statsIntervalMs > 0 && Date.now() - lastStats >= this.options.statsIntervalMs) {
           lastStats = Date.now();
           const k = JSON.stringify(readBpfStats(this.object));
           if (k !== lastKernelKey && k !== '{}') yield this.statsEvent('STATS');
           lastKernelKey = k;
+        }
+      }
+      for (const ready of this.rustls.flush()) {
+        if (this.passesPort(ready)) {
+          this.emitted++;
+          yield ready;
         }
       }
       while (shown < this.diagnostics.length) yield this.diagnostic(this.diagnostics[shown++]);
