@@ -35,6 +35,8 @@ export async function runExport(files: string[], o: ExportCliOptions, io: Sessio
   const sink = new OtlpSink(cfg, { metrics: false, onNotice: say });
   let events = 0;
   let bad = 0;
+  /** spans exported when waiting for room was given up (-1: waiting) */
+  let gaveUpAt = -1;
   try {
     for (const f of files) {
       sink.newStream();
@@ -43,7 +45,11 @@ export async function runExport(files: string[], o: ExportCliOptions, io: Sessio
           bad++;
           if (bad <= 5) say(String(e.data.message));
         }
-        if (sink.exporter.queue.pending + ROOM > cfg.queueSize) await sink.exporter.queue.waitForSpace(ROOM, cfg.flushTimeoutMs);
+        // wait for room while the receiver takes spans; once it stopped for a whole flush timeout, stop waiting until it takes some again
+        const q = sink.exporter.queue;
+        if (gaveUpAt >= 0 && q.stats().exported > gaveUpAt) gaveUpAt = -1;
+        const room = Math.min(ROOM, cfg.queueSize);
+        if (gaveUpAt < 0 && q.pending + room > cfg.queueSize && !(await q.waitForSpace(room, cfg.flushTimeoutMs))) gaveUpAt = q.stats().exported;
         sink.observe(e);
         events++;
       }

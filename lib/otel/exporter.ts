@@ -38,12 +38,12 @@ export function otlpDelegate<T>(
   transport: HttpTransport,
   serializer: ISerializer<T, unknown>,
   componentType: string,
-  helper: IExporterMetricsHelper<T>,
+  metricsHelper: IExporterMetricsHelper<T>,
 ) {
   // the SDK's self-observability metrics stay off (no meter provider)
   const metrics = new ExporterMetrics<T>({
     componentType,
-    metricsHelper: helper,
+    metricsHelper,
     url: target.url,
     meterProvider: undefined,
     responseAttributesFromError: () => ({}),

@@ -254,6 +254,26 @@ describe('agentsight export FILE...', () => {
     }
   });
 
+  it('a backfill waits for the receiver instead of dropping; a receiver gone stops the waiting after one flush timeout', async () => {
+    const file = path.join(dir, 'small-queue.ndjson');
+    const evs = await replay('python-anthropic-stream', [new FileLogger({ path: file })]);
+    const c = captureIo();
+    expect(await main(['export', '--otlp-endpoint', rx.url, '--otlp-queue-size', '2', file], c.io), c.err()).toBe(0);
+    expectSessionTrace(rx.spans, evs);
+    expect(rx.requests.length).toBeGreaterThan(1);
+    await rx.down();
+    try {
+      const d = captureIo();
+      const t0 = Date.now();
+      expect(await main(['export', '--otlp-endpoint', rx.url, '--otlp-queue-size', '2', '--otlp-flush-timeout', '1', file, file, file], d.io)).toBe(74);
+      // one wait for room given up, then the final flush: not a wait per span
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(d.err()).toMatch(/dropped when the queue was full/);
+    } finally {
+      await rx.up();
+    }
+  });
+
   it('options from a config file (typed names, the same checks), flags win', async () => {
     const file = path.join(dir, 'session2.ndjson');
     await replay('python-openai-json', [new FileLogger({ path: file })]);
