@@ -25,6 +25,7 @@ enum as_limit {
 	AS_MAX_COMM_FILTERS = 8,
 	AS_MAX_PID_FILTERS = 8,
 	AS_SSL_MAX_CALL_BYTES = 4194304,	/* 4 MiB: the hard upper bound of as_ssl_config.max_call_bytes */
+	AS_MAX_CGROUP_FILTERS = 16,	/* entries of the "sel_cgroups" map of process.bpf.c */
 	AS_RUSTLS_MAX_CHUNKS = 32,	/* pieces of one rustls OutboundChunks::Multiple record that are copied */
 	AS_RUSTLS_MAX_PADDING = 64,	/* bytes searched from the end of a TLS 1.3 inner plaintext for its content type */
 };
@@ -66,8 +67,7 @@ struct as_hdr {
 	__u32 tid;		/* thread id */
 	__u32 uid;
 	char comm[AS_COMM_LEN];	/* the process's (group leader's) comm */
-	__u32 cpu;
-	__u32 _pad0;
+	__u64 cgroup_id;	/* the task's cgroup v2 (bpf_get_current_cgroup_id) */
 };
 #define AS_HDR_SIZE 48
 
@@ -158,8 +158,10 @@ struct as_process_config {
 	__u32 file_events;	/* report FILE_OPEN */
 	__u32 argv_max;		/* argv bytes copied per EXEC */
 	char comm[AS_MAX_COMM_FILTERS][AS_COMM_LEN];
+	__u32 n_cgroup;		/* entries in "sel_cgroups": select processes in these cgroups and their descendants */
+	__u32 _pad0;
 };
-#define AS_PROCESS_CONFIG_SIZE 160
+#define AS_PROCESS_CONFIG_SIZE 168
 
 /* Value of the "tracked" map (key: pid). */
 struct as_tracked {
@@ -175,6 +177,7 @@ enum as_track_reason {
 	AS_TRACK_PID = 2,	/* selected by pid */
 	AS_TRACK_FORK = 3,	/* inherited from its parent at fork */
 	AS_TRACK_SEEDED = 4,	/* a descendant of a selected process, found in /proc at start */
+	AS_TRACK_CGROUP = 5,	/* in a selected cgroup (or one below it) at exec or fork, or found there at start */
 };
 
 /* ---- TLS ---------------------------------------------------------------- */

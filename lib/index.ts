@@ -85,6 +85,15 @@ export type {
   WebSocketTransport,
 } from './providers';
 
+// OpenTelemetry: sessions as OTLP traces and metrics (docs/otel.md)
+export { OtlpSink, resolveOtlp, otlpWanted, SessionSpans, ExportQueue, type OtlpSinkOptions, type ResolvedOtlp, type OtlpTarget } from './otel';
+export type { OtlpOptions } from './config/options';
+export { OTLP_OPTIONS, SELECTION_OPTIONS } from './config/tables';
+export { loadConfigFile } from './config/file';
+
+// containers: selection by cgroup, container.id of events
+export { containerOfPath, ContainerResolver, cgroup2Root, cgroupId, type ContainerRef, type ContainerInfo } from './tracers/cgroup';
+
 // binary analysis
 export { locateTls, hasTlsSymbols, looksLikeBoringSsl, type LocatorVerdict } from './locator';
 

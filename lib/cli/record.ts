@@ -12,7 +12,7 @@ import type { ExitStatus, LaunchOptions } from '../session/launch';
 import { Recording } from '../session/recording';
 import type { AgentOptions, FileOutputOptions, RecordCliOptions } from '../config/options';
 import { UsageError } from '../core/errors';
-import { analyzerLossLine, EXIT_OUTPUT_FAILED, lossLines, lossSummary, outputFailed, sinkLosses, type SessionIo } from '../session/run';
+import { analyzerLossLine, EXIT_OUTPUT_FAILED, lossLines, lossSummary, outputFailed, sinkLosses, sinkReports, type SessionIo } from '../session/run';
 import { FileLogger, openFileLogger } from '../sinks/file-logger';
 import { writeLine } from '../render/safe-text';
 
@@ -131,6 +131,7 @@ export async function runRecord(command: string[], o: AgentOptions & RecordCliOp
     );
   const analyzers = analyzerLossLine(analyzerStats);
   if (analyzers) lines.push(analyzers);
+  lines.push(...sinkReports(sinks));
   lines.push(...lossLines(losses));
   const where = hooks.file
     ? ` ${losses.some((l) => l.sink === `file ${hooks.file}`) ? 'for' : 'written to'} ${path.relative(process.cwd(), hooks.file) || hooks.file}`

@@ -35,6 +35,10 @@ export interface Event<D extends object = Record<string, any>> {
    * docs/events.md, lossless text.
    */
   comm_b64?: string;
+  /** The container the process runs in (decoded from its cgroup); absent when it is in none. */
+  'container.id'?: string;
+  /** The Kubernetes pod of that container, when its cgroup path says. */
+  'k8s.pod.uid'?: string;
   data: D;
 }
 
@@ -43,7 +47,9 @@ export type EventOf<S extends string, D extends object> = Event<D> & { source: S
 
 /** `stats` data: a tracer's counters (periodic or final) or an analyzer's (at the end of its input). */
 export type StatsData =
-  ({ event: 'STATS' | 'FINAL'; tracer: string } & Record<string, unknown>) | ({ event: 'ANALYZER'; analyzer: string } & Record<string, unknown>);
+  | ({ event: 'STATS' | 'FINAL'; tracer: string } & Record<string, unknown>)
+  | ({ event: 'ANALYZER'; analyzer: string } & Record<string, unknown>)
+  | ({ event: 'EXPORT'; exporter: string; final: boolean } & Record<string, unknown>);
 
 /** `diagnostic` data: something about the run a user must know, said once. */
 export interface DiagnosticData extends Record<string, unknown> {
@@ -91,6 +97,14 @@ export function isSource<S extends AgentsightEvent['source']>(e: Event, source: 
 /** When an event happened: wall clock and, when known, kernel time. */
 export type EventTime = Pick<Event, 'timestamp' | 'mono_ns'>;
 
+/** The container fields of an event (for events derived from it). */
+function containerOf(e: Partial<Event> | undefined): Pick<Event, 'container.id' | 'k8s.pod.uid'> {
+  const id = e?.['container.id'];
+  if (typeof id !== 'string') return {};
+  const pod = e?.['k8s.pod.uid'];
+  return typeof pod === 'string' ? { 'container.id': id, 'k8s.pod.uid': pod } : { 'container.id': id };
+}
+
 function timeOf(at: EventTime | undefined): EventTime {
   if (!at) return { timestamp: Date.now(), mono_ns: Number(process.hrtime.bigint()) };
   return typeof at.mono_ns === 'number' ? { timestamp: at.timestamp, mono_ns: at.mono_ns } : { timestamp: at.timestamp };
@@ -107,8 +121,11 @@ export function derivedEvent<S extends string, D extends object>(
   who: { pid: number; comm: string; comm_b64?: string },
   data: D,
 ): EventOf<S, D> {
-  if (who.comm_b64 === undefined) return { ...timeOf(at), source, pid: who.pid, comm: who.comm, data };
-  return { ...timeOf(at), source, pid: who.pid, comm: who.comm, comm_b64: who.comm_b64, data };
+  // the container of the process it is about: carried by `who` when it is an event, else by `at` (same process)
+  const c = containerOf(who as Partial<Event>);
+  const container = c['container.id'] ? c : containerOf(at as Partial<Event>);
+  if (who.comm_b64 === undefined) return { ...timeOf(at), source, pid: who.pid, comm: who.comm, ...container, data };
+  return { ...timeOf(at), source, pid: who.pid, comm: who.comm, comm_b64: who.comm_b64, ...container, data };
 }
 
 /** An event agentsight makes about itself: its own pid, `comm` "agentsight", now or at the time given. */

@@ -48,6 +48,8 @@ export const LIMIT = {
   MAX_PID_FILTERS: 8,
   /** Hard upper bound of the per-call capture cap (MAX_CHUNKS * CHUNK in ssl.bpf.c). */
   SSL_MAX_CALL_BYTES: 4 << 20,
+  /** Entries of the "sel_cgroups" map: selected cgroups. */
+  MAX_CGROUP_FILTERS: 16,
   /** Pieces of one rustls OutboundChunks::Multiple record that are copied. */
   RUSTLS_MAX_CHUNKS: 32,
   /** Bytes searched from the end of a TLS 1.3 inner plaintext for its content type. */
@@ -58,6 +60,7 @@ export const COMM_LEN = LIMIT.COMM_LEN;
 export const MAX_COMM_FILTERS = LIMIT.MAX_COMM_FILTERS;
 export const MAX_PID_FILTERS = LIMIT.MAX_PID_FILTERS;
 export const SSL_MAX_CALL_BYTES = LIMIT.SSL_MAX_CALL_BYTES;
+export const MAX_CGROUP_FILTERS = LIMIT.MAX_CGROUP_FILTERS;
 
 const chars = (n: number) => ({ bytes: n, align: 1 });
 
@@ -68,8 +71,7 @@ export const HDR = defineLayout('as_hdr', [
   ['tid', 'u32'],
   ['uid', 'u32'],
   ['comm', chars(COMM_LEN)],
-  ['cpu', 'u32'],
-  ['_pad0', 'u32'],
+  ['cgroup_id', 'u64'],
 ]);
 
 const hdr: FieldSpec = ['hdr', { bytes: HDR.size, align: 8 }];
@@ -110,6 +112,8 @@ export const PROCESS_CONFIG = defineLayout('as_process_config', [
   ['file_events', 'u32'],
   ['argv_max', 'u32'],
   ['comm', chars(MAX_COMM_FILTERS * COMM_LEN)],
+  ['n_cgroup', 'u32'],
+  ['_pad0', 'u32'],
 ]);
 
 export const TRACKED = defineLayout('as_tracked', [
@@ -221,7 +225,7 @@ export const OPEN_SYSCALL_NAMES: readonly OpenSyscall[] = namesByValue(OPEN_SYSC
 export const PROCESS_MODE = { ALL: 0, TRACKED_FILES: 1, TRACKED: 2 } as const;
 
 /** enum as_track_reason: as_tracked.reason. */
-export const TRACK_REASON = { COMM: 1, PID: 2, FORK: 3, SEEDED: 4 } as const;
+export const TRACK_REASON = { COMM: 1, PID: 2, FORK: 3, SEEDED: 4, CGROUP: 5 } as const;
 export type TrackReason = (typeof TRACK_REASON)[keyof typeof TRACK_REASON];
 
 /** enum as_ssl_kind: the low byte of a TLS uprobe's attach cookie. */
@@ -307,7 +311,8 @@ export interface RecordHeader {
   comm: string;
   /** the exact bytes of comm, when they are not valid UTF-8 (see losslessText) */
   comm_b64?: string;
-  cpu: number;
+  /** cgroup v2 id of the task (the inode of its directory in the cgroup2 file system) */
+  cgroup_id: number;
 }
 
 /** The bytes of a NUL-terminated string in a fixed-size field. */
@@ -325,7 +330,7 @@ export function readHeader(buf: Buffer, at: number): RecordHeader {
     tid: buf.readUInt32LE(at + HDR.off.tid),
     uid: buf.readUInt32LE(at + HDR.off.uid),
     comm: comm.text,
-    cpu: buf.readUInt32LE(at + HDR.off.cpu),
+    cgroup_id: readU64(buf, at + HDR.off.cgroup_id),
   };
   if (comm.b64 !== undefined) h.comm_b64 = comm.b64;
   return h;

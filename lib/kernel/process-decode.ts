@@ -8,6 +8,9 @@ import type { KernelClock } from './clock';
 import type { ProcessEvent } from '../core/event';
 import { losslessText } from '../core/payload';
 
+/** The container of a record's cgroup (null when the process is in none), for the event's `container.id`. */
+export type ContainerLookup = { lookup(cgroupId: number, pid: number): { 'container.id': string; 'k8s.pod.uid'?: string } | null };
+
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(os.constants.signals).map(([name, num]) => [num as number, name]));
 const ERRNO_NAMES = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num as number, name]));
 
@@ -177,7 +180,7 @@ export interface FileOpenData extends Record<string, unknown> {
 /** `process` event data, by `data.event`. */
 export type ProcessEventData = ExecData | ExitData | ForkData | FileOpenData;
 
-export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock): ProcessEvent | null {
+export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock, containers?: ContainerLookup): ProcessEvent | null {
   if (len < HDR.size) return null;
   const h = readHeader(buf, at);
   const base = {
@@ -187,6 +190,7 @@ export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock:
     pid: h.pid,
     comm: h.comm,
     ...(h.comm_b64 !== undefined ? { comm_b64: h.comm_b64 } : {}),
+    ...containers?.lookup(h.cgroup_id, h.pid),
   };
   switch (h.type) {
     case REC.EXEC: {

@@ -4,6 +4,7 @@
 import { readHeader, readS64, readU64, REC, SSL, SSL_F, SSL_FUNC_NAMES, SSL_LIB_NAMES } from './abi';
 import type { KernelClock } from './clock';
 import type { Event } from '../core/event';
+import type { ContainerLookup } from './process-decode';
 import { attachPayload, encodePayload } from '../core/payload';
 
 const AF_INET = 2;
@@ -64,7 +65,7 @@ export interface SslData extends Record<string, unknown> {
   read_failed?: boolean;
 }
 
-export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: KernelClock): Event<SslData> | null {
+export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: KernelClock, containers?: ContainerLookup): Event<SslData> | null {
   if (len < SSL.size) return null;
   const h = readHeader(buf, at);
   if (h.type !== REC.SSL) return null;
@@ -111,6 +112,7 @@ export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: Ker
     pid: h.pid,
     comm: h.comm,
     ...(h.comm_b64 !== undefined ? { comm_b64: h.comm_b64 } : {}),
+    ...containers?.lookup(h.cgroup_id, h.pid),
     data,
   };
   attachPayload(e, bytes);

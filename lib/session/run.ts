@@ -49,6 +49,16 @@ export interface SessionOptions {
   sinks?: readonly unknown[];
 }
 
+/** A sink that says what it did at the end of a run (the OTLP sink: what it sent). */
+export interface ReportingSink {
+  summaryLines(): string[];
+}
+
+/** The end-of-run lines of the sinks that have some. */
+export function sinkReports(sinks: readonly unknown[]): string[] {
+  return sinks.flatMap((s) => (typeof (s as ReportingSink).summaryLines === 'function' ? (s as ReportingSink).summaryLines() : []));
+}
+
 /** What sinks could not write. */
 export function sinkLosses(sinks: readonly unknown[]): SinkLoss[] {
   const out: SinkLoss[] = [];
@@ -64,13 +74,13 @@ export function lossLines(losses: readonly SinkLoss[]): string[] {
   return losses.map((l) =>
     l.sink === 'console' && /EPIPE/.test(l.error ?? '')
       ? `stdout was closed by its reader (EPIPE): stopped${l.events_not_written ? `; ${l.events_not_written} event(s) captured meanwhile were not shown` : ''}`
-      : `WARNING: ${l.events_not_written} event(s) not written to the ${l.sink}${l.error ? ` (${l.error})` : ''}`,
+      : `WARNING: ${l.events_not_written} ${l.unit ?? 'event(s)'} not ${l.export ? 'sent' : 'written'} to the ${l.sink}${l.error ? ` (${l.error})` : ''}`,
   );
 }
 
-/** Did a sink other than a closed console fail to write? Then the exit status says so. */
+/** Did a sink other than a closed console (or a remote export) fail to write? Then the exit status says so. */
 export function outputFailed(losses: readonly SinkLoss[]): boolean {
-  return losses.some((l) => !(l.sink === 'console' && /EPIPE/.test(l.error ?? '')));
+  return losses.some((l) => !l.export && !(l.sink === 'console' && /EPIPE/.test(l.error ?? '')));
 }
 
 /** Sum of every drop/truncation counter in FINAL stats events. */

@@ -10,7 +10,7 @@ import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
 import { loadRetrying } from '../../kernel/load';
 import { ProcessTracer } from '../process';
-import { isSelected } from '../rules';
+import { isSelected, selectionKey } from '../rules';
 import { sslConfigBlock, type ResolvedSslOptions } from './spec';
 import type { TlsTarget } from './targets';
 
@@ -42,9 +42,7 @@ export async function selectionTracer(
 ): Promise<{ tracer: ProcessTracer; owned: boolean }> {
   const selected = isSelected(o);
   if (given) {
-    const po = given.options;
-    const same = (a: readonly unknown[], b: readonly unknown[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-    if (selected && !(same(po.comm, o.comm) && same(po.pid, o.pid)))
+    if (selected && selectionKey(given.options) !== selectionKey(o))
       throw new UsageError('the TLS tracer and the process tracer it shares must select the same processes');
     return { tracer: given, owned: false };
   }
@@ -52,6 +50,9 @@ export async function selectionTracer(
     timeline: o.timeline ?? undefined,
     comm: o.comm,
     pid: o.pid,
+    cgroup: o.cgroup,
+    container: o.container,
+    ...(o.cgroupRoot ? { cgroupRoot: o.cgroupRoot } : {}),
     mode: selected ? 2 : 1,
     fileEvents: selected,
     fileDedupMs: 0,

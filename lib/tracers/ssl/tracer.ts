@@ -217,7 +217,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
         if (r !== null) {
           this.records++;
           const [buf, off, len] = r;
-          const e = decodeSslRecord(buf, off, len, this.clock);
+          const e = decodeSslRecord(buf, off, len, this.clock, this.processTracer.containers);
           if (!e) this.decodeErrors++;
           else
             for (const ready of this.rustls.push(e)) {
