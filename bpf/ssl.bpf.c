@@ -289,24 +289,67 @@ int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+/*
+ * The head of struct sock_common (IPv4 addresses, ports, family, state), read
+ * with one bpf_probe_read_kernel instead of one per field. The fields' offsets
+ * are CO-RE relocations, constants at load: a kernel whose layout does not fit
+ * the window takes the per-field reads (the verifier drops the other branch).
+ */
+#define SKC_HEAD 32
+
+struct skc_head {
+	__u32 daddr;
+	__u32 rcv_saddr;
+	__u16 dport;	/* network byte order */
+	__u16 num;
+	__u16 family;
+	__u8 state;
+};
+
+#define SKC_OFF(f) bpf_core_field_offset(struct sock, __sk_common.f)
+#define SKC_FITS(f, base) (SKC_OFF(f) >= (base) && SKC_OFF(f) + bpf_core_field_size(struct sock, __sk_common.f) <= (base) + SKC_HEAD)
+#define SKC_AT(w, f, base, T) (*(T *)&(w)[(SKC_OFF(f) - (base)) & (SKC_HEAD - 1)])
+
+static __always_inline void skc_head(struct sock *sk, struct skc_head *h)
+{
+	__u32 base = SKC_OFF(skc_daddr);
+	if (SKC_FITS(skc_rcv_saddr, base) && SKC_FITS(skc_dport, base) && SKC_FITS(skc_num, base) && SKC_FITS(skc_family, base) &&
+	    SKC_FITS(skc_state, base)) {
+		__u8 w[SKC_HEAD + 8] = {};
+		bpf_probe_read_kernel(w, SKC_HEAD, (void *)sk + base);
+		h->daddr = SKC_AT(w, skc_daddr, base, __u32);
+		h->rcv_saddr = SKC_AT(w, skc_rcv_saddr, base, __u32);
+		h->dport = SKC_AT(w, skc_dport, base, __u16);
+		h->num = SKC_AT(w, skc_num, base, __u16);
+		h->family = SKC_AT(w, skc_family, base, __u16);
+		h->state = SKC_AT(w, skc_state, base, __u8);
+		return;
+	}
+	h->daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	h->rcv_saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	h->dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	h->num = BPF_CORE_READ(sk, __sk_common.skc_num);
+	h->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	h->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+}
+
 /* Family, addresses and ports of an inet socket (left zero for other families). */
 static __always_inline void sock_addrs(struct sock *sk, struct conn_info *ci)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memcpy(ci->laddr, &l, 4);
-		__builtin_memcpy(ci->raddr, &r, 4);
-	} else if (family == AF_INET6) {
+	struct skc_head h;
+	skc_head(sk, &h);
+	if (h.family == AF_INET) {
+		__builtin_memcpy(ci->laddr, &h.rcv_saddr, 4);
+		__builtin_memcpy(ci->raddr, &h.daddr, 4);
+	} else if (h.family == AF_INET6) {
 		BPF_CORE_READ_INTO(&ci->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&ci->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	} else {
 		return;
 	}
-	ci->family = family;
-	ci->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	ci->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ci->family = h.family;
+	ci->lport = h.num;
+	ci->rport = __builtin_bswap16(h.dport);
 }
 
 /* Socket addresses of an fd of the current task, if it is an inet socket. */
@@ -413,13 +456,11 @@ static __always_inline bool is_tcp(struct sock *sk)
  */
 static __always_inline bool sock_still(const struct conn_info *known)
 {
-	struct sock *sk = (struct sock *)known->sk;
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
+	struct skc_head h;
+	skc_head((struct sock *)known->sk, &h);
+	if (h.state != TCP_ESTABLISHED && h.state != TCP_CLOSE_WAIT)
 		return false;
-	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u16 rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	return lport == known->lport && rport == known->rport;
+	return h.num == known->lport && __builtin_bswap16(h.dport) == known->rport;
 }
 
 /* Is this socket the socket of another session that still names it? */
