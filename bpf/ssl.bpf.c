@@ -9,10 +9,18 @@
  * gnutls_record_recv/send and NSPR PR_Read/PR_Write/PR_Recv/PR_Send all take
  * (session, buffer, length) first.
  *
- * Each call becomes one exactly-sized record (bpf_ringbuf_reserve_dynptr), so
- * a large call arrives whole or, if the ring is full, is counted as lost as a
- * whole. Records are submitted without waking user space until wakeup_bytes
- * are pending; user space also drains on a short timer.
+ * Each call becomes one exactly-sized record (bpf_ringbuf_output of up to one
+ * chunk, or bpf_ringbuf_reserve_dynptr for more), so a large call arrives whole
+ * or, if the ring is full, is counted as lost as a whole. A record wakes user
+ * space only when it takes the pending data past a multiple of wakeup_bytes,
+ * or while more than half the ring is pending (wake_flags); user space also
+ * drains on a short timer.
+ *
+ * Per call the cost is kept to few helper calls (each returns through the
+ * kernel's return thunk, and a wake-up is an interrupt): the call in progress
+ * lives in the thread's task local storage (one lookup at entry, return and
+ * socket hook; no hash update or delete), the record header comes from the
+ * task's BTF fields, a socket's state and ports from one read.
  *
  * The connection's socket is the one the library sends or receives on while
  * inside an SSL call. ssl_sock_send/ssl_sock_recv (tracepoints sock_send_length
@@ -668,18 +676,24 @@ static __always_inline void fill_record(struct as_ssl *e, const struct pending *
 
 /*
  * Submit flags for a record of `size` bytes, given the bytes pending in the
- * ring without it: wake user space only when the record takes the pending
- * data past a multiple of cfg.wakeup_bytes (0: every record). A wake-up is an
- * interrupt (a self-IPI through irq_work, a VM exit under virtualisation), so
- * not one per record while the reader is behind: the reader drains in
- * bounded batches until the ring is empty once woken, and on its timer.
+ * ring without it. A wake-up is an interrupt (a self-IPI through irq_work, a
+ * VM exit under virtualisation), so records do not each wake user space while
+ * a little data is pending: a record wakes it when it takes the pending data
+ * past a multiple of cfg.wakeup_bytes (0: every record), and the reader, once
+ * woken, drains in bounded batches until the ring is empty (and on its
+ * timer). While more than half the ring is pending the reader is far behind:
+ * then every record wakes it, and the producers pay for those wake-ups, as
+ * every record above wakeup_bytes did before, rather than outrun it into a
+ * full ring.
  */
 static __always_inline __u64 wake_flags(__u64 before, __u64 size)
 {
 	__u64 t = cfg.wakeup_bytes;
-	if (t == 0)
+	if (t == 0 || (before + size) / t != before / t)
 		return BPF_RB_FORCE_WAKEUP;
-	return (before + size) / t != before / t ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (before >= t && before + size > bpf_ringbuf_query(&ssl_rb, BPF_RB_RING_SIZE) / 2)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
 }
 
 /* Pending bytes before a record of `size` bytes that is already reserved (it is in AVAIL_DATA). */
