@@ -6,6 +6,9 @@
  *   npx tsc -p tsconfig.json && node bench/analyzers.js [--synthetic] [--repeats N] [--reps N]
  *        [--bulk-mb N] [--base /path/to/other/tree] [--only chain,chain]
  *
+ * Chains (--only): parser, ssl, ssl-http, agent; agent-plain (the agent chain
+ * without a Redactor) only when asked for.
+ *
  * Default stream: the sessions the tracer recorded from real clients
  * (test/fixtures/*.ndjson: curl, python urllib, the openai and
  * @anthropic-ai/sdk npm clients; streamed SSE and JSON answers, gzip), their
@@ -72,7 +75,15 @@ const CHAINS = [
       return [...a.tls, ...a.global];
     },
   ],
-].filter(([k]) => k === 'pass' || !only || only.includes(k));
+  [
+    'agent-plain',
+    'agent/record chain with --disable-auth-removal (no Redactor)',
+    (lib) => {
+      const a = lib.agentAnalyzers({ redact: false });
+      return [...a.tls, ...a.global];
+    },
+  ],
+].filter(([k]) => k === 'pass' || (only ? only.includes(k) : k !== 'agent-plain'));
 
 async function measure(lib, events, make) {
   const ac = new AbortController();
