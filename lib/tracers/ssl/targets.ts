@@ -10,6 +10,7 @@ import { SSL_KIND, type SslKind, type SslLibrary } from '../../kernel/abi';
 import { findSymbolsIn, withElf } from '../../elf';
 import { readMaps } from '../../elf';
 import { locateTls, looksLikeBoringSsl, type LocatorVerdict } from '../../locator';
+import { analyzeGoTls, type GoConnLayout, type GoTlsAnalysis } from '../../locator/go';
 
 export interface TlsFunction {
   symbol: string;
@@ -27,6 +28,17 @@ export interface TlsTarget {
   displayPath: string;
   library: SslLibrary;
   functions: TlsFunction[];
+  /** Go crypto/tls (library 'go'): its return sites and what is known of the Conn. */
+  go?: GoTarget;
+}
+
+/** The Go side of a target: entry probes are `functions`, return probes these RET instructions. */
+export interface GoTarget {
+  version?: string;
+  /** File offsets of RET instructions, with the kind of the function they return from. */
+  returns: TlsFunction[];
+  /** The Conn's layout to its socket fd, when the file says it. */
+  layout?: GoConnLayout;
 }
 
 interface Family {
@@ -208,17 +220,44 @@ export interface ExecutableInspection {
   targets: TlsTarget[];
   /** Set when the file has no TLS symbols but contains BoringSSL: the locator's verdict. */
   verdict?: LocatorVerdict;
+  /** Set when the file is a Go executable with crypto/tls. */
+  go?: Extract<GoTlsAnalysis, { tls: true }>;
+}
+
+const GO_KINDS = { read: SSL_KIND.GO_READ, write: SSL_KIND.GO_WRITE, close: SSL_KIND.GO_CLOSE } as const;
+
+/** The probe target of a Go executable's crypto/tls, from its analysis. */
+export function goTarget(a: Extract<GoTlsAnalysis, { supported: true }>, key: string, attachPath: string, displayPath: string): TlsTarget {
+  return {
+    key,
+    path: attachPath,
+    displayPath,
+    library: 'go',
+    functions: a.functions.map((f) => ({ symbol: f.name, kind: GO_KINDS[f.role], offset: f.offset })),
+    go: {
+      ...(a.version ? { version: a.version } : {}),
+      returns: a.functions.flatMap((f) => f.returns.map((offset) => ({ symbol: `${f.name} RET`, kind: GO_KINDS[f.role], offset }))),
+      ...(a.layout ? { layout: a.layout } : {}),
+    },
+  };
 }
 
 /**
- * An executable's TLS functions: exported symbols, else, for a stripped
- * static executable that contains BoringSSL (e.g. Bun-compiled Claude Code),
- * the functions the locator proves to be SSL_read/SSL_write. The locator
- * never guesses: an unsupported verdict gives no target.
+ * An executable's TLS functions: exported symbols; else, for a Go executable,
+ * crypto/tls's Conn methods (lib/locator/go.ts); else, for a stripped static
+ * executable that contains BoringSSL (e.g. Bun-compiled Claude Code), the
+ * functions the locator proves to be SSL_read/SSL_write. Neither guesses: an
+ * unsupported verdict gives no target.
  */
 export async function inspectExecutable(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
   const targets = await inspectBinary(attachPath, displayPath);
   if (targets.length) return { targets };
+  const go = await analyzeGoTls(attachPath);
+  if (go.go) {
+    if (!go.tls) return { targets };
+    if (!go.supported) return { targets, go };
+    return { targets: [goTarget(go, fileKey(fs.statSync(attachPath)), attachPath, displayPath)], go };
+  }
   if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return { targets };
   const verdict = await locateTls(attachPath, locatorCacheDir ? { cacheDir: locatorCacheDir } : {});
   if (!verdict.supported) return { targets, verdict };
