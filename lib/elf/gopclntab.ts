@@ -42,7 +42,7 @@ export interface GoFuncTable {
   ptrSize: number;
   /** Number of functions. */
   count: number;
-  /** The functions with these names (in table order; absent names are left out). */
+  /** The functions with these names, in table order (absent names are left out; a name the table has twice comes twice). */
   find(names: readonly string[]): GoFunc[];
 }
 
@@ -104,21 +104,18 @@ export async function readGoFuncTable(elf: ElfFile): Promise<GoFuncTable> {
     ptrSize,
     count: nfunc,
     find(names) {
-      const want = new Map(names.map((n) => [n, Buffer.from(n + '\0', 'latin1')]));
+      const want = new Set(names);
       const out: GoFunc[] = [];
-      for (let i = 0; i < nfunc && want.size > 0; i++) {
+      for (let i = 0; i < nfunc; i++) {
         const no = nameOffOf(funcOffAt(i));
         const at = funcnameOff + no;
         if (no < 0 || at >= b.length) throw bad(`name offset ${no} of function ${i}`);
-        for (const [n, bytes] of want) {
-          if (b[at] !== bytes[0] || b.compare(bytes, 0, bytes.length, at, Math.min(b.length, at + bytes.length)) !== 0) continue;
-          const entry = entryAt(i);
-          const end = entryAt(i + 1);
-          if (end <= entry) throw bad(`function ${cstr(b, at)} ends (0x${end.toString(16)}) before it starts (0x${entry.toString(16)})`);
-          out.push({ name: n, entry, end });
-          want.delete(n);
-          break;
-        }
+        const name = cstr(b, at);
+        if (!want.has(name)) continue;
+        const entry = entryAt(i);
+        const end = entryAt(i + 1);
+        if (end <= entry) throw bad(`function ${name} ends (0x${end.toString(16)}) before it starts (0x${entry.toString(16)})`);
+        out.push({ name, entry, end });
       }
       return out;
     },

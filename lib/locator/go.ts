@@ -90,9 +90,10 @@ async function analyze(elf: ElfFile): Promise<GoTlsAnalysis> {
   const { version } = await readGoBuildInfo(elf);
   const v = version ? { version } : {};
   const names = Object.values(GO_TLS_FUNCTIONS);
-  const fromSymtab = (await findSymbolsIn(elf, names)).filter((s) => s.table === 'symtab' && s.type === 'FUNC' && s.size > 0);
+  const wanted = new Set<string>(names);
+  const fromSymtab = (await elf.symbols('symtab')).filter((s) => wanted.has(s.name) && s.defined && s.type === 'FUNC' && s.size > 0);
   let source: 'symtab' | 'gopclntab' = 'symtab';
-  let found = fromSymtab.map((s) => ({ name: s.name, entry: s.vaddr, end: s.vaddr + s.size }));
+  let found = fromSymtab.map((s) => ({ name: s.name, entry: s.value, end: s.value + s.size }));
   if (found.length === 0) {
     source = 'gopclntab';
     try {
@@ -102,6 +103,8 @@ async function analyze(elf: ElfFile): Promise<GoTlsAnalysis> {
       return { go: true, tls: true, supported: false, ...v, reason: err.message.slice(elf.path.length + 2) };
     }
   }
+  const twice = found.find((f, i) => found.findIndex((g) => g.name === f.name) !== i);
+  if (twice) return { go: true, tls: true, supported: false, ...v, reason: `${source} has more than one ${twice.name}` };
   const byName = new Map(found.map((f) => [f.name, f]));
   if (!byName.has(GO_TLS_FUNCTIONS.read) || !byName.has(GO_TLS_FUNCTIONS.write)) return { go: true, tls: false, ...v };
   const unsupported = (reason: string): GoTlsAnalysis => ({ go: true, tls: true, supported: false, ...v, reason });

@@ -13,6 +13,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandin, type Standin } from '../../lib/standin';
+import { analyzeGoTls } from '../../lib/locator/go';
+import { SslTracer } from '../../lib/tracers/ssl-tracer';
+import { Collector } from '../support/collect';
+import { run as spawnRun } from '../support/spawn';
 import { TEST_ANTHROPIC_API_KEY, TEST_OPENAI_API_KEY } from '../../lib/standin/keys';
 import { runCli } from '../support/cli';
 import { buildGo, type GoVariant } from '../support/go';
@@ -244,6 +248,30 @@ describePrivileged('Go crypto/tls', () => {
     } finally {
       cert.dispose();
     }
+  }, 120_000);
+
+  it('per-function perf links and the sys_enter socket hook (older kernels): every call, with its socket', async () => {
+    const bin = bins.stripped!;
+    const a = await analyzeGoTls(bin);
+    if (!a.go || !a.tls || !a.supported) throw new Error(`not probed: ${JSON.stringify(a)}`);
+    const t = await SslTracer.start({ statsIntervalMs: 0, binaryPaths: [bin], systemLibraries: false, uprobeLinks: 'perf', socketHook: 'syscall' });
+    const col = new Collector(t.events());
+    let pid = 0;
+    try {
+      // one entry probe per function, one return probe per RET instruction
+      expect(t.targets().find((x) => x.library === 'go')?.links).toBe(a.functions.reduce((n, f) => n + 1 + f.returns.length, 0));
+      const c = await spawnRun(bin, ['-proto', 'h1', '-base', s.url, '-calls', callsFile], { env: clientEnv(s) });
+      expect({ code: c.code, stderr: c.stderr }).toEqual({ code: 0, stderr: '' });
+      pid = c.pid;
+      await col.waitFor((e) => e.source === 'ssl' && e.pid === pid && payload(e as Ev).includes('"type":"message_stop"'), 10_000, 'the last answer');
+    } finally {
+      t.stop();
+      await col.done;
+    }
+    const ssl = col.of((e) => e.source === 'ssl' && e.pid === pid) as Ev[];
+    expect(ssl.filter((e) => e.data.function === 'WRITE/SEND' && payload(e).startsWith('POST /v1/')).length).toBe(CALLS.length);
+    const port = Number(new URL(s.url).port);
+    for (const e of ssl) expect(e.data).toMatchObject({ library: 'go', fd: expect.any(Number), remote_port: port });
   }, 120_000);
 
   describe('agentsight ssl', () => {
