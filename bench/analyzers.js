@@ -13,7 +13,9 @@
  * instead (Anthropic, OpenAI chat and Responses, Gemini; 8 exchanges each).
  * Bytes are attached out of band as the tracer does. Each chain runs over the
  * same in-memory events; a pass-through chain gives the baseline cost of the
- * async-iterator plumbing.
+ * async-iterator plumbing. The last rows are the chains as the CLI builds them
+ * (`agentsight ssl`, `ssl --http-parser --sse-merge`, `agent`/`record`). CPU
+ * time is printed too: on a shared machine it moves less than wall time.
  */
 const fs = require('fs');
 const path = require('path');
@@ -93,13 +95,15 @@ async function measure(name, events, makeChain) {
   let merged = 0;
   let llm = 0;
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   for await (const e of lib.chain(source(events), makeChain(), { signal: ac.signal })) {
     out++;
     if (e.source === 'sse') merged++;
     if (e.source === 'llm') llm++;
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { name, seconds: s, out, merged, llm };
+  const c = process.cpuUsage(c0);
+  return { name, seconds: s, cpu: (c.user + c.system) / 1e6, out, merged, llm };
 }
 
 async function main() {
@@ -117,6 +121,15 @@ async function main() {
       'agent chain: Redactor, HttpParser, SseProcessor, LlmAnalyzer',
       () => [new lib.Redactor(), new lib.HttpParser(), new lib.SseProcessor(), new lib.LlmAnalyzer()],
     ],
+    ['Redactor alone (agentsight ssl)', () => lib.tlsAnalyzers(lib.chainOptions({}))],
+    ['ssl --http-parser --sse-merge, as the CLI builds it', () => lib.tlsAnalyzers(lib.chainOptions({ httpParser: true, sseMerge: true }))],
+    [
+      'agent/record, as the CLI builds it (TLS chain, LlmAnalyzer, Redactor, summary)',
+      () => {
+        const a = lib.agentAnalyzers({});
+        return [...a.tls, ...a.global];
+      },
+    ],
   ];
   // warm-up
   for (const [, make] of chains) await measure('warm', events.slice(0, 2000), make);
@@ -126,8 +139,8 @@ async function main() {
   for (const r of results) {
     const evs = events.length / r.seconds;
     console.log(
-      `${r.name.padEnd(66)} ${(evs / 1000).toFixed(1).padStart(7)} k ssl events/s ${(mb / r.seconds).toFixed(1).padStart(7)} MB/s  ` +
-        `${(r.seconds * 1000).toFixed(0).padStart(6)} ms  x${(r.seconds / base).toFixed(1)} baseline  (${r.out} events out, ${r.merged} merged answers${r.llm ? `, ${r.llm} llm calls` : ''})`,
+      `${r.name.padEnd(80)} ${(evs / 1000).toFixed(1).padStart(7)} k ssl events/s ${(mb / r.seconds).toFixed(1).padStart(7)} MB/s  ` +
+        `${(r.seconds * 1000).toFixed(0).padStart(6)} ms (cpu ${(r.cpu * 1000).toFixed(0)} ms)  x${(r.seconds / base).toFixed(1)} baseline  (${r.out} events out, ${r.merged} merged answers${r.llm ? `, ${r.llm} llm calls` : ''})`,
     );
   }
 }

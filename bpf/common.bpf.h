@@ -53,8 +53,7 @@ static __always_inline void fill_hdr(struct as_hdr *h, __u32 type)
 	h->pid = id >> 32;
 	h->tid = (__u32)id;
 	h->uid = (__u32)bpf_get_current_uid_gid();
-	h->cpu = bpf_get_smp_processor_id();
-	h->_pad0 = 0;
+	h->cgroup_id = bpf_get_current_cgroup_id();
 	BPF_CORE_READ_STR_INTO(&h->comm, task, group_leader, comm);
 }
 

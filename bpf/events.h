@@ -25,6 +25,9 @@ enum as_limit {
 	AS_MAX_COMM_FILTERS = 8,
 	AS_MAX_PID_FILTERS = 8,
 	AS_SSL_MAX_CALL_BYTES = 4194304,	/* 4 MiB: the hard upper bound of as_ssl_config.max_call_bytes */
+	AS_MAX_CGROUP_FILTERS = 16,	/* entries of the "sel_cgroups" map of process.bpf.c */
+	AS_RUSTLS_MAX_CHUNKS = 32,	/* pieces of one rustls OutboundChunks::Multiple record that are copied */
+	AS_RUSTLS_MAX_PADDING = 64,	/* bytes searched from the end of a TLS 1.3 inner plaintext for its content type */
 };
 
 /* Record types (as_hdr.type). */
@@ -51,6 +54,8 @@ enum as_stat {
 	AS_STAT_PENDING_FULL = 7,	/* entry/return pairing map full: call not captured */
 	AS_STAT_SSL_BYTES_LOST = 8,	/* bytes of TLS data not delivered (truncation or drops) */
 	AS_STAT_SSL_UNPAIRED = 9,	/* a return whose entry was overwritten by a nested call */
+	AS_STAT_RUSTLS_UNPARSED = 10,	/* rustls record whose inner content type was not found (padding > 64 bytes, or a failed decryption) */
+	AS_STAT_RUSTLS_CHUNKS = 11,	/* rustls plaintext in more pieces than followed (AS_RUSTLS_MAX_CHUNKS): the rest is lost */
 	AS_STAT_MAX = 16,
 };
 
@@ -62,8 +67,7 @@ struct as_hdr {
 	__u32 tid;		/* thread id */
 	__u32 uid;
 	char comm[AS_COMM_LEN];	/* the process's (group leader's) comm */
-	__u32 cpu;
-	__u32 _pad0;
+	__u64 cgroup_id;	/* the task's cgroup v2 (bpf_get_current_cgroup_id) */
 };
 #define AS_HDR_SIZE 48
 
@@ -154,8 +158,10 @@ struct as_process_config {
 	__u32 file_events;	/* report FILE_OPEN */
 	__u32 argv_max;		/* argv bytes copied per EXEC */
 	char comm[AS_MAX_COMM_FILTERS][AS_COMM_LEN];
+	__u32 n_cgroup;		/* entries in "sel_cgroups": select processes in these cgroups and their descendants */
+	__u32 _pad0;
 };
-#define AS_PROCESS_CONFIG_SIZE 160
+#define AS_PROCESS_CONFIG_SIZE 168
 
 /* Value of the "tracked" map (key: pid). */
 struct as_tracked {
@@ -171,6 +177,7 @@ enum as_track_reason {
 	AS_TRACK_PID = 2,	/* selected by pid */
 	AS_TRACK_FORK = 3,	/* inherited from its parent at fork */
 	AS_TRACK_SEEDED = 4,	/* a descendant of a selected process, found in /proc at start */
+	AS_TRACK_CGROUP = 5,	/* in a selected cgroup (or one below it) at exec or fork, or found there at start */
 };
 
 /* ---- TLS ---------------------------------------------------------------- */
@@ -183,10 +190,27 @@ enum as_track_reason {
 enum as_ssl_kind {
 	AS_KIND_READ = 0,	/* ret = bytes (SSL_read, gnutls_record_recv, PR_Read, PR_Recv) */
 	AS_KIND_WRITE = 1,	/* ret = bytes (SSL_write, gnutls_record_send, PR_Write, PR_Send) */
-	AS_KIND_READ_EX = 2,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_read_ex) */
-	AS_KIND_WRITE_EX = 3,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_write_ex) */
+	AS_KIND_READ_EX = 2,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_read_ex, ssl_read_internal) */
+	AS_KIND_WRITE_EX = 3,	/* ret = 1 on success, bytes via the size_t * 4th argument (SSL_write_ex), or the 5th when
+				 * cookie bits 16-23 say 4 (OpenSSL 3.2+ ssl_write_internal) */
 	AS_KIND_HANDSHAKE = 4,	/* SSL_do_handshake: no data */
 	AS_KIND_FREE = 5,	/* SSL_free: the session ends (entry probe only, no event) */
+	/*
+	 * rustls 0.23 MessageDecrypter::decrypt(&mut self, msg: InboundOpaqueMessage, seq)
+	 * (Rust ABI: rdi = return slot, rsi = self, rdx = &msg). At entry msg holds the
+	 * record's payload slice; on return that memory holds the TLS 1.3 inner
+	 * plaintext: data, content type, zero padding, then the 16-byte tag.
+	 * Cookie bits 16-23: offset of the payload pointer in msg, 24-31: of its length.
+	 */
+	AS_KIND_RUSTLS_DECRYPT = 6,
+	/*
+	 * rustls 0.23 MessageEncrypter::encrypt(&mut self, msg: OutboundPlainMessage, seq):
+	 * entry probe only. msg holds the ContentType and the plaintext as OutboundChunks
+	 * (first word 0: Single {ptr, len}; else Multiple {chunks, n, start, end}).
+	 * Cookie bits 16-23: offset of OutboundChunks in msg, 24-31: of the ContentType
+	 * byte, 32-39: the discriminant of ApplicationData.
+	 */
+	AS_KIND_RUSTLS_ENCRYPT = 7,
 	/*
 	 * Go crypto/tls (register ABI, Go 1.17+ on amd64): entry probes on the
 	 * function, return probes on each of its RET instructions (no uretprobes on
@@ -194,9 +218,9 @@ enum as_ssl_kind {
 	 * (*Conn).Read(b []byte) (n int, err error): rax = *Conn, rbx/rcx = b's
 	 * pointer/length; on return rax = n. r14 = the goroutine (g).
 	 */
-	AS_KIND_GO_READ = 6,
-	AS_KIND_GO_WRITE = 7,	/* (*Conn).Write(b []byte) (n int, err error): as GO_READ */
-	AS_KIND_GO_CLOSE = 8,	/* (*Conn).Close(): the session ends (entry probe only, no event) */
+	AS_KIND_GO_READ = 8,
+	AS_KIND_GO_WRITE = 9,	/* (*Conn).Write(b []byte) (n int, err error): as GO_READ */
+	AS_KIND_GO_CLOSE = 10,	/* (*Conn).Close(): the session ends (entry probe only, no event) */
 };
 
 /* as_ssl.func */
@@ -204,6 +228,12 @@ enum as_ssl_func {
 	AS_SSL_READ = 0,
 	AS_SSL_WRITE = 1,
 	AS_SSL_HANDSHAKE = 2,
+	/*
+	 * No data: the socket a rustls encrypter's records go out on (the thread's
+	 * next send after an encrypt whose socket was not known). ssl_ptr is the
+	 * encrypter, the socket fields say where its records went.
+	 */
+	AS_SSL_BIND = 3,
 };
 
 /* as_ssl.lib */
@@ -212,7 +242,8 @@ enum as_ssl_lib {
 	AS_LIB_GNUTLS = 1,
 	AS_LIB_NSS = 2,
 	AS_LIB_BORINGSSL = 3,
-	AS_LIB_GO = 4,		/* Go crypto/tls; ssl_ptr is the *tls.Conn */
+	AS_LIB_RUSTLS = 4,	/* ssl_ptr: the encrypter or decrypter object (one per direction and key) */
+	AS_LIB_GO = 5,		/* Go crypto/tls; ssl_ptr is the *tls.Conn */
 };
 
 /* as_ssl.flags */

@@ -7,9 +7,10 @@
  *   syscalls/sys_{enter,exit}_{openat,openat2,open,creat}, or where tracefs
  *   is missing sys_enter / sys_exit (file opens only).
  *
- * It also maintains the "tracked" map: processes selected by --comm/--pid and
- * every descendant, inherited at fork time, so a child is tracked before it
- * execs. The TLS object shares that map.
+ * It also maintains the "tracked" map: processes selected by --comm/--pid, or
+ * running in a selected cgroup (--cgroup/--container: the cgroup or any below
+ * it), and every descendant, inherited at fork time, so a child is tracked
+ * before it execs. The TLS object shares that map.
  */
 #include "common.bpf.h"
 
@@ -34,6 +35,7 @@
 #define PATH_DEPTH 48		/* directory components walked */
 #define NAME_CAP 256		/* one component (NAME_MAX 255) */
 #define SCRATCH_SIZE 32768
+#define CGROUP_DEPTH 32		/* cgroup ancestors looked at for a selected one */
 
 const volatile struct as_process_config cfg = {};
 
@@ -87,6 +89,14 @@ struct open_args {
 	__u32 syscall;
 };
 
+/* Selected cgroups (cgroup v2 ids, filled before attach); n_cgroup says how many. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, AS_MAX_CGROUP_FILTERS);
+	__type(key, __u64);
+	__type(value, __u32);
+} sel_cgroups SEC(".maps");
+
 /* tid -> arguments of an open in progress. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -112,6 +122,24 @@ static __always_inline bool comm_matches(const char *comm)
 		}
 		if (ok)
 			return true;
+	}
+	return false;
+}
+
+/*
+ * Is the task in a selected cgroup or below one? Walks its cgroup v2
+ * (task->cgroups->dfl_cgrp) up through the parents, so a task that was put
+ * in its cgroup at fork (CLONE_INTO_CGROUP) is judged by where it is.
+ */
+static __always_inline bool in_selected_cgroup(struct task_struct *t)
+{
+	struct cgroup *cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	for (int i = 0; i < CGROUP_DEPTH && cg; i++) {
+		__u64 id = BPF_CORE_READ(cg, kn, id);
+		if (bpf_map_lookup_elem(&sel_cgroups, &id))
+			return true;
+		/* self is the first member of struct cgroup: its parent css is the parent cgroup */
+		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
 	}
 	return false;
 }
@@ -159,6 +187,10 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		return 0;
 
 	bool tr = is_tracked(pid);
+	if (!tr && cfg.n_cgroup && in_selected_cgroup(p)) {
+		track(pid, pid, AS_TRACK_CGROUP);
+		tr = true;
+	}
 	if (!tr && cfg.n_comm) {
 		char comm[AS_COMM_LEN];
 		bpf_get_current_comm(&comm, sizeof(comm));
@@ -230,8 +262,12 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0; /* a new thread, not a new process */
 	__u32 ppid = BPF_CORE_READ(parent, tgid);
 	struct as_tracked *pt = bpf_map_lookup_elem(&tracked, &ppid);
-	if (!pt)
+	if (!pt) {
+		/* a child started in (or into) a selected cgroup by a parent outside it */
+		if (cfg.n_cgroup && in_selected_cgroup(child))
+			track(cpid, cpid, AS_TRACK_CGROUP);
 		return 0;
+	}
 	track(cpid, pt->root_pid, AS_TRACK_FORK);
 	if (!cfg.emit || ppid == cfg.self_pid)
 		return 0;

@@ -65,6 +65,7 @@ struct pending {
 	__u64 len_ptr;
 	__u64 ts;
 	__u64 sk;	/* struct sock * seen by ssl_sock_send/recv inside this call, or 0 */
+	__u64 size;	/* rustls decrypt: the record payload's length */
 	__u32 kind;
 	__u32 lib;
 	__s32 fd;	/* socket fd seen by ssl_sys_enter inside this call, or -1 */
@@ -114,6 +115,27 @@ struct {
 } sock_owner SEC(".maps");
 
 /*
+ * rustls encrypts a record (MessageEncrypter::encrypt) and sends it later, in
+ * write_tls: tokio-rustls does both in one poll_write, on one thread. An
+ * encrypt whose encrypter has no socket yet leaves its encrypter here; the
+ * thread's next send binds it (conns, and an AS_SSL_BIND record for the
+ * records already emitted).
+ */
+#define RUSTLS_BIND_NS 100000000ULL
+
+struct rustls_bind {
+	__u64 key;
+	__u64 ts;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct rustls_bind);
+} rustls_bind SEC(".maps");
+
+/*
  * Libraries that do TLS in memory (node's TLSWrap: a memory BIO) receive on
  * the socket before SSL_read and send after SSL_write, never inside the SSL
  * call. For them the socket of a session is the TCP socket the same thread
@@ -154,6 +176,8 @@ struct {
 	__type(value, struct scratch);
 } ssl_scratch SEC(".maps");
 
+static void rustls_encrypt(__u32 pid, __u32 tid, __u64 key, __u64 msg, __u64 cookie);
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 {
@@ -176,6 +200,11 @@ int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 		return 0;
 	if (kind == AS_KIND_HANDSHAKE && !cfg.handshake)
 		return 0;
+	/* rustls methods (Rust ABI): rdi = return slot, rsi = self, rdx = &msg */
+	if (kind == AS_KIND_RUSTLS_ENCRYPT) {
+		rustls_encrypt(pid, tid, (__u64)buf, num, cookie);
+		return 0;
+	}
 
 	struct pending p = {
 		.ssl = (__u64)ssl,
@@ -186,6 +215,17 @@ int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 		.lib = (cookie >> 8) & 0xff,
 		.fd = -1,
 	};
+	/* OpenSSL 3.2+ ssl_write_internal(s, buf, num, flags, &written): the length pointer is the 5th argument */
+	if ((kind == AS_KIND_READ_EX || kind == AS_KIND_WRITE_EX) && ((cookie >> 16) & 0xff) == 4)
+		p.len_ptr = PT_REGS_PARM5(ctx);
+	if (kind == AS_KIND_RUSTLS_DECRYPT) {
+		__u64 ptr = 0, size = 0;
+		bpf_probe_read_user(&ptr, sizeof(ptr), (void *)(num + ((cookie >> 16) & 0xff)));
+		bpf_probe_read_user(&size, sizeof(size), (void *)(num + ((cookie >> 24) & 0xff)));
+		p.ssl = (__u64)buf;
+		p.buf = ptr;
+		p.size = size;
+	}
 	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
 		stat_add(AS_STAT_PENDING_FULL, 1);
 	return 0;
@@ -406,7 +446,7 @@ static __always_inline bool usable(struct sock *sk, struct conn_key *ck)
  * NULL; taken (cleared) either way. Writers clear tid first and set it last,
  * so a copy made while another thread's receive overwrote the slot is seen.
  */
-static __always_inline struct sock *take_recent(__u32 tid, __u64 call_ts)
+static __always_inline struct sock *take_recent(__u32 tid, __u64 call_ts, bool keep)
 {
 	__u32 zero = 0;
 	struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
@@ -416,11 +456,15 @@ static __always_inline struct sock *take_recent(__u32 tid, __u64 call_ts)
 	compiler_barrier();
 	if (r->tid != tid || rr.tid != tid)
 		return NULL;
-	r->tid = 0;
+	/* rustls decrypts every record of one receive in a row: all of them may use it */
+	if (!keep)
+		r->tid = 0;
 	if (rr.ts > call_ts || call_ts - rr.ts >= RECENT_RECV_NS)
 		return NULL;
 	return (struct sock *)rr.sk;
 }
+
+static void rustls_bind_send(struct sock *sk);
 
 static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
 {
@@ -433,8 +477,12 @@ static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
 	}
 	if (go_note_io(sk, -1))
 		return 0;
+	if (!recv) {
+		rustls_bind_send(sk);
+		return 0;
+	}
 	/* outside an SSL call: remember the receive for an SSL call that may follow */
-	if (!recv || ret <= 0)
+	if (ret <= 0)
 		return 0;
 	__u32 zero = 0;
 	struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
@@ -486,6 +534,9 @@ static __always_inline bool call_result(const struct pending *p, __u32 kind, lon
 	case AS_KIND_HANDSHAKE:
 		*func = AS_SSL_HANDSHAKE;
 		return true;
+	case AS_KIND_RUSTLS_DECRYPT:
+		*func = AS_SSL_READ;
+		return true;
 	default:
 		return false;
 	}
@@ -500,7 +551,7 @@ static __always_inline void conn_from_history(struct conn_key *ck, const struct 
 {
 	struct conn_info *known = bpf_map_lookup_elem(&conns, ck);
 	/* the thread's receive just before this call is taken by this call, used or not */
-	struct sock *sk = take_recent(tid, p->ts);
+	struct sock *sk = take_recent(tid, p->ts, p->lib == AS_LIB_RUSTLS);
 	if (!known || (known->sk && !sock_still(known))) {
 		/*
 		 * A new session (or a new one at the address of a closed one). Its first
@@ -512,9 +563,16 @@ static __always_inline void conn_from_history(struct conn_key *ck, const struct 
 		 */
 		if (sk && p->lib == AS_LIB_BORINGSSL && func == AS_SSL_WRITE && len > 0 && usable(sk, ck))
 			conn_from_sock(ck, sk, ci);
+		/*
+		 * rustls decrypts what read_tls just received, on the same thread. Its
+		 * encrypters and decrypters (one per direction and key) share the
+		 * socket: another one naming it is this connection's.
+		 */
+		else if (sk && p->lib == AS_LIB_RUSTLS && func == AS_SSL_READ && is_tcp(sk))
+			conn_from_sock(ck, sk, ci);
 		else
 			bpf_map_update_elem(&conns, ck, ci, BPF_ANY);
-	} else if (sk && func == AS_SSL_READ && known->sk != (__u64)sk && usable(sk, ck)) {
+	} else if (sk && func == AS_SSL_READ && known->sk != (__u64)sk && (p->lib == AS_LIB_RUSTLS ? is_tcp(sk) : usable(sk, ck))) {
 		/* in-memory TLS reads what its own socket just received: a read corrects the socket */
 		conn_from_sock(ck, sk, ci);
 	} else if (known->sk || known->fd >= 0) {
@@ -636,6 +694,175 @@ static __always_inline void emit_record(const struct pending *p, long ret, __u32
 	bpf_ringbuf_submit_dynptr(&dp, pending_bytes + size >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
+/* ---- rustls ------------------------------------------------------------ */
+
+#define CT_APPLICATION_DATA 23
+#define AEAD_TAG_LEN 16
+#define TLS13_MAX_INNER (16384 + 256)
+
+/*
+ * The application data in a decrypted TLS 1.3 record: its inner plaintext is
+ * data, the content type and zero padding (RFC 8446 5.2), followed here by the
+ * tag. False for other content types and for records whose type is not found
+ * in the last AS_RUSTLS_MAX_PADDING bytes (counted: a failed decryption leaves
+ * zeros).
+ */
+static __always_inline bool rustls_inner_len(const struct pending *p, __u64 *len)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
+	if (!s || p->size <= AEAD_TAG_LEN || p->size > TLS13_MAX_INNER + AEAD_TAG_LEN)
+		return false;
+	__u64 inner = p->size - AEAD_TAG_LEN;
+	__u64 tail = inner < AS_RUSTLS_MAX_PADDING ? inner : AS_RUSTLS_MAX_PADDING;
+	barrier_var(tail);
+	if (tail == 0 || tail > AS_RUSTLS_MAX_PADDING)
+		return false;
+	if (bpf_probe_read_user(s->data, tail, (void *)(p->buf + inner - tail)))
+		return false;
+	for (int i = AS_RUSTLS_MAX_PADDING - 1; i >= 0; i--) {
+		if (i >= tail)
+			continue;
+		__u8 b = s->data[i];
+		if (b == 0)
+			continue;
+		if (b != CT_APPLICATION_DATA)
+			return false;
+		*len = inner - tail + i;
+		return true;
+	}
+	stat_add(AS_STAT_RUSTLS_UNPARSED, 1);
+	return false;
+}
+
+struct chunk_copy {
+	struct bpf_dynptr *dp;
+	struct scratch *s;
+	__u64 chunks;	/* &[&[u8]] */
+	__u64 n;
+	__u64 start;	/* the record's range in the concatenated chunks */
+	__u64 end;
+	__u64 pos;	/* where the current chunk starts in the concatenation */
+	__u64 out;	/* bytes copied so far */
+	long fails;
+};
+
+/* One chunk of OutboundChunks::Multiple: copy its part of [start, end). */
+static long chunk_step(__u32 i, void *c)
+{
+	struct chunk_copy *k = c;
+	if (i >= k->n || k->pos >= k->end)
+		return 1;
+	__u64 sl[2] = {};
+	if (bpf_probe_read_user(sl, sizeof(sl), (void *)(k->chunks + (__u64)i * 16))) {
+		k->fails = 1;
+		return 1;
+	}
+	__u64 lo = k->pos, hi = k->pos + sl[1];
+	k->pos = hi;
+	if (hi <= k->start)
+		return 0;
+	__u64 from = k->start > lo ? k->start - lo : 0;
+	__u64 to = (k->end < hi ? k->end : hi) - lo;
+	__u64 n = to - from;
+	barrier_var(n);
+	if (n == 0 || n > CHUNK || k->out + n > CHUNK)
+		return 1;
+	k->fails |= bpf_probe_read_user(k->s->data, n, (void *)(sl[0] + from));
+	__u64 out = k->out;
+	barrier_var(out);
+	if (out > CHUNK)
+		return 1;
+	bpf_dynptr_write(k->dp, sizeof(struct as_ssl) + out, k->s->data, n, 0);
+	k->out += n;
+	return 0;
+}
+
+/*
+ * MessageEncrypter::encrypt entry: an ApplicationData record's plaintext
+ * becomes one WRITE record at once (rustls's records are at most 16 KiB).
+ */
+static void rustls_encrypt(__u32 pid, __u32 tid, __u64 key, __u64 msg, __u64 cookie)
+{
+	__u8 typ = 0;
+	__u64 w[4] = {};
+	if (bpf_probe_read_user(&typ, 1, (void *)(msg + ((cookie >> 24) & 0xff))) || typ != ((cookie >> 32) & 0xff))
+		return;
+	if (bpf_probe_read_user(w, sizeof(w), (void *)(msg + ((cookie >> 16) & 0xff))))
+		return;
+	bool single = w[0] == 0;
+	__u64 len = single ? w[2] : (w[3] > w[2] ? w[3] - w[2] : 0);
+	if (len == 0 || len > CHUNK)
+		return;
+
+	struct pending p = { .ssl = key, .buf = single ? w[1] : 0, .ts = bpf_ktime_get_ns(), .kind = AS_KIND_RUSTLS_ENCRYPT, .lib = AS_LIB_RUSTLS, .fd = -1 };
+	struct conn_key ck = { .pid = pid, .ssl = key };
+	struct conn_info ci = { .fd = -1 };
+	struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
+	if (known && known->sk && sock_still(known)) {
+		ci = *known;
+	} else {
+		struct rustls_bind b = { .key = key, .ts = p.ts };
+		bpf_map_update_elem(&rustls_bind, &tid, &b, BPF_ANY);
+	}
+	if (single) {
+		emit_record(&p, len, AS_SSL_WRITE, len, &ci, false);
+		return;
+	}
+
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
+	if (!s)
+		return;
+	struct as_ssl *e = &s->hdr;
+	fill_record(e, &p, len, AS_SSL_WRITE, &ci, false);
+	e->len = len;
+	e->data_len = len;
+	struct bpf_dynptr dp;
+	__u32 size = sizeof(struct as_ssl) + len;
+	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		stat_add(AS_STAT_RB_DROP_SSL, 1);
+		stat_add(AS_STAT_SSL_BYTES_LOST, len);
+		return;
+	}
+	struct chunk_copy k = { .dp = &dp, .s = s, .chunks = w[0], .n = w[1], .start = w[2], .end = w[3] };
+	bpf_loop(AS_RUSTLS_MAX_CHUNKS, chunk_step, &k, 0);
+	if (k.out < len && !k.fails) {
+		stat_add(AS_STAT_RUSTLS_CHUNKS, 1);
+		stat_add(AS_STAT_SSL_BYTES_LOST, len - k.out);
+		e->flags |= AS_SSL_F_TRUNCATED;
+	}
+	if (k.fails) {
+		e->flags |= AS_SSL_F_READ_FAIL;
+		stat_add(AS_STAT_SSL_READ_FAIL, 1);
+	}
+	/* s->hdr was not touched by the chunk copies (they use s->data) */
+	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
+	__u64 pending_bytes = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit_dynptr(&dp, pending_bytes + size >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* A send outside any probed call: the socket of the encrypter this thread last used without one. */
+static void rustls_bind_send(struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 pid = id >> 32, tid = (__u32)id;
+	struct rustls_bind *b = bpf_map_lookup_elem(&rustls_bind, &tid);
+	if (!b)
+		return;
+	struct rustls_bind bb = *b;
+	bpf_map_delete_elem(&rustls_bind, &tid);
+	__u64 now = bpf_ktime_get_ns();
+	if (now - bb.ts > RUSTLS_BIND_NS || !is_tcp(sk))
+		return;
+	struct conn_key ck = { .pid = pid, .ssl = bb.key };
+	struct conn_info ci = { .fd = -1 };
+	conn_from_sock(&ck, sk, &ci);
+	struct pending p = { .ssl = bb.key, .ts = now, .kind = AS_KIND_RUSTLS_ENCRYPT, .lib = AS_LIB_RUSTLS, .fd = -1 };
+	emit_record(&p, 0, AS_SSL_BIND, 0, &ci, true);
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_ret, long ret)
 {
@@ -660,6 +887,11 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	__u32 func = AS_SSL_READ;
 	if (!call_result(&p, kind, ret, &len, &func))
 		return 0;
+	if (kind == AS_KIND_RUSTLS_DECRYPT) {
+		if (!rustls_inner_len(&p, &len))
+			return 0;
+		ret = len; /* rax is the return slot's address: report the bytes */
+	}
 	struct conn_info ci = { .fd = -1 };
 	bool this_call = resolve_conn(pid, tid, &p, func, len, &ci);
 

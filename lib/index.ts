@@ -20,7 +20,7 @@ export { chainOptions, AGENT_CHAIN_DEFAULTS, SSL_CHAIN_DEFAULTS } from './config
 export { parseArgv, fromFlags, type OptionDef, type OptionTable } from './config/define';
 export { PROCESS_OPTIONS, SSL_TRACER_OPTIONS, AGENT_OPTIONS, ANALYSIS_OPTIONS } from './config/tables';
 export { tlsAnalyzers } from './analyzers/chains';
-export { buildAgent, type AgentSetup } from './session/agent';
+export { buildAgent, agentAnalyzers, type AgentSetup, type AgentAnalyzers } from './session/agent';
 
 // one-call helpers
 export { record, trace, type RecordOptions, type RecordSession, type TraceOptions, type TraceSession, type HelperOptions } from './api';
@@ -84,6 +84,15 @@ export type {
   TransportMessage,
   WebSocketTransport,
 } from './providers';
+
+// OpenTelemetry: sessions as OTLP traces and metrics (docs/otel.md)
+export { OtlpSink, resolveOtlp, otlpWanted, SessionSpans, ExportQueue, type OtlpSinkOptions, type ResolvedOtlp, type OtlpTarget } from './otel';
+export type { OtlpOptions } from './config/options';
+export { OTLP_OPTIONS, SELECTION_OPTIONS } from './config/tables';
+export { loadConfigFile } from './config/file';
+
+// containers: selection by cgroup, container.id of events
+export { containerOfPath, ContainerResolver, cgroup2Root, cgroupId, type ContainerRef, type ContainerInfo } from './tracers/cgroup';
 
 // binary analysis
 export { locateTls, hasTlsSymbols, looksLikeBoringSsl, type LocatorVerdict } from './locator';

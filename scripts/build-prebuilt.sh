@@ -53,6 +53,10 @@ for f in binding.gyp package.json native bpf scripts; do
   cp -a "$f" "$work/"
 done
 cp -a "$host_gen/bpf/"*.bpf.o "$root/build/bpf-objects/"
+# The chroot's build directory is shared by every checkout that builds here: make judges the
+# embedded objects by mtimes, which cp -a keeps, so a checkout whose sources are older than
+# another's last build would get that build's objects. The embedding is regenerated each time.
+rm -f "$work/build/Release/obj/gen/bpf_objects.cc"
 cp "$tarball" "$root/build/libbpf.orig.tar.gz"
 
 t1=$SECONDS

@@ -2,7 +2,9 @@
 # Real coding agents the end-to-end tests run under `agentsight record`:
 # - Claude Code releases (Bun-compiled, BoringSSL without symbols), listed in
 #   test/support/claude-code-versions.json, via scripts/fetch-claude-code.sh;
-# - Gemini CLI (a Node program), npm-installed into a cache directory.
+# - Gemini CLI (a Node program), npm-installed into a cache directory;
+# - Codex CLI and Copilot CLI releases (rustls / static OpenSSL without symbols),
+#   listed in test/support/agents.json, via scripts/fetch-npm-agents.sh.
 # Nothing is placed inside the repository. Idempotent.
 #   AGENTSIGHT_CLAUDE_CODE_CACHE (default ~/.cache/agentsight/claude-code)
 #   AGENTSIGHT_GEMINI_CLI_DIR    (default ~/.cache/agentsight/gemini-cli)
@@ -20,3 +22,6 @@ else
   echo "fetch-test-agents: installing @google/gemini-cli@$GEMINI_VERSION into $dir"
   npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$dir" "@google/gemini-cli@$GEMINI_VERSION" >/dev/null
 fi
+
+# Codex CLI and GitHub Copilot CLI releases (native binaries from their npm packages)
+bash "$here/fetch-npm-agents.sh"

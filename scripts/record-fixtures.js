@@ -100,6 +100,7 @@ async function recordOne(name, standin) {
     text: r.response.text,
     thinking: r.response.thinking,
     tool_call: r.response.toolCall ?? null,
+    usage: r.response.usage ?? null,
     request_body: r.body.toString('utf8'),
   }));
   fs.writeFileSync(path.join(out, `${name}.ndjson`), events.map((e) => JSON.stringify(e)).join('\n') + '\n');

@@ -8,7 +8,7 @@ set -euo pipefail
 as_root "$0" "$@"
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Real agents for the end-to-end tests (Claude Code releases, Gemini CLI), into ~/.cache/agentsight
+# Real agents for the end-to-end tests (Claude Code releases, Gemini CLI, Codex CLI and Copilot CLI releases), into ~/.cache/agentsight
 bash scripts/fetch-test-agents.sh
 # Debian 11/12 chroots: the prebuilt addon is built in one, the packed package installed in the others
 bash scripts/chroots.sh ensure >/dev/null

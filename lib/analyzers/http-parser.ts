@@ -52,6 +52,22 @@ export class HttpParser implements Analyzer {
     return { ...this.ctx.counters, connections: this.conns.size, buffered_bytes: this.bufferedBytes() };
   }
 
+  /** The counters that say something was left out, when not zero (the `lost` of the stats event). */
+  lost(): Record<string, number> {
+    const c = this.ctx.counters;
+    const out: Record<string, number> = {};
+    for (const k of [
+      'unanswered_requests_dropped',
+      'bodies_truncated',
+      'body_bytes_dropped',
+      'bytes_discarded',
+      'websocket_messages_truncated',
+      'websocket_bytes_dropped',
+    ] as const)
+      if (c[k]) out[k] = c[k];
+    return out;
+  }
+
   /** Bytes held right now: undecided input of every stream + stored bodies and raw copies. */
   bufferedBytes(): number {
     return this.ctx.stored + this.conns.bufferedBytes();
@@ -81,7 +97,7 @@ export class HttpParser implements Analyzer {
     return this.ctx.collect(() => {
       const when = last ?? this.ctx.cursor?.event;
       this.conns.closeAll(when);
-      if (this.ctx.config.emitStats) this.ctx.pass(statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats() }, when));
+      if (this.ctx.config.emitStats) this.ctx.pass(statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats(), lost: this.lost() }, when));
     });
   }
 

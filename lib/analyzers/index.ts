@@ -34,6 +34,7 @@ export type { MergedContent, MergedToolCall, MergedUsage, SseApi, SseProvider } 
 export { parseExpr, printExpr } from '../filter/expr';
 export type { Expr, Op } from '../filter/expr';
 export { httpDialect, sslDialect } from '../filter/dialects';
-export { redactText, isSecretHeader } from '../redact/rules';
+export { redactText, isSecretHeader, findSecrets } from '../redact/rules';
+export type { ExposureData, ExposureWhere } from '../redact/exposure';
 export { renderHttp, renderSse, renderHttpEvent } from '../render/http';
 export type { RenderOptions } from '../render/http';

@@ -17,14 +17,15 @@
  * the process events (AgentRunner's global analyzers).
  */
 import type { Analyzer, AnalyzerContext } from '../core/analyzer';
-import { derivedEvent, type Event } from '../core/event';
+import { derivedEvent, statsEvent, type Event } from '../core/event';
 import { detectRequest, otelProviderName, type ApiId, type Provider } from '../providers';
 import type { LlmMessage, LlmRequest, LlmResponse, LlmToolCall, TokenUsage } from '../providers/types';
 import { errorOf, isObj, str, toolCall } from '../providers/util';
 import { StreamMerger } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
 import { MessageCalls, type CallOutcome } from './llm-messages';
-import { ToolLinker } from './tool-links';
+import { PendingExchanges, requestRef, type PendingCounters, type PendingEntry, type PendingLimits, type RequestRef } from './llm-pending';
+import { ToolLinker, type ToolLinkCounters } from './tool-links';
 import type { CallCost } from '../cost/cost';
 
 /** The API of a call: the provider id. */
@@ -85,6 +86,29 @@ export interface LlmAnalyzerOptions {
   linkWindowMs?: number;
   /** Characters kept per message / text field (default 1 MiB). */
   maxTextChars?: number;
+  /** Requests waiting for their answers: how long and how many (./llm-pending). */
+  pending?: PendingLimits;
+  /** Emit a final `stats` event with the analyzer's counters when the input ends. Default true. */
+  emitStats?: boolean;
+}
+
+/** Counters of the LLM analyzer (its final `stats` event). */
+export interface LlmAnalyzerStats extends PendingCounters, ToolLinkCounters {
+  /** LLM_CALL events */
+  calls: number;
+  /** EXEC events linked to a tool call */
+  linked_execs: number;
+  /** requests never answered, whatever the reason (the sum of the requests_* counters and websocket_calls_dropped) */
+  unanswered: number;
+  /** requests whose body was not JSON */
+  unparsed_bodies: number;
+  /** calls over a WebSocket forgotten with their connection (beyond the connections followed at once) */
+  websocket_calls_dropped: number;
+  /** requests waiting now, and the bytes of their bodies */
+  pending: number;
+  pending_bytes: number;
+  /** tool calls waiting for their exec now */
+  tool_calls_waiting: number;
 }
 
 function parseBody(d: Record<string, unknown>): unknown {
@@ -97,10 +121,11 @@ function parseBody(d: Record<string, unknown>): unknown {
   }
 }
 
-interface Pending {
+interface Pending extends PendingEntry {
   /** assigned when the request is seen, so tool calls can be linked while the answer still streams */
   callId: string;
-  req: Event;
+  req: RequestRef;
+  bodyBytes: number;
   provider: Provider;
   /**
    * Incremental view of a streamed answer: tool calls become known as soon as
@@ -122,8 +147,6 @@ interface Pending {
 interface Outcome extends CallOutcome {
   status: number | null;
 }
-
-const MAX_PENDING = 1024;
 
 const isEventStream = (d: Record<string, unknown>) => String(d.content_type ?? '').includes('text/event-stream');
 const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
@@ -148,12 +171,12 @@ function fromMerged(d: Record<string, unknown>): LlmResponse {
 
 export class LlmAnalyzer implements Analyzer {
   readonly name = 'llm';
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending: PendingExchanges<Pending>;
   private readonly links: ToolLinker;
   private calls = 0;
   private readonly maxText: number;
-  /** Counters: calls, tool links, requests never answered */
-  readonly stats = { calls: 0, linked_execs: 0, unanswered: 0, unparsed_bodies: 0 };
+  private readonly emitStats: boolean;
+  private readonly counters = { calls: 0, linked_execs: 0, unparsed_bodies: 0 };
   /** Calls over the messages of a connection (WebSocket). */
   private readonly messages = new MessageCalls<Pending & { terminal: boolean }>({
     open: (e, provider, body, link) => this.openMessageCall(e, provider, body, link),
@@ -164,27 +187,71 @@ export class LlmAnalyzer implements Analyzer {
   constructor(opts: LlmAnalyzerOptions = {}) {
     this.links = new ToolLinker((opts.linkWindowMs ?? 600_000) * 1e6);
     this.maxText = opts.maxTextChars ?? 1 << 20;
+    this.pending = new PendingExchanges(opts.pending);
+    this.emitStats = opts.emitStats ?? true;
+  }
+
+  /** Counters and what is held now. */
+  get stats(): LlmAnalyzerStats {
+    const p = this.pending.counters;
+    const ws = this.messages.droppedCalls;
+    return {
+      ...this.counters,
+      unanswered: p.requests_expired + p.requests_process_exited + p.requests_evicted + p.requests_unanswered_at_end + ws,
+      ...p,
+      websocket_calls_dropped: ws,
+      ...this.links.counters,
+      pending: this.pending.size,
+      pending_bytes: this.pending.bytes,
+      tool_calls_waiting: this.links.waiting,
+    };
+  }
+
+  /** The counters that say something was left out, when not zero (the `lost` of the stats event). */
+  lost(): Record<string, number> {
+    const s = this.stats;
+    const out: Record<string, number> = {};
+    for (const k of [
+      'requests_expired',
+      'requests_process_exited',
+      'requests_evicted',
+      'requests_unanswered_at_end',
+      'websocket_calls_dropped',
+      'tool_calls_dropped',
+    ] as const)
+      if (s[k]) out[k] = s[k];
+    return out;
   }
 
   async *process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
     let last: Event | undefined;
     for await (const e of input) {
       last = e;
+      if (typeof e.mono_ns === 'number') this.pending.sweep(e.mono_ns);
       if (e.source === 'process') {
-        if (this.links.onProcess(e)) this.stats.linked_execs++;
+        if (this.links.onProcess(e)) this.counters.linked_execs++;
+        if (e.data.event === 'EXIT' && typeof e.mono_ns === 'number') this.pending.exited(e.pid, e.mono_ns);
         yield e;
         continue;
       }
-      yield e;
       if (e.source === 'websocket') {
+        yield e;
         yield* this.messages.onEvent(e);
         continue;
       }
+      // a request is registered before it is passed on, so what follows can ask for its call (callIdFor)
       const llm = this.onEvent(e);
+      yield e;
       if (llm) yield llm;
     }
     yield* this.messages.finish(last);
-    this.stats.unanswered += this.pending.size + this.messages.droppedCalls;
+    this.pending.end();
+    if (this.emitStats) yield statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats, lost: this.lost() }, last);
+  }
+
+  /** The call_id of the llm event an HTTP exchange (connection, request number) is waiting for, if any. */
+  callIdFor(connId: string, seq: number): string | null {
+    return this.pending.peek(`${connId}#${seq}`)?.callId ?? null;
   }
 
   private clip(s: string): string {
@@ -199,11 +266,11 @@ export class LlmAnalyzer implements Analyzer {
       return null;
     }
     const key = `${d.conn_id}#${d.seq}`;
-    const p = this.pending.get(key);
+    const p = this.pending.get(key, e.mono_ns ?? 0);
     if (!p) return null;
     if (e.source === 'sse') {
       if (d.type !== 'merged') return null;
-      this.pending.delete(key);
+      this.pending.take(key);
       const incomplete = d.end_reason !== 'terminal' && d.end_reason !== 'end_of_body' ? String(d.end_reason) : undefined;
       return this.build(e, p, fromMerged(d), {
         status: numberOrNull(d.status_code),
@@ -214,6 +281,8 @@ export class LlmAnalyzer implements Analyzer {
     }
     switch (d.type) {
       case 'response_headers':
+        p.answered = true;
+        p.exitDeadlineNs = undefined;
         if (isEventStream(d)) {
           p.streamedResponse = true;
           p.early = { parser: new SseParser(), merger: new StreamMerger(p.path), registered: new Set() };
@@ -228,10 +297,10 @@ export class LlmAnalyzer implements Analyzer {
           // the merged stream (sse event) carries the answer; keep the status for an error without a stream
           p.streamedResponse = true;
           if (status === null || status < 400) return null;
-          this.pending.delete(key);
+          this.pending.take(key);
           return this.build(e, p, p.provider.parseResponse(parseBody(d)), { status, latency: numberOrNull(d.latency_ms), ttfc: numberOrNull(d.ttfb_ms) });
         }
-        this.pending.delete(key);
+        this.pending.take(key);
         const incomplete = d.incomplete ? String(d.incomplete_reason ?? 'incomplete') : undefined;
         return this.build(e, p, p.provider.parseResponse(parseBody(d)), {
           status,
@@ -252,19 +321,22 @@ export class LlmAnalyzer implements Analyzer {
     const json = () => (body ??= { v: parseBody(d) }).v;
     const det = detectRequest({ method, path, host, json });
     if (!det) return;
-    if (json() === undefined) this.stats.unparsed_bodies++;
+    if (json() === undefined) this.counters.unparsed_bodies++;
     const parsed = det.provider.parseRequest(json());
     if (det.model && !parsed.model) parsed.model = det.model;
     if (det.stream !== undefined) parsed.stream = det.stream;
-    if (this.pending.size >= MAX_PENDING) {
-      const first = this.pending.keys().next().value as string;
-      this.pending.delete(first);
-      this.stats.unanswered++;
-    }
     this.calls++;
-    this.pending.set(`${d.conn_id}#${d.seq}`, {
+    const req = requestRef(e);
+    const bodyBytes = typeof d.body === 'string' ? d.body.length : 0;
+    this.pending.add(`${d.conn_id}#${d.seq}`, {
+      connId: req.conn_id,
+      pid: e.pid,
+      bytes: bodyBytes,
+      bodyBytes,
+      lastNs: e.mono_ns ?? 0,
+      answered: false,
       callId: `llm-${e.pid}-${this.calls}`,
-      req: e,
+      req,
       provider: det.provider,
       parsed,
       host,
@@ -282,12 +354,18 @@ export class LlmAnalyzer implements Analyzer {
     body: unknown,
     link: { connId: string; httpSeq: number; index: number; host: string | null; path: string },
   ) {
-    if (body === undefined) this.stats.unparsed_bodies++;
+    if (body === undefined) this.counters.unparsed_bodies++;
     this.calls++;
     const merger = new StreamMerger(link.path);
     return {
+      connId: link.connId,
+      pid: e.pid,
+      bytes: 0,
+      bodyBytes: 0,
+      lastNs: e.mono_ns ?? 0,
+      answered: true,
       callId: `llm-${e.pid}-${this.calls}`,
-      req: e,
+      req: requestRef(e),
       provider,
       parsed: provider.parseRequest(body),
       host: link.host,
@@ -304,7 +382,7 @@ export class LlmAnalyzer implements Analyzer {
   }
 
   private build(at: Event, p: Pending, r: LlmResponse, o: Outcome): Event {
-    this.stats.calls++;
+    this.counters.calls++;
     const req = p.req;
     const u = r.usage;
     const hostPort = (p.host ?? '').split(':');
@@ -332,8 +410,8 @@ export class LlmAnalyzer implements Analyzer {
       usage: u,
       latency_ms: o.latency,
       time_to_first_chunk_ms: o.ttfc,
-      conn_id: p.link?.connId ?? String(req.data.conn_id),
-      http_seq: p.link?.httpSeq ?? Number(req.data.seq),
+      conn_id: p.link?.connId ?? req.conn_id,
+      http_seq: p.link?.httpSeq ?? req.seq,
     };
     if (p.link) data.websocket_index = p.link.index;
     if (hostPort[1]) data['server.port'] = Number(hostPort[1]);
@@ -375,6 +453,7 @@ export class LlmAnalyzer implements Analyzer {
       return;
     }
     this.feedEvents(p, e, events);
+    this.pending.resize(p, p.bodyBytes + (early.parser?.bufferedChars ?? 0) + early.merger.bufferedChars);
   }
 
   /** Merge stream events of an answer, registering each tool call as soon as it is complete. */

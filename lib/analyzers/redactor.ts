@@ -1,32 +1,65 @@
 /**
- * Redactor: masks credentials before anything is printed, written or sent.
+ * Redactor: masks credentials before anything is printed, written or sent,
+ * and says when a request to an LLM API carried one (`exposure` events).
  * On by default; `--disable-auth-removal` leaves it out of the chain.
  *
- * - ssl events: the plaintext bytes are masked length-preservingly (see
- *   lib/redact/rules.ts), per connection and direction, with the end of the
- *   previous call kept so a secret split across two TLS calls is still found.
- *   Because lengths do not change, HTTP framing survives and HttpParser can
- *   run after it: everything it derives is then clean.
- * - http and sse events: header values of credential headers become
- *   "[REDACTED]"; every other string (paths, bodies, merged text, tool-call
- *   arguments) is masked like text; JSON keys named like secrets lose their
- *   value.
- * - any other event (process argv, ...): strings are masked like text.
+ * It runs where the last text is made: after HttpParser, SseProcessor and
+ * (in `agent`/`record`) LlmAnalyzer, before any sink (lib/analyzers/chains.ts,
+ * lib/session/agent.ts), so it sees every event that leaves the pipeline:
+ *
+ * - ssl events: the plaintext bytes are masked length-preservingly per
+ *   connection and direction (lib/redact/raw.ts: secrets split across TLS
+ *   calls, broken by chunk framing, streamed in JSON deltas; bytes of
+ *   compressed bodies replaced);
+ * - http events: credential header values become "[REDACTED]", bodies and
+ *   raw copies are masked (lib/redact/fields.ts), body chunks as a stream
+ *   per response;
+ * - every other event (sse, llm, process, ...): every string is masked like
+ *   text, a field named like a secret loses its value; an EXEC's argv is
+ *   read as one command line and its full_command rebuilt from it.
  *
  * Events without secrets are passed on as they are (same object); events
  * with secrets are copied, never modified in place.
  */
 import type { Analyzer } from '../core/analyzer';
-import type { Event } from '../core/event';
+import { exposureEvent, type Event } from '../core/event';
 import { attachPayload, encodePayload, sslPayload } from '../core/payload';
-import { applyRanges, findSecrets, isSecretHeader, isSecretKey, maskOf, OpenSecret, Range, redactText } from '../redact/rules';
+import { redactArgv } from '../redact/argv';
+import { requestExposures, type ExposureData } from '../redact/exposure';
+import { FieldMasker, isRecord, REDACTED } from '../redact/fields';
+import { applyRanges } from '../redact/mask';
+import { RawStreams, type Direction } from '../redact/raw';
+import { SseDeltaView } from '../redact/sse-view';
+import { TextStream } from '../redact/stream';
+import type { Finding, Range } from '../redact/types';
+import { mediaType } from '../http/util';
 
 /** Options of the redactor. */
 export interface RedactorOptions {
-  /** Bytes of the previous TLS call kept per connection direction to catch split secrets. Default 512. */
+  /**
+   * Which events it masks: `all` (default), `ssl` (only raw TLS data, for a
+   * chain whose parsed events are masked further on), `parsed` (all but ssl).
+   */
+  scope?: 'all' | 'ssl' | 'parsed';
+  /** Characters of the previous TLS call (or body chunk) kept per stream to catch split secrets. Default 512. */
   carryBytes?: number;
-  /** Connection directions remembered at once. Default 4096. */
+  /** Connections (and streamed bodies) remembered at once. Default 2048. */
   maxStreams?: number;
+  /**
+   * TLS bytes that cannot be searched where they are: compressed bodies
+   * (gzip, br, zstd, deflate; also compressed WebSocket messages and HTTP/2
+   * streams) decompress to whatever they hold, and an HTTP/2 header block cut
+   * by the end of a TLS call cannot be decoded in time. `replace` overwrites
+   * them with "*" (and says so in the event: `compressed_bytes_masked`);
+   * `keep` (the default of a Redactor built alone) leaves them, for a chain
+   * that parses HTTP after the redactor. The chains the CLI builds place the
+   * redactor after the parser and replace them.
+   */
+  unsearchable?: 'replace' | 'keep';
+  /** Emit `exposure` events for secrets in requests to LLM APIs. Default true. */
+  exposures?: boolean;
+  /** The llm call_id of an HTTP exchange, when an LlmAnalyzer before the redactor knows it. */
+  callIdFor?: (connId: string, seq: number) => string | null;
 }
 
 /** Counters of the redactor. */
@@ -34,186 +67,255 @@ export interface RedactorStats {
   events_seen: number;
   events_redacted: number;
   ssl_bytes_masked: number;
+  compressed_bytes_masked: number;
   header_values_redacted: number;
   strings_redacted: number;
+  bodies_omitted: number;
+  exposures: number;
+  provider_auth: number;
 }
 
-interface Carry {
-  tail: string;
-  open: OpenSecret;
+interface ChunkStream {
+  text: TextStream;
+  sse: SseDeltaView | null;
+  /** What was masked in the chunks, in body offsets (for the response event's whole body), null beyond a bound. */
+  masked: Range[] | null;
 }
 
-const REDACTED = '[REDACTED]';
+const MAX_KNOWN_RANGES = 4096;
 
-/** Masks API keys, tokens, cookies and passwords in every event. */
+/** Masks API keys, tokens, cookies, passwords and private keys in every event. */
 export class Redactor implements Analyzer {
   readonly name = 'redactor';
-  private readonly carryBytes: number;
+  private readonly scope: 'all' | 'ssl' | 'parsed';
+  private readonly carry: number;
   private readonly maxStreams: number;
-  private readonly carries = new Map<string, Carry>();
-  private readonly counters: RedactorStats = { events_seen: 0, events_redacted: 0, ssl_bytes_masked: 0, header_values_redacted: 0, strings_redacted: 0 };
+  private readonly keepUnsearchable: boolean;
+  private readonly reportExposures: boolean;
+  private readonly callIdFor: ((connId: string, seq: number) => string | null) | null;
+  private readonly raw: RawStreams;
+  private readonly fields = new FieldMasker();
+  /** Streamed bodies (conn#seq): event stream or not, and the stream scanner of their chunks. */
+  private readonly chunks = new Map<string, ChunkStream | boolean>();
+  private queued: Event[] = [];
+  private readonly counters = {
+    events_seen: 0,
+    events_redacted: 0,
+    ssl_bytes_masked: 0,
+    compressed_bytes_masked: 0,
+    exposures: 0,
+    provider_auth: 0,
+  };
 
   constructor(options: RedactorOptions = {}) {
-    this.carryBytes = options.carryBytes ?? 512;
-    this.maxStreams = options.maxStreams ?? 4096;
+    this.scope = options.scope ?? 'all';
+    this.carry = options.carryBytes ?? 512;
+    this.maxStreams = options.maxStreams ?? 2048;
+    this.keepUnsearchable = options.unsearchable !== 'replace';
+    this.reportExposures = options.exposures ?? true;
+    this.callIdFor = options.callIdFor ?? null;
+    this.raw = new RawStreams(this.carry, this.maxStreams);
   }
 
   /** Counters. */
   stats(): RedactorStats {
-    return { ...this.counters };
+    return { ...this.counters, ...this.fields.counters };
   }
 
   async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
     for await (const e of input) {
       yield this.redact(e);
+      if (this.queued.length) {
+        const q = this.queued;
+        this.queued = [];
+        yield* q;
+      }
     }
+  }
+
+  /** Exposure events made by redact() since the last call (process() yields them after their request). */
+  takeExposures(): Event[] {
+    const q = this.queued;
+    this.queued = [];
+    return q;
   }
 
   /** The event with its secrets masked (the same object when it has none). */
   redact(e: Event): Event {
     this.counters.events_seen++;
     let out: Event;
-    if (e.source === 'ssl') out = this.redactSsl(e);
-    else if (e.source === 'http' || e.source === 'sse') out = this.redactParsed(e);
+    if (e.source === 'ssl') out = this.scope === 'parsed' ? e : this.redactSsl(e);
+    else if (this.scope === 'ssl') out = e;
+    else if (e.source === 'http') out = this.redactHttp(e);
+    else if (e.source === 'process' && (e.data as { event?: unknown }).event === 'EXEC') out = this.redactExec(e);
     else out = this.redactGeneric(e);
     if (out !== e) this.counters.events_redacted++;
     return out;
   }
 
   private redactSsl(e: Event): Event {
-    const d = e.data as { function?: unknown; conn_id?: unknown; data?: unknown; data_encoding?: unknown };
+    const d = e.data as { function?: unknown; conn_id?: unknown; data?: unknown; truncated?: unknown; bytes_lost?: unknown };
+    const dir: Direction | null = d.function === 'WRITE/SEND' ? 'write' : d.function === 'READ/RECV' ? 'read' : null;
     const bytes = sslPayload(e);
-    if (bytes.length === 0) return e;
-    const key = `${typeof d.conn_id === 'string' ? d.conn_id : e.pid}|${String(d.function)}`;
-    const carry = this.carries.get(key) ?? { tail: '', open: null };
+    if (dir === null || bytes.length === 0) return e;
+    const conn = typeof d.conn_id === 'string' && d.conn_id ? d.conn_id : `${e.pid}:unknown`;
+    const lost = d.truncated === true ? (typeof d.bytes_lost === 'number' && d.bytes_lost > 0 ? d.bytes_lost : null) : undefined;
+    const r = this.raw.push(conn, dir, bytes, lost);
+    const compressed = this.keepUnsearchable ? [] : r.compressed;
+    if (r.ranges.length === 0 && compressed.length === 0 && r.rewrites.length === 0) return e;
     const text = bytes.toString('latin1');
-    const ranges: Range[] = [];
-    // A secret value left open by the previous call continues here up to its end.
-    if (carry.open) {
-      const end = continuationEnd(text, carry.open);
-      if (end > 0) ranges.push({ start: 0, end });
+    const out = Buffer.from(r.ranges.length ? applyRanges(text, r.ranges) : text, 'latin1');
+    for (const w of r.rewrites) w.bytes.copy(out, w.start);
+    let hidden = 0;
+    for (const c of compressed) {
+      out.fill(0x2a, c.start, c.end);
+      hidden += c.end - c.start;
     }
-    const joined = carry.tail + text;
-    const found = findSecrets(joined);
-    const shift = carry.tail.length;
-    for (const r of found.ranges) {
-      if (r.end <= shift) continue;
-      ranges.push({ start: Math.max(0, r.start - shift), end: r.end - shift });
-    }
-    const stillOpen = carry.open && continuationEnd(text, carry.open) === text.length ? carry.open : null;
-    this.remember(key, { tail: this.carryBytes > 0 ? joined.slice(-this.carryBytes) : '', open: found.open ?? stillOpen });
-    if (ranges.length === 0) return e;
-    const masked = applyRanges(text, ranges);
-    const out = Buffer.from(masked, 'latin1');
     let n = 0;
     for (let i = 0; i < out.length; i++) if (out[i] !== bytes[i]) n++;
     if (n === 0) return e;
     this.counters.ssl_bytes_masked += n;
+    this.counters.compressed_bytes_masked += hidden;
     const data: Record<string, unknown> = { ...e.data };
     if (typeof d.data === 'string') Object.assign(data, encodePayload(out));
+    if (hidden) data.compressed_bytes_masked = hidden;
     const copy: Event = { ...e, data };
     attachPayload(copy, out);
     return copy;
   }
 
-  private remember(key: string, c: Carry): void {
-    this.carries.delete(key);
-    this.carries.set(key, c);
-    if (this.carries.size > this.maxStreams) this.carries.delete(this.carries.keys().next().value as string);
-  }
-
-  private redactParsed(e: Event): Event {
+  private redactHttp(e: Event): Event {
     const d = e.data as Record<string, unknown>;
-    let changed = false;
+    const key = `${String(d.conn_id)}#${String(d.seq)}`;
+    if (d.type === 'response_headers') this.remember(key, mediaType(d.content_type as string) === 'text/event-stream');
+    if (d.type === 'body_chunk') return this.redactChunk(e, d, key);
+    let known: Range[] | null = null;
+    if (d.type === 'response') {
+      // a streamed body's chunks were searched as a stream: what they held is known
+      const s = this.chunks.get(key);
+      if (d.streamed === true && s && typeof s !== 'boolean' && s.masked && d.body_encoding !== 'base64' && typeof d.content_encoding !== 'string')
+        known = s.masked;
+      this.chunks.delete(key);
+    }
     const data: Record<string, unknown> = {};
+    let changed = false;
+    const sse = d.type === 'response' && mediaType(d.content_type as string) === 'text/event-stream';
+    const parts = d.type === 'request' || d.type === 'response' ? this.fields.bodyFields(d, sse, known) : null;
+    const bodies = parts?.changes ?? {};
+    if (d.type === 'request' && d.role !== 'server' && this.reportExposures) this.exposuresOf(e, d, parts?.findings ?? []);
     for (const [k, v] of Object.entries(d)) {
       let nv: unknown;
-      if (k === 'headers' && isRecord(v)) nv = this.redactHeaders(v);
-      else if ((k === 'body' || k === 'data' || k === 'raw') && typeof v === 'string' && d[`${k}_encoding`] === 'base64') nv = v;
-      else if (k === 'excerpt_hex') nv = v;
-      else nv = this.walk(v, k);
+      if (k in bodies) nv = bodies[k];
+      else if (k === 'headers' && isRecord(v)) nv = this.fields.headers(v);
+      else if (k === 'body' || k === 'raw' || k === 'raw_encoding' || k === 'excerpt_hex') nv = v;
+      else nv = this.fields.walk(v, k, k === 'excerpt_text');
       if (nv !== v) changed = true;
       data[k] = nv;
+    }
+    for (const k of Object.keys(bodies)) {
+      if (!(k in d)) {
+        data[k] = bodies[k];
+        changed = true;
+      }
     }
     if (!changed) return e;
     if (typeof d.excerpt_text === 'string' && data.excerpt_text !== d.excerpt_text) data.excerpt_hex = REDACTED;
     return { ...e, data };
   }
 
-  private redactHeaders(h: Record<string, unknown>): Record<string, unknown> {
-    let changed = false;
-    const out: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(h)) {
-      if (typeof value === 'string' && isSecretHeader(name) && value !== REDACTED && !/^\*+$|^\[REDACTED\]\**$/.test(value)) {
-        out[name] = REDACTED;
-        this.counters.header_values_redacted++;
-        changed = true;
-      } else {
-        const nv = this.walk(value, name);
-        if (nv !== value) changed = true;
-        out[name] = nv;
-      }
+  /** Remember whether the streamed body of an exchange is an event stream (bounded). */
+  private remember(key: string, sse: boolean): void {
+    this.chunks.delete(key);
+    this.chunks.set(key, sse);
+    if (this.chunks.size > this.maxStreams) this.chunks.delete(this.chunks.keys().next().value as string);
+  }
+
+  /** A body chunk: masked as the next piece of its body's stream (secrets split across chunks, streamed deltas). */
+  private redactChunk(e: Event, d: Record<string, unknown>, key: string): Event {
+    let s = this.chunks.get(key);
+    if (s === undefined || typeof s === 'boolean') {
+      const stream: ChunkStream = { text: new TextStream(this.carry), sse: s === true ? new SseDeltaView() : null, masked: [] };
+      this.chunks.delete(key);
+      this.chunks.set(key, stream);
+      if (this.chunks.size > this.maxStreams) this.chunks.delete(this.chunks.keys().next().value as string);
+      s = stream;
     }
-    return changed ? out : h;
+    if (typeof d.data !== 'string' || d.data === '') return e;
+    const b64 = d.data_encoding === 'base64';
+    const text = Buffer.from(d.data, b64 ? 'base64' : 'utf8').toString('latin1');
+    const ranges: Range[] = [...s.text.push(text)];
+    const offset = typeof d.offset === 'number' ? d.offset : 0;
+    if (s.sse) for (const r of s.sse.push(text, offset)) ranges.push({ start: r.start - offset, end: r.end - offset });
+    if (ranges.length === 0) return e;
+    const mine = ranges.filter((r) => r.end > 0 && r.start < text.length).map((r) => ({ start: Math.max(0, r.start), end: Math.min(text.length, r.end) }));
+    if (s.masked) {
+      for (const r of mine) s.masked.push({ start: r.start + offset, end: r.end + offset });
+      if (s.masked.length > MAX_KNOWN_RANGES) s.masked = null;
+    }
+    const masked = applyRanges(text, mine);
+    if (masked === text) return e;
+    this.fields.counters.strings_redacted++;
+    const bytes = Buffer.from(masked, 'latin1');
+    return { ...e, data: { ...d, data: b64 ? bytes.toString('base64') : bytes.toString('utf8') } };
+  }
+
+  private redactExec(e: Event): Event {
+    const d = e.data as Record<string, unknown>;
+    const rest = this.redactGeneric(e);
+    const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((a) => typeof a === 'string');
+    if (!strings(d.argv)) return rest;
+    const argv = d.argv;
+    const m = redactArgv(argv);
+    // the exact bytes of arguments that are not UTF-8 (argv_b64, one element per argument): read as one command line too
+    const bytes = strings(d.argv_b64) ? d.argv_b64.map((a) => Buffer.from(a, 'base64').toString('latin1')) : null;
+    const mb = bytes ? redactArgv(bytes) : null;
+    if (m.argv === argv && (!mb || mb.argv === bytes)) return rest;
+    this.fields.counters.strings_redacted++;
+    const data: Record<string, unknown> = { ...rest.data, argv: m.argv };
+    // full_command is argv joined: rebuilt from the masked elements, then masked as text too
+    if (typeof d.full_command === 'string')
+      data.full_command = d.full_command === argv.join(' ') ? this.fields.string(m.argv.join(' '), '') : rest.data.full_command;
+    if (mb && bytes && mb.argv !== bytes) {
+      data.argv_b64 = mb.argv.map((a) => Buffer.from(a, 'latin1').toString('base64'));
+      if (typeof d.full_command_b64 === 'string')
+        data.full_command_b64 = this.fields.string(Buffer.from(mb.argv.join(' '), 'latin1').toString('base64'), 'full_command_b64');
+    }
+    return { ...e, data };
   }
 
   private redactGeneric(e: Event): Event {
-    const data = this.walk(e.data, '');
+    // a merged answer cut at its size limit may end inside a secret
+    const data = this.fields.walk(e.data, '', e.source === 'sse' && (e.data as { content_truncated?: unknown }).content_truncated === true);
     return data === e.data ? e : { ...e, data: data as Record<string, unknown> };
   }
 
-  /** Mask strings inside any JSON-like value; returns the same value when nothing changed. */
-  private walk(v: unknown, key: string): unknown {
-    if (typeof v === 'string') {
-      if (key && isSecretKey(key) && v.length > 0 && !/^\[REDACTED\]\**$|^\*+$/.test(v)) {
-        this.counters.strings_redacted++;
-        return maskOf(v.length);
-      }
-      const r = redactText(v);
-      if (r !== v) this.counters.strings_redacted++;
-      return r;
+  /** Exposure events of a request to an LLM API (from its clear data, before it is masked). */
+  private exposuresOf(e: Event, d: Record<string, unknown>, bodyFindings: readonly Finding[]): void {
+    const headers = isRecord(d.headers) ? (d.headers as Record<string, string>) : {};
+    const base64 = d.body_encoding === 'base64';
+    const body = typeof d.body !== 'string' ? '' : base64 ? Buffer.from(d.body, 'base64').toString('utf8') : d.body;
+    const view = { method: String(d.method ?? ''), path: String(d.path ?? ''), host: (d.host as string | null) ?? null, headers, body };
+    // the body's findings are positions of its text: usable as they are only for a text body
+    const report = requestExposures(view, base64 ? undefined : bodyFindings);
+    if (!report) return;
+    this.counters.provider_auth += report.providerAuth;
+    const connId = String(d.conn_id ?? '');
+    const seq = Number(d.seq ?? -1);
+    const callId = this.callIdFor?.(connId, seq) ?? null;
+    for (const x of report.exposures) {
+      const data: ExposureData = {
+        event: 'SECRET_SENT',
+        ...x,
+        api: report.api,
+        provider: report.provider.vendor,
+        'server.address': ((d.host as string | null) ?? '').split(':')[0] || null,
+        path: this.fields.string(String(d.path ?? ''), ''),
+        conn_id: connId,
+        seq,
+        call_id: callId,
+      };
+      this.counters.exposures++;
+      this.queued.push(exposureEvent(e, e, data));
     }
-    if (Array.isArray(v)) {
-      let changed = false;
-      const out = v.map((x) => {
-        const y = this.walk(x, key);
-        if (y !== x) changed = true;
-        return y;
-      });
-      return changed ? out : v;
-    }
-    if (isRecord(v)) {
-      let changed = false;
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) {
-        const y = this.walk(x, k);
-        if (y !== x) changed = true;
-        out[k] = y;
-      }
-      return changed ? out : v;
-    }
-    return v;
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** How far a secret left open by the previous piece runs into this one. */
-function continuationEnd(text: string, open: Exclude<OpenSecret, null>): number {
-  if (open === 'line') {
-    const m = /[\r\n]/.exec(text);
-    return m ? m.index : text.length;
-  }
-  // JSON string: up to the closing quote (not escaped), never across a line end.
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (c === '"' || c === '\r' || c === '\n') return i;
-  }
-  return text.length;
 }

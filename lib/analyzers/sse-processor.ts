@@ -70,6 +70,7 @@ interface StreamState {
   seq: number;
   pid: number;
   comm: string;
+  comm_b64?: string;
   tid?: number;
   request: SseMergedData['request'];
   status: number;
@@ -114,6 +115,14 @@ export class SseProcessor implements Analyzer {
     this.emitStats = options.emitStats ?? true;
   }
 
+  /** The counters that say something was left out, when not zero (the `lost` of the stats event). */
+  lost(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.counters.by_end_reason.evicted) out.streams_evicted = this.counters.by_end_reason.evicted;
+    if (this.counters.late_chunks) out.late_chunks = this.counters.late_chunks;
+    return out;
+  }
+
   /** Counters and current memory use. */
   stats(): SseProcessorStats {
     let chars = 0;
@@ -156,7 +165,7 @@ export class SseProcessor implements Analyzer {
     const out: Event[] = [];
     for (const s of [...this.streams.values()]) this.close(s, 'end_of_input', s.lastNs, out);
     if (this.emitStats) {
-      out.push(statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats() }, this.lastEvent ?? undefined));
+      out.push(statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats(), lost: this.lost() }, this.lastEvent ?? undefined));
     }
     return out;
   }
@@ -187,6 +196,7 @@ export class SseProcessor implements Analyzer {
       seq,
       pid: e.pid,
       comm: e.comm,
+      ...(e.comm_b64 !== undefined ? { comm_b64: e.comm_b64 } : {}),
       tid,
       request: req ? { method: req.method, path: req.path, host: req.host, url: req.url } : null,
       status,

@@ -31,6 +31,23 @@ export interface CommandRun {
   tool_name?: string | null;
 }
 
+/** A secret a request to an LLM API carried (from `exposure` events; never the secret itself). */
+export interface ExposureSummary {
+  kind: string;
+  where: string;
+  field: string | null;
+  fingerprint: string;
+  /** The llm call, when known, else the HTTP exchange (conn_id#seq). */
+  call_id: string | null;
+  conn_id: string;
+  seq: number;
+  pid: number;
+  comm: string;
+  api: string;
+  /** Requests that carried it again (the same kind, place and fingerprint in the same process). */
+  count: number;
+}
+
 export interface SessionSummaryData extends Record<string, unknown> {
   event: 'SUMMARY';
   llm_calls: number;
@@ -44,12 +61,18 @@ export interface SessionSummaryData extends Record<string, unknown> {
   commands_not_listed: number;
   tool_calls_requested: number;
   tool_calls_linked: number;
+  /** Secrets sent to LLM APIs (`exposure` events), folded by kind, place, fingerprint and process. */
+  exposures: ExposureSummary[];
+  /** exposure events in all (including those beyond the kept list). */
+  exposures_total: number;
   events: Record<string, number>;
 }
 
 export interface SessionSummaryOptions {
   /** Commands kept for the summary (default 200). */
   maxCommands?: number;
+  /** Distinct exposures kept for the summary (default 100). */
+  maxExposures?: number;
   /** Emit the summary as a final `summary` event (default true). */
   emit?: boolean;
 }
@@ -69,12 +92,16 @@ export class SessionSummary implements Analyzer {
   private toolCalls = 0;
   private readonly linkedCalls = new Set<string>();
   private readonly counts: Record<string, number> = {};
+  private readonly exposures = new Map<string, ExposureSummary>();
+  private exposuresTotal = 0;
+  private readonly maxExposures: number;
   private readonly max: number;
   private readonly emitEvent: boolean;
   result: SessionSummaryData | null = null;
 
   constructor(opts: SessionSummaryOptions = {}) {
     this.max = opts.maxCommands ?? 200;
+    this.maxExposures = opts.maxExposures ?? 100;
     this.emitEvent = opts.emit ?? true;
   }
 
@@ -128,6 +155,28 @@ export class SessionSummary implements Analyzer {
       this.toolCalls += Array.isArray(d.response?.tool_calls) ? d.response.tool_calls.length : 0;
       return;
     }
+    if (e.source === 'exposure') {
+      this.exposuresTotal++;
+      const key = `${e.pid}\0${d.kind}\0${d.where}\0${d.fingerprint}`;
+      const seen = this.exposures.get(key);
+      if (seen) seen.count++;
+      else if (this.exposures.size < this.maxExposures) {
+        this.exposures.set(key, {
+          kind: String(d.kind),
+          where: String(d.where),
+          field: typeof d.field === 'string' ? d.field : null,
+          fingerprint: String(d.fingerprint),
+          call_id: typeof d.call_id === 'string' ? d.call_id : null,
+          conn_id: String(d.conn_id),
+          seq: Number(d.seq),
+          pid: e.pid,
+          comm: e.comm,
+          api: String(d.api),
+          count: 1,
+        });
+      }
+      return;
+    }
     if (e.source !== 'process') return;
     if (d.event === 'EXEC') {
       if (d.llm_call_id) this.linkedCalls.add(`${d.llm_call_id}\0${d.tool_call_id}`);
@@ -156,6 +205,8 @@ export class SessionSummary implements Analyzer {
       commands_not_listed: this.notListed,
       tool_calls_requested: this.toolCalls,
       tool_calls_linked: this.linkedCalls.size,
+      exposures: [...this.exposures.values()].map((x) => ({ ...x })),
+      exposures_total: this.exposuresTotal,
       events: { ...this.counts },
     };
   }
@@ -178,6 +229,16 @@ export function summaryText(s: SessionSummaryData): string[] {
   }
   if (s.llm_calls > 0) out.push(`cost: ${formatUsd(s.cost_usd)}${s.unpriced_calls ? ` (${s.unpriced_calls} call(s) without a price not included)` : ''}`);
   out.push(`tool calls requested: ${s.tool_calls_requested}, linked to commands: ${s.tool_calls_linked}`);
+  const exposures = s.exposures ?? [];
+  if (s.exposures_total) {
+    out.push(`secrets sent to LLM APIs: ${s.exposures_total} (masked in the output; the calls' own API keys are not counted)`);
+    for (const x of exposures.slice(0, 20)) {
+      const call = x.call_id ?? `${x.conn_id}#${x.seq}`;
+      const times = x.count > 1 ? ` (${x.count} requests)` : '';
+      out.push(`  ${x.kind} in ${x.where}${x.field ? ` ${x.field}` : ''} of ${call}, ${x.comm}[${x.pid}], fingerprint ${x.fingerprint}${times}`);
+    }
+    if (exposures.length > 20) out.push(`  … and ${exposures.length - 20} more`);
+  }
   out.push(`commands run: ${s.commands.length + s.commands_not_listed}`);
   for (const c of s.commands.slice(0, 50)) {
     const status = c.signal ? `killed by ${c.signal}` : c.exit_code === undefined ? 'running' : `exit ${c.exit_code}`;

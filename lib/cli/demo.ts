@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { startStandin } from '../standin';
 import { UsageError } from '../core/errors';
 import type { Event } from '../core/event';
+import type { Analyzer } from '../core/analyzer';
 import { runRecord } from './record';
 import type { DemoOptions, FileOutputOptions, RecordCliOptions } from '../config/options';
 import type { SessionIo } from '../session/run';
@@ -21,7 +22,7 @@ import { buildReport, reportText } from '../report';
 
 const REPO = path.resolve(__dirname, '..', '..');
 
-export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOptions, io: SessionIo): Promise<number> {
+export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOptions, io: SessionIo, otlp: Analyzer | null = null): Promise<number> {
   const agent = o.agent ?? 'python';
   const provider = o.provider ?? 'anthropic';
   const script = path.join(REPO, 'demo', agent === 'node' ? 'agent.js' : 'agent.py');
@@ -42,7 +43,7 @@ export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOpti
     const logger = await openFileLogger({ ...o, output: file });
     const prices = Prices.load(o.prices);
     const r = await runRecord(command, { live: o.live ?? true, quiet: o.quiet, statsIntervalMs: o.statsIntervalMs, prices }, io, {
-      sinks: logger ? [logger] : [],
+      sinks: [...(otlp ? [otlp] : []), ...(logger ? [logger] : [])],
       file: logger?.path ?? null,
       launch: { env: { ...process.env, ...standin.env(), NO_PROXY: '127.0.0.1,localhost' }, asInvokingUser: true },
       onEvent: (e) => {

@@ -18,8 +18,11 @@ import { fromFlags, mergeFlags, parseFlags, toYargs, type FlagValues, type Optio
 import {
   AGENT_OPTIONS,
   ANALYSIS_OPTIONS,
+  CONFIG_OPTIONS,
   DEMO_OPTIONS,
+  EXPORT_OPTIONS,
   FILE_OPTIONS,
+  OTLP_OPTIONS,
   OUTPUT_OPTIONS,
   PRICE_OPTIONS,
   PROCESS_OPTIONS,
@@ -36,19 +39,24 @@ import {
   type ChainOptions,
   type ConsoleOptions,
   type DemoOptions,
+  type ExportCliOptions,
   type FileOutputOptions,
+  type OtlpOptions,
   type RecordCliOptions,
   type ReportCliOptions,
   type UiCliOptions,
   type UiSessionOptions,
 } from '../config/options';
+import { givenFlags, loadConfigFile, withConfigFile } from '../config/file';
 import { Prices } from '../cost/prices';
+import { resolveOtlp } from '../otel/config';
+import { OtlpSink } from '../otel/sink';
 import { buildReport, renderReport } from '../report';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
 import { buildAgent } from '../session/agent';
-import { EXIT_OUTPUT_FAILED, outputFailed, runSession, summaryLines, type SessionIo } from '../session/run';
+import { EXIT_OUTPUT_FAILED, outputFailed, runSession, sinkReports, summaryLines, type SessionIo } from '../session/run';
 import { openFileLogger, type FileLogger } from '../sinks/file-logger';
 import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
@@ -56,6 +64,7 @@ import type { SslTracerOptions } from '../tracers/ssl-tracer';
 import { runDemo } from './demo';
 import { printable, printableLines, writeLine } from '../render/safe-text';
 import { openDefaultRecordFile, runRecord } from './record';
+import { runExport } from './export';
 import { runUi, sessionUi } from './ui';
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
@@ -89,17 +98,26 @@ interface Outputs {
   stdoutClosed: AbortSignal;
 }
 
-async function outputs(o: ConsoleAndFile, io: SessionIo): Promise<Outputs> {
+/** The OTLP sink, when --otlp or --otlp-endpoint asks for one (first among the sinks: its stats events reach the file and the console). */
+export function otlpSink(o: OtlpOptions & { statsIntervalMs?: number }, io: SessionIo, metrics = true): OtlpSink | null {
+  const cfg = resolveOtlp(o, process.env, metrics);
+  if (!cfg) return null;
+  return new OtlpSink(cfg, { statsIntervalMs: o.statsIntervalMs ?? 10_000, onNotice: (m) => writeLine(io.stderr, `agentsight: ${m}`) });
+}
+
+async function outputs(o: ConsoleAndFile & OtlpOptions, io: SessionIo): Promise<Outputs> {
+  const otlp = otlpSink(o, io);
   const file = await openFileLogger(o);
   const closed = new AbortController();
   const console = new OutputAnalyzer({ stream: io.stdout, format: o.format ?? 'auto', quiet: o.quiet ?? false, onBroken: () => closed.abort() });
-  return { sinks: [...(file ? [file] : []), console], file, stdoutClosed: closed.signal };
+  return { sinks: [...(otlp ? [otlp] : []), ...(file ? [file] : []), console], file, stdoutClosed: closed.signal };
 }
 
 async function runWithSummary(runner: Runner, io: SessionIo, out: Outputs, before: () => string[] = () => []): Promise<number> {
   runner.validate();
   const r = await runSession(runner, io, { signal: out.stdoutClosed, sinks: out.sinks });
   for (const l of before()) writeLine(io.stderr, `agentsight: ${l}`);
+  for (const l of sinkReports(out.sinks)) writeLine(io.stderr, `agentsight: ${l}`);
   for (const l of summaryLines(r)) writeLine(io.stderr, l);
   return outputFailed(r.losses) ? EXIT_OUTPUT_FAILED : 0;
 }
@@ -143,16 +161,28 @@ const sslCommand: CommandSpec<SslTracerOptions & Partial<ChainOptions> & Console
   },
 };
 
-const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile & UiSessionOptions> = {
+const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile & UiSessionOptions & OtlpOptions> = {
   name: 'agent',
   describe: 'Watch agents: TLS (HTTP, streamed answers, LLM calls) and processes under one selection',
-  options: { ...SELECTION_OPTIONS, ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS, ...UI_SESSION_OPTIONS },
+  options: {
+    ...SELECTION_OPTIONS,
+    ...AGENT_OPTIONS,
+    ...ANALYSIS_OPTIONS,
+    ...PRICE_OPTIONS,
+    ...FILE_OPTIONS,
+    ...OUTPUT_OPTIONS,
+    ...UI_SESSION_OPTIONS,
+    ...OTLP_OPTIONS,
+    ...CONFIG_OPTIONS,
+  },
   examples: [
     ['$0 agent --comm python', 'python* processes and everything they start'],
     ['$0 agent --pid 1234 --ssl-uid 1000 --http-filter "POST /api"', 'one agent, filtered'],
     ['$0 agent --process false', 'TLS only'],
     ['$0 agent --output /var/log/agent.ndjson --quiet', 'to a file only'],
     ['$0 agent --comm claude -o session.ndjson --ui --quiet', 'watched in the browser'],
+    ['$0 agent --container 3f2a9c --otlp-endpoint http://collector:4318 --quiet', "one container's agents, as OpenTelemetry traces"],
+    ['$0 agent --config /etc/agentsight/agent.json', 'as a service, options from a file'],
   ],
   async run(o, io) {
     const out = await outputs(o, io);
@@ -164,23 +194,34 @@ const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile & UiSessionOptions
   },
 };
 
-const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOptions & UiSessionOptions> = {
+const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOptions & UiSessionOptions & OtlpOptions> = {
   name: 'record',
   usage: '$0 record [options] -- <command> [args...]',
   describe: 'Launch a command and trace it and all its descendants from its first instruction',
-  options: { ...AGENT_OPTIONS, ...ANALYSIS_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS, ...UI_SESSION_OPTIONS },
+  options: {
+    ...AGENT_OPTIONS,
+    ...ANALYSIS_OPTIONS,
+    ...PRICE_OPTIONS,
+    ...FILE_OPTIONS,
+    ...RECORD_OPTIONS,
+    ...UI_SESSION_OPTIONS,
+    ...OTLP_OPTIONS,
+    ...CONFIG_OPTIONS,
+  },
   commandAfterDash: true,
   examples: [
     ['$0 record -- python3 agent.py', 'session written to agentsight-record-<time>.ndjson, summary at exit'],
     ['sudo $0 record --live -- claude -p "fix the tests"', 'run as the invoking user, events shown live'],
     ['$0 record -o session.ndjson --process false -- node agent.js', 'TLS only, to a chosen file'],
     ['$0 record --ui -- claude', 'watched live in the browser'],
+    ['$0 record --otlp-endpoint http://localhost:4318 -- python3 agent.py', 'also sent as an OpenTelemetry trace'],
   ],
   async run(o, io, command) {
     if (command.length === 0) throw new UsageError('record needs a command: agentsight record [options] -- <command> [args...]');
+    const otlp = otlpSink(o, io);
     const logger = o.output !== undefined ? await openFileLogger(o) : await openDefaultRecordFile(o);
     const ui = await sessionUi(o, logger, io);
-    const sinks: Analyzer[] = [...(logger ? [logger] : []), ...(ui ? [ui.sink] : [])];
+    const sinks: Analyzer[] = [...(otlp ? [otlp] : []), ...(logger ? [logger] : []), ...(ui ? [ui.sink] : [])];
     const r = await runRecord(command, o, io, { sinks, file: logger?.path ?? null });
     // a failed write is said even with --quiet
     const lines = o.quiet ? r.summary.filter((l) => /^WARNING|^exit status/.test(l)) : r.summary;
@@ -190,13 +231,33 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
   },
 };
 
-const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOptions> = {
+const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOptions & OtlpOptions> = {
   name: 'demo',
   describe: 'Run the bundled demo: a local LLM API stand-in, a small tool-using agent, recorded',
-  options: { ...DEMO_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS },
-  examples: [['$0 demo', 'record the demo agent asking for and running a tool, then show what was captured']],
+  options: { ...DEMO_OPTIONS, ...PRICE_OPTIONS, ...FILE_OPTIONS, ...RECORD_OPTIONS, ...OTLP_OPTIONS },
+  examples: [
+    ['$0 demo', 'record the demo agent asking for and running a tool, then show what was captured'],
+    ['$0 demo --otlp-endpoint http://localhost:4318', 'and send the session to an OpenTelemetry collector'],
+  ],
   async run(o, io) {
-    return runDemo(o, io);
+    return runDemo(o, io, otlpSink(o, io));
+  },
+};
+
+const exportCommand: CommandSpec<ExportCliOptions> = {
+  name: 'export',
+  describe: 'Send saved sessions (NDJSON files of record or agent) to an OpenTelemetry receiver as OTLP traces',
+  positional: { name: 'files', describe: 'Session files (NDJSON, as written by record or --output), sent one after another', required: true },
+  options: { ...OTLP_OPTIONS, ...EXPORT_OPTIONS, ...CONFIG_OPTIONS },
+  examples: [
+    ['$0 export --otlp-endpoint http://localhost:4318 session.ndjson', 'one saved session as a trace'],
+    [
+      'OTEL_EXPORTER_OTLP_ENDPOINT=https://cloud.langfuse.com/api/public/otel $0 export --otlp *.ndjson',
+      'every session of a directory, endpoint from the environment',
+    ],
+  ],
+  async run(o, io, files) {
+    return runExport(files, o, io);
   },
 };
 
@@ -233,7 +294,7 @@ const uiCommand: CommandSpec<UiCliOptions> = {
   },
 };
 
-export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand, reportCommand, uiCommand] as CommandSpec[];
+export const COMMANDS = [processCommand, sslCommand, agentCommand, recordCommand, demoCommand, reportCommand, uiCommand, exportCommand] as CommandSpec[];
 
 /** A command's flag values as parsed by yargs, with the `--` part merged in (or split off as the command to run). */
 function collectFlags(spec: CommandSpec, argv: FlagValues): { flags: FlagValues; command: string[] } {
@@ -310,7 +371,12 @@ export async function main(argv: string[] = process.argv.slice(2), io: SessionIo
       if (printed) io.stdout.write(`${printed}\n`);
       return 0;
     }
-    const options = fromFlags<Record<string, unknown>>(spec.options, flags);
+    let options = fromFlags<Record<string, unknown>>(spec.options, flags);
+    if (typeof flags.config === 'string') {
+      // options from a file, under those given on the command line
+      options = withConfigFile(options, loadConfigFile(flags.config, spec.options), givenFlags(argv, spec.options), spec.options);
+      delete options.config;
+    }
     if (options.verbose) {
       // --verbose: one timeline for every step from here, its first mark the start-up of node and agentsight
       const tl = new Timeline();

@@ -12,7 +12,7 @@ import type { ExitStatus, LaunchOptions } from '../session/launch';
 import { Recording } from '../session/recording';
 import type { AgentOptions, FileOutputOptions, RecordCliOptions } from '../config/options';
 import { UsageError } from '../core/errors';
-import { EXIT_OUTPUT_FAILED, lossLines, lossSummary, outputFailed, sinkLosses, type SessionIo } from '../session/run';
+import { analyzerLossLine, EXIT_OUTPUT_FAILED, lossLines, lossSummary, outputFailed, sinkLosses, sinkReports, type SessionIo } from '../session/run';
 import { FileLogger, openFileLogger } from '../sinks/file-logger';
 import { writeLine } from '../render/safe-text';
 
@@ -104,10 +104,12 @@ export async function runRecord(command: string[], o: AgentOptions & RecordCliOp
   process.on('SIGTERM', onSignal);
   let events = 0;
   const finals: Event[] = [];
+  const analyzerStats: Event[] = [];
   try {
     for await (const e of rec.events()) {
       events++;
       if (e.source === 'stats' && e.data.event === 'FINAL') finals.push(e);
+      if (e.source === 'stats' && e.data.event === 'ANALYZER') analyzerStats.push(e);
       hooks.onEvent?.(e);
     }
   } finally {
@@ -127,6 +129,9 @@ export async function runRecord(command: string[], o: AgentOptions & RecordCliOp
         .map(([k, v]) => `${k}=${v}`)
         .join(', ')}`,
     );
+  const analyzers = analyzerLossLine(analyzerStats);
+  if (analyzers) lines.push(analyzers);
+  lines.push(...sinkReports(sinks));
   lines.push(...lossLines(losses));
   const where = hooks.file
     ? ` ${losses.some((l) => l.sink === `file ${hooks.file}`) ? 'for' : 'written to'} ${path.relative(process.cwd(), hooks.file) || hooks.file}`

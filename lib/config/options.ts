@@ -11,10 +11,16 @@ import type { Timeline } from '../core/timeline';
 import { defined } from './define';
 import type { Prices } from '../cost/prices';
 
-/** Which processes to watch: by name prefix and by pid, each with all descendants. */
+/** Which processes to watch: by name prefix, by pid, by cgroup or container, each with all descendants. */
 export interface SelectionOptions {
   comm?: string[];
   pid?: number[];
+  /** Cgroups (v2) whose processes, and those of every cgroup below, are watched. */
+  cgroup?: string[];
+  /** Containers (ids or unique prefixes) whose processes are watched. */
+  container?: string[];
+  /** Where the cgroup v2 hierarchy is mounted (default: found in /proc/self/mountinfo). */
+  cgroupRoot?: string;
 }
 
 /** Analysis of the TLS plaintext (the original collector's SSL options). */
@@ -109,7 +115,15 @@ export interface AgentOptions extends SelectionOptions, Partial<ChainOptions> {
 
 /** The options of each tracer that `agent`/`record` runs. */
 export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; process: ProcessTracerOptions } {
-  const sel = defined({ comm: o.comm, pid: o.pid, verbose: o.verbose, timeline: o.timeline });
+  const sel = defined({
+    comm: o.comm,
+    pid: o.pid,
+    cgroup: o.cgroup,
+    container: o.container,
+    cgroupRoot: o.cgroupRoot,
+    verbose: o.verbose,
+    timeline: o.timeline,
+  });
   const statsIntervalMs = o.statsIntervalMs ?? 10_000;
   return {
     ssl: {
@@ -179,4 +193,30 @@ export interface UiSessionOptions {
   ui?: boolean;
   uiPort?: number;
   uiHost?: string;
+}
+
+/** OTLP export of sessions as OpenTelemetry traces and metrics (`--otlp`, `--otlp-endpoint`, ...; docs/otel.md). */
+export interface OtlpOptions {
+  /** Export to this endpoint (the base URL, as OTEL_EXPORTER_OTLP_ENDPOINT: /v1/traces and /v1/metrics are appended unless it already ends in /v1/traces). */
+  otlpEndpoint?: string;
+  /** Export to the endpoint the standard environment variables name (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT). */
+  otlp?: boolean;
+  /** http/protobuf (default) or http/json; else OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL. */
+  otlpProtocol?: 'http/protobuf' | 'http/json';
+  /** Extra request headers, NAME=VALUE (on top of OTEL_EXPORTER_OTLP_[TRACES_]HEADERS). */
+  otlpHeaders?: string[];
+  /** Also export prompts, answers, system instructions and tool arguments/results (after masking). */
+  otlpContent?: boolean;
+  /** How long a run waits at its end for what is still queued to be sent (ms, default 5000). */
+  otlpFlushTimeoutMs?: number;
+  /** Spans held while the collector is slow or away; beyond, new spans are dropped and counted (default 8192). */
+  otlpQueueSize?: number;
+  /** Also export metrics: GenAI client metrics and agentsight's own (default true; not for `export`). */
+  otlpMetrics?: boolean;
+}
+
+/** `agentsight export FILE...`. */
+export interface ExportCliOptions extends OtlpOptions {
+  /** No summary on stderr. */
+  quiet?: boolean;
 }

@@ -19,9 +19,24 @@ const comm: OptionDef = {
   describe: 'Select processes by name: a prefix of the kernel process name (15 characters at most); repeatable',
 };
 const pid: OptionDef = { type: 'number', array: true, describe: 'Select a process and all its descendants; repeatable' };
+const cgroup: OptionDef = {
+  type: 'string',
+  array: true,
+  describe:
+    'Select the processes of a cgroup v2 and of every cgroup below it (a directory of the cgroup2 mount, or a path as /proc/PID/cgroup shows it); repeatable',
+};
+const container: OptionDef = {
+  type: 'string',
+  array: true,
+  describe: 'Select the processes of a container (docker, containerd, CRI-O, podman) by id or unique prefix, through its cgroup; repeatable',
+};
+const cgroupRoot: OptionDef = {
+  type: 'string',
+  describe: "Where the cgroup v2 hierarchy is mounted (default: found in /proc/self/mountinfo), e.g. the host's inside a container",
+};
 
 /** Selection of processes, shared by every tracer. */
-export const SELECTION_OPTIONS: OptionTable = { comm, pid };
+export const SELECTION_OPTIONS: OptionTable = { comm, pid, cgroup, container, 'cgroup-root': cgroupRoot };
 
 const duration: OptionDef = { type: 'number', key: 'durationMs', describe: 'Report EXIT only for processes that lived at least this many milliseconds' };
 const fileEvents: OptionDef = { type: 'boolean', describe: 'Report file opens (default true; --no-file-events turns them off)' };
@@ -36,6 +51,9 @@ const ringSize: OptionDef = { type: 'number', key: 'ringBytes', scale: MiB, desc
 export const PROCESS_OPTIONS: OptionTable = {
   comm,
   pid,
+  cgroup,
+  container,
+  'cgroup-root': cgroupRoot,
   duration,
   mode: {
     type: 'number',
@@ -72,6 +90,9 @@ const sslRingSize: OptionDef = { type: 'number', key: 'ringBytes', scale: MiB, d
 export const SSL_TRACER_OPTIONS: OptionTable = {
   comm,
   pid,
+  cgroup,
+  container,
+  'cgroup-root': cgroupRoot,
   uid: { type: 'number', describe: 'Only TLS calls of processes running as this user id' },
   port,
   handshake: { type: 'boolean', describe: 'Also report TLS handshakes (SSL_do_handshake / gnutls_handshake)' },
@@ -160,6 +181,50 @@ export const RECORD_OPTIONS: OptionTable = {
   quiet: { type: 'boolean', alias: 'q', describe: 'No summary on stderr' },
   'stats-interval': statsInterval,
   verbose,
+};
+
+/** OTLP export of sessions as OpenTelemetry traces and metrics (OtlpOptions; docs/otel.md). */
+export const OTLP_OPTIONS: OptionTable = {
+  'otlp-endpoint': {
+    type: 'string',
+    describe:
+      'Send sessions as OpenTelemetry traces and metrics to this OTLP/HTTP endpoint, e.g. http://localhost:4318 (/v1/traces is appended unless the URL ends in it)',
+  },
+  otlp: { type: 'boolean', describe: 'Send them to the endpoint of OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT' },
+  'otlp-protocol': {
+    type: 'string',
+    choices: ['http/protobuf', 'http/json'],
+    describe: 'OTLP encoding (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf)',
+  },
+  'otlp-header': {
+    type: 'string',
+    array: true,
+    key: 'otlpHeaders',
+    describe: 'Also send this request header, NAME=VALUE (on top of OTEL_EXPORTER_OTLP_HEADERS); repeatable',
+  },
+  'otlp-content': { type: 'boolean', describe: 'Also export prompts, answers, system instructions and tool arguments and results (masked)' },
+  'otlp-flush-timeout': {
+    type: 'number',
+    key: 'otlpFlushTimeoutMs',
+    scale: 1000,
+    describe: 'Seconds to wait at the end for what is still queued (default 5); what is left is reported as not sent',
+  },
+  'otlp-queue-size': { type: 'number', describe: 'Spans held while the receiver is slow or away (default 8192); beyond, new spans are dropped and counted' },
+  'otlp-metrics': { type: 'boolean', describe: 'Also export GenAI and agentsight metrics (default true; --no-otlp-metrics turns them off)' },
+};
+
+/** Options read from a file (`--config`): its keys are the typed option names of the command's flags. */
+export const CONFIG_OPTIONS: OptionTable = {
+  config: {
+    type: 'string',
+    describe:
+      'Read options from this JSON file: an object whose keys are the option names of the flags, as the library types them (e.g. {"comm": ["claude"], "otlpEndpoint": "http://collector:4318"}); flags given here win',
+  },
+};
+
+/** `export`'s own (ExportCliOptions). */
+export const EXPORT_OPTIONS: OptionTable = {
+  quiet: { type: 'boolean', alias: 'q', describe: 'No summary on stderr (problems are still said)' },
 };
 
 /** `demo` (DemoOptions). */

@@ -14,6 +14,7 @@ import type { SslData } from '../kernel/ssl-decode';
 import type { LlmCallData } from '../analyzers/llm';
 import type { SseMergedData } from '../analyzers/sse-processor';
 import type { SessionSummaryData } from '../analyzers/summary';
+import type { ExposureData } from '../redact/exposure';
 
 export interface Event<D extends object = Record<string, any>> {
   /** Wall-clock time, Unix epoch milliseconds (integer). */
@@ -24,10 +25,20 @@ export interface Event<D extends object = Record<string, any>> {
    * and on events derived from them).
    */
   mono_ns?: number;
-  /** "process" | "ssl" | "http" | "websocket" | "sse" | "llm" | "stats" | "diagnostic" | "summary" | ... */
+  /** "process" | "ssl" | "http" | "websocket" | "sse" | "llm" | "exposure" | "stats" | "diagnostic" | "summary" | ... */
   source: string;
   pid: number;
   comm: string;
+  /**
+   * The exact bytes of `comm` in base64, present only when they are not
+   * valid UTF-8 (`comm` then shows U+FFFD in their place); see
+   * docs/events.md, lossless text.
+   */
+  comm_b64?: string;
+  /** The container the process runs in (decoded from its cgroup); absent when it is in none. */
+  'container.id'?: string;
+  /** The Kubernetes pod of that container, when its cgroup path says. */
+  'k8s.pod.uid'?: string;
   data: D;
 }
 
@@ -36,7 +47,9 @@ export type EventOf<S extends string, D extends object> = Event<D> & { source: S
 
 /** `stats` data: a tracer's counters (periodic or final) or an analyzer's (at the end of its input). */
 export type StatsData =
-  ({ event: 'STATS' | 'FINAL'; tracer: string } & Record<string, unknown>) | ({ event: 'ANALYZER'; analyzer: string } & Record<string, unknown>);
+  | ({ event: 'STATS' | 'FINAL'; tracer: string } & Record<string, unknown>)
+  | ({ event: 'ANALYZER'; analyzer: string } & Record<string, unknown>)
+  | ({ event: 'EXPORT'; exporter: string; final: boolean } & Record<string, unknown>);
 
 /** `diagnostic` data: something about the run a user must know, said once. */
 export interface DiagnosticData extends Record<string, unknown> {
@@ -56,9 +69,11 @@ export type LlmEvent = EventOf<'llm', LlmCallData>;
 export type StatsEvent = EventOf<'stats', StatsData>;
 export type DiagnosticEvent = EventOf<'diagnostic', DiagnosticData>;
 export type SummaryEvent = EventOf<'summary', SessionSummaryData>;
+export type ExposureEvent = EventOf<'exposure', ExposureData>;
 
 /** Every event this package produces. */
-export type AgentsightEvent = ProcessEvent | SslEvent | HttpEvent | WebSocketEvent | SseEvent | LlmEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
+export type AgentsightEvent =
+  ProcessEvent | SslEvent | HttpEvent | WebSocketEvent | SseEvent | LlmEvent | ExposureEvent | StatsEvent | DiagnosticEvent | SummaryEvent;
 
 /** Event sources produced by this package. */
 export const SOURCES = [
@@ -68,6 +83,7 @@ export const SOURCES = [
   'websocket',
   'sse',
   'llm',
+  'exposure',
   'stats',
   'diagnostic',
   'summary',
@@ -80,6 +96,14 @@ export function isSource<S extends AgentsightEvent['source']>(e: Event, source: 
 
 /** When an event happened: wall clock and, when known, kernel time. */
 export type EventTime = Pick<Event, 'timestamp' | 'mono_ns'>;
+
+/** The container fields of an event (for events derived from it). */
+function containerOf(e: Partial<Event> | undefined): Pick<Event, 'container.id' | 'k8s.pod.uid'> {
+  const id = e?.['container.id'];
+  if (typeof id !== 'string') return {};
+  const pod = e?.['k8s.pod.uid'];
+  return typeof pod === 'string' ? { 'container.id': id, 'k8s.pod.uid': pod } : { 'container.id': id };
+}
 
 function timeOf(at: EventTime | undefined): EventTime {
   if (!at) return { timestamp: Date.now(), mono_ns: Number(process.hrtime.bigint()) };
@@ -94,10 +118,14 @@ function timeOf(at: EventTime | undefined): EventTime {
 export function derivedEvent<S extends string, D extends object>(
   source: S,
   at: EventTime | undefined,
-  who: { pid: number; comm: string },
+  who: { pid: number; comm: string; comm_b64?: string },
   data: D,
 ): EventOf<S, D> {
-  return { ...timeOf(at), source, pid: who.pid, comm: who.comm, data };
+  // the container of the process it is about: carried by `who` when it is an event, else by `at` (same process)
+  const c = containerOf(who as Partial<Event>);
+  const container = c['container.id'] ? c : containerOf(at as Partial<Event>);
+  if (who.comm_b64 === undefined) return { ...timeOf(at), source, pid: who.pid, comm: who.comm, ...container, data };
+  return { ...timeOf(at), source, pid: who.pid, comm: who.comm, comm_b64: who.comm_b64, ...container, data };
 }
 
 /** An event agentsight makes about itself: its own pid, `comm` "agentsight", now or at the time given. */
@@ -116,6 +144,11 @@ export function statsEvent(data: StatsData, at?: EventTime): StatsEvent {
 
 export function diagnosticEvent(data: DiagnosticData, at?: EventTime): DiagnosticEvent {
   return ownEvent('diagnostic', data, at);
+}
+
+/** A secret that a request to an LLM API carried (at the time of the request, about its process). */
+export function exposureEvent(at: EventTime | undefined, who: { pid: number; comm: string }, data: ExposureData): ExposureEvent {
+  return derivedEvent('exposure', at, who, data);
 }
 
 /** Order two events by kernel time when both have it, else by wall clock. */

@@ -8,6 +8,14 @@ export interface MergeOptions {
    * the default of 150 ms orders them exactly in practice.
    */
   windowMs?: number;
+  /**
+   * Events held at most (default 8192). When the consumer is slower than the
+   * sources, the oldest held event is released without waiting for its
+   * window and the sources are not read further until there is room: they
+   * fall behind in their own bounded queues (a RingSource pauses reading and
+   * the kernel counts what it cannot write) instead of piling up here.
+   */
+  maxHeld?: number;
   signal?: AbortSignal;
 }
 
@@ -62,23 +70,36 @@ class Heap {
  * up to windowMs after it arrives, then released in order; when every source
  * has ended, the rest is released at once. Nothing is dropped: an event that
  * arrives later than the window is still delivered (slightly out of order).
+ * At most maxHeld events are held: sources are read only as fast as the
+ * consumer takes events (backpressure).
  */
 export async function* mergeOrdered(sources: AsyncIterable<Event>[], opts: MergeOptions = {}): AsyncGenerator<Event> {
   const windowMs = opts.windowMs ?? 150;
+  const maxHeld = Math.max(1, opts.maxHeld ?? 8192);
   const heap = new Heap();
   let seq = 0;
   let live = sources.length;
   let wake: (() => void) | null = null;
   let failure: unknown = null;
+  let stopping = false;
+  /** pumps waiting for room in the heap */
+  let room: (() => void)[] = [];
   const notify = () => {
     const w = wake;
     wake = null;
     w?.();
   };
+  const makeRoom = () => {
+    const waiting = room;
+    room = [];
+    for (const r of waiting) r();
+  };
   const iterators = sources.map((s) => s[Symbol.asyncIterator]());
   const pumps = iterators.map(async (it) => {
     try {
       for (;;) {
+        while (heap.size >= maxHeld && !stopping) await new Promise<void>((resolve) => room.push(resolve));
+        if (stopping) break;
         const r = await it.next();
         if (r.done) break;
         heap.push({ e: r.value, seq: seq++, at: Date.now() });
@@ -94,8 +115,12 @@ export async function* mergeOrdered(sources: AsyncIterable<Event>[], opts: Merge
   try {
     for (;;) {
       if (failure) throw failure;
-      const now = Date.now();
-      while (heap.size && (live === 0 || now - heap.peek().at >= windowMs)) yield heap.pop().e;
+      let now = Date.now();
+      while (heap.size && (live === 0 || heap.size >= maxHeld || now - heap.peek().at >= windowMs)) {
+        yield heap.pop().e;
+        if (heap.size < maxHeld) makeRoom();
+        now = Date.now();
+      }
       if (live === 0 && heap.size === 0) break;
       const wait = heap.size ? Math.max(1, windowMs - (now - heap.peek().at)) : 1000;
       await new Promise<void>((resolve) => {
@@ -109,6 +134,8 @@ export async function* mergeOrdered(sources: AsyncIterable<Event>[], opts: Merge
     if (failure) throw failure;
   } finally {
     // stop sources still running (the consumer went away)
+    stopping = true;
+    makeRoom();
     await Promise.all(iterators.map((it) => it.return?.()).filter(Boolean));
     await Promise.allSettled(pumps);
   }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Event } from './event';
 
 /**
@@ -30,4 +31,23 @@ export function encodePayload(bytes: Buffer): { data: string; data_encoding: 'ut
   }
   if (Buffer.from(text, 'utf8').equals(bytes)) return { data: text, data_encoding: 'utf8' };
   return { data: bytes.toString('base64'), data_encoding: 'base64' };
+}
+
+/**
+ * A text field from bytes the kernel gave (names, paths, arguments): the
+ * text itself when the bytes are valid UTF-8; otherwise the text for display
+ * (U+FFFD in place of what is not UTF-8) and the exact bytes in `b64`, which
+ * the event carries as `<field>_b64` (docs/events.md, lossless text).
+ */
+export function losslessText(bytes: Buffer): { text: string; b64?: string } {
+  const text = bytes.toString('utf8');
+  return isUtf8(bytes) ? { text } : { text, b64: bytes.toString('base64') };
+}
+
+/** The exact bytes of text field `name` of `o`: from `<name>_b64` when present, else the field's UTF-8. */
+export function textFieldBytes(o: Record<string, unknown>, name: string): Buffer {
+  const b64 = o[`${name}_b64`];
+  if (typeof b64 === 'string') return Buffer.from(b64, 'base64');
+  const v = o[name];
+  return Buffer.from(typeof v === 'string' ? v : '', 'utf8');
 }

@@ -1,10 +1,10 @@
 /**
  * Content decoding of HTTP bodies (Content-Encoding): gzip, deflate, br with
- * node's zlib, zstd with fzstd. Output is bounded; truncated input yields the
- * part that could be decoded.
+ * node's zlib, zstd with fzstd (./zstd: bounded, block by block). Output is
+ * bounded; truncated input yields the part that could be decoded.
  */
 import * as zlib from 'zlib';
-import { Decompress as ZstdDecompress } from 'fzstd';
+import { ZstdStream } from './zstd';
 
 /** Codings this module decodes. */
 export const SUPPORTED_CODINGS = ['gzip', 'x-gzip', 'deflate', 'br', 'zstd', 'identity'] as const;
@@ -70,7 +70,7 @@ function decodeOne(input: Buffer, coding: string, maxOutput: number, partial: bo
     case 'br':
       return brotliDecode(input, maxOutput, partial);
     case 'zstd':
-      return zstdDecode(input, maxOutput);
+      return zstdDecode(input, maxOutput, partial);
     default:
       return { bytes: input, truncated: false };
   }
@@ -140,31 +140,11 @@ function brotliDecode(input: Buffer, maxOutput: number, partial: boolean): { byt
   }
 }
 
-function zstdDecode(input: Buffer, maxOutput: number): { bytes: Buffer; truncated: boolean; error?: string } {
-  const parts: Buffer[] = [];
-  let size = 0;
-  let truncated = false;
-  const d = new ZstdDecompress((chunk) => {
-    if (truncated) return;
-    const room = maxOutput - size;
-    if (chunk.length > room) {
-      parts.push(Buffer.from(chunk.subarray(0, room)));
-      size = maxOutput;
-      truncated = true;
-      return;
-    }
-    parts.push(Buffer.from(chunk));
-    size += chunk.length;
-  });
-  try {
-    // Feed in slices so a bomb stops early once the limit is reached.
-    const step = 64 * 1024;
-    for (let i = 0; i < input.length && !truncated; i += step) d.push(input.subarray(i, i + step));
-    if (!truncated) d.push(new Uint8Array(0), true);
-  } catch (e) {
-    return { bytes: Buffer.concat(parts), truncated, error: `zstd: ${(e as Error).message}` };
-  }
-  return { bytes: Buffer.concat(parts), truncated };
+function zstdDecode(input: Buffer, maxOutput: number, partial: boolean): { bytes: Buffer; truncated: boolean; error?: string } {
+  const z = new ZstdStream(maxOutput);
+  const a = z.push(input);
+  const b = a.truncated || a.error ? { bytes: Buffer.alloc(0) } : z.finish(partial);
+  return { bytes: b.bytes.length ? Buffer.concat([a.bytes, b.bytes]) : a.bytes, truncated: z.truncated, ...(z.error ? { error: z.error } : {}) };
 }
 
 /**
@@ -178,19 +158,14 @@ export class StreamingDecoder {
   private inputSize = 0;
   private decodedAt = 0;
   private emitted = 0;
-  private zstd: ZstdDecompress | null = null;
-  private zstdOut: Buffer[] = [];
+  private zstd: ZstdStream | null = null;
   private failed: string | null = null;
 
   constructor(
     private readonly codings: readonly string[],
     private readonly maxOutput: number,
   ) {
-    if (codings.length === 1 && codings[0] === 'zstd') {
-      this.zstd = new ZstdDecompress((chunk) => {
-        this.zstdOut.push(Buffer.from(chunk));
-      });
-    }
+    if (codings.length === 1 && codings[0] === 'zstd') this.zstd = new ZstdStream(maxOutput);
   }
 
   /** Compressed bytes held for re-decoding. */
@@ -206,14 +181,7 @@ export class StreamingDecoder {
   /** Feed compressed bytes; returns decoded bytes not returned before (may be empty). */
   push(bytes: Buffer): Buffer {
     if (this.failed) return Buffer.alloc(0);
-    if (this.zstd) {
-      try {
-        this.zstd.push(bytes);
-      } catch (e) {
-        this.failed = `zstd: ${(e as Error).message}`;
-      }
-      return this.takeZstd();
-    }
+    if (this.zstd) return this.fromZstd(this.zstd.push(bytes));
     this.input.push(bytes);
     this.inputSize += bytes.length;
     if (this.inputSize > this.maxOutput) {
@@ -229,19 +197,15 @@ export class StreamingDecoder {
   /** The body ended: returns the rest of the decoded bytes. */
   finish(): Buffer {
     if (this.failed) return Buffer.alloc(0);
-    if (this.zstd) {
-      return this.takeZstd();
-    }
+    if (this.zstd) return this.fromZstd(this.zstd.finish(true));
     return this.redecode(true);
   }
 
-  private takeZstd(): Buffer {
-    let out = Buffer.concat(this.zstdOut);
-    this.zstdOut = [];
-    const room = this.maxOutput - this.emitted;
-    if (out.length > room) out = out.subarray(0, Math.max(0, room));
-    this.emitted += out.length;
-    return out;
+  /** zstd output is cut at maxOutput by the decoder itself; an error stops decoding (what came before stands). */
+  private fromZstd(r: { bytes: Buffer; error?: string }): Buffer {
+    if (r.error) this.failed = r.error;
+    this.emitted += r.bytes.length;
+    return r.bytes;
   }
 
   private redecode(partial: boolean): Buffer {

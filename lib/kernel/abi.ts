@@ -5,6 +5,7 @@
  * the eBPF objects, so a change on one side that is not made on the other
  * fails the tests.
  */
+import { losslessText } from '../core/payload';
 
 type Scalar = 'u32' | 's32' | 'u64' | 's64';
 type FieldSpec = [name: string, type: Scalar | { bytes: number; align: number }];
@@ -47,12 +48,19 @@ export const LIMIT = {
   MAX_PID_FILTERS: 8,
   /** Hard upper bound of the per-call capture cap (MAX_CHUNKS * CHUNK in ssl.bpf.c). */
   SSL_MAX_CALL_BYTES: 4 << 20,
+  /** Entries of the "sel_cgroups" map: selected cgroups. */
+  MAX_CGROUP_FILTERS: 16,
+  /** Pieces of one rustls OutboundChunks::Multiple record that are copied. */
+  RUSTLS_MAX_CHUNKS: 32,
+  /** Bytes searched from the end of a TLS 1.3 inner plaintext for its content type. */
+  RUSTLS_MAX_PADDING: 64,
 } as const;
 
 export const COMM_LEN = LIMIT.COMM_LEN;
 export const MAX_COMM_FILTERS = LIMIT.MAX_COMM_FILTERS;
 export const MAX_PID_FILTERS = LIMIT.MAX_PID_FILTERS;
 export const SSL_MAX_CALL_BYTES = LIMIT.SSL_MAX_CALL_BYTES;
+export const MAX_CGROUP_FILTERS = LIMIT.MAX_CGROUP_FILTERS;
 
 const chars = (n: number) => ({ bytes: n, align: 1 });
 
@@ -63,8 +71,7 @@ export const HDR = defineLayout('as_hdr', [
   ['tid', 'u32'],
   ['uid', 'u32'],
   ['comm', chars(COMM_LEN)],
-  ['cpu', 'u32'],
-  ['_pad0', 'u32'],
+  ['cgroup_id', 'u64'],
 ]);
 
 const hdr: FieldSpec = ['hdr', { bytes: HDR.size, align: 8 }];
@@ -105,6 +112,8 @@ export const PROCESS_CONFIG = defineLayout('as_process_config', [
   ['file_events', 'u32'],
   ['argv_max', 'u32'],
   ['comm', chars(MAX_COMM_FILTERS * COMM_LEN)],
+  ['n_cgroup', 'u32'],
+  ['_pad0', 'u32'],
 ]);
 
 export const TRACKED = defineLayout('as_tracked', [
@@ -180,6 +189,8 @@ export const STAT = {
   PENDING_FULL: 7,
   SSL_BYTES_LOST: 8,
   SSL_UNPAIRED: 9,
+  RUSTLS_UNPARSED: 10,
+  RUSTLS_CHUNKS: 11,
   MAX: 16,
 } as const;
 export const STAT_MAX = STAT.MAX;
@@ -196,6 +207,8 @@ const STAT_LABEL: Record<Exclude<keyof typeof STAT, 'MAX'>, string> = {
   PENDING_FULL: 'pending_map_full',
   SSL_BYTES_LOST: 'ssl_bytes_lost',
   SSL_UNPAIRED: 'ssl_unpaired_returns',
+  RUSTLS_UNPARSED: 'rustls_records_unparsed',
+  RUSTLS_CHUNKS: 'rustls_chunks_lost',
 };
 
 /** Index of a counter -> its name in stats events. */
@@ -222,22 +235,34 @@ export const OPEN_SYSCALL_NAMES: readonly OpenSyscall[] = namesByValue(OPEN_SYSC
 export const PROCESS_MODE = { ALL: 0, TRACKED_FILES: 1, TRACKED: 2 } as const;
 
 /** enum as_track_reason: as_tracked.reason. */
-export const TRACK_REASON = { COMM: 1, PID: 2, FORK: 3, SEEDED: 4 } as const;
+export const TRACK_REASON = { COMM: 1, PID: 2, FORK: 3, SEEDED: 4, CGROUP: 5 } as const;
 export type TrackReason = (typeof TRACK_REASON)[keyof typeof TRACK_REASON];
 
 /** enum as_ssl_kind: the low byte of a TLS uprobe's attach cookie. */
-export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4, FREE: 5, GO_READ: 6, GO_WRITE: 7, GO_CLOSE: 8 } as const;
+export const SSL_KIND = {
+  READ: 0,
+  WRITE: 1,
+  READ_EX: 2,
+  WRITE_EX: 3,
+  HANDSHAKE: 4,
+  FREE: 5,
+  RUSTLS_DECRYPT: 6,
+  RUSTLS_ENCRYPT: 7,
+  GO_READ: 8,
+  GO_WRITE: 9,
+  GO_CLOSE: 10,
+} as const;
 export type SslKind = (typeof SSL_KIND)[keyof typeof SSL_KIND];
 
 /** enum as_ssl_func: as_ssl.func. */
-export const SSL_FUNC = { READ: 0, WRITE: 1, HANDSHAKE: 2 } as const;
-/** as_ssl.func -> the function name in events, as the original tool named them. */
-const SSL_FUNC_LABEL = { READ: 'READ/RECV', WRITE: 'WRITE/SEND', HANDSHAKE: 'HANDSHAKE' } as const;
+export const SSL_FUNC = { READ: 0, WRITE: 1, HANDSHAKE: 2, BIND: 3 } as const;
+/** as_ssl.func -> the function name in events, as the original tool named them (BIND records never become events). */
+const SSL_FUNC_LABEL = { READ: 'READ/RECV', WRITE: 'WRITE/SEND', HANDSHAKE: 'HANDSHAKE', BIND: 'BIND' } as const;
 export type SslFunctionName = (typeof SSL_FUNC_LABEL)[keyof typeof SSL_FUNC_LABEL];
 export const SSL_FUNC_NAMES: readonly SslFunctionName[] = namesByValue(SSL_FUNC).map((k) => SSL_FUNC_LABEL[k]);
 
 /** enum as_ssl_lib: as_ssl.lib, the second byte of the cookie. */
-export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3, go: 4 } as const;
+export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3, rustls: 4, go: 5 } as const;
 export type SslLibrary = keyof typeof SSL_LIB;
 /** as_ssl.lib -> library name. */
 export const SSL_LIB_NAMES: readonly SslLibrary[] = namesByValue(SSL_LIB);
@@ -245,8 +270,15 @@ export const SSL_LIB_NAMES: readonly SslLibrary[] = namesByValue(SSL_LIB);
 /** enum as_ssl_flag: as_ssl.flags. */
 export const SSL_F = { TRUNCATED: 1 << 0, READ_FAIL: 1 << 1, FD_THIS_CALL: 1 << 2 } as const;
 
-export function sslCookie(kind: SslKind, lib: SslLibrary): number {
-  return kind | (SSL_LIB[lib] << 8);
+/**
+ * The attach cookie: kind (bits 0-7), library (8-15) and, for the rustls
+ * kinds, up to three byte parameters (16-23, 24-31, 32-39; see events.h).
+ */
+export function sslCookie(kind: SslKind, lib: SslLibrary, params: readonly number[] = []): number {
+  if (params.length > 3 || params.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new RangeError(`sslCookie: bad parameters ${params.join(',')}`);
+  let c = kind + SSL_LIB[lib] * 0x100;
+  params.forEach((p, i) => (c += p * 2 ** (16 + 8 * i)));
+  return c;
 }
 
 /** enum as_go_flag: as_go_cfg.flags. */
@@ -295,11 +327,6 @@ export const ENUMS: readonly EnumMirror[] = [
 ];
 
 /** Read a NUL-terminated fixed char array. */
-export function readCString(buf: Buffer, off: number, len: number): string {
-  const end = buf.indexOf(0, off);
-  return buf.toString('utf8', off, end >= 0 && end < off + len ? end : off + len);
-}
-
 /** A u64 as a JS number (exact below 2^53). */
 export function readU64(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * 0x1_0000_0000;
@@ -317,19 +344,31 @@ export interface RecordHeader {
   tid: number;
   uid: number;
   comm: string;
-  cpu: number;
+  /** the exact bytes of comm, when they are not valid UTF-8 (see losslessText) */
+  comm_b64?: string;
+  /** cgroup v2 id of the task (the inode of its directory in the cgroup2 file system) */
+  cgroup_id: number;
+}
+
+/** The bytes of a NUL-terminated string in a fixed-size field. */
+export function cStringBytes(buf: Buffer, off: number, len: number): Buffer {
+  const end = buf.indexOf(0, off);
+  return buf.subarray(off, end >= 0 && end < off + len ? end : off + len);
 }
 
 export function readHeader(buf: Buffer, at: number): RecordHeader {
-  return {
+  const comm = losslessText(cStringBytes(buf, at + HDR.off.comm, COMM_LEN));
+  const h: RecordHeader = {
     ts_ns: readU64(buf, at + HDR.off.ts_ns),
     type: buf.readUInt32LE(at + HDR.off.type),
     pid: buf.readUInt32LE(at + HDR.off.pid),
     tid: buf.readUInt32LE(at + HDR.off.tid),
     uid: buf.readUInt32LE(at + HDR.off.uid),
-    comm: readCString(buf, at + HDR.off.comm, COMM_LEN),
-    cpu: buf.readUInt32LE(at + HDR.off.cpu),
+    comm: comm.text,
+    cgroup_id: readU64(buf, at + HDR.off.cgroup_id),
   };
+  if (comm.b64 !== undefined) h.comm_b64 = comm.b64;
+  return h;
 }
 
 /**

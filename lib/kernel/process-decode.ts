@@ -6,6 +6,10 @@ import * as path from 'node:path';
 import { EXEC, EXIT, F, FILE_OPEN, FORK, HDR, OPEN_SYSCALL_NAMES, readHeader, readS64, readU64, REC } from './abi';
 import type { KernelClock } from './clock';
 import type { ProcessEvent } from '../core/event';
+import { losslessText } from '../core/payload';
+
+/** The container of a record's cgroup (null when the process is in none), for the event's `container.id`. */
+export type ContainerLookup = { lookup(cgroupId: number, pid: number): { 'container.id': string; 'k8s.pod.uid'?: string } | null };
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(os.constants.signals).map(([name, num]) => [num as number, name]));
 const ERRNO_NAMES = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num as number, name]));
@@ -54,13 +58,59 @@ export function renderOpenFlags(flags: number): string {
   return parts.join('|');
 }
 
-/** Split a cmdline block (NUL-separated) into argv. */
-export function splitArgv(block: Buffer): string[] {
+/** Split a cmdline block (NUL-separated) into the bytes of each argument. */
+export function splitArgvBytes(block: Buffer): Buffer[] {
   if (block.length === 0) return [];
-  const text = block.toString('utf8');
-  const parts = text.split('\0');
-  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (let nul = block.indexOf(0, at); nul !== -1; nul = block.indexOf(0, at)) {
+    parts.push(block.subarray(at, nul));
+    at = nul + 1;
+  }
+  if (at < block.length || parts.length === 0) parts.push(block.subarray(at));
   return parts;
+}
+
+/** Split a cmdline block (NUL-separated) into argv (as text). */
+export function splitArgv(block: Buffer): string[] {
+  return splitArgvBytes(block).map((b) => b.toString('utf8'));
+}
+
+/**
+ * The EXEC fields made of bytes: filename, argv and full_command as text,
+ * each with its `_b64` twin when its bytes are not UTF-8 (argv_b64: every
+ * argument, when any one is not).
+ */
+function execText(
+  filename: Buffer,
+  argvBlock: Buffer,
+): Pick<ExecData, 'filename' | 'filename_b64' | 'argv' | 'argv_b64' | 'full_command' | 'full_command_b64'> {
+  const args = splitArgvBytes(argvBlock);
+  const file = losslessText(filename);
+  const argv = args.map(losslessText);
+  const text = argv.map((a) => a.text);
+  const out: ReturnType<typeof execText> = { filename: file.text, argv: text, full_command: text.join(' ') };
+  if (file.b64 !== undefined) out.filename_b64 = file.b64;
+  if (argv.some((a) => a.b64 !== undefined)) {
+    out.argv_b64 = args.map((a) => a.toString('base64'));
+    out.full_command_b64 = Buffer.concat(args.flatMap((a, i) => (i ? [SPACE, a] : [a]))).toString('base64');
+  }
+  return out;
+}
+
+const SPACE = Buffer.from(' ');
+
+/**
+ * The path a file open names (`arg` resolved against the kernel-provided
+ * directory `base`, when relative), worked out on the bytes (latin1 keeps
+ * one character per byte, and no UTF-8 sequence holds a '/' or '.' byte).
+ */
+function openedPath(arg: Buffer, base: Buffer): Buffer {
+  const a = arg.toString('latin1');
+  if (a.startsWith('/') || base.length === 0) return Buffer.from(path.posix.normalize(a || '.'), 'latin1');
+  const b = base.toString('latin1');
+  const root = b.startsWith('/') ? [] : [Buffer.from(process.cwd()).toString('latin1')];
+  return Buffer.from(path.posix.resolve(...root, b, a), 'latin1');
 }
 
 export interface ExecData extends Record<string, unknown> {
@@ -71,6 +121,10 @@ export interface ExecData extends Record<string, unknown> {
   filename: string;
   argv: string[];
   full_command: string;
+  /** the exact bytes, base64, when filename / an argument / full_command is not valid UTF-8 (docs/events.md, lossless text) */
+  filename_b64?: string;
+  argv_b64?: string[];
+  full_command_b64?: string;
   argv_truncated: boolean;
   argv_bytes?: number;
   filename_truncated?: boolean;
@@ -104,6 +158,9 @@ export interface FileOpenData extends Record<string, unknown> {
   event: 'FILE_OPEN';
   filepath: string;
   path_arg?: string;
+  /** the exact bytes, base64, when filepath / path_arg is not valid UTF-8 */
+  filepath_b64?: string;
+  path_arg_b64?: string;
   flags: string;
   flags_raw: number;
   mode?: string;
@@ -123,10 +180,18 @@ export interface FileOpenData extends Record<string, unknown> {
 /** `process` event data, by `data.event`. */
 export type ProcessEventData = ExecData | ExitData | ForkData | FileOpenData;
 
-export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock): ProcessEvent | null {
+export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock: KernelClock, containers?: ContainerLookup): ProcessEvent | null {
   if (len < HDR.size) return null;
   const h = readHeader(buf, at);
-  const base = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'process' as const, pid: h.pid, comm: h.comm };
+  const base = {
+    timestamp: clock.toEpochMs(h.ts_ns),
+    mono_ns: h.ts_ns,
+    source: 'process' as const,
+    pid: h.pid,
+    comm: h.comm,
+    ...(h.comm_b64 !== undefined ? { comm_b64: h.comm_b64 } : {}),
+    ...containers?.lookup(h.cgroup_id, h.pid),
+  };
   switch (h.type) {
     case REC.EXEC: {
       if (len < EXEC.size) return null;
@@ -135,7 +200,6 @@ export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock:
       const alen = buf.readUInt32LE(at + EXEC.off.argv_len);
       const p = at + EXEC.size;
       if (EXEC.size + flen + alen > len) return null;
-      const argv = splitArgv(buf.subarray(p + flen, p + flen + alen));
       return {
         ...base,
         data: {
@@ -143,9 +207,7 @@ export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock:
           ppid: buf.readUInt32LE(at + EXEC.off.ppid),
           tid: h.tid,
           uid: h.uid,
-          filename: buf.toString('utf8', p, p + flen),
-          argv,
-          full_command: argv.join(' '),
+          ...execText(buf.subarray(p, p + flen), buf.subarray(p + flen, p + flen + alen)),
           argv_truncated: (flags & F.ARGV_TRUNC) !== 0,
           ...((flags & F.ARGV_TRUNC) !== 0 ? { argv_bytes: buf.readUInt32LE(at + EXEC.off.argv_full_len) } : {}),
           ...((flags & F.FILENAME_TRUNC) !== 0 ? { filename_truncated: true } : {}),
@@ -183,15 +245,16 @@ export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock:
       const blen = buf.readUInt32LE(at + FILE_OPEN.off.base_len);
       if (FILE_OPEN.size + plen + blen > len) return null;
       const p = at + FILE_OPEN.size;
-      const arg = buf.toString('utf8', p, p + plen);
-      const baseDir = blen ? buf.toString('utf8', p + plen, p + plen + blen) : '';
+      const argBytes = buf.subarray(p, p + plen);
+      const pathBytes = openedPath(argBytes, buf.subarray(p + plen, p + plen + blen));
+      const filepath = losslessText(pathBytes);
       const ret = readS64(buf, at + FILE_OPEN.off.ret);
       const openFlags = buf.readUInt32LE(at + FILE_OPEN.off.open_flags);
       const flags = buf.readUInt32LE(at + FILE_OPEN.off.flags);
-      const filepath = arg.startsWith('/') || !baseDir ? path.posix.normalize(arg || '.') : path.posix.resolve(baseDir, arg);
       const data: FileOpenData = {
         event: 'FILE_OPEN',
-        filepath,
+        filepath: filepath.text,
+        ...(filepath.b64 !== undefined ? { filepath_b64: filepath.b64 } : {}),
         flags: renderOpenFlags(openFlags),
         flags_raw: openFlags,
         syscall: OPEN_SYSCALL_NAMES[buf.readUInt32LE(at + FILE_OPEN.off.syscall)] ?? 'open',
@@ -199,7 +262,11 @@ export function decodeProcessRecord(buf: Buffer, at: number, len: number, clock:
         uid: h.uid,
         count: 1,
       };
-      if (filepath !== arg) data.path_arg = arg;
+      if (!pathBytes.equals(argBytes)) {
+        const arg = losslessText(argBytes);
+        data.path_arg = arg.text;
+        if (arg.b64 !== undefined) data.path_arg_b64 = arg.b64;
+      }
       if (openFlags & 0o100 || (openFlags & 0o20000000) === 0o20000000) data.mode = `0${(buf.readUInt32LE(at + FILE_OPEN.off.mode) & 0o7777).toString(8)}`;
       if (ret >= 0) data.fd = ret;
       else data.error = errnoName(-ret);

@@ -4,6 +4,7 @@
 import { readHeader, readS64, readU64, REC, SSL, SSL_F, SSL_FUNC_NAMES, SSL_LIB_NAMES } from './abi';
 import type { KernelClock } from './clock';
 import type { Event } from '../core/event';
+import type { ContainerLookup } from './process-decode';
 import { attachPayload, encodePayload } from '../core/payload';
 
 const AF_INET = 2;
@@ -43,6 +44,8 @@ export interface SslData extends Record<string, unknown> {
   tid: number;
   uid: number;
   comm: string;
+  /** the exact bytes of comm, base64, when they are not valid UTF-8 */
+  comm_b64?: string;
   len: number;
   latency_ms: number;
   data: string;
@@ -62,7 +65,7 @@ export interface SslData extends Record<string, unknown> {
   read_failed?: boolean;
 }
 
-export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: KernelClock): Event<SslData> | null {
+export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: KernelClock, containers?: ContainerLookup): Event<SslData> | null {
   if (len < SSL.size) return null;
   const h = readHeader(buf, at);
   if (h.type !== REC.SSL) return null;
@@ -81,6 +84,7 @@ export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: Ker
     tid: h.tid,
     uid: h.uid,
     comm: h.comm,
+    ...(h.comm_b64 !== undefined ? { comm_b64: h.comm_b64 } : {}),
     len: callLen,
     latency_ms: Math.round(readU64(buf, at + SSL.off.latency_ns) / 1e3) / 1e3,
     ...encodePayload(bytes),
@@ -101,7 +105,16 @@ export function decodeSslRecord(buf: Buffer, at: number, len: number, clock: Ker
     data.remote_port = buf.readUInt16LE(at + SSL.off.rport);
   }
   if (flags & SSL_F.READ_FAIL) data.read_failed = true;
-  const e: Event<SslData> = { timestamp: clock.toEpochMs(h.ts_ns), mono_ns: h.ts_ns, source: 'ssl', pid: h.pid, comm: h.comm, data };
+  const e: Event<SslData> = {
+    timestamp: clock.toEpochMs(h.ts_ns),
+    mono_ns: h.ts_ns,
+    source: 'ssl',
+    pid: h.pid,
+    comm: h.comm,
+    ...(h.comm_b64 !== undefined ? { comm_b64: h.comm_b64 } : {}),
+    ...containers?.lookup(h.cgroup_id, h.pid),
+    data,
+  };
   attachPayload(e, bytes);
   return e;
 }

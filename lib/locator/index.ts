@@ -246,3 +246,9 @@ async function analyze(
     cached: false,
   };
 }
+
+export { locateOpenssl, locateRustls, looksLikeRustls, OPENSSL_LOCATOR_VERSION, RUSTLS_LOCATOR_VERSION } from './rustls-locate';
+export { analyzeOpenssl, OSSL_ERR_LIB_SSL, OSSL_SOURCE, OSSL_SSL_R_BAD_LENGTH } from './openssl';
+export type { OpensslInternal, OpensslResult } from './openssl';
+export { analyzeRustls, hasRustlsSource, RUSTLS_PROVIDERS } from './rustls';
+export type { RustlsLayout, RustlsMethod, RustlsProvider, RustlsResult } from './rustls';

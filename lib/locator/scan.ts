@@ -124,9 +124,10 @@ export async function findCodeRefs(elf: ElfFile, targets: readonly number[]): Pr
           }
         }
       }
-      // rip-relative lea
-      for (let i = 0; i < lim; i++) {
-        if (buf[i + 1] !== 0x8d || (buf[i] & 0xfa) !== 0x48 || (buf[i + 2] & 0xc7) !== 0x05) continue;
+      // rip-relative lea (indexOf finds the opcode byte much faster than a byte loop)
+      for (let j = buf.indexOf(0x8d, 1); j >= 0 && j - 1 < lim; j = buf.indexOf(0x8d, j + 1)) {
+        const i = j - 1;
+        if ((buf[i] & 0xfa) !== 0x48 || (buf[i + 2] & 0xc7) !== 0x05) continue;
         const t = vaddr + i + 7 + buf.readInt32LE(i + 3);
         if (set.has(t)) out.push({ ip: vaddr + i, target: t, kind: 'lea-rip' });
       }

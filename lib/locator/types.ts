@@ -89,6 +89,8 @@ export interface UnsupportedVerdict {
 /**
  * - `EXPORTS_SSL_SYMBOLS`: the file exports SSL_read/SSL_write: attach by symbol, no locator needed.
  * - `NOT_BORINGSSL`: no BoringSSL in the file.
+ * - `NOT_RUSTLS`: no rustls 0.23 TLS 1.3 cipher module in the file (rustls locator).
+ * - `NOT_OPENSSL`: no OpenSSL ssl_lib.c in the file (static OpenSSL locator).
  * - `AMBIGUOUS`: BoringSSL is there but the evidence does not single out one function each.
  * - `NO_EVIDENCE`: BoringSSL is there but a required piece of evidence is missing.
  * - `INCONSISTENT`: candidates were found but a cross-check failed.
@@ -97,9 +99,93 @@ export interface UnsupportedVerdict {
  * - `ANALYSIS_FAILED`: an unexpected internal error (message in `reason`); not cached.
  */
 export type UnsupportedCode =
-  'EXPORTS_SSL_SYMBOLS' | 'NOT_BORINGSSL' | 'AMBIGUOUS' | 'NO_EVIDENCE' | 'INCONSISTENT' | 'UNSUPPORTED_ARCH' | 'BAD_FILE' | 'ANALYSIS_FAILED';
+  | 'EXPORTS_SSL_SYMBOLS'
+  | 'NOT_BORINGSSL'
+  | 'NOT_RUSTLS'
+  | 'NOT_OPENSSL'
+  | 'AMBIGUOUS'
+  | 'NO_EVIDENCE'
+  | 'INCONSISTENT'
+  | 'UNSUPPORTED_ARCH'
+  | 'BAD_FILE'
+  | 'ANALYSIS_FAILED';
 
 export type LocatorVerdict = SupportedVerdict | UnsupportedVerdict;
+
+/** One located rustls method (Rust ABI: rdi = return slot, rsi = self, rdx = &msg, rcx = seq). */
+export interface RustlsLocatedFunction {
+  /** `MessageEncrypter::encrypt` or `MessageDecrypter::decrypt`. */
+  kind: 'encrypt' | 'decrypt';
+  /** The crypto provider module whose method it is. */
+  provider: 'ring' | 'aws_lc_rs';
+  vaddr: number;
+  offset: number;
+  /** First bytes at the entry, hex. */
+  entryBytes: string;
+  /** Bytes from the entry to the end of the last instruction the proof decoded. */
+  size: number;
+  /** SHA-256 (hex) of those `size` bytes: a cached verdict applies only to a file that still has them at `offset`. */
+  sha256: string;
+}
+
+/** Field offsets the probes read (see RustlsLayout in rustls.ts). */
+export interface RustlsProbeLayout {
+  inPtr: number;
+  inLen: number;
+  chunks: number;
+  typ: number;
+  appData: number;
+}
+
+/** The rustls locator found the TLS 1.3 record methods with unambiguous evidence. */
+export interface SupportedRustlsVerdict {
+  supported: true;
+  library: 'rustls';
+  /** rustls version from its source paths (0.23.N). */
+  version: string;
+  buildId: string | undefined;
+  binary: BinaryIdentity;
+  functions: RustlsLocatedFunction[];
+  layout: RustlsProbeLayout;
+  evidence: string[];
+  locatorVersion: number;
+  analysisMs: number;
+  cached: boolean;
+  /** Set when the cache directory or file was refused or unreadable (the verdict was made afresh). */
+  cacheProblem?: string;
+}
+
+export type RustlsVerdict = SupportedRustlsVerdict | UnsupportedVerdict;
+
+/** One located OpenSSL 3 internal function (System V ABI). */
+export interface OpensslLocatedFunction {
+  name: 'ssl_read_internal' | 'ssl_write_internal';
+  vaddr: number;
+  offset: number;
+  /** 0-based argument index of the size_t * that receives the byte count (3, or 4 from OpenSSL 3.2 on for writes). */
+  lenArg: number;
+  entryBytes: string;
+  /** Bytes from the entry to the end of the last instruction the proof decoded, and their SHA-256. */
+  size: number;
+  sha256: string;
+}
+
+/** The OpenSSL locator found ssl_read_internal/ssl_write_internal with unambiguous evidence. */
+export interface SupportedOpensslVerdict {
+  supported: true;
+  library: 'openssl';
+  buildId: string | undefined;
+  binary: BinaryIdentity;
+  functions: { read: OpensslLocatedFunction; write: OpensslLocatedFunction };
+  evidence: string[];
+  locatorVersion: number;
+  analysisMs: number;
+  cached: boolean;
+  /** Set when the cache directory or file was refused or unreadable (the verdict was made afresh). */
+  cacheProblem?: string;
+}
+
+export type OpensslVerdict = SupportedOpensslVerdict | UnsupportedVerdict;
 
 /** Options of locateTls(). */
 export interface LocateOptions {

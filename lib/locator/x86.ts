@@ -68,7 +68,29 @@ export interface Insn {
   memWriteBase?: number;
   /** Intel-syntax text, for evidence and debugging. */
   text: string;
+  /** The mnemonic, lower case ("mov", "cmp", "movzx", ...). */
+  mn: string;
+  /** Register operands by position (gpr number), where the operand is a general-purpose register. */
+  reg0?: number;
+  reg1?: number;
+  /** The instruction's memory operand, if any. */
+  mem?: MemOperand;
+  /** The instruction's immediate operand, if any (sign-extended to 64 bits, as a number). */
+  imm?: number;
 }
+
+/** A memory operand: [base + index*scale + disp]; base/index are gpr numbers, -1 for none, RIP for rip-relative (disp is then the absolute address). */
+export interface MemOperand {
+  base: number;
+  index: number;
+  scale: number;
+  disp: number;
+  /** Access size in bytes (0 when unknown, e.g. lea). */
+  size: number;
+}
+
+/** MemOperand.base of a rip-relative operand. */
+export const RIP = -2;
 
 /** A function decoded by following its control flow from the entry. */
 export interface DecodedFunction {
@@ -283,10 +305,55 @@ function convert(I: Iced, ins: IcedNs.Instruction, factory: IcedNs.InstructionIn
       info.free();
     }
   }
-  const out: Insn = { ip, len, flow, op, writes, text };
+  const out: Insn = { ip, len, flow, op, writes, text, mn: text.split(' ', 1)[0] };
   if (target !== undefined) out.target = target;
   if (memWriteBase !== undefined) out.memWriteBase = memWriteBase;
+  for (let i = 0; i < ins.opCount && i < 2; i++) {
+    const k = ins.opKind(i);
+    if (k === OK.Register) {
+      const g = gpr(i === 0 ? ins.op0Register : ins.op1Register);
+      if (g) {
+        if (i === 0) out.reg0 = g[0];
+        else out.reg1 = g[0];
+      }
+    }
+  }
+  for (let i = 0; i < ins.opCount; i++) {
+    const k = ins.opKind(i);
+    if (k === OK.Memory && !out.mem) {
+      const rip = ins.isIpRelMemoryOperand;
+      out.mem = {
+        base: rip ? RIP : (gpr(ins.memoryBase)?.[0] ?? -1),
+        index: gpr(ins.memoryIndex)?.[0] ?? -1,
+        scale: ins.memoryIndexScale,
+        disp: rip ? Number(ins.ipRelMemoryAddress) : Number(BigInt.asIntN(64, ins.memoryDisplacementU64)),
+        size: memSize(I, ins.memorySize),
+      };
+    } else if (
+      out.imm === undefined &&
+      (k === OK.Immediate8 ||
+        k === OK.Immediate16 ||
+        k === OK.Immediate32 ||
+        k === OK.Immediate64 ||
+        k === OK.Immediate8to16 ||
+        k === OK.Immediate8to32 ||
+        k === OK.Immediate8to64 ||
+        k === OK.Immediate32to64)
+    ) {
+      out.imm = Number(BigInt.asIntN(64, ins.immediate(i)));
+    }
+  }
   return out;
+}
+
+function memSize(I: Iced, m: number): number {
+  const M = I.MemorySize;
+  if (m === M.UInt8 || m === M.Int8) return 1;
+  if (m === M.UInt16 || m === M.Int16 || m === M.WordOffset) return 2;
+  if (m === M.UInt32 || m === M.Int32 || m === M.DwordOffset) return 4;
+  if (m === M.UInt64 || m === M.Int64 || m === M.QwordOffset) return 8;
+  if (m === M.UInt128 || m === M.Packed128_UInt8 || m === M.Packed128_UInt64) return 16;
+  return 0;
 }
 
 /** Abstract value of a register: a constant or an entry argument (by SysV argument index), and its width. */
@@ -331,10 +398,13 @@ function sameValue(a: Value | undefined, b: Value | undefined): boolean {
 /**
  * Where each entry argument is, before every instruction: a forward data-flow
  * analysis over the decoded function (meet = "same value on every path").
- * At entry, rdi/rsi/rdx/rcx/r8/r9 hold arguments 0..5 (64-bit).
+ * At entry, rdi/rsi/rdx/rcx/r8/r9 hold arguments 0..5 (64-bit). With
+ * `meet = 'may'` a value survives a merge with a path where it is unknown
+ * (but not one where the register holds something else): an optimistic view,
+ * for matching instruction patterns that are then checked on their own.
  * @returns the state before each instruction, by address.
  */
-export function argumentFlow(fn: DecodedFunction): Map<number, RegState> {
+export function argumentFlow(fn: DecodedFunction, meet: 'must' | 'may' = 'must'): Map<number, RegState> {
   const before = new Map<number, RegState>();
   const init: RegState = new Array(16).fill(undefined);
   ARG_REGS.forEach((r, i) => (init[r] = { k: 'arg', i, width: 64 }));
@@ -352,7 +422,12 @@ export function argumentFlow(fn: DecodedFunction): Map<number, RegState> {
       let changed = false;
       state = cur.slice();
       for (let r = 0; r < 16; r++) {
-        if (state[r] && !sameValue(state[r], incoming[r])) {
+        if (meet === 'may' && !state[r] && incoming[r]) {
+          // 'may': a value known on one path and unknown on another survives (paths
+          // through calls that never return, e.g. allocation failure, lose nothing)
+          state[r] = incoming[r];
+          changed = true;
+        } else if (state[r] && (meet === 'must' || incoming[r]) && !sameValue(state[r], incoming[r])) {
           state[r] = undefined;
           changed = true;
         }

@@ -120,6 +120,11 @@ registerRenderer('stats', (e, c) => {
     const { event: _e, analyzer, ...rest } = d;
     return `${c.yellow('STATS')} ${t(analyzer)} ${preview(nonZero(rest) || 'nothing to report', 140)}`;
   }
+  if (d.event === 'EXPORT') {
+    const q = (d.queue ?? {}) as Record<string, number>;
+    const dropped = nonZero({ queue_full: q.dropped_queue_full, rejected: q.dropped_rejected, not_sent: q.dropped_not_sent });
+    return `${c.yellow(d.final ? 'FINAL' : 'STATS')} ${d.exporter} spans sent=${q.exported ?? 0} pending=${q.pending ?? 0}${dropped ? ' dropped ' + c.red(dropped) : ''}${q.last_error ? ` last error: ${preview(String(q.last_error), 60)}` : ''}`;
+  }
   const kernel = nonZero(d.kernel);
   const label = d.event === 'FINAL' ? 'FINAL' : 'STATS';
   return `${c.yellow(label)} ${t(d.tracer ?? '')} records=${t(d.records ?? 0)} events=${t(d.events ?? 0)}${kernel ? ' ' + c.red(kernel) : ' no drops'}`;

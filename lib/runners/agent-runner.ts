@@ -7,6 +7,7 @@ import { SslTracer } from '../tracers/ssl-tracer';
 import { ProcessRunner } from './process-runner';
 import { Runner, type ReadyInfo } from './runner';
 import { SslRunner } from './ssl-runner';
+import { selectionKey } from '../tracers/rules';
 
 export interface AgentRunnerOptions {
   /** Reordering window of the merged stream (ms, default 150). */
@@ -63,8 +64,8 @@ export class AgentRunner extends Runner {
     if (proc.length && ssl.length) {
       const a = proc[0].resolvedOptions();
       const b = ssl[0].resolvedOptions();
-      const key = (o: { comm?: string[]; pid?: number[] }) => JSON.stringify([[...(o.comm ?? [])].sort(), [...(o.pid ?? [])].sort()]);
-      if (key(a) !== key(b)) throw new UsageError('the process and TLS runners of an AgentRunner must select the same processes (--comm/--pid)');
+      if (selectionKey(a) !== selectionKey(b))
+        throw new UsageError('the process and TLS runners of an AgentRunner must select the same processes (--comm/--pid/--cgroup/--container)');
     }
   }
 

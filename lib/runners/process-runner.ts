@@ -44,8 +44,12 @@ export class ProcessRunner extends Runner {
   /** One line saying what a live tracer watches. */
   static describe(tracer: ProcessTracer): string {
     const o = tracer.options;
-    const what =
-      o.comm.length || o.pid.length ? `selected: ${[...o.comm.map((c) => `comm ${c}*`), ...o.pid.map((p) => `pid ${p}`)].join(', ')}` : 'all processes';
+    const sel = [
+      ...o.comm.map((c) => `comm ${c}*`),
+      ...o.pid.map((p) => `pid ${p}`),
+      ...tracer.cgroups.map((c) => (c.container ? `container ${c.container.slice(0, 12)} (cgroup ${c.path})` : `cgroup ${c.path}`)),
+    ];
+    const what = sel.length ? `selected: ${sel.join(', ')}` : 'all processes';
     return `process tracer attached (${what}, mode ${o.mode})`;
   }
 

@@ -23,29 +23,52 @@ export interface AgentSetup {
   llm: LlmAnalyzer | null;
 }
 
+/** The analyzers of an agent pipeline: the TLS runner's chain, and the global ones over the merged stream. */
+export interface AgentAnalyzers {
+  /** The TLS runner's chain (parsing, merging, filters; raw TLS data masked when it is kept). */
+  tls: Analyzer[];
+  /** Over the merged TLS and process stream: LLM calls and their cost, masking of everything, the summary, then the sinks. */
+  global: Analyzer[];
+  summary: SessionSummary;
+  llm: LlmAnalyzer | null;
+}
+
+/**
+ * The analyzers `agent`/`record` run, in order. Masking comes after
+ * LlmAnalyzer and CostAnalyzer, where the last text is made (llm events re-parse request
+ * bodies; tool calls are linked to the commands they ran on clear text), and
+ * before the summary and the sinks, so nothing reaches them unmasked; it
+ * also reports the secrets requests carried (`exposure` events, with the
+ * call they belong to).
+ */
+export function agentAnalyzers(o: AgentOptions, sinks: readonly Analyzer[] = [], useSsl = o.ssl !== false): AgentAnalyzers {
+  const chain = chainOptions(o, AGENT_CHAIN_DEFAULTS);
+  const tls = useSsl ? tlsAnalyzers(chain, { redact: 'ssl' }) : [];
+  const llm = useSsl && chain.httpParser ? new LlmAnalyzer() : null;
+  const global: Analyzer[] = [];
+  if (llm) global.push(llm);
+  // their cost; a bad --prices file fails here, before anything is traced
+  if (llm) global.push(new CostAnalyzer({ prices: typeof o.prices === 'object' ? o.prices : Prices.load(o.prices) }));
+  if (chain.redact) global.push(new Redactor({ scope: 'parsed', callIdFor: llm ? (c, s) => llm.callIdFor(c, s) : undefined }));
+  const summary = new SessionSummary();
+  global.push(summary, ...sinks);
+  return { tls, global, summary, llm };
+}
+
 /**
  * An AgentRunner with an SslRunner and a ProcessRunner sharing one
- * selection; global analyzers: masking of process events, LLM calls, their
- * cost, the session summary, then `sinks`. `sslExtra` adds TLS tracer options the
- * command line has no flag for (record's gate).
+ * selection, and the analyzers of agentAnalyzers, then `sinks`. `sslExtra`
+ * adds TLS tracer options the command line has no flag for (record's gate).
  */
 export function buildAgent(o: AgentOptions, sinks: readonly Analyzer[] = [], sslExtra: Partial<SslTracerOptions> = {}): AgentSetup {
   const useSsl = o.ssl !== false;
   const useProc = o.process !== false;
   if (!useSsl && !useProc) throw new UsageError('--ssl false and --process false leave nothing to trace');
   const tracers = agentTracerOptions(o);
-  const chain = chainOptions(o, AGENT_CHAIN_DEFAULTS);
+  const a = agentAnalyzers(o, sinks, useSsl);
   const runner = new AgentRunner('agent');
-  if (useSsl) runner.addRunner(new SslRunner({ ...tracers.ssl, ...sslExtra }).withAnalyzers(tlsAnalyzers(chain)));
+  if (useSsl) runner.addRunner(new SslRunner({ ...tracers.ssl, ...sslExtra }).withAnalyzers(a.tls));
   if (useProc) runner.addRunner(new ProcessRunner(tracers.process));
-  // process events (argv, paths) are masked too; the TLS chain masked its own events already
-  if (chain.redact) runner.addGlobalAnalyzer(new Redactor());
-  const llm = useSsl && chain.httpParser ? new LlmAnalyzer() : null;
-  if (llm) runner.addGlobalAnalyzer(llm);
-  // a bad --prices file fails here, before anything is traced
-  if (llm) runner.addGlobalAnalyzer(new CostAnalyzer({ prices: typeof o.prices === 'object' ? o.prices : Prices.load(o.prices) }));
-  const summary = new SessionSummary();
-  runner.addGlobalAnalyzer(summary);
-  for (const s of sinks) runner.addGlobalAnalyzer(s);
-  return { runner, summary, llm };
+  for (const g of a.global) runner.addGlobalAnalyzer(g);
+  return { runner, summary: a.summary, llm: a.llm };
 }

@@ -80,7 +80,7 @@ export class Recording {
     try {
       const exe = resolveCommand(command[0], opts.launch?.env ?? process.env);
       // exactly the command's process tree: its pid is the whole selection
-      const setup = buildAgent({ ...opts.options, comm: undefined, pid: [cmd.pid] }, opts.sinks ?? [], {
+      const setup = buildAgent({ ...opts.options, comm: undefined, cgroup: undefined, container: undefined, pid: [cmd.pid] }, opts.sinks ?? [], {
         launching: [cmd.pid],
         preloadExecutables: exe ? [exe] : [],
       });

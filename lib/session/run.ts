@@ -28,6 +28,8 @@ export interface SessionResult {
   events: number;
   /** The FINAL stats event of each tracer. */
   finals: Event[];
+  /** The ANALYZER stats event of each analyzer that emits one. */
+  analyzerStats: Event[];
   /** Set when the run stopped on a signal. */
   signal?: NodeJS.Signals;
   /** What the sinks could not write. */
@@ -47,6 +49,16 @@ export interface SessionOptions {
   sinks?: readonly unknown[];
 }
 
+/** A sink that says what it did at the end of a run (the OTLP sink: what it sent). */
+export interface ReportingSink {
+  summaryLines(): string[];
+}
+
+/** The end-of-run lines of the sinks that have some. */
+export function sinkReports(sinks: readonly unknown[]): string[] {
+  return sinks.flatMap((s) => (typeof (s as ReportingSink).summaryLines === 'function' ? (s as ReportingSink).summaryLines() : []));
+}
+
 /** What sinks could not write. */
 export function sinkLosses(sinks: readonly unknown[]): SinkLoss[] {
   const out: SinkLoss[] = [];
@@ -62,13 +74,13 @@ export function lossLines(losses: readonly SinkLoss[]): string[] {
   return losses.map((l) =>
     l.sink === 'console' && /EPIPE/.test(l.error ?? '')
       ? `stdout was closed by its reader (EPIPE): stopped${l.events_not_written ? `; ${l.events_not_written} event(s) captured meanwhile were not shown` : ''}`
-      : `WARNING: ${l.events_not_written} event(s) not written to the ${l.sink}${l.error ? ` (${l.error})` : ''}`,
+      : `WARNING: ${l.events_not_written} ${l.unit ?? 'event(s)'} not ${l.export ? 'sent' : 'written'} to the ${l.sink}${l.error ? ` (${l.error})` : ''}`,
   );
 }
 
-/** Did a sink other than a closed console fail to write? Then the exit status says so. */
+/** Did a sink other than a closed console (or a remote export) fail to write? Then the exit status says so. */
 export function outputFailed(losses: readonly SinkLoss[]): boolean {
-  return losses.some((l) => !(l.sink === 'console' && /EPIPE/.test(l.error ?? '')));
+  return losses.some((l) => !l.export && !(l.sink === 'console' && /EPIPE/.test(l.error ?? '')));
 }
 
 /** Sum of every drop/truncation counter in FINAL stats events. */
@@ -91,9 +103,29 @@ export function lossSummary(finals: readonly Event[]): { lost: Record<string, nu
   return { lost, total };
 }
 
+/** What analyzers left out: the `lost` counters of their ANALYZER stats events, as `<analyzer>.<counter>`. */
+export function analyzerLosses(stats: readonly Event[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const e of stats) {
+    const lost = e.data.lost;
+    if (typeof lost !== 'object' || lost === null) continue;
+    for (const [k, v] of Object.entries(lost as Record<string, unknown>)) {
+      if (typeof v === 'number' && v > 0) out[`${e.data.analyzer}.${k}`] = (out[`${e.data.analyzer}.${k}`] ?? 0) + v;
+    }
+  }
+  return out;
+}
+
+/** The line for people about what analyzers left out, or null when nothing was. */
+export function analyzerLossLine(stats: readonly Event[]): string | null {
+  const lost = Object.entries(analyzerLosses(stats));
+  if (lost.length === 0) return null;
+  return `WARNING: analyzers left out: ${lost.map(([k, v]) => `${k}=${v}`).join(', ')} (see docs/events.md, loss counters)`;
+}
+
 export async function runSession(runner: Runner, io: SessionIo, opts: SessionOptions = {}): Promise<SessionResult> {
   const ctrl = new AbortController();
-  const result: SessionResult = { events: 0, finals: [], losses: [] };
+  const result: SessionResult = { events: 0, finals: [], analyzerStats: [], losses: [] };
   const onSignal = (sig: NodeJS.Signals) => {
     if (ctrl.signal.aborted) {
       io.stderr.write(`agentsight: second ${sig}, exiting without cleanup\n`);
@@ -119,6 +151,7 @@ export async function runSession(runner: Runner, io: SessionIo, opts: SessionOpt
     for await (const e of runner.run({ signal: ctrl.signal })) {
       result.events++;
       if (e.source === 'stats' && e.data.event === 'FINAL') result.finals.push(e);
+      if (e.source === 'stats' && e.data.event === 'ANALYZER') result.analyzerStats.push(e);
       opts.onEvent?.(e);
     }
   } finally {
@@ -160,7 +193,9 @@ export function summaryLines(r: SessionResult): string[] {
     portUnknown > 0 ? `${portUnknown} whose socket was unknown (port_unknown)` : '',
   ].filter(Boolean);
   if (leftOut.length > 0) lines.push(`agentsight: --port left out ${leftOut.join(' and ')}`);
+  const analyzers = analyzerLossLine(r.analyzerStats);
+  if (analyzers) lines.push(`agentsight: ${analyzers}`);
   for (const l of lossLines(r.losses)) lines.push(`agentsight: ${l}`);
-  lines.push(`agentsight: ${r.events} event(s)${total === 0 && r.losses.length === 0 ? ', nothing lost' : ''}`);
+  lines.push(`agentsight: ${r.events} event(s)${total === 0 && !analyzers && r.losses.length === 0 ? ', nothing lost' : ''}`);
   return lines;
 }

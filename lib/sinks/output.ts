@@ -11,6 +11,10 @@ export interface SinkLoss {
   events_not_written: number;
   /** The error that stopped it (EPIPE, ENOSPC, ...). */
   error: string | null;
+  /** What was counted (default "event(s)"). */
+  unit?: string;
+  /** An export to a remote receiver (OTLP): said, but the session file is complete, so the exit status does not change. */
+  export?: boolean;
 }
 
 export type OutputFormat = 'auto' | 'json' | 'pretty';

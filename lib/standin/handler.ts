@@ -203,11 +203,15 @@ export class RequestHandler {
       const out = mod.streamed(conv, reply, ctx, rec.query);
       const midstream = modelName === 'error-midstream' || firstHeader(rec.headers['x-standin-error']) === 'midstream';
       const writes = midstream ? cutWithError(out.writes, out.errorWrite) : out.writes;
+      const sent = midstream ? null : mod.usage(conv, reply, ctx);
+      if (sent) rec.response.usage = sent;
       return this.send.stream(rec, res, writes, out.contentType, numHeader(rec, 'x-standin-delay-ms') ?? this.cfg.chunkDelayMs);
     }
     rec.response.text = reply.text;
     rec.response.thinking = mod.visibleThinking(json, reply);
     if (reply.toolCall) rec.response.toolCall = { name: reply.toolCall.name, arguments: reply.toolCall.arguments };
+    const sent = mod.usage(conv, reply, ctx);
+    if (sent) rec.response.usage = sent;
     return this.send.json(rec, res, 200, mod.json(conv, reply, ctx), { pretty: provider !== 'anthropic' });
   }
 }

@@ -4,6 +4,7 @@
  */
 export { startStandin, replyFor, FIXED_CREATED } from './server';
 export type { Standin, StandinOptions, RecordedRequest, RecordedResponse } from './server';
+export type { SentUsage } from './apis/types';
 export { createTlsMaterial } from './tls';
 export type { TlsMaterial, TlsMaterialOptions } from './tls';
 export {

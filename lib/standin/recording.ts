@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { StreamWrite } from './apis/types';
+import type { SentUsage, StreamWrite } from './apis/types';
 import type { Encoding } from './encoding';
 import type { Provider } from './errors';
 import type { ApiKind, Conversation, ScriptedReply } from './script';
@@ -29,6 +29,8 @@ export interface RecordedResponse {
   thinking: string;
   /** The tool call sent, if any: name and the argument JSON (merged deltas). */
   toolCall?: { name: string; arguments: string };
+  /** The token counts the answer reported (absent when it reported none, or the stream was cut before them). */
+  usage?: SentUsage;
   /** Every byte was written and the response ended. */
   complete: boolean;
   /** The client went away before the end. */

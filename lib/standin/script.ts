@@ -24,12 +24,14 @@ export type ApiKind = ApiId;
 export const DEFAULT_COMMAND = 'echo agentsight-demo';
 
 /** Tool names preferred for the scripted tool call, in order. */
-export const SHELL_TOOL_NAMES = ['bash', 'run_command', 'shell', 'execute_command', 'run_shell_command', 'exec', 'terminal', 'run'];
+export const SHELL_TOOL_NAMES = ['bash', 'run_command', 'shell', 'exec_command', 'execute_command', 'run_shell_command', 'exec', 'terminal', 'run'];
 
 export interface OfferedTool {
   name: string;
   /** The argument that carries the command line (`command` unless the schema says otherwise). */
   argKey: string;
+  /** The argument is an argv array (Codex's `shell` tool): the command is sent as `["bash", "-lc", "<cmd>"]`. */
+  argArray?: boolean;
 }
 
 export interface ToolResult {
@@ -71,7 +73,7 @@ export interface Conversation {
 export interface ScriptedToolCall {
   name: string;
   /** The argument object. */
-  input: Record<string, string>;
+  input: Record<string, string | string[]>;
   /** JSON text of `input` as sent on the wire (JSON.stringify). */
   arguments: string;
   command: string;
@@ -159,6 +161,8 @@ export function scriptReply(conv: Conversation, opts: ScriptOptions = {}): Scrip
       const inp = ans.input as Record<string, unknown>;
       const v = inp.command ?? inp.cmd ?? Object.values(inp).find((x) => typeof x === 'string');
       if (typeof v === 'string') command = v;
+      // an argv array asked for as ["bash", "-lc", "<cmd>"]: the command is its last element
+      else if (Array.isArray(v) && v.length > 0 && typeof v[v.length - 1] === 'string') command = v[v.length - 1] as string;
     }
     command ??= commandFromPrompt(conv.lastUserText) ?? defaultCommand;
     reply = { kind: 'final', text: finalText(conv.api, command, conv.toolResult) };
@@ -172,7 +176,7 @@ export function scriptReply(conv: Conversation, opts: ScriptOptions = {}): Scrip
   const tool = conv.toolChoiceNone ? undefined : pickTool(conv.tools);
   if (tool) {
     const command = commandFromPrompt(conv.lastUserText) ?? defaultCommand;
-    const input = { [tool.argKey]: command };
+    const input = { [tool.argKey]: tool.argArray ? ['bash', '-lc', command] : command };
     const call: ScriptedToolCall = { name: tool.name, input, arguments: JSON.stringify(input), command };
     reply = { kind: 'tool_call', text: toolCallText(conv.api, call), toolCall: call };
   } else {

@@ -17,7 +17,7 @@ export interface FileDedupStats {
 }
 
 /**
- * Folds identical FILE_OPEN events (same pid, path, flags and result) within
+ * Folds identical FILE_OPEN events (same pid, path bytes, flags and result) within
  * a window: the first is passed on at once; repeats are counted and passed on
  * as one event with `count: N, repeat: true` when the window ends, the
  * process exits, the table is full, or the stream ends. Nothing is dropped.
@@ -37,9 +37,11 @@ export class FileOpenDedup {
     return { ...this.stats_ };
   }
 
+  /** Same process, same path bytes (filepath_b64 when the path is not UTF-8: two such paths can share their text), flags and result. */
   private static key(e: Event): string {
     const d = e.data;
-    return `${e.pid}\0${d.filepath}\0${d.flags_raw}\0${d.fd !== undefined ? 'ok' : d.error}`;
+    const path = typeof d.filepath_b64 === 'string' ? `b:${d.filepath_b64}` : `t:${d.filepath}`;
+    return `${e.pid}\0${path}\0${d.flags_raw}\0${d.fd !== undefined ? 'ok' : d.error}`;
   }
 
   private remove(k: string, en: Entry): void {

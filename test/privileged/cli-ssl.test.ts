@@ -35,7 +35,7 @@ describePrivileged('agentsight ssl --http-parser --sse-merge over real streaming
     const child = spawn(shell.path, ['-c', `exec "$@"`, 'sh', ...agent], { env: clientEnv(s), stdio: 'ignore' });
     const code = await new Promise((r) => child.on('exit', r));
     expect(code).toBe(0);
-    await new Promise((r) => setTimeout(r, 500));
+    // SIGINT drains the kernel ring and flushes the analyzers: nothing the client did is left out
     cli.child.kill('SIGINT');
     expect((await cli.exited).code).toBe(0);
     const events = cli
@@ -58,7 +58,11 @@ describePrivileged('agentsight ssl --http-parser --sse-merge over real streaming
       requests.forEach((r, i) => {
         expect(merged[i].data.text).toBe(s.expectedText(r));
         expect(merged[i].data.end_reason).toBe('terminal');
-        expect(merged[i].data.usage?.output_tokens).toBeGreaterThan(0);
+        // the API's own counts, exactly as the stand-in sent them (Anthropic reports cached input apart)
+        const u = r.response.usage;
+        expect(u, 'the stand-in reported no usage').toBeDefined();
+        const cached = r.route === 'anthropic.messages' ? (u?.cacheRead ?? 0) + (u?.cacheWrite ?? 0) : 0;
+        expect(merged[i].data.usage).toMatchObject({ input_tokens: (u?.input ?? 0) - cached, output_tokens: u?.output, cache_read_input_tokens: u?.cacheRead });
       });
       expect(merged[0].data.tool_calls[0].arguments).toEqual(JSON.parse(requests[0].response.toolCall?.arguments ?? 'null'));
       // the raw ssl events are still there (ssl command), and HTTP requests/responses were paired

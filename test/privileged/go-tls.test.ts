@@ -18,6 +18,7 @@ import { SslTracer } from '../../lib/tracers/ssl-tracer';
 import { Collector } from '../support/collect';
 import { run as spawnRun } from '../support/spawn';
 import { TEST_ANTHROPIC_API_KEY, TEST_OPENAI_API_KEY } from '../../lib/standin/keys';
+import { huffmanEncode } from '../../lib/http/h2/huffman';
 import { runCli } from '../support/cli';
 import { buildGo, type GoVariant } from '../support/go';
 import { describePrivileged } from '../support/privileged';
@@ -73,10 +74,34 @@ function readEvents(file: string): Ev[] {
     .map((l) => JSON.parse(l));
 }
 
-function noKeys(file: string): void {
+/** The bytes of an HPACK literal with Huffman coding, but its last octet (it holds the padding): what a raw HTTP/2 header block shows of `value`. */
+function huffmanLiteral(value: string): Buffer {
+  const h = huffmanEncode(Buffer.from(value, 'latin1'));
+  return h.subarray(0, h.length - 1);
+}
+
+const KEY_BYTES = [
+  Buffer.from(TEST_ANTHROPIC_API_KEY.slice(10, 40), 'latin1'),
+  Buffer.from(TEST_OPENAI_API_KEY.slice(10, 40), 'latin1'),
+  // HTTP/2: Go's HPACK encoder sends header values Huffman-coded when that is shorter
+  huffmanLiteral(TEST_ANTHROPIC_API_KEY),
+  huffmanLiteral(`Bearer ${TEST_OPENAI_API_KEY}`),
+];
+
+/**
+ * No key in the file's text, nor in the bytes of its raw ssl events (base64
+ * when they are not UTF-8, as HTTP/2 frames are), as text or Huffman-coded.
+ * `h2Path`: the raw writes are HTTP/2 whose first request has this :path,
+ * which must be found the same way (so the search can find a literal).
+ */
+function noKeys(file: string, h2Path?: string): void {
   const text = fs.readFileSync(file, 'utf8');
   expect(text).not.toContain(TEST_ANTHROPIC_API_KEY.slice(10, 40));
   expect(text).not.toContain(TEST_OPENAI_API_KEY.slice(10, 40));
+  const ssl = readEvents(file).filter((e) => e.source === 'ssl');
+  const raw = Buffer.concat(ssl.map((e) => Buffer.from(payload(e), 'latin1')));
+  for (const k of KEY_BYTES) expect(raw.includes(k)).toBe(false);
+  if (h2Path) expect(raw.includes(huffmanLiteral(h2Path))).toBe(true);
 }
 
 describePrivileged('Go crypto/tls', () => {
@@ -137,7 +162,7 @@ describePrivileged('Go crypto/tls', () => {
         const r = await record(`go-${variant}-${proto}`, [bins[variant]!, '-proto', proto, '-base', s.url, '-calls', callsFile]);
         const want = proto === 'h2' ? 'HTTP/2.0' : 'HTTP/1.1';
         expect(r.stdout.trim().split('\n')).toEqual(CALLS.map(() => expect.stringMatching(new RegExp(`^200 ${want.replace('.', '\\.')} \\d+$`))));
-        noKeys(r.file);
+        noKeys(r.file, proto === 'h2' ? CALLS[0].path : undefined);
         const llm = r.events.filter((e) => e.source === 'llm');
         const curl = await curlCalls(proto === 'h2' ? '--http2' : '--http1.1');
         expect(llm.map(comparable)).toEqual(curl.map(comparable));
@@ -280,7 +305,7 @@ describePrivileged('Go crypto/tls', () => {
       await cli.ready;
       const c = await run(bins.stripped!, ['-proto', 'h1', '-base', s.url, '-calls', callsFile], { env: clientEnv(s) });
       expect(c.code).toBe(0);
-      await new Promise((r) => setTimeout(r, 300));
+      // SIGINT drains what the kernel delivered
       cli.child.kill('SIGINT');
       expect((await cli.exited).code).toBe(0);
       const events = cli

@@ -6,13 +6,13 @@
 import * as path from 'node:path';
 import { expect, it } from 'vitest';
 import { getBinding } from '../../lib/kernel/binding';
+import { PROCESS_CONFIG } from '../../lib/kernel/abi';
 import { describePrivileged } from '../support/privileged';
 import { run } from '../support/spawn';
 
 describePrivileged('native core', () => {
   it('a JS exception thrown in the ring-buffer callback goes to uncaughtException, the process does not abort', async () => {
     const addon = path.resolve(__dirname, '../../build/Release/agentsight.node');
-    const { PROCESS_CONFIG } = await import('../../lib/kernel/abi');
     const script = `
       const b = require(${JSON.stringify(addon)});
       const o = new b.BpfObject('process');
@@ -47,7 +47,7 @@ describePrivileged('native core', () => {
     const b = getBinding();
     const o = new b.BpfObject('process');
     try {
-      expect(() => o.setRodata('cfg', Buffer.alloc(3))).toThrow(/is 160 bytes in the eBPF object but 3 were given/);
+      expect(() => o.setRodata('cfg', Buffer.alloc(3))).toThrow(new RegExp(`is ${PROCESS_CONFIG.size} bytes in the eBPF object but 3 were given`));
       expect(() => o.setRodata('nope', Buffer.alloc(4))).toThrow(/no const volatile variable 'nope'/);
       expect(() => o.attach('handle_exec')).toThrow(/load\(\) the object before attaching/);
       expect(() => o.mapInfo('nope')).toThrow(expect.objectContaining({ op: 'map_info', code: 'ENOENT' }));

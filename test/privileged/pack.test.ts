@@ -25,6 +25,8 @@ describePrivileged('npm pack, install into a fresh project, require() from Commo
         'prebuilds/linux-x64/agentsight.json',
         'binding.gyp',
         'scripts/libbpf.js',
+        'packaging/agentsight.service',
+        'packaging/agent.json',
         // the price table and the built web UI
         'data/prices.json',
         'web/dist/app.js',

@@ -14,7 +14,11 @@ import { startStandin, TEST_API_KEYS, type Standin } from '../../lib/standin';
 import { signalTree } from '../../lib/session/recording';
 import { runCli, type CliRun } from '../support/cli';
 import { describePrivileged } from '../support/privileged';
+import { needFile } from '../support/required';
+import { OtlpReceiver } from '../support/otlp-receiver';
+import { expectSessionTrace } from '../support/otlp-session';
 import { clientEnv } from '../support/run';
+import { expectSentUsage } from '../support/usage';
 
 const versions = (
   JSON.parse(fs.readFileSync(path.join(__dirname, '../support/claude-code-versions.json'), 'utf8')) as { versions: { version: string }[] }
@@ -22,15 +26,6 @@ const versions = (
 const CLAUDE_CACHE = process.env.AGENTSIGHT_CLAUDE_CODE_CACHE ?? path.join(os.homedir(), '.cache', 'agentsight', 'claude-code');
 const GEMINI_DIR = process.env.AGENTSIGHT_GEMINI_CLI_DIR ?? path.join(os.homedir(), '.cache', 'agentsight', 'gemini-cli');
 const GEMINI = path.join(GEMINI_DIR, 'node_modules', '.bin', 'gemini');
-
-/** A missing agent fails under CI (the setup fetches them) and is a visible skip elsewhere. */
-function present(file: string, what: string): boolean {
-  if (fs.existsSync(file)) return true;
-  const msg = `${what} not found at ${file}: run scripts/fetch-test-agents.sh`;
-  if (process.env.AGENTSIGHT_REQUIRE_PRIVILEGED) throw new Error(msg);
-  console.warn(`SKIPPED: ${msg}`);
-  return false;
-}
 
 describePrivileged('real coding agents under record', () => {
   let s: Standin;
@@ -50,10 +45,10 @@ describePrivileged('real coding agents under record', () => {
     cli = null;
   });
 
-  async function record(name: string, command: string[], env: Record<string, string>) {
+  async function record(name: string, command: string[], env: Record<string, string>, extra: string[] = []) {
     const file = path.join(work, `${name}.ndjson`);
     const first = s.requests.length;
-    cli = runCli(['record', '-o', file, '--', ...command], { env, cwd: work });
+    cli = runCli(['record', '-o', file, ...extra, '--', ...command], { env, cwd: work });
     const r = await cli.exited;
     const evs = fs.existsSync(file)
       ? fs
@@ -76,7 +71,7 @@ describePrivileged('real coding agents under record', () => {
     answered.forEach((q, i) => {
       expect(llm[i].data.response.text).toBe(s.expectedText(q));
       expect(llm[i].comm).toBe(agentComm);
-      expect(llm[i].data['gen_ai.usage.output_tokens']).toBeGreaterThan(0);
+      expectSentUsage(llm[i].data, q.response.usage, `request ${i + 1} (${q.route}, ${q.response.stream ? 'streamed' : 'JSON'})`);
     });
     const withTool = llm.find((e) => e.data.response.tool_calls.some((t: { name: string }) => t.name === toolName));
     expect(withTool, `no llm event asked for ${toolName}`).toBeDefined();
@@ -90,19 +85,21 @@ describePrivileged('real coding agents under record', () => {
     for (const key of TEST_API_KEYS) expect(all.includes(key), `API key ${key.slice(0, 10)}… reached the output`).toBe(false);
   }
 
+  const claudeEnv = () =>
+    clientEnv(s, {
+      ANTHROPIC_BASE_URL: s.anthropicBaseUrl,
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_TELEMETRY: '1',
+      DISABLE_AUTOUPDATER: '1',
+      DISABLE_ERROR_REPORTING: '1',
+      HOME: work,
+    });
+
   for (const v of versions) {
-    it(`Claude Code ${v} (Bun + BoringSSL, no symbols): LLM calls and the Bash tool it runs`, { timeout: 90_000 }, async () => {
+    it(`Claude Code ${v} (Bun + BoringSSL, no symbols): LLM calls and the Bash tool it runs`, { timeout: 90_000 }, async (ctx) => {
       const bin = path.join(CLAUDE_CACHE, v, 'claude');
-      if (!present(bin, `Claude Code ${v}`)) return;
-      const env = clientEnv(s, {
-        ANTHROPIC_BASE_URL: s.anthropicBaseUrl,
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-        DISABLE_TELEMETRY: '1',
-        DISABLE_AUTOUPDATER: '1',
-        DISABLE_ERROR_REPORTING: '1',
-        HOME: work,
-      });
-      const r = await record(`claude-${v}`, [bin, '-p', 'What kernel is this machine running? run: uname -a', '--allowedTools', 'Bash'], env);
+      needFile(ctx, bin, `Claude Code ${v} not found at ${bin}: run scripts/fetch-test-agents.sh`);
+      const r = await record(`claude-${v}`, [bin, '-p', 'What kernel is this machine running? run: uname -a', '--allowedTools', 'Bash'], claudeEnv());
       expect(r.evs.some((e) => e.source === 'diagnostic' && /cannot be located/.test(e.data.message))).toBe(false);
       expectToolLoop(r, 'Bash', 'claude');
       // TLS runs on a thread named differently from the process: still captured, still named after the process
@@ -111,8 +108,36 @@ describePrivileged('real coding agents under record', () => {
     });
   }
 
-  it('Gemini CLI (Node, via the exported OpenSSL symbols of node): LLM calls and its shell tool', async () => {
-    if (!present(GEMINI, 'Gemini CLI')) return;
+  it(
+    `Claude Code ${versions[versions.length - 1]} with --otlp-endpoint --otlp-content: its session is one trace, content masked`,
+    { timeout: 90_000 },
+    async (ctx) => {
+      const v = versions[versions.length - 1];
+      const bin = path.join(CLAUDE_CACHE, v, 'claude');
+      needFile(ctx, bin, `Claude Code ${v} not found at ${bin}: run scripts/fetch-test-agents.sh`);
+      const rx = await OtlpReceiver.start();
+      try {
+        const r = await record(`claude-otlp-${v}`, [bin, '-p', 'What kernel is this machine running? run: uname -a', '--allowedTools', 'Bash'], claudeEnv(), [
+          '--otlp-endpoint',
+          rx.url,
+          '--otlp-content',
+        ]);
+        expectToolLoop(r, 'Bash', 'claude');
+        const t = expectSessionTrace(rx.spans, r.evs, { content: true });
+        expect(t.root.name).toBe('invoke_agent claude');
+        expect(t.tools.map((x) => x.name)).toEqual(['execute_tool Bash']);
+        expect(t.execs.some((x) => x.attributes['process.command_line'] === 'uname -a')).toBe(true);
+        expect(t.chats[0].attributes['gen_ai.usage.cache_read.input_tokens']).toBeGreaterThan(0);
+        const all = JSON.stringify(rx.spans, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
+        for (const key of TEST_API_KEYS) expect(all.includes(key), `API key ${key.slice(0, 10)}… exported`).toBe(false);
+      } finally {
+        await rx.close();
+      }
+    },
+  );
+
+  it('Gemini CLI (Node, via the exported OpenSSL symbols of node): LLM calls and its shell tool', async (ctx) => {
+    needFile(ctx, GEMINI, `Gemini CLI not found at ${GEMINI}: run scripts/fetch-test-agents.sh`);
     const home = path.join(work, 'gemini-home');
     fs.mkdirSync(path.join(home, '.gemini'), { recursive: true });
     fs.writeFileSync(

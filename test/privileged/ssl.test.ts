@@ -8,7 +8,7 @@ import { sslPayload } from '../../lib/core/payload';
 import { SslTracer, type SslTracerOptions } from '../../lib/tracers/ssl-tracer';
 import { Collector } from '../support/collect';
 import { describePrivileged } from '../support/privileged';
-import { gatedShell, uniqueShell } from '../support/procs';
+import { execed, gatedShell, uniqueShell } from '../support/procs';
 import { run } from '../support/spawn';
 import { body, makeCert, startServer, type TestCert, type TestServer } from '../support/tls-server';
 
@@ -292,22 +292,25 @@ describePrivileged('TLS capture on the real kernel', () => {
 
     it('--port keeps connections on that port only and counts what it dropped', async () => {
       const other = await startServer(cert);
+      // only our clients are selected (by the name of the shell they are exec'd from): TLS traffic of anything
+      // else running on the machine meanwhile neither passes nor counts
+      const shell = uniqueShell('asport');
+      const under = (cmd: string, ...args: string[]) => run(shell.path, ['-c', 'exec "$@"', 'sh', cmd, ...args]);
       try {
-        let pid = 0;
-        let tracer: SslTracer | null = null;
-        const t = await SslTracer.start({ statsIntervalMs: 0, port: [other.port] });
+        // node's own OpenSSL is probed from the start (--binary-path), not when the node client execs: no race with its first calls
+        const t = await SslTracer.start({ statsIntervalMs: 0, port: [other.port], comm: [shell.name], binaryPaths: [process.execPath] });
         current = t;
-        tracer = t;
         const col = new Collector(t.events());
-        pid = (await run('curl', ['-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/port-a`, `https://localhost:${other.port}/port-b`])).pid;
+        const pid = (await under('curl', '-s', '--cacert', cert.certFile, `https://localhost:${srv.port}/port-a`, `https://localhost:${other.port}/port-b`))
+          .pid;
         // node (TLS in memory, socket I/O outside its SSL calls) is selected by port too
         const get = (port: number, p: string) =>
           `await new Promise((ok,ko)=>require('https').get('https://localhost:${port}${p}',{ca},r=>{r.resume();r.on('end',ok)}).on('error',ko));`;
         const code = `const ca=require('fs').readFileSync('${cert.certFile}'); (async()=>{${get(srv.port, '/node-port-a')}${get(other.port, '/node-port-b')}})()`;
-        const npid = (await run(process.execPath, ['-e', code])).pid;
+        const npid = (await under(process.execPath, '-e', code)).pid;
         await readsReach(col, pid, connOf(other, '/port-b').sent.length);
         await readsReach(col, npid, connOf(other, '/node-port-b').sent.length);
-        const { port_filtered: filtered, port_unknown: unknown } = tracer.stats();
+        const { port_filtered: filtered, port_unknown: unknown } = t.stats();
         t.stop();
         await col.done;
         for (const [p, a, b] of [
@@ -320,9 +323,12 @@ describePrivileged('TLS capture on the real kernel', () => {
           expect(mine.some((e) => sslPayload(e).includes(a))).toBe(false);
           expect(bytesOf(col.of(isSsl(p, 'WRITE/SEND'))).equals(connOf(other, b).received)).toBe(true);
         }
+        // nothing but our two clients was traced, and the calls on the other port were counted, not passed
+        expect(col.of((e) => e.source === 'ssl' && e.pid !== pid && e.pid !== npid)).toEqual([]);
         expect(filtered).toBeGreaterThanOrEqual(4);
         expect(unknown).toBe(0);
       } finally {
+        shell.dispose();
         await other.close();
       }
     });
@@ -396,8 +402,22 @@ describePrivileged('TLS discovery on the real kernel', () => {
     cert.dispose();
   });
 
-  const pyClient = (tag: string, delay = 0) =>
-    `import time,urllib.request,ssl; time.sleep(${delay}); c=ssl.create_default_context(cafile='${cert.certFile}'); urllib.request.urlopen('https://localhost:${srv.port}/${tag}', context=c).read()`;
+  /** A Python client that loads libssl (import ssl), then waits for a line on stdin before its request. */
+  const pyClient = (tag: string) =>
+    `import sys,urllib.request,ssl; sys.stdin.readline(); c=ssl.create_default_context(cafile='${cert.certFile}'); urllib.request.urlopen('https://localhost:${srv.port}/${tag}', context=c).read()`;
+  /** Resolves when the tracer has attached to a file matching `match` (the ready signal of discovery); fails after 30 s. */
+  const attachedTo = (t: SslTracer, match: (a: { path: string; via: string }) => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      if (t.targets().some(match)) return resolve();
+      const timer = setTimeout(() => reject(new Error(`not probed within 30 s; probed: ${JSON.stringify(t.targets().map((x) => [x.path, x.via]))}`)), 30_000);
+      const on = (a: { path: string; via: string }) => {
+        if (!match(a)) return;
+        t.off('attached', on);
+        clearTimeout(timer);
+        resolve();
+      };
+      t.on('attached', on);
+    });
 
   it('per-function perf links (kernels without uprobe_multi) capture the same bytes', async () => {
     const t = await SslTracer.start({ statsIntervalMs: 0, uprobeLinks: 'perf' });
@@ -449,7 +469,9 @@ describePrivileged('TLS discovery on the real kernel', () => {
       let pid = 0;
       const t = await SslTracer.start({ statsIntervalMs: 0, comm: [shell.name] });
       const col = new Collector(t.events());
-      const r = await run(shell.path, ['-c', `exec env LD_LIBRARY_PATH=${dir} ${PY} -c "${pyClient('private-lib', 1.5)}"`]);
+      // the client makes its request only once the private libssl is probed, however long discovery takes
+      const probedLib = attachedTo(t, (a) => a.path === path.join(dir, 'libssl.so.3'));
+      const r = await run(shell.path, ['-c', `exec env LD_LIBRARY_PATH=${dir} ${PY} -c "${pyClient('private-lib')}"`], { release: probedLib });
       expect(r.stderr).toBe('');
       pid = r.pid;
       await readsReach(col, pid, connOf(srv, '/private-lib').sent.length);
@@ -473,14 +495,15 @@ describePrivileged('TLS discovery on the real kernel', () => {
       const t = await SslTracer.start({ statsIntervalMs: 0, comm: [shell.name] });
       const col = new Collector(t.events());
       const client = path.join(dir, 'client.py');
-      fs.writeFileSync(client, pyClient('other-ns', 1.5));
+      fs.writeFileSync(client, pyClient('other-ns'));
       // A private mount namespace where the system libssl path is a different file.
       const script = `mount --bind ${copy} /usr/lib/x86_64-linux-gnu/libssl.so.3 && exec ${shell.path} -c 'exec ${PY} ${client}'`;
-      const r = await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script]);
+      const nsLib = (a: { path: string; via: string }) => /^(\/usr)?\/lib\/x86_64-linux-gnu\/libssl\.so\.3$/.test(a.path) && /pid \d+/.test(a.via);
+      const r = await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script], { release: attachedTo(t, nsLib) });
       expect(r.stderr).toBe('');
       await col.waitFor((e) => e.source === 'ssl' && sslPayload(e).includes('/other-ns'));
       // the file the process sees at the system path (/lib is /usr/lib on merged-/usr systems), found in its namespace
-      const probed = t.targets().find((x) => /^(\/usr)?\/lib\/x86_64-linux-gnu\/libssl\.so\.3$/.test(x.path) && /pid \d+/.test(x.via));
+      const probed = t.targets().find(nsLib);
       t.stop();
       await col.done;
       expect(probed?.via).toMatch(/mapped by pid|opened by pid/);
@@ -496,7 +519,7 @@ describePrivileged('TLS discovery on the real kernel', () => {
     const shell = uniqueShell('asnotls');
     const sh = gatedShell(shell.path, 'sleep 0.2');
     try {
-      await new Promise((r) => setTimeout(r, 50));
+      await execed(sh.pid as number, shell.name);
       const t = await SslTracer.start({ statsIntervalMs: 0, comm: [shell.name] });
       const notices: string[] = [];
       t.on('notice', (m) => notices.push(m));

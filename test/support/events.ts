@@ -46,7 +46,8 @@ export interface SslOptions {
   conn: string;
   pid: number;
   tid: number;
-  comm: string;
+  /** text, or the exact bytes (which need not be UTF-8) */
+  comm: string | Buffer;
   mono: number;
   library: SslLibrary;
   /** The call moved more bytes than were captured. */
@@ -89,7 +90,8 @@ export function ssl(fn: SslFunctionName, bytes: Buffer | string, opts: Partial<S
 
 export interface ProcessOptions {
   pid: number;
-  comm: string;
+  /** text, or the exact bytes (which need not be UTF-8) */
+  comm: string | Buffer;
   mono: number;
 }
 
@@ -99,7 +101,7 @@ function processHdr(o: Partial<ProcessOptions>, comm: string): Hdr {
 }
 
 /** A process EXEC event as the process tracer produces it. */
-export function exec(o: Partial<ProcessOptions & { ppid: number; filename: string; argv: string[] }> = {}): Event {
+export function exec(o: Partial<ProcessOptions & { ppid: number; filename: string | Buffer; argv: ReadonlyArray<string | Buffer> }> = {}): Event {
   const argv = o.argv ?? ['python3', 'agent.py'];
   return decoded(execRecord(processHdr(o, 'python3'), o.ppid ?? 1, o.filename ?? '/usr/bin/python3', argv), decodeProcessRecord);
 }
@@ -110,8 +112,8 @@ export function exit(o: Partial<ProcessOptions & { status: number; durationNs: n
 }
 
 /** A FILE_OPEN event: opened as fd (default 3), or failed with -errno when ret < 0. */
-export function fileOpen(o: Partial<ProcessOptions & { path: string; ret: number; openFlags: number }> = {}): Event {
-  return decoded(openRecord(processHdr(o, 'python3'), o.path ?? '/etc/hosts', '', o.ret ?? 3, o.openFlags ?? 0), decodeProcessRecord);
+export function fileOpen(o: Partial<ProcessOptions & { path: string | Buffer; base: string | Buffer; ret: number; openFlags: number }> = {}): Event {
+  return decoded(openRecord(processHdr(o, 'python3'), o.path ?? '/etc/hosts', o.base ?? '', o.ret ?? 3, o.openFlags ?? 0), decodeProcessRecord);
 }
 
 export async function* fromArray(events: readonly Event[]): AsyncIterable<Event> {

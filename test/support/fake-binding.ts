@@ -8,7 +8,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { frameBatch } from '../../lib/kernel/abi';
-import { SYSCALL_OPEN_TRACEPOINTS } from '../../lib/tracers/process-tracer';
 
 /**
  * A tracefs of the fake kernel: an empty directory until mountTracefs() fills
@@ -19,6 +18,27 @@ const fakeTracefsDirs = new Set<string>();
 process.once('exit', () => {
   for (const d of fakeTracefsDirs) fs.rmSync(d, { recursive: true, force: true });
 });
+
+/**
+ * The syscall tracepoints a real kernel's tracefs has for the open family
+ * (and a few others), written out here rather than taken from the tracer:
+ * the fake kernel must not agree with the code under test by construction.
+ */
+const KERNEL_TRACEPOINTS = [
+  'syscalls/sys_enter_openat',
+  'syscalls/sys_exit_openat',
+  'syscalls/sys_enter_openat2',
+  'syscalls/sys_exit_openat2',
+  'syscalls/sys_enter_open',
+  'syscalls/sys_exit_open',
+  'syscalls/sys_enter_creat',
+  'syscalls/sys_exit_creat',
+  'syscalls/sys_enter_open_by_handle_at',
+  'syscalls/sys_exit_open_by_handle_at',
+  'syscalls/sys_enter_read',
+  'syscalls/sys_exit_read',
+  'sched/sched_process_exec',
+];
 
 export class FakeTracefs {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-fake-tracefs-'));
@@ -35,7 +55,7 @@ export class FakeTracefs {
     if (dir !== this.dir) throw new Error(`fake tracefs: mount at ${dir}`);
     if (this.mountError) throw this.mountError;
     this.mounts++;
-    for (const tp of SYSCALL_OPEN_TRACEPOINTS) {
+    for (const tp of KERNEL_TRACEPOINTS) {
       fs.mkdirSync(path.join(this.dir, 'events', tp), { recursive: true });
       fs.writeFileSync(path.join(this.dir, 'events', tp, 'id'), '1\n');
     }

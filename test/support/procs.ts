@@ -14,8 +14,11 @@ export function uniqueShell(prefix = 'astc'): { name: string; path: string; disp
 }
 
 /** Start a shell script that waits for a line on stdin before doing anything. */
-export function gatedShell(shell: string, script: string): ChildProcess & { release(): void; exited: Promise<number | null> } {
-  const child = spawn(shell, ['-c', `read go; ${script}`], { stdio: ['pipe', 'ignore', 'inherit'] }) as ChildProcess & {
+export function gatedShell(shell: string, script: string, env?: NodeJS.ProcessEnv): ChildProcess & { release(): void; exited: Promise<number | null> } {
+  const child = spawn(shell, ['-c', `read go; ${script}`], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  }) as ChildProcess & {
     release(): void;
     exited: Promise<number | null>;
   };
@@ -25,4 +28,21 @@ export function gatedShell(shell: string, script: string): ChildProcess & { rele
     child.stdin?.end();
   };
   return child;
+}
+
+/** Resolves once process `pid` runs a program named `comm` (it exec'd): not a guess of how long a spawn takes. */
+export async function execed(pid: number, comm: string, ms = 10_000): Promise<void> {
+  const want = comm.slice(0, 15);
+  const end = Date.now() + ms;
+  for (;;) {
+    let now = '';
+    try {
+      now = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      /* not there yet, or gone */
+    }
+    if (now === want) return;
+    if (Date.now() > end) throw new Error(`pid ${pid} is not running ${comm} after ${ms} ms (comm ${JSON.stringify(now)})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }

@@ -6,8 +6,11 @@ export interface Hdr {
   pid: number;
   tid?: number;
   uid?: number;
-  comm: string;
+  /** text, or the exact bytes (which need not be UTF-8) */
+  comm: string | Buffer;
 }
+
+const bytesOf = (x: string | Buffer): Buffer => (typeof x === 'string' ? Buffer.from(x) : x);
 
 function header(b: Buffer, type: number, h: Hdr): void {
   b.writeBigUInt64LE(BigInt(h.ts), HDR.off.ts_ns);
@@ -15,12 +18,12 @@ function header(b: Buffer, type: number, h: Hdr): void {
   b.writeUInt32LE(h.pid, HDR.off.pid);
   b.writeUInt32LE(h.tid ?? h.pid, HDR.off.tid);
   b.writeUInt32LE(h.uid ?? 0, HDR.off.uid);
-  b.write(h.comm, HDR.off.comm, COMM_LEN - 1);
+  bytesOf(h.comm).copy(b, HDR.off.comm, 0, COMM_LEN - 1);
 }
 
-export function execRecord(h: Hdr, ppid: number, filename: string, argv: string[], flags = 0): Buffer {
-  const f = Buffer.from(filename);
-  const a = Buffer.from(argv.map((x) => `${x}\0`).join(''));
+export function execRecord(h: Hdr, ppid: number, filename: string | Buffer, argv: ReadonlyArray<string | Buffer>, flags = 0): Buffer {
+  const f = bytesOf(filename);
+  const a = Buffer.concat(argv.flatMap((x) => [bytesOf(x), Buffer.alloc(1)]));
   const b = Buffer.alloc(EXEC.size + f.length + a.length);
   header(b, REC.EXEC, h);
   b.writeUInt32LE(ppid, EXEC.off.ppid);
@@ -50,9 +53,9 @@ export function forkRecord(h: Hdr, child: number): Buffer {
   return b;
 }
 
-export function openRecord(h: Hdr, path: string, base: string, ret: number, openFlags = 0, mode = 0, syscall = 0): Buffer {
-  const p = Buffer.from(path);
-  const bs = Buffer.from(base);
+export function openRecord(h: Hdr, path: string | Buffer, base: string | Buffer, ret: number, openFlags = 0, mode = 0, syscall = 0): Buffer {
+  const p = bytesOf(path);
+  const bs = bytesOf(base);
   const b = Buffer.alloc(FILE_OPEN.size + p.length + bs.length);
   header(b, REC.FILE_OPEN, h);
   b.writeBigInt64LE(BigInt(ret), FILE_OPEN.off.ret);

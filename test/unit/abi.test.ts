@@ -73,7 +73,7 @@ describe('event ABI: lib/kernel/abi.ts matches the BTF the compiler emitted', ()
       expect(names.length).toBeGreaterThan(0);
       for (let i = 0; i < names.length; i++) expect(names[i]).toBeTypeOf('string');
     }
-    expect(SSL_FUNC_NAMES).toEqual(['READ/RECV', 'WRITE/SEND', 'HANDSHAKE']);
+    expect(SSL_FUNC_NAMES).toEqual(['READ/RECV', 'WRITE/SEND', 'HANDSHAKE', 'BIND']);
   });
 
   it('the embedded objects are the ones built from bpf/*.bpf.c', () => {

@@ -166,18 +166,10 @@ describe('the node binary (process.execPath)', () => {
     expect(f).toMatchObject({ name, vaddr: parseInt(addr, 16), binding: 'LOCAL', table: 'symtab' });
   });
 
-  it('finds 10 symbols in well under 100 ms', async () => {
-    await findSymbols(NODE, NAMES); // warm the page cache
-    const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t = performance.now();
-      const found = await findSymbols(NODE, NAMES);
-      times.push(performance.now() - t);
-      expect(found.length).toBe(NAMES.length);
-    }
-    times.sort((a, b) => a - b);
-    console.log(`findSymbols(node, 10 names): median ${times[2].toFixed(1)} ms, min ${times[0].toFixed(1)} ms`);
-    expect(times[2]).toBeLessThan(100);
+  it('finds 10 symbols, the same on every lookup (how fast: bench/elf-symbols.js)', async () => {
+    const first = await findSymbols(NODE, NAMES);
+    expect(first.map((s) => s.name).sort()).toEqual([...NAMES].sort());
+    for (let i = 0; i < 3; i++) expect(await findSymbols(NODE, NAMES)).toEqual(first);
   });
 });
 

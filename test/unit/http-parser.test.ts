@@ -248,7 +248,6 @@ describe('HttpParser bodies', () => {
   it('bounds a decompression bomb to maxBodyBytes and says so', async () => {
     const bomb = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
     const parser = new HttpParser({ maxBodyBytes: 1024 * 1024 });
-    const t0 = Date.now();
     const out = await run(parser, [ssl('WRITE/SEND', GET), ssl('READ/RECV', response(['Content-Encoding: gzip', `Content-Length: ${bomb.length}`], bomb))]);
     const [res] = http(out, 'response');
     // as much as fits (decoding stops on a compressed-block boundary just under the limit)
@@ -256,7 +255,6 @@ describe('HttpParser bodies', () => {
     expect(res.body_size).toBeGreaterThan(0.9 * 1024 * 1024);
     expect(res.body_truncated).toBe(true);
     expect(res.body_wire_size).toBe(bomb.length);
-    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it('includes raw bytes only with rawData', async () => {

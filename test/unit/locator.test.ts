@@ -25,6 +25,7 @@ import { ElfFile, findSymbols } from '../../lib/elf';
 import { analyzeBoringSsl, defaultCacheDir, hasTlsSymbols, locateTls, looksLikeBoringSsl, LOCATOR_VERSION, ROOT_CACHE_DIR } from '../../lib/locator';
 import type { LocatorVerdict, SupportedVerdict, UnsupportedVerdict } from '../../lib/locator';
 import versions from '../support/claude-code-versions.json';
+import { need, needFile } from '../support/required';
 
 const CACHE = process.env.AGENTSIGHT_CLAUDE_CODE_CACHE ?? path.join(os.homedir(), '.cache', 'agentsight', 'claude-code');
 const binaryOf = (v: string) => path.join(CACHE, v, 'claude');
@@ -59,7 +60,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('Claude Code releases', () => {
   for (const rel of versions.versions) {
     it(`${rel.version}: supported, at the addresses verified with gdb`, async (ctx) => {
-      if (!existsSync(binaryOf(rel.version))) return ctx.skip(missingNote(rel.version));
+      needFile(ctx, binaryOf(rel.version), missingNote(rel.version));
       const t = performance.now();
       const v = supported(await locateTls(binaryOf(rel.version), { cache: false }));
       const ms = performance.now() - t;
@@ -98,8 +99,8 @@ describe('Claude Code releases', () => {
   }
 
   it('caches verdicts per build-id in 0600 files and re-checks them against the file', async (ctx) => {
+    need(ctx, available.length > 0, 'no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
     const rel = available[0];
-    if (!rel) return ctx.skip('no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
     const dir = path.join(tmp, 'cache');
     const first = supported(await locateTls(binaryOf(rel.version), { cacheDir: dir }));
     expect(first.cached).toBe(false);
@@ -123,8 +124,8 @@ describe('Claude Code releases', () => {
   });
 
   it('refuses a copy whose SSL_write entry was damaged', async (ctx) => {
+    need(ctx, available.length > 0, 'no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
     const rel = available[0];
-    if (!rel) return ctx.skip('no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
     const copy = path.join(tmp, 'damaged');
     copyFileSync(binaryOf(rel.version), copy);
     try {
@@ -146,8 +147,8 @@ describe('Claude Code releases', () => {
   });
 
   it('reports a truncated copy as a bad file', async (ctx) => {
+    need(ctx, available.length > 0, 'no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
     const rel = available[0];
-    if (!rel) return ctx.skip('no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
     const copy = path.join(tmp, 'truncated');
     await pipeline(createReadStream(binaryOf(rel.version), { start: 0, end: 32 * 1024 * 1024 - 1 }), createWriteStream(copy));
     const v = unsupported(await locateTls(copy, { cacheDir: path.join(tmp, 'cache-trunc') }));
@@ -283,7 +284,7 @@ describe('the verdict cache', () => {
 
   it('a cached supported verdict is used only if both functions still have the bytes it hashed', async (ctx) => {
     const rel = available[0];
-    if (!rel) return ctx.skip('no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
+    need(ctx, !!rel, 'no Claude Code release in the cache: run scripts/fetch-claude-code.sh');
     const dir = path.join(tmp, 'cache-offsets');
     const first = supported(await locateTls(binaryOf(rel.version), { cacheDir: dir }));
     expect(first.functions.write.size).toBeGreaterThan(16);
@@ -315,8 +316,9 @@ describe('the verdict cache', () => {
   });
 });
 
-describe.skipIf(!existsSync(ANDROID_LIBSSL))('an independent BoringSSL build (Debian android-libboringssl)', () => {
-  it('the analysis finds the functions its symbol table names', async () => {
+describe('an independent BoringSSL build (Debian android-libboringssl)', () => {
+  it('the analysis finds the functions its symbol table names', async (ctx) => {
+    needFile(ctx, ANDROID_LIBSSL, `${ANDROID_LIBSSL} is missing: install the Debian package android-libboringssl (scripts/setup.sh does)`);
     // PIC code (lea rip-relative), no frame pointers, FDEs, an older BoringSSL
     // without SSL_write's BAD_LENGTH check, and SSL_peek inlined into SSL_read.
     const [read, write] = await findSymbols(ANDROID_LIBSSL, ['SSL_read', 'SSL_write']);

@@ -4,6 +4,7 @@ import { ToolLinker, commandMatches } from '../../lib/analyzers/tool-links';
 import type { Event } from '../../lib/core/event';
 import { API_IDS, detectRequest, detectStream, getProvider, otelProviderName, PROVIDERS, type ApiId, type RequestInfo } from '../../lib/providers';
 import type { SseEvent } from '../../lib/sse/parser';
+import { toolCommand } from '../../lib/providers/util';
 
 /** A request whose body must not be needed: detection by method and path reads no body. */
 function req(method: string, path: string, host: string | null = null): RequestInfo & { bodyReads: number } {
@@ -349,6 +350,25 @@ describe('exec linking', () => {
     const child = proc('EXEC', 102, 101, 'whatever');
     expect(links.onProcess(child)).toBe(true);
     expect(child.data.tool_call_id).toBe('toolu_1');
+  });
+
+  it("links Codex CLI's tools: exec_command {cmd} through its process-setup helper, and shell with an argv array", () => {
+    expect(toolCommand({ cmd: 'uname -a', workdir: '/tmp' })).toBe('uname -a');
+    expect(toolCommand('{"command":["bash","-lc","uname -a"]}')).toBe('bash -lc uname -a');
+    const links = new ToolLinker(60e9);
+    links.expect('llm-200-1', { id: 'call_1', name: 'exec_command', arguments: { cmd: 'uname -a' }, command: toolCommand({ cmd: 'uname -a' }) }, 200, mono);
+    links.onProcess(proc('FORK', 201, 200));
+    // codex re-execs itself to set the process up, with the command line as its last arguments
+    const setup = proc('EXEC', 201, 200, '/proc/self/exe --codex-run-as-process-setup 49 200 pipe  /tmp /bin/bash /bin/bash -lc uname -a');
+    expect(links.onProcess(setup)).toBe(true);
+    const sh = proc('EXEC', 201, 200, '/bin/bash -lc uname -a');
+    expect(links.onProcess(sh)).toBe(true);
+    expect(sh.data).toMatchObject({ llm_call_id: 'llm-200-1', tool_call_id: 'call_1', tool_name: 'exec_command' });
+    links.expect('llm-200-2', { id: 'call_2', name: 'shell', arguments: {}, command: toolCommand({ command: ['bash', '-lc', 'ls -la'] }) }, 200, mono);
+    links.onProcess(proc('FORK', 202, 200));
+    const argv = proc('EXEC', 202, 200, 'bash -lc ls -la');
+    expect(links.onProcess(argv)).toBe(true);
+    expect(argv.data.tool_call_id).toBe('call_2');
   });
 
   it('forgets tool calls older than the window', () => {

@@ -67,6 +67,30 @@ describe('scripted replies', () => {
     expect(r.text).toBe('');
   });
 
+  it("asks Codex CLI's tools in their shapes: exec_command with cmd, shell with an argv array, and reads them back", () => {
+    const execCommand = {
+      type: 'function',
+      name: 'exec_command',
+      parameters: { type: 'object', properties: { cmd: { type: 'string' }, workdir: { type: 'string' } } },
+    };
+    const update = { type: 'function', name: 'update_plan', parameters: { type: 'object', properties: { plan: { type: 'array' } } } };
+    const r = replyFor('openai.responses', { model: 'gpt-5', input: [{ role: 'user', content: 'run: uname -a' }], tools: [update, execCommand] });
+    expect(r.toolCall).toMatchObject({ name: 'exec_command', input: { cmd: 'uname -a' }, command: 'uname -a' });
+    const shell = { type: 'function', name: 'shell', parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } } } };
+    const s2 = replyFor('openai.responses', { model: 'gpt-5', input: [{ role: 'user', content: 'run: uname -a' }], tools: [shell] });
+    expect(s2.toolCall).toMatchObject({ name: 'shell', input: { command: ['bash', '-lc', 'uname -a'] }, arguments: '{"command":["bash","-lc","uname -a"]}' });
+    const back = replyFor('openai.responses', {
+      model: 'gpt-5',
+      input: [
+        { role: 'user', content: 'run: uname -a' },
+        { type: 'function_call', call_id: 'call_9', name: 'shell', arguments: s2.toolCall!.arguments },
+        { type: 'function_call_output', call_id: 'call_9', output: 'Linux\n' },
+      ],
+      tools: [shell],
+    });
+    expect(back.text).toBe(finalText('openai.responses', 'uname -a', { output: 'Linux\n', isError: false }));
+  });
+
   it('answers with the tool output once the result is sent back', () => {
     const r = replyFor('openai.responses', {
       model: 'm',

@@ -38,6 +38,12 @@ export interface FrameSink {
   onError(message: string, offset: number): void;
   /** A frame too large to hold that carries no header block (e.g. GOAWAY debug data) was skipped. */
   onSkipped(type: number, length: number): void;
+  /**
+   * Where payload lies in the direction's byte stream (offsets from its first
+   * byte): each piece of DATA as delivered (padding excluded), and every other
+   * frame's whole payload just before onFrame. For rewriting bytes in place.
+   */
+  onPayload?(type: number, flags: number, stream: number, start: number, end: number, payload?: Buffer): void;
 }
 
 const HEADER = 9;
@@ -64,6 +70,7 @@ export class FrameReader {
     private readonly maxFrameBytes = 1 << 20,
   ) {
     this.state = preface ? 'preface' : 'header';
+    this.frameStart = preface ? PREFACE.length : 0;
   }
 
   /** Bytes held (an incomplete frame header or non-DATA frame). */
@@ -73,6 +80,11 @@ export class FrameReader {
 
   get broken(): boolean {
     return this.state === 'dead';
+  }
+
+  /** The frame whose payload is being received (not DATA, which is delivered as it comes): its type and the payload bytes held. */
+  get partial(): { type: number; bytes: number } | null {
+    return this.state === 'payload' && this.cur ? { type: this.cur.type, bytes: this.pending.length } : null;
   }
 
   push(bytes: Buffer): void {
@@ -111,13 +123,14 @@ export class FrameReader {
             this.pending = Buffer.alloc(0);
             this.cur = null;
             this.state = 'header';
+            this.sink.onPayload?.(cur.type, cur.flags, cur.stream, this.frameStart + HEADER, this.frameStart + HEADER + payload.length, payload);
             this.frameStart += HEADER + payload.length;
             this.sink.onFrame({ type: cur.type, flags: cur.flags, stream: cur.stream, payload });
           }
           break;
         }
         case 'data': {
-          at = this.dataBytes(bytes, at);
+          at = this.dataBytes(bytes, at, this.offset);
           break;
         }
         case 'skip': {
@@ -132,8 +145,8 @@ export class FrameReader {
     this.offset += bytes.length;
   }
 
-  /** Offset of the current frame's first byte (for errors). */
-  private frameStart = PREFACE.length;
+  /** Offset of the current frame's first byte (for errors and onPayload). */
+  private frameStart = 0;
 
   private startFrame(length: number, type: number, flags: number, stream: number): void {
     this.cur = { type, flags, stream, length };
@@ -161,13 +174,14 @@ export class FrameReader {
     if (length === 0) {
       this.cur = null;
       this.state = 'header';
+      this.sink.onPayload?.(type, flags, stream, this.frameStart + HEADER, this.frameStart + HEADER, Buffer.alloc(0));
       this.frameStart += HEADER;
       this.sink.onFrame({ type, flags, stream, payload: Buffer.alloc(0) });
     }
   }
 
-  /** DATA payload bytes from `at`: [pad length], data, padding. */
-  private dataBytes(bytes: Buffer, at: number): number {
+  /** DATA payload bytes from `at` (`base`: stream offset of bytes[0]): [pad length], data, padding. */
+  private dataBytes(bytes: Buffer, at: number, base: number): number {
     const cur = this.cur as NonNullable<FrameReader['cur']>;
     if (this.padLeft === -1) {
       // the pad length byte
@@ -186,6 +200,7 @@ export class FrameReader {
       const take = Math.min(this.dataLeft, bytes.length - at);
       this.dataLeft -= take;
       const last = this.dataLeft === 0 && this.padLeft === 0;
+      this.sink.onPayload?.(FRAME.DATA, cur.flags, cur.stream, base + at, base + at + take);
       this.sink.onData(cur.stream, bytes.subarray(at, at + take), last && (cur.flags & FLAG.END_STREAM) !== 0);
       at += take;
       if (last) this.finishData(false);

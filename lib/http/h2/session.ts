@@ -23,6 +23,8 @@ export interface H2Sink {
   onGoaway(side: Side, lastStream: number, code: number): void;
   /** This direction cannot be followed any more (framing or header compression broken, bytes lost). */
   onError(side: Side, message: string, offset: number): void;
+  /** Where a frame's payload lies in the direction's byte stream (FrameSink.onPayload), before what it carries is reported. */
+  onPayload?(side: Side, type: number, flags: number, stream: number, start: number, end: number, payload?: Buffer): void;
 }
 
 export interface H2Limits {
@@ -59,6 +61,9 @@ class Direction {
         onData: (stream, bytes, end) => session.sink.onData(side, stream, bytes, end),
         onError: (message, offset) => session.fail(this, message, offset),
         onSkipped: () => session.skipped++,
+        ...(session.sink.onPayload
+          ? { onPayload: (type, flags, stream, start, end, payload) => session.sink.onPayload?.(side, type, flags, stream, start, end, payload) }
+          : {}),
       },
       side === 'client',
       maxFrame,
@@ -86,6 +91,11 @@ export class H2Session {
     let n = 0;
     for (const d of Object.values(this.dirs)) n += d.reader.bufferedBytes + (d.block?.size ?? 0);
     return n;
+  }
+
+  /** The frame this direction is receiving, when it is not DATA (FrameReader.partial). */
+  partial(side: Side): { type: number; bytes: number } | null {
+    return this.dirs[side].reader.partial;
   }
 
   /** Has this direction stopped being followed? */

@@ -66,6 +66,7 @@ export class ConnectionTable {
       h2: null,
       ws: null,
     };
+    if (e.comm_b64 !== undefined) c.comm_b64 = e.comm_b64;
     c.dirs.write = this.newDir(c, 'write');
     c.dirs.read = this.newDir(c, 'read');
     this.conns.set(id, c);

@@ -96,6 +96,7 @@ export interface Conn {
   id: string;
   pid: number;
   comm: string;
+  comm_b64?: string;
   /** Event time of its last bytes. */
   lastNs: number;
   /** The next exchange number. */

@@ -8,7 +8,7 @@
  *   partial_json), content_block_stop; then message_delta (stop_reason,
  *   usage.output_tokens) and message_stop.
  */
-import { countTokens, splitDeltas, splitJson, stableId, type Conversation, type OfferedTool, type ScriptedReply } from '../script';
+import { countTokens, splitDeltas, splitJson, stableId, type Conversation, type OfferedTool, type ScriptedReply, type ScriptedToolCall } from '../script';
 import { commandArgKey, sse, SSE_CONTENT_TYPE, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
 
 interface Usage {
@@ -52,7 +52,7 @@ const PING = '{"type": "ping"}';
 type Block =
   | { type: 'thinking'; thinking: string }
   | { type: 'text'; text: string }
-  | { type: 'tool_use'; name: string; input: Record<string, string>; arguments: string };
+  | { type: 'tool_use'; name: string; input: ScriptedToolCall['input']; arguments: string };
 
 function blocks(reply: ScriptedReply): Block[] {
   const out: Block[] = [];
@@ -137,6 +137,16 @@ export const anthropicMessages: ApiModule = {
       }
     }
     return conv;
+  },
+
+  usage(conv, reply, ctx) {
+    const u = usage(conv, ctx.body, reply);
+    return {
+      input: u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens,
+      output: u.output_tokens,
+      cacheRead: u.cache_read_input_tokens,
+      cacheWrite: u.cache_creation_input_tokens,
+    };
   },
 
   json(conv, reply, ctx) {

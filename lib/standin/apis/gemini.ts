@@ -154,6 +154,11 @@ export const gemini: ApiModule = {
     return conv;
   },
 
+  usage(_conv, reply, ctx) {
+    const u = usageMetadata(reply, ctx.body, true);
+    return { input: u.promptTokenCount as number, output: u.candidatesTokenCount as number };
+  },
+
   json(conv, reply, ctx) {
     const parts: unknown[] = [];
     if (reply.thinking && includeThoughts(ctx.body)) parts.push({ text: reply.thinking, thought: true });

@@ -113,6 +113,12 @@ export const openaiChat: ApiModule = {
     return conv;
   },
 
+  usage(conv, reply, ctx) {
+    if (conv.stream && !conv.includeUsage) return null;
+    const u = usage(reply, ctx.body);
+    return { input: u.prompt_tokens, output: u.completion_tokens, cacheRead: u.prompt_tokens_details.cached_tokens };
+  },
+
   json(conv, reply, ctx) {
     const id = ids(ctx);
     const message: Record<string, unknown> = { role: 'assistant', content: reply.toolCall && !reply.text ? null : reply.text };

@@ -12,7 +12,7 @@
  */
 import { countTokens, splitDeltas, splitJson, stableId, type Conversation, type OfferedTool, type ScriptedReply } from '../script';
 import { OPENAI_SERVER_ERROR } from '../errors';
-import { commandArgKey, sse, SSE_CONTENT_TYPE, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
+import { commandArgIsArray, commandArgKey, sse, SSE_CONTENT_TYPE, textOf, type ApiModule, type RenderContext, type StreamWrite } from './types';
 
 const ids = (ctx: RenderContext) => ({
   response: 'resp_' + stableId(ctx.seed + ':resp', 50, 'hex'),
@@ -135,7 +135,10 @@ export const openaiResponses: ApiModule = {
     const input: any[] = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : body.input;
     const tools: OfferedTool[] = (Array.isArray(body.tools) ? body.tools : [])
       .filter((t: any) => t?.type === 'function' && typeof t.name === 'string')
-      .map((t: any) => ({ name: t.name, argKey: commandArgKey(t.parameters) }));
+      .map((t: any) => {
+        const argKey = commandArgKey(t.parameters);
+        return commandArgIsArray(t.parameters, argKey) ? { name: t.name, argKey, argArray: true } : { name: t.name, argKey };
+      });
     let lastUserText = '';
     for (let i = input.length - 1; i >= 0; i--) {
       const it = input[i];
@@ -182,6 +185,11 @@ export const openaiResponses: ApiModule = {
       }
     }
     return conv;
+  },
+
+  usage(_conv, reply, ctx) {
+    const u = usage(reply, ctx.body);
+    return { input: u.input_tokens, output: u.output_tokens, cacheRead: u.input_tokens_details.cached_tokens };
   },
 
   json(conv, reply, ctx) {

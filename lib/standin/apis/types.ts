@@ -18,6 +18,21 @@ export interface RenderContext {
   body: any;
 }
 
+/**
+ * The token counts an answer reports, in one shape for every API: what the
+ * stand-in sent, so tests can check the numbers a tracer read back exactly.
+ */
+export interface SentUsage {
+  /** prompt tokens in all, cached ones included (Anthropic reports them apart: input + cache read + cache write) */
+  input: number;
+  /** the API's output count (Anthropic output_tokens, OpenAI completion_tokens / output_tokens, Gemini candidatesTokenCount) */
+  output: number;
+  /** cached prompt tokens read, when the API reports them */
+  cacheRead?: number;
+  /** prompt tokens written to the cache, when the API reports them */
+  cacheWrite?: number;
+}
+
 /** A request the real API would reject with 400. */
 export interface ValidationError {
   status: number;
@@ -68,6 +83,8 @@ export interface ApiModule {
   stream(conv: Conversation, reply: ScriptedReply, ctx: RenderContext): StreamWrite[];
   /** The streamed answer for a request with these query parameters. */
   streamed(conv: Conversation, reply: ScriptedReply, ctx: RenderContext, query: Record<string, string>): StreamedAnswer;
+  /** The token counts the answer reports (null when it reports none: an OpenAI chat stream without include_usage). */
+  usage(conv: Conversation, reply: ScriptedReply, ctx: RenderContext): SentUsage | null;
   /** The thinking text a non-streaming body shows (reasoning is hidden unless the API shows it). */
   visibleThinking(body: any, reply: ScriptedReply): string;
   /** What of this answer later requests may refer to. */
@@ -97,6 +114,13 @@ export function textOf(content: unknown, partTypes: readonly string[] = ['text',
     .filter((p) => p && typeof p === 'object' && typeof p.text === 'string' && (p.type === undefined || partTypes.includes(p.type)))
     .map((p) => p.text as string)
     .join('\n');
+}
+
+/** Does the schema's property `key` take an array (Codex's `shell` tool: `command: ["bash", "-lc", "..."]`)? */
+export function commandArgIsArray(schema: unknown, key: string): boolean {
+  const props = schema && typeof schema === 'object' ? (schema as { properties?: Record<string, { type?: unknown }> }).properties : undefined;
+  const t = props && typeof props === 'object' ? props[key]?.type : undefined;
+  return t === 'array' || (Array.isArray(t) && t[0] === 'array');
 }
 
 /** The property of a JSON schema that carries a command line. */

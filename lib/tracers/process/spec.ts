@@ -16,6 +16,12 @@ export interface ProcessTracerOptions {
   comm?: string[];
   /** Process ids to select, with all their descendants. */
   pid?: number[];
+  /** Cgroups whose processes (and those of every cgroup below) are selected: directories of the cgroup2 mount or paths as /proc/PID/cgroup shows them. */
+  cgroup?: string[];
+  /** Containers (ids or unique prefixes) whose processes are selected, through the cgroups their runtime names after them. */
+  container?: string[];
+  /** Where the cgroup v2 hierarchy is mounted (default: found in /proc/self/mountinfo), e.g. the host's inside a container. */
+  cgroupRoot?: string;
   /**
    * 0: every process, file opens of every process; 1: every process, file opens
    * only of selected ones; 2: only selected processes. Default: 2 with a
@@ -56,20 +62,22 @@ export interface ProcessTracerOptions {
   binding?: NativeBinding;
 }
 
-export type ResolvedProcessOptions = Required<Omit<ProcessTracerOptions, 'binding' | 'timeline'>> & {
+export type ResolvedProcessOptions = Required<Omit<ProcessTracerOptions, 'binding' | 'timeline' | 'cgroupRoot'>> & {
   binding?: NativeBinding;
   timeline: Timeline | null;
+  cgroupRoot: string | null;
 };
 
 export const ARGV_MAX_LIMIT = 16384;
 
 /** Validate and complete options; throws UsageError with what is wrong. No kernel needed. */
 export function resolveProcessOptions(o: ProcessTracerOptions = {}): ResolvedProcessOptions {
-  const { comm, pid } = resolveSelection(o);
-  const selected = isSelected({ comm, pid });
+  const { comm, pid, cgroup, container } = resolveSelection(o);
+  const selected = isSelected({ comm, pid, cgroup, container });
   const mode = o.mode ?? (selected ? PROCESS_MODE.TRACKED : PROCESS_MODE.TRACKED_FILES);
   if (![0, 1, 2].includes(mode)) throw new UsageError(`--mode must be 0, 1 or 2 (got ${mode})`);
-  if (mode === PROCESS_MODE.TRACKED && !selected) throw new UsageError('--mode 2 reports only selected processes: give --comm or --pid (or use --mode 0 or 1)');
+  if (mode === PROCESS_MODE.TRACKED && !selected)
+    throw new UsageError('--mode 2 reports only selected processes: give --comm, --pid, --cgroup or --container (or use --mode 0 or 1)');
   const durationMs = o.durationMs ?? 0;
   if (!(durationMs >= 0)) throw new UsageError(`--duration must be >= 0 ms (got ${durationMs})`);
   const argvMax = o.argvMax ?? 4096;
@@ -83,6 +91,9 @@ export function resolveProcessOptions(o: ProcessTracerOptions = {}): ResolvedPro
   return {
     comm,
     pid,
+    cgroup,
+    container,
+    cgroupRoot: o.cgroupRoot ?? null,
     mode: mode as 0 | 1 | 2,
     durationMs,
     fileEvents: o.fileEvents ?? true,
@@ -100,8 +111,8 @@ export function resolveProcessOptions(o: ProcessTracerOptions = {}): ResolvedPro
   };
 }
 
-/** The const volatile configuration block of process.bpf.c. */
-export function processConfigBlock(o: ResolvedProcessOptions): Buffer {
+/** The const volatile configuration block of process.bpf.c; `cgroups`: how many entries the "sel_cgroups" map gets. */
+export function processConfigBlock(o: ResolvedProcessOptions, cgroups = o.cgroup.length + o.container.length): Buffer {
   const b = Buffer.alloc(PROCESS_CONFIG.size);
   const off = PROCESS_CONFIG.off;
   b.writeUInt32LE(o.mode, off.mode);
@@ -112,5 +123,6 @@ export function processConfigBlock(o: ResolvedProcessOptions): Buffer {
   b.writeUInt32LE(o.fileEvents ? 1 : 0, off.file_events);
   b.writeUInt32LE(o.argvMax, off.argv_max);
   o.comm.forEach((c, i) => b.write(c, off.comm + i * COMM_LEN, COMM_LEN - 1, 'utf8'));
+  b.writeUInt32LE(cgroups, off.n_cgroup);
   return b;
 }

@@ -18,6 +18,7 @@ import { FileOpenDedup, type FileDedupStats } from '../file-dedup';
 import { listProcesses, readProc, selectProcesses } from '../proc';
 import { decodeProcessRecord } from '../../kernel/process-decode';
 import { isSelected } from '../rules';
+import { cgroupPids, ContainerResolver, resolveCgroupSelection, type SelectedCgroup } from '../cgroup';
 import { processConfigBlock, resolveProcessOptions, type ProcessTracerOptions, type ResolvedProcessOptions } from './spec';
 
 /** File-open programs on sys_enter/sys_exit (every system call runs them). */
@@ -53,6 +54,8 @@ export interface ProcessTracerStats {
   tracefs: TracefsUse;
   /** Why tracefs was unavailable. */
   tracefs_reason?: string;
+  /** The cgroups selected by --cgroup/--container. */
+  cgroups?: { path: string; id: number; container?: string }[];
 }
 
 export class ProcessTracer {
@@ -67,15 +70,20 @@ export class ProcessTracer {
   private tracefs: { use: TracefsUse; reason?: string } = { use: 'unused' };
   private closed = false;
   private iterating = false;
+  /** The container of a record's cgroup, for every event (shared with the TLS tracer). */
+  readonly containers: ContainerResolver;
 
   private constructor(
     readonly options: ResolvedProcessOptions,
     binding: NativeBinding,
     /** The loaded eBPF object (its "tracked" map is shared with the TLS tracer). */
     readonly object: NativeBpfObject,
+    /** The cgroups selected by --cgroup/--container, as the kernel matches them. */
+    readonly cgroups: readonly SelectedCgroup[] = [],
   ) {
     this.clock = new KernelClock(binding);
     this.dedup = new FileOpenDedup(options.fileDedupMs);
+    this.containers = new ContainerResolver(options.cgroupRoot ? { root: options.cgroupRoot } : {});
   }
 
   /** Validate and complete options; throws UsageError with what is wrong. */
@@ -104,6 +112,7 @@ export class ProcessTracer {
     for (const p of o.pid) {
       if (!readProc(p)) throw new UsageError(`--pid ${p}: no such process`);
     }
+    const cgroups = resolveCgroupSelection({ cgroup: o.cgroup, container: o.container, cgroupRoot: o.cgroupRoot ?? undefined });
     const binding = o.binding ?? getBinding();
     // file opens are reported in mode 0, or for selected processes: with neither, do not hook syscalls at all
     const selected = isSelected(o);
@@ -122,7 +131,7 @@ export class ProcessTracer {
           const ob = native(() => new binding.BpfObject('process'));
           try {
             native(() => {
-              ob.setRodata('cfg', processConfigBlock(o));
+              ob.setRodata('cfg', processConfigBlock(o, cgroups.length));
               ob.setMaxEntries('process_rb', o.ringBytes);
               if (hook !== 'raw') for (const p of RAW_OPEN_PROGRAMS) ob.setAutoload(p, false);
               if (hook !== 'syscalls') for (const p of Object.keys(SYSCALL_OPEN_PROGRAMS)) ob.setAutoload(p, false);
@@ -136,6 +145,16 @@ export class ProcessTracer {
         }),
       );
       obj = loaded;
+      // selected cgroups are in the map before any program is attached
+      native(() =>
+        cgroups.forEach((c, i) => {
+          const key = Buffer.alloc(8);
+          key.writeBigUInt64LE(BigInt(c.id));
+          const val = Buffer.alloc(4);
+          val.writeUInt32LE(i);
+          loaded.mapUpdate('sel_cgroups', key, val, 0);
+        }),
+      );
       step(
         tl,
         binding,
@@ -152,7 +171,7 @@ export class ProcessTracer {
       );
       if (tl && tfs)
         tl.note(tfs.tracefs ? `tracefs ${tfs.tracefs.mounted ? 'mounted for the attach at' : 'found at'} ${tfs.tracefs.dir}` : `no tracefs: ${tfs.reason}`);
-      const t = new ProcessTracer(o, binding, loaded);
+      const t = new ProcessTracer(o, binding, loaded, cgroups);
       t.fileHook = hook;
       if (tfs) t.tracefs = tfs.tracefs ? { use: tfs.tracefs.mounted ? 'mounted' : 'present' } : { use: 'unavailable', reason: tfs.reason };
       step(tl, binding, 'process: select running processes', () => t.seed());
@@ -179,11 +198,13 @@ export class ProcessTracer {
     const val = Buffer.alloc(TRACKED.size);
     const now = Number(process.hrtime.bigint());
     for (let pass = 0; pass < 2; pass++) {
-      const sel = selectProcesses(listProcesses(), { comm: o.comm, pid: o.pid }, o.selfPid);
+      // processes already in a selected cgroup are selected like --pid, with their descendants
+      const inCgroups = new Set(this.cgroups.flatMap((c) => cgroupPids(c.dir)).filter((p) => p !== o.selfPid));
+      const sel = selectProcesses(listProcesses(), { comm: o.comm, pid: [...o.pid, ...inCgroups] }, o.selfPid);
       for (const [pid, s] of sel) {
         key.writeUInt32LE(pid, 0);
         val.writeUInt32LE(s.root, TRACKED.off.root_pid);
-        val.writeUInt32LE(s.reason, TRACKED.off.reason);
+        val.writeUInt32LE(inCgroups.has(pid) && !o.pid.includes(pid) ? TRACK_REASON.CGROUP : s.reason, TRACKED.off.reason);
         val.writeBigUInt64LE(BigInt(now), TRACKED.off.since_ns);
         try {
           this.object.mapUpdate('tracked', key, val, 1 /* BPF_NOEXIST */);
@@ -224,6 +245,7 @@ export class ProcessTracer {
       file_hook: this.fileHook,
       tracefs: this.tracefs.use,
       ...(this.tracefs.reason ? { tracefs_reason: this.tracefs.reason } : {}),
+      ...(this.cgroups.length ? { cgroups: this.cgroups.map((c) => ({ path: c.path, id: c.id, ...(c.container ? { container: c.container } : {}) })) } : {}),
     };
   }
 
@@ -256,7 +278,7 @@ export class ProcessTracer {
         } else {
           this.records++;
           const [buf, off, len] = r;
-          const e = decodeProcessRecord(buf, off, len, this.clock);
+          const e = decodeProcessRecord(buf, off, len, this.clock, this.containers);
           if (e) this.dedup.push(e, out);
           else this.decodeErrors++;
         }

@@ -14,7 +14,18 @@ import type { ProcessTracer } from '../process';
 import { listProcesses, readProc } from '../proc';
 import { isSelected } from '../rules';
 import type { ResolvedSslOptions } from './spec';
-import { fileKey, inspectBinary, inspectExecutable, isTlsLibraryName, pathInProcess, processImage, systemTlsLibraries, type TlsTarget } from './targets';
+import {
+  fileKey,
+  inspectBinary,
+  inspectExecutable,
+  inspectStaticTls,
+  isTlsLibraryName,
+  pathInProcess,
+  processImage,
+  systemTlsLibraries,
+  type ExecutableInspection,
+  type TlsTarget,
+} from './targets';
 
 /** A probed file. */
 export interface AttachedTarget {
@@ -42,6 +53,51 @@ export interface DiscoveryHooks {
 
 /** After a selected process execs, look at its mappings again at these delays (ms), for libraries it loads late. */
 const RESCAN_DELAYS = [300, 1500, 5000];
+/** Bounds of the rescans after execs. */
+export interface RescanLimits {
+  /** Executables (by dev:inode) with rescans under way at once; execs of further ones are not rescanned (counted). Default 256. */
+  maxExecutables?: number;
+  /** Processes rescanned per executable; further execs of it while its rescans are under way join none (counted). Default 4. */
+  maxProcesses?: number;
+}
+
+/** What discovery did and left out (the ssl tracer's stats, `discovery`). */
+export interface DiscoveryStats {
+  /** EXEC events of selected processes looked at */
+  execs: number;
+  /** execs whose process was gone before its executable could be read */
+  execs_gone: number;
+  /** mappings of a process read again after its exec */
+  rescans: number;
+  /** execs given no rescans of their own: processes of the same executable were being rescanned */
+  rescans_coalesced: number;
+  /** execs given no rescans because maxExecutables executables were being rescanned */
+  rescans_dropped: number;
+  /** rescans not done because the process had exited */
+  rescans_gone: number;
+}
+
+/** Rescans of the processes of one executable (dev:inode), at RESCAN_DELAYS after the first exec. */
+interface Rescan {
+  key: string;
+  pids: number[];
+  /** pids selected directly: say at the last rescan if they map no TLS code */
+  report: Set<number>;
+  step: number;
+  due: number;
+}
+
+/**
+ * A file open that could be a library being loaded (dlopen): read-only, not a
+ * directory, named like a shared object or a Node addon (`*.so`, `*.so.N`,
+ * `*.node`), not under /proc, /sys or /dev. Files mapped executable are
+ * looked at whatever their name (the rescans after exec).
+ */
+function mayBeLibrary(d: Record<string, unknown>): boolean {
+  const flags = Number(d.flags_raw);
+  const p = String(d.filepath);
+  return (flags & 3) === 0 && (flags & 0o200000) === 0 && /\.(so(\.\d+)*|node)$/.test(p) && !/^\/(proc|sys|dev)\//.test(p);
+}
 
 /** Every --binary-path must exist (checked before anything is loaded). */
 export function checkBinaryPaths(o: ResolvedSslOptions): void {
@@ -59,18 +115,35 @@ export class TlsDiscovery {
   /** files inspected or being inspected (by dev:inode): resolves true when it has TLS functions we attached to */
   private readonly inspected = new Map<string, Promise<boolean | 'vanished'>>();
   private readonly noticed = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly pending = new Set<Promise<unknown>>();
+  /** rescans by executable key, and one queue per step (each in due order: a step's delay is fixed) */
+  private readonly rescans = new Map<string, Rescan>();
+  private readonly rescanQueues: Rescan[][] = RESCAN_DELAYS.map(() => []);
+  private timer: NodeJS.Timeout | null = null;
+  private rescanning = false;
+  private readonly counters: DiscoveryStats = { execs: 0, execs_gone: 0, rescans: 0, rescans_coalesced: 0, rescans_dropped: 0, rescans_gone: 0 };
   readonly locatorVerdicts: LocatorFinding[] = [];
   attachErrors = 0;
   private closed = false;
 
+  private readonly maxRescanExes: number;
+  private readonly maxRescanPids: number;
+
   constructor(
     private readonly options: ResolvedSslOptions,
     /** holds the selection */
-    private readonly processTracer: ProcessTracer,
+    private readonly processTracer: Pick<ProcessTracer, 'options' | 'trackedPids'>,
     private readonly hooks: DiscoveryHooks,
-  ) {}
+    limits: RescanLimits = {},
+  ) {
+    this.maxRescanExes = limits.maxExecutables ?? 256;
+    this.maxRescanPids = limits.maxProcesses ?? 4;
+  }
+
+  /** Counters, and the executables being rescanned now (`rescans_pending`). */
+  stats(): DiscoveryStats & { rescans_pending: number } {
+    return { ...this.counters, rescans_pending: this.rescans.size };
+  }
 
   /** Probed files. */
   targets(): AttachedTarget[] {
@@ -105,12 +178,36 @@ export class TlsDiscovery {
     return a;
   }
 
-  /** The TLS targets of an executable (through the locator for BoringSSL without symbols); says why one is not probed. */
+  /** The TLS targets of an executable (through the locators for BoringSSL and rustls without symbols); says why one is not probed. */
   private async inspectExe(attachPath: string, displayPath: string, key: string, strict: boolean): Promise<TlsTarget[]> {
     const r = await inspectExecutable(attachPath, displayPath, this.options.locatorCacheDir);
+    return this.verdicts(r, displayPath, key, strict);
+  }
+
+  /** Notices and findings of the locators' verdicts in an inspection; its targets. */
+  private verdicts(r: ExecutableInspection, displayPath: string, key: string, strict: boolean): TlsTarget[] {
     // said once per reason: the cache directory is the same for every file
-    if (r.verdict?.cacheProblem)
-      this.notice(`locator-cache:${r.verdict.cacheProblem}`, `${r.verdict.cacheProblem}, so the locator did not use it (${displayPath} was analysed afresh)`);
+    for (const v of [r.verdict, r.rustls, r.openssl])
+      if (v?.cacheProblem)
+        this.notice(`locator-cache:${v.cacheProblem}`, `${v.cacheProblem}, so the locator did not use it (${displayPath} was analysed afresh)`);
+    if (r.rustls?.supported === false && r.rustls.code !== 'NOT_RUSTLS') {
+      const msg =
+        `${displayPath} contains rustls but its TLS record functions cannot be located with certainty ` +
+        `(${r.rustls.reason}); not probed, so its TLS traffic is not captured`;
+      if (strict) throw new UsageError(`--binary-path ${msg}`);
+      this.notice(`rustls:${key}`, msg);
+    } else if (r.rustls?.supported) {
+      this.locatorVerdicts.push({ path: displayPath, buildId: r.rustls.buildId ?? null, cached: r.rustls.cached, ms: r.rustls.analysisMs });
+    }
+    if (r.openssl?.supported === false && r.openssl.code !== 'NOT_OPENSSL' && r.openssl.code !== 'EXPORTS_SSL_SYMBOLS') {
+      const msg =
+        `${displayPath} contains OpenSSL without its symbols but its SSL read/write functions cannot be located with certainty ` +
+        `(${r.openssl.reason}); not probed, so its OpenSSL traffic is not captured`;
+      if (strict) throw new UsageError(`--binary-path ${msg}`);
+      this.notice(`openssl:${key}`, msg);
+    } else if (r.openssl?.supported) {
+      this.locatorVerdicts.push({ path: displayPath, buildId: r.openssl.buildId ?? null, cached: r.openssl.cached, ms: r.openssl.analysisMs });
+    }
     if (r.verdict?.supported === false) {
       const msg =
         `${displayPath} contains BoringSSL but its TLS functions cannot be located with certainty ` +
@@ -141,7 +238,10 @@ export class TlsDiscovery {
   ): Promise<boolean | 'vanished'> {
     let targets: TlsTarget[] = [];
     try {
-      targets = executable || strict ? await this.inspectExe(attachPath, displayPath, key, strict) : await inspectBinary(attachPath, displayPath);
+      if (executable || strict) targets = await this.inspectExe(attachPath, displayPath, key, strict);
+      else if (isTlsLibraryName(displayPath)) targets = await inspectBinary(attachPath, displayPath);
+      // any other file (a library, a Node addon): rustls or OpenSSL inside, if its read-only data names them
+      else targets = this.verdicts(await inspectStaticTls(attachPath, displayPath, this.options.locatorCacheDir), displayPath, key, false);
     } catch (err) {
       if (strict) throw err instanceof UsageError ? err : new UsageError(`--binary-path ${displayPath}: ${(err as Error).message}`);
       // read through /proc/PID/...: the process went away meanwhile. Nothing to say, and the
@@ -185,7 +285,7 @@ export class TlsDiscovery {
     return result.then((ok) => {
       if (!ok)
         throw new UsageError(
-          `--binary-path ${displayPath}: no TLS functions found (no SSL_read/SSL_write, gnutls_record_recv/send or PR_Read/PR_Write symbols, no Go crypto/tls, and no BoringSSL)`,
+          `--binary-path ${displayPath}: no TLS functions found (no SSL_read/SSL_write, gnutls_record_recv/send or PR_Read/PR_Write symbols, no Go crypto/tls, and no BoringSSL, rustls or OpenSSL the locators can find)`,
         );
       return ok;
     });
@@ -232,26 +332,101 @@ export class TlsDiscovery {
     let has = [...img.keys].some((k) => this.attached.has(k));
     for (const [display, attachPath] of img.files) {
       const isExe = display === img.exe;
-      if (!isExe && !isTlsLibraryName(display)) continue;
+      // known TLS libraries by name; any other mapped file is looked at for rustls (once per file)
       if (await this.consider(attachPath, display, isExe ? `executable of pid ${pid}` : `mapped by pid ${pid}`, false, isExe)) has = true;
     }
     if (!has && report) {
       const comm = readProc(pid)?.comm ?? '?';
       this.notice(
         `none:${img.exe ?? pid}`,
-        `no TLS code found in pid ${pid} (${comm}, ${img.exe ?? 'unknown executable'}): it maps no libssl/libgnutls/libnspr4 ` +
-          'and its executable exports no TLS functions (nor is it Go with crypto/tls), so its TLS traffic cannot be captured (yet: it is checked again as it loads libraries)',
+        `no TLS code found in pid ${pid} (${comm}, ${img.exe ?? 'unknown executable'}): it maps no libssl/libgnutls/libnspr4, ` +
+          'no file with BoringSSL or rustls that could be located, and its executable exports no TLS functions (nor is it Go with crypto/tls), ' +
+          'so its TLS traffic cannot be captured (yet: it is checked again as it loads libraries)',
       );
     }
   }
 
-  private later(ms: number, fn: () => Promise<void>): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.closed) this.track(fn());
-    }, ms);
-    t.unref();
-    this.timers.add(t);
+  /**
+   * Rescan the processes of `pid`'s executable (`key`) at RESCAN_DELAYS. All
+   * execs of one executable share its rescans while they are under way (up
+   * to maxProcesses processes are looked at; a TLS library found in one is
+   * probed for all, uprobes being per file); at most maxExecutables
+   * executables are followed at once. One timer serves them all.
+   */
+  private scheduleRescans(key: string, pid: number, report: boolean): void {
+    const have = this.rescans.get(key);
+    if (have) {
+      if (have.step > 0 || have.pids.length >= this.maxRescanPids || have.pids.includes(pid)) {
+        this.counters.rescans_coalesced++;
+        return;
+      }
+      have.pids.push(pid);
+      if (report) have.report.add(pid);
+      return;
+    }
+    if (this.rescans.size >= this.maxRescanExes) {
+      this.counters.rescans_dropped++;
+      return;
+    }
+    const r: Rescan = { key, pids: [pid], report: new Set(report ? [pid] : []), step: 0, due: Date.now() + RESCAN_DELAYS[0] };
+    this.rescans.set(key, r);
+    this.rescanQueues[0].push(r);
+    this.armRescans();
+  }
+
+  /** The rescan due first, and its queue. */
+  private nextRescan(): Rescan[] | null {
+    let best: Rescan[] | null = null;
+    for (const q of this.rescanQueues) if (q.length && (!best || q[0].due < best[0].due)) best = q;
+    return best;
+  }
+
+  private armRescans(): void {
+    if (this.closed || this.rescanning) return;
+    const q = this.nextRescan();
+    if (!q) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.track(this.runRescans());
+      },
+      Math.max(0, q[0].due - Date.now()),
+    );
+    this.timer.unref();
+  }
+
+  /** Do the rescans that are due, one process at a time; then wait for the next. */
+  private async runRescans(): Promise<void> {
+    if (this.rescanning) return;
+    this.rescanning = true;
+    try {
+      for (let q = this.nextRescan(); q && !this.closed && q[0].due <= Date.now(); q = this.nextRescan()) {
+        const r = q.shift() as Rescan;
+        const last = r.step === RESCAN_DELAYS.length - 1;
+        const alive: number[] = [];
+        for (const pid of r.pids) {
+          if (!fs.existsSync(`/proc/${pid}`)) {
+            this.counters.rescans_gone++;
+            continue;
+          }
+          alive.push(pid);
+          this.counters.rescans++;
+          await this.scanProcess(pid, last && r.report.has(pid));
+        }
+        r.pids = alive;
+        if (last || alive.length === 0 || this.closed) {
+          this.rescans.delete(r.key);
+          continue;
+        }
+        r.due = Date.now() + RESCAN_DELAYS[r.step + 1] - RESCAN_DELAYS[r.step];
+        r.step++;
+        this.rescanQueues[r.step].push(r);
+      }
+    } finally {
+      this.rescanning = false;
+      this.armRescans();
+    }
   }
 
   private track<T>(p: Promise<T>): void {
@@ -260,16 +435,21 @@ export class TlsDiscovery {
     void q.finally(() => this.pending.delete(q));
   }
 
-  /** The executable a process just exec'd, by its /proc link (the process may be gone already). */
-  private async considerExec(pid: number, filename: string): Promise<void> {
+  /** The executable a process just exec'd, by its /proc link (the process may be gone already); then its rescans. */
+  private considerExec(pid: number, filename: string, rescan: boolean, report: boolean): Promise<boolean> {
+    this.counters.execs++;
     const exe = `/proc/${pid}/exe`;
     let display = filename;
+    let key: string;
     try {
       display = fs.readlinkSync(exe);
+      key = fileKey(fs.statSync(exe));
     } catch {
-      return; // already gone
+      this.counters.execs_gone++;
+      return Promise.resolve(false);
     }
-    await this.consider(exe, display, `executable of pid ${pid}`, false, true);
+    if (rescan) this.scheduleRescans(key, pid, report);
+    return this.consider(exe, display, `executable of pid ${pid}`, false, true);
   }
 
   /**
@@ -283,13 +463,10 @@ export class TlsDiscovery {
     if (d.event === 'EXEC') {
       if (e.pid === this.options.selfPid || (selected && !d.tracked)) return;
       const pid = e.pid;
-      this.track(this.considerExec(pid, String(d.filename)));
-      if (selected) {
-        const report = this.isRoot(pid);
-        const last = RESCAN_DELAYS[RESCAN_DELAYS.length - 1];
-        for (const ms of RESCAN_DELAYS) this.later(ms, () => this.scanProcess(pid, report && ms === last));
-      }
-    } else if (d.event === 'FILE_OPEN' && d.fd !== undefined && isTlsLibraryName(String(d.filepath))) {
+      this.track(this.considerExec(pid, String(d.filename), selected, selected && this.isRoot(pid)));
+    } else if (d.event === 'FILE_OPEN' && d.fd !== undefined && (isTlsLibraryName(String(d.filepath)) || (selected && mayBeLibrary(d)))) {
+      // TLS libraries by name; a library a selected process opens may have rustls or OpenSSL
+      // inside (Copilot CLI dlopens its runtime.node): looked at once per file, cheaply first
       const pid = e.pid;
       const p = String(d.filepath);
       this.track(this.consider(pathInProcess(pid, p), p, `opened by pid ${pid}`).then(() => undefined));
@@ -304,7 +481,9 @@ export class TlsDiscovery {
   /** No more rescans; events observed from now on are ignored. */
   close(): void {
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.rescans.clear();
+    for (const q of this.rescanQueues) q.length = 0;
   }
 }

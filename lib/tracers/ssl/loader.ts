@@ -10,7 +10,7 @@ import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
 import { loadRetrying } from '../../kernel/load';
 import { ProcessTracer } from '../process';
-import { isSelected } from '../rules';
+import { isSelected, selectionKey } from '../rules';
 import { sslConfigBlock, type ResolvedSslOptions } from './spec';
 import type { TlsTarget } from './targets';
 
@@ -44,9 +44,7 @@ export async function selectionTracer(
 ): Promise<{ tracer: ProcessTracer; owned: boolean }> {
   const selected = isSelected(o);
   if (given) {
-    const po = given.options;
-    const same = (a: readonly unknown[], b: readonly unknown[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-    if (selected && !(same(po.comm, o.comm) && same(po.pid, o.pid)))
+    if (selected && selectionKey(given.options) !== selectionKey(o))
       throw new UsageError('the TLS tracer and the process tracer it shares must select the same processes');
     return { tracer: given, owned: false };
   }
@@ -54,6 +52,9 @@ export async function selectionTracer(
     timeline: o.timeline ?? undefined,
     comm: o.comm,
     pid: o.pid,
+    cgroup: o.cgroup,
+    container: o.container,
+    ...(o.cgroupRoot ? { cgroupRoot: o.cgroupRoot } : {}),
     mode: selected ? 2 : 1,
     fileEvents: selected,
     fileDedupMs: 0,
@@ -125,15 +126,17 @@ export function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: Proce
 
 /**
  * Attach the entry and return probes of one target's TLS functions (SSL_free
- * has no return probe). Returns the number of links; on failure detaches what
+ * and rustls's encrypt have no return probe). Returns the number of links; on failure detaches what
  * it attached and throws.
  */
 export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
   if (t.go) return attachGoTarget(loaded, t);
   const { object } = loaded;
   const links: number[] = [];
-  const withReturn = t.functions.filter((f) => f.kind !== SSL_KIND.FREE);
-  const cookie = (f: TlsTarget['functions'][number]) => sslCookie(f.kind, t.library);
+  // SSL_free and rustls's encrypt are entry probes only
+  const entryOnly = (f: TlsTarget['functions'][number]) => f.kind === SSL_KIND.FREE || f.kind === SSL_KIND.RUSTLS_ENCRYPT;
+  const withReturn = t.functions.filter((f) => !entryOnly(f));
+  const cookie = (f: TlsTarget['functions'][number]) => sslCookie(f.kind, f.library ?? t.library, f.params);
   try {
     if (loaded.multiLinks) {
       const entry = { path: t.path, offsets: t.functions.map((f) => f.offset), cookies: t.functions.map(cookie) };
@@ -143,8 +146,7 @@ export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
     } else {
       for (const f of t.functions) {
         links.push(native(() => object.attachUprobe('ssl_enter', { path: t.path, offset: f.offset, cookie: cookie(f) })));
-        if (f.kind !== SSL_KIND.FREE)
-          links.push(native(() => object.attachUprobe('ssl_ret', { path: t.path, offset: f.offset, cookie: cookie(f), retprobe: true })));
+        if (!entryOnly(f)) links.push(native(() => object.attachUprobe('ssl_ret', { path: t.path, offset: f.offset, cookie: cookie(f), retprobe: true })));
       }
     }
   } catch (err) {

@@ -18,6 +18,12 @@ export interface SslTracerOptions {
   pid?: number[];
   /** Process names (prefix of the kernel comm) to capture. */
   comm?: string[];
+  /** Processes in these cgroups (and every cgroup below) to capture. */
+  cgroup?: string[];
+  /** Processes of these containers (ids or unique prefixes) to capture. */
+  container?: string[];
+  /** Where the cgroup v2 hierarchy is mounted (default: found in /proc/self/mountinfo). */
+  cgroupRoot?: string;
   /** Only this user id. */
   uid?: number;
   /** Only connections with this local or remote port (user-space filter on the socket seen under the TLS session). */
@@ -66,6 +72,9 @@ export interface SslTracerOptions {
 export interface ResolvedSslOptions {
   pid: number[];
   comm: string[];
+  cgroup: string[];
+  container: string[];
+  cgroupRoot: string | null;
   uid: number | null;
   port: number[];
   handshake: boolean;
@@ -99,10 +108,13 @@ export function resolveSslOptions(o: SslTracerOptions = {}): ResolvedSslOptions 
   if (!Number.isInteger(wakeupBytes) || wakeupBytes < 0) throw new UsageError(`wakeup bytes must be >= 0 (got ${wakeupBytes})`);
   const statsIntervalMs = resolveStatsInterval(o.statsIntervalMs);
   for (const b of o.binaryPaths ?? []) if (typeof b !== 'string' || !b) throw new UsageError('--binary-path needs a file');
-  const { comm, pid } = resolveSelection(o);
+  const { comm, pid, cgroup, container } = resolveSelection(o);
   return {
     pid,
     comm,
+    cgroup,
+    container,
+    cgroupRoot: o.cgroupRoot ?? null,
     uid,
     port,
     handshake: o.handshake ?? false,

@@ -9,7 +9,18 @@ import * as path from 'node:path';
 import { SSL_KIND, type SslKind, type SslLibrary } from '../../kernel/abi';
 import { findSymbolsIn, withElf } from '../../elf';
 import { readMaps } from '../../elf';
-import { locateTls, looksLikeBoringSsl, type LocatorVerdict } from '../../locator';
+import {
+  locateOpenssl,
+  locateRustls,
+  locateTls,
+  looksLikeBoringSsl,
+  looksLikeRustls,
+  type LocatorVerdict,
+  type OpensslVerdict,
+  type RustlsVerdict,
+} from '../../locator';
+import { ElfFile } from '../../elf';
+import { hasStringEndingWith } from '../../locator/scan';
 import { analyzeGoTls, type GoConnLayout, type GoTlsAnalysis } from '../../locator/go';
 
 export interface TlsFunction {
@@ -17,6 +28,10 @@ export interface TlsFunction {
   kind: SslKind;
   /** File offset of the function's first instruction (what a uprobe needs). */
   offset: number;
+  /** Parameters of the kind, carried in the attach cookie (rustls: field offsets; OpenSSL internals: the length pointer's argument; see events.h). */
+  params?: number[];
+  /** The library of this function when it differs from its target's (a file with rustls and OpenSSL inside). */
+  library?: SslLibrary;
 }
 
 export interface TlsTarget {
@@ -220,6 +235,10 @@ export interface ExecutableInspection {
   targets: TlsTarget[];
   /** Set when the file has no TLS symbols but contains BoringSSL: the locator's verdict. */
   verdict?: LocatorVerdict;
+  /** Set when the file names rustls 0.23's TLS 1.3 cipher module: the rustls locator's verdict. */
+  rustls?: RustlsVerdict;
+  /** Set when the file has OpenSSL's ssl_lib.c without exporting SSL_read/SSL_write: the OpenSSL locator's verdict. */
+  openssl?: OpensslVerdict;
   /** Set when the file is a Go executable with crypto/tls. */
   go?: Extract<GoTlsAnalysis, { tls: true }>;
 }
@@ -242,12 +261,72 @@ export function goTarget(a: Extract<GoTlsAnalysis, { supported: true }>, key: st
   };
 }
 
+async function looksLikeOpenssl(path: string): Promise<boolean> {
+  const elf = await ElfFile.open(path);
+  try {
+    return await hasStringEndingWith(elf, 'ssl/ssl_lib.c');
+  } finally {
+    await elf.close();
+  }
+}
+
+/**
+ * A file's statically linked TLS without symbols (an executable or a
+ * library such as a Node addon): rustls's record methods and OpenSSL 3's
+ * internal read/write functions, each only when the file names that library
+ * (a cheap look at its read-only data) and its locator proves the functions.
+ * Both go into one target (Codex and Copilot CLI link both).
+ */
+export async function inspectStaticTls(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
+  const opts = locatorCacheDir ? { cacheDir: locatorCacheDir } : {};
+  const out: ExecutableInspection = { targets: [] };
+  const fns: TlsFunction[] = [];
+  if (await looksLikeRustls(attachPath).catch(() => false)) {
+    const v = (out.rustls = await locateRustls(attachPath, opts));
+    if (v.supported) {
+      const L = v.layout;
+      for (const f of v.functions)
+        fns.push(
+          f.kind === 'decrypt'
+            ? {
+                symbol: `MessageDecrypter::decrypt (${f.provider})`,
+                kind: SSL_KIND.RUSTLS_DECRYPT,
+                offset: f.offset,
+                params: [L.inPtr, L.inLen],
+                library: 'rustls',
+              }
+            : {
+                symbol: `MessageEncrypter::encrypt (${f.provider})`,
+                kind: SSL_KIND.RUSTLS_ENCRYPT,
+                offset: f.offset,
+                params: [L.chunks, L.typ, L.appData],
+                library: 'rustls',
+              },
+        );
+    }
+  }
+  if (await looksLikeOpenssl(attachPath).catch(() => false)) {
+    const v = (out.openssl = await locateOpenssl(attachPath, opts));
+    if (v.supported) {
+      const { read, write } = v.functions;
+      fns.push({ symbol: read.name, kind: SSL_KIND.READ_EX, offset: read.offset, params: [read.lenArg], library: 'openssl' });
+      fns.push({ symbol: write.name, kind: SSL_KIND.WRITE_EX, offset: write.offset, params: [write.lenArg], library: 'openssl' });
+    }
+  }
+  if (fns.length > 0) {
+    const st = fs.statSync(attachPath);
+    out.targets.push({ key: fileKey(st), path: attachPath, displayPath, library: fns[0].library ?? 'rustls', functions: fns });
+  }
+  return out;
+}
+
 /**
  * An executable's TLS functions: exported symbols; else, for a Go executable,
  * crypto/tls's Conn methods (lib/locator/go.ts); else, for a stripped static
  * executable that contains BoringSSL (e.g. Bun-compiled Claude Code), the
- * functions the locator proves to be SSL_read/SSL_write. Neither guesses: an
- * unsupported verdict gives no target.
+ * functions the locator proves to be SSL_read/SSL_write; else rustls's record
+ * methods and OpenSSL's internals (inspectStaticTls). The locators never
+ * guess: an unsupported verdict gives no target.
  */
 export async function inspectExecutable(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
   const targets = await inspectBinary(attachPath, displayPath);
@@ -258,7 +337,7 @@ export async function inspectExecutable(attachPath: string, displayPath = attach
     if (!go.supported) return { targets, go };
     return { targets: [goTarget(go, fileKey(fs.statSync(attachPath)), attachPath, displayPath)], go };
   }
-  if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return { targets };
+  if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return inspectStaticTls(attachPath, displayPath, locatorCacheDir);
   const verdict = await locateTls(attachPath, locatorCacheDir ? { cacheDir: locatorCacheDir } : {});
   if (!verdict.supported) return { targets, verdict };
   const st = fs.statSync(attachPath);

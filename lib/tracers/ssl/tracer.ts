@@ -23,7 +23,8 @@ import type { ProcessTracer, ProcessTracerStats } from '../process';
 import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions } from './spec';
 import { attachTarget, loadSsl, selectionTracer, type LoadedSsl } from './loader';
 import { step } from '../../kernel/load';
-import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type LocatorFinding } from './discovery';
+import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type DiscoveryStats, type LocatorFinding } from './discovery';
+import { RustlsConnections } from './rustls-conns';
 
 export interface SslTracerStats {
   tracer: 'ssl';
@@ -32,10 +33,14 @@ export interface SslTracerStats {
   decode_errors: number;
   port_filtered: number;
   port_unknown: number;
+  /** rustls writes whose socket was never learned (their connection is their encrypter). */
+  rustls_unbound: number;
   kernel: Record<string, number>;
   ring: RingSourceStats | null;
   targets: AttachedTarget[];
   attach_errors: number;
+  /** what TLS discovery did after execs and what it left out */
+  discovery: DiscoveryStats & { rescans_pending: number };
   process?: ProcessTracerStats;
 }
 
@@ -55,6 +60,8 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   private decodeErrors = 0;
   private portFiltered = 0;
   private portUnknown = 0;
+  /** rustls records take their connection from their socket (rustls-conns.ts). */
+  private readonly rustls = new RustlsConnections();
   private closed = false;
   private iterating = false;
   private ownProcessLoop: Promise<void> | null = null;
@@ -143,10 +150,12 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       decode_errors: this.decodeErrors,
       port_filtered: this.portFiltered,
       port_unknown: this.portUnknown,
+      rustls_unbound: this.rustls.unbound,
       kernel: this.closed ? this.lastKernel : readBpfStats(this.object),
       ring: this.source ? this.source.stats() : null,
       targets: this.discovery.targets(),
       attach_errors: this.discovery.attachErrors,
+      discovery: this.discovery.stats(),
       ...(this.ownsProcessTracer ? { process: this.processTracer.stats() } : {}),
     };
   }
@@ -208,18 +217,27 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
         if (r !== null) {
           this.records++;
           const [buf, off, len] = r;
-          const e = decodeSslRecord(buf, off, len, this.clock);
+          const e = decodeSslRecord(buf, off, len, this.clock, this.processTracer.containers);
           if (!e) this.decodeErrors++;
-          else if (this.passesPort(e)) {
-            this.emitted++;
-            yield e;
-          }
+          else
+            for (const ready of this.rustls.push(e)) {
+              if (this.passesPort(ready)) {
+                this.emitted++;
+                yield ready;
+              }
+            }
         }
         if (this.options.statsIntervalMs > 0 && Date.now() - lastStats >= this.options.statsIntervalMs) {
           lastStats = Date.now();
           const k = JSON.stringify(readBpfStats(this.object));
           if (k !== lastKernelKey && k !== '{}') yield this.statsEvent('STATS');
           lastKernelKey = k;
+        }
+      }
+      for (const ready of this.rustls.flush()) {
+        if (this.passesPort(ready)) {
+          this.emitted++;
+          yield ready;
         }
       }
       while (shown < this.diagnostics.length) yield this.diagnostic(this.diagnostics[shown++]);

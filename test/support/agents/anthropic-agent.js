@@ -4,7 +4,11 @@
  * Tool-using agent on the official @anthropic-ai/sdk, configured the normal
  * way (ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY, NODE_EXTRA_CA_CERTS).
  *
- *   anthropic-agent.js stream|nostream [--thinking] [common options] [PROMPT...]
+ *   anthropic-agent.js stream|nostream [--thinking] [--cache] [common options] [PROMPT...]
+ *
+ * --cache marks the tool definitions for prompt caching (cache_control), as
+ * agents with long system prompts do: the first turn writes the cache, the
+ * next ones read it.
  *
  * Streaming uses client.messages.stream() (the SDK's accumulator, which
  * checks the event sequence) and counts the event types it saw;
@@ -14,7 +18,7 @@ const Anthropic = require('@anthropic-ai/sdk');
 const { BASH_TOOL_DESCRIPTION, COMMAND_SCHEMA, parse, runCommand, finish, fail } = require('./common');
 
 async function main() {
-  const { stream, values, clientOptions, prompt } = parse({ thinking: { type: 'boolean', default: false } });
+  const { stream, values, clientOptions, prompt } = parse({ thinking: { type: 'boolean', default: false }, cache: { type: 'boolean', default: false } });
   const client = new Anthropic(clientOptions);
   const report = { sdk: '@anthropic-ai/sdk', stream, tool_calls: [], final: null, request_ids: [], stop_reasons: [], usage: [], event_types: {}, thinking: '' };
   const messages = [{ role: 'user', content: prompt }];
@@ -22,7 +26,7 @@ async function main() {
     const params = {
       model: values.model || 'claude-sonnet-4-6',
       max_tokens: 2048,
-      tools: [{ name: 'bash', description: BASH_TOOL_DESCRIPTION, input_schema: COMMAND_SCHEMA }],
+      tools: [{ name: 'bash', description: BASH_TOOL_DESCRIPTION, input_schema: COMMAND_SCHEMA, ...(values.cache ? { cache_control: { type: 'ephemeral' } } : {}) }],
       messages,
     };
     if (values.thinking) params.thinking = { type: 'enabled', budget_tokens: 1024 };
