@@ -308,18 +308,26 @@ static __always_inline void sock_addrs(struct sock *sk, struct conn_info *ci)
 	ci->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
+/* The struct sock of an fd of the current task, or NULL when it is not a socket. */
+static __always_inline struct sock *fd_sock(int fd)
+{
+	struct file *f = task_file(fd);
+	if (!f)
+		return NULL;
+	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
 /* Socket addresses of an fd of the current task, if it is an inet socket. */
 static __always_inline void socket_info(int fd, struct conn_info *ci)
 {
 	ci->fd = fd;
-	struct file *f = task_file(fd);
-	if (!f)
-		return;
-	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	sock_addrs(BPF_CORE_READ(sock, sk), ci);
+	struct sock *sk = fd_sock(fd);
+	if (sk)
+		sock_addrs(sk, ci);
 }
 
 /* ---- socket seen through the sock_send_length / sock_recv_length tracepoints ---- */
@@ -1106,8 +1114,12 @@ int go_tls_enter(struct pt_regs *ctx)
 	go_find_g_slot(pid, g);
 	__u32 bin = (cookie >> 16) & 0xffff;
 	struct as_go_cfg *gc = bpf_map_lookup_elem(&go_cfg, &bin);
-	if (gc && (gc->flags & AS_GO_F_SYSFD))
+	if (gc && (gc->flags & AS_GO_F_SYSFD)) {
 		c.p.fd = go_conn_fd(gc, conn);
+		/* its socket now: another goroutine may close the Conn (and the fd) before this call returns */
+		if (c.p.fd >= 0)
+			c.p.sk = (__u64)fd_sock(c.p.fd);
+	}
 	/* entered again after growing its stack (morestack jumps back to the entry): the later one holds */
 	struct go_key k = { .pid = pid, .g = g };
 	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
@@ -1120,7 +1132,13 @@ static __always_inline bool go_resolve_conn(__u32 pid, const struct pending *p, 
 {
 	struct conn_key ck = { .pid = pid, .ssl = p->ssl };
 	if (p->fd >= 0) {
-		socket_info(p->fd, ci);
+		/* the fd's socket at entry when the fd came from the Conn, else (a syscall's fd) the fd's socket now */
+		if (p->sk) {
+			ci->fd = p->fd;
+			sock_addrs((struct sock *)p->sk, ci);
+		} else {
+			socket_info(p->fd, ci);
+		}
 		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
 		if (!known || !same_conn(known, ci))
 			bpf_map_update_elem(&conns, &ck, ci, BPF_ANY);
