@@ -56,6 +56,7 @@ enum as_stat {
 	AS_STAT_SSL_UNPAIRED = 9,	/* a return whose entry was overwritten by a nested call */
 	AS_STAT_RUSTLS_UNPARSED = 10,	/* rustls record whose inner content type was not found (padding > 64 bytes, or a failed decryption) */
 	AS_STAT_RUSTLS_CHUNKS = 11,	/* rustls plaintext in more pieces than followed (AS_RUSTLS_MAX_CHUNKS): the rest is lost */
+	AS_STAT_GO_UNPAIRED = 12,	/* Go TLS return in a selected process without its entry (evicted from go_calls, or begun before attach) */
 	AS_STAT_MAX = 16,
 };
 

@@ -962,9 +962,14 @@ struct go_call {
 	__u64 stack_hi;
 };
 
-/* (pid, goroutine) -> the Go TLS call it is inside */
+/*
+ * (pid, goroutine) -> the Go TLS call it is inside. LRU: a goroutine blocked
+ * in Read when its program exits (an HTTP client's read loop always is) never
+ * returns, so entries that are never taken are common and must make room;
+ * a return whose entry went is counted (AS_STAT_GO_UNPAIRED).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
 	__type(key, struct go_key);
 	__type(value, struct go_call);
@@ -1162,8 +1167,13 @@ int go_tls_ret(struct pt_regs *ctx)
 	__u32 kind = bpf_get_attach_cookie(ctx) & 0xff;
 	struct go_key k = { .pid = pid, .g = ctx->r14 };
 	struct go_call *cp = bpf_map_lookup_elem(&go_calls, &k);
-	if (!cp)
+	if (!cp) {
+		/* a call go_tls_enter would have recorded: its entry was evicted, or came before the probes */
+		if (pid != cfg.self_pid && (kind == AS_KIND_GO_READ || kind == AS_KIND_GO_WRITE) && k.g &&
+		    (!cfg.has_uid || (__u32)bpf_get_current_uid_gid() == cfg.uid) && (!cfg.filter_tracked || is_tracked(pid)))
+			stat_add(AS_STAT_GO_UNPAIRED, 1);
 		return 0;
+	}
 	struct go_call c = *cp;
 	bpf_map_delete_elem(&go_calls, &k);
 	if (c.p.kind != kind) {

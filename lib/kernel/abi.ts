@@ -191,6 +191,7 @@ export const STAT = {
   SSL_UNPAIRED: 9,
   RUSTLS_UNPARSED: 10,
   RUSTLS_CHUNKS: 11,
+  GO_UNPAIRED: 12,
   MAX: 16,
 } as const;
 export const STAT_MAX = STAT.MAX;
@@ -209,6 +210,7 @@ const STAT_LABEL: Record<Exclude<keyof typeof STAT, 'MAX'>, string> = {
   SSL_UNPAIRED: 'ssl_unpaired_returns',
   RUSTLS_UNPARSED: 'rustls_records_unparsed',
   RUSTLS_CHUNKS: 'rustls_chunks_lost',
+  GO_UNPAIRED: 'go_returns_unpaired',
 };
 
 /** Index of a counter -> its name in stats events. */

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandin, type Standin } from '../../lib/standin';
 import { analyzeGoTls } from '../../lib/locator/go';
@@ -307,6 +308,39 @@ describePrivileged('Go crypto/tls', () => {
     for (const e of ssl) expect(e.data).toMatchObject({ library: 'go', fd: expect.any(Number), remote_port: port });
   }, 120_000);
 
+  it('a Read begun before the probes were attached: its return is counted (go_returns_unpaired), the calls after it are captured', async () => {
+    const cert = makeCert();
+    try {
+      const srv = await startGoServer(server, cert, 'https', 1);
+      // the TLS handshake happens inside the server's first (*Conn).Read, which then waits for the request
+      const sock = tls.connect({ host: '127.0.0.1', port: srv.port, ca: fs.readFileSync(cert.certFile), ALPNProtocols: ['http/1.1'], servername: 'localhost' });
+      await new Promise<void>((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
+      const t = await SslTracer.start({ statsIntervalMs: 0, binaryPaths: [server], systemLibraries: false });
+      const col = new Collector(t.events());
+      let answer = '';
+      try {
+        const body = '{"late":true}';
+        sock.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+        sock.write(`POST /v1/echo HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+        await col.waitFor((e) => e.source === 'ssl' && e.pid === srv.pid && payload(e as Ev).startsWith('HTTP/1.1 200 OK\r\n'), 10_000, 'the answer');
+      } finally {
+        sock.end();
+        await srv.exited;
+        t.stop();
+        await col.done;
+      }
+      expect(answer).toContain('"echo":"{\\"late\\":true}"');
+      const ssl = col.of((e) => e.source === 'ssl' && e.pid === srv.pid) as Ev[];
+      // the request's Read returned with no entry: not reported, counted
+      expect(ssl.filter((e) => payload(e).startsWith('POST /v1/echo'))).toEqual([]);
+      expect(ssl.filter((e) => e.data.function === 'WRITE/SEND').length).toBeGreaterThan(0);
+      const fin = col.events.findLast((e) => e.source === 'stats' && (e as Ev).data.event === 'FINAL') as Ev;
+      expect(fin.data.kernel.go_returns_unpaired).toBe(1);
+    } finally {
+      cert.dispose();
+    }
+  }, 120_000);
+
   describe('agentsight ssl', () => {
     it('--binary-path of a stripped Go client and --comm: its calls as ssl events', async () => {
       const cli = runCli(['ssl', '--comm', path.basename(bins.stripped!).slice(0, 15), '--binary-path', bins.stripped!, '--format', 'json']);
@@ -350,7 +384,12 @@ function portFrom(cli: ReturnType<typeof runCli>): Promise<number> {
 }
 
 /** A Go server run directly (not traced). */
-async function startGoServer(bin: string, cert: TestCert, mode: 'greet' | 'https', n: number): Promise<{ port: number; exited: Promise<unknown> }> {
+async function startGoServer(
+  bin: string,
+  cert: TestCert,
+  mode: 'greet' | 'https',
+  n: number,
+): Promise<{ port: number; pid: number; exited: Promise<unknown> }> {
   const { spawn } = await import('node:child_process');
   const child = spawn(bin, ['-cert', cert.certFile, '-key', path.join(cert.dir, 'key.pem'), '-mode', mode, '-n', String(n)], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -365,5 +404,5 @@ async function startGoServer(bin: string, cert: TestCert, mode: 'greet' | 'https
     });
     child.on('exit', (code) => reject(new Error(`the Go server exited (${code}) before printing its port`)));
   });
-  return { port, exited };
+  return { port, pid: child.pid!, exited };
 }
