@@ -1,6 +1,6 @@
 /**
  * Go crypto/tls in a Go executable: where to probe (*tls.Conn).Read, Write
- * and Close, and what is known of the Conn's layout. See docs/go-tls.md.
+ * and Close, and what is known of the Conn's layout. See docs/architecture.md (Go crypto/tls).
  *
  * Functions come from .symtab when the file has one, else from Go's own
  * function table (.gopclntab, kept by `-ldflags=-s -w`). Each function is

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startStandin, type Standin } from '../../lib/standin';
 import { analyzeGoTls } from '../../lib/locator/go';
 import { SslTracer } from '../../lib/tracers/ssl-tracer';
@@ -21,7 +21,8 @@ import { run as spawnRun } from '../support/spawn';
 import { TEST_ANTHROPIC_API_KEY, TEST_OPENAI_API_KEY } from '../../lib/standin/keys';
 import { huffmanEncode } from '../../lib/http/h2/huffman';
 import { runCli } from '../support/cli';
-import { buildGo, type GoVariant } from '../support/go';
+import { buildGo, goMissing, type GoVariant } from '../support/go';
+import { need } from '../support/required';
 import { describePrivileged } from '../support/privileged';
 import { clientEnv, run } from '../support/run';
 import { makeCert, type TestCert } from '../support/tls-server';
@@ -114,7 +115,10 @@ describePrivileged('Go crypto/tls', () => {
   /** curl's llm events of CALLS over each HTTP version, made once. */
   const curlLlm = new Map<string, Ev[]>();
 
+  const missing = goMissing();
+  beforeEach((ctx) => need(ctx, !missing, missing!));
   beforeAll(async () => {
+    if (missing) return;
     bins.plain = buildGo('client', 'plain');
     bins.stripped = buildGo('client', 'stripped');
     server = buildGo('server', 'plain');

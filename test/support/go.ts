@@ -25,10 +25,18 @@ export function goCacheDir(): string {
   return path.join(base, 'go');
 }
 
+const GO_PATHS = ['/usr/bin/go', '/usr/local/go/bin/go', '/usr/lib/go/bin/go'];
+const NO_GO = 'the Go tests need the go command: apt-get install golang-go (scripts/setup.sh installs it)';
+
 /** The `go` command, or a clear error saying how to get it. */
 export function goTool(): string {
-  for (const p of ['/usr/bin/go', '/usr/local/go/bin/go', '/usr/lib/go/bin/go']) if (fs.existsSync(p)) return p;
-  throw new Error('the Go tests need the go command: apt-get install golang-go (scripts/setup.sh installs it)');
+  for (const p of GO_PATHS) if (fs.existsSync(p)) return p;
+  throw new Error(NO_GO);
+}
+
+/** Why the Go programs cannot be built here (no go command), or undefined: for need() in the tests. */
+export function goMissing(): string | undefined {
+  return GO_PATHS.some((p) => fs.existsSync(p)) ? undefined : NO_GO;
 }
 
 function goEnv(cache: string): NodeJS.ProcessEnv {

@@ -8,14 +8,15 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ElfFile, goPclntabSection, readDwarfStructs, readGoBuildInfo, readGoFuncTable, withElf } from '../../lib/elf';
 import { GO_CFG, GO_F, goCookie, SSL_KIND, SSL_LIB } from '../../lib/kernel/abi';
 import { analyzeGoTls, GO_TLS_FUNCTIONS, type GoTlsAnalysis } from '../../lib/locator/go';
 import { decodeRange } from '../../lib/locator/x86';
 import { goConfigBlock } from '../../lib/tracers/ssl/loader';
 import { inspectExecutable } from '../../lib/tracers/ssl/targets';
-import { buildGo, goTool, goVersion } from '../support/go';
+import { buildGo, goMissing, goTool, goVersion } from '../support/go';
+import { need } from '../support/required';
 
 type Supported = Extract<GoTlsAnalysis, { supported: true }>;
 
@@ -37,7 +38,10 @@ function objdumpRets(bin: string, fn: string): number[] {
 describe('Go executables', () => {
   const bins: Record<string, string> = {};
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-gounit-'));
+  const missing = goMissing();
+  beforeEach((ctx) => need(ctx, !missing, missing!));
   beforeAll(() => {
+    if (missing) return;
     bins.plain = buildGo('client', 'plain');
     bins.stripped = buildGo('client', 'stripped');
     bins.pie = buildGo('client', 'pie');
@@ -136,6 +140,16 @@ describe('Go executables', () => {
     async function pclntabOffset(bin: string): Promise<number> {
       return withElf(bin, async (e) => goPclntabSection(e)!.offset);
     }
+
+    it('garbage and cut files: clear errors naming the file', async () => {
+      const rand = path.join(tmp, 'random');
+      fs.writeFileSync(rand, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) & 0xff)));
+      await expect(analyzeGoTls(rand)).rejects.toMatchObject({ code: 'ENOTELF', message: expect.stringContaining(`${rand}: not an ELF file`) });
+      const b = fs.readFileSync(bins.stripped);
+      const half = path.join(tmp, 'half');
+      fs.writeFileSync(half, b.subarray(0, b.length >> 1));
+      await expect(analyzeGoTls(half)).rejects.toMatchObject({ code: 'ETRUNCATED', message: expect.stringContaining(`${half}: truncated ELF file`) });
+    });
 
     it('a function table of Go 1.2-1.15, of an unknown format, or damaged', async () => {
       const off = await pclntabOffset(bins.stripped);

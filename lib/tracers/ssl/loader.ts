@@ -181,7 +181,7 @@ function attachGoTarget(loaded: LoadedSsl, t: TlsTarget): number {
   const { object } = loaded;
   const go = t.go!;
   const key = (loaded.goKeys ?? 0) + 1;
-  if (key > Math.min(GO_CFG_KEY_MAX, GO_CFG_ENTRIES)) throw new Error(`more than ${GO_CFG_ENTRIES} Go executables probed at once`);
+  if (key > Math.min(GO_CFG_KEY_MAX, GO_CFG_ENTRIES)) throw new Error(`more than ${GO_CFG_ENTRIES} Go executables probed by one tracer`);
   loaded.goKeys = key;
   const keyBuf = Buffer.alloc(4);
   keyBuf.writeUInt32LE(key);
