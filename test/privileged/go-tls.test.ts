@@ -121,6 +121,7 @@ describePrivileged('Go crypto/tls', () => {
     if (missing) return;
     bins.plain = buildGo('client', 'plain');
     bins.stripped = buildGo('client', 'stripped');
+    bins.pie = buildGo('client', 'pie');
     server = buildGo('server', 'plain');
     s = await startStandin({ http2: true, compression: false });
     fs.writeFileSync(callsFile, JSON.stringify(CALLS.map((c) => ({ path: c.path, headers: c.headers, body: c.body }))));
@@ -161,16 +162,18 @@ describePrivileged('Go crypto/tls', () => {
     return out;
   }
 
-  for (const variant of ['plain', 'stripped'] as const) {
+  const BUILDS = { plain: 'symbols and DWARF', stripped: 'stripped: -s -w', pie: 'position-independent: -buildmode=pie' } as const;
+  for (const variant of ['plain', 'stripped', 'pie'] as const) {
     for (const proto of ['h1', 'h2'] as const) {
-      it(`net/http client (${variant === 'plain' ? 'symbols and DWARF' : 'stripped: -s -w'}, ${proto === 'h1' ? 'HTTP/1.1' : 'HTTP/2'}): the llm events of curl's calls, no key, ssl events with the connection`, async () => {
+      it(`net/http client (${BUILDS[variant]}, ${proto === 'h1' ? 'HTTP/1.1' : 'HTTP/2'}): the llm events of curl's calls over HTTP/1.1, no key, ssl events with the connection`, async () => {
         const r = await record(`go-${variant}-${proto}`, [bins[variant]!, '-proto', proto, '-base', s.url, '-calls', callsFile]);
         const want = proto === 'h2' ? 'HTTP/2.0' : 'HTTP/1.1';
         expect(r.stdout.trim().split('\n')).toEqual(CALLS.map(() => expect.stringMatching(new RegExp(`^200 ${want.replace('.', '\\.')} \\d+$`))));
         noKeys(r.file, proto === 'h2' ? CALLS[0].path : undefined);
         const llm = r.events.filter((e) => e.source === 'llm');
-        const curl = await curlCalls(proto === 'h2' ? '--http2' : '--http1.1');
-        expect(llm.map(comparable)).toEqual(curl.map(comparable));
+        // the same calls by curl over HTTP/1.1, and over this client's HTTP version
+        expect(llm.map(comparable)).toEqual((await curlCalls('--http1.1')).map(comparable));
+        if (proto === 'h2') expect(llm.map(comparable)).toEqual((await curlCalls('--http2')).map(comparable));
         const req = r.events.filter((e) => e.source === 'http' && e.data.type === 'request');
         expect(req.map((e) => [e.data.method, e.data.path, e.data.version])).toEqual(CALLS.map((c) => ['POST', c.path, proto === 'h2' ? '2' : '1.1']));
         const ssl = r.events.filter((e) => e.source === 'ssl');
@@ -188,6 +191,14 @@ describePrivileged('Go crypto/tls', () => {
       }, 120_000);
     }
   }
+
+  it('HTTP/2 with masking off: the keys are in the raw bytes, Huffman-coded (what the search for them above finds)', async () => {
+    const r = await record('go-h2-unmasked', [bins.stripped!, '-proto', 'h2', '-base', s.url, '-calls', callsFile], ['--disable-auth-removal']);
+    const raw = Buffer.concat(r.events.filter((e) => e.source === 'ssl').map((e) => Buffer.from(payload(e), 'latin1')));
+    expect(raw.includes(Buffer.from(TEST_ANTHROPIC_API_KEY, 'latin1'))).toBe(false);
+    expect(raw.includes(huffmanLiteral(TEST_ANTHROPIC_API_KEY))).toBe(true);
+    expect(raw.includes(huffmanLiteral(`Bearer ${TEST_OPENAI_API_KEY}`))).toBe(true);
+  }, 120_000);
 
   it('a read into a buffer on a goroutine stack that moves during the call (the handshake grows it) is read where the buffer went', async () => {
     const cert = makeCert();
