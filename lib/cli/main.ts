@@ -274,7 +274,7 @@ const reportCommand: CommandSpec<ReportCliOptions> = {
   ],
   async run(o, io, files) {
     const prices = Prices.load(o.prices);
-    const r = await buildReport(files, { prices, reprice: o.prices !== undefined });
+    const r = await buildReport(files, { prices, reprice: o.prices !== undefined, redact: o.redact });
     io.stdout.write(renderReport(r, o.format ?? 'text'));
     return 0;
   },
