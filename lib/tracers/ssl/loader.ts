@@ -56,6 +56,7 @@ export async function selectionTracer(
     mode: selected ? 2 : 1,
     fileEvents: selected,
     fileDedupMs: 0,
+    fileHook: o.fileHook,
     statsIntervalMs: 0,
     selfPid: o.selfPid,
     binding,
