@@ -48,10 +48,8 @@ import {
   type UiSessionOptions,
 } from '../config/options';
 import { givenFlags, loadConfigFile, withConfigFile } from '../config/file';
-import { Prices } from '../cost/prices';
 import { resolveOtlp } from '../otel/config';
-import { OtlpSink } from '../otel/sink';
-import { buildReport, renderReport } from '../report';
+import type { OtlpSink } from '../otel/sink';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
@@ -61,11 +59,16 @@ import { openFileLogger, type FileLogger } from '../sinks/file-logger';
 import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
-import { runDemo } from './demo';
 import { printable, printableLines, writeLine } from '../render/safe-text';
 import { openDefaultRecordFile, runRecord } from './record';
-import { runExport } from './export';
-import { runUi, sessionUi } from './ui';
+
+/*
+ * What only some commands use is loaded when they use it: the OTLP exporter (~90 ms of
+ * requires), the web UI, the demo, report and export stay out of the tracing commands' start-up.
+ */
+const otelSink = () => require('../otel/sink') as typeof import('../otel/sink');
+const uiCli = () => require('./ui') as typeof import('./ui');
+const sessionUi = (o: UiSessionOptions, file: FileLogger | null, io: SessionIo) => (o.ui ? uiCli().sessionUi(o, file, io) : Promise.resolve(null));
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -102,7 +105,7 @@ interface Outputs {
 export function otlpSink(o: OtlpOptions & { statsIntervalMs?: number }, io: SessionIo, metrics = true): OtlpSink | null {
   const cfg = resolveOtlp(o, process.env, metrics);
   if (!cfg) return null;
-  return new OtlpSink(cfg, { statsIntervalMs: o.statsIntervalMs ?? 10_000, onNotice: (m) => writeLine(io.stderr, `agentsight: ${m}`) });
+  return new (otelSink().OtlpSink)(cfg, { statsIntervalMs: o.statsIntervalMs ?? 10_000, onNotice: (m) => writeLine(io.stderr, `agentsight: ${m}`) });
 }
 
 async function outputs(o: ConsoleAndFile & OtlpOptions, io: SessionIo): Promise<Outputs> {
@@ -240,7 +243,7 @@ const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOption
     ['$0 demo --otlp-endpoint http://localhost:4318', 'and send the session to an OpenTelemetry collector'],
   ],
   async run(o, io) {
-    return runDemo(o, io, otlpSink(o, io));
+    return (require('./demo') as typeof import('./demo')).runDemo(o, io, otlpSink(o, io));
   },
 };
 
@@ -257,7 +260,7 @@ const exportCommand: CommandSpec<ExportCliOptions> = {
     ],
   ],
   async run(o, io, files) {
-    return runExport(files, o, io);
+    return (require('./export') as typeof import('./export')).runExport(files, o, io);
   },
 };
 
@@ -273,7 +276,8 @@ const reportCommand: CommandSpec<ReportCliOptions> = {
     ['$0 report --prices my-prices.json session.ndjson', 'priced with other prices'],
   ],
   async run(o, io, files) {
-    const prices = Prices.load(o.prices);
+    const { buildReport, renderReport } = require('../report') as typeof import('../report');
+    const prices = (require('../cost/prices') as typeof import('../cost/prices')).Prices.load(o.prices);
     const r = await buildReport(files, { prices, reprice: o.prices !== undefined });
     io.stdout.write(renderReport(r, o.format ?? 'text'));
     return 0;
@@ -290,7 +294,7 @@ const uiCommand: CommandSpec<UiCliOptions> = {
     ['$0 ui --port 8377 a.ndjson b.ndjson', 'several files, a fixed port'],
   ],
   async run(o, io, files) {
-    return runUi(files, o, io);
+    return uiCli().runUi(files, o, io);
   },
 };
 
