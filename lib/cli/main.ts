@@ -66,9 +66,7 @@ import { openDefaultRecordFile, runRecord } from './record';
  * What only some commands use is loaded when they use it: the OTLP exporter (~90 ms of
  * requires), the web UI, the demo, report and export stay out of the tracing commands' start-up.
  */
-const otelSink = () => require('../otel/sink') as typeof import('../otel/sink');
-const uiCli = () => require('./ui') as typeof import('./ui');
-const sessionUi = (o: UiSessionOptions, file: FileLogger | null, io: SessionIo) => (o.ui ? uiCli().sessionUi(o, file, io) : Promise.resolve(null));
+const sessionUi = async (o: UiSessionOptions, file: FileLogger | null, io: SessionIo) => (o.ui ? (await import('./ui')).sessionUi(o, file, io) : null);
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -102,14 +100,15 @@ interface Outputs {
 }
 
 /** The OTLP sink, when --otlp or --otlp-endpoint asks for one (first among the sinks: its stats events reach the file and the console). */
-export function otlpSink(o: OtlpOptions & { statsIntervalMs?: number }, io: SessionIo, metrics = true): OtlpSink | null {
+export async function otlpSink(o: OtlpOptions & { statsIntervalMs?: number }, io: SessionIo, metrics = true): Promise<OtlpSink | null> {
   const cfg = resolveOtlp(o, process.env, metrics);
   if (!cfg) return null;
-  return new (otelSink().OtlpSink)(cfg, { statsIntervalMs: o.statsIntervalMs ?? 10_000, onNotice: (m) => writeLine(io.stderr, `agentsight: ${m}`) });
+  const { OtlpSink } = await import('../otel/sink');
+  return new OtlpSink(cfg, { statsIntervalMs: o.statsIntervalMs ?? 10_000, onNotice: (m) => writeLine(io.stderr, `agentsight: ${m}`) });
 }
 
 async function outputs(o: ConsoleAndFile & OtlpOptions, io: SessionIo): Promise<Outputs> {
-  const otlp = otlpSink(o, io);
+  const otlp = await otlpSink(o, io);
   const file = await openFileLogger(o);
   const closed = new AbortController();
   const console = new OutputAnalyzer({ stream: io.stdout, format: o.format ?? 'auto', quiet: o.quiet ?? false, onBroken: () => closed.abort() });
@@ -221,7 +220,7 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
   ],
   async run(o, io, command) {
     if (command.length === 0) throw new UsageError('record needs a command: agentsight record [options] -- <command> [args...]');
-    const otlp = otlpSink(o, io);
+    const otlp = await otlpSink(o, io);
     const logger = o.output !== undefined ? await openFileLogger(o) : await openDefaultRecordFile(o);
     const ui = await sessionUi(o, logger, io);
     const sinks: Analyzer[] = [...(otlp ? [otlp] : []), ...(logger ? [logger] : []), ...(ui ? [ui.sink] : [])];
@@ -243,7 +242,7 @@ const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOption
     ['$0 demo --otlp-endpoint http://localhost:4318', 'and send the session to an OpenTelemetry collector'],
   ],
   async run(o, io) {
-    return (require('./demo') as typeof import('./demo')).runDemo(o, io, otlpSink(o, io));
+    return (await import('./demo')).runDemo(o, io, await otlpSink(o, io));
   },
 };
 
@@ -260,7 +259,7 @@ const exportCommand: CommandSpec<ExportCliOptions> = {
     ],
   ],
   async run(o, io, files) {
-    return (require('./export') as typeof import('./export')).runExport(files, o, io);
+    return (await import('./export')).runExport(files, o, io);
   },
 };
 
@@ -276,8 +275,8 @@ const reportCommand: CommandSpec<ReportCliOptions> = {
     ['$0 report --prices my-prices.json session.ndjson', 'priced with other prices'],
   ],
   async run(o, io, files) {
-    const { buildReport, renderReport } = require('../report') as typeof import('../report');
-    const prices = (require('../cost/prices') as typeof import('../cost/prices')).Prices.load(o.prices);
+    const { buildReport, renderReport } = await import('../report');
+    const prices = (await import('../cost/prices')).Prices.load(o.prices);
     const r = await buildReport(files, { prices, reprice: o.prices !== undefined });
     io.stdout.write(renderReport(r, o.format ?? 'text'));
     return 0;
@@ -294,7 +293,7 @@ const uiCommand: CommandSpec<UiCliOptions> = {
     ['$0 ui --port 8377 a.ndjson b.ndjson', 'several files, a fixed port'],
   ],
   async run(o, io, files) {
-    return uiCli().runUi(files, o, io);
+    return (await import('./ui')).runUi(files, o, io);
   },
 };
 
@@ -333,7 +332,9 @@ function build(argv: string[], chosen: Chosen): Argv {
     .version(VERSION)
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    // yargs lays out the help text of the chosen command before running it (~40 ms for record's):
+    // wrapped to the terminal only when it is asked for
+    .wrap(argv.some((a) => a === '--help' || a === '-h') ? Math.min(110, process.stdout.columns || 100) : null)
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
