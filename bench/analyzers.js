@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Throughput of the analyzer chain.
+ * Throughput of the analyzer chains.
  *
- *   npx tsc -p tsconfig.json && node bench/analyzers.js [--synthetic] [repeats=200]
+ *   npx tsc -p tsconfig.json && node bench/analyzers.js [--synthetic] [--repeats N] [--reps N]
+ *        [--bulk-mb N] [--base /path/to/other/tree] [--only chain,chain]
+ *
+ * Chains (--only): parser, ssl, ssl-http, agent; agent-plain (the agent chain
+ * without a Redactor) only when asked for.
  *
  * Default stream: the sessions the tracer recorded from real clients
  * (test/fixtures/*.ndjson: curl, python urllib, the openai and
@@ -11,137 +15,160 @@
  * TLS events repeated `repeats` times, each copy on its own connection with
  * advancing kernel times. --synthetic uses the wire samples of the tests
  * instead (Anthropic, OpenAI chat and Responses, Gemini; 8 exchanges each).
- * Bytes are attached out of band as the tracer does. Each chain runs over the
- * same in-memory events; a pass-through chain gives the baseline cost of the
- * async-iterator plumbing. The last rows are the chains as the CLI builds them
- * (`agentsight ssl`, `ssl --http-parser --sse-merge`, `agent`/`record`). CPU
- * time is printed too: on a shared machine it moves less than wall time.
+ * Bytes are attached out of band as the tracer does (bench/lib/streams.js).
+ * Each chain runs over the same in-memory events; a pass-through chain gives
+ * the baseline cost of the async-iterator plumbing.
+ *
+ * The bulk case: a download of --bulk-mb MB (default 100) of
+ * application/octet-stream in 16 KiB TLS reads through the same chains.
+ *
+ * --base runs the same chains from another build (a tree with dist/, or a
+ * dist/ directory) interleaved with this one, for an A/B comparison in one
+ * run. Figures are the best of --reps runs (default 3) by CPU time, which
+ * moves less than wall time on a shared machine; ratios are CPU time against
+ * the pass-through of the same build and stream.
  */
-const fs = require('fs');
+const os = require('os');
 const path = require('path');
-
-let lib;
-try {
-  lib = require(path.join(__dirname, '..', 'dist', 'index'));
-} catch (e) {
-  console.error('bench/analyzers.js needs the compiled library: run `npx tsc -p tsconfig.json` first.\n' + e.message);
-  process.exit(1);
-}
-const FIXTURES = path.join(__dirname, '..', 'test', 'fixtures');
+const { execFileSync } = require('child_process');
+const streams = require('./lib/streams');
 
 const args = process.argv.slice(2);
+function opt(name, dflt) {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? dflt : args[i + 1];
+}
 const synthetic = args.includes('--synthetic');
-const repeats = Number(args.find((a) => /^\d+$/.test(a)) ?? (synthetic ? 400 : 200));
+const positional = args.find((a, i) => /^\d+$/.test(a) && !/^--/.test(args[i - 1] ?? ''));
+const repeats = Number(opt('repeats', positional ?? (synthetic ? 400 : 200)));
+const reps = Number(opt('reps', 3));
+const bulkMb = Number(opt('bulk-mb', 100));
+const only = opt('only', null)?.split(',');
 
-/** Move the payload out of band, as the tracer delivers it. */
-function detach(e) {
-  const b = Buffer.from(e.data.data, e.data.data_encoding === 'base64' ? 'base64' : 'utf8');
-  delete e.data.data;
-  delete e.data.data_encoding;
-  lib.attachPayload(e, b);
-  return b.length;
-}
-
-function syntheticStream() {
-  const W = require(path.join(FIXTURES, 'wire-samples.js'));
-  const events = [];
-  let bytes = 0;
-  for (let i = 0; i < repeats; i++) {
-    for (const e of W.sessionEvents({ startMono: 5e9 + i * 2e9, startWall: 1764304392000 + i * 2000, connSuffix: `-${i}` })) {
-      bytes += detach(e);
-      events.push(e);
+function loadLib(dir) {
+  const candidates = [path.join(dir, 'dist', 'index'), path.join(dir, 'index')];
+  for (const c of candidates) {
+    try {
+      return require(c);
+    } catch (e) {
+      if (e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes(c)) throw e;
     }
   }
-  return { events, bytes, what: `${repeats} x the synthetic wire samples (6 sessions, 8 exchanges each)` };
+  console.error(`no compiled library in ${dir}: run \`npx tsc -p tsconfig.json\` there first`);
+  process.exit(1);
 }
 
-function recordedStream() {
-  const files = fs
-    .readdirSync(FIXTURES)
-    .filter((f) => f.endsWith('.ndjson'))
-    .sort();
-  const recorded = [];
-  for (const f of files) {
-    const lines = fs.readFileSync(path.join(FIXTURES, f), 'utf8').split('\n').filter(Boolean);
-    const ssl = lines.map((l) => JSON.parse(l)).filter((e) => e.source === 'ssl' && typeof e.data.data === 'string');
-    recorded.push(...ssl);
-  }
-  if (recorded.length === 0) throw new Error(`no recorded TLS events in ${FIXTURES}`);
-  recorded.sort((a, b) => a.mono_ns - b.mono_ns);
-  const span = recorded.at(-1).mono_ns - recorded[0].mono_ns + 1e9;
-  const events = [];
-  let bytes = 0;
-  for (let i = 0; i < repeats; i++) {
-    for (const r of recorded) {
-      const e = structuredClone(r);
-      e.mono_ns = r.mono_ns + i * span;
-      e.timestamp = r.timestamp + Math.round((i * span) / 1e6);
-      e.data.conn_id = `${r.data.conn_id}-${i}`;
-      bytes += detach(e);
-      events.push(e);
-    }
-  }
-  const reqs = recorded.filter((e) => e.data.function === 'WRITE/SEND' && /^(POST|GET) /.test(e.data.data)).length;
-  return { events, bytes, what: `${repeats} x ${recorded.length} recorded TLS events (${files.length} sessions, ${reqs} requests, from test/fixtures)` };
-}
+const builds = [['this', loadLib(path.join(__dirname, '..'))]];
+if (opt('base', null)) builds.unshift(['base', loadLib(path.resolve(opt('base')))]);
+const lib0 = builds.at(-1)[1];
 
-async function* source(events) {
-  for (const e of events) yield e;
-}
+const CHAINS = [
+  ['pass', 'pass-through (baseline)', (lib) => [lib.mapAnalyzer('pass', (e) => e)]],
+  ['parser', 'HttpParser + SseProcessor', (lib) => [new lib.HttpParser(), new lib.SseProcessor()]],
+  ['ssl', 'agentsight ssl (Redactor on raw data)', (lib) => lib.tlsAnalyzers(lib.chainOptions({}))],
+  ['ssl-http', 'ssl --http-parser --sse-merge', (lib) => lib.tlsAnalyzers(lib.chainOptions({ httpParser: true, sseMerge: true }))],
+  [
+    'agent',
+    'agent/record chain (TLS chain, LlmAnalyzer, Cost, Redactor, summary)',
+    (lib) => {
+      const a = lib.agentAnalyzers({});
+      return [...a.tls, ...a.global];
+    },
+  ],
+  [
+    'agent-plain',
+    'agent/record chain with --disable-auth-removal (no Redactor)',
+    (lib) => {
+      const a = lib.agentAnalyzers({ redact: false });
+      return [...a.tls, ...a.global];
+    },
+  ],
+].filter(([k]) => k === 'pass' || (only ? only.includes(k) : k !== 'agent-plain'));
 
-async function measure(name, events, makeChain) {
+async function measure(lib, events, make) {
   const ac = new AbortController();
   let out = 0;
-  let merged = 0;
   let llm = 0;
+  async function* source() {
+    for (const e of events) yield e;
+  }
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
-  for await (const e of lib.chain(source(events), makeChain(), { signal: ac.signal })) {
+  for await (const e of lib.chain(source(), make(lib), { signal: ac.signal })) {
     out++;
-    if (e.source === 'sse') merged++;
     if (e.source === 'llm') llm++;
   }
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const c = process.cpuUsage(c0);
-  return { name, seconds: s, cpu: (c.user + c.system) / 1e6, out, merged, llm };
+  return { wall, cpu: (c.user + c.system) / 1e6, out, llm };
+}
+
+async function bench(title, stream) {
+  const { events, bytes, what } = stream;
+  const mb = bytes / (1024 * 1024);
+  console.log(`\n${title}: ${events.length} ssl events, ${mb.toFixed(1)} MB of plaintext: ${what}`);
+  const warm = events.slice(0, Math.min(events.length, 2000));
+  for (const [, lib] of builds) for (const [, , make] of CHAINS) await measure(lib, warm, make);
+  const best = new Map();
+  for (let r = 0; r < reps; r++) {
+    for (const [key, , make] of CHAINS) {
+      for (const [b, lib] of r % 2 ? [...builds].reverse() : builds) {
+        global.gc?.();
+        const m = await measure(lib, events, make);
+        const k = `${b}/${key}`;
+        if (!best.has(k) || m.cpu < best.get(k).cpu) best.set(k, m);
+      }
+    }
+  }
+  const head = `${'chain'.padEnd(70)} ${'build'.padEnd(5)} ${'k ev/s'.padStart(8)} ${'MB/s'.padStart(7)} ${'cpu ms'.padStart(7)} ${'wall ms'.padStart(7)}  ratio  out`;
+  console.log(head);
+  console.log('-'.repeat(head.length + 8));
+  const rows = [];
+  for (const [key, name] of CHAINS) {
+    for (const [b] of builds) {
+      const m = best.get(`${b}/${key}`);
+      const base = best.get(`${b}/pass`);
+      const row = {
+        chain: key,
+        build: b,
+        evs: events.length / m.cpu,
+        mbs: mb / m.cpu,
+        cpu: m.cpu,
+        wall: m.wall,
+        ratio: m.cpu / base.cpu,
+        out: m.out,
+        llm: m.llm,
+      };
+      rows.push(row);
+      console.log(
+        `${name.padEnd(70)} ${b.padEnd(5)} ${(row.evs / 1000).toFixed(1).padStart(8)} ${row.mbs.toFixed(1).padStart(7)} ${(m.cpu * 1000).toFixed(0).padStart(7)} ${(m.wall * 1000).toFixed(0).padStart(7)} ${('x' + row.ratio.toFixed(1)).padStart(6)}  ${m.out}${m.llm ? ` (${m.llm} llm)` : ''}`,
+      );
+    }
+  }
+  return rows;
+}
+
+function commit() {
+  try {
+    return execFileSync('git', ['-C', path.join(__dirname, '..'), 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '?';
+  }
 }
 
 async function main() {
-  const { events, bytes, what } = synthetic ? syntheticStream() : recordedStream();
-  const mb = bytes / (1024 * 1024);
-  console.log(`stream: ${events.length} ssl events, ${mb.toFixed(1)} MB of plaintext: ${what}`);
-  const chains = [
-    ['baseline pass-through', () => [lib.mapAnalyzer('pass', (e) => e)]],
-    ['HttpParser + SseProcessor', () => [new lib.HttpParser(), new lib.SseProcessor()]],
-    [
-      'full: Redactor, SslFilter, HttpParser, SseProcessor, HttpFilter',
-      () => [new lib.Redactor(), new lib.SslFilter('handshake'), new lib.HttpParser(), new lib.SseProcessor(), new lib.HttpFilter('GET /health')],
-    ],
-    [
-      'agent chain: Redactor, HttpParser, SseProcessor, LlmAnalyzer',
-      () => [new lib.Redactor(), new lib.HttpParser(), new lib.SseProcessor(), new lib.LlmAnalyzer()],
-    ],
-    ['Redactor alone (agentsight ssl)', () => lib.tlsAnalyzers(lib.chainOptions({}))],
-    ['ssl --http-parser --sse-merge, as the CLI builds it', () => lib.tlsAnalyzers(lib.chainOptions({ httpParser: true, sseMerge: true }))],
-    [
-      'agent/record, as the CLI builds it (TLS chain, LlmAnalyzer, Redactor, summary)',
-      () => {
-        const a = lib.agentAnalyzers({});
-        return [...a.tls, ...a.global];
-      },
-    ],
-  ];
-  // warm-up
-  for (const [, make] of chains) await measure('warm', events.slice(0, 2000), make);
-  const results = [];
-  for (const [name, make] of chains) results.push(await measure(name, events, make));
-  const base = results[0].seconds;
-  for (const r of results) {
-    const evs = events.length / r.seconds;
-    console.log(
-      `${r.name.padEnd(80)} ${(evs / 1000).toFixed(1).padStart(7)} k ssl events/s ${(mb / r.seconds).toFixed(1).padStart(7)} MB/s  ` +
-        `${(r.seconds * 1000).toFixed(0).padStart(6)} ms (cpu ${(r.cpu * 1000).toFixed(0)} ms)  x${(r.seconds / base).toFixed(1)} baseline  (${r.out} events out, ${r.merged} merged answers${r.llm ? `, ${r.llm} llm calls` : ''})`,
-    );
+  console.log(`command:   node bench/analyzers.js ${args.join(' ')}`);
+  console.log(`started:   ${new Date().toISOString()}`);
+  console.log(
+    `host:      ${os.hostname()}  ${os.type()} ${os.release()}  ${os.cpus().length} vCPU (${os.cpus()[0]?.model ?? '?'})  node ${process.version}  agentsight ${commit()}`,
+  );
+  if (builds.length > 1) console.log(`base:      ${path.resolve(opt('base'))}`);
+  console.log(`figures:   best of ${reps} by CPU time; MB/s and events/s per CPU second; ratio = CPU time / pass-through CPU time (same build)`);
+  const stream = synthetic ? streams.syntheticStream(lib0.attachPayload, repeats) : streams.recordedStream(lib0.attachPayload, repeats);
+  await bench(synthetic ? 'synthetic' : 'recorded sessions', stream);
+  if (bulkMb > 0) {
+    const bulk = streams.bulkStream(lib0.attachPayload, { size: Math.round(bulkMb * 1024 * 1024) });
+    await bench('bulk download', bulk);
   }
 }
 

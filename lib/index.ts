@@ -5,8 +5,8 @@
  */
 export type { Event } from './core/event';
 export { compareEvents } from './core/event';
-export type { Analyzer, AnalyzerContext } from './core/analyzer';
-export { chain, mapAnalyzer } from './core/analyzer';
+export type { Analyzer, AnalyzerContext, Emit, StepAnalyzer } from './core/analyzer';
+export { chain, mapAnalyzer, runSteps, stepProcess, isStepAnalyzer } from './core/analyzer';
 export { AgentsightError, UsageError, PermissionError, NotSupportedError, VerifierError, BpfError } from './core/errors';
 export { getBinding, setBinding } from './kernel/binding';
 export type { NativeBinding, NativeBpfObject, NativeRingReader } from './kernel/binding';

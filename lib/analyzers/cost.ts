@@ -5,7 +5,7 @@
  * the price table and its usage is known, else `cost_unpriced: true` with
  * `cost_unpriced_reason`. Never a guessed price (lib/cost/prices.ts).
  */
-import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import { stepProcess, type AnalyzerContext, type Emit, type StepAnalyzer } from '../core/analyzer';
 import type { Event } from '../core/event';
 import { priceCall } from '../cost/cost';
 import { Prices } from '../cost/prices';
@@ -27,7 +27,7 @@ export interface CostAnalyzerStats {
   kept: number;
 }
 
-export class CostAnalyzer implements Analyzer {
+export class CostAnalyzer implements StepAnalyzer {
   readonly name = 'cost';
   readonly prices: Prices;
   private readonly reprice: boolean;
@@ -56,7 +56,13 @@ export class CostAnalyzer implements Analyzer {
     return { ...e, data: { ...rest, ...c } };
   }
 
-  async *process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
-    for await (const e of input) yield this.price(e);
+  process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
+    return stepProcess(this, input);
   }
+
+  step(e: Event, emit: Emit): void {
+    emit(this.price(e));
+  }
+
+  end(): void {}
 }

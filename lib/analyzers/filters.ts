@@ -3,7 +3,7 @@
  * filters. An event that matches any of the expressions is dropped; every
  * other event passes unchanged and in order. Grammar: docs/filters.md.
  */
-import type { Analyzer } from '../core/analyzer';
+import { stepProcess, type Emit, type StepAnalyzer } from '../core/analyzer';
 import type { Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import { httpDialect, httpField, sslDialect, sslField } from '../filter/dialects';
@@ -23,7 +23,7 @@ export interface FilterStats {
   dropped_with_exchange?: number;
 }
 
-abstract class ExclusionFilter implements Analyzer {
+abstract class ExclusionFilter implements StepAnalyzer {
   abstract readonly name: string;
   /** The parsed expressions. */
   readonly expressions: readonly Expr[];
@@ -58,11 +58,15 @@ abstract class ExclusionFilter implements Analyzer {
   /** True when the event is to be dropped. */
   abstract drops(e: Event): boolean;
 
-  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
-    for await (const e of input) {
-      if (!this.drops(e)) yield e;
-    }
+  process(input: AsyncIterable<Event>): AsyncIterable<Event> {
+    return stepProcess(this, input);
   }
+
+  step(e: Event, emit: Emit): void {
+    if (!this.drops(e)) emit(e);
+  }
+
+  end(): void {}
 }
 
 /**

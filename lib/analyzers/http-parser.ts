@@ -14,7 +14,7 @@
  * that starts with the HTTP/2 preface, over lib/http/h2), websocket (a
  * connection upgraded to WebSocket, over lib/http/ws).
  */
-import type { Analyzer } from '../core/analyzer';
+import { stepProcess, type Emit, type StepAnalyzer } from '../core/analyzer';
 import { statsEvent, type Event } from '../core/event';
 import { sslPayload } from '../core/payload';
 import type { HttpParserStats } from '../http/types';
@@ -35,7 +35,7 @@ export type { HttpParserOptions } from '../http/parser/options';
  * parse_error, end) for connections upgraded to WebSocket (shapes in
  * docs/events.md).
  */
-export class HttpParser implements Analyzer {
+export class HttpParser implements StepAnalyzer {
   readonly name = 'http_parser';
   private readonly ctx: ParseContext;
   private readonly assembler: MessageAssembler;
@@ -73,11 +73,16 @@ export class HttpParser implements Analyzer {
     return this.ctx.stored + this.conns.bufferedBytes();
   }
 
-  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
-    for await (const e of input) {
-      for (const o of this.handle(e)) yield o;
-    }
-    for (const o of this.finish()) yield o;
+  process(input: AsyncIterable<Event>): AsyncIterable<Event> {
+    return stepProcess(this, input);
+  }
+
+  step(e: Event, emit: Emit): void {
+    for (const o of this.handle(e)) emit(o);
+  }
+
+  end(emit: Emit): void {
+    for (const o of this.finish()) emit(o);
   }
 
   /**

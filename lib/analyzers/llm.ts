@@ -16,7 +16,7 @@
  * Place it after HttpParser and SseProcessor, on a stream that also carries
  * the process events (AgentRunner's global analyzers).
  */
-import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import { stepProcess, type AnalyzerContext, type Emit, type StepAnalyzer } from '../core/analyzer';
 import { derivedEvent, statsEvent, type Event } from '../core/event';
 import { detectRequest, otelProviderName, type ApiId, type Provider } from '../providers';
 import type { LlmMessage, LlmRequest, LlmResponse, LlmToolCall, TokenUsage } from '../providers/types';
@@ -169,7 +169,7 @@ function fromMerged(d: Record<string, unknown>): LlmResponse {
   return r;
 }
 
-export class LlmAnalyzer implements Analyzer {
+export class LlmAnalyzer implements StepAnalyzer {
   readonly name = 'llm';
   private readonly pending: PendingExchanges<Pending>;
   private readonly links: ToolLinker;
@@ -223,30 +223,38 @@ export class LlmAnalyzer implements Analyzer {
     return out;
   }
 
-  async *process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
-    let last: Event | undefined;
-    for await (const e of input) {
-      last = e;
-      if (typeof e.mono_ns === 'number') this.pending.sweep(e.mono_ns);
-      if (e.source === 'process') {
-        if (this.links.onProcess(e)) this.counters.linked_execs++;
-        if (e.data.event === 'EXIT' && typeof e.mono_ns === 'number') this.pending.exited(e.pid, e.mono_ns);
-        yield e;
-        continue;
-      }
-      if (e.source === 'websocket') {
-        yield e;
-        yield* this.messages.onEvent(e);
-        continue;
-      }
-      // a request is registered before it is passed on, so what follows can ask for its call (callIdFor)
-      const llm = this.onEvent(e);
-      yield e;
-      if (llm) yield llm;
+  process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
+    return stepProcess(this, input);
+  }
+
+  /** The last input event (the time of the final events). */
+  private last: Event | undefined;
+
+  step(e: Event, emit: Emit): void {
+    this.last = e;
+    if (typeof e.mono_ns === 'number') this.pending.sweep(e.mono_ns);
+    if (e.source === 'process') {
+      if (this.links.onProcess(e)) this.counters.linked_execs++;
+      if (e.data.event === 'EXIT' && typeof e.mono_ns === 'number') this.pending.exited(e.pid, e.mono_ns);
+      emit(e);
+      return;
     }
-    yield* this.messages.finish(last);
+    if (e.source === 'websocket') {
+      emit(e);
+      for (const m of this.messages.onEvent(e)) emit(m);
+      return;
+    }
+    // a request is registered before it is passed on, so what follows can ask for its call (callIdFor)
+    const llm = this.onEvent(e);
+    emit(e);
+    if (llm) emit(llm);
+  }
+
+  end(emit: Emit): void {
+    const last = this.last;
+    for (const m of this.messages.finish(last)) emit(m);
     this.pending.end();
-    if (this.emitStats) yield statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats, lost: this.lost() }, last);
+    if (this.emitStats) emit(statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats, lost: this.lost() }, last));
   }
 
   /** The call_id of the llm event an HTTP exchange (connection, request number) is waiting for, if any. */

@@ -21,7 +21,7 @@
  * Events without secrets are passed on as they are (same object); events
  * with secrets are copied, never modified in place.
  */
-import type { Analyzer } from '../core/analyzer';
+import { stepProcess, type Emit, type StepAnalyzer } from '../core/analyzer';
 import { exposureEvent, type Event } from '../core/event';
 import { attachPayload, encodePayload, sslPayload } from '../core/payload';
 import { redactArgv } from '../redact/argv';
@@ -85,7 +85,7 @@ interface ChunkStream {
 const MAX_KNOWN_RANGES = 4096;
 
 /** Masks API keys, tokens, cookies, passwords and private keys in every event. */
-export class Redactor implements Analyzer {
+export class Redactor implements StepAnalyzer {
   readonly name = 'redactor';
   private readonly scope: 'all' | 'ssl' | 'parsed';
   private readonly carry: number;
@@ -122,16 +122,20 @@ export class Redactor implements Analyzer {
     return { ...this.counters, ...this.fields.counters };
   }
 
-  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
-    for await (const e of input) {
-      yield this.redact(e);
-      if (this.queued.length) {
-        const q = this.queued;
-        this.queued = [];
-        yield* q;
-      }
+  process(input: AsyncIterable<Event>): AsyncIterable<Event> {
+    return stepProcess(this, input);
+  }
+
+  step(e: Event, emit: Emit): void {
+    emit(this.redact(e));
+    if (this.queued.length) {
+      const q = this.queued;
+      this.queued = [];
+      for (const x of q) emit(x);
     }
   }
+
+  end(): void {}
 
   /** Exposure events made by redact() since the last call (process() yields them after their request). */
   takeExposures(): Event[] {

@@ -6,7 +6,7 @@
  * Needs HttpParser upstream (it reads http events, not ssl bytes).
  */
 import { StringDecoder } from 'string_decoder';
-import type { Analyzer } from '../core/analyzer';
+import { stepProcess, type Emit, type StepAnalyzer } from '../core/analyzer';
 import { derivedEvent, isSource, statsEvent, type Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import type { HttpBodyChunkData, HttpRequestSummary, HttpResponseData, HttpResponseHeadersData } from '../http/types';
@@ -84,7 +84,7 @@ interface StreamState {
 }
 
 /** Merges streamed LLM answers (and any other SSE stream) into `sse` events. */
-export class SseProcessor implements Analyzer {
+export class SseProcessor implements StepAnalyzer {
   readonly name = 'sse_processor';
   private readonly idleNs: number;
   private readonly maxStreams: number;
@@ -130,11 +130,16 @@ export class SseProcessor implements Analyzer {
     return { ...this.counters, by_end_reason: { ...this.counters.by_end_reason }, streams_open: this.streams.size, buffered_chars: chars };
   }
 
-  async *process(input: AsyncIterable<Event>): AsyncIterable<Event> {
-    for await (const e of input) {
-      for (const o of this.handle(e)) yield o;
-    }
-    for (const o of this.finish()) yield o;
+  process(input: AsyncIterable<Event>): AsyncIterable<Event> {
+    return stepProcess(this, input);
+  }
+
+  step(e: Event, emit: Emit): void {
+    for (const o of this.handle(e)) emit(o);
+  }
+
+  end(emit: Emit): void {
+    for (const o of this.finish()) emit(o);
   }
 
   /** Process one event: returns it followed by any merged events it completed. */

@@ -1,4 +1,4 @@
-import type { Analyzer, AnalyzerContext } from '../core/analyzer';
+import { stepProcess, type AnalyzerContext, type Emit, type StepAnalyzer } from '../core/analyzer';
 import { ownEvent, type Event } from '../core/event';
 import { printable } from '../render/safe-text';
 import { formatUsd, roundUsd } from '../cost/format';
@@ -82,7 +82,7 @@ export interface SessionSummaryOptions {
  * run (with the tool call that asked for them), counts per event source.
  * Passes every event on; at the end yields one `summary` event.
  */
-export class SessionSummary implements Analyzer {
+export class SessionSummary implements StepAnalyzer {
   readonly name = 'summary';
   private readonly models = new Map<string, ModelUsage>();
   private readonly commands = new Map<number, CommandRun>();
@@ -105,13 +105,18 @@ export class SessionSummary implements Analyzer {
     this.emitEvent = opts.emit ?? true;
   }
 
-  async *process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
-    for await (const e of input) {
-      this.observe(e);
-      yield e;
-    }
+  process(input: AsyncIterable<Event>, _ctx: AnalyzerContext): AsyncGenerator<Event> {
+    return stepProcess(this, input);
+  }
+
+  step(e: Event, emit: Emit): void {
+    this.observe(e);
+    emit(e);
+  }
+
+  end(emit: Emit): void {
     this.result = this.data();
-    if (this.emitEvent) yield ownEvent('summary', this.result);
+    if (this.emitEvent) emit(ownEvent('summary', this.result));
   }
 
   private observe(e: Event): void {

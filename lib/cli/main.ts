@@ -277,7 +277,7 @@ const reportCommand: CommandSpec<ReportCliOptions> = {
   async run(o, io, files) {
     const { buildReport, renderReport } = await import('../report');
     const prices = (await import('../cost/prices')).Prices.load(o.prices);
-    const r = await buildReport(files, { prices, reprice: o.prices !== undefined });
+    const r = await buildReport(files, { prices, reprice: o.prices !== undefined, redact: o.redact });
     io.stdout.write(renderReport(r, o.format ?? 'text'));
     return 0;
   },

@@ -50,7 +50,7 @@ export async function runUi(files: string[], o: UiCliOptions, io: SessionIo, sto
   }
   checkSessionFiles(files, 'ui');
   const prices = Prices.load(o.prices);
-  const { store, loaded } = openSessionFiles(files, { prices, reprice: o.prices !== undefined });
+  const { store, loaded } = openSessionFiles(files, { prices, reprice: o.prices !== undefined, redact: o.redact });
   const { server, url } = await startUi(store, { host: o.host, port: o.port });
   announce(io, url, o.host);
   try {

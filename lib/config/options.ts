@@ -196,6 +196,8 @@ export interface ReportCliOptions {
   format?: 'text' | 'json' | 'markdown';
   /** A price file merged over the shipped table; with it every call is priced again. */
   prices?: string;
+  /** Mask credentials in the saved events again (default true; --disable-auth-removal: false). */
+  redact?: boolean;
 }
 
 /** `ui`'s options. */
@@ -203,6 +205,8 @@ export interface UiCliOptions {
   port?: number;
   host?: string;
   prices?: string;
+  /** Mask credentials in the saved events again (default true; --disable-auth-removal: false). */
+  redact?: boolean;
 }
 
 /** The web UI of a running session (`--ui`, `--ui-port`, `--ui-host`). */

@@ -157,6 +157,16 @@ export const ANALYSIS_OPTIONS: OptionTable = {
   },
 };
 
+/** Saved sessions are masked again when read (a file written with --disable-auth-removal, or by something else). */
+const SAVED_REDACTION: OptionTable = {
+  'disable-auth-removal': {
+    type: 'boolean',
+    key: 'redact',
+    invert: true,
+    describe: 'Show the saved events as they are, without masking credentials again. Masking is on by default',
+  },
+};
+
 const statsInterval: OptionDef = {
   type: 'number',
   key: 'statsIntervalMs',
@@ -261,6 +271,7 @@ export const REPORT_OPTIONS: OptionTable = {
     describe: 'text: aligned tables for a terminal; json: one object for scripts; markdown: for CI summaries and pull requests',
   },
   ...PRICE_OPTIONS,
+  ...SAVED_REDACTION,
 };
 
 /** `ui` (UiCliOptions). */
@@ -271,6 +282,7 @@ export const UI_OPTIONS: OptionTable = {
     describe: 'Listen on this address instead of 127.0.0.1. Anyone who can reach it and has the printed URL can read the session',
   },
   ...PRICE_OPTIONS,
+  ...SAVED_REDACTION,
 };
 
 /** The web UI of a running session (UiSessionOptions), for `record` and `agent`. */

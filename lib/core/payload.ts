@@ -22,14 +22,13 @@ export function sslPayload(e: Event): Buffer {
   return Buffer.from(d.data, d.data_encoding === 'base64' ? 'base64' : 'utf8');
 }
 
-/** Text if the bytes are valid UTF-8, else base64: lossless either way. */
+/**
+ * Text if the bytes are valid UTF-8, else base64: lossless either way. The
+ * check is isUtf8() (no decoding): binary bodies of megabytes go straight to
+ * base64 instead of being decoded to text with U+FFFD and re-encoded.
+ */
 export function encodePayload(bytes: Buffer): { data: string; data_encoding: 'utf8' | 'base64' } {
-  const text = bytes.toString('utf8');
-  // A lossless round trip means the bytes were valid UTF-8 (no U+FFFD substitutions).
-  if (Buffer.byteLength(text, 'utf8') === bytes.length && !text.includes('\uFFFD')) {
-    return { data: text, data_encoding: 'utf8' };
-  }
-  if (Buffer.from(text, 'utf8').equals(bytes)) return { data: text, data_encoding: 'utf8' };
+  if (isUtf8(bytes)) return { data: bytes.toString('utf8'), data_encoding: 'utf8' };
   return { data: bytes.toString('base64'), data_encoding: 'base64' };
 }
 

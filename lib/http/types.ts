@@ -1,6 +1,7 @@
 /**
  * Data shapes of `source: "http"` events (see docs/events.md, section `http`).
  */
+import type { GrpcInfo } from './grpc';
 
 /** Which side of the connection the traced process is. */
 export type HttpRole = 'client' | 'server';
@@ -62,6 +63,8 @@ export interface HttpMessageBase extends HttpBodyFields {
   headers: Record<string, string>;
   /** HTTP/2 trailers (e.g. grpc-status), names lower-cased. */
   trailers?: Record<string, string>;
+  /** gRPC (content type application/grpc*): method, messages and status (lib/http/grpc.ts). */
+  grpc?: GrpcInfo;
   tid?: number;
   ssl: SslRefs;
   /** The message was cut short (bytes lost, stream ended, parse error). */

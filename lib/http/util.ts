@@ -20,8 +20,11 @@ export function headerRecord(fields: ReadonlyArray<readonly [string, string]>): 
   const out: Record<string, string> = {};
   for (const [name, value] of fields) {
     // Own-property check: a header named "constructor" or "__proto__" must not hit Object.prototype.
-    if (!Object.prototype.hasOwnProperty.call(out, name)) Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
-    else out[name] = out[name] + (name === 'set-cookie' ? '\n' : ', ') + value;
+    // Plain assignment otherwise (defineProperty on every name would leave the record in dictionary mode).
+    if (!Object.prototype.hasOwnProperty.call(out, name)) {
+      if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+      else out[name] = value;
+    } else out[name] = out[name] + (name === 'set-cookie' ? '\n' : ', ') + value;
   }
   return out;
 }

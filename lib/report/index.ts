@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { CostAnalyzer } from '../analyzers/cost';
+import { Redactor } from '../analyzers/redactor';
 import { UsageError } from '../core/errors';
 import { Prices } from '../cost/prices';
 import { readNdjson } from '../sinks/ndjson';
@@ -18,6 +19,8 @@ export interface ReportOptions {
   /** Price every call again, also those that carry a recorded cost (default: only those without one). */
   reprice?: boolean;
   limits?: ReportLimits;
+  /** Mask credentials in the events read (default true): a file may have been written without masking. */
+  redact?: boolean;
 }
 
 /** Check that the files can be read before anything is done with them. */
@@ -44,9 +47,10 @@ export async function buildReport(files: readonly string[], opts: ReportOptions 
   checkSessionFiles(files);
   const cost = new CostAnalyzer({ prices: opts.prices, reprice: opts.reprice });
   const b = new ReportBuilder(opts.limits);
+  const redactor = opts.redact === false ? null : new Redactor({ exposures: false });
   for (const f of files) {
     b.file(f);
-    for await (const e of readNdjson(f)) b.add(cost.price(e));
+    for await (const e of readNdjson(f)) b.add(cost.price(redactor ? redactor.redact(e) : e));
   }
   return b.result();
 }

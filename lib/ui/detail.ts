@@ -31,6 +31,8 @@ export interface DetailOptions {
   maxPinned?: number;
   /** Events between checkpoints (default 256). */
   checkpointEvery?: number;
+  /** What is done to an event read back from a file before it is shown (saved sessions: masking). */
+  readBack?: (e: Event) => Event;
 }
 
 interface Checkpoint {
@@ -72,7 +74,10 @@ export class EventDetail {
     this.ringBytes = opts.ringBytes ?? 64 * 1024 * 1024;
     this.maxPinned = opts.maxPinned ?? 200_000;
     this.every = opts.checkpointEvery ?? 256;
+    this.readBack = opts.readBack ?? ((e) => e);
   }
+
+  private readonly readBack: (e: Event) => Event;
 
   /** Whether events that left the ring can be read back. */
   get fromFile(): boolean {
@@ -187,7 +192,7 @@ export class EventDetail {
         if (text.trim() === '') continue;
         if (seq >= from) {
           const r = parseEventLine(text);
-          out.push({ seq, event: 'event' in r ? r.event : damaged(r.error, text) });
+          out.push({ seq, event: this.readBack('event' in r ? r.event : damaged(r.error, text)) });
         }
         if (++seq > to) break;
       }
@@ -206,7 +211,7 @@ export class EventDetail {
       const buf = Buffer.alloc(loc.length);
       const { bytesRead } = await fh.read(buf, 0, loc.length, loc.offset);
       const r = parseEventLine(buf.toString('utf8', 0, bytesRead));
-      return 'event' in r ? r.event : null;
+      return 'event' in r ? this.readBack(r.event) : null;
     } catch {
       return null;
     } finally {

@@ -4,6 +4,8 @@
  * the end of the pipeline (./sink) or from saved files (openSessionFiles).
  */
 import { CostAnalyzer } from '../analyzers/cost';
+import { Redactor } from '../analyzers/redactor';
+import type { Event } from '../core/event';
 import type { Prices } from '../cost/prices';
 import { readNdjsonLocated } from '../sinks/ndjson';
 import { isLoopback, UiServer, type UiServerOptions } from './server';
@@ -27,7 +29,9 @@ export interface SavedSessionOptions {
   prices?: Prices;
   /** Price every call again (with --prices). */
   reprice?: boolean;
-  store?: Omit<StoreOptions, 'files' | 'info'>;
+  store?: Omit<StoreOptions, 'files' | 'info' | 'readBack'>;
+  /** Mask credentials in the events read (default true), also in those read back from the files later. */
+  redact?: boolean;
 }
 
 /**
@@ -35,8 +39,12 @@ export interface SavedSessionOptions {
  * at once sees them load); `loaded` resolves when every file was read.
  */
 export function openSessionFiles(files: readonly string[], opts: SavedSessionOptions = {}): { store: SessionStore; loaded: Promise<void> } {
+  // events read back later (for a call's detail) are masked as they are read, like the first time
+  const redactor = opts.redact === false ? null : new Redactor({ exposures: false });
+  const mask = (e: Event): Event => (redactor ? redactor.redact(e) : e);
   const store = new SessionStore({
     ...opts.store,
+    readBack: redactor ? (e) => new Redactor({ exposures: false }).redact(e) : undefined,
     files: { pathOf: (i) => files[i] ?? null },
     info: { title: files.join(', '), live: false, files: [...files] },
   });
@@ -44,7 +52,7 @@ export function openSessionFiles(files: readonly string[], opts: SavedSessionOpt
   const loaded = (async () => {
     try {
       for (let i = 0; i < files.length; i++) {
-        for await (const { event, at } of readNdjsonLocated(files[i])) store.add(cost.price(event), { file: i, offset: at.offset, length: at.length });
+        for await (const { event, at } of readNdjsonLocated(files[i])) store.add(cost.price(mask(event)), { file: i, offset: at.offset, length: at.length });
       }
     } finally {
       store.end();

@@ -11,7 +11,7 @@ import { BodyStream } from './body-stream';
 import { noteHeadBytes } from './connections';
 import type { ParseContext } from './context';
 import { bodyChunkData, messageBase, parseErrorData, requestData, responseData, responseHeadersData } from './events';
-import { appendBody, bodyFraming, finalBody, isChunked, noteBodyHole, openMessage, rawFields, releaseMessage, touchRefs } from './message';
+import { appendBody, bodyFraming, finalBody, grpcFields, isChunked, noteBodyHole, openMessage, rawFields, releaseMessage, touchRefs } from './message';
 import { afterResponse, isInterim, pairResponse, queueRequest, requestEnded, responseEnded } from './pairing';
 import type { Conn, Dir, DirState, Message, PendingRequest } from './state';
 
@@ -101,8 +101,9 @@ export class MessageAssembler {
     if (m.stream) this.flushChunk(c, m, true);
     const body = finalBody(this.ctx, m, incomplete !== null);
     const raw = rawFields(m);
+    const grpc = grpcFields(m, incomplete !== null);
     releaseMessage(this.ctx, m);
-    const base = messageBase(c, m, incomplete, body, raw);
+    const base = messageBase(c, m, incomplete, body, raw, grpc);
     if (m.head.kind === 'request') {
       this.ctx.counters.requests++;
       const req = m.request as PendingRequest;

@@ -22,6 +22,9 @@ export class ConnectionTable {
     private readonly sinkFor: SinkFactory,
   ) {}
 
+  /** The connection inserted last in `conns` (the most recently active one), when known. */
+  private lastId: string | null = null;
+
   get size(): number {
     return this.conns.size;
   }
@@ -45,8 +48,12 @@ export class ConnectionTable {
   get(id: string, e: Event, ns: number): Conn {
     let c = this.conns.get(id);
     if (c) {
-      this.conns.delete(id);
-      this.conns.set(id, c);
+      // most recently active last; already there when the previous event was on it too
+      if (id !== this.lastId) {
+        this.conns.delete(id);
+        this.conns.set(id, c);
+        this.lastId = id;
+      }
       c.lastNs = ns;
       return c;
     }
@@ -70,6 +77,7 @@ export class ConnectionTable {
     c.dirs.write = this.newDir(c, 'write');
     c.dirs.read = this.newDir(c, 'read');
     this.conns.set(id, c);
+    this.lastId = id;
     return c;
   }
 
@@ -108,6 +116,7 @@ export class ConnectionTable {
         ds.msg = null;
       }
       this.conns.delete(c.id);
+      if (c.id === this.lastId) this.lastId = null;
     });
   }
 

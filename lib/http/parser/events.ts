@@ -3,6 +3,7 @@
  * request, response_headers, body_chunk, response and parse_error.
  */
 import { redactText } from '../../redact/rules';
+import type { GrpcInfo } from '../grpc';
 import type { StreamError } from '../stream';
 import type {
   HttpBodyChunkData,
@@ -32,6 +33,7 @@ export function messageBase(
   incomplete: string | null,
   body: HttpBodyFields,
   raw: Pick<HttpMessageBase, 'raw' | 'raw_encoding' | 'raw_truncated'>,
+  grpc: GrpcInfo | null = null,
 ): HttpMessageBase {
   return {
     conn_id: c.id,
@@ -45,6 +47,7 @@ export function messageBase(
     ssl: m.refs,
     incomplete: incomplete !== null,
     ...(incomplete !== null ? { incomplete_reason: incomplete } : {}),
+    ...(grpc ? { grpc } : {}),
     ...body,
     ...raw,
   };

@@ -5,6 +5,7 @@
  * body of its final event.
  */
 import { decodeBody, parseCodings } from '../decode';
+import { grpcInfo, grpcKind, type GrpcInfo } from '../grpc';
 import type { ParsedHead } from '../head';
 import type { BodyFraming } from '../stream';
 import type { HttpBodyFields } from '../types';
@@ -157,6 +158,16 @@ export function finalBody(ctx: ParseContext, m: Message, incomplete: boolean): H
     ...(m.headers['content-encoding'] ? { content_encoding: m.headers['content-encoding'] } : {}),
     ...(dec.error ? { decode_error: dec.error } : streamError ? { decode_error: `body_chunk events: ${streamError}` } : {}),
   };
+}
+
+/** gRPC recognised in the message (content type application/grpc*): its framing, method and status; null otherwise. */
+export function grpcFields(m: Message, incomplete: boolean): GrpcInfo | null {
+  const type = m.headers['content-type'];
+  const kind = grpcKind(type);
+  if (!kind) return null;
+  const path = m.head.kind === 'request' ? m.head.target : (m.request?.summary.path ?? null);
+  const wire = m.parts.length === 1 ? m.parts[0] : Buffer.concat(m.parts);
+  return grpcInfo(kind, type ?? '', wire, incomplete || m.dropped > 0 || m.hole, m.headers, m.trailers, path, m.head.kind === 'response');
 }
 
 /** The raw-copy fields of the message's event (none without rawData). */

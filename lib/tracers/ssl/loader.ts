@@ -5,7 +5,7 @@
  * attaching the uprobes of one TLS target.
  */
 import * as fs from 'node:fs';
-import { SSL_KIND, sslCookie } from '../../kernel/abi';
+import { GO_CFG, GO_CFG_KEY_MAX, GO_F, goCookie, SSL_KIND, sslCookie } from '../../kernel/abi';
 import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
 import { loadObject, loadRetryingAsync, stepAsync } from '../../kernel/load';
@@ -18,7 +18,9 @@ const BPF_TRACE_UPROBE_MULTI = 48;
 
 const SOCK_PROGRAMS = ['ssl_sock_send', 'ssl_sock_recv'];
 const SYSCALL_PROGRAMS = ['ssl_sys_enter'];
-const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret'];
+const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret'];
+/** Entries of the go_cfg map (max_entries in ssl.bpf.c). */
+const GO_CFG_ENTRIES = 1024;
 
 let sockTracepoints: boolean | undefined;
 /** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its BTF. */
@@ -76,6 +78,8 @@ export interface LoadedSsl {
   object: NativeBpfObject;
   /** uprobe_multi links (one per file and program) rather than one link per function */
   multiLinks: boolean;
+  /** go_cfg keys given out (one per Go executable probed) */
+  goKeys?: number;
   close(): void;
 }
 
@@ -158,6 +162,7 @@ export async function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt:
  * it attached and throws.
  */
 export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
+  if (t.go) return attachGoTarget(loaded, t);
   const { object } = loaded;
   const links: number[] = [];
   // SSL_free and rustls's encrypt are entry probes only
@@ -178,6 +183,57 @@ export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
     }
   } catch (err) {
     for (const l of links) object.detach(l);
+    throw err;
+  }
+  return links.length;
+}
+
+/** The go_cfg value of a Go target. */
+export function goConfigBlock(t: TlsTarget): Buffer {
+  const b = Buffer.alloc(GO_CFG.size);
+  const l = t.go?.layout;
+  if (!l) return b;
+  const off = GO_CFG.off;
+  b.writeUInt32LE(GO_F.SYSFD, off.flags);
+  b.writeUInt32LE(l.itabHash >>> 0, off.itab_hash);
+  b.writeUInt32LE(l.connConn, off.conn_conn);
+  b.writeUInt32LE(l.tcpconnFd, off.tcpconn_fd);
+  b.writeUInt32LE(l.netfdPfd, off.netfd_pfd);
+  b.writeUInt32LE(l.fdSysfd, off.fd_sysfd);
+  return b;
+}
+
+/**
+ * A Go crypto/tls target: its go_cfg entry under a new key, go_tls_enter on
+ * the functions' entries and go_tls_ret on their RET instructions (plain
+ * uprobes: no uretprobe on Go code). Returns the number of links; on failure
+ * detaches what it attached, removes the entry and throws.
+ */
+function attachGoTarget(loaded: LoadedSsl, t: TlsTarget): number {
+  const { object } = loaded;
+  const go = t.go!;
+  const key = (loaded.goKeys ?? 0) + 1;
+  if (key > Math.min(GO_CFG_KEY_MAX, GO_CFG_ENTRIES)) throw new Error(`more than ${GO_CFG_ENTRIES} Go executables probed by one tracer`);
+  loaded.goKeys = key;
+  const keyBuf = Buffer.alloc(4);
+  keyBuf.writeUInt32LE(key);
+  const links: number[] = [];
+  try {
+    native(() => object.mapUpdate('go_cfg', keyBuf, goConfigBlock(t)));
+    const cookie = (f: TlsTarget['functions'][number]) => goCookie(f.kind, key);
+    const sets: [string, TlsTarget['functions']][] = [
+      ['go_tls_enter', t.functions],
+      ['go_tls_ret', go.returns],
+    ];
+    for (const [program, fns] of sets) {
+      if (fns.length === 0) continue;
+      if (loaded.multiLinks)
+        links.push(native(() => object.attachUprobeMulti(program, { path: t.path, offsets: fns.map((f) => f.offset), cookies: fns.map(cookie) })));
+      else for (const f of fns) links.push(native(() => object.attachUprobe(program, { path: t.path, offset: f.offset, cookie: cookie(f) })));
+    }
+  } catch (err) {
+    for (const l of links) object.detach(l);
+    object.mapDelete('go_cfg', keyBuf);
     throw err;
   }
   return links.length;
