@@ -2,6 +2,8 @@
 
 #include <bpf/libbpf.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
@@ -18,7 +20,15 @@ bool g_echo = false;
 constexpr size_t kMaxLog = 256 * 1024;
 // --verbose: every message, debug level included, kept until taken (bounded).
 std::atomic<bool> g_verbose{false};
-thread_local LibbpfLogCapture* t_capture = nullptr;
+// The capture of the calling thread, through a pthread key rather than thread_local: that would
+// make the addon need ld-linux (__tls_get_addr) on glibc before 2.34, which the prebuilt refuses.
+pthread_key_t g_capture_key;
+pthread_once_t g_capture_once = PTHREAD_ONCE_INIT;
+void MakeCaptureKey() { pthread_key_create(&g_capture_key, nullptr); }
+LibbpfLogCapture* ThreadCapture() {
+  pthread_once(&g_capture_once, MakeCaptureKey);
+  return static_cast<LibbpfLogCapture*>(pthread_getspecific(g_capture_key));
+}
 std::string g_verbose_log;
 size_t g_verbose_dropped = 0;
 
@@ -33,7 +43,7 @@ int Print(enum libbpf_print_level level, const char* fmt, va_list args) {
   vsnprintf(line.data(), line.size(), fmt, args);
   line.resize(static_cast<size_t>(n));
   if (g_echo) fputs(line.c_str(), stderr);
-  if (LibbpfLogCapture* c = t_capture) {
+  if (LibbpfLogCapture* c = ThreadCapture()) {
     if (g_verbose && c->verbose.size() + line.size() <= kMaxLog) c->verbose.append(line);
     if (level != LIBBPF_DEBUG && c->log.size() + line.size() <= kMaxLog) c->log.append(line);
     return 0;
@@ -73,7 +83,10 @@ std::string LibbpfTakeVerbose() {
   return out;
 }
 
-void LibbpfCaptureOnThisThread(LibbpfLogCapture* capture) { t_capture = capture; }
+void LibbpfCaptureOnThisThread(LibbpfLogCapture* capture) {
+  pthread_once(&g_capture_once, MakeCaptureKey);
+  pthread_setspecific(g_capture_key, capture);
+}
 
 void LibbpfMergeCapture(const LibbpfLogCapture& capture) {
   if (g_verbose) {
