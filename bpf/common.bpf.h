@@ -74,6 +74,7 @@ struct as_btf_enums {
 	enum as_ssl_func ssl_func;
 	enum as_ssl_lib ssl_lib;
 	enum as_ssl_flag ssl_flag;
+	enum as_go_flag go_flag;
 };
 const struct as_btf_enums *unused_btf_enums __attribute__((unused));
 

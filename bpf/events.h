@@ -56,6 +56,7 @@ enum as_stat {
 	AS_STAT_SSL_UNPAIRED = 9,	/* a return whose entry was overwritten by a nested call */
 	AS_STAT_RUSTLS_UNPARSED = 10,	/* rustls record whose inner content type was not found (padding > 64 bytes, or a failed decryption) */
 	AS_STAT_RUSTLS_CHUNKS = 11,	/* rustls plaintext in more pieces than followed (AS_RUSTLS_MAX_CHUNKS): the rest is lost */
+	AS_STAT_GO_UNPAIRED = 12,	/* Go TLS return in a selected process without its entry (evicted from go_calls, or begun before attach) */
 	AS_STAT_MAX = 16,
 };
 
@@ -211,6 +212,16 @@ enum as_ssl_kind {
 	 * byte, 32-39: the discriminant of ApplicationData.
 	 */
 	AS_KIND_RUSTLS_ENCRYPT = 7,
+	/*
+	 * Go crypto/tls (register ABI, Go 1.17+ on amd64): entry probes on the
+	 * function, return probes on each of its RET instructions (no uretprobes on
+	 * Go code). Cookie bits 16-31: the binary's key in the go_cfg map.
+	 * (*Conn).Read(b []byte) (n int, err error): rax = *Conn, rbx/rcx = b's
+	 * pointer/length; on return rax = n. r14 = the goroutine (g).
+	 */
+	AS_KIND_GO_READ = 8,
+	AS_KIND_GO_WRITE = 9,	/* (*Conn).Write(b []byte) (n int, err error): as GO_READ */
+	AS_KIND_GO_CLOSE = 10,	/* (*Conn).Close(): the session ends (entry probe only, no event) */
 };
 
 /* as_ssl.func */
@@ -233,6 +244,7 @@ enum as_ssl_lib {
 	AS_LIB_NSS = 2,
 	AS_LIB_BORINGSSL = 3,
 	AS_LIB_RUSTLS = 4,	/* ssl_ptr: the encrypter or decrypter object (one per direction and key) */
+	AS_LIB_GO = 5,		/* Go crypto/tls; ssl_ptr is the *tls.Conn */
 };
 
 /* as_ssl.flags */
@@ -282,6 +294,28 @@ struct as_ssl_config {
 };
 #define AS_SSL_CONFIG_SIZE 32
 
+/* as_go_cfg.flags */
+enum as_go_flag {
+	AS_GO_F_SYSFD = 1 << 0,	/* the socket fd can be read from the Conn (offsets and itab hash below) */
+};
+
+/*
+ * What is known of one Go executable (value of the go_cfg map, keyed by the
+ * number in cookie bits 16-31). With AS_GO_F_SYSFD the socket fd is read at
+ * entry: tls.Conn.conn (a net.Conn interface: itab, data) holds a
+ * *net.TCPConn when its itab's hash is itab_hash, and then
+ * *(*(data + tcpconn_fd) + netfd_pfd + fd_sysfd) is the fd.
+ */
+struct as_go_cfg {
+	__u32 flags;		/* enum as_go_flag */
+	__u32 itab_hash;	/* itab.hash of the *net.TCPConn implementation of net.Conn */
+	__u32 conn_conn;	/* offset of conn (net.Conn) in crypto/tls.Conn */
+	__u32 tcpconn_fd;	/* offset of fd (*net.netFD) in net.TCPConn */
+	__u32 netfd_pfd;	/* offset of pfd (internal/poll.FD) in net.netFD */
+	__u32 fd_sysfd;		/* offset of Sysfd (int) in internal/poll.FD */
+};
+#define AS_GO_CFG_SIZE 24
+
 #ifdef __bpf__
 _Static_assert(sizeof(struct as_hdr) == AS_HDR_SIZE, "as_hdr");
 _Static_assert(sizeof(struct as_exec) == AS_EXEC_SIZE, "as_exec");
@@ -292,6 +326,7 @@ _Static_assert(sizeof(struct as_process_config) == AS_PROCESS_CONFIG_SIZE, "as_p
 _Static_assert(sizeof(struct as_tracked) == AS_TRACKED_SIZE, "as_tracked");
 _Static_assert(sizeof(struct as_ssl) == AS_SSL_SIZE, "as_ssl");
 _Static_assert(sizeof(struct as_ssl_config) == AS_SSL_CONFIG_SIZE, "as_ssl_config");
+_Static_assert(sizeof(struct as_go_cfg) == AS_GO_CFG_SIZE, "as_go_cfg");
 #endif
 
 #endif /* AGENTSIGHT_EVENTS_H */

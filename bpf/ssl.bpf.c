@@ -20,6 +20,10 @@
  * ssl_sys_enter marks the fd of the library's read/write/send/recv syscalls,
  * at a cost to every system call of every process. User space loads one or
  * the other.
+ *
+ * Go's crypto/tls has programs of its own (go_tls_enter, go_tls_ret; the Go
+ * section at the end): Go code gets no uretprobes, its calls are paired by
+ * goroutine rather than by thread, and its records are the same as_ssl.
  */
 #include "common.bpf.h"
 
@@ -249,6 +253,9 @@ static __always_inline bool is_socket(int fd)
 	return (mode & S_IFMT) == S_IFSOCK;
 }
 
+/* Socket I/O of a goroutine inside a Go TLS call (the Go section below). */
+static __always_inline bool go_note_io(struct sock *sk, int fd);
+
 /* Kernels without the sock_*_length tracepoints: every system call passes here. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
@@ -268,10 +275,14 @@ int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
 	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p || p->fd >= 0)
+	if (p && p->fd >= 0)
 		return 0;
 	/* Only a socket counts: a library may touch other fds (e.g. an eventfd) inside the call. */
 	int fd = (int)BPF_CORE_READ(regs, di);
+	if (!p) {
+		go_note_io(NULL, fd);
+		return 0;
+	}
 	if (is_socket(fd))
 		p->fd = fd;
 	return 0;
@@ -297,18 +308,26 @@ static __always_inline void sock_addrs(struct sock *sk, struct conn_info *ci)
 	ci->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 }
 
+/* The struct sock of an fd of the current task, or NULL when it is not a socket. */
+static __always_inline struct sock *fd_sock(int fd)
+{
+	struct file *f = task_file(fd);
+	if (!f)
+		return NULL;
+	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
 /* Socket addresses of an fd of the current task, if it is an inet socket. */
 static __always_inline void socket_info(int fd, struct conn_info *ci)
 {
 	ci->fd = fd;
-	struct file *f = task_file(fd);
-	if (!f)
-		return;
-	__u16 mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return;
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	sock_addrs(BPF_CORE_READ(sock, sk), ci);
+	struct sock *sk = fd_sock(fd);
+	if (sk)
+		sock_addrs(sk, ci);
 }
 
 /* ---- socket seen through the sock_send_length / sock_recv_length tracepoints ---- */
@@ -464,6 +483,8 @@ static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
 			p->sk = (__u64)sk;
 		return 0;
 	}
+	if (go_note_io(sk, -1))
+		return 0;
 	if (!recv) {
 		rustls_bind_send(sk);
 		return 0;
@@ -886,5 +907,292 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	if (func != AS_SSL_HANDSHAKE && len == 0)
 		return 0;
 	emit_record(&p, ret, func, len, &ci, this_call);
+	return 0;
+}
+
+/* ---- Go crypto/tls ------------------------------------------------------ */
+
+/*
+ * Go's (*tls.Conn).Read and Write (register ABI): go_tls_enter on the first
+ * instruction, go_tls_ret on every RET instruction of the function (a
+ * uretprobe would replace the return address on a goroutine stack, which the
+ * runtime moves and unwinds). r14 holds the running goroutine (g) in Go code;
+ * a goroutine may move to another thread during the call, so the call is
+ * paired by (pid, g), never by thread.
+ *
+ * The call's data: b[:n] on return for both Read and Write (Write does not
+ * change b; its caller waits for it). If b lies on the goroutine's stack and
+ * the stack grew during the call, the runtime copied it (same distance from
+ * the top: adjusted by new hi - old hi), so the pointer is moved likewise.
+ *
+ * The socket: read from the Conn at entry when user space knows the layout
+ * (DWARF) and the interface holds a *net.TCPConn; otherwise the socket I/O the
+ * goroutine does inside the call. Such I/O happens on whatever thread runs it,
+ * and is tied to the call by the goroutine the thread runs at that moment: Go
+ * keeps it in a thread-local slot (fsbase - 8 when Go links alone), which
+ * go_tls_enter finds per process by its value, r14, and checks on every call.
+ */
+
+/* Go's runtime.g starts with stack {lo, hi} (the prologue's stack check reads stackguard0 at 16). */
+#define GO_G_STACK_OFF 0
+/* itab.hash (after the interface and type pointers), Go 1.2 to today */
+#define GO_ITAB_HASH_OFF 16
+/* bytes below the thread pointer searched for the g slot */
+#define GO_G_SLOT_SCAN 8
+
+const struct as_go_cfg *unused_go_cfg __attribute__((unused));
+
+/* number in cookie bits 16-31 -> what is known of that executable */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct as_go_cfg);
+} go_cfg SEC(".maps");
+
+struct go_key {
+	__u32 pid;
+	__u32 _pad;
+	__u64 g;
+};
+
+struct go_call {
+	struct pending p;
+	__u64 stack_lo;	/* the goroutine's stack at entry */
+	__u64 stack_hi;
+};
+
+/*
+ * (pid, goroutine) -> the Go TLS call it is inside. LRU: a goroutine blocked
+ * in Read when its program exits (an HTTP client's read loop always is) never
+ * returns, so entries that are never taken are common and must make room;
+ * a return whose entry went is counted (AS_STAT_GO_UNPAIRED).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct go_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+/* pid -> offset of the g slot from the thread pointer (fsbase), found by go_tls_enter */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __s64);
+} go_g_slot SEC(".maps");
+
+static __always_inline __u64 thread_pointer(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, thread.fsbase);
+}
+
+/* The goroutine the current thread runs, through the process's g slot; 0 if unknown. */
+static __always_inline __u64 current_g(__u32 pid)
+{
+	__s64 *off = bpf_map_lookup_elem(&go_g_slot, &pid);
+	if (!off)
+		return 0;
+	__u64 tp = thread_pointer(), g = 0;
+	if (!tp || bpf_probe_read_user(&g, sizeof(g), (void *)(tp + *off)))
+		return 0;
+	return g;
+}
+
+/*
+ * Make sure the process's g slot is known: check the one found before against
+ * the goroutine in r14, else search the words just below the thread pointer
+ * for it (the one nearest the thread pointer wins).
+ */
+static __always_inline void go_find_g_slot(__u32 pid, __u64 g)
+{
+	__u64 tp = thread_pointer(), v = 0;
+	if (!tp)
+		return;
+	__s64 *known = bpf_map_lookup_elem(&go_g_slot, &pid);
+	if (known && !bpf_probe_read_user(&v, sizeof(v), (void *)(tp + *known)) && v == g)
+		return;
+	__u64 w[GO_G_SLOT_SCAN] = {};
+	__s64 off = 0;
+	if (bpf_probe_read_user(w, sizeof(w), (void *)(tp - sizeof(w)))) {
+		/* the words below may be unmapped: try the usual slot alone */
+		if (!bpf_probe_read_user(&v, sizeof(v), (void *)(tp - 8)) && v == g)
+			off = -8;
+	} else {
+		for (int i = GO_G_SLOT_SCAN - 1; i >= 0; i--) {
+			if (w[i] == g) {
+				off = (__s64)(i - GO_G_SLOT_SCAN) * 8;
+				break;
+			}
+		}
+	}
+	if (off)
+		bpf_map_update_elem(&go_g_slot, &pid, &off, BPF_ANY);
+	else if (known)
+		bpf_map_delete_elem(&go_g_slot, &pid);
+}
+
+/* Socket I/O (sk, or on old kernels a syscall's fd) of a goroutine inside a Go TLS call: tied to it. */
+static __always_inline bool go_note_io(struct sock *sk, int fd)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	struct go_key k = { .pid = pid, .g = current_g(pid) };
+	if (!k.g)
+		return false;
+	struct go_call *c = bpf_map_lookup_elem(&go_calls, &k);
+	if (!c)
+		return false;
+	if (sk) {
+		if (!c->p.sk)
+			c->p.sk = (__u64)sk;
+	} else if (c->p.fd < 0 && is_socket(fd)) {
+		c->p.fd = fd;
+	}
+	return true;
+}
+
+/*
+ * The socket fd of a Conn whose conn field holds a *net.TCPConn (its itab's
+ * hash says so): Conn.conn -> TCPConn.fd -> netFD.pfd.Sysfd. -1 otherwise.
+ */
+static __always_inline int go_conn_fd(const struct as_go_cfg *gc, __u64 conn)
+{
+	__u64 iface[2] = {}; /* itab, data */
+	__u32 hash = 0;
+	__u64 nfd = 0;
+	__s64 sysfd = -1;
+	if (bpf_probe_read_user(iface, sizeof(iface), (void *)(conn + gc->conn_conn)) || !iface[0] || !iface[1])
+		return -1;
+	if (bpf_probe_read_user(&hash, sizeof(hash), (void *)(iface[0] + GO_ITAB_HASH_OFF)) || hash != gc->itab_hash)
+		return -1;
+	if (bpf_probe_read_user(&nfd, sizeof(nfd), (void *)(iface[1] + gc->tcpconn_fd)) || !nfd)
+		return -1;
+	if (bpf_probe_read_user(&sysfd, sizeof(sysfd), (void *)(nfd + gc->netfd_pfd + gc->fd_sysfd)))
+		return -1;
+	if (sysfd < 0 || sysfd > 0x7fffffff || !is_socket((int)sysfd))
+		return -1;
+	return (int)sysfd;
+}
+
+SEC("uprobe")
+int go_tls_enter(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u32 kind = cookie & 0xff;
+	__u64 conn = ctx->ax, g = ctx->r14;
+
+	if (pid == cfg.self_pid)
+		return 0;
+	if (kind == AS_KIND_GO_CLOSE) {
+		/* the session ends: forget its socket before another Conn gets its address */
+		struct conn_key ck = { .pid = pid, .ssl = conn };
+		bpf_map_delete_elem(&conns, &ck);
+		return 0;
+	}
+	if (kind != AS_KIND_GO_READ && kind != AS_KIND_GO_WRITE)
+		return 0;
+	if (cfg.has_uid && (__u32)bpf_get_current_uid_gid() != cfg.uid)
+		return 0;
+	if (cfg.filter_tracked && !is_tracked(pid))
+		return 0;
+	if (!g)
+		return 0;
+
+	struct go_call c = {
+		.p = {
+			.ssl = conn,
+			.buf = ctx->bx,
+			.ts = bpf_ktime_get_ns(),
+			.kind = kind,
+			.lib = AS_LIB_GO,
+			.fd = -1,
+		},
+	};
+	__u64 stack[2] = {};
+	if (!bpf_probe_read_user(stack, sizeof(stack), (void *)(g + GO_G_STACK_OFF))) {
+		c.stack_lo = stack[0];
+		c.stack_hi = stack[1];
+	}
+	go_find_g_slot(pid, g);
+	__u32 bin = (cookie >> 16) & 0xffff;
+	struct as_go_cfg *gc = bpf_map_lookup_elem(&go_cfg, &bin);
+	if (gc && (gc->flags & AS_GO_F_SYSFD)) {
+		c.p.fd = go_conn_fd(gc, conn);
+		/* its socket now: another goroutine may close the Conn (and the fd) before this call returns */
+		if (c.p.fd >= 0)
+			c.p.sk = (__u64)fd_sock(c.p.fd);
+	}
+	/* entered again after growing its stack (morestack jumps back to the entry): the later one holds */
+	struct go_key k = { .pid = pid, .g = g };
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
+		stat_add(AS_STAT_PENDING_FULL, 1);
+	return 0;
+}
+
+/* Connection of a Go call: its fd (from the Conn, or a syscall inside it), its socket I/O, else what is known of the Conn. */
+static __always_inline bool go_resolve_conn(__u32 pid, const struct pending *p, struct conn_info *ci)
+{
+	struct conn_key ck = { .pid = pid, .ssl = p->ssl };
+	if (p->fd >= 0) {
+		/* the fd's socket at entry when the fd came from the Conn, else (a syscall's fd) the fd's socket now */
+		if (p->sk) {
+			ci->fd = p->fd;
+			sock_addrs((struct sock *)p->sk, ci);
+		} else {
+			socket_info(p->fd, ci);
+		}
+		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
+		if (!known || !same_conn(known, ci))
+			bpf_map_update_elem(&conns, &ck, ci, BPF_ANY);
+		return true;
+	}
+	if (p->sk) {
+		conn_from_sock(&ck, (struct sock *)p->sk, ci);
+		return true;
+	}
+	/* a Read served from what the Conn had buffered, or a call that did no I/O */
+	struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
+	if (known && (!known->sk || sock_still(known)))
+		*ci = *known;
+	return false;
+}
+
+SEC("uprobe")
+int go_tls_ret(struct pt_regs *ctx)
+{
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
+	__u32 kind = bpf_get_attach_cookie(ctx) & 0xff;
+	struct go_key k = { .pid = pid, .g = ctx->r14 };
+	struct go_call *cp = bpf_map_lookup_elem(&go_calls, &k);
+	if (!cp) {
+		/* a call go_tls_enter would have recorded: its entry was evicted, or came before the probes */
+		if (pid != cfg.self_pid && (kind == AS_KIND_GO_READ || kind == AS_KIND_GO_WRITE) && k.g &&
+		    (!cfg.has_uid || (__u32)bpf_get_current_uid_gid() == cfg.uid) && (!cfg.filter_tracked || is_tracked(pid)))
+			stat_add(AS_STAT_GO_UNPAIRED, 1);
+		return 0;
+	}
+	struct go_call c = *cp;
+	bpf_map_delete_elem(&go_calls, &k);
+	if (c.p.kind != kind) {
+		stat_add(AS_STAT_SSL_UNPAIRED, 1);
+		return 0;
+	}
+
+	__s64 n = ctx->ax;
+	__u64 len = n > 0 ? n : 0;
+	/* a buffer on the goroutine's stack moved with it */
+	if (c.p.buf >= c.stack_lo && c.p.buf < c.stack_hi) {
+		__u64 stack[2] = {};
+		if (!bpf_probe_read_user(stack, sizeof(stack), (void *)(k.g + GO_G_STACK_OFF)) && stack[1] != c.stack_hi)
+			c.p.buf += stack[1] - c.stack_hi;
+	}
+	struct conn_info ci = { .fd = -1 };
+	bool this_call = go_resolve_conn(pid, &c.p, &ci);
+	if (len == 0)
+		return 0;
+	emit_record(&c.p, n, kind == AS_KIND_GO_READ ? AS_SSL_READ : AS_SSL_WRITE, len, &ci, this_call);
 	return 0;
 }

@@ -13,8 +13,9 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # Build: clang llvm (eBPF), gcc g++ make python3 (addon, libbpf), libelf-dev zlib1g-dev.
 BUILD_PKGS=(clang llvm libelf-dev zlib1g-dev make gcc g++ python3 curl ca-certificates)
-# Tests: the TLS clients and tools they drive, chromium for the web UI tests, debootstrap for the Debian chroots (installed where apt has them).
-TEST_PKGS=(chromium openssl bpftool bpftrace zstd gnutls-bin libnss3-tools util-linux binutils android-libboringssl debootstrap debian-archive-keyring)
+# Tests: the TLS clients and tools they drive, chromium for the web UI tests, debootstrap for the Debian chroots,
+# golang-go for the Go programs the Go crypto/tls tests build (installed where apt has them).
+TEST_PKGS=(chromium openssl bpftool bpftrace zstd gnutls-bin libnss3-tools util-linux binutils android-libboringssl debootstrap debian-archive-keyring golang-go)
 # Node.js >= 20: apt's where it is new enough (Debian 13), else this official build from the npm
 # registry, with its own npm (whose node-gyp builds for it; a distribution's may link its own libnode).
 NODE_FROM_NPM=22.23.5

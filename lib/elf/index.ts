@@ -13,4 +13,8 @@ export type { MapEntry } from './maps';
 export { parseNotes } from './notes';
 export { readEhFrame, parseEhFrame, FunctionTable } from './ehframe';
 export type { Fde } from './ehframe';
+export { readGoFuncTable, readGoBuildInfo, parseGoVersion, isGoBinary, goPclntabSection } from './gopclntab';
+export type { GoFunc, GoFuncTable, GoPclnFormat, GoBuildInfo } from './gopclntab';
+export { readDwarfStructs } from './dwarf';
+export type { DwarfStruct, DwarfMember } from './dwarf';
 export * from './types';

@@ -152,10 +152,20 @@ export const SSL_CONFIG = defineLayout('as_ssl_config', [
   ['_pad0', 'u32'],
 ]);
 
+/** What is known of one Go executable: the value of ssl.bpf.c's go_cfg map. */
+export const GO_CFG = defineLayout('as_go_cfg', [
+  ['flags', 'u32'],
+  ['itab_hash', 'u32'],
+  ['conn_conn', 'u32'],
+  ['tcpconn_fd', 'u32'],
+  ['netfd_pfd', 'u32'],
+  ['fd_sysfd', 'u32'],
+]);
+
 /** Every layout that exists in the eBPF objects' BTF, by object. */
 export const LAYOUTS_BY_OBJECT: Record<string, Layout[]> = {
   process: [HDR, EXEC, EXIT, FORK, FILE_OPEN, PROCESS_CONFIG, TRACKED],
-  ssl: [HDR, SSL, SSL_CONFIG],
+  ssl: [HDR, SSL, SSL_CONFIG, GO_CFG],
 };
 
 /** enum as_record_type */
@@ -181,6 +191,7 @@ export const STAT = {
   SSL_UNPAIRED: 9,
   RUSTLS_UNPARSED: 10,
   RUSTLS_CHUNKS: 11,
+  GO_UNPAIRED: 12,
   MAX: 16,
 } as const;
 export const STAT_MAX = STAT.MAX;
@@ -199,6 +210,7 @@ const STAT_LABEL: Record<Exclude<keyof typeof STAT, 'MAX'>, string> = {
   SSL_UNPAIRED: 'ssl_unpaired_returns',
   RUSTLS_UNPARSED: 'rustls_records_unparsed',
   RUSTLS_CHUNKS: 'rustls_chunks_lost',
+  GO_UNPAIRED: 'go_returns_unpaired',
 };
 
 /** Index of a counter -> its name in stats events. */
@@ -229,7 +241,19 @@ export const TRACK_REASON = { COMM: 1, PID: 2, FORK: 3, SEEDED: 4, CGROUP: 5 } a
 export type TrackReason = (typeof TRACK_REASON)[keyof typeof TRACK_REASON];
 
 /** enum as_ssl_kind: the low byte of a TLS uprobe's attach cookie. */
-export const SSL_KIND = { READ: 0, WRITE: 1, READ_EX: 2, WRITE_EX: 3, HANDSHAKE: 4, FREE: 5, RUSTLS_DECRYPT: 6, RUSTLS_ENCRYPT: 7 } as const;
+export const SSL_KIND = {
+  READ: 0,
+  WRITE: 1,
+  READ_EX: 2,
+  WRITE_EX: 3,
+  HANDSHAKE: 4,
+  FREE: 5,
+  RUSTLS_DECRYPT: 6,
+  RUSTLS_ENCRYPT: 7,
+  GO_READ: 8,
+  GO_WRITE: 9,
+  GO_CLOSE: 10,
+} as const;
 export type SslKind = (typeof SSL_KIND)[keyof typeof SSL_KIND];
 
 /** enum as_ssl_func: as_ssl.func. */
@@ -240,7 +264,7 @@ export type SslFunctionName = (typeof SSL_FUNC_LABEL)[keyof typeof SSL_FUNC_LABE
 export const SSL_FUNC_NAMES: readonly SslFunctionName[] = namesByValue(SSL_FUNC).map((k) => SSL_FUNC_LABEL[k]);
 
 /** enum as_ssl_lib: as_ssl.lib, the second byte of the cookie. */
-export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3, rustls: 4 } as const;
+export const SSL_LIB = { openssl: 0, gnutls: 1, nss: 2, boringssl: 3, rustls: 4, go: 5 } as const;
 export type SslLibrary = keyof typeof SSL_LIB;
 /** as_ssl.lib -> library name. */
 export const SSL_LIB_NAMES: readonly SslLibrary[] = namesByValue(SSL_LIB);
@@ -257,6 +281,18 @@ export function sslCookie(kind: SslKind, lib: SslLibrary, params: readonly numbe
   let c = kind + SSL_LIB[lib] * 0x100;
   params.forEach((p, i) => (c += p * 2 ** (16 + 8 * i)));
   return c;
+}
+
+/** enum as_go_flag: as_go_cfg.flags. */
+export const GO_F = { SYSFD: 1 << 0 } as const;
+
+/** Largest key of the go_cfg map (cookie bits 16-31). */
+export const GO_CFG_KEY_MAX = 0xffff;
+
+/** The attach cookie of a Go crypto/tls probe: kind, library go, and the executable's go_cfg key in bits 16-31. */
+export function goCookie(kind: SslKind, key: number): number {
+  if (!Number.isInteger(key) || key < 0 || key > GO_CFG_KEY_MAX) throw new RangeError(`goCookie: bad go_cfg key ${key}`);
+  return kind + SSL_LIB.go * 0x100 + key * 0x10000;
 }
 
 /** Keys of a dense enum mirror, indexed by their values. */
@@ -289,6 +325,7 @@ export const ENUMS: readonly EnumMirror[] = [
   { name: 'as_ssl_func', prefix: 'AS_SSL_', values: SSL_FUNC },
   { name: 'as_ssl_lib', prefix: 'AS_LIB_', values: SSL_LIB },
   { name: 'as_ssl_flag', prefix: 'AS_SSL_F_', values: SSL_F },
+  { name: 'as_go_flag', prefix: 'AS_GO_F_', values: GO_F },
 ];
 
 /** Read a NUL-terminated fixed char array. */

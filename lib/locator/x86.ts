@@ -179,6 +179,44 @@ export function decodeFunction(bytes: Uint8Array, base: number, entry: number, l
   return { entry, limit: end, insns, order, branchTargets, problems };
 }
 
+/**
+ * Decode [start, end) instruction after instruction (a linear sweep), for
+ * code known to hold no data between its instructions (Go's compiler keeps
+ * jump tables and constants out of the text). Undecodable bytes stop the
+ * sweep with a problem: what follows them is not known to be instructions.
+ */
+export function decodeRange(bytes: Uint8Array, base: number, start: number, end: number): { insns: Insn[]; problems: string[] } {
+  const I = iced();
+  const decoder = new I.Decoder(64, bytes, I.DecoderOptions.None);
+  const instr = new I.Instruction();
+  const fmt = new I.Formatter(I.FormatterSyntax.Intel);
+  const factory = new I.InstructionInfoFactory();
+  const insns: Insn[] = [];
+  const problems: string[] = [];
+  const limit = Math.min(end, base + bytes.length);
+  try {
+    for (let ip = start; ip < limit && insns.length < MAX_INSNS;) {
+      decoder.position = ip - base;
+      decoder.ip = BigInt(ip);
+      decoder.decodeOut(instr);
+      const len = instr.length;
+      if (instr.isInvalid || len === 0 || ip + len > limit) {
+        problems.push(`undecodable bytes at 0x${ip.toString(16)}`);
+        break;
+      }
+      insns.push(convert(I, instr, factory, fmt, ip, len));
+      ip += len;
+    }
+  } finally {
+    factory.free();
+    fmt.free();
+    instr.free();
+    decoder.free();
+  }
+  if (insns.length >= MAX_INSNS) problems.push(`more than ${MAX_INSNS} instructions`);
+  return { insns, problems };
+}
+
 function convert(I: Iced, ins: IcedNs.Instruction, factory: IcedNs.InstructionInfoFactory, fmt: IcedNs.Formatter, ip: number, len: number): Insn {
   const FC = I.FlowControl;
   const fc = ins.flowControl;

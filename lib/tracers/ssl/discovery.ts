@@ -217,6 +217,13 @@ export class TlsDiscovery {
     } else if (r.verdict?.supported) {
       this.locatorVerdicts.push({ path: displayPath, buildId: r.verdict.buildId ?? null, cached: r.verdict.cached, ms: r.verdict.analysisMs });
     }
+    if (r.go && !r.go.supported) {
+      const msg =
+        `${displayPath} is a Go program (${r.go.version ?? 'Go version not recorded'}) whose crypto/tls cannot be probed ` +
+        `(${r.go.reason}); not probed, so its TLS traffic is not captured`;
+      if (strict) throw new UsageError(`--binary-path ${msg}`);
+      this.notice(`go:${key}`, msg);
+    }
     return r.targets;
   }
 
@@ -278,7 +285,7 @@ export class TlsDiscovery {
     return result.then((ok) => {
       if (!ok)
         throw new UsageError(
-          `--binary-path ${displayPath}: no TLS functions found (no SSL_read/SSL_write, gnutls_record_recv/send or PR_Read/PR_Write symbols, and no BoringSSL)`,
+          `--binary-path ${displayPath}: no TLS functions found (no SSL_read/SSL_write, gnutls_record_recv/send or PR_Read/PR_Write symbols, no Go crypto/tls, and no BoringSSL, rustls or OpenSSL the locators can find)`,
         );
       return ok;
     });
@@ -333,7 +340,7 @@ export class TlsDiscovery {
       this.notice(
         `none:${img.exe ?? pid}`,
         `no TLS code found in pid ${pid} (${comm}, ${img.exe ?? 'unknown executable'}): it maps no libssl/libgnutls/libnspr4, ` +
-          'no file with BoringSSL or rustls that could be located, and its executable exports no TLS functions, ' +
+          'no file with BoringSSL or rustls that could be located, and its executable exports no TLS functions (nor is it Go with crypto/tls), ' +
           'so its TLS traffic cannot be captured (yet: it is checked again as it loads libraries)',
       );
     }

@@ -5,20 +5,22 @@
  * attaching the uprobes of one TLS target.
  */
 import * as fs from 'node:fs';
-import { SSL_KIND, sslCookie } from '../../kernel/abi';
+import { GO_CFG, GO_CFG_KEY_MAX, GO_F, goCookie, SSL_KIND, sslCookie } from '../../kernel/abi';
 import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
-import { loadRetrying } from '../../kernel/load';
-import { ProcessTracer } from '../process';
+import { loadObject, loadRetryingAsync, stepAsync } from '../../kernel/load';
+import { ProcessTracer, type ResolvedProcessOptions } from '../process';
 import { isSelected, selectionKey } from '../rules';
 import { sslConfigBlock, type ResolvedSslOptions } from './spec';
-import type { TlsTarget } from './targets';
+import { inspectAhead, systemTlsLibraries, type TlsTarget } from './targets';
 
 const BPF_TRACE_UPROBE_MULTI = 48;
 
 const SOCK_PROGRAMS = ['ssl_sock_send', 'ssl_sock_recv'];
 const SYSCALL_PROGRAMS = ['ssl_sys_enter'];
-const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret'];
+const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret'];
+/** Entries of the go_cfg map (max_entries in ssl.bpf.c). */
+const GO_CFG_ENTRIES = 1024;
 
 let sockTracepoints: boolean | undefined;
 /** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its BTF. */
@@ -34,33 +36,41 @@ export function kernelHasSockTracepoints(): boolean {
   return sockTracepoints;
 }
 
-/** The process tracer holding the selection: the one given (it must select the same processes), else one started here. */
+/**
+ * The process tracer holding the selection: the one given (it must select the same processes), else one
+ * started here, with the TLS object loaded at the same time (`early`: that load, settled).
+ */
 export async function selectionTracer(
   o: ResolvedSslOptions,
   given: ProcessTracer | undefined,
   binding: NativeBinding,
-): Promise<{ tracer: ProcessTracer; owned: boolean }> {
+): Promise<{ tracer: ProcessTracer; owned: boolean; early: PromiseSettledResult<LoadedSsl> | null }> {
   const selected = isSelected(o);
   if (given) {
     if (selected && selectionKey(given.options) !== selectionKey(o))
       throw new UsageError('the TLS tracer and the process tracer it shares must select the same processes');
-    return { tracer: given, owned: false };
+    return { tracer: given, owned: false, early: null };
   }
-  const tracer = await ProcessTracer.start({
-    timeline: o.timeline ?? undefined,
-    comm: o.comm,
-    pid: o.pid,
-    cgroup: o.cgroup,
-    container: o.container,
-    ...(o.cgroupRoot ? { cgroupRoot: o.cgroupRoot } : {}),
-    mode: selected ? 2 : 1,
-    fileEvents: selected,
-    fileDedupMs: 0,
-    statsIntervalMs: 0,
-    selfPid: o.selfPid,
-    binding,
-  });
-  return { tracer, owned: true };
+  if (o.systemLibraries) inspectAhead(systemTlsLibraries());
+  const { tracer, alongside } = await ProcessTracer.startWith(
+    {
+      timeline: o.timeline ?? undefined,
+      comm: o.comm,
+      pid: o.pid,
+      cgroup: o.cgroup,
+      container: o.container,
+      ...(o.cgroupRoot ? { cgroupRoot: o.cgroupRoot } : {}),
+      mode: selected ? 2 : 1,
+      fileEvents: selected,
+      fileDedupMs: 0,
+      fileHook: o.fileHook,
+      statsIntervalMs: 0,
+      selfPid: o.selfPid,
+      binding,
+    },
+    sslAlongside(binding, o),
+  );
+  return { tracer, owned: true, early: alongside };
 }
 
 /** A loaded TLS object with its socket hook attached. */
@@ -68,22 +78,28 @@ export interface LoadedSsl {
   object: NativeBpfObject;
   /** uprobe_multi links (one per file and program) rather than one link per function */
   multiLinks: boolean;
+  /** go_cfg keys given out (one per Go executable probed) */
+  goKeys?: number;
+  close(): void;
 }
 
-function openSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer, socketPrograms: string[], multi: boolean): NativeBpfObject {
-  return loadRetrying(() => openSslOnce(binding, o, pt, socketPrograms, multi));
-}
-
-function openSslOnce(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer, socketPrograms: string[], multi: boolean): NativeBpfObject {
+/** The object opened and configured, sharing the process object's "tracked" map; not loaded. */
+function openSsl(
+  binding: NativeBinding,
+  o: ResolvedSslOptions,
+  processObject: NativeBpfObject,
+  filterTracked: boolean,
+  socketPrograms: string[],
+  multi: boolean,
+): NativeBpfObject {
   const ob = native(() => new binding.BpfObject('ssl'));
   try {
     native(() => {
-      ob.setRodata('cfg', sslConfigBlock(o, isSelected(pt.options)));
+      ob.setRodata('cfg', sslConfigBlock(o, filterTracked));
       ob.setMaxEntries('ssl_rb', o.ringBytes);
-      ob.reuseMap('tracked', pt.object, 'tracked');
+      ob.reuseMap('tracked', processObject, 'tracked');
       for (const p of [...SOCK_PROGRAMS, ...SYSCALL_PROGRAMS]) if (!socketPrograms.includes(p)) ob.setAutoload(p, false);
       if (multi) for (const p of UPROBE_PROGRAMS) ob.setExpectedAttachType(p, BPF_TRACE_UPROBE_MULTI);
-      ob.load();
     });
   } catch (err) {
     ob.close();
@@ -92,32 +108,52 @@ function openSslOnce(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessT
   return ob;
 }
 
+/** Load an opened object and attach its socket hook; closes it on failure. */
+async function loadAndHook(ob: NativeBpfObject, socketPrograms: string[], multiLinks: boolean): Promise<LoadedSsl> {
+  try {
+    await loadObject(ob);
+    for (const p of socketPrograms) native(() => ob.attach(p));
+  } catch (err) {
+    ob.close();
+    throw err;
+  }
+  return { object: ob, multiLinks, close: () => ob.close() };
+}
+
+function socketProgramsFor(o: ResolvedSslOptions): string[] {
+  const sockHook = o.socketHook === 'sock' || (o.socketHook === 'auto' && kernelHasSockTracepoints());
+  return sockHook ? SOCK_PROGRAMS : SYSCALL_PROGRAMS;
+}
+
+/**
+ * The TLS object's load alongside the process object's (ProcessTracer.startWith): one attempt, with
+ * uprobe_multi links unless 'perf' is asked for. What fails here is tried again by loadSsl, in turn.
+ */
+export function sslAlongside(binding: NativeBinding, o: ResolvedSslOptions): (object: NativeBpfObject, po: ResolvedProcessOptions) => Promise<LoadedSsl> {
+  return (object, po) => {
+    const socketPrograms = socketProgramsFor(o);
+    const multi = o.uprobeLinks !== 'perf';
+    const ob = openSsl(binding, o, object, isSelected(po), socketPrograms, multi);
+    const tl = po.timeline ?? o.timeline;
+    return stepAsync(tl, binding, 'ssl: load ssl.bpf.o (alongside) and attach its socket hook', () => loadAndHook(ob, socketPrograms, multi));
+  };
+}
+
 /**
  * Open, configure and load ssl.bpf.c (sharing pt's "tracked" map), then
  * attach its socket hook. 'auto' links try uprobe_multi (Linux 6.6+: a whole
  * file attaches and detaches at once) and fall back to one link per function.
  */
-export function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer): LoadedSsl {
-  const sockHook = o.socketHook === 'sock' || (o.socketHook === 'auto' && kernelHasSockTracepoints());
-  const socketPrograms = sockHook ? SOCK_PROGRAMS : SYSCALL_PROGRAMS;
-  let object: NativeBpfObject;
-  let multiLinks = o.uprobeLinks !== 'perf';
-  if (o.uprobeLinks !== 'auto') object = openSsl(binding, o, pt, socketPrograms, multiLinks);
-  else {
-    try {
-      object = openSsl(binding, o, pt, socketPrograms, true);
-    } catch {
-      multiLinks = false;
-      object = openSsl(binding, o, pt, socketPrograms, false);
-    }
-  }
+export async function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer): Promise<LoadedSsl> {
+  const socketPrograms = socketProgramsFor(o);
+  const attempt = (multi: boolean) =>
+    loadRetryingAsync(() => loadAndHook(openSsl(binding, o, pt.object, isSelected(pt.options), socketPrograms, multi), socketPrograms, multi));
+  if (o.uprobeLinks !== 'auto') return attempt(o.uprobeLinks !== 'perf');
   try {
-    for (const p of socketPrograms) native(() => object.attach(p));
-  } catch (err) {
-    object.close();
-    throw err;
+    return await attempt(true);
+  } catch {
+    return attempt(false);
   }
-  return { object, multiLinks };
 }
 
 /**
@@ -126,6 +162,7 @@ export function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: Proce
  * it attached and throws.
  */
 export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
+  if (t.go) return attachGoTarget(loaded, t);
   const { object } = loaded;
   const links: number[] = [];
   // SSL_free and rustls's encrypt are entry probes only
@@ -146,6 +183,57 @@ export function attachTarget(loaded: LoadedSsl, t: TlsTarget): number {
     }
   } catch (err) {
     for (const l of links) object.detach(l);
+    throw err;
+  }
+  return links.length;
+}
+
+/** The go_cfg value of a Go target. */
+export function goConfigBlock(t: TlsTarget): Buffer {
+  const b = Buffer.alloc(GO_CFG.size);
+  const l = t.go?.layout;
+  if (!l) return b;
+  const off = GO_CFG.off;
+  b.writeUInt32LE(GO_F.SYSFD, off.flags);
+  b.writeUInt32LE(l.itabHash >>> 0, off.itab_hash);
+  b.writeUInt32LE(l.connConn, off.conn_conn);
+  b.writeUInt32LE(l.tcpconnFd, off.tcpconn_fd);
+  b.writeUInt32LE(l.netfdPfd, off.netfd_pfd);
+  b.writeUInt32LE(l.fdSysfd, off.fd_sysfd);
+  return b;
+}
+
+/**
+ * A Go crypto/tls target: its go_cfg entry under a new key, go_tls_enter on
+ * the functions' entries and go_tls_ret on their RET instructions (plain
+ * uprobes: no uretprobe on Go code). Returns the number of links; on failure
+ * detaches what it attached, removes the entry and throws.
+ */
+function attachGoTarget(loaded: LoadedSsl, t: TlsTarget): number {
+  const { object } = loaded;
+  const go = t.go!;
+  const key = (loaded.goKeys ?? 0) + 1;
+  if (key > Math.min(GO_CFG_KEY_MAX, GO_CFG_ENTRIES)) throw new Error(`more than ${GO_CFG_ENTRIES} Go executables probed by one tracer`);
+  loaded.goKeys = key;
+  const keyBuf = Buffer.alloc(4);
+  keyBuf.writeUInt32LE(key);
+  const links: number[] = [];
+  try {
+    native(() => object.mapUpdate('go_cfg', keyBuf, goConfigBlock(t)));
+    const cookie = (f: TlsTarget['functions'][number]) => goCookie(f.kind, key);
+    const sets: [string, TlsTarget['functions']][] = [
+      ['go_tls_enter', t.functions],
+      ['go_tls_ret', go.returns],
+    ];
+    for (const [program, fns] of sets) {
+      if (fns.length === 0) continue;
+      if (loaded.multiLinks)
+        links.push(native(() => object.attachUprobeMulti(program, { path: t.path, offsets: fns.map((f) => f.offset), cookies: fns.map(cookie) })));
+      else for (const f of fns) links.push(native(() => object.attachUprobe(program, { path: t.path, offset: f.offset, cookie: cookie(f) })));
+    }
+  } catch (err) {
+    for (const l of links) object.detach(l);
+    object.mapDelete('go_cfg', keyBuf);
     throw err;
   }
   return links.length;

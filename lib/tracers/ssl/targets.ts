@@ -21,6 +21,7 @@ import {
 } from '../../locator';
 import { ElfFile } from '../../elf';
 import { hasStringEndingWith } from '../../locator/scan';
+import { analyzeGoTls, type GoConnLayout, type GoTlsAnalysis } from '../../locator/go';
 
 export interface TlsFunction {
   symbol: string;
@@ -42,6 +43,17 @@ export interface TlsTarget {
   displayPath: string;
   library: SslLibrary;
   functions: TlsFunction[];
+  /** Go crypto/tls (library 'go'): its return sites and what is known of the Conn. */
+  go?: GoTarget;
+}
+
+/** The Go side of a target: entry probes are `functions`, return probes these RET instructions. */
+export interface GoTarget {
+  version?: string;
+  /** File offsets of RET instructions, with the kind of the function they return from. */
+  returns: TlsFunction[];
+  /** The Conn's layout to its socket fd, when the file says it. */
+  layout?: GoConnLayout;
 }
 
 interface Family {
@@ -104,6 +116,46 @@ export function fileKey(st: { dev: number; ino: number }): string {
  * function are present. Throws for unreadable or non-ELF files.
  */
 export async function inspectBinary(attachPath: string, displayPath = attachPath): Promise<TlsTarget[]> {
+  const early = attachPath === displayPath ? takeAhead(attachPath) : null;
+  return early ?? inspectNow(attachPath, displayPath);
+}
+
+/** Inspections started ahead of need (inspectAhead), each taken once, by path and the file's identity then. */
+const ahead = new Map<string, Promise<TlsTarget[]>>();
+
+function aheadKey(file: string): string | null {
+  try {
+    const st = fs.statSync(file);
+    return `${file}\0${fileKey(st)}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+function takeAhead(file: string): Promise<TlsTarget[]> | null {
+  if (ahead.size === 0) return null;
+  const key = aheadKey(file);
+  const p = key === null ? undefined : ahead.get(key);
+  if (!p || key === null) return null;
+  ahead.delete(key);
+  return p;
+}
+
+/**
+ * Start inspecting these files now (while the eBPF objects load on other
+ * threads); inspectBinary() of the same unchanged file then takes the result.
+ */
+export function inspectAhead(files: readonly string[]): void {
+  for (const f of files) {
+    const key = aheadKey(f);
+    if (key === null || ahead.has(key)) continue;
+    const p = inspectNow(f, f);
+    p.catch(() => undefined); // its error is the taker's
+    ahead.set(key, p);
+  }
+}
+
+function inspectNow(attachPath: string, displayPath: string): Promise<TlsTarget[]> {
   return withElf(attachPath, async (elf) => {
     const found = await findSymbolsIn(elf, ALL_SYMBOLS);
     const byName = new Map(found.filter((s) => s.type === 'FUNC' || s.type === 'GNU_IFUNC').map((s) => [s.name, s]));
@@ -227,6 +279,26 @@ export interface ExecutableInspection {
   rustls?: RustlsVerdict;
   /** Set when the file has OpenSSL's ssl_lib.c without exporting SSL_read/SSL_write: the OpenSSL locator's verdict. */
   openssl?: OpensslVerdict;
+  /** Set when the file is a Go executable with crypto/tls. */
+  go?: Extract<GoTlsAnalysis, { tls: true }>;
+}
+
+const GO_KINDS = { read: SSL_KIND.GO_READ, write: SSL_KIND.GO_WRITE, close: SSL_KIND.GO_CLOSE } as const;
+
+/** The probe target of a Go executable's crypto/tls, from its analysis. */
+export function goTarget(a: Extract<GoTlsAnalysis, { supported: true }>, key: string, attachPath: string, displayPath: string): TlsTarget {
+  return {
+    key,
+    path: attachPath,
+    displayPath,
+    library: 'go',
+    functions: a.functions.map((f) => ({ symbol: f.name, kind: GO_KINDS[f.role], offset: f.offset })),
+    go: {
+      ...(a.version ? { version: a.version } : {}),
+      returns: a.functions.flatMap((f) => f.returns.map((offset) => ({ symbol: `${f.name} RET`, kind: GO_KINDS[f.role], offset }))),
+      ...(a.layout ? { layout: a.layout } : {}),
+    },
+  };
 }
 
 async function looksLikeOpenssl(path: string): Promise<boolean> {
@@ -289,15 +361,22 @@ export async function inspectStaticTls(attachPath: string, displayPath = attachP
 }
 
 /**
- * An executable's TLS functions: exported symbols, else, for a stripped
- * static executable that contains BoringSSL (e.g. Bun-compiled Claude Code),
- * the functions the locator proves to be SSL_read/SSL_write, else rustls's
- * record methods and OpenSSL's internals (inspectStaticTls). The locators never guess: an unsupported
- * verdict gives no target.
+ * An executable's TLS functions: exported symbols; else, for a Go executable,
+ * crypto/tls's Conn methods (lib/locator/go.ts); else, for a stripped static
+ * executable that contains BoringSSL (e.g. Bun-compiled Claude Code), the
+ * functions the locator proves to be SSL_read/SSL_write; else rustls's record
+ * methods and OpenSSL's internals (inspectStaticTls). The locators never
+ * guess: an unsupported verdict gives no target.
  */
 export async function inspectExecutable(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
   const targets = await inspectBinary(attachPath, displayPath);
   if (targets.length) return { targets };
+  const go = await analyzeGoTls(attachPath);
+  if (go.go) {
+    if (!go.tls) return { targets };
+    if (!go.supported) return { targets, go };
+    return { targets: [goTarget(go, fileKey(fs.statSync(attachPath)), attachPath, displayPath)], go };
+  }
   if (!(await looksLikeBoringSsl(attachPath).catch(() => false))) return inspectStaticTls(attachPath, displayPath, locatorCacheDir);
   const verdict = await locateTls(attachPath, locatorCacheDir ? { cacheDir: locatorCacheDir } : {});
   if (!verdict.supported) return { targets, verdict };
