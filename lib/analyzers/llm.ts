@@ -24,6 +24,7 @@ import { errorOf, isObj, str, toolCall } from '../providers/util';
 import { StreamMerger } from '../sse/stream-merger';
 import { SseParser, type SseEvent } from '../sse/parser';
 import { MessageCalls, type CallOutcome } from './llm-messages';
+import { parsedChunk } from './sse-processor';
 import { PendingExchanges, requestRef, type PendingCounters, type PendingEntry, type PendingLimits, type RequestRef } from './llm-pending';
 import { ToolLinker, type ToolLinkCounters } from './tool-links';
 import type { CallCost } from '../cost/cost';
@@ -132,7 +133,7 @@ interface Pending extends PendingEntry {
    * they are complete (parser: the SSE text of the body; none when the events
    * come as messages, and the merger then holds the whole answer).
    */
-  early?: { parser: SseParser | null; merger: StreamMerger; registered: Set<string> };
+  early?: { parser: SseParser | null; merger: StreamMerger; registered: Set<string>; shared?: boolean };
   transport: LlmCallData['transport'];
   /** For a call over messages: the connection, the upgrade's exchange, the request message. */
   link?: { connId: string; httpSeq: number; index: number };
@@ -297,7 +298,7 @@ export class LlmAnalyzer implements StepAnalyzer {
         }
         return null;
       case 'body_chunk':
-        if (p.early) this.feedEarly(p, e, d.data_encoding === 'base64' ? Buffer.from(String(d.data), 'base64').toString('utf8') : String(d.data ?? ''));
+        if (p.early) this.onChunk(p, e, d);
         return null;
       case 'response': {
         const status = numberOrNull(d.status_code);
@@ -450,8 +451,20 @@ export class LlmAnalyzer implements StepAnalyzer {
    * Follow a streamed answer as it arrives: a tool call is registered for
    * linking as soon as its provider says it is complete, because agents
    * (Claude Code among them) start running a tool before the rest of the
-   * answer arrives.
+   * answer arrives. When an SseProcessor before it parsed and merged the
+   * stream from its first chunk, its merger is followed (not parsed again).
    */
+  private onChunk(p: Pending, e: Event, d: Record<string, unknown>): void {
+    const early = p.early as NonNullable<Pending['early']>;
+    const sh = parsedChunk(e);
+    if (early.shared === undefined && early.parser !== null) [early.shared, early.merger] = sh ? [true, sh.merger] : [false, early.merger];
+    if (!early.shared) this.feedEarly(p, e, d.data_encoding === 'base64' ? Buffer.from(String(d.data), 'base64').toString('utf8') : String(d.data ?? ''));
+    else if (sh?.merger === early.merger) {
+      if (sh.events.some((ev) => (early.merger.provider ?? p.provider).completesToolCall(ev))) this.register(p, e);
+      this.pending.resize(p, p.bodyBytes + early.merger.bufferedChars);
+    }
+  }
+
   private feedEarly(p: Pending, e: Event, text: string): void {
     const early = p.early as NonNullable<Pending['early']>;
     let events: SseEvent[];
@@ -469,13 +482,18 @@ export class LlmAnalyzer implements StepAnalyzer {
     const early = p.early as NonNullable<Pending['early']>;
     for (const ev of events) {
       early.merger.add(ev);
-      if (!(early.merger.provider ?? p.provider).completesToolCall(ev)) continue;
-      early.merger.result().tool_calls.forEach((t, i) => {
-        const key = t.id ?? `#${i}`;
-        if (early.registered.has(key) || t.arguments === null || t.name === null) return;
-        early.registered.add(key);
-        this.links.expect(p.callId, toolCall(t.id, t.name, t.arguments), p.req.pid, e.mono_ns ?? 0);
-      });
+      if ((early.merger.provider ?? p.provider).completesToolCall(ev)) this.register(p, e);
     }
+  }
+
+  /** Register each complete tool call of the answer so far for linking (once). */
+  private register(p: Pending, e: Event): void {
+    const early = p.early as NonNullable<Pending['early']>;
+    early.merger.result().tool_calls.forEach((t, i) => {
+      const key = t.id ?? `#${i}`;
+      if (early.registered.has(key) || t.arguments === null || t.name === null) return;
+      early.registered.add(key);
+      this.links.expect(p.callId, toolCall(t.id, t.name, t.arguments), p.req.pid, e.mono_ns ?? 0);
+    });
   }
 }

@@ -11,8 +11,26 @@ import { derivedEvent, isSource, statsEvent, type Event } from '../core/event';
 import { UsageError } from '../core/errors';
 import type { HttpBodyChunkData, HttpRequestSummary, HttpResponseData, HttpResponseHeadersData } from '../http/types';
 import { eventNs, mediaType, msBetween } from '../http/util';
-import { MergedContent, StreamMerger } from '../sse/stream-merger';
-import { SseParser } from '../sse/parser';
+import { DEFAULT_MAX_CONTENT_CHARS, MergedContent, StreamMerger } from '../sse/stream-merger';
+import { SseParser, type SseEvent } from '../sse/parser';
+
+/** A body chunk's events as the SseProcessor parsed them, and the merger they went into (all events before them included). */
+export interface ParsedChunk {
+  events: readonly SseEvent[];
+  merger: StreamMerger;
+}
+
+/** Kept on the event itself, not enumerable: a copy of the event (which may differ) does not carry it. */
+const PARSED = Symbol('agentsight.sse-chunk');
+
+/**
+ * What an SseProcessor earlier in the chain made of this body_chunk event
+ * (the same event object, with default bounds), so that a later analyzer
+ * need not parse and merge the stream again; undefined when it did not.
+ */
+export function parsedChunk(e: Event): ParsedChunk | undefined {
+  return (e as { [PARSED]?: ParsedChunk })[PARSED];
+}
 
 /** Options of the SSE processor. */
 export interface SseProcessorOptions {
@@ -154,7 +172,7 @@ export class SseProcessor implements StepAnalyzer {
           this.onHeaders(e, d, ns, out);
           break;
         case 'body_chunk':
-          this.onChunk(d, ns, out);
+          this.onChunk(e, d, ns, out);
           break;
         case 'response':
           this.onResponse(e, d, ns, out);
@@ -215,7 +233,7 @@ export class SseProcessor implements StepAnalyzer {
     };
   }
 
-  private onChunk(d: HttpBodyChunkData, ns: number, out: Event[]): void {
+  private onChunk(e: Event, d: HttpBodyChunkData, ns: number, out: Event[]): void {
     const s = this.streams.get(`${d.conn_id}#${d.seq}`);
     if (!s) return;
     if (s.done) {
@@ -227,18 +245,24 @@ export class SseProcessor implements StepAnalyzer {
     this.streams.set(s.key, s);
     s.lastNs = ns;
     const bytes = Buffer.from(d.data, d.data_encoding === 'base64' ? 'base64' : 'utf8');
-    this.feed(s, s.decoder.write(bytes), ns);
+    const merger = s.merger;
+    const events = this.feed(s, s.decoder.write(bytes), ns);
+    // with the default bounds, what LlmAnalyzer would parse and merge again from this chunk
+    if (this.maxContent === DEFAULT_MAX_CONTENT_CHARS) Object.defineProperty(e, PARSED, { value: { events, merger }, enumerable: false, configurable: true });
     if (s.merger.terminal) this.close(s, 'terminal', ns, out, true);
   }
 
-  private feed(s: StreamState, text: string, ns: number): void {
-    if (!text) return;
-    for (const ev of s.parser.push(text)) {
+  /** The events of the text merged (up to a terminal one). */
+  private feed(s: StreamState, text: string, ns: number): readonly SseEvent[] {
+    if (!text) return [];
+    const events = s.parser.push(text);
+    for (let i = 0; i < events.length; i++) {
       if (s.firstNs === null) s.firstNs = ns;
       this.counters.sse_events++;
-      s.merger.add(ev);
-      if (s.merger.terminal) return;
+      s.merger.add(events[i]);
+      if (s.merger.terminal) return events.slice(0, i + 1);
     }
+    return events;
   }
 
   private onResponse(e: Event, d: HttpResponseData, ns: number, out: Event[]): void {

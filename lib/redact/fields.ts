@@ -25,6 +25,11 @@ function redactCut(text: string): string {
   return findings.length ? applyRanges(text, findings) : text;
 }
 const MASKED = /^(?:\[REDACTED\]\**|\*+)$/;
+/** Already masked ("[REDACTED]***", "****"): only a string that begins with "[" or "*" is tried. */
+const isMasked = (v: string): boolean => {
+  const c = v.charCodeAt(0);
+  return (c === 0x5b || c === 0x2a) && MASKED.test(v);
+};
 
 /** Counters of parsed-event masking. */
 export interface FieldCounters {
@@ -52,7 +57,7 @@ export class FieldMasker {
       const masked = this.string(text, key.slice(0, -4), cut);
       return masked === text ? v : Buffer.from(masked, 'latin1').toString('base64');
     }
-    if (key && v.length > 0 && !MASKED.test(v)) {
+    if (key && v.length > 0 && !isMasked(v)) {
       const verdict = classifyName(key);
       if (verdict && (verdict.strength === 'secret' || credentialLike(v))) {
         this.counters.strings_redacted++;
@@ -123,7 +128,7 @@ export class FieldMasker {
     let changed = false;
     const out: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(h)) {
-      if (typeof value === 'string' && isSecretHeader(name) && value !== '' && value !== REDACTED && !MASKED.test(value)) {
+      if (typeof value === 'string' && isSecretHeader(name) && value !== '' && value !== REDACTED && !isMasked(value)) {
         out[name] = REDACTED;
         this.counters.header_values_redacted++;
         changed = true;

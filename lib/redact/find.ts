@@ -1,7 +1,7 @@
 /**
  * The secret finder: every credential in a text, with what kind it is.
  *
- * One pass of a trigger expression finds the places worth a look (words
+ * One pass of a trigger expression (./trigger) finds the places worth a look (words
  * such as `pass`, `token`, `key`, `auth`; key prefixes such as `sk-`,
  * `AIza`, `eyJ`; `://`; `-----BEGIN`; a few tool names); each trigger is then
  * judged where it stands:
@@ -21,6 +21,7 @@
 import { classifyName, credentialLike, headerKind, isSecretHeader, paramVerdict, type NameVerdict } from './names';
 import { authSchemeAt, base64PemAt, hintOf, jwtAt, keyShapeAt, pemAt, pemEnd, prefixTail, toolFlagsAt, userinfoAt, webhookAt } from './shapes';
 import { atLineStart, backslashesBefore, isKeyChar, isNameChar, jsonStringEnd, levelQuote, quotedEnd, quoteLevel, skipSpace, valueEnd } from './text';
+import { nextTrigger } from './trigger';
 import type { Finding, Hit, Open } from './types';
 
 export type { Finding, Open, Range } from './types';
@@ -31,29 +32,14 @@ export interface FindResult {
   open: Open | null;
 }
 
-/** Where a secret may be: words of secret names, key prefixes, `://`, `-----BEGIN`, tool names (factored by first letter: one pass). */
-const TRIGGER =
-  /p(?:ass|wd|ypi-|plx-|mak-)|s(?:e(?:cret|ssion)|ig|k[-_]|shpass|hp(?:at|ss)_|bp_|ntrys_|g\.)|token|key|a(?:uth|iza|kia|sia|bia|cca|tatt|ge-secret-key-1)|c(?:ookie|red|url)|b(?:earer|asic)|%[23][0-9a-f]|rk_|r8_|g(?:h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ptt)-|lsa_|sk_|ocspx-)|h(?:f_|v[sb]\.|ooks\.slack\.com\/services\/)|x(?:ox[a-z]-|ai-|app-)|ya29\.|1\/\/0|eyj|whsec_|n(?:pm_)|d(?:ckr_pat_|o[po]_v1_)|l(?:in_api_)|-----begin|:\/\/|\/api\/webhooks\/|m(?:ysql|ariadb)|redis-cli|_pat(?![a-z0-9])|ls0tls1crudjti/gi;
-/** One expression per nesting depth (percent-encoded text is searched from inside a search). */
-const TRIGGERS: RegExp[] = [];
-
 const WORDS = new Set(['pass', 'secret', 'token', 'key', 'auth', 'cookie', 'session', 'cred', 'sig', 'pwd']);
 const TOOLS = new Set(['mysql', 'mariadb', 'sshpass', 'redis-cli', 'curl']);
 
 /** Every secret in `text`. */
-let depth = 0;
-
 export function findSecrets(text: string, streaming = false): FindResult {
   const findings: Finding[] = [];
   let open: Open | null = null;
-  const re = (TRIGGERS[depth] ??= new RegExp(TRIGGER.source, 'gi'));
-  re.lastIndex = 0;
-  depth++;
-  try {
-    scan(text, streaming, re, findings, (o) => (open = o));
-  } finally {
-    depth--;
-  }
+  scan(text, streaming, findings, (o) => (open = o));
   if (open && !findings.some((f) => f.end === text.length) && !emptyOpen(open)) open = null;
   if (streaming && !open) {
     const t = prefixTail(text);
@@ -62,9 +48,10 @@ export function findSecrets(text: string, streaming = false): FindResult {
   return { findings, open };
 }
 
-function scan(text: string, streaming: boolean, re: RegExp, findings: Finding[], setOpen: (o: Open) => void): void {
+function scan(text: string, streaming: boolean, findings: Finding[], setOpen: (o: Open) => void): void {
   let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) {
+  let from = 0;
+  while ((m = nextTrigger(text, from)) !== null) {
     const i = m.index;
     const t = m[0].toLowerCase();
     let hit: Hit;
@@ -81,7 +68,7 @@ function scan(text: string, streaming: boolean, re: RegExp, findings: Finding[],
     else hit = keyShapeAt(text, i, t, streaming);
     for (const f of hit.findings) findings.push(f);
     if (hit.open) setOpen(hit.open);
-    re.lastIndex = Math.max(hit.next, i + 1);
+    from = Math.max(hit.next, i + 1);
   }
 }
 

@@ -22,10 +22,26 @@ const MAX_KEY = 64;
 
 interface View {
   stream: TextStream;
-  /** Characters appended since the last scan, and where each came from. */
+  /** Characters appended since the last scan. */
   text: string;
-  starts: number[];
-  ends: number[];
+  /**
+   * Where they came from, a piece at a time: [start in text, characters, start on the wire, end on the wire];
+   * a run of plain characters is one to one, an escape sequence is one character.
+   */
+  pieces: number[];
+}
+
+/** Append a piece of the view: `n` characters at the end of v.text that came from [from, to) on the wire. */
+function addPiece(v: View, n: number, from: number, to: number): void {
+  const p = v.pieces;
+  const k = p.length;
+  // a run that continues the previous one
+  if (k && p[k - 1] === from && p[k - 3] === p[k - 1] - p[k - 2] && to - from === n) {
+    p[k - 3] += n;
+    p[k - 1] = to;
+    return;
+  }
+  p.push(v.text.length - n, n, from, to);
 }
 
 export class SseDeltaView {
@@ -49,16 +65,30 @@ export class SseDeltaView {
     const out: Range[] = [];
     for (const v of this.views.values()) {
       if (v.text.length === 0) continue;
+      const p = v.pieces;
       for (const f of v.stream.push(v.text)) {
-        for (let k = f.start; k < f.end; k++) {
+        // the first piece that ends after the finding's start
+        let lo = 0;
+        let hi = p.length / 4;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (p[mid * 4] + p[mid * 4 + 1] <= f.start) lo = mid + 1;
+          else hi = mid;
+        }
+        for (let q = lo * 4; q < p.length && p[q] < f.end; q += 4) {
+          const vs = p[q];
+          const n = p[q + 1];
+          // each character masks where it came from; ranges that touch are joined
+          const run = p[q + 3] - p[q + 2] === n;
+          const a = run ? p[q + 2] + Math.max(0, f.start - vs) : p[q + 2];
+          const b = run ? p[q + 2] + Math.min(n, f.end - vs) : p[q + 3];
           const last = out[out.length - 1];
-          if (last && last.end === v.starts[k]) last.end = v.ends[k];
-          else out.push({ start: v.starts[k], end: v.ends[k] });
+          if (last && last.end === a) last.end = b;
+          else out.push({ start: a, end: b });
         }
       }
       v.text = '';
-      v.starts.length = 0;
-      v.ends.length = 0;
+      p.length = 0;
     }
     return out;
   }
@@ -66,7 +96,7 @@ export class SseDeltaView {
   private view(field: string): View {
     let v = this.views.get(field);
     if (!v) {
-      v = { stream: new TextStream(this.carry), text: '', starts: [], ends: [] };
+      v = { stream: new TextStream(this.carry), text: '', pieces: [] };
       this.views.set(field, v);
     }
     return v;
@@ -116,10 +146,7 @@ export class SseDeltaView {
           if (this.field !== null) {
             const v = this.view(this.field);
             v.text += text.slice(i, j);
-            for (let k = i; k < j; k++) {
-              v.starts.push(at + k);
-              v.ends.push(at + k + 1);
-            }
+            addPiece(v, j - i, at + i, at + j);
           }
         } else if (this.keyBuf.length < MAX_KEY) this.keyBuf += text.slice(i, Math.min(j, i + MAX_KEY - this.keyBuf.length));
         i = j;
@@ -155,8 +182,7 @@ export class SseDeltaView {
       if (this.field !== null) {
         const v = this.view(this.field);
         v.text += d;
-        v.starts.push(this.escStart);
-        v.ends.push(pos + 1);
+        addPiece(v, 1, this.escStart, pos + 1);
       }
     } else if (this.keyBuf.length < MAX_KEY) this.keyBuf += d;
   }

@@ -65,6 +65,9 @@ interface ToolAcc extends ToolAccumulator {
   pieces: string[];
 }
 
+/** Cap on the content of a merged stream unless told otherwise (characters). */
+export const DEFAULT_MAX_CONTENT_CHARS = 4 * 1024 * 1024;
+
 /** Incremental merger of one stream. */
 export class StreamMerger {
   private current: Provider | null = null;
@@ -79,7 +82,7 @@ export class StreamMerger {
    * @param path the request's path (a hint: the request is taken for a POST)
    * @param maxContentChars cap on text + thinking + arguments + generic data kept.
    */
-  constructor(path: string | null | undefined, maxContentChars = 4 * 1024 * 1024) {
+  constructor(path: string | null | undefined, maxContentChars = DEFAULT_MAX_CONTENT_CHARS) {
     this.hint = path ? (detectRequest({ method: 'POST', path, host: null, json: () => undefined })?.provider ?? null) : null;
     this.acc = new Accumulator(maxContentChars);
   }

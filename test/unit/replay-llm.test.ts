@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chain } from '../../lib/core/analyzer';
+import { chain, mapAnalyzer, type Analyzer } from '../../lib/core/analyzer';
 import { HttpParser } from '../../lib/analyzers/http-parser';
 import { LlmAnalyzer } from '../../lib/analyzers/llm';
-import { SseProcessor } from '../../lib/analyzers/sse-processor';
+import { parsedChunk, SseProcessor } from '../../lib/analyzers/sse-processor';
 import { SessionSummary } from '../../lib/analyzers/summary';
 import type { Event } from '../../lib/core/event';
 import { readNdjson } from '../../lib/sinks/ndjson';
@@ -93,4 +93,44 @@ describe('recorded sessions replayed through HttpParser, SseProcessor and LlmAna
       expect(out.filter((e) => e.source === 'http' && e.data.type === 'parse_error')).toEqual([]);
     });
   }
+});
+
+describe('LlmAnalyzer after SseProcessor', () => {
+  // a copy of each event between them: LlmAnalyzer cannot see what SseProcessor made of it, so it parses and merges the stream itself
+  const copy = mapAnalyzer('copy', (e) => ({ ...e, data: { ...e.data } }) as Event);
+  async function run(name: string, between: Analyzer[]) {
+    const out: string[] = [];
+    let shared = 0;
+    // tool calls registered for linking before each answer's end reaches LlmAnalyzer (the early ones)
+    const early: number[] = [];
+    const ctrl = new AbortController();
+    const llm = new LlmAnalyzer();
+    const spy = mapAnalyzer('spy', (e) => {
+      if (parsedChunk(e)) shared++;
+      if (e.source === 'sse') early.push(llm.stats.tool_calls_expected);
+      return e;
+    });
+    const analyzers = [new HttpParser(), new SseProcessor(), ...between, spy, llm, new SessionSummary()];
+    for await (const e of chain(readNdjson(path.join(dir, `${name}.ndjson`)), analyzers, { signal: ctrl.signal })) {
+      // the summary and stats are stamped with the time they are made
+      out.push(JSON.stringify(e.source === 'summary' || e.source === 'stats' ? { ...e, timestamp: 0, mono_ns: 0 } : e));
+    }
+    return { out, shared, early };
+  }
+
+  it('follows its merger of a streamed answer, with the same events (and tool links) as when it merges the stream itself', async () => {
+    let sharedChunks = 0;
+    let earlyCalls = 0;
+    for (const name of sessions) {
+      const own = await run(name, [copy]);
+      const followed = await run(name, []);
+      expect(own.shared).toBe(0);
+      expect(followed.out).toEqual(own.out);
+      expect(followed.early).toEqual(own.early);
+      sharedChunks += followed.shared;
+      earlyCalls += followed.early.at(-1) ?? 0;
+    }
+    expect(sharedChunks).toBeGreaterThan(20);
+    expect(earlyCalls).toBeGreaterThan(0);
+  });
 });
