@@ -247,9 +247,9 @@ describePrivileged('Codex CLI and Copilot CLI under record', () => {
     }
   }
 
-  // BYOK providers: Anthropic Messages; OpenAI Responses over SSE (undici fetch) and over WebSocket
-  // (COPILOT_PROVIDER_TRANSPORT=websockets: the openai SDK's `ws` client), both on node's own TLS,
-  // with the base URL ending in /v1 as for the openai SDK
+  // BYOK providers: Anthropic Messages; OpenAI Responses (the base URL ending in /v1, as for the
+  // openai SDK) over SSE and, with COPILOT_PROVIDER_TRANSPORT=websockets, over WebSocket: every
+  // connection, the WebSocket too, is made by runtime.node
   const providers = [
     {
       name: 'anthropic',
@@ -309,6 +309,10 @@ describePrivileged('Codex CLI and Copilot CLI under record', () => {
           const ssl = r.evs.find((e) => e.source === 'stats' && e.data.tracer === 'ssl' && e.data.event === 'FINAL');
           const rt = ssl.data.targets.find((t: { path: string }) => t.path.endsWith('/runtime.node'));
           expect(rt?.via).toMatch(/^(opened|mapped) by pid \d+$/);
+          // the calls went through runtime.node's library (rustls connections are named by their addresses)
+          const reqs = r.evs.filter((e) => e.source === 'http' && e.data.type === 'request' && /^\/v1\/(messages|responses)$/.test(e.data.path));
+          expect(reqs.length).toBeGreaterThan(0);
+          for (const q of reqs) expect(q.data.conn_id.startsWith(`${q.pid}:0x`)).toBe(rt.library === 'openssl');
           if (p.transport === 'websocket') {
             // the second turn continues from the first response with only the tool's output
             const sent = r.requests.map((q) => q.json);
