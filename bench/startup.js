@@ -15,7 +15,10 @@
  * Repetitions are interleaved (one of each per round) so a busy machine
  * disturbs them alike; medians are printed. Run as root from a built tree:
  *
- *   sudo node bench/startup.js [--reps 7] [--json]
+ *   sudo node bench/startup.js [--reps 7] [--json] [@/path/to/other/tree ...]
+ *
+ * Each @path is another built checkout (e.g. of the main branch) measured in
+ * the same rounds, interleaved with this one: an A/B comparison in one run.
  */
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -26,8 +29,13 @@ const { performance } = require('node:perf_hooks');
 const { median, makeCert } = require('./lib/common');
 
 const ROOT = path.join(__dirname, '..');
-const BIN = path.join(ROOT, 'bin', 'agentsight.js');
 const args = process.argv.slice(2);
+/** The trees measured: this one, then each @path given. */
+const TREES = [ROOT, ...args.filter((a) => a.startsWith('@')).map((a) => path.resolve(a.slice(1)))].map((dir, i) => ({
+  label: i === 0 ? 'this tree' : dir,
+  bin: path.join(dir, 'bin', 'agentsight.js'),
+}));
+for (const t of TREES) if (!fs.existsSync(t.bin)) throw new Error(`bench/startup.js: no ${t.bin}`);
 const REPS = Number(args[args.indexOf('--reps') + 1] || 7) || 7;
 const JSON_OUT = args.includes('--json');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-startup-'));
@@ -56,10 +64,10 @@ function wall(cmd, argv, opts = {}) {
 }
 
 /** `agentsight <cmd>` until its ready line, then SIGINT until it exits: [ready ms, stop ms]. */
-function readyAndStop(argv) {
+function readyAndStop(bin, argv) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const c = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     let ready = null;
     let t1 = 0;
@@ -92,40 +100,46 @@ async function main() {
 
   const rows = new Map();
   const add = (name, ms) => rows.set(name, [...(rows.get(name) ?? []), ms]);
-  const firstEvent = [];
+  const firstEvent = new Map(TREES.map((t) => [t.label, []]));
+  const multi = TREES.length > 1;
+  const at = (t, name) => (multi ? `${name} [${t.label}]` : name);
   for (let r = 0; r < REPS; r++) {
     add('bare /bin/true', await wall('/bin/true', []));
-    add('record -- /bin/true', await wall(process.execPath, [BIN, 'record', '-q', '-o', path.join(TMP, `a${r}.ndjson`), '--', '/bin/true']));
-    add(
-      'record --process false -- /bin/true',
-      await wall(process.execPath, [BIN, 'record', '-q', '--process', 'false', '-o', path.join(TMP, `b${r}.ndjson`), '--', '/bin/true']),
-    );
-    add(
-      'record --ssl false -- /bin/true',
-      await wall(process.execPath, [BIN, 'record', '-q', '--ssl', 'false', '-o', path.join(TMP, `c${r}.ndjson`), '--', '/bin/true']),
-    );
+    for (const [i, t] of TREES.entries()) {
+      const out = (x) => path.join(TMP, `${x}${r}-${i}.ndjson`);
+      add(at(t, 'record -- /bin/true'), await wall(process.execPath, [t.bin, 'record', '-q', '-o', out('a'), '--', '/bin/true']));
+      add(
+        at(t, 'record --process false -- /bin/true'),
+        await wall(process.execPath, [t.bin, 'record', '-q', '--process', 'false', '-o', out('b'), '--', '/bin/true']),
+      );
+      add(at(t, 'record --ssl false -- /bin/true'), await wall(process.execPath, [t.bin, 'record', '-q', '--ssl', 'false', '-o', out('c'), '--', '/bin/true']));
+    }
     if (BPFTRACE && LIBSSL)
       add(
         'bpftrace -c /bin/true (one libssl uprobe)',
         await wall('bpftrace', ['-e', `uprobe:${LIBSSL}:SSL_write { @n = count(); }`, '-c', '/bin/true'], { anyStatus: true }),
       );
-    const [ra, sa] = await readyAndStop(['agent', '--comm', 'no-such-agent', '-q']);
-    add('agent: launch to ready', ra);
-    add('agent: SIGINT to exit', sa);
-    const [rs, ss] = await readyAndStop(['ssl', '-q']);
-    add('ssl: launch to ready', rs);
-    add('ssl: SIGINT to exit', ss);
+    for (const t of TREES) {
+      const [ra, sa] = await readyAndStop(t.bin, ['agent', '--comm', 'no-such-agent', '-q']);
+      add(at(t, 'agent: launch to ready'), ra);
+      add(at(t, 'agent: SIGINT to exit'), sa);
+      const [rs, ss] = await readyAndStop(t.bin, ['ssl', '-q']);
+      add(at(t, 'ssl: launch to ready'), rs);
+      add(at(t, 'ssl: SIGINT to exit'), ss);
+    }
     add('bare curl', await wall(curl[0], curl.slice(1)));
-    const file = path.join(TMP, `d${r}.ndjson`);
-    const launched = Date.now();
-    add('record -- curl', await wall(process.execPath, [BIN, 'record', '-q', '--raw-ssl', '-o', file, '--', ...curl]));
-    const first = fs
-      .readFileSync(file, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l))
-      .find((e) => e.source === 'ssl');
-    if (first) firstEvent.push(first.timestamp - launched);
+    for (const [i, t] of TREES.entries()) {
+      const file = path.join(TMP, `d${r}-${i}.ndjson`);
+      const launched = Date.now();
+      add(at(t, 'record -- curl'), await wall(process.execPath, [t.bin, 'record', '-q', '--raw-ssl', '-o', file, '--', ...curl]));
+      const first = fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .find((e) => e.source === 'ssl');
+      if (first) firstEvent.get(t.label).push(first.timestamp - launched);
+    }
   }
   server.close();
   fs.rmSync(TMP, { recursive: true, force: true });
@@ -134,30 +148,53 @@ async function main() {
   const m = (name) => median(rows.get(name) ?? []);
   const bareTrue = m('bare /bin/true');
   const bareCurl = m('bare curl');
+  const added = (t) => ({
+    'record (default)': Number((m(at(t, 'record -- /bin/true')) - bareTrue).toFixed(1)),
+    'record --process false': Number((m(at(t, 'record --process false -- /bin/true')) - bareTrue).toFixed(1)),
+    'record --ssl false': Number((m(at(t, 'record --ssl false -- /bin/true')) - bareTrue).toFixed(1)),
+    'record -- curl': Number((m(at(t, 'record -- curl')) - bareCurl).toFixed(1)),
+  });
   const out = {
     host: { kernel: os.release(), cpus: os.cpus().length, load: os.loadavg().map((x) => Number(x.toFixed(2))) },
     reps: REPS,
+    trees: TREES.map((t) => t.label),
     median_ms: Object.fromEntries([...rows.keys()].map((k) => [k, Number(m(k).toFixed(1))])),
-    added_ms: {
-      'record (default)': Number((m('record -- /bin/true') - bareTrue).toFixed(1)),
-      'record --process false': Number((m('record --process false -- /bin/true') - bareTrue).toFixed(1)),
-      'record --ssl false': Number((m('record --ssl false -- /bin/true') - bareTrue).toFixed(1)),
-      ...(rows.has('bpftrace -c /bin/true (one libssl uprobe)')
-        ? { 'bpftrace -c': Number((m('bpftrace -c /bin/true (one libssl uprobe)') - bareTrue).toFixed(1)) }
-        : {}),
-      'record -- curl': Number((m('record -- curl') - bareCurl).toFixed(1)),
-    },
-    launch_to_first_ssl_event_ms: Number(median(firstEvent).toFixed(1)),
+    added_ms: Object.fromEntries(TREES.map((t) => [t.label, added(t)])),
+    ...(rows.has('bpftrace -c /bin/true (one libssl uprobe)')
+      ? { bpftrace_added_ms: Number((m('bpftrace -c /bin/true (one libssl uprobe)') - bareTrue).toFixed(1)) }
+      : {}),
+    launch_to_first_ssl_event_ms: Object.fromEntries(TREES.map((t) => [t.label, Number(median(firstEvent.get(t.label)).toFixed(1))])),
   };
   if (JSON_OUT) return console.log(JSON.stringify(out, null, 2));
   console.log(`host: Linux ${out.host.kernel}, ${out.host.cpus} CPUs, load ${out.host.load.join(' ')}; ${REPS} interleaved repetitions, medians`);
-  for (const [k, v] of Object.entries(out.median_ms)) console.log(`  ${k.padEnd(44)} ${v.toFixed(1).padStart(8)} ms`);
-  console.log('added to the command (median minus bare):');
-  for (const [k, v] of Object.entries(out.added_ms)) {
-    const base = k === 'record -- curl' ? bareCurl : bareTrue;
-    console.log(`  ${k.padEnd(44)} ${v.toFixed(1).padStart(8)} ms  (x${((v + base) / base).toFixed(1)} the bare command)`);
+  for (const [k, v] of Object.entries(out.median_ms)) console.log(`  ${k.padEnd(multi ? 72 : 44)} ${v.toFixed(1).padStart(8)} ms`);
+  const ratio = (v, base) => `(x${((v + base) / base).toFixed(1)} the bare command)`;
+  for (const t of TREES) {
+    console.log(`added to the command (median minus bare)${multi ? `, ${t.label}` : ''}:`);
+    for (const [k, v] of Object.entries(out.added_ms[t.label])) {
+      console.log(`  ${k.padEnd(44)} ${v.toFixed(1).padStart(8)} ms  ${ratio(v, k === 'record -- curl' ? bareCurl : bareTrue)}`);
+    }
   }
-  console.log(`launch to the first captured TLS event (record -- curl): ${out.launch_to_first_ssl_event_ms} ms`);
+  if (out.bpftrace_added_ms !== undefined)
+    console.log(
+      `  ${'bpftrace -c (one libssl uprobe)'.padEnd(44)} ${out.bpftrace_added_ms.toFixed(1).padStart(8)} ms  ${ratio(out.bpftrace_added_ms, bareTrue)}`,
+    );
+  for (const t of TREES)
+    console.log(`launch to the first captured TLS event (record -- curl)${multi ? `, ${t.label}` : ''}: ${out.launch_to_first_ssl_event_ms[t.label]} ms`);
+  if (multi)
+    for (const k of [
+      'record -- /bin/true',
+      'record --process false -- /bin/true',
+      'record --ssl false -- /bin/true',
+      'agent: launch to ready',
+      'ssl: launch to ready',
+      'record -- curl',
+    ])
+      console.log(
+        `${k}: ${TREES.slice(1)
+          .map((t) => `x${(m(at(TREES[0], k)) / m(at(t, k))).toFixed(2)} of ${t.label}`)
+          .join(', ')}`,
+      );
 }
 
 main().catch((e) => {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <unistd.h>
 #include <thread>
 
 #include <cstring>
@@ -32,6 +33,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod("setAutoload", &BpfObject::SetAutoload),
           InstanceMethod("reuseMap", &BpfObject::ReuseMap),
           InstanceMethod("load", &BpfObject::Load),
+          InstanceMethod("loadAsync", &BpfObject::LoadAsync),
           InstanceMethod("attach", &BpfObject::Attach),
           InstanceMethod("attachTracepoint", &BpfObject::AttachTracepoint),
           InstanceMethod("attachUprobe", &BpfObject::AttachUprobe),
@@ -153,6 +155,7 @@ void BpfObject::DestroyLinks() {
 
 void BpfObject::CheckOpen(Napi::Env env, const char* op) {
   if (obj_ == nullptr) Throw(env, op, EBADF, "eBPF object '" + name_ + "' is closed");
+  if (busy_) Throw(env, op, EBUSY, "eBPF object '" + name_ + "' is being loaded");
 }
 
 void BpfObject::CheckNotLoaded(Napi::Env env, const char* op) {
@@ -252,7 +255,17 @@ Napi::Value BpfObject::ReuseMap(const Napi::CallbackInfo& info) {
   BpfObject* other = Unwrap(info[1].As<Napi::Object>());
   bpf_map* mine = MapOrThrow(env, map_name, "reuse_map");
   bpf_map* theirs = other->MapOrThrow(env, other_name, "reuse_map");
-  if (!other->loaded_) Throw(env, "reuse_map", EINVAL, "the object owning '" + other_name + "' must be loaded first");
+  if (bpf_map__fd(theirs) < 0) {
+    // The owner is not loaded yet: create its map now, from its definition, so that
+    // both objects can be loaded independently (at once) and share it.
+    LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = bpf_map__map_flags(theirs));
+    int fd = bpf_map_create(bpf_map__type(theirs), bpf_map__name(theirs), bpf_map__key_size(theirs),
+                            bpf_map__value_size(theirs), bpf_map__max_entries(theirs), &mopts);
+    if (fd < 0) Throw(env, "reuse_map", errno, "cannot create map '" + other_name + "' of '" + other->name_ + "'", true);
+    int rerr = bpf_map__reuse_fd(theirs, fd);
+    close(fd);  // reuse_fd keeps its own duplicate
+    if (rerr) Throw(env, "reuse_map", Errno(rerr), "cannot give map '" + other_name + "' to '" + other->name_ + "'", true);
+  }
   int err = bpf_map__reuse_fd(mine, bpf_map__fd(theirs));
   if (err) Throw(env, "reuse_map", Errno(err), "cannot share map '" + other_name + "' as '" + map_name + "'", true);
   return env.Undefined();
@@ -266,6 +279,52 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
   if (err) Throw(env, "load", Errno(err), "the kernel refused eBPF object '" + name_ + "'", true);
   loaded_ = true;
   return env.Undefined();
+}
+
+// The verifier's work (most of a load) on a libuv worker thread: two objects
+// load at once, and the JS thread is free meanwhile. The JS object is held
+// until the load settles and its methods refuse to run meanwhile (busy_).
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, BpfObject* self, Napi::Object receiver)
+      : Napi::AsyncWorker(env, "agentsight:load"), self_(self), deferred_(Napi::Promise::Deferred::New(env)) {
+    ref_ = Napi::Persistent(receiver);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    LibbpfCaptureOnThisThread(&capture_);
+    err_ = bpf_object__load(self_->obj_);
+    LibbpfCaptureOnThisThread(nullptr);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    self_->busy_ = false;
+    LibbpfLogReset();
+    LibbpfMergeCapture(capture_);
+    if (err_) {
+      deferred_.Reject(MakeError(env, "load", Errno(err_), "the kernel refused eBPF object '" + self_->name_ + "'", true).Value());
+      return;
+    }
+    self_->loaded_ = true;
+    deferred_.Resolve(env.Undefined());
+  }
+
+ private:
+  BpfObject* self_;
+  Napi::ObjectReference ref_;
+  Napi::Promise::Deferred deferred_;
+  LibbpfLogCapture capture_;
+  int err_ = 0;
+};
+
+Napi::Value BpfObject::LoadAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckNotLoaded(env, "load");
+  auto* worker = new LoadWorker(env, this, info.This().As<Napi::Object>());
+  busy_ = true;
+  worker->Queue();
+  return worker->Promise();
 }
 
 Napi::Value BpfObject::Attach(const Napi::CallbackInfo& info) {
@@ -556,6 +615,7 @@ Napi::Value BpfObject::EnumValues(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BpfObject::Close(const Napi::CallbackInfo& info) {
+  if (busy_) Throw(info.Env(), "close", EBUSY, "eBPF object '" + name_ + "' is being loaded; close it when loadAsync() settles");
   DoClose();
   return info.Env().Undefined();
 }

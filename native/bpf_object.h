@@ -40,6 +40,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value SetAutoload(const Napi::CallbackInfo& info);      // (progName, bool)
   Napi::Value ReuseMap(const Napi::CallbackInfo& info);         // (mapName, otherObj, otherMapName)
   Napi::Value Load(const Napi::CallbackInfo& info);
+  Napi::Value LoadAsync(const Napi::CallbackInfo& info);       // -> Promise: the load on a worker thread
   Napi::Value Attach(const Napi::CallbackInfo& info);           // (progName) -> linkId
   Napi::Value AttachTracepoint(const Napi::CallbackInfo& info);    // (progName, category, name) -> linkId
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info);
@@ -67,9 +68,13 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   void DoClose();
   void DestroyLinks();
 
+  friend class LoadWorker;
+
   std::string name_;
   bpf_object* obj_ = nullptr;
   bool loaded_ = false;
+  // loadAsync() is running: the object belongs to the worker thread until it settles
+  bool busy_ = false;
   uint32_t next_link_ = 1;
   std::map<uint32_t, bpf_link*> links_;
   std::set<RingReader*> readers_;

@@ -21,4 +21,14 @@ void LibbpfSetVerbose(bool on);
 // What libbpf printed since the last call (when verbose), and clear it.
 std::string LibbpfTakeVerbose();
 
+// What libbpf prints on a worker thread (an asynchronous load) while a capture
+// is set there goes into it rather than into the JS thread's logs; merged into
+// those on the JS thread afterwards, as if it had been printed there.
+struct LibbpfLogCapture {
+  std::string log;      // above debug level (for errors)
+  std::string verbose;  // everything, when verbose was on
+};
+void LibbpfCaptureOnThisThread(LibbpfLogCapture* capture);  // nullptr ends it
+void LibbpfMergeCapture(const LibbpfLogCapture& capture);   // on the JS thread
+
 }  // namespace agentsight

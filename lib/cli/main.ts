@@ -48,10 +48,8 @@ import {
   type UiSessionOptions,
 } from '../config/options';
 import { givenFlags, loadConfigFile, withConfigFile } from '../config/file';
-import { Prices } from '../cost/prices';
 import { resolveOtlp } from '../otel/config';
-import { OtlpSink } from '../otel/sink';
-import { buildReport, renderReport } from '../report';
+import type { OtlpSink } from '../otel/sink';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
 import type { Runner } from '../runners/runner';
@@ -61,11 +59,14 @@ import { openFileLogger, type FileLogger } from '../sinks/file-logger';
 import { OutputAnalyzer } from '../sinks/output';
 import type { ProcessTracerOptions } from '../tracers/process-tracer';
 import type { SslTracerOptions } from '../tracers/ssl-tracer';
-import { runDemo } from './demo';
 import { printable, printableLines, writeLine } from '../render/safe-text';
 import { openDefaultRecordFile, runRecord } from './record';
-import { runExport } from './export';
-import { runUi, sessionUi } from './ui';
+
+/*
+ * What only some commands use is loaded when they use it: the OTLP exporter (~90 ms of
+ * requires), the web UI, the demo, report and export stay out of the tracing commands' start-up.
+ */
+const sessionUi = async (o: UiSessionOptions, file: FileLogger | null, io: SessionIo) => (o.ui ? (await import('./ui')).sessionUi(o, file, io) : null);
 
 const VERSION: string = (require('../../package.json') as { version: string }).version;
 
@@ -99,14 +100,15 @@ interface Outputs {
 }
 
 /** The OTLP sink, when --otlp or --otlp-endpoint asks for one (first among the sinks: its stats events reach the file and the console). */
-export function otlpSink(o: OtlpOptions & { statsIntervalMs?: number }, io: SessionIo, metrics = true): OtlpSink | null {
+export async function otlpSink(o: OtlpOptions & { statsIntervalMs?: number }, io: SessionIo, metrics = true): Promise<OtlpSink | null> {
   const cfg = resolveOtlp(o, process.env, metrics);
   if (!cfg) return null;
+  const { OtlpSink } = await import('../otel/sink');
   return new OtlpSink(cfg, { statsIntervalMs: o.statsIntervalMs ?? 10_000, onNotice: (m) => writeLine(io.stderr, `agentsight: ${m}`) });
 }
 
 async function outputs(o: ConsoleAndFile & OtlpOptions, io: SessionIo): Promise<Outputs> {
-  const otlp = otlpSink(o, io);
+  const otlp = await otlpSink(o, io);
   const file = await openFileLogger(o);
   const closed = new AbortController();
   const console = new OutputAnalyzer({ stream: io.stdout, format: o.format ?? 'auto', quiet: o.quiet ?? false, onBroken: () => closed.abort() });
@@ -218,7 +220,7 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
   ],
   async run(o, io, command) {
     if (command.length === 0) throw new UsageError('record needs a command: agentsight record [options] -- <command> [args...]');
-    const otlp = otlpSink(o, io);
+    const otlp = await otlpSink(o, io);
     const logger = o.output !== undefined ? await openFileLogger(o) : await openDefaultRecordFile(o);
     const ui = await sessionUi(o, logger, io);
     const sinks: Analyzer[] = [...(otlp ? [otlp] : []), ...(logger ? [logger] : []), ...(ui ? [ui.sink] : [])];
@@ -240,7 +242,7 @@ const demoCommand: CommandSpec<DemoOptions & FileOutputOptions & RecordCliOption
     ['$0 demo --otlp-endpoint http://localhost:4318', 'and send the session to an OpenTelemetry collector'],
   ],
   async run(o, io) {
-    return runDemo(o, io, otlpSink(o, io));
+    return (await import('./demo')).runDemo(o, io, await otlpSink(o, io));
   },
 };
 
@@ -257,7 +259,7 @@ const exportCommand: CommandSpec<ExportCliOptions> = {
     ],
   ],
   async run(o, io, files) {
-    return runExport(files, o, io);
+    return (await import('./export')).runExport(files, o, io);
   },
 };
 
@@ -273,7 +275,8 @@ const reportCommand: CommandSpec<ReportCliOptions> = {
     ['$0 report --prices my-prices.json session.ndjson', 'priced with other prices'],
   ],
   async run(o, io, files) {
-    const prices = Prices.load(o.prices);
+    const { buildReport, renderReport } = await import('../report');
+    const prices = (await import('../cost/prices')).Prices.load(o.prices);
     const r = await buildReport(files, { prices, reprice: o.prices !== undefined, redact: o.redact });
     io.stdout.write(renderReport(r, o.format ?? 'text'));
     return 0;
@@ -290,7 +293,7 @@ const uiCommand: CommandSpec<UiCliOptions> = {
     ['$0 ui --port 8377 a.ndjson b.ndjson', 'several files, a fixed port'],
   ],
   async run(o, io, files) {
-    return runUi(files, o, io);
+    return (await import('./ui')).runUi(files, o, io);
   },
 };
 
@@ -329,7 +332,9 @@ function build(argv: string[], chosen: Chosen): Argv {
     .version(VERSION)
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    // yargs lays out the help text of the chosen command before running it (~40 ms for record's):
+    // wrapped to the terminal only when it is asked for
+    .wrap(argv.some((a) => a === '--help' || a === '-h') ? Math.min(110, process.stdout.columns || 100) : null)
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);

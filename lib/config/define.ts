@@ -86,6 +86,12 @@ export function fromFlags<T extends object>(table: OptionTable, flags: FlagValue
 
 /** Flag values of a table from an argument list, strictly (unknown options and stray words are errors). */
 export function parseFlags(table: OptionTable, args: readonly string[], what: string): FlagValues {
+  // nothing to parse (the runners' usual case, asked on every resolvedOptions()): the defaults, as yargs would give them
+  if (args.length === 0) {
+    const out: FlagValues = {};
+    for (const [name, d] of Object.entries(table)) if (d.default !== undefined) out[name] = d.default;
+    return out;
+  }
   const y = yargsFactory([...args])
     .options(toYargs(table))
     .strict()

@@ -103,6 +103,8 @@ export interface AgentOptions extends SelectionOptions, Partial<ChainOptions> {
   argvMax?: number;
   /** Process ring buffer size in bytes. */
   ringBytes?: number;
+  /** How file opens are hooked (ProcessTracerOptions.fileHook; `record` defaults to 'raw'). */
+  fileHook?: ProcessTracerOptions['fileHook'];
   /** Periodic stats events while drops change (ms; 0: only the final one). */
   statsIntervalMs?: number;
   /** Prices for the cost of LLM calls: a file merged over the shipped table (`--prices`), or a table. Default: the shipped one. */
@@ -129,12 +131,27 @@ export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; pr
     ssl: {
       ...sel,
       statsIntervalMs,
-      ...defined({ uid: o.sslUid, handshake: o.sslHandshake, port: o.port, binaryPaths: o.binaryPaths, maxBytes: o.maxBytes, ringBytes: o.sslRingBytes }),
+      ...defined({
+        uid: o.sslUid,
+        handshake: o.sslHandshake,
+        port: o.port,
+        binaryPaths: o.binaryPaths,
+        maxBytes: o.maxBytes,
+        ringBytes: o.sslRingBytes,
+        fileHook: o.fileHook,
+      }),
     },
     process: {
       ...sel,
       statsIntervalMs,
-      ...defined({ durationMs: o.durationMs, fileEvents: o.fileEvents, fileDedupMs: o.fileDedupMs, argvMax: o.argvMax, ringBytes: o.ringBytes }),
+      ...defined({
+        durationMs: o.durationMs,
+        fileEvents: o.fileEvents,
+        fileDedupMs: o.fileDedupMs,
+        argvMax: o.argvMax,
+        ringBytes: o.ringBytes,
+        fileHook: o.fileHook,
+      }),
     },
   };
 }

@@ -46,6 +46,14 @@ const fileDedupMs: OptionDef = {
 };
 const argvMax: OptionDef = { type: 'number', describe: 'Bytes of argv copied per exec (default 4096, max 16384); longer is flagged argv_truncated' };
 const ringSize: OptionDef = { type: 'number', key: 'ringBytes', scale: MiB, describe: 'Process ring buffer size in MiB, a power of two (default 8)' };
+const fileHook: OptionDef = {
+  type: 'string',
+  choices: ['auto', 'syscalls', 'raw'],
+  describe:
+    "How file opens are hooked: 'syscalls' (the open system calls' own tracepoints: only opens pay, but detaching them takes ~40 ms each, ~350 ms in all), " +
+    "'raw' (sys_enter/sys_exit: every system call of every process pays ~80 ns more, attached and detached in a few ms), " +
+    "'auto' (syscalls where tracefs can be had, else raw; the default, but record's is raw)",
+};
 
 /** Options of the process tracer (ProcessTracerOptions); also accepted after `--`, as the original passed them to its eBPF program. */
 export const PROCESS_OPTIONS: OptionTable = {
@@ -66,6 +74,7 @@ export const PROCESS_OPTIONS: OptionTable = {
   'file-dedup-ms': fileDedupMs,
   'argv-max': argvMax,
   'ring-size': ringSize,
+  'file-hook': fileHook,
   verbose,
 };
 
@@ -124,6 +133,7 @@ export const AGENT_OPTIONS: OptionTable = {
   'file-dedup-ms': fileDedupMs,
   'argv-max': argvMax,
   'ring-size': ringSize,
+  'file-hook': fileHook,
   verbose,
 };
 

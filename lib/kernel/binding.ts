@@ -49,8 +49,11 @@ export interface NativeBpfObject {
   setRodata(variable: string, value: Buffer): void;
   setMaxEntries(map: string, n: number): void;
   setAutoload(program: string, on: boolean): void;
+  /** Share the owner's map (created now when the owner is not loaded yet, so both can load at once). */
   reuseMap(map: string, owner: NativeBpfObject, ownerMap: string): void;
   load(): void;
+  /** load() on a worker thread (the object refuses other calls until it settles); absent in bindings without one. */
+  loadAsync?(): Promise<void>;
   attach(program: string): number;
   /** Attach a tracefs tracepoint program to the named tracepoint (which must share its record layout). */
   attachTracepoint(program: string, category: string, name: string): number;

@@ -7,7 +7,7 @@
  */
 import { classifyNativeError } from '../core/errors';
 import type { Timeline } from '../core/timeline';
-import type { NativeBinding } from './binding';
+import type { NativeBinding, NativeBpfObject } from './binding';
 
 /** Attempts of an interrupted load before its error stands. */
 export const LOAD_ATTEMPTS = 10;
@@ -18,8 +18,7 @@ export function loadRetrying<T>(openAndLoad: () => T): T {
     try {
       return openAndLoad();
     } catch (err) {
-      const e = err as { op?: string; code?: string };
-      if (!(e.op === 'load' && e.code === 'EAGAIN') || attempt >= LOAD_ATTEMPTS) throw classifyNativeError(err);
+      if (!loadInterrupted(err) || attempt >= LOAD_ATTEMPTS) throw classifyNativeError(err);
     }
   }
 }
@@ -36,5 +35,56 @@ export function step<T>(tl: Timeline | null, binding: Pick<NativeBinding, 'libbp
   } finally {
     tl.libbpf(binding.takeLibbpfLog?.());
     binding.libbpfVerbose?.(false);
+  }
+}
+
+/**
+ * Load a configured object: on a worker thread where the binding can
+ * (loadAsync: the verifier's work runs while the JS thread and other loads go
+ * on), else in place. Rejects with the classified native error.
+ */
+export async function loadObject(ob: NativeBpfObject): Promise<void> {
+  try {
+    if (ob.loadAsync) await ob.loadAsync();
+    else ob.load();
+  } catch (err) {
+    throw classifyNativeError(err);
+  }
+}
+
+/** Is this an interrupted load (worth opening and loading again)? */
+export function loadInterrupted(err: unknown): boolean {
+  const e = err as { op?: string; code?: string };
+  return e.op === 'load' && e.code === 'EAGAIN';
+}
+
+/** Run `openAndLoad` again while the load was interrupted (the async loadRetrying). */
+export async function loadRetryingAsync<T>(openAndLoad: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openAndLoad();
+    } catch (err) {
+      if (!loadInterrupted(err) || attempt >= LOAD_ATTEMPTS) throw classifyNativeError(err);
+    }
+  }
+}
+
+/** Steps running at once (loads on worker threads): libbpf's verbose log stays on until the last ends. */
+let verboseSteps = 0;
+
+/** step() of an asynchronous step; several may run at once. */
+export async function stepAsync<T>(
+  tl: Timeline | null,
+  binding: Pick<NativeBinding, 'libbpfVerbose' | 'takeLibbpfLog'>,
+  phase: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (!tl) return fn();
+  if (verboseSteps++ === 0) binding.libbpfVerbose?.(true);
+  try {
+    return await tl.spanAsync(phase, fn);
+  } finally {
+    tl.libbpf(binding.takeLibbpfLog?.());
+    if (--verboseSteps === 0) binding.libbpfVerbose?.(false);
   }
 }

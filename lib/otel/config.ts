@@ -6,9 +6,14 @@
  * flags over both.
  */
 import * as fs from 'node:fs';
-import { parseKeyPairsIntoRecord } from '@opentelemetry/core';
 import { UsageError } from '../core/errors';
 import type { OtlpOptions } from '../config/options';
+
+/** An OTEL_* list of key=value pairs, read as the OpenTelemetry SDK reads it (its module is loaded only when OTLP is configured). */
+function keyPairs(s: string | undefined): Record<string, string> {
+  if (!s) return {};
+  return (require('@opentelemetry/core') as typeof import('@opentelemetry/core')).parseKeyPairsIntoRecord(s);
+}
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 export type OtlpCompression = 'gzip' | 'none';
@@ -78,8 +83,8 @@ export function endpointUrls(endpoint: string): { traces: string; metrics: strin
 
 function headersOf(env: Env, signal: 'TRACES' | 'METRICS', flags: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {
-    ...parseKeyPairsIntoRecord(env.OTEL_EXPORTER_OTLP_HEADERS),
-    ...parseKeyPairsIntoRecord(env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`]),
+    ...keyPairs(env.OTEL_EXPORTER_OTLP_HEADERS),
+    ...keyPairs(env[`OTEL_EXPORTER_OTLP_${signal}_HEADERS`]),
   };
   for (const h of flags) {
     const i = h.indexOf('=');
@@ -160,7 +165,7 @@ export function resolveOtlp(o: OtlpOptions, env: Env = process.env, metrics = tr
   const batchSize = Math.min(queueSize, positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512));
   const flushTimeoutMs = o.otlpFlushTimeoutMs ?? 5000;
   if (!(flushTimeoutMs >= 0)) throw new UsageError(`--otlp-flush-timeout must be >= 0 seconds (got ${flushTimeoutMs / 1000})`);
-  const resourceAttributes = parseKeyPairsIntoRecord(env.OTEL_RESOURCE_ATTRIBUTES);
+  const resourceAttributes = keyPairs(env.OTEL_RESOURCE_ATTRIBUTES);
   const serviceName = env.OTEL_SERVICE_NAME?.trim() || resourceAttributes['service.name'] || 'agentsight';
   return {
     traces: target(env, 'TRACES', traces, o),

@@ -87,11 +87,15 @@ export class AgentRunner extends Runner {
     let unfollow = () => {};
     try {
       if (proc && ssl) {
-        pt = await ProcessTracer.start(proc.resolvedOptions());
+        // both objects load at once (worker threads); the TLS one shares the process one's "tracked" map
+        const sslOptions = ssl.resolvedOptions();
+        SslTracer.inspectAhead(sslOptions);
+        const started = await ProcessTracer.startWith(proc.resolvedOptions(), SslTracer.loadAlongside(sslOptions));
+        pt = started.tracer;
         this.processTracer = pt;
         // the TLS tracer writes to the process tracer's timeline: one for both
         unfollow = this.followTimeline(pt.options.timeline);
-        st = await SslTracer.start({ ...ssl.resolvedOptions(), processTracer: pt });
+        st = await SslTracer.start({ ...sslOptions, processTracer: pt }, started.alongside);
         this.sslTracer = st;
         st.on('notice', onNotice);
         forward({ runner: 'process', programs: 5, links: pt.object.linkCount(), detail: ProcessRunner.describe(pt) });

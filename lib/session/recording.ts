@@ -80,7 +80,10 @@ export class Recording {
     try {
       const exe = resolveCommand(command[0], opts.launch?.env ?? process.env);
       // exactly the command's process tree: its pid is the whole selection
-      const setup = buildAgent({ ...opts.options, comm: undefined, cgroup: undefined, container: undefined, pid: [cmd.pid] }, opts.sinks ?? [], {
+      // file opens on sys_enter/sys_exit unless asked otherwise: a recording ends with its command, and the open syscalls'
+      // own tracepoints take ~40 ms each to detach (a kernel grace period per tracepoint, one after another)
+      const fileHook = opts.options?.fileHook ?? 'raw';
+      const setup = buildAgent({ ...opts.options, fileHook, comm: undefined, cgroup: undefined, container: undefined, pid: [cmd.pid] }, opts.sinks ?? [], {
         launching: [cmd.pid],
         preloadExecutables: exe ? [exe] : [],
       });

@@ -273,6 +273,15 @@ export class ContainerResolver {
       }
     }
     if (!this.root) return undefined;
+    // a process already gone most often ran where we run (record's command, our child): no walk for that
+    const own = procCgroupPath(process.pid, this.procRoot);
+    if (own !== null && !own.startsWith('/..')) {
+      try {
+        if (cgroupId(path.join(this.root, own)) === id) return own;
+      } catch {
+        /* removed meanwhile */
+      }
+    }
     const known = this.byId?.get(id);
     if (known !== undefined) return known;
     const now = Date.now();

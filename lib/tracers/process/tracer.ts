@@ -8,12 +8,12 @@
 import { TRACKED, TRACK_REASON } from '../../kernel/abi';
 import { getBinding, type NativeBinding, type NativeBpfObject } from '../../kernel/binding';
 import { KernelClock } from '../../kernel/clock';
-import { native, UsageError } from '../../core/errors';
+import { classifyNativeError, native, UsageError } from '../../core/errors';
 import { statsEvent, type Event } from '../../core/event';
 import { RingSource, type RingSourceStats } from '../../kernel/ring-source';
 import { openTracefs, TRACEFS_DIRS } from '../../kernel/tracefs';
 import { readBpfStats } from '../../kernel/bpf-stats';
-import { loadRetrying, step } from '../../kernel/load';
+import { LOAD_ATTEMPTS, loadInterrupted, loadObject, step, stepAsync } from '../../kernel/load';
 import { FileOpenDedup, type FileDedupStats } from '../file-dedup';
 import { listProcesses, readProc, selectProcesses } from '../proc';
 import { decodeProcessRecord } from '../../kernel/process-decode';
@@ -98,17 +98,34 @@ export class ProcessTracer {
 
   /** Load, attach and seed; the returned tracer is live until close(). */
   static async start(options: ProcessTracerOptions = {}): Promise<ProcessTracer> {
+    return (await ProcessTracer.startWith(options, null)).tracer;
+  }
+
+  /**
+   * start(), with another object loaded at the same time: `alongside` is
+   * called with the configured process object before its load (it may share
+   * its maps with reuseMap, which it must do before its first await) and
+   * loads its own object meanwhile. Its result, settled, is returned with the
+   * tracer; if the process object fails to load, a loaded companion is closed.
+   */
+  static async startWith<T extends { close(): void }>(
+    options: ProcessTracerOptions,
+    alongside: ((object: NativeBpfObject, options: ResolvedProcessOptions) => Promise<T>) | null,
+  ): Promise<{ tracer: ProcessTracer; alongside: PromiseSettledResult<T> | null }> {
     const o = resolveProcessOptions(options);
     try {
-      return await ProcessTracer.open(o);
+      return await ProcessTracer.open(o, alongside);
     } catch (err) {
       // tracefs listed the syscall tracepoints but they could not be attached: sys_enter/sys_exit see the same opens
-      if (o.fileHook === 'auto' && (err as { op?: string }).op === 'attach_tracepoint') return ProcessTracer.open({ ...o, fileHook: 'raw' });
+      if (o.fileHook === 'auto' && (err as { op?: string }).op === 'attach_tracepoint') return ProcessTracer.open({ ...o, fileHook: 'raw' }, alongside);
       throw err;
     }
   }
 
-  private static async open(o: ResolvedProcessOptions): Promise<ProcessTracer> {
+  private static async open<T extends { close(): void }>(
+    o: ResolvedProcessOptions,
+    alongside: ((object: NativeBpfObject, options: ResolvedProcessOptions) => Promise<T>) | null,
+  ): Promise<{ tracer: ProcessTracer; alongside: PromiseSettledResult<T> | null }> {
     for (const p of o.pid) {
       if (!readProc(p)) throw new UsageError(`--pid ${p}: no such process`);
     }
@@ -124,27 +141,49 @@ export class ProcessTracer {
         : null;
     const hook = wanted === 'auto' ? (tfs?.tracefs ? 'syscalls' : 'raw') : wanted;
     let obj: NativeBpfObject | null = null;
+    let companion: PromiseSettledResult<T> | null = null;
     try {
       const tl = o.timeline;
-      const loaded = step(tl, binding, 'process: load process.bpf.o', () =>
-        loadRetrying(() => {
-          const ob = native(() => new binding.BpfObject('process'));
-          try {
-            native(() => {
-              ob.setRodata('cfg', processConfigBlock(o, cgroups.length));
-              ob.setMaxEntries('process_rb', o.ringBytes);
-              if (hook !== 'raw') for (const p of RAW_OPEN_PROGRAMS) ob.setAutoload(p, false);
-              if (hook !== 'syscalls') for (const p of Object.keys(SYSCALL_OPEN_PROGRAMS)) ob.setAutoload(p, false);
-              ob.load();
-            });
-          } catch (err) {
-            ob.close();
-            throw err;
-          }
-          return ob;
-        }),
-      );
-      obj = loaded;
+      const configured = (): NativeBpfObject => {
+        const ob = native(() => new binding.BpfObject('process'));
+        try {
+          native(() => {
+            ob.setRodata('cfg', processConfigBlock(o, cgroups.length));
+            ob.setMaxEntries('process_rb', o.ringBytes);
+            if (hook !== 'raw') for (const p of RAW_OPEN_PROGRAMS) ob.setAutoload(p, false);
+            if (hook !== 'syscalls') for (const p of Object.keys(SYSCALL_OPEN_PROGRAMS)) ob.setAutoload(p, false);
+          });
+        } catch (err) {
+          ob.close();
+          throw err;
+        }
+        return ob;
+      };
+      // An interrupted load is tried again (with a new companion: its shared maps were the old object's)
+      for (let attempt = 1; ; attempt++) {
+        const ob = configured();
+        let other: Promise<T> | null = null;
+        try {
+          other = alongside ? alongside(ob, o) : null;
+        } catch (err) {
+          ob.close();
+          throw err;
+        }
+        const [own, theirs] = await Promise.allSettled([
+          stepAsync(tl, binding, 'process: load process.bpf.o', () => loadObject(ob)),
+          other ?? Promise.resolve(null),
+        ]);
+        if (own.status === 'fulfilled') {
+          obj = ob;
+          companion = theirs as PromiseSettledResult<T> | null;
+          if (!alongside) companion = null;
+          break;
+        }
+        if (theirs.status === 'fulfilled') theirs.value?.close();
+        ob.close();
+        if (!loadInterrupted(own.reason) || attempt >= LOAD_ATTEMPTS) throw classifyNativeError(own.reason);
+      }
+      const loaded = obj;
       // selected cgroups are in the map before any program is attached
       native(() =>
         cgroups.forEach((c, i) => {
@@ -176,8 +215,9 @@ export class ProcessTracer {
       if (tfs) t.tracefs = tfs.tracefs ? { use: tfs.tracefs.mounted ? 'mounted' : 'present' } : { use: 'unavailable', reason: tfs.reason };
       step(tl, binding, 'process: select running processes', () => t.seed());
       if (o.emit) t.source = new RingSource(binding, loaded, 'process_rb', { intervalMs: 20 });
-      return t;
+      return { tracer: t, alongside: companion };
     } catch (err) {
+      if (companion?.status === 'fulfilled') companion.value.close();
       obj?.close();
       throw err;
     } finally {

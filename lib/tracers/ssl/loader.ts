@@ -8,11 +8,11 @@ import * as fs from 'node:fs';
 import { GO_CFG, GO_CFG_KEY_MAX, GO_F, goCookie, SSL_KIND, sslCookie } from '../../kernel/abi';
 import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
-import { loadRetrying } from '../../kernel/load';
-import { ProcessTracer } from '../process';
+import { loadObject, loadRetryingAsync, stepAsync } from '../../kernel/load';
+import { ProcessTracer, type ResolvedProcessOptions } from '../process';
 import { isSelected, selectionKey } from '../rules';
 import { sslConfigBlock, type ResolvedSslOptions } from './spec';
-import type { TlsTarget } from './targets';
+import { inspectAhead, systemTlsLibraries, type TlsTarget } from './targets';
 
 const BPF_TRACE_UPROBE_MULTI = 48;
 
@@ -36,33 +36,41 @@ export function kernelHasSockTracepoints(): boolean {
   return sockTracepoints;
 }
 
-/** The process tracer holding the selection: the one given (it must select the same processes), else one started here. */
+/**
+ * The process tracer holding the selection: the one given (it must select the same processes), else one
+ * started here, with the TLS object loaded at the same time (`early`: that load, settled).
+ */
 export async function selectionTracer(
   o: ResolvedSslOptions,
   given: ProcessTracer | undefined,
   binding: NativeBinding,
-): Promise<{ tracer: ProcessTracer; owned: boolean }> {
+): Promise<{ tracer: ProcessTracer; owned: boolean; early: PromiseSettledResult<LoadedSsl> | null }> {
   const selected = isSelected(o);
   if (given) {
     if (selected && selectionKey(given.options) !== selectionKey(o))
       throw new UsageError('the TLS tracer and the process tracer it shares must select the same processes');
-    return { tracer: given, owned: false };
+    return { tracer: given, owned: false, early: null };
   }
-  const tracer = await ProcessTracer.start({
-    timeline: o.timeline ?? undefined,
-    comm: o.comm,
-    pid: o.pid,
-    cgroup: o.cgroup,
-    container: o.container,
-    ...(o.cgroupRoot ? { cgroupRoot: o.cgroupRoot } : {}),
-    mode: selected ? 2 : 1,
-    fileEvents: selected,
-    fileDedupMs: 0,
-    statsIntervalMs: 0,
-    selfPid: o.selfPid,
-    binding,
-  });
-  return { tracer, owned: true };
+  if (o.systemLibraries) inspectAhead(systemTlsLibraries());
+  const { tracer, alongside } = await ProcessTracer.startWith(
+    {
+      timeline: o.timeline ?? undefined,
+      comm: o.comm,
+      pid: o.pid,
+      cgroup: o.cgroup,
+      container: o.container,
+      ...(o.cgroupRoot ? { cgroupRoot: o.cgroupRoot } : {}),
+      mode: selected ? 2 : 1,
+      fileEvents: selected,
+      fileDedupMs: 0,
+      fileHook: o.fileHook,
+      statsIntervalMs: 0,
+      selfPid: o.selfPid,
+      binding,
+    },
+    sslAlongside(binding, o),
+  );
+  return { tracer, owned: true, early: alongside };
 }
 
 /** A loaded TLS object with its socket hook attached. */
@@ -72,22 +80,26 @@ export interface LoadedSsl {
   multiLinks: boolean;
   /** go_cfg keys given out (one per Go executable probed) */
   goKeys?: number;
+  close(): void;
 }
 
-function openSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer, socketPrograms: string[], multi: boolean): NativeBpfObject {
-  return loadRetrying(() => openSslOnce(binding, o, pt, socketPrograms, multi));
-}
-
-function openSslOnce(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer, socketPrograms: string[], multi: boolean): NativeBpfObject {
+/** The object opened and configured, sharing the process object's "tracked" map; not loaded. */
+function openSsl(
+  binding: NativeBinding,
+  o: ResolvedSslOptions,
+  processObject: NativeBpfObject,
+  filterTracked: boolean,
+  socketPrograms: string[],
+  multi: boolean,
+): NativeBpfObject {
   const ob = native(() => new binding.BpfObject('ssl'));
   try {
     native(() => {
-      ob.setRodata('cfg', sslConfigBlock(o, isSelected(pt.options)));
+      ob.setRodata('cfg', sslConfigBlock(o, filterTracked));
       ob.setMaxEntries('ssl_rb', o.ringBytes);
-      ob.reuseMap('tracked', pt.object, 'tracked');
+      ob.reuseMap('tracked', processObject, 'tracked');
       for (const p of [...SOCK_PROGRAMS, ...SYSCALL_PROGRAMS]) if (!socketPrograms.includes(p)) ob.setAutoload(p, false);
       if (multi) for (const p of UPROBE_PROGRAMS) ob.setExpectedAttachType(p, BPF_TRACE_UPROBE_MULTI);
-      ob.load();
     });
   } catch (err) {
     ob.close();
@@ -96,32 +108,52 @@ function openSslOnce(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessT
   return ob;
 }
 
+/** Load an opened object and attach its socket hook; closes it on failure. */
+async function loadAndHook(ob: NativeBpfObject, socketPrograms: string[], multiLinks: boolean): Promise<LoadedSsl> {
+  try {
+    await loadObject(ob);
+    for (const p of socketPrograms) native(() => ob.attach(p));
+  } catch (err) {
+    ob.close();
+    throw err;
+  }
+  return { object: ob, multiLinks, close: () => ob.close() };
+}
+
+function socketProgramsFor(o: ResolvedSslOptions): string[] {
+  const sockHook = o.socketHook === 'sock' || (o.socketHook === 'auto' && kernelHasSockTracepoints());
+  return sockHook ? SOCK_PROGRAMS : SYSCALL_PROGRAMS;
+}
+
+/**
+ * The TLS object's load alongside the process object's (ProcessTracer.startWith): one attempt, with
+ * uprobe_multi links unless 'perf' is asked for. What fails here is tried again by loadSsl, in turn.
+ */
+export function sslAlongside(binding: NativeBinding, o: ResolvedSslOptions): (object: NativeBpfObject, po: ResolvedProcessOptions) => Promise<LoadedSsl> {
+  return (object, po) => {
+    const socketPrograms = socketProgramsFor(o);
+    const multi = o.uprobeLinks !== 'perf';
+    const ob = openSsl(binding, o, object, isSelected(po), socketPrograms, multi);
+    const tl = po.timeline ?? o.timeline;
+    return stepAsync(tl, binding, 'ssl: load ssl.bpf.o (alongside) and attach its socket hook', () => loadAndHook(ob, socketPrograms, multi));
+  };
+}
+
 /**
  * Open, configure and load ssl.bpf.c (sharing pt's "tracked" map), then
  * attach its socket hook. 'auto' links try uprobe_multi (Linux 6.6+: a whole
  * file attaches and detaches at once) and fall back to one link per function.
  */
-export function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer): LoadedSsl {
-  const sockHook = o.socketHook === 'sock' || (o.socketHook === 'auto' && kernelHasSockTracepoints());
-  const socketPrograms = sockHook ? SOCK_PROGRAMS : SYSCALL_PROGRAMS;
-  let object: NativeBpfObject;
-  let multiLinks = o.uprobeLinks !== 'perf';
-  if (o.uprobeLinks !== 'auto') object = openSsl(binding, o, pt, socketPrograms, multiLinks);
-  else {
-    try {
-      object = openSsl(binding, o, pt, socketPrograms, true);
-    } catch {
-      multiLinks = false;
-      object = openSsl(binding, o, pt, socketPrograms, false);
-    }
-  }
+export async function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer): Promise<LoadedSsl> {
+  const socketPrograms = socketProgramsFor(o);
+  const attempt = (multi: boolean) =>
+    loadRetryingAsync(() => loadAndHook(openSsl(binding, o, pt.object, isSelected(pt.options), socketPrograms, multi), socketPrograms, multi));
+  if (o.uprobeLinks !== 'auto') return attempt(o.uprobeLinks !== 'perf');
   try {
-    for (const p of socketPrograms) native(() => object.attach(p));
-  } catch (err) {
-    object.close();
-    throw err;
+    return await attempt(true);
+  } catch {
+    return attempt(false);
   }
-  return { object, multiLinks };
 }
 
 /**

@@ -7,7 +7,7 @@ import { SSL_CONFIG, SSL_MAX_CALL_BYTES } from '../../kernel/abi';
 import type { NativeBinding } from '../../kernel/binding';
 import { Timeline } from '../../core/timeline';
 import { UsageError } from '../../core/errors';
-import type { ProcessTracer } from '../process';
+import type { FileHook, ProcessTracer } from '../process';
 import { resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
 
 export type UprobeLinks = 'auto' | 'multi' | 'perf';
@@ -59,6 +59,8 @@ export interface SslTracerOptions {
    * system call of every process passes through), 'auto' (default: sock if the kernel has it).
    */
   socketHook?: SocketHook;
+  /** How the selection's own process tracer (when none is shared) hooks file opens (ProcessTracerOptions.fileHook; default 'auto'). */
+  fileHook?: FileHook;
   /** A running process tracer to share the selection with (its events must be passed to observe()). */
   processTracer?: ProcessTracer;
   selfPid?: number;
@@ -90,6 +92,7 @@ export interface ResolvedSslOptions {
   preloadExecutables: string[];
   uprobeLinks: UprobeLinks;
   socketHook: SocketHook;
+  fileHook: FileHook;
   verbose: boolean;
   timeline: Timeline | null;
 }
@@ -130,6 +133,7 @@ export function resolveSslOptions(o: SslTracerOptions = {}): ResolvedSslOptions 
     preloadExecutables: [...(o.preloadExecutables ?? [])],
     uprobeLinks: resolveChoice('uprobeLinks', o.uprobeLinks, ['auto', 'multi', 'perf'], 'auto'),
     socketHook: resolveChoice('socketHook', o.socketHook, ['auto', 'sock', 'syscall'], 'auto'),
+    fileHook: resolveChoice('fileHook', o.fileHook, ['auto', 'syscalls', 'raw'], 'auto'),
     verbose: o.verbose ?? false,
     timeline: o.timeline ?? o.processTracer?.options.timeline ?? (o.verbose ? new Timeline() : null),
   };

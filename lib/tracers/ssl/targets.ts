@@ -116,6 +116,46 @@ export function fileKey(st: { dev: number; ino: number }): string {
  * function are present. Throws for unreadable or non-ELF files.
  */
 export async function inspectBinary(attachPath: string, displayPath = attachPath): Promise<TlsTarget[]> {
+  const early = attachPath === displayPath ? takeAhead(attachPath) : null;
+  return early ?? inspectNow(attachPath, displayPath);
+}
+
+/** Inspections started ahead of need (inspectAhead), each taken once, by path and the file's identity then. */
+const ahead = new Map<string, Promise<TlsTarget[]>>();
+
+function aheadKey(file: string): string | null {
+  try {
+    const st = fs.statSync(file);
+    return `${file}\0${fileKey(st)}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
+function takeAhead(file: string): Promise<TlsTarget[]> | null {
+  if (ahead.size === 0) return null;
+  const key = aheadKey(file);
+  const p = key === null ? undefined : ahead.get(key);
+  if (!p || key === null) return null;
+  ahead.delete(key);
+  return p;
+}
+
+/**
+ * Start inspecting these files now (while the eBPF objects load on other
+ * threads); inspectBinary() of the same unchanged file then takes the result.
+ */
+export function inspectAhead(files: readonly string[]): void {
+  for (const f of files) {
+    const key = aheadKey(f);
+    if (key === null || ahead.has(key)) continue;
+    const p = inspectNow(f, f);
+    p.catch(() => undefined); // its error is the taker's
+    ahead.set(key, p);
+  }
+}
+
+function inspectNow(attachPath: string, displayPath: string): Promise<TlsTarget[]> {
   return withElf(attachPath, async (elf) => {
     const found = await findSymbolsIn(elf, ALL_SYMBOLS);
     const byName = new Map(found.filter((s) => s.type === 'FUNC' || s.type === 'GNU_IFUNC').map((s) => [s.name, s]));

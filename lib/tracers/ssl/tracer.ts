@@ -19,12 +19,13 @@ import { diagnosticEvent, statsEvent, type Event } from '../../core/event';
 import { RingSource, type RingSourceStats } from '../../kernel/ring-source';
 import { readBpfStats } from '../../kernel/bpf-stats';
 import { decodeSslRecord } from '../../kernel/ssl-decode';
-import type { ProcessTracer, ProcessTracerStats } from '../process';
+import type { ProcessTracer, ProcessTracerStats, ResolvedProcessOptions } from '../process';
 import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions } from './spec';
-import { attachTarget, loadSsl, selectionTracer, type LoadedSsl } from './loader';
-import { step } from '../../kernel/load';
+import { attachTarget, loadSsl, selectionTracer, sslAlongside, type LoadedSsl } from './loader';
+import { step, stepAsync } from '../../kernel/load';
 import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type DiscoveryStats, type LocatorFinding } from './discovery';
 import { RustlsConnections } from './rustls-conns';
+import { inspectAhead, systemTlsLibraries } from './targets';
 
 export interface SslTracerStats {
   tracer: 'ssl';
@@ -97,6 +98,17 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     });
   }
 
+  /** What loads this tracer's object alongside a process tracer's (ProcessTracer.startWith), for start(…, loadedAlongside). */
+  static loadAlongside(options: SslTracerOptions = {}): (object: NativeBpfObject, po: ResolvedProcessOptions) => Promise<LoadedSsl> {
+    const o = resolveSslOptions(options);
+    return sslAlongside(options.binding ?? getBinding(), o);
+  }
+
+  /** Start reading the host's TLS libraries for their functions now, while the objects load (start() takes the results). */
+  static inspectAhead(options: SslTracerOptions = {}): void {
+    if (resolveSslOptions(options).systemLibraries) inspectAhead(systemTlsLibraries());
+  }
+
   /** Validate and complete options; throws UsageError with what is wrong. */
   static resolve(o: SslTracerOptions = {}): ResolvedSslOptions {
     return resolveSslOptions(o);
@@ -107,16 +119,22 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     return sslConfigBlock(o, filterTracked);
   }
 
-  /** Load, attach and start discovery; the returned tracer is live until close(). */
-  static async start(options: SslTracerOptions = {}): Promise<SslTracer> {
+  /**
+   * Load, attach and start discovery; the returned tracer is live until close().
+   * `loadedAlongside`: the object already loaded with the given process tracer's
+   * (ProcessTracer.startWith(…, SslTracer.loadAlongside(options))).
+   */
+  static async start(options: SslTracerOptions = {}, loadedAlongside?: PromiseSettledResult<LoadedSsl> | null): Promise<SslTracer> {
     const o = resolveSslOptions(options);
     checkBinaryPaths(o);
     const binding = options.binding ?? options.processTracer?.options.binding ?? getBinding();
-    const { tracer: pt, owned } = await selectionTracer(o, options.processTracer, binding);
-    let loaded: LoadedSsl | null = null;
+    const { tracer: pt, owned, early: own } = await selectionTracer(o, options.processTracer, binding);
+    const early = own ?? loadedAlongside ?? null;
+    let loaded: LoadedSsl | null = early?.status === 'fulfilled' ? early.value : null;
     const tl = o.timeline;
     try {
-      loaded = step(tl, binding, 'ssl: load ssl.bpf.o and attach its socket hook', () => loadSsl(binding, o, pt));
+      // loaded alongside the process object; else (or when that failed) now, with the fallbacks
+      loaded ??= await stepAsync(tl, binding, 'ssl: load ssl.bpf.o and attach its socket hook', () => loadSsl(binding, o, pt));
       tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
       const t = new SslTracer(o, binding, loaded, pt, owned);
       await (tl ? tl.spanAsync('ssl: find and probe TLS code', () => t.discovery.attachInitial()) : t.discovery.attachInitial());
