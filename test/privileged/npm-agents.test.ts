@@ -309,10 +309,12 @@ describePrivileged('Codex CLI and Copilot CLI under record', () => {
           const ssl = r.evs.find((e) => e.source === 'stats' && e.data.tracer === 'ssl' && e.data.event === 'FINAL');
           const rt = ssl.data.targets.find((t: { path: string }) => t.path.endsWith('/runtime.node'));
           expect(rt?.via).toMatch(/^(opened|mapped) by pid \d+$/);
-          // the calls went through runtime.node's library (rustls connections are named by their addresses)
+          // the calls went through runtime.node's library: rustls (its connections are named by their
+          // addresses), or OpenSSL where runtime.node has it (1.0.102: its rustls is not used)
+          const openssl = rt.functions.includes('ssl_read_internal');
           const reqs = r.evs.filter((e) => e.source === 'http' && e.data.type === 'request' && /^\/v1\/(messages|responses)$/.test(e.data.path));
           expect(reqs.length).toBeGreaterThan(0);
-          for (const q of reqs) expect(q.data.conn_id.startsWith(`${q.pid}:0x`)).toBe(rt.library === 'openssl');
+          for (const q of reqs) expect(q.data.conn_id.startsWith(`${q.pid}:0x`)).toBe(openssl);
           if (p.transport === 'websocket') {
             // the second turn continues from the first response with only the tool's output
             const sent = r.requests.map((q) => q.json);
