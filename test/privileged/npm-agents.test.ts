@@ -9,6 +9,10 @@
  *  - Copilot CLI: a Node single-executable application whose HTTP goes
  *    through runtime.node, a Rust addon it unpacks and dlopens (rustls in
  *    1.0.67/1.0.86, a static OpenSSL from 1.0.102 on).
+ * Each over SSE and over the Responses API's WebSocket transport (Codex:
+ * supports_websockets; Copilot: the openai BYOK provider with
+ * COPILOT_PROVIDER_TRANSPORT=websockets), where every call must be a
+ * response.create message on the WebSocket, none a fallback POST.
  * The locator's verdicts are made once (beforeAll) into a private cache, as a
  * user's second run finds them: a first analysis of runtime.node takes
  * seconds, longer than Copilot takes to make its first calls.
