@@ -212,6 +212,7 @@ async function overhead(out) {
           .join(' / '),
       ]);
     }
+    const profile = programProfile(rows);
     out.push(
       `\n## Overhead: ${w.name} (GET ${w.path}, ${w.conc} keep-alive connections; median of ${REPS} x ${SECS} s windows; ${w.unit})\n`,
       C.table(
@@ -232,8 +233,32 @@ async function overhead(out) {
         tab,
       ),
     );
+    if (profile.length)
+      out.push(
+        `\nPer program (kernel.bpf_stats_enabled run_time_ns / run_cnt, median of the ${REPS} windows; the tracer's own programs, process tracepoints included):\n`,
+        C.table(['tracer', 'program', 'ns/run', 'runs/s', 'ms/s'], profile),
+      );
   }
   return results;
+}
+
+/** One row per tracer and program: ns per run, runs per second and run time per second, medians over the windows. */
+function programProfile(rows) {
+  const tab = [];
+  for (const kind of TRACERS) {
+    const rs = rows[kind];
+    if (!rs || kind === 'none') continue;
+    const names = [...new Set(rs.flatMap((r) => Object.keys(r.tracer.prog ?? {})))].filter((n) => n !== 'BEGIN' && n !== 'END').sort();
+    for (const name of names) {
+      const per = rs.map((r) => r.tracer.prog?.[name] ?? { run_time_ns: 0, run_cnt: 0 });
+      const ns = C.median(per.filter((v) => v.run_cnt).map((v) => v.run_time_ns / v.run_cnt));
+      const perS = C.median(per.map((v, i) => v.run_cnt / (rs[i].ms / 1000)));
+      const msPerS = C.median(per.map((v, i) => v.run_time_ns / 1e6 / (rs[i].ms / 1000)));
+      if (!perS) continue;
+      tab.push([label(kind), name, C.fmtNum(ns), C.fmtNum(perS), C.fmtNum(msPerS, 1)]);
+    }
+  }
+  return tab;
 }
 
 /** Records the tracer said it lost: ring-full counters (agentsight), "Lost N events" (bpftrace). */

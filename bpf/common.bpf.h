@@ -42,19 +42,26 @@ static __always_inline bool is_tracked(__u32 pid)
 	return bpf_map_lookup_elem(&tracked, &pid) != NULL;
 }
 
-/* Fill the common header for the current task. comm is the process's, not the thread's. */
+/*
+ * Fill the common header for the current task. comm is the process's, not the
+ * thread's. Read straight from the task's BTF-typed fields (loads the JIT
+ * guards, no helper call each): the same values as bpf_get_current_pid_tgid,
+ * bpf_get_current_uid_gid (init namespace) and bpf_get_current_cgroup_id.
+ */
 static __always_inline void fill_hdr(struct as_hdr *h, __u32 type)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = bpf_get_current_task_btf();
+	const __u64 *comm = (const __u64 *)task->group_leader->comm;
 
 	h->ts_ns = bpf_ktime_get_ns();
 	h->type = type;
-	h->pid = id >> 32;
-	h->tid = (__u32)id;
-	h->uid = (__u32)bpf_get_current_uid_gid();
-	h->cgroup_id = bpf_get_current_cgroup_id();
-	BPF_CORE_READ_STR_INTO(&h->comm, task, group_leader, comm);
+	h->pid = task->tgid;
+	h->tid = task->pid;
+	h->uid = task->cred->uid.val;
+	h->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	__u64 *out = (__u64 *)h->comm;
+	out[0] = comm[0];
+	out[1] = comm[1];
 }
 
 /*

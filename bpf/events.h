@@ -51,7 +51,7 @@ enum as_stat {
 	AS_STAT_PATH_TRUNC = 4,		/* file path or cwd longer than the buffer */
 	AS_STAT_SSL_TRUNC = 5,		/* TLS call longer than the per-call cap */
 	AS_STAT_SSL_READ_FAIL = 6,	/* TLS buffer could not be read from user memory */
-	AS_STAT_PENDING_FULL = 7,	/* entry/return pairing map full: call not captured */
+	AS_STAT_PENDING_FULL = 7,	/* the thread's call slot (task storage), or a Go call's entry, could not be made: call not captured */
 	AS_STAT_SSL_BYTES_LOST = 8,	/* bytes of TLS data not delivered (truncation or drops) */
 	AS_STAT_SSL_UNPAIRED = 9,	/* a return whose entry was overwritten by a nested call */
 	AS_STAT_RUSTLS_UNPARSED = 10,	/* rustls record whose inner content type was not found (padding > 64 bytes, or a failed decryption) */
@@ -255,8 +255,8 @@ enum as_ssl_flag {
 };
 
 /*
- * One TLS call, in one exactly-sized ring-buffer record (reserved as a
- * dynptr): the fixed part, then data_len bytes of plaintext. len is what the
+ * One TLS call, in one exactly-sized ring-buffer record (written from a
+ * per-CPU scratch buffer up to 16 KiB of data, reserved as a dynptr beyond): the fixed part, then data_len bytes of plaintext. len is what the
  * call read or wrote; data_len < len means the per-call cap cut it
  * (AS_SSL_F_TRUNCATED). Connection: (pid, ssl_ptr); fd and addresses once
  * seen on a syscall made inside an SSL call of that connection.

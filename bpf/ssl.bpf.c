@@ -9,10 +9,18 @@
  * gnutls_record_recv/send and NSPR PR_Read/PR_Write/PR_Recv/PR_Send all take
  * (session, buffer, length) first.
  *
- * Each call becomes one exactly-sized record (bpf_ringbuf_reserve_dynptr), so
- * a large call arrives whole or, if the ring is full, is counted as lost as a
- * whole. Records are submitted without waking user space until wakeup_bytes
- * are pending; user space also drains on a short timer.
+ * Each call becomes one exactly-sized record (bpf_ringbuf_output of up to one
+ * chunk, or bpf_ringbuf_reserve_dynptr for more), so a large call arrives whole
+ * or, if the ring is full, is counted as lost as a whole. A record wakes user
+ * space only when it takes the pending data past a multiple of wakeup_bytes,
+ * or while more than half the ring is pending (wake_flags); user space also
+ * drains on a short timer.
+ *
+ * Per call the cost is kept to few helper calls (each returns through the
+ * kernel's return thunk, and a wake-up is an interrupt): the call in progress
+ * lives in the thread's task local storage (one lookup at entry, return and
+ * socket hook; no hash update or delete), the record header comes from the
+ * task's BTF fields, a socket's state and ports from one read.
  *
  * The connection's socket is the one the library sends or receives on while
  * inside an SSL call. ssl_sock_send/ssl_sock_recv (tracepoints sock_send_length
@@ -59,6 +67,12 @@ struct {
 	__uint(max_entries, 1 << 26); /* resized from user space before load */
 } ssl_rb SEC(".maps");
 
+/*
+ * Per-thread state, in task local storage (one lookup, no hash update or
+ * delete per call, nothing for threads that never make a TLS call): the SSL
+ * call the thread is inside (active), and the rustls encrypter it last used
+ * without a known socket (bind_key, see rustls_encrypt).
+ */
 struct pending {
 	__u64 ssl;
 	__u64 buf;
@@ -69,16 +83,30 @@ struct pending {
 	__u32 kind;
 	__u32 lib;
 	__s32 fd;	/* socket fd seen by ssl_sys_enter inside this call, or -1 */
-	__u32 _pad;
+	__u32 active;	/* 1 from the call's entry to its return */
+	__u64 bind_key;	/* rustls: encrypter waiting for the thread's next send, or 0 */
+	__u64 bind_ts;
 };
 
-/* tid -> the SSL call it is inside */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending);
 } pending SEC(".maps");
+
+/* The current thread's slot, or NULL (create: make it on the thread's first call). */
+static __always_inline struct pending *thread_slot(bool create)
+{
+	return bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* The SSL call the current thread is inside, or NULL. */
+static __always_inline struct pending *current_call(void)
+{
+	struct pending *p = thread_slot(false);
+	return p && p->active ? p : NULL;
+}
 
 struct conn_key {
 	__u32 pid;
@@ -117,23 +145,12 @@ struct {
 /*
  * rustls encrypts a record (MessageEncrypter::encrypt) and sends it later, in
  * write_tls: tokio-rustls does both in one poll_write, on one thread. An
- * encrypt whose encrypter has no socket yet leaves its encrypter here; the
- * thread's next send binds it (conns, and an AS_SSL_BIND record for the
- * records already emitted).
+ * encrypt whose encrypter has no socket yet leaves its encrypter in the
+ * thread's slot (bind_key); the thread's next send binds it (conns, and an
+ * AS_SSL_BIND record for the records already emitted).
  */
 #define RUSTLS_BIND_NS 100000000ULL
 
-struct rustls_bind {
-	__u64 key;
-	__u64 ts;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct rustls_bind);
-} rustls_bind SEC(".maps");
 
 /*
  * Libraries that do TLS in memory (node's TLSWrap: a memory BIO) receive on
@@ -176,14 +193,14 @@ struct {
 	__type(value, struct scratch);
 } ssl_scratch SEC(".maps");
 
-static void rustls_encrypt(__u32 pid, __u32 tid, __u64 key, __u64 msg, __u64 cookie);
+static void rustls_encrypt(__u32 pid, __u64 key, __u64 msg, __u64 cookie);
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 pid = id >> 32, tid = (__u32)id;
+	__u32 pid = id >> 32;
 	__u32 kind = cookie & 0xff;
 
 	if (pid == cfg.self_pid)
@@ -202,32 +219,36 @@ int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
 		return 0;
 	/* rustls methods (Rust ABI): rdi = return slot, rsi = self, rdx = &msg */
 	if (kind == AS_KIND_RUSTLS_ENCRYPT) {
-		rustls_encrypt(pid, tid, (__u64)buf, num, cookie);
+		rustls_encrypt(pid, (__u64)buf, num, cookie);
 		return 0;
 	}
 
-	struct pending p = {
-		.ssl = (__u64)ssl,
-		.buf = (__u64)buf,
-		.len_ptr = (kind == AS_KIND_READ_EX || kind == AS_KIND_WRITE_EX) ? (__u64)len_ptr : 0,
-		.ts = bpf_ktime_get_ns(),
-		.kind = kind,
-		.lib = (cookie >> 8) & 0xff,
-		.fd = -1,
-	};
+	struct pending *p = thread_slot(true);
+	if (!p) {
+		stat_add(AS_STAT_PENDING_FULL, 1);
+		return 0;
+	}
+	p->ssl = (__u64)ssl;
+	p->buf = (__u64)buf;
+	p->len_ptr = 0;
 	/* OpenSSL 3.2+ ssl_write_internal(s, buf, num, flags, &written): the length pointer is the 5th argument */
-	if ((kind == AS_KIND_READ_EX || kind == AS_KIND_WRITE_EX) && ((cookie >> 16) & 0xff) == 4)
-		p.len_ptr = PT_REGS_PARM5(ctx);
+	if (kind == AS_KIND_READ_EX || kind == AS_KIND_WRITE_EX)
+		p->len_ptr = ((cookie >> 16) & 0xff) == 4 ? PT_REGS_PARM5(ctx) : (__u64)len_ptr;
+	p->ts = bpf_ktime_get_ns();
+	p->sk = 0;
+	p->size = 0;
+	p->kind = kind;
+	p->lib = (cookie >> 8) & 0xff;
+	p->fd = -1;
 	if (kind == AS_KIND_RUSTLS_DECRYPT) {
 		__u64 ptr = 0, size = 0;
 		bpf_probe_read_user(&ptr, sizeof(ptr), (void *)(num + ((cookie >> 16) & 0xff)));
 		bpf_probe_read_user(&size, sizeof(size), (void *)(num + ((cookie >> 24) & 0xff)));
-		p.ssl = (__u64)buf;
-		p.buf = ptr;
-		p.size = size;
+		p->ssl = (__u64)buf;
+		p->buf = ptr;
+		p->size = size;
 	}
-	if (bpf_map_update_elem(&pending, &tid, &p, BPF_ANY))
-		stat_add(AS_STAT_PENDING_FULL, 1);
+	p->active = 1;
 	return 0;
 }
 
@@ -273,8 +294,7 @@ int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
 	default:
 		return 0;
 	}
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
+	struct pending *p = current_call();
 	if (p && p->fd >= 0)
 		return 0;
 	/* Only a socket counts: a library may touch other fds (e.g. an eventfd) inside the call. */
@@ -288,24 +308,67 @@ int BPF_PROG(ssl_sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+/*
+ * The head of struct sock_common (IPv4 addresses, ports, family, state), read
+ * with one bpf_probe_read_kernel instead of one per field. The fields' offsets
+ * are CO-RE relocations, constants at load: a kernel whose layout does not fit
+ * the window takes the per-field reads (the verifier drops the other branch).
+ */
+#define SKC_HEAD 32
+
+struct skc_head {
+	__u32 daddr;
+	__u32 rcv_saddr;
+	__u16 dport;	/* network byte order */
+	__u16 num;
+	__u16 family;
+	__u8 state;
+};
+
+#define SKC_OFF(f) bpf_core_field_offset(struct sock, __sk_common.f)
+#define SKC_FITS(f, base) (SKC_OFF(f) >= (base) && SKC_OFF(f) + bpf_core_field_size(struct sock, __sk_common.f) <= (base) + SKC_HEAD)
+#define SKC_AT(w, f, base, T) (*(T *)&(w)[(SKC_OFF(f) - (base)) & (SKC_HEAD - 1)])
+
+static __always_inline void skc_head(struct sock *sk, struct skc_head *h)
+{
+	__u32 base = SKC_OFF(skc_daddr);
+	if (SKC_FITS(skc_rcv_saddr, base) && SKC_FITS(skc_dport, base) && SKC_FITS(skc_num, base) && SKC_FITS(skc_family, base) &&
+	    SKC_FITS(skc_state, base)) {
+		__u8 w[SKC_HEAD + 8] = {};
+		bpf_probe_read_kernel(w, SKC_HEAD, (void *)sk + base);
+		h->daddr = SKC_AT(w, skc_daddr, base, __u32);
+		h->rcv_saddr = SKC_AT(w, skc_rcv_saddr, base, __u32);
+		h->dport = SKC_AT(w, skc_dport, base, __u16);
+		h->num = SKC_AT(w, skc_num, base, __u16);
+		h->family = SKC_AT(w, skc_family, base, __u16);
+		h->state = SKC_AT(w, skc_state, base, __u8);
+		return;
+	}
+	h->daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+	h->rcv_saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+	h->dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	h->num = BPF_CORE_READ(sk, __sk_common.skc_num);
+	h->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	h->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+}
+
 /* Family, addresses and ports of an inet socket (left zero for other families). */
 static __always_inline void sock_addrs(struct sock *sk, struct conn_info *ci)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memcpy(ci->laddr, &l, 4);
-		__builtin_memcpy(ci->raddr, &r, 4);
-	} else if (family == AF_INET6) {
+	struct skc_head h;
+	skc_head(sk, &h);
+	if (h.family == AF_INET) {
+		__builtin_memcpy(ci->laddr, &h.rcv_saddr, 4);
+		__builtin_memcpy(ci->raddr, &h.daddr, 4);
+	} else if (h.family == AF_INET6) {
 		BPF_CORE_READ_INTO(&ci->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&ci->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	} else {
 		return;
 	}
-	ci->family = family;
-	ci->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	ci->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ci->family = h.family;
+	ci->lport = h.num;
+	ci->rport = __builtin_bswap16(h.dport);
 }
 
 /* The struct sock of an fd of the current task, or NULL when it is not a socket. */
@@ -420,13 +483,11 @@ static __always_inline bool is_tcp(struct sock *sk)
  */
 static __always_inline bool sock_still(const struct conn_info *known)
 {
-	struct sock *sk = (struct sock *)known->sk;
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
+	struct skc_head h;
+	skc_head((struct sock *)known->sk, &h);
+	if (h.state != TCP_ESTABLISHED && h.state != TCP_CLOSE_WAIT)
 		return false;
-	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u16 rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	return lport == known->lport && rport == known->rport;
+	return h.num == known->lport && __builtin_bswap16(h.dport) == known->rport;
 }
 
 /* Is this socket the socket of another session that still names it? */
@@ -472,13 +533,12 @@ static __always_inline struct sock *take_recent(__u32 tid, __u64 call_ts, bool k
 	return (struct sock *)rr.sk;
 }
 
-static void rustls_bind_send(struct sock *sk);
+static void rustls_bind_send(struct pending *slot, struct sock *sk);
 
 static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
-	if (p) {
+	struct pending *p = thread_slot(false);
+	if (p && p->active) {
 		if (!p->sk)
 			p->sk = (__u64)sk;
 		return 0;
@@ -486,12 +546,14 @@ static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
 	if (go_note_io(sk, -1))
 		return 0;
 	if (!recv) {
-		rustls_bind_send(sk);
+		if (p && p->bind_key)
+			rustls_bind_send(p, sk);
 		return 0;
 	}
 	/* outside an SSL call: remember the receive for an SSL call that may follow */
 	if (ret <= 0)
 		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
 	if (r) {
@@ -634,9 +696,39 @@ static __always_inline void fill_record(struct as_ssl *e, const struct pending *
 }
 
 /*
- * Copy `copy` bytes of user memory at buf behind the fixed part of the
- * record: whole chunks straight into it, then the tail through scratch.
- * Non-zero if any read failed (the helper zero-fills: the record keeps its size).
+ * Submit flags for a record of `size` bytes, given the bytes pending in the
+ * ring without it. A wake-up is an interrupt (a self-IPI through irq_work, a
+ * VM exit under virtualisation), so records do not each wake user space while
+ * a little data is pending: a record wakes it when it takes the pending data
+ * past a multiple of cfg.wakeup_bytes (0: every record), and the reader, once
+ * woken, drains in bounded batches until the ring is empty (and on its
+ * timer). While more than half the ring is pending the reader is far behind:
+ * then every record wakes it, and the producers pay for those wake-ups, as
+ * every record above wakeup_bytes did before, rather than outrun it into a
+ * full ring.
+ */
+static __always_inline __u64 wake_flags(__u64 before, __u64 size)
+{
+	__u64 t = cfg.wakeup_bytes;
+	if (t == 0 || (before + size) / t != before / t)
+		return BPF_RB_FORCE_WAKEUP;
+	if (before >= t && before + size > bpf_ringbuf_query(&ssl_rb, BPF_RB_RING_SIZE) / 2)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* Pending bytes before a record of `size` bytes that is already reserved (it is in AVAIL_DATA). */
+static __always_inline __u64 pending_before(__u64 size)
+{
+	__u64 avail = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
+	return avail > size ? avail - size : 0;
+}
+
+/*
+ * Copy `copy` bytes (more than one chunk) of user memory at buf behind the
+ * fixed part of the record: whole chunks straight into it, then the tail
+ * through scratch. Non-zero if any read failed (the helper zero-fills: the
+ * record keeps its size).
  */
 static __always_inline long copy_payload(struct bpf_dynptr *dp, struct scratch *s, __u64 buf, __u64 copy)
 {
@@ -658,10 +750,20 @@ static __always_inline long copy_payload(struct bpf_dynptr *dp, struct scratch *
 	return fails;
 }
 
+/* A ring-full drop of a record that carried `copy` bytes of data: counted. */
+static __always_inline void count_drop(__u64 copy)
+{
+	stat_add(AS_STAT_RB_DROP_SSL, 1);
+	stat_add(AS_STAT_SSL_BYTES_LOST, copy);
+}
+
 /*
  * One exactly-sized record for the call: the fixed part (filled in scratch),
- * then up to cfg.max_call_bytes of its data. reserve -> fill -> submit;
- * truncation and a full ring are counted.
+ * then up to cfg.max_call_bytes of its data. Up to one chunk (nearly every
+ * call), the data is read behind the fixed part in scratch and the record
+ * written with one bpf_ringbuf_output; larger calls are reserved as a dynptr
+ * and filled chunk by chunk (reserve -> fill -> submit). Truncation and a
+ * full ring are counted.
  */
 static __always_inline void emit_record(const struct pending *p, long ret, __u32 func, __u64 len, const struct conn_info *ci, bool this_call)
 {
@@ -683,13 +785,25 @@ static __always_inline void emit_record(const struct pending *p, long ret, __u32
 	}
 	e->len = len > 0xffffffff ? 0xffffffff : len;
 	e->data_len = copy;
+	__u32 size = sizeof(struct as_ssl) + copy;
+
+	__u64 small = copy;
+	barrier_var(small);
+	if (small <= CHUNK) {
+		if (small > 0 && bpf_probe_read_user(s->data, small, (void *)p->buf)) {
+			e->flags |= AS_SSL_F_READ_FAIL;
+			stat_add(AS_STAT_SSL_READ_FAIL, 1);
+		}
+		__u64 before = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
+		if (bpf_ringbuf_output(&ssl_rb, s, sizeof(struct as_ssl) + small, wake_flags(before, size)))
+			count_drop(copy);
+		return;
+	}
 
 	struct bpf_dynptr dp;
-	__u32 size = sizeof(struct as_ssl) + copy;
 	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
-		stat_add(AS_STAT_RB_DROP_SSL, 1);
-		stat_add(AS_STAT_SSL_BYTES_LOST, copy);
+		count_drop(copy);
 		return;
 	}
 	if (copy_payload(&dp, s, p->buf, copy)) {
@@ -697,9 +811,7 @@ static __always_inline void emit_record(const struct pending *p, long ret, __u32
 		stat_add(AS_STAT_SSL_READ_FAIL, 1);
 	}
 	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
-
-	__u64 pending_bytes = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit_dynptr(&dp, pending_bytes + size >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit_dynptr(&dp, wake_flags(pending_before(size), size));
 }
 
 /* ---- rustls ------------------------------------------------------------ */
@@ -790,7 +902,7 @@ static long chunk_step(__u32 i, void *c)
  * MessageEncrypter::encrypt entry: an ApplicationData record's plaintext
  * becomes one WRITE record at once (rustls's records are at most 16 KiB).
  */
-static void rustls_encrypt(__u32 pid, __u32 tid, __u64 key, __u64 msg, __u64 cookie)
+static void rustls_encrypt(__u32 pid, __u64 key, __u64 msg, __u64 cookie)
 {
 	__u8 typ = 0;
 	__u64 w[4] = {};
@@ -810,8 +922,11 @@ static void rustls_encrypt(__u32 pid, __u32 tid, __u64 key, __u64 msg, __u64 coo
 	if (known && known->sk && sock_still(known)) {
 		ci = *known;
 	} else {
-		struct rustls_bind b = { .key = key, .ts = p.ts };
-		bpf_map_update_elem(&rustls_bind, &tid, &b, BPF_ANY);
+		struct pending *slot = thread_slot(true);
+		if (slot) {
+			slot->bind_key = key;
+			slot->bind_ts = p.ts;
+		}
 	}
 	if (single) {
 		emit_record(&p, len, AS_SSL_WRITE, len, &ci, false);
@@ -830,8 +945,7 @@ static void rustls_encrypt(__u32 pid, __u32 tid, __u64 key, __u64 msg, __u64 coo
 	__u32 size = sizeof(struct as_ssl) + len;
 	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
-		stat_add(AS_STAT_RB_DROP_SSL, 1);
-		stat_add(AS_STAT_SSL_BYTES_LOST, len);
+		count_drop(len);
 		return;
 	}
 	struct chunk_copy k = { .dp = &dp, .s = s, .chunks = w[0], .n = w[1], .start = w[2], .end = w[3] };
@@ -847,27 +961,23 @@ static void rustls_encrypt(__u32 pid, __u32 tid, __u64 key, __u64 msg, __u64 coo
 	}
 	/* s->hdr was not touched by the chunk copies (they use s->data) */
 	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
-	__u64 pending_bytes = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit_dynptr(&dp, pending_bytes + size >= cfg.wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit_dynptr(&dp, wake_flags(pending_before(size), size));
 }
 
 /* A send outside any probed call: the socket of the encrypter this thread last used without one. */
-static void rustls_bind_send(struct sock *sk)
+static void rustls_bind_send(struct pending *slot, struct sock *sk)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 pid = id >> 32, tid = (__u32)id;
-	struct rustls_bind *b = bpf_map_lookup_elem(&rustls_bind, &tid);
-	if (!b)
-		return;
-	struct rustls_bind bb = *b;
-	bpf_map_delete_elem(&rustls_bind, &tid);
+	__u32 pid = id >> 32;
+	__u64 key = slot->bind_key, ts = slot->bind_ts;
+	slot->bind_key = 0;
 	__u64 now = bpf_ktime_get_ns();
-	if (now - bb.ts > RUSTLS_BIND_NS || !is_tcp(sk))
+	if (now - ts > RUSTLS_BIND_NS || !is_tcp(sk))
 		return;
-	struct conn_key ck = { .pid = pid, .ssl = bb.key };
+	struct conn_key ck = { .pid = pid, .ssl = key };
 	struct conn_info ci = { .fd = -1 };
 	conn_from_sock(&ck, sk, &ci);
-	struct pending p = { .ssl = bb.key, .ts = now, .kind = AS_KIND_RUSTLS_ENCRYPT, .lib = AS_LIB_RUSTLS, .fd = -1 };
+	struct pending p = { .ssl = key, .ts = now, .kind = AS_KIND_RUSTLS_ENCRYPT, .lib = AS_LIB_RUSTLS, .fd = -1 };
 	emit_record(&p, 0, AS_SSL_BIND, 0, &ci, true);
 }
 
@@ -877,11 +987,11 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
 	__u32 kind = bpf_get_attach_cookie(ctx) & 0xff;
-	struct pending *pp = bpf_map_lookup_elem(&pending, &tid);
+	struct pending *pp = current_call();
 	if (!pp)
 		return 0;
 	struct pending p = *pp;
-	bpf_map_delete_elem(&pending, &tid);
+	pp->active = 0;
 	if (p.kind != kind) {
 		stat_add(AS_STAT_SSL_UNPAIRED, 1);
 		return 0;

@@ -392,7 +392,26 @@ function header(title) {
     `command:   ${[process.argv0, ...process.argv.slice(1).map((a) => path.relative(process.cwd(), a) || a)].join(' ')}`,
     `started:   ${new Date().toISOString()}`,
     `host:      ${os.hostname()}  ${os.type()} ${os.release()}  ${os.cpus().length} vCPU (${os.cpus()[0]?.model ?? '?'})  node ${process.version}  ${bt}  agentsight ${commit}`,
+    `cpu:       ${mitigations()}`,
   ].join('\n');
+}
+
+/**
+ * The CPU vulnerability mitigations that change what a probe hit costs (indirect calls, returns),
+ * from /sys/devices/system/cpu/vulnerabilities: spectre_v2 (retpolines), retbleed and
+ * spec_rstack_overflow (return thunks).
+ */
+function mitigations() {
+  const dir = '/sys/devices/system/cpu/vulnerabilities';
+  const out = [];
+  for (const f of ['spectre_v2', 'retbleed', 'spec_rstack_overflow']) {
+    try {
+      out.push(`${f}: ${fs.readFileSync(path.join(dir, f), 'utf8').trim()}`);
+    } catch {
+      /* not reported by this kernel */
+    }
+  }
+  return out.length ? out.join('; ') : 'mitigations not reported';
 }
 
 function requireRoot() {

@@ -36,7 +36,10 @@ export interface SslTracerOptions {
   binaryPaths?: string[];
   /** TLS ring buffer size in bytes (power of two, default 64 MiB). */
   ringBytes?: number;
-  /** Wake user space when this much data is pending (default 256 KiB); below it, a 20 ms timer drains. */
+  /**
+   * Wake user space each time the pending data grows past a multiple of this (default 256 KiB; 0: every record),
+   * and on every record while more than half the ring is pending; otherwise a 20 ms timer drains.
+   */
   wakeupBytes?: number;
   /** Probe the host's shared TLS libraries (default true). */
   systemLibraries?: boolean;
