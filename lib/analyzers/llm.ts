@@ -60,7 +60,13 @@ export interface LlmCallData extends Record<string, unknown> {
   /** How the call travelled: an HTTP exchange, or messages of a WebSocket. */
   transport: 'http' | 'websocket';
   endpoint: { method: string; host: string | null; path: string };
-  request: { system: string | null; messages: LlmMessage[]; tools: { name: string; description?: string }[] };
+  request: {
+    system: string | null;
+    messages: LlmMessage[];
+    tools: { name: string; description?: string }[];
+    previous_response_id?: string;
+    generate?: false;
+  };
   response: { text: string; thinking: string; tool_calls: LlmToolCall[] };
   /** usage as the API reported it (input_tokens excludes cache tokens for Anthropic) */
   usage: LlmUsage | null;
@@ -414,6 +420,8 @@ export class LlmAnalyzer implements StepAnalyzer {
         system: p.parsed.system === null ? null : this.clip(p.parsed.system),
         messages: p.parsed.messages.map((m) => ({ ...m, content: this.clip(m.content) })),
         tools: p.parsed.tools,
+        ...(p.parsed.previous_response_id ? { previous_response_id: p.parsed.previous_response_id } : {}),
+        ...(p.parsed.generate === false ? { generate: false as const } : {}),
       },
       response: { text: this.clip(r.text), thinking: this.clip(r.thinking), tool_calls: r.tool_calls },
       usage: u,

@@ -70,6 +70,9 @@ export const openaiResponses = defineProvider({
     out.max_tokens = num(b.max_output_tokens);
     out.temperature = num(b.temperature);
     out.top_p = num(b.top_p);
+    const previous = str(b.previous_response_id);
+    if (previous) out.previous_response_id = previous;
+    if (b.generate === false) out.generate = false;
     return out;
   },
 

@@ -55,6 +55,10 @@ export interface LlmRequest {
   max_tokens?: number;
   temperature?: number;
   top_p?: number;
+  /** Responses API: the response this call continues from (the earlier turns are not in `messages` then). */
+  previous_response_id?: string;
+  /** Responses API `generate: false`: a warm-up that only prepares the request state, answered without output. */
+  generate?: false;
 }
 
 /** A complete answer, normalised (from a JSON body or a merged stream). */

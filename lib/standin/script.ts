@@ -68,6 +68,8 @@ export interface Conversation {
   includeUsage: boolean;
   /** Structured output asked for (a JSON schema, or true for any JSON object): the answer is JSON. */
   responseSchema?: unknown;
+  /** Responses `generate: false` (a warm-up that only prepares the request state): the response has no output. */
+  noOutput?: boolean;
 }
 
 export interface ScriptedToolCall {
@@ -80,7 +82,8 @@ export interface ScriptedToolCall {
 }
 
 export interface ScriptedReply {
-  kind: 'tool_call' | 'final' | 'plain';
+  /** `none`: a warm-up answered without output (Responses `generate: false`). */
+  kind: 'tool_call' | 'final' | 'plain' | 'none';
   /** Thinking text, when thinking was asked for. */
   thinking?: string;
   /** Assistant text ('' when the reply is only a tool call). */
@@ -154,6 +157,7 @@ export function pickTool(tools: readonly OfferedTool[]): OfferedTool | undefined
 export function scriptReply(conv: Conversation, opts: ScriptOptions = {}): ScriptedReply {
   const defaultCommand = opts.defaultCommand ?? DEFAULT_COMMAND;
   let reply: ScriptedReply;
+  if (conv.noOutput) return { kind: 'none', text: '' };
   if (conv.toolResult) {
     const ans = conv.answeredCall;
     let command: string | undefined;

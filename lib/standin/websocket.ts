@@ -227,6 +227,7 @@ class WebSocketSession {
       if (invalid) return await error(invalid.status, invalid.message, invalid.param, invalid.code);
       // the transport always streams
       const { conv, reply, ctx } = this.handler.script(rec, openaiResponses, modelName, body, true);
+      rec.response.usage = openaiResponses.usage(conv, reply, ctx) ?? undefined;
       const writes = openaiResponses.stream(conv, reply, ctx);
       for (let i = 0; i < writes.length && !this.closed && !this.closing; i++) {
         const w = writes[i]!;

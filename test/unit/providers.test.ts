@@ -291,6 +291,25 @@ describe('request and answer parsing', () => {
     ]);
   });
 
+  it('Responses: keeps previous_response_id (the earlier turns are in that response) and a warm-up generate: false', () => {
+    const responses = getProvider('openai.responses');
+    // Codex CLI over WebSocket: a warm-up, then from the second turn on only the new input
+    const warm = responses.parseRequest({ type: 'response.create', model: 'gpt-5', generate: false, input: [{ role: 'developer', content: 'D' }] });
+    expect(warm).toMatchObject({ model: 'gpt-5', system: 'D', messages: [], generate: false });
+    expect(warm.previous_response_id).toBeUndefined();
+    const next = responses.parseRequest({
+      model: 'gpt-5',
+      previous_response_id: 'resp_1',
+      input: [{ type: 'function_call_output', call_id: 'call_1', output: 'Linux' }],
+    });
+    expect(next.previous_response_id).toBe('resp_1');
+    expect(next.messages).toEqual([{ role: 'tool', content: '', tool_results: [{ tool_call_id: 'call_1', content: 'Linux' }] }]);
+    expect('generate' in next).toBe(false);
+    // not sent, not set; only false means a warm-up
+    const plain = responses.parseRequest({ model: 'gpt-5', input: 'hi', generate: true, previous_response_id: '' });
+    expect('previous_response_id' in plain || 'generate' in plain).toBe(false);
+  });
+
   it('parses a Gemini answer streamed as a JSON array into one answer', () => {
     const r = getProvider('gemini.generate_content').parseResponse([
       { candidates: [{ content: { parts: [{ text: 'Hel' }] } }], modelVersion: 'gemini-2.5-flash', responseId: 'r1' },

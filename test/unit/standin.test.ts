@@ -393,6 +393,28 @@ describe('OpenAI Responses', () => {
     );
     expect(second.output[0].content[0].text).toContain('The command `pwd` finished. Its output was:\n\n/srv\n');
   });
+
+  it('answers generate: false (a warm-up) without output: created, in_progress, completed with no output tokens', async () => {
+    const r = await curl(s, '/v1/responses', {
+      headers: OPENAI,
+      json: {
+        model: 'gpt-5',
+        stream: true,
+        generate: false,
+        input: [{ role: 'user', content: 'run: uname -a' }],
+        tools: [{ type: 'function', name: 'bash', parameters: {} }],
+      },
+    });
+    const data = parseSse(r.text).map((e) => JSON.parse(e.data));
+    expect(data.map((d) => d.type)).toEqual(['response.created', 'response.in_progress', 'response.completed']);
+    const done = data[2].response;
+    expect(done.output).toEqual([]);
+    expect(done.usage).toMatchObject({ output_tokens: 0, total_tokens: done.usage.input_tokens });
+    expect(done.usage.input_tokens).toBeGreaterThan(0);
+    expect(lastRec().reply?.kind).toBe('none');
+    expect(s.expectedText(lastRec())).toBe('');
+    expect(lastRec().response.toolCall).toBeUndefined();
+  });
 });
 
 describe('Gemini', () => {

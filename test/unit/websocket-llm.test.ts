@@ -218,6 +218,9 @@ describe('LLM calls over the Responses API WebSocket transport (openai SDK again
       expect(one.response.tool_calls[0].id).toBe(a.output.find((o) => o.type === 'function_call')?.call_id);
       expect(two).toMatchObject({ transport: 'websocket', 'gen_ai.response.id': ids[1], response: { text: b.rec.response.text, tool_calls: [] } });
       expect(two.response.text).toContain('agent');
+      // the second turn sends only the tool's output and names the response it continues from
+      expect(two.request).toMatchObject({ previous_response_id: ids[0], messages: [{ role: 'tool', tool_results: [{ content: 'agent\n' }] }] });
+      expect(one.request.previous_response_id).toBeUndefined();
       expect(one.websocket_index).toBeLessThan(two.websocket_index);
       expect(one.latency_ms).toBeGreaterThanOrEqual(one.time_to_first_chunk_ms);
       const linked = out.find((e) => e.source === 'process' && e.data.event === 'EXEC')?.data;

@@ -9,6 +9,9 @@
  * function_call_arguments.delta* + .done for a function call),
  * response.output_item.done; finally response.completed with usage
  * (input/output tokens, cached and reasoning token details).
+ * `generate: false` (Codex's warm-up over WebSocket) gets no output items:
+ * response.created, response.in_progress and response.completed with the
+ * input tokens counted and none put out.
  */
 import { countTokens, splitDeltas, splitJson, stableId, type Conversation, type OfferedTool, type ScriptedReply } from '../script';
 import { OPENAI_SERVER_ERROR } from '../errors';
@@ -25,7 +28,7 @@ const ids = (ctx: RenderContext) => ({
 function usage(reply: ScriptedReply, body: any) {
   const input = countTokens(JSON.stringify(body.input ?? '') + JSON.stringify(body.instructions ?? '') + JSON.stringify(body.tools ?? []));
   const reasoning = reply.thinking ? countTokens(reply.thinking) : 0;
-  const output = countTokens(reply.text + (reply.toolCall?.arguments ?? '')) + reasoning;
+  const output = reply.kind === 'none' ? 0 : countTokens(reply.text + (reply.toolCall?.arguments ?? '')) + reasoning;
   return {
     input_tokens: input,
     input_tokens_details: { cached_tokens: 0 },
@@ -160,6 +163,7 @@ export const openaiResponses: ApiModule = {
       includeUsage: false,
     };
     const fmt = body.text?.format;
+    if (body.generate === false) conv.noOutput = true;
     if (fmt?.type === 'json_schema') conv.responseSchema = fmt.schema ?? true;
     else if (fmt?.type === 'json_object') conv.responseSchema = true;
     const last = input[input.length - 1];
