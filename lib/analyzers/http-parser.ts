@@ -26,6 +26,17 @@ import { resolveOptions, type HttpParserOptions } from '../http/parser/options';
 import { H2Connection, MAX_SNIFF_BYTES, sniff } from '../http/parser/h2';
 import { directionOf, type Conn, type Dir, type DirState } from '../http/parser/state';
 
+/** Response reads held for the write of their request: at most this long (event time), this many bytes and events per connection. */
+const HOLD_NS = 250e6;
+const HOLD_BYTES = 256 * 1024;
+const HOLD_EVENTS = 64;
+
+interface Held {
+  sinceNs: number;
+  bytes: number;
+  events: Event[];
+}
+
 export type { HttpParserOptions } from '../http/parser/options';
 
 /**
@@ -93,29 +104,90 @@ export class HttpParser implements StepAnalyzer {
     return this.ctx.collect(() => {
       if (e.source === 'ssl') return this.onSsl(e);
       this.ctx.pass(e);
-      if (e.source === 'process' && (e.data as { event?: unknown }).event === 'EXIT') this.conns.closeProcess(e.pid, e);
+      if (e.source === 'process' && (e.data as { event?: unknown }).event === 'EXIT') {
+        this.releaseHeld((h) => h.events[0].pid === e.pid);
+        this.conns.closeProcess(e.pid, e);
+      }
     });
   }
 
   /** Input is over: close every connection (flushing read-until-close bodies) and report. */
   finish(last?: Event): Event[] {
     return this.ctx.collect(() => {
+      this.releaseHeld(() => true);
       const when = last ?? this.ctx.cursor?.event;
       this.conns.closeAll(when);
       if (this.ctx.config.emitStats) this.ctx.pass(statsEvent({ event: 'ANALYZER', analyzer: this.name, ...this.stats(), lost: this.lost() }, when));
     });
   }
 
-  /** Feed the bytes of a TLS read or write to their connection's direction. */
+  /**
+   * A TLS read or write. A response read on an HTTP/1 client connection that
+   * awaits no request is held until the connection's next write (or
+   * HOLD_NS of event time, or HOLD_BYTES): the reading and the writing thread
+   * of a client (Go's net/http) report their calls when they return, so the
+   * write of a request can come after the read of its answer.
+   */
   private onSsl(e: Event): void {
-    const d = e.data as { function?: unknown; conn_id?: unknown; truncated?: unknown; bytes_lost?: unknown };
-    if (this.ctx.config.passThroughSsl) this.ctx.pass(e);
+    const d = e.data as { function?: unknown; conn_id?: unknown };
     const dir = directionOf(d.function);
-    if (dir === null) return;
+    if (dir === null) {
+      if (this.ctx.config.passThroughSsl) this.ctx.pass(e);
+      return;
+    }
     const ns = eventNs(e);
-    this.ctx.cursor = { event: e, seq: this.ctx.counters.ssl_events++, ns };
+    this.releaseHeld((h) => ns - h.sinceNs > HOLD_NS);
+    const id = typeof d.conn_id === 'string' && d.conn_id ? d.conn_id : `${e.pid}:unknown`;
+    const held = this.held.get(id);
+    if (dir === 'read' && (held || this.answersNothing(id, e))) {
+      const h = held ?? { sinceNs: ns, bytes: 0, events: [] };
+      h.events.push(e);
+      h.bytes += sslPayload(e).length;
+      this.held.set(id, h);
+      if (h.bytes > HOLD_BYTES || h.events.length > HOLD_EVENTS) this.releaseHeld((x) => x === h);
+      return;
+    }
+    this.feed(e, dir, id, ns);
+    if (held) {
+      // the request was written: its answer follows it, at its time at the earliest
+      this.held.delete(id);
+      this.ctx.counters.responses_reordered++;
+      for (const r of held.events) this.feed(r, 'read', id, Math.max(ns, eventNs(r)), e);
+    }
+  }
+
+  /** Is this read the start of a response on an HTTP/1 connection that awaits no request? */
+  private answersNothing(id: string, e: Event): boolean {
+    const c = this.conns.peek(id);
+    if (c && (c.h2 || c.ws || c.awaiting.length > 0 || c.dirs.read.msg || c.dirs.read.parser.bufferedBytes > 0)) return false;
+    const b = sslPayload(e);
+    return b.length >= 8 && b.toString('latin1', 0, 7) === 'HTTP/1.';
+  }
+
+  /** Feed the reads held for connections that `which` selects, at their own time. */
+  private releaseHeld(which: (h: Held) => boolean): void {
+    if (this.held.size === 0) return;
+    for (const [id, h] of [...this.held]) {
+      if (!which(h)) continue;
+      this.held.delete(id);
+      for (const r of h.events) this.feed(r, 'read', id, eventNs(r));
+    }
+  }
+
+  private readonly held = new Map<string, Held>();
+
+  /**
+   * Feed the bytes of a TLS read or write to their connection's direction,
+   * at event time `ns` (later than the event's own when a held read follows
+   * the write of its request: `after` is that write, whose time it takes).
+   */
+  private feed(e: Event, dir: Dir, id: string, ns: number, after?: Event): void {
+    const d = e.data as { truncated?: unknown; bytes_lost?: unknown };
+    if (this.ctx.config.passThroughSsl) this.ctx.pass(e);
+    const at = after && ns > eventNs(e) ? { ...e, mono_ns: after.mono_ns, timestamp: after.timestamp } : e;
+    this.ctx.cursor = { event: at, seq: this.ctx.counters.ssl_events++, ns };
     this.conns.sweep(ns);
-    const conn = this.conns.get(typeof d.conn_id === 'string' && d.conn_id ? d.conn_id : `${e.pid}:unknown`, e, ns);
+    const conn = this.conns.get(id, e, ns);
     const bytes = sslPayload(e);
     this.ctx.counters.ssl_bytes += bytes.length;
     const ds = conn.dirs[dir];

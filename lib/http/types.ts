@@ -166,6 +166,8 @@ export interface HttpParserStats {
   responses: number;
   interim_responses: number;
   unpaired_responses: number;
+  /** TLS reads of a response held until the write of its request was seen (threads of one client reported them out of order). */
+  responses_reordered: number;
   unanswered_requests_dropped: number;
   incomplete_messages: number;
   parse_errors: number;

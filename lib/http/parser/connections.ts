@@ -44,6 +44,11 @@ export class ConnectionTable {
     return n;
   }
 
+  /** The connection `id` if it is followed, left as it is. */
+  peek(id: string): Conn | undefined {
+    return this.conns.get(id);
+  }
+
   /** The connection `id` (made active at `ns`), opened for `e`'s process when new; evicts the least recently active beyond the bound. */
   get(id: string, e: Event, ns: number): Conn {
     let c = this.conns.get(id);

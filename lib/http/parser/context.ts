@@ -23,6 +23,7 @@ function zeroCounters(): ParserCounters {
     responses: 0,
     interim_responses: 0,
     unpaired_responses: 0,
+    responses_reordered: 0,
     unanswered_requests_dropped: 0,
     incomplete_messages: 0,
     parse_errors: 0,
