@@ -3,12 +3,11 @@
  * in binaries that do not export them (stripped static executables with
  * BoringSSL, such as Bun-compiled Claude Code). See docs/boringssl-locator.md.
  */
-import { createHash } from 'crypto';
-import { ElfError, ElfFile, findSymbolsIn, EM_X86_64, ET } from '../elf';
+import { ElfFile, findSymbolsIn } from '../elf';
 import { analyzeBoringSsl, SSL_LIB_SOURCE, type Candidate } from './boringssl';
-import { cacheKey, defaultCacheDir, readCache, writeCache } from './cache';
 import { hasStringEndingWith } from './scan';
-import type { BinaryIdentity, LocatedFunction, LocateOptions, LocatorVerdict, TlsConvention, UnsupportedCode, UnsupportedVerdict } from './types';
+import { cachedBytes, cachedUnsupported, functionBytes, locateWith, strings, type Unsupported } from './verdict-cache';
+import type { BinaryIdentity, LocatedFunction, LocateOptions, LocatorVerdict, TlsConvention } from './types';
 
 export * from './types';
 export { defaultCacheDir, ROOT_CACHE_DIR } from './cache';
@@ -69,22 +68,12 @@ export async function looksLikeBoringSsl(path: string): Promise<boolean> {
   }
 }
 
-/** The most bytes of a function a verdict hashes (the decoded functions are a few KB). */
-const MAX_FUNCTION_BYTES = 1024 * 1024;
-const ENTRY_BYTES = 16;
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
 /** A located function: where it is, and its bytes (entry to the end of the last decoded instruction) by size and SHA-256. */
 async function located(elf: ElfFile, name: string, c: Candidate, convention: TlsConvention): Promise<LocatedFunction | undefined> {
-  const offset = elf.vaddrToFileOffset(c.entry);
-  if (offset === undefined) return undefined;
   let end = c.entry;
   for (const i of c.fn.insns.values()) end = Math.max(end, i.ip + i.len);
-  const size = end - c.entry;
-  if (size < ENTRY_BYTES || size > MAX_FUNCTION_BYTES || offset + size > elf.size) return undefined;
-  const bytes = await elf.read(offset, size);
-  return { name, vaddr: c.entry, offset, convention, entryBytes: bytes.subarray(0, ENTRY_BYTES).toString('hex'), size, sha256: sha256(bytes) };
+  const b = await functionBytes(elf, c.entry, end);
+  return b && { name, vaddr: c.entry, offset: b.offset, convention, entryBytes: b.entryBytes, size: b.size, sha256: b.sha256 };
 }
 
 /**
@@ -100,60 +89,12 @@ async function located(elf: ElfFile, name: string, c: Candidate, convention: Tls
  * supported verdict only if the file still has, at both offsets, the bytes
  * whose SHA-256 it recorded.
  */
-export async function locateTls(path: string, opts: LocateOptions = {}): Promise<LocatorVerdict> {
-  const t0 = performance.now();
-  const useCache = opts.cache !== false;
-  const dir = opts.cacheDir ?? defaultCacheDir();
-  const ms = () => Math.round(performance.now() - t0);
-  const unsupported = (code: UnsupportedCode, reason: string, extra: Partial<UnsupportedVerdict> = {}): UnsupportedVerdict => ({
-    supported: false,
-    code,
-    reason,
-    evidence: [],
-    locatorVersion: LOCATOR_VERSION,
-    analysisMs: ms(),
-    cached: false,
-    ...extra,
-  });
-
-  let elf: ElfFile;
-  try {
-    elf = await ElfFile.open(path);
-  } catch (err) {
-    const e = err as ElfError;
-    return unsupported('BAD_FILE', e instanceof ElfError ? e.message : String(err), { errorCode: e?.code });
-  }
-  try {
-    const binary: BinaryIdentity = { path, size: elf.stat.size, mtimeMs: elf.stat.mtimeMs, inode: elf.stat.ino };
-    const buildId = await elf.buildId();
-    const key = cacheKey(buildId, elf.stat);
-    let cacheProblem: string | undefined;
-    if (useCache) {
-      const hit = await readCache(dir, key, LOCATOR_VERSION);
-      cacheProblem = hit.problem;
-      const valid = hit.verdict && (await fromCache(elf, hit.verdict, buildId, binary));
-      if (valid) return valid;
-    }
-    const verdict: LocatorVerdict = await analyze(elf, binary, buildId, unsupported);
-    verdict.analysisMs = ms();
-    if (useCache) {
-      // the verdict is stored as analysed, without this run's cache problem
-      const w = await writeCache(dir, key, LOCATOR_VERSION, verdict);
-      cacheProblem ??= w.problem;
-    }
-    if (cacheProblem) verdict.cacheProblem = cacheProblem;
-    return verdict;
-  } catch (err) {
-    if (err instanceof ElfError) return unsupported('BAD_FILE', err.message, { errorCode: err.code });
-    return unsupported('ANALYSIS_FAILED', `analysis failed: ${(err as Error)?.message ?? err}`);
-  } finally {
-    await elf.close().catch(() => undefined);
-  }
+export function locateTls(path: string, opts: LocateOptions = {}): Promise<LocatorVerdict> {
+  return locateWith<LocatorVerdict>(path, opts, null, LOCATOR_VERSION, analyze, fromCache);
 }
 
+/** Codes of unsupported verdicts analysis gives (and so may be cached). */
 const CACHEABLE_CODES = new Set<string>(['EXPORTS_SSL_SYMBOLS', 'NOT_BORINGSSL', 'AMBIGUOUS', 'NO_EVIDENCE', 'INCONSISTENT', 'UNSUPPORTED_ARCH']);
-const isOffset = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
 
 /**
  * A cached function, if the file still has its bytes: the offset is where its
@@ -162,13 +103,8 @@ const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is
  * Rebuilt from checked fields only (name and convention are ours).
  */
 async function cachedFunction(elf: ElfFile, f: LocatedFunction | undefined, name: string, convention: TlsConvention): Promise<LocatedFunction | undefined> {
-  if (!f || !isOffset(f.vaddr) || !isOffset(f.offset) || !isOffset(f.size) || typeof f.sha256 !== 'string') return undefined;
-  if (f.size < ENTRY_BYTES || f.size > MAX_FUNCTION_BYTES || f.offset + f.size > elf.size) return undefined;
-  if (elf.vaddrToFileOffset(f.vaddr) !== f.offset) return undefined;
-  const bytes = await elf.read(f.offset, f.size);
-  const entryBytes = bytes.subarray(0, ENTRY_BYTES).toString('hex');
-  if (f.entryBytes !== entryBytes || sha256(bytes) !== f.sha256) return undefined;
-  return { name, vaddr: f.vaddr, offset: f.offset, convention, entryBytes, size: f.size, sha256: f.sha256 };
+  const b = await cachedBytes(elf, f);
+  return b && { name, vaddr: b.vaddr, offset: b.offset, convention, entryBytes: b.entryBytes, size: b.size, sha256: b.sha256 };
 }
 
 /**
@@ -178,21 +114,8 @@ async function cachedFunction(elf: ElfFile, f: LocatedFunction | undefined, name
  */
 async function fromCache(elf: ElfFile, v: LocatorVerdict, buildId: string | undefined, binary: BinaryIdentity): Promise<LocatorVerdict | undefined> {
   if ((v.buildId ?? undefined) !== buildId) return undefined;
+  if (v.supported !== true) return cachedUnsupported(v, LOCATOR_VERSION, CACHEABLE_CODES, buildId, binary);
   const analysisMs = typeof v.analysisMs === 'number' ? v.analysisMs : 0;
-  if (v.supported !== true) {
-    if (!CACHEABLE_CODES.has(v.code) || typeof v.reason !== 'string') return undefined;
-    return {
-      supported: false,
-      code: v.code,
-      reason: v.reason,
-      buildId,
-      binary,
-      evidence: strings(v.evidence),
-      locatorVersion: LOCATOR_VERSION,
-      analysisMs,
-      cached: true,
-    };
-  }
   const read = await cachedFunction(elf, v.functions?.read, 'SSL_read', READ_CONVENTION);
   const write = await cachedFunction(elf, v.functions?.write, 'SSL_write', WRITE_CONVENTION);
   if (!read || !write || read.offset === write.offset) return undefined;
@@ -209,18 +132,8 @@ async function fromCache(elf: ElfFile, v: LocatorVerdict, buildId: string | unde
   };
 }
 
-type Unsupported = (code: UnsupportedCode, reason: string, extra?: Partial<UnsupportedVerdict>) => UnsupportedVerdict;
-
-async function analyze(
-  elf: ElfFile,
-  binary: BinaryIdentity,
-  buildId: string | undefined,
-  unsupported: Unsupported,
-): Promise<LocatorVerdict & { code?: UnsupportedCode }> {
+async function analyze(elf: ElfFile, binary: BinaryIdentity, buildId: string | undefined, unsupported: Unsupported): Promise<LocatorVerdict> {
   const base = { buildId, binary };
-  if (elf.header.machine !== EM_X86_64 || (elf.header.type !== ET.EXEC && elf.header.type !== ET.DYN)) {
-    return unsupported('UNSUPPORTED_ARCH', `not an x86-64 executable or shared object (e_machine ${elf.header.machine}, e_type ${elf.header.type})`, base);
-  }
   const syms = await findSymbolsIn(elf, SSL_SYMBOLS);
   if (syms.length === SSL_SYMBOLS.length) {
     return unsupported(

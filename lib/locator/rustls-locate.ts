@@ -5,23 +5,11 @@
  * applying only while the file still has its functions' bytes (see
  * docs/rustls-locator.md).
  */
-import { createHash } from 'crypto';
-import { ElfError, ElfFile, EM_X86_64, ET, findSymbolsIn } from '../elf';
-import { cacheKey, defaultCacheDir, readCache, writeCache } from './cache';
+import { ElfFile, findSymbolsIn } from '../elf';
 import { analyzeOpenssl } from './openssl';
 import { analyzeRustls, hasRustlsSource } from './rustls';
-import type {
-  BinaryIdentity,
-  LocateOptions,
-  LocatorVerdict,
-  OpensslLocatedFunction,
-  OpensslVerdict,
-  RustlsLocatedFunction,
-  RustlsProbeLayout,
-  RustlsVerdict,
-  UnsupportedCode,
-  UnsupportedVerdict,
-} from './types';
+import { cachedBytes, cachedUnsupported, functionBytes, isByte, locateWith, RUSTLS_OPENSSL_CODES, strings, type Analysis } from './verdict-cache';
+import type { BinaryIdentity, LocateOptions, OpensslLocatedFunction, OpensslVerdict, RustlsLocatedFunction, RustlsProbeLayout, RustlsVerdict } from './types';
 
 /** Bumped whenever a method changes, so cached verdicts of older methods are ignored. */
 export const RUSTLS_LOCATOR_VERSION = 1;
@@ -41,129 +29,9 @@ export async function looksLikeRustls(path: string): Promise<boolean> {
   }
 }
 
-type Verdict = RustlsVerdict | OpensslVerdict;
-type Unsupported = (code: UnsupportedCode, reason: string, extra?: Partial<UnsupportedVerdict>) => UnsupportedVerdict;
-type Analysis<V extends Verdict> = (elf: ElfFile, binary: BinaryIdentity, buildId: string | undefined, unsupported: Unsupported) => Promise<V>;
-/** A cached verdict rebuilt from checked fields, or undefined when it does not apply to this file. */
-type FromCache<V extends Verdict> = (elf: ElfFile, v: V, buildId: string | undefined, binary: BinaryIdentity) => Promise<V | undefined>;
-
-/** Open, look in the verified cache (key suffix per locator), analyse, store. Never throws for a bad file. */
-async function located<V extends Verdict>(
-  path: string,
-  opts: LocateOptions,
-  suffix: string,
-  version: number,
-  analysis: Analysis<V>,
-  fromCache: FromCache<V>,
-): Promise<V | UnsupportedVerdict> {
-  const t0 = performance.now();
-  const useCache = opts.cache !== false;
-  const dir = opts.cacheDir ?? defaultCacheDir();
-  const ms = () => Math.round(performance.now() - t0);
-  const unsupported: Unsupported = (code, reason, extra = {}) => ({
-    supported: false,
-    code,
-    reason,
-    evidence: [],
-    locatorVersion: version,
-    analysisMs: ms(),
-    cached: false,
-    ...extra,
-  });
-  let elf: ElfFile;
-  try {
-    elf = await ElfFile.open(path);
-  } catch (err) {
-    const e = err as ElfError;
-    return unsupported('BAD_FILE', e instanceof ElfError ? e.message : String(err), { errorCode: e?.code });
-  }
-  try {
-    const binary: BinaryIdentity = { path, size: elf.stat.size, mtimeMs: elf.stat.mtimeMs, inode: elf.stat.ino };
-    const buildId = await elf.buildId();
-    const key = `${cacheKey(buildId, elf.stat)}-${suffix}`;
-    let cacheProblem: string | undefined;
-    if (useCache) {
-      const hit = await readCache(dir, key, version);
-      cacheProblem = hit.problem;
-      const valid = hit.verdict && (await fromCache(elf, hit.verdict as unknown as V, buildId, binary));
-      if (valid) return valid;
-    }
-    let verdict: V | UnsupportedVerdict;
-    if (elf.header.machine !== EM_X86_64 || (elf.header.type !== ET.EXEC && elf.header.type !== ET.DYN)) {
-      verdict = unsupported('UNSUPPORTED_ARCH', `not an x86-64 executable or shared object (e_machine ${elf.header.machine}, e_type ${elf.header.type})`, {
-        buildId,
-        binary,
-      });
-    } else verdict = await analysis(elf, binary, buildId, unsupported);
-    verdict.analysisMs = ms();
-    if (useCache) {
-      // stored as analysed, without this run's cache problem
-      const w = await writeCache(dir, key, version, verdict as unknown as LocatorVerdict);
-      cacheProblem ??= w.problem;
-    }
-    if (cacheProblem) verdict.cacheProblem = cacheProblem;
-    return verdict;
-  } catch (err) {
-    if (err instanceof ElfError) return unsupported('BAD_FILE', err.message, { errorCode: err.code });
-    return unsupported('ANALYSIS_FAILED', `analysis failed: ${(err as Error)?.message ?? err}`);
-  } finally {
-    await elf.close().catch(() => undefined);
-  }
-}
-
-/** The most bytes of a function a verdict hashes (the decoded methods are a few KB). */
-const MAX_FUNCTION_BYTES = 1024 * 1024;
-const ENTRY_BYTES = 16;
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const isOffset = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-const isByte = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 255;
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-const CACHEABLE_CODES = new Set<string>(['EXPORTS_SSL_SYMBOLS', 'NOT_RUSTLS', 'NOT_OPENSSL', 'AMBIGUOUS', 'NO_EVIDENCE', 'INCONSISTENT', 'UNSUPPORTED_ARCH']);
-
-type Bytes = { offset: number; entryBytes: string; size: number; sha256: string };
-
-/** Where a located function is and its bytes (entry to the end of the last decoded instruction), by size and SHA-256. */
-async function functionBytes(elf: ElfFile, entry: number, end: number): Promise<Bytes | undefined> {
-  const offset = elf.vaddrToFileOffset(entry);
-  const size = end - entry;
-  if (offset === undefined || size < ENTRY_BYTES || size > MAX_FUNCTION_BYTES || offset + size > elf.size) return undefined;
-  const bytes = await elf.read(offset, size);
-  return { offset, entryBytes: bytes.subarray(0, ENTRY_BYTES).toString('hex'), size, sha256: sha256(bytes) };
-}
-
-/** A cached function's place, if the file still has its bytes there (checked fields only). */
-async function cachedBytes(
-  elf: ElfFile,
-  f: Partial<Record<'vaddr' | 'offset' | 'size' | 'sha256' | 'entryBytes', unknown>> | undefined,
-): Promise<(Bytes & { vaddr: number }) | undefined> {
-  if (!f || !isOffset(f.vaddr) || !isOffset(f.offset) || !isOffset(f.size) || typeof f.sha256 !== 'string') return undefined;
-  if (f.size < ENTRY_BYTES || f.size > MAX_FUNCTION_BYTES || f.offset + f.size > elf.size || elf.vaddrToFileOffset(f.vaddr) !== f.offset) return undefined;
-  const bytes = await elf.read(f.offset, f.size);
-  const entryBytes = bytes.subarray(0, ENTRY_BYTES).toString('hex');
-  if (f.entryBytes !== entryBytes || sha256(bytes) !== f.sha256) return undefined;
-  return { vaddr: f.vaddr, offset: f.offset, entryBytes, size: f.size, sha256: f.sha256 };
-}
-
-/** An unsupported cached verdict with a code analysis gives, rebuilt. */
-function cachedUnsupported(v: UnsupportedVerdict, version: number, buildId: string | undefined, binary: BinaryIdentity): UnsupportedVerdict | undefined {
-  if (!CACHEABLE_CODES.has(v.code) || typeof v.reason !== 'string') return undefined;
-  const analysisMs = typeof v.analysisMs === 'number' ? v.analysisMs : 0;
-  return {
-    supported: false,
-    code: v.code,
-    reason: v.reason,
-    buildId,
-    binary,
-    evidence: strings(v.evidence),
-    locatorVersion: version,
-    analysisMs,
-    cached: true,
-  };
-}
-
 async function rustlsFromCache(elf: ElfFile, v: RustlsVerdict, buildId: string | undefined, binary: BinaryIdentity): Promise<RustlsVerdict | undefined> {
   if ((v.buildId ?? undefined) !== buildId) return undefined;
-  if (v.supported !== true) return cachedUnsupported(v, RUSTLS_LOCATOR_VERSION, buildId, binary);
+  if (v.supported !== true) return cachedUnsupported(v, RUSTLS_LOCATOR_VERSION, RUSTLS_OPENSSL_CODES, buildId, binary);
   const L = v.layout as Partial<RustlsProbeLayout> | undefined;
   if (!L || ![L.inPtr, L.inLen, L.chunks, L.typ, L.appData].every(isByte) || typeof v.version !== 'string' || !Array.isArray(v.functions)) return undefined;
   const functions: RustlsLocatedFunction[] = [];
@@ -194,7 +62,7 @@ async function rustlsFromCache(elf: ElfFile, v: RustlsVerdict, buildId: string |
 
 async function opensslFromCache(elf: ElfFile, v: OpensslVerdict, buildId: string | undefined, binary: BinaryIdentity): Promise<OpensslVerdict | undefined> {
   if ((v.buildId ?? undefined) !== buildId) return undefined;
-  if (v.supported !== true) return cachedUnsupported(v, OPENSSL_LOCATOR_VERSION, buildId, binary);
+  if (v.supported !== true) return cachedUnsupported(v, OPENSSL_LOCATOR_VERSION, RUSTLS_OPENSSL_CODES, buildId, binary);
   const fn = async (f: OpensslLocatedFunction | undefined, name: OpensslLocatedFunction['name']): Promise<OpensslLocatedFunction | undefined> => {
     if (!f || (f.lenArg !== 3 && f.lenArg !== 4)) return undefined;
     const b = await cachedBytes(elf, f);
@@ -223,7 +91,7 @@ async function opensslFromCache(elf: ElfFile, v: OpensslVerdict, buildId: string
  * `supported: true` only when the evidence is unambiguous.
  */
 export function locateRustls(path: string, opts: LocateOptions = {}): Promise<RustlsVerdict> {
-  return located<RustlsVerdict>(path, opts, 'rustls', RUSTLS_LOCATOR_VERSION, rustlsAnalysis, rustlsFromCache);
+  return locateWith<RustlsVerdict>(path, opts, 'rustls', RUSTLS_LOCATOR_VERSION, rustlsAnalysis, rustlsFromCache);
 }
 
 const rustlsAnalysis: Analysis<RustlsVerdict> = async (elf, binary, buildId, unsupported) => {
@@ -256,7 +124,7 @@ const rustlsAnalysis: Analysis<RustlsVerdict> = async (elf, binary, buildId, uns
  * otherwise: attach by symbol).
  */
 export function locateOpenssl(path: string, opts: LocateOptions = {}): Promise<OpensslVerdict> {
-  return located<OpensslVerdict>(path, opts, 'openssl', OPENSSL_LOCATOR_VERSION, opensslAnalysis, opensslFromCache);
+  return locateWith<OpensslVerdict>(path, opts, 'openssl', OPENSSL_LOCATOR_VERSION, opensslAnalysis, opensslFromCache);
 }
 
 const opensslAnalysis: Analysis<OpensslVerdict> = async (elf, binary, buildId, unsupported) => {
