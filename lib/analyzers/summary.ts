@@ -1,5 +1,5 @@
 import { stepProcess, type AnalyzerContext, type Emit, type StepAnalyzer } from '../core/analyzer';
-import { ownEvent, type Event } from '../core/event';
+import { callModel, ownEvent, type Event } from '../core/event';
 import { printable } from '../render/safe-text';
 import { formatUsd, roundUsd } from '../cost/format';
 
@@ -124,8 +124,7 @@ export class SessionSummary implements StepAnalyzer {
     const d = e.data as Record<string, any>;
     if (e.source === 'llm' && d.event === 'LLM_CALL') {
       this.llmCalls++;
-      const provider = String(d['gen_ai.provider.name'] ?? '?');
-      const model = String(d['gen_ai.response.model'] ?? d['gen_ai.request.model'] ?? '?');
+      const { provider, model } = callModel(d);
       const key = `${provider}\0${model}`;
       let m = this.models.get(key);
       if (!m) {

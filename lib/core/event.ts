@@ -116,6 +116,14 @@ function containerSource(who: Partial<Event>, at: Partial<Event> | undefined): P
 }
 
 /**
+ * The provider and model an llm call is counted under: the model that
+ * answered, else the one asked for ('?' when neither is known).
+ */
+export function callModel(d: Record<string, unknown>): { provider: string; model: string } {
+  return { provider: String(d['gen_ai.provider.name'] ?? '?'), model: String(d['gen_ai.response.model'] ?? d['gen_ai.request.model'] ?? '?') };
+}
+
+/**
  * An event derived from others (http from ssl, sse from http, llm from
  * both): it carries the time of the event that completed it (`at`) and the
  * process it is about.

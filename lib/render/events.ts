@@ -5,7 +5,7 @@
  * is returned (render/safe-text.ts): nothing captured is ever interpreted by
  * the terminal, and no line break is there that is not agentsight's own.
  */
-import type { Event } from '../core/event';
+import { callModel, type Event } from '../core/event';
 import { preview, renderHttpEvent } from './http';
 import { printable as t, terminalLine } from './safe-text';
 import { formatUsd } from '../cost/format';
@@ -161,7 +161,7 @@ registerRenderer('diagnostic', (e, c) => `${c.yellow('NOTE ')} ${t(e.data.messag
 
 registerRenderer('llm', (e, c) => {
   const d = e.data;
-  const model = t(d['gen_ai.response.model'] ?? d['gen_ai.request.model'] ?? '?');
+  const model = t(callModel(d).model);
   const tok = `${t(d['gen_ai.usage.input_tokens'] ?? '?')}→${t(d['gen_ai.usage.output_tokens'] ?? '?')} tok`;
   const status = d.error
     ? c.red(`${t(d['http.response.status_code'])} ${t(d.error.type ?? '')} ${preview(String(d.error.message ?? ''), 200)}`.trim())

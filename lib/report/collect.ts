@@ -6,7 +6,7 @@
  * pass and bounded memory: lists stop growing at their limit and say how
  * many they left out.
  */
-import type { Event } from '../core/event';
+import { callModel, type Event } from '../core/event';
 import { roundUsd } from '../cost/format';
 import { pricedTokens } from '../cost/cost';
 import { lossSummary } from '../session/run';
@@ -260,8 +260,7 @@ export class ReportBuilder {
   }
 
   private call(e: Event, d: Record<string, any>): void {
-    const provider = String(d['gen_ai.provider.name'] ?? '?');
-    const model = String(d['gen_ai.response.model'] ?? d['gen_ai.request.model'] ?? '?');
+    const { provider, model } = callModel(d);
     const key = `${provider}\0${model}`;
     let m = this.models.get(key);
     if (!m) {

@@ -5,7 +5,7 @@
  * themselves through EventDetail (a ring, then the session file). Changes
  * since the last look are collected for the live stream.
  */
-import type { Event } from '../core/event';
+import { callModel, type Event } from '../core/event';
 import { pricedTokens } from '../cost/cost';
 import { roundUsd } from '../cost/format';
 import type { TokenUsage } from '../providers/types';
@@ -176,8 +176,7 @@ export class SessionStore {
     t.calls++;
     const u = (d.usage ?? null) as TokenUsage | null;
     const tok = u ? pricedTokens(String(d.api ?? ''), u) : null;
-    const provider = String(d['gen_ai.provider.name'] ?? '?');
-    const model = String(d['gen_ai.response.model'] ?? d['gen_ai.request.model'] ?? '?');
+    const { provider, model } = callModel(d);
     const cost = num(d.cost_usd);
     if (tok) {
       t.input_tokens += tok.input;
