@@ -6,13 +6,12 @@
  * can wait, unlike capture), and gives up waiting after --otlp-flush-timeout
  * without progress (then spans are dropped and counted).
  */
-import * as fs from 'node:fs';
 import { UsageError } from '../core/errors';
 import type { ExportCliOptions } from '../config/options';
 import { resolveOtlp } from '../otel/config';
 import { OtlpSink } from '../otel/sink';
 import { EXIT_OUTPUT_FAILED, lossLines, type SessionIo } from '../session/run';
-import { readNdjson } from '../sinks/ndjson';
+import { checkSessionFiles, readNdjson } from '../sinks/ndjson';
 import { writeLine } from '../render/safe-text';
 
 /** Room kept in the queue before an event is handed on (one event makes a few spans at most). */
@@ -22,15 +21,7 @@ export async function runExport(files: string[], o: ExportCliOptions, io: Sessio
   if (files.length === 0) throw new UsageError('export needs at least one NDJSON file: agentsight export [options] <file...>');
   const cfg = resolveOtlp(o, process.env, false);
   if (!cfg) throw new UsageError('export needs a receiver: --otlp-endpoint URL, or --otlp with OTEL_EXPORTER_OTLP_ENDPOINT set');
-  for (const f of files) {
-    let st: fs.Stats;
-    try {
-      st = fs.statSync(f);
-    } catch (err) {
-      throw new UsageError(`${f}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-    }
-    if (!st.isFile()) throw new UsageError(`${f}: not a regular file`);
-  }
+  checkSessionFiles(files, 'export');
   const say = (l: string) => writeLine(io.stderr, `agentsight: ${l}`);
   const sink = new OtlpSink(cfg, { metrics: false, onNotice: say });
   let events = 0;

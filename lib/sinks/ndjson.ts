@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import { diagnosticEvent, type Event } from '../core/event';
 import { encodePayload, sslPayload } from '../core/payload';
 import { jsonText } from '../render/safe-text';
+import { UsageError } from '../core/errors';
 
 /**
  * One event as a JSON line (with "\n"). ssl events whose bytes are held out
@@ -123,4 +124,23 @@ export async function* readNdjsonLocated(path: string): AsyncIterable<LocatedEve
  */
 export async function* readNdjson(path: string): AsyncIterable<Event> {
   for await (const { event } of readNdjsonLocated(path)) yield event;
+}
+
+/** Check that the files can be read before anything is done with them. */
+export function checkSessionFiles(files: readonly string[], what = 'report'): void {
+  if (files.length === 0) throw new UsageError(`${what} needs at least one session file (NDJSON, as written by record or --output)`);
+  for (const f of files) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(f);
+    } catch (e) {
+      throw new UsageError(`${f}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+    if (!st.isFile()) throw new UsageError(`${f}: not a regular file`);
+    try {
+      fs.accessSync(f, fs.constants.R_OK);
+    } catch (e) {
+      throw new UsageError(`${f}: cannot be read: ${(e as Error).message}`);
+    }
+  }
 }
