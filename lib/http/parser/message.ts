@@ -139,8 +139,14 @@ function storeRaw(ctx: ParseContext, m: Message, bytes: Buffer): void {
 }
 
 /** The body fields of the message's event: content coding removed (bounded), and whether anything is missing. */
+/** The body bytes a message holds, joined once (finalBody and grpcFields both read them). */
+function wireBody(m: Message): Buffer {
+  if (m.parts.length !== 1) m.parts = [Buffer.concat(m.parts)];
+  return m.parts[0];
+}
+
 export function finalBody(ctx: ParseContext, m: Message, incomplete: boolean): HttpBodyFields {
-  const wire = m.parts.length === 1 ? m.parts[0] : Buffer.concat(m.parts);
+  const wire = wireBody(m);
   const partial = incomplete || m.dropped > 0 || m.hole;
   const dec = decodeBody(wire, m.codings, ctx.config.maxBodyBytes, partial);
   const truncated = m.dropped > 0 || m.hole || dec.truncated || incomplete;
@@ -166,7 +172,7 @@ export function grpcFields(m: Message, incomplete: boolean): GrpcInfo | null {
   const kind = grpcKind(type);
   if (!kind) return null;
   const path = m.head.kind === 'request' ? m.head.target : (m.request?.summary.path ?? null);
-  const wire = m.parts.length === 1 ? m.parts[0] : Buffer.concat(m.parts);
+  const wire = wireBody(m);
   return grpcInfo(kind, type ?? '', wire, incomplete || m.dropped > 0 || m.hole, m.headers, m.trailers, path, m.head.kind === 'response');
 }
 
