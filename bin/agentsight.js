@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 'use strict';
-require('../dist/cli/main')
+require('./load-cli')
+  .loadCli()
   .main()
   .then((code) => {
     process.exitCode = code;

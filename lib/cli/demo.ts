@@ -19,8 +19,9 @@ import { preview } from '../render/events';
 import { printable, writeLine } from '../render/safe-text';
 import { Prices } from '../cost/prices';
 import { buildReport, reportText } from '../report';
+import { PACKAGE_ROOT } from '../core/package-root';
 
-const REPO = path.resolve(__dirname, '..', '..');
+const REPO = PACKAGE_ROOT;
 
 export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOptions, io: SessionIo, otlp: Analyzer | null = null): Promise<number> {
   const agent = o.agent ?? 'python';

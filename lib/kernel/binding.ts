@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotSupportedError } from '../core/errors';
+import { PACKAGE_ROOT } from '../core/package-root';
 
 export interface UprobeOptions {
   /** Executable or library, possibly through /proc/PID/root/... */
@@ -133,7 +134,6 @@ export interface NativeBinding {
 let injected: NativeBinding | null = null;
 let loaded: NativeBinding | null = null;
 
-const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 const BUILD_FROM_SOURCE =
   '`AGENTSIGHT_BUILD_FROM_SOURCE=1 npm rebuild agentsight` (-g for a global install), or `npm run build:native` in a checkout ' +
   '(needs gcc, g++, make, python3, clang, llvm, libelf-dev, zlib1g-dev)';

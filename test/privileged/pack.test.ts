@@ -32,6 +32,10 @@ describePrivileged('npm pack, install into a fresh project, require() from Commo
         'web/dist/app.js',
         'web/dist/app.css',
         'web/dist/index.html',
+        // the CLI bundle and its code cache
+        'bin/load-cli.js',
+        'dist/cli.js',
+        'dist/cli.js.cache',
       ]),
     );
     expect(files.filter((f) => f.startsWith('build/'))).toEqual([]);
@@ -44,6 +48,13 @@ describePrivileged('npm pack, install into a fresh project, require() from Commo
     expect(fs.existsSync(path.join(app, 'node_modules/agentsight/build'))).toBe(false);
     // types ship with it
     expect(fs.existsSync(path.join(app, 'node_modules/agentsight/dist/index.d.ts'))).toBe(true);
+    // the installed CLI runs its bundle with the shipped code cache (made by this node)
+    const probe = await run(
+      process.execPath,
+      ['-e', "const l = require('agentsight/bin/load-cli.js'); console.log(l.bundleCurrent(), l.loadBundle().script.cachedDataRejected)"],
+      { cwd: app },
+    );
+    expect(probe.stdout.toString().trim(), probe.stderr).toBe('true false');
     const script = `
       'use strict';
       const agentsight = require('agentsight');
