@@ -41,14 +41,14 @@ export function plausibleStartPrefix(line: string): boolean {
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}(?: \S*(?: (?:H|HT|HTT|HTTP|HTTP\/|HTTP\/1|HTTP\/1\.|HTTP\/1\.[01])?)?)?$/.test(line);
 }
 
-/** Index just past the blank line ending a header block, or -1. */
-export function findHeadEnd(buf: Buffer): number {
-  const crlf = buf.indexOf('\r\n\r\n', 0, 'latin1');
-  const lf = buf.indexOf('\n\n', 0, 'latin1');
+/** Index (from `from`) just past the blank line ending a header block that starts at `from`, or -1. */
+export function findHeadEnd(buf: Buffer, from = 0): number {
+  const crlf = buf.indexOf('\r\n\r\n', from, 'latin1');
+  const lf = buf.indexOf('\n\n', from, 'latin1');
   if (crlf === -1 && lf === -1) return -1;
-  if (crlf === -1) return lf + 2;
-  if (lf === -1) return crlf + 4;
-  return Math.min(crlf + 4, lf + 2);
+  if (crlf === -1) return lf + 2 - from;
+  if (lf === -1) return crlf + 4 - from;
+  return Math.min(crlf + 4, lf + 2) - from;
 }
 
 /** Parse a complete header block (`text`, `headBytes` long, blank line included). */
