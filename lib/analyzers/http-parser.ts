@@ -90,11 +90,11 @@ export class HttpParser implements StepAnalyzer {
 
   step(e: Event, emit: Emit): void {
     const out = this.batch;
-    out.length = 0;
+    while (out.length !== 0) out.pop(); // cheaper than setting length
     this.ctx.collectInto(out);
     this.onEvent(e);
     for (let i = 0; i < out.length; i++) emit(out[i]);
-    out.length = 0;
+    while (out.length !== 0) out.pop(); // cheaper than setting length
   }
 
   /** What step() passes on, reused from one event to the next. */
@@ -149,7 +149,7 @@ export class HttpParser implements StepAnalyzer {
       return;
     }
     const ns = eventNs(e);
-    this.releaseHeld((h) => ns - h.sinceNs > HOLD_NS);
+    if (this.held.size !== 0) this.releaseHeld((h) => ns - h.sinceNs > HOLD_NS);
     const id = typeof d.conn_id === 'string' && d.conn_id ? d.conn_id : `${e.pid}:unknown`;
     const held = this.held.get(id);
     if (dir === 'read' && (held || this.answersNothing(id, e))) {
