@@ -85,8 +85,9 @@ class StepRow implements AsyncGenerator<Event> {
   private phase = Phase.Start;
   /** The next analyzer to end. */
   private ending = 0;
-  /** A call in progress: later calls wait for it, as a generator queues them. */
-  private busy: Promise<unknown> | null = null;
+  /** Calls made and not yet settled: a call waits for the one before (`last`), as a generator queues them. */
+  private calls = 0;
+  private last: Promise<unknown> | null = null;
 
   constructor(
     private readonly input: AsyncIterable<Event>,
@@ -110,7 +111,7 @@ class StepRow implements AsyncGenerator<Event> {
   }
 
   next(): Promise<IteratorResult<Event>> {
-    if (this.busy === null && this.read < this.out.length) return Promise.resolve({ value: this.out[this.read++], done: false });
+    if (this.calls === 0 && this.read < this.out.length) return Promise.resolve({ value: this.out[this.read++], done: false });
     return this.run(this.nextNow);
   }
 
@@ -123,83 +124,89 @@ class StepRow implements AsyncGenerator<Event> {
   }
 
   private readonly nextNow = (): Promise<IteratorResult<Event>> => {
-    if (this.read < this.out.length) return Promise.resolve({ value: this.out[this.read++], done: false });
-    if (this.phase === Phase.Done) return Promise.resolve(DONE);
+    if (this.read < this.out.length || this.phase === Phase.Done) {
+      this.calls--;
+      return Promise.resolve(this.read < this.out.length ? { value: this.out[this.read++], done: false } : DONE);
+    }
     return this.pull();
   };
 
-  /** Run a call now, or after the one in progress settled. */
+  /** Run a call now, or after the one made before it settled; each call counts itself settled (calls--) as it ends. */
   private run(call: () => Promise<IteratorResult<Event>>): Promise<IteratorResult<Event>> {
-    const p = this.busy === null ? call() : this.busy.then(call, call);
-    this.busy = p;
-    const clear = (): void => {
-      if (this.busy === p) this.busy = null;
-    };
-    p.then(clear, clear);
+    const p = this.calls++ === 0 ? call() : (this.last as Promise<unknown>).then(call, call);
+    this.last = p;
     return p;
   }
 
   /** Work until the last analyzer emitted something, or everything ended. */
   private async pull(): Promise<IteratorResult<Event>> {
     const out = this.out;
-    for (;;) {
-      while (out.length !== 0) out.pop(); // cheaper than setting length
-      this.read = 0;
-      if (this.phase === Phase.Start) {
-        this.it = this.input[Symbol.asyncIterator]();
-        this.phase = Phase.Reading;
-      }
-      if (this.phase === Phase.Reading) {
-        const it = this.it as AsyncIterator<Event>;
-        let r: IteratorResult<Event>;
-        try {
-          r = await it.next();
-        } catch (err) {
-          this.phase = Phase.Done;
-          throw err;
+    try {
+      for (;;) {
+        while (out.length !== 0) out.pop(); // cheaper than setting length
+        this.read = 0;
+        if (this.phase === Phase.Start) {
+          this.it = this.input[Symbol.asyncIterator]();
+          this.phase = Phase.Reading;
         }
-        if (r.done) {
-          this.phase = Phase.Ending;
-          continue;
-        }
-        try {
-          this.emits[0](r.value);
-        } catch (err) {
-          // as a for await loop left by an exception: the input is closed first
-          this.phase = Phase.Done;
-          out.length = 0;
-          await it.return?.();
-          throw err;
-        }
-      } else if (this.phase === Phase.Ending) {
-        if (this.ending >= this.row.length) {
-          this.phase = Phase.Done;
+        if (this.phase === Phase.Reading) {
+          const it = this.it as AsyncIterator<Event>;
+          let r: IteratorResult<Event>;
+          try {
+            r = await it.next();
+          } catch (err) {
+            this.phase = Phase.Done;
+            throw err;
+          }
+          if (r.done) {
+            this.phase = Phase.Ending;
+            continue;
+          }
+          try {
+            this.emits[0](r.value);
+          } catch (err) {
+            // as a for await loop left by an exception: the input is closed first
+            this.phase = Phase.Done;
+            out.length = 0;
+            await it.return?.();
+            throw err;
+          }
+        } else if (this.phase === Phase.Ending) {
+          if (this.ending >= this.row.length) {
+            this.phase = Phase.Done;
+            return DONE;
+          }
+          const k = this.ending++;
+          try {
+            this.row[k].end(this.emits[k + 1]);
+          } catch (err) {
+            this.phase = Phase.Done;
+            out.length = 0;
+            throw err;
+          }
+        } else {
           return DONE;
         }
-        const k = this.ending++;
-        try {
-          this.row[k].end(this.emits[k + 1]);
-        } catch (err) {
-          this.phase = Phase.Done;
-          out.length = 0;
-          throw err;
-        }
-      } else {
-        return DONE;
+        if (out.length > 0) return { value: out[this.read++], done: false };
       }
-      if (out.length > 0) return { value: out[this.read++], done: false };
+    } finally {
+      this.calls--;
     }
   }
 
   /** return() (fail null) or throw(): the input is closed when it is being read; then finished. */
   private async close(fail: { err: unknown } | null, value: unknown): Promise<IteratorResult<Event>> {
-    const reading = this.phase === Phase.Reading;
-    this.phase = Phase.Done;
-    this.out.length = 0;
-    this.read = 0;
-    if (reading) await this.it?.return?.();
-    if (fail) throw fail.err;
-    return { value: value as undefined, done: true };
+    try {
+      const reading = this.phase === Phase.Reading;
+      this.phase = Phase.Done;
+      this.out.length = 0;
+      this.read = 0;
+      if (reading) await this.it?.return?.();
+      if (fail) throw fail.err;
+      return { value: value as undefined, done: true };
+    } finally {
+      this.calls--;
+    }
   }
 }
 
