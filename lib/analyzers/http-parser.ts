@@ -89,8 +89,16 @@ export class HttpParser implements StepAnalyzer {
   }
 
   step(e: Event, emit: Emit): void {
-    for (const o of this.handle(e)) emit(o);
+    const out = this.batch;
+    while (out.length !== 0) out.pop(); // cheaper than setting length
+    this.ctx.collectInto(out);
+    this.onEvent(e);
+    for (let i = 0; i < out.length; i++) emit(out[i]);
+    while (out.length !== 0) out.pop(); // cheaper than setting length
   }
+
+  /** What step() passes on, reused from one event to the next. */
+  private readonly batch: Event[] = [];
 
   end(emit: Emit): void {
     for (const o of this.finish()) emit(o);
@@ -101,14 +109,19 @@ export class HttpParser implements StepAnalyzer {
    * event first when it passes through, then derived events).
    */
   handle(e: Event): Event[] {
-    return this.ctx.collect(() => {
-      if (e.source === 'ssl') return this.onSsl(e);
-      this.ctx.pass(e);
-      if (e.source === 'process' && (e.data as { event?: unknown }).event === 'EXIT') {
-        this.releaseHeld((h) => h.events[0].pid === e.pid);
-        this.conns.closeProcess(e.pid, e);
-      }
-    });
+    const out: Event[] = [];
+    this.ctx.collectInto(out);
+    this.onEvent(e);
+    return out;
+  }
+
+  private onEvent(e: Event): void {
+    if (e.source === 'ssl') return this.onSsl(e);
+    this.ctx.pass(e);
+    if (e.source === 'process' && (e.data as { event?: unknown }).event === 'EXIT') {
+      this.releaseHeld((h) => h.events[0].pid === e.pid);
+      this.conns.closeProcess(e.pid, e);
+    }
   }
 
   /** Input is over: close every connection (flushing read-until-close bodies) and report. */
@@ -136,7 +149,7 @@ export class HttpParser implements StepAnalyzer {
       return;
     }
     const ns = eventNs(e);
-    this.releaseHeld((h) => ns - h.sinceNs > HOLD_NS);
+    if (this.held.size !== 0) this.releaseHeld((h) => ns - h.sinceNs > HOLD_NS);
     const id = typeof d.conn_id === 'string' && d.conn_id ? d.conn_id : `${e.pid}:unknown`;
     const held = this.held.get(id);
     if (dir === 'read' && (held || this.answersNothing(id, e))) {

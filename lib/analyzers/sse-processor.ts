@@ -95,11 +95,15 @@ interface StreamState {
   startNs: number;
   firstNs: number | null;
   lastNs: number;
-  decoder: StringDecoder;
+  /** Set from the first base64 chunk on: text chunks before it need no decoding (see text()). */
+  decoder: StringDecoder | null;
   parser: SseParser;
   merger: StreamMerger;
   done: boolean;
 }
+
+/** ES2024 String.prototype.isWellFormed (Node 20 has it; the ES2023 lib does not declare it). */
+type WellFormed = string & { isWellFormed(): boolean };
 
 /** Merges streamed LLM answers (and any other SSE stream) into `sse` events. */
 export class SseProcessor implements StepAnalyzer {
@@ -153,8 +157,16 @@ export class SseProcessor implements StepAnalyzer {
   }
 
   step(e: Event, emit: Emit): void {
-    for (const o of this.handle(e)) emit(o);
+    const out = this.batch;
+    while (out.length !== 0) out.pop(); // cheaper than setting length
+    out.push(e);
+    this.onEvent(e, out);
+    for (let i = 0; i < out.length; i++) emit(out[i]);
+    while (out.length !== 0) out.pop(); // cheaper than setting length
   }
+
+  /** What step() passes on, reused from one event to the next. */
+  private readonly batch: Event[] = [];
 
   end(emit: Emit): void {
     for (const o of this.finish()) emit(o);
@@ -163,6 +175,11 @@ export class SseProcessor implements StepAnalyzer {
   /** Process one event: returns it followed by any merged events it completed. */
   handle(e: Event): Event[] {
     const out: Event[] = [e];
+    this.onEvent(e, out);
+    return out;
+  }
+
+  private onEvent(e: Event, out: Event[]): void {
     this.lastEvent = e;
     const ns = eventNs(e);
     if (isSource(e, 'http')) {
@@ -180,7 +197,6 @@ export class SseProcessor implements StepAnalyzer {
       }
     }
     this.sweep(ns, out);
-    return out;
   }
 
   /** Input is over: merge every open stream. */
@@ -208,6 +224,7 @@ export class SseProcessor implements StepAnalyzer {
       this.close(oldest, 'evicted', ns, out);
     }
     this.streams.set(key, this.newState(key, e, d.conn_id, d.seq, d.request, d.status_code, ns, d.tid));
+    this.lastChunkOf = null;
     this.counters.streams_started++;
   }
 
@@ -226,7 +243,7 @@ export class SseProcessor implements StepAnalyzer {
       startNs: reqEnd !== null && reqEnd <= ns ? reqEnd : ns,
       firstNs: null,
       lastNs: ns,
-      decoder: new StringDecoder('utf8'),
+      decoder: null,
       parser: new SseParser(this.maxContent),
       merger: new StreamMerger(req?.path, this.maxContent),
       done: false,
@@ -240,16 +257,35 @@ export class SseProcessor implements StepAnalyzer {
       this.counters.late_chunks++;
       return;
     }
-    // Keep the map in activity order (oldest first) for eviction and sweeps.
-    this.streams.delete(s.key);
-    this.streams.set(s.key, s);
+    // Keep the map in activity order (oldest first) for eviction and sweeps; already so when the last chunk was of this stream too.
+    if (this.lastChunkOf !== s) {
+      this.streams.delete(s.key);
+      this.streams.set(s.key, s);
+      this.lastChunkOf = s;
+    }
     s.lastNs = ns;
-    const bytes = Buffer.from(d.data, d.data_encoding === 'base64' ? 'base64' : 'utf8');
     const merger = s.merger;
-    const events = this.feed(s, s.decoder.write(bytes), ns);
+    const events = this.feed(s, this.text(s, d), ns);
     // with the default bounds, what LlmAnalyzer would parse and merge again from this chunk
     if (this.maxContent === DEFAULT_MAX_CONTENT_CHARS) Object.defineProperty(e, PARSED, { value: { events, merger }, enumerable: false, configurable: true });
     if (s.merger.terminal) this.close(s, 'terminal', ns, out, true);
+  }
+
+  /** The stream whose chunk came last (it is last in `streams`), while it is. */
+  private lastChunkOf: StreamState | null = null;
+
+  /**
+   * The text of a chunk, decoded as one UTF-8 stream with the ones before:
+   * a chunk given as well-formed text is that text, while no base64 chunk
+   * (which may end inside a character) came before it.
+   */
+  private text(s: StreamState, d: HttpBodyChunkData): string {
+    const data: unknown = d.data;
+    if (s.decoder === null) {
+      if (d.data_encoding !== 'base64' && typeof data === 'string' && (data as WellFormed).isWellFormed()) return data;
+      s.decoder = new StringDecoder('utf8');
+    }
+    return s.decoder.write(Buffer.from(d.data, d.data_encoding === 'base64' ? 'base64' : 'utf8'));
   }
 
   /** The events of the text merged (up to a terminal one). */
@@ -274,6 +310,7 @@ export class SseProcessor implements StepAnalyzer {
       s = this.newState(key, e, d.conn_id, d.seq, d.request, d.status_code, ns, d.tid);
       this.counters.streams_started++;
       this.streams.set(key, s);
+      this.lastChunkOf = null;
       this.feed(s, Buffer.from(d.body, d.body_encoding === 'base64' ? 'base64' : 'utf8').toString('utf8'), ns);
     }
     if (s.done) {
@@ -303,7 +340,7 @@ export class SseProcessor implements StepAnalyzer {
    */
   private close(s: StreamState, reason: SseEndReason, ns: number, out: Event[], keep = false): void {
     if (!s.done) {
-      const tail = s.decoder.end();
+      const tail = s.decoder?.end();
       if (tail) this.feed(s, tail, ns);
       if (!s.merger.terminal) for (const ev of s.parser.end()) s.merger.add(ev);
       out.push(this.merged(s, reason, ns));
@@ -319,6 +356,8 @@ export class SseProcessor implements StepAnalyzer {
     } else {
       this.streams.delete(s.key);
     }
+    // a stream moved or gone is no longer known to be last
+    this.lastChunkOf = null;
   }
 
   private merged(s: StreamState, reason: SseEndReason, ns: number): Event {

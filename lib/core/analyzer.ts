@@ -55,31 +55,158 @@ export function isStepAnalyzer(a: Analyzer): a is StepAnalyzer {
  * its input to the end (ctx.signal does not stop it) and yields, after each
  * input event, what came out of the last analyzer; at the end, each
  * analyzer in turn ends, its last events going through the ones after it.
+ *
+ * It behaves as an async generator function written with for await and
+ * yield (lazy start, return() and throw() close the input while it is being
+ * read, a step that throws closes it too), but hands on the events of a
+ * batch from a plain array: an event costs one resolved promise, not the
+ * suspension and resumption of a generator.
  */
-export async function* runSteps(input: AsyncIterable<Event>, row: readonly StepAnalyzer[]): AsyncGenerator<Event> {
-  let out: Event[] = [];
-  const emits: Emit[] = new Array<Emit>(row.length + 1);
-  emits[row.length] = (e) => {
-    out.push(e);
+export function runSteps(input: AsyncIterable<Event>, row: readonly StepAnalyzer[]): AsyncGenerator<Event> {
+  return new StepRow(input, row);
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+/** The states of a StepRow: not started, reading its input, ending its analyzers, finished. */
+const enum Phase {
+  Start,
+  Reading,
+  Ending,
+  Done,
+}
+
+class StepRow implements AsyncGenerator<Event> {
+  /** What the last analyzer emitted for the current input event; out[read..] are still to be handed on. */
+  private readonly out: Event[] = [];
+  private read = 0;
+  private readonly emits: Emit[];
+  private it: AsyncIterator<Event> | null = null;
+  private phase = Phase.Start;
+  /** The next analyzer to end. */
+  private ending = 0;
+  /** Calls made and not yet settled: a call waits for the one before (`last`), as a generator queues them. */
+  private calls = 0;
+  private last: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly input: AsyncIterable<Event>,
+    private readonly row: readonly StepAnalyzer[],
+  ) {
+    const out = this.out;
+    const emits = new Array<Emit>(row.length + 1);
+    emits[row.length] = (e) => {
+      out.push(e);
+    };
+    for (let k = row.length - 1; k >= 0; k--) {
+      const a = row[k];
+      const next = emits[k + 1];
+      emits[k] = (e) => a.step(e, next);
+    }
+    this.emits = emits;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Event>> {
+    if (this.calls === 0 && this.read < this.out.length) return Promise.resolve({ value: this.out[this.read++], done: false });
+    return this.run(this.nextNow);
+  }
+
+  return(value?: unknown): Promise<IteratorResult<Event>> {
+    return this.run(() => this.close(null, value));
+  }
+
+  throw(err: unknown): Promise<IteratorResult<Event>> {
+    return this.run(() => this.close({ err }, undefined));
+  }
+
+  private readonly nextNow = (): Promise<IteratorResult<Event>> => {
+    if (this.read < this.out.length || this.phase === Phase.Done) {
+      this.calls--;
+      return Promise.resolve(this.read < this.out.length ? { value: this.out[this.read++], done: false } : DONE);
+    }
+    return this.pull();
   };
-  for (let k = row.length - 1; k >= 0; k--) {
-    const a = row[k];
-    const next = emits[k + 1];
-    emits[k] = (e) => a.step(e, next);
+
+  /** Run a call now, or after the one made before it settled; each call counts itself settled (calls--) as it ends. */
+  private run(call: () => Promise<IteratorResult<Event>>): Promise<IteratorResult<Event>> {
+    const p = this.calls++ === 0 ? call() : (this.last as Promise<unknown>).then(call, call);
+    this.last = p;
+    return p;
   }
-  const first = emits[0];
-  for await (const e of input) {
-    first(e);
-    if (out.length === 0) continue;
-    const batch = out;
-    out = [];
-    for (let i = 0; i < batch.length; i++) yield batch[i];
+
+  /** Work until the last analyzer emitted something, or everything ended. */
+  private async pull(): Promise<IteratorResult<Event>> {
+    const out = this.out;
+    try {
+      for (;;) {
+        while (out.length !== 0) out.pop(); // cheaper than setting length
+        this.read = 0;
+        if (this.phase === Phase.Start) {
+          this.it = this.input[Symbol.asyncIterator]();
+          this.phase = Phase.Reading;
+        }
+        if (this.phase === Phase.Reading) {
+          const it = this.it as AsyncIterator<Event>;
+          let r: IteratorResult<Event>;
+          try {
+            r = await it.next();
+          } catch (err) {
+            this.phase = Phase.Done;
+            throw err;
+          }
+          if (r.done) {
+            this.phase = Phase.Ending;
+            continue;
+          }
+          try {
+            this.emits[0](r.value);
+          } catch (err) {
+            // as a for await loop left by an exception: the input is closed first
+            this.phase = Phase.Done;
+            out.length = 0;
+            await it.return?.();
+            throw err;
+          }
+        } else if (this.phase === Phase.Ending) {
+          if (this.ending >= this.row.length) {
+            this.phase = Phase.Done;
+            return DONE;
+          }
+          const k = this.ending++;
+          try {
+            this.row[k].end(this.emits[k + 1]);
+          } catch (err) {
+            this.phase = Phase.Done;
+            out.length = 0;
+            throw err;
+          }
+        } else {
+          return DONE;
+        }
+        if (out.length > 0) return { value: out[this.read++], done: false };
+      }
+    } finally {
+      this.calls--;
+    }
   }
-  for (let k = 0; k < row.length; k++) {
-    row[k].end(emits[k + 1]);
-    const batch = out;
-    out = [];
-    for (let i = 0; i < batch.length; i++) yield batch[i];
+
+  /** return() (fail null) or throw(): the input is closed when it is being read; then finished. */
+  private async close(fail: { err: unknown } | null, value: unknown): Promise<IteratorResult<Event>> {
+    try {
+      const reading = this.phase === Phase.Reading;
+      this.phase = Phase.Done;
+      this.out.length = 0;
+      this.read = 0;
+      if (reading) await this.it?.return?.();
+      if (fail) throw fail.err;
+      return { value: value as undefined, done: true };
+    } finally {
+      this.calls--;
+    }
   }
 }
 

@@ -27,7 +27,8 @@ export interface HeadError {
 
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(1\.[01])$/;
 const STATUS_LINE = /^HTTP\/(1\.[01]) (\d{3})(?: (.*))?$/;
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
+/** A header field line (headerField reads it without a regex; kept as its definition, for the tests). */
+export const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
 
 /** Is this line (without its line end) a request line or a status line? */
 export function isStartLine(line: string): boolean {
@@ -41,19 +42,49 @@ export function plausibleStartPrefix(line: string): boolean {
   return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}(?: \S*(?: (?:H|HT|HTT|HTTP|HTTP\/|HTTP\/1|HTTP\/1\.|HTTP\/1\.[01])?)?)?$/.test(line);
 }
 
-/** Index just past the blank line ending a header block, or -1. */
-export function findHeadEnd(buf: Buffer): number {
-  const crlf = buf.indexOf('\r\n\r\n', 0, 'latin1');
-  const lf = buf.indexOf('\n\n', 0, 'latin1');
+/** Index (from `from`) just past the blank line ending a header block that starts at `from`, or -1. */
+export function findHeadEnd(buf: Buffer, from = 0): number {
+  const crlf = buf.indexOf('\r\n\r\n', from, 'latin1');
+  const lf = buf.indexOf('\n\n', from, 'latin1');
   if (crlf === -1 && lf === -1) return -1;
-  if (crlf === -1) return lf + 2;
-  if (lf === -1) return crlf + 4;
-  return Math.min(crlf + 4, lf + 2);
+  if (crlf === -1) return lf + 2 - from;
+  if (lf === -1) return crlf + 4 - from;
+  return Math.min(crlf + 4, lf + 2) - from;
+}
+
+/** tchar (RFC 9110 section 5.6.2), by character code below 128. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * A header line as HEADER_LINE reads it (name, colon, value without the
+ * blanks around it; no CR in it), without the regex: null when it is not one.
+ */
+function headerField(line: string): [string, string] | null {
+  const n = line.length;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = line.charCodeAt(i);
+    if (c >= 128 || TCHAR[c] === 0) break;
+  }
+  if (i === 0 || i === n || line.charCodeAt(i) !== 0x3a) return null;
+  if (line.indexOf('\r', i + 1) !== -1) return null;
+  let s = i + 1;
+  let c = line.charCodeAt(s);
+  while (s < n && (c === 0x20 || c === 0x09)) c = line.charCodeAt(++s);
+  let e = n;
+  c = line.charCodeAt(e - 1);
+  while (e > s && (c === 0x20 || c === 0x09)) c = line.charCodeAt(--e - 1);
+  return [line.slice(0, i).toLowerCase(), line.slice(s, e)];
 }
 
 /** Parse a complete header block (`text`, `headBytes` long, blank line included). */
 export function parseHead(text: string, headBytes: number): ParsedHead | HeadError {
-  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (l.charCodeAt(l.length - 1) === 0x0d) lines[i] = l.slice(0, -1);
+  }
   // The block ends with an empty line (or two): drop them.
   while (lines.length && lines[lines.length - 1] === '') lines.pop();
   const first = lines[0] ?? '';
@@ -61,13 +92,14 @@ export function parseHead(text: string, headBytes: number): ParsedHead | HeadErr
   let at = first.length + 1;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
-    if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length) {
+    const c0 = line.charCodeAt(0);
+    if ((c0 === 0x20 || c0 === 0x09) && fields.length) {
       // obsolete line folding: continuation of the previous value
       fields[fields.length - 1][1] += ' ' + line.trim();
     } else {
-      const m = HEADER_LINE.exec(line);
-      if (!m) return { error: 'invalid header line', kind: 'invalid_header', at };
-      fields.push([m[1].toLowerCase(), m[2]]);
+      const f = headerField(line);
+      if (!f) return { error: 'invalid header line', kind: 'invalid_header', at };
+      fields.push(f);
     }
     at += line.length + 1;
   }

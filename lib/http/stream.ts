@@ -61,14 +61,30 @@ const MAX_LINE = 8192;
 const MAX_CHUNK_LINE = 1024;
 const EXCERPT = 48;
 
-/** Incremental HTTP/1.x parser of one byte stream (one direction of a connection). */
+const EMPTY = Buffer.alloc(0);
+
+/** Value of a hex digit byte, -1 for any other byte. */
+function hexDigit(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  const l = b | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+}
+
+/**
+ * Incremental HTTP/1.x parser of one byte stream (one direction of a connection).
+ *
+ * The undecided bytes are buf[pos..]: consuming moves pos, so a TLS call's
+ * bytes are looked at in place (no copy, no view per step) until a piece of
+ * body is handed on.
+ */
 export class Http1Stream {
   private state: State = 'start';
-  /** Undecided bytes (start line, headers, chunk-size line, trailers, resync tail). */
-  private pending: Buffer = Buffer.alloc(0);
+  /** Undecided bytes are buf[pos..] (start line, headers, chunk-size line, trailers, resync tail). */
+  private buf: Buffer = EMPTY;
+  private pos = 0;
   /** Bytes left in the current body or chunk. */
   private remaining = 0;
-  /** Stream offset of pending[0]. */
+  /** Stream offset of buf[pos]. */
   private offset = 0;
   /** A message is open (head parsed, end not yet reported). */
   private inMessage = false;
@@ -81,12 +97,12 @@ export class Http1Stream {
 
   /** Bytes held by this stream (never body bytes). */
   get bufferedBytes(): number {
-    return this.pending.length;
+    return this.buf.length - this.pos;
   }
 
   /** Stream offset of the next byte to arrive. */
   get position(): number {
-    return this.offset + this.pending.length;
+    return this.offset + this.buf.length - this.pos;
   }
 
   /** True once the stream stopped being HTTP/1 (upgrade, CONNECT tunnel, HTTP/2). */
@@ -96,7 +112,7 @@ export class Http1Stream {
 
   /** True when between messages with nothing buffered. */
   get idle(): boolean {
-    return this.state === 'start' && this.pending.length === 0 && !this.inMessage;
+    return this.state === 'start' && this.bufferedBytes === 0 && !this.inMessage;
   }
 
   /** Stop parsing after the current message (protocol upgrade, tunnel): later bytes are ignored. */
@@ -105,8 +121,7 @@ export class Http1Stream {
       this.opaqueReason = reason;
       return;
     }
-    this.offset += this.pending.length;
-    this.pending = Buffer.alloc(0);
+    this.dropPending();
     this.state = 'opaque';
   }
 
@@ -116,9 +131,8 @@ export class Http1Stream {
    */
   handOver(): Buffer {
     if (this.inMessage) this.finishMessage('protocol switched');
-    const rest = this.pending;
-    this.offset += rest.length;
-    this.pending = Buffer.alloc(0);
+    const rest = this.buf.subarray(this.pos);
+    this.dropPending();
     this.state = 'opaque';
     return rest;
   }
@@ -130,8 +144,15 @@ export class Http1Stream {
       this.offset += bytes.length;
       return;
     }
-    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    if (this.pos === this.buf.length) this.buf = bytes;
+    else this.buf = Buffer.concat([this.buf.subarray(this.pos), bytes]);
+    this.pos = 0;
     this.run();
+    if (this.pos === this.buf.length) {
+      // nothing held: let go of the caller's buffer
+      this.buf = EMPTY;
+      this.pos = 0;
+    }
   }
 
   /**
@@ -144,7 +165,7 @@ export class Http1Stream {
     if (this.state === 'opaque') return;
     const at = this.position;
     if (n !== null) this.offset += n;
-    if (this.state === 'length' && n !== null && n <= this.remaining && this.pending.length === 0) {
+    if (this.state === 'length' && n !== null && n <= this.remaining && this.bufferedBytes === 0) {
       // Content-Length framing survives a hole of known size inside the body.
       this.remaining -= n;
       this.holeInBody = true;
@@ -164,9 +185,10 @@ export class Http1Stream {
       excerpt: Buffer.alloc(0),
     });
     if (this.inMessage) this.finishMessage('bytes lost');
-    if (this.pending.length) this.sink.onDiscard(this.pending.length);
+    if (this.bufferedBytes) this.sink.onDiscard(this.bufferedBytes);
     this.offset = this.position;
-    this.pending = Buffer.alloc(0);
+    this.buf = EMPTY;
+    this.pos = 0;
     this.state = 'resync';
   }
 
@@ -176,22 +198,31 @@ export class Http1Stream {
   /** The stream ended (connection closed, evicted, or input over). */
   end(): void {
     if (this.state === 'opaque') return;
+    const held = this.bufferedBytes;
     if (this.state === 'close') {
       this.finishMessage(this.holeInBody ? 'bytes lost' : null);
     } else if (this.inMessage) {
       this.finishMessage('stream ended mid-message');
-    } else if (this.pending.length > 0 && this.state !== 'resync') {
-      const only = this.pending.toString('latin1');
+    } else if (held > 0 && this.state !== 'resync') {
+      const only = this.buf.toString('latin1', this.pos);
       if (!/^[\r\n]*$/.test(only)) {
         this.error('incomplete_message', 'stream ended inside a start line or header block', 0);
       }
-      this.sink.onDiscard(this.pending.length);
-    } else if (this.pending.length > 0) {
-      this.sink.onDiscard(this.pending.length);
+      this.sink.onDiscard(held);
+    } else if (held > 0) {
+      this.sink.onDiscard(held);
     }
     this.offset = this.position;
-    this.pending = Buffer.alloc(0);
+    this.buf = EMPTY;
+    this.pos = 0;
     this.state = 'start';
+  }
+
+  /** Forget the undecided bytes (they count as passed). */
+  private dropPending(): void {
+    this.offset += this.buf.length - this.pos;
+    this.buf = EMPTY;
+    this.pos = 0;
   }
 
   private run(): void {
@@ -227,55 +258,76 @@ export class Http1Stream {
           progressed = this.stepResync();
           break;
         case 'opaque':
-          this.offset += this.pending.length;
-          this.pending = Buffer.alloc(0);
+          this.dropPending();
           progressed = false;
           break;
       }
-      if (!progressed || (this.pending.length === 0 && this.state !== 'close')) return;
+      if (!progressed || (this.pos === this.buf.length && this.state !== 'close')) return;
     }
   }
 
-  private consume(n: number): Buffer {
-    const out = this.pending.subarray(0, n);
-    this.pending = this.pending.subarray(n);
+  /** Skip n undecided bytes. */
+  private skip(n: number): void {
+    this.pos = Math.min(this.pos + n, this.buf.length);
     this.offset += n;
+  }
+
+  /** The next n undecided bytes, consumed (a view of the input). */
+  private consume(n: number): Buffer {
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.skip(n);
     return out;
   }
 
   private error(kind: StreamError['kind'], message: string, at: number): void {
-    this.sink.onError({ kind, message, offset: this.offset + at, excerpt: Buffer.from(this.pending.subarray(at, at + EXCERPT)) });
+    const from = this.pos + at;
+    this.sink.onError({ kind, message, offset: this.offset + at, excerpt: Buffer.from(this.buf.subarray(from, Math.min(this.buf.length, from + EXCERPT))) });
   }
 
   /** Report an error, end any open message, skip at least one byte, and resynchronise. */
   private fail(kind: StreamError['kind'], message: string, at = 0): boolean {
     this.error(kind, message, at);
     if (this.inMessage) this.finishMessage('parse error');
-    this.consume(1);
+    this.skip(1);
     this.sink.onDiscard(1);
     this.state = 'resync';
     return true;
   }
 
+  /** Index (relative to pos) of the next LF, or -1. */
+  private nextLf(): number {
+    const i = this.buf.indexOf(0x0a, this.pos);
+    return i === -1 ? -1 : i - this.pos;
+  }
+
+  /** Undecided bytes [from, to) (relative to pos) as latin1 text without one trailing CR. */
+  private lineText(from: number, to: number): string {
+    let end = this.pos + to;
+    if (end > this.pos + from && this.buf[end - 1] === 0x0d) end--;
+    return this.buf.toString('latin1', this.pos + from, end);
+  }
+
   private stepStart(): boolean {
     // Tolerate blank lines between messages (RFC 9112 section 2.2).
-    let i = 0;
-    while (i < this.pending.length && (this.pending[i] === 0x0d || this.pending[i] === 0x0a)) i++;
-    if (i > 0) this.consume(i);
-    if (this.pending.length === 0) return false;
-    const nl = this.pending.indexOf(0x0a);
-    const lineEnd = nl === -1 ? Math.min(this.pending.length, MAX_LINE) : nl;
-    const line = this.pending.toString('latin1', 0, lineEnd).replace(/\r$/, '');
+    const buf = this.buf;
+    let i = this.pos;
+    while (i < buf.length && (buf[i] === 0x0d || buf[i] === 0x0a)) i++;
+    if (i > this.pos) this.skip(i - this.pos);
+    const avail = buf.length - this.pos;
+    if (avail === 0) return false;
+    const nl = this.nextLf();
+    const lineEnd = nl === -1 ? Math.min(avail, MAX_LINE) : nl;
+    const line = this.lineText(0, lineEnd);
     if (line.startsWith(H2_PREFACE) || (nl === -1 && H2_PREFACE.startsWith(line) && line.length >= 3)) {
       if (nl === -1 && line.length < H2_PREFACE.length) return false;
       this.error('unsupported_protocol', 'HTTP/2 connection preface: this connection is not parsed (HTTP/1.x only)', 0);
       this.state = 'opaque';
-      this.sink.onDiscard(this.pending.length);
-      this.consume(this.pending.length);
+      this.sink.onDiscard(avail);
+      this.skip(avail);
       return false;
     }
     if (nl === -1) {
-      if (this.pending.length > MAX_LINE) return this.fail('invalid_start_line', `start line longer than ${MAX_LINE} bytes`);
+      if (avail > MAX_LINE) return this.fail('invalid_start_line', `start line longer than ${MAX_LINE} bytes`);
       if (!plausibleStartPrefix(line)) return this.fail('invalid_start_line', 'bytes do not begin an HTTP/1.x request or status line');
       return false;
     }
@@ -287,9 +339,9 @@ export class Http1Stream {
   }
 
   private stepHead(): boolean {
-    const end = findHeadEnd(this.pending);
+    const end = findHeadEnd(this.buf, this.pos);
     if (end === -1) {
-      if (this.pending.length > this.limits.maxHeaderBytes) {
+      if (this.bufferedBytes > this.limits.maxHeaderBytes) {
         return this.fail('header_too_large', `header block larger than ${this.limits.maxHeaderBytes} bytes`);
       }
       return false;
@@ -297,7 +349,7 @@ export class Http1Stream {
     if (end > this.limits.maxHeaderBytes) {
       return this.fail('header_too_large', `header block larger than ${this.limits.maxHeaderBytes} bytes`);
     }
-    const text = this.pending.toString('latin1', 0, end);
+    const text = this.buf.toString('latin1', this.pos, this.pos + end);
     const parsed = parseHead(text, end);
     if ('error' in parsed) return this.fail(parsed.kind, parsed.error, parsed.at);
     const raw = Buffer.from(this.consume(end));
@@ -330,7 +382,7 @@ export class Http1Stream {
   }
 
   private stepLength(): boolean {
-    const n = Math.min(this.remaining, this.pending.length);
+    const n = Math.min(this.remaining, this.bufferedBytes);
     if (n === 0) return false;
     this.sink.onBody(this.consume(n));
     this.remaining -= n;
@@ -338,17 +390,41 @@ export class Http1Stream {
     return true;
   }
 
+  /**
+   * A chunk-size line: 1 to 15 hex digits, optional blanks, an optional
+   * extension (`;` and anything but LF), then LF or CRLF.
+   */
   private stepChunkSize(): boolean {
-    const nl = this.pending.indexOf(0x0a);
+    const nl = this.nextLf();
     if (nl === -1) {
-      if (this.pending.length > MAX_CHUNK_LINE) return this.fail('invalid_chunk', 'chunk-size line too long');
+      if (this.bufferedBytes > MAX_CHUNK_LINE) return this.fail('invalid_chunk', 'chunk-size line too long');
       return false;
     }
-    const line = this.pending.toString('latin1', 0, nl).replace(/\r$/, '');
-    const m = /^([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?$/.exec(line);
-    if (!m) return this.fail('invalid_chunk', 'invalid chunk-size line');
-    this.consume(nl + 1);
-    const size = parseInt(m[1], 16);
+    const buf = this.buf;
+    const from = this.pos;
+    let end = from + nl;
+    if (end > from && buf[end - 1] === 0x0d) end--;
+    let i = from;
+    let size = 0;
+    for (; i < end && i - from < 15; i++) {
+      const d = hexDigit(buf[i]);
+      if (d === -1) break;
+      size = size * 16 + d;
+    }
+    const digits = i - from;
+    let ok = digits > 0;
+    if (ok) {
+      while (i < end && (buf[i] === 0x20 || buf[i] === 0x09)) i++;
+      if (i < end) {
+        // an extension: anything up to the line end but another CR
+        ok = buf[i] === 0x3b;
+        for (let j = i + 1; ok && j < end; j++) if (buf[j] === 0x0d) ok = false;
+      }
+    }
+    if (!ok) return this.fail('invalid_chunk', 'invalid chunk-size line');
+    // beyond 2^52 the sum above rounds at each digit: take parseInt's rounding
+    if (digits > 13) size = parseInt(buf.toString('latin1', from, from + digits), 16);
+    this.skip(nl + 1);
     if (size === 0) {
       this.state = 'trailers';
     } else {
@@ -359,7 +435,7 @@ export class Http1Stream {
   }
 
   private stepChunkData(): boolean {
-    const n = Math.min(this.remaining, this.pending.length);
+    const n = Math.min(this.remaining, this.bufferedBytes);
     if (n === 0) return false;
     this.sink.onBody(this.consume(n));
     this.remaining -= n;
@@ -368,29 +444,31 @@ export class Http1Stream {
   }
 
   private stepChunkCrlf(): boolean {
-    if (this.pending[0] === 0x0a) {
-      this.consume(1);
+    const buf = this.buf;
+    const p = this.pos;
+    if (buf[p] === 0x0a) {
+      this.skip(1);
       this.state = 'chunk_size';
       return true;
     }
-    if (this.pending[0] !== 0x0d) return this.fail('invalid_chunk', 'chunk data not followed by CRLF');
-    if (this.pending.length < 2) return false;
-    if (this.pending[1] !== 0x0a) return this.fail('invalid_chunk', 'chunk data not followed by CRLF');
-    this.consume(2);
+    if (buf[p] !== 0x0d) return this.fail('invalid_chunk', 'chunk data not followed by CRLF');
+    if (buf.length - p < 2) return false;
+    if (buf[p + 1] !== 0x0a) return this.fail('invalid_chunk', 'chunk data not followed by CRLF');
+    this.skip(2);
     this.state = 'chunk_size';
     return true;
   }
 
   private stepTrailers(): boolean {
     for (;;) {
-      const nl = this.pending.indexOf(0x0a);
+      const nl = this.nextLf();
       if (nl === -1) {
-        if (this.pending.length > this.limits.maxHeaderBytes) return this.fail('header_too_large', 'trailer section too large');
+        if (this.bufferedBytes > this.limits.maxHeaderBytes) return this.fail('header_too_large', 'trailer section too large');
         return false;
       }
-      const line = this.pending.toString('latin1', 0, nl).replace(/\r$/, '');
-      this.consume(nl + 1);
-      if (line === '') {
+      const blank = nl === 0 || (nl === 1 && this.buf[this.pos] === 0x0d);
+      this.skip(nl + 1);
+      if (blank) {
         this.finishMessage(null);
         return true;
       }
@@ -398,18 +476,19 @@ export class Http1Stream {
   }
 
   private stepClose(): boolean {
-    if (this.pending.length === 0) return false;
-    this.sink.onBody(this.consume(this.pending.length));
+    const n = this.bufferedBytes;
+    if (n === 0) return false;
+    this.sink.onBody(this.consume(n));
     return false;
   }
 
   private stepResync(): boolean {
-    const text = this.pending.toString('latin1');
+    const text = this.buf.toString('latin1', this.pos);
     const m = SYNC.exec(text);
     if (m) {
       const at = m.index + (m[0].length - m[1].length);
       if (at > 0) {
-        this.consume(at);
+        this.skip(at);
         this.sink.onDiscard(at);
       }
       this.state = 'start';
@@ -419,9 +498,9 @@ export class Http1Stream {
     const lastNl = text.lastIndexOf('\n');
     const tail = text.slice(lastNl + 1);
     const keep = tail.length <= MAX_LINE && plausibleStartPrefix(tail.replace(/\r$/, '')) ? tail.length : 0;
-    const drop = this.pending.length - keep;
+    const drop = text.length - keep;
     if (drop > 0) {
-      this.consume(drop);
+      this.skip(drop);
       this.sink.onDiscard(drop);
     }
     return false;
@@ -437,10 +516,7 @@ export class Http1Stream {
     if (this.opaqueReason !== null) {
       this.state = 'opaque';
       this.opaqueReason = null;
-      if (this.pending.length) {
-        this.offset += this.pending.length;
-        this.pending = Buffer.alloc(0);
-      }
+      if (this.bufferedBytes) this.dropPending();
     }
   }
 }

@@ -23,6 +23,20 @@ export interface SseParserStats {
   oversize_lines: number;
 }
 
+/** Which of the fields the parser knows s[a, b) names (null: another). */
+function fieldOf(s: string, a: number, b: number): 'data' | 'event' | 'id' | 'retry' | null {
+  switch (b - a) {
+    case 4:
+      return s.startsWith('data', a) ? 'data' : null;
+    case 5:
+      return s.startsWith('event', a) ? 'event' : s.startsWith('retry', a) ? 'retry' : null;
+    case 2:
+      return s.startsWith('id', a) ? 'id' : null;
+    default:
+      return null;
+  }
+}
+
 /** Push parser of one event stream. */
 export class SseParser {
   private partial = '';
@@ -68,13 +82,13 @@ export class SseParser {
         this.appendPartial(s.slice(i));
         break;
       }
-      const piece = s.slice(i, j);
-      const line = this.partial.length ? this.partial + piece : piece;
+      const from = i;
+      const partial = this.partial;
       const wasDropping = this.dropping;
       this.partial = '';
       this.dropping = false;
-      if (s[j] === '\r') {
-        if (j + 1 < len) i = s[j + 1] === '\n' ? j + 2 : j + 1;
+      if (s.charCodeAt(j) === 0x0d) {
+        if (j + 1 < len) i = s.charCodeAt(j + 1) === 0x0a ? j + 2 : j + 1;
         else {
           this.lastWasCR = true;
           i = j + 1;
@@ -83,11 +97,12 @@ export class SseParser {
         i = j + 1;
       }
       if (wasDropping) continue;
-      if (line.length > this.maxLineBytes) {
+      if (partial.length + (j - from) > this.maxLineBytes) {
         this.stats.oversize_lines++;
         continue;
       }
-      const ev = this.line(line);
+      // the line is s[from, j), read in place unless it began in an earlier piece
+      const ev = partial.length ? this.line(partial + s.slice(from, j), 0, partial.length + (j - from)) : this.line(s, from, j);
       if (ev) out.push(ev);
     }
     s = '';
@@ -98,7 +113,7 @@ export class SseParser {
   end(): SseEvent[] {
     const out: SseEvent[] = [];
     if (this.partial.length && !this.dropping) {
-      const ev = this.line(this.partial);
+      const ev = this.line(this.partial, 0, this.partial.length);
       if (ev) out.push(ev);
     }
     this.partial = '';
@@ -119,18 +134,22 @@ export class SseParser {
     this.partial += rest;
   }
 
-  private line(line: string): SseEvent | null {
-    if (line === '') return this.dispatch();
-    if (line.charCodeAt(0) === 0x3a /* : */) {
+  /** The line s[a, b) (without its line end). */
+  private line(s: string, a: number, b: number): SseEvent | null {
+    if (a === b) return this.dispatch();
+    if (s.charCodeAt(a) === 0x3a /* : */) {
       this.stats.comments++;
       return null;
     }
-    const c = line.indexOf(':');
-    const field = c === -1 ? line : line.slice(0, c);
-    let value = c === -1 ? '' : line.slice(c + 1);
-    if (value.charCodeAt(0) === 0x20) value = value.slice(1);
-    switch (field) {
-      case 'data':
+    let c = s.indexOf(':', a);
+    if (c >= b) c = -1;
+    // the field name is s[a, end); the value follows the colon and one space
+    const end = c === -1 ? b : c;
+    let v = c === -1 ? b : c + 1;
+    if (v < b && s.charCodeAt(v) === 0x20) v++;
+    switch (fieldOf(s, a, end)) {
+      case 'data': {
+        const value = s.slice(v, b);
         if (this.eventSize + value.length > this.maxLineBytes) {
           this.stats.oversize_lines++;
           return null;
@@ -139,18 +158,23 @@ export class SseParser {
         this.hasData = true;
         this.eventSize += value.length + 1;
         return null;
+      }
       case 'event':
-        this.eventName = value;
+        this.eventName = s.slice(v, b);
         return null;
-      case 'id':
+      case 'id': {
+        const value = s.slice(v, b);
         if (!value.includes('\0')) this.id = value;
         return null;
-      case 'retry':
+      }
+      case 'retry': {
+        const value = s.slice(v, b);
         if (/^\d+$/.test(value)) this.retry = Number(value);
-        else this.malformed(line);
+        else this.malformed(s.slice(a, b));
         return null;
+      }
       default:
-        this.malformed(line);
+        this.malformed(s.slice(a, b));
         return null;
     }
   }
@@ -162,7 +186,8 @@ export class SseParser {
 
   private dispatch(): SseEvent | null {
     const hadData = this.hasData;
-    const ev: SseEvent = { event: this.eventName || 'message', data: this.dataLines.join('\n') };
+    const lines = this.dataLines;
+    const ev: SseEvent = { event: this.eventName || 'message', data: lines.length === 1 ? lines[0] : lines.join('\n') };
     if (this.id !== undefined) ev.id = this.id;
     if (this.retry !== undefined) ev.retry = this.retry;
     this.dataLines = [];

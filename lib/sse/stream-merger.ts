@@ -114,7 +114,9 @@ export class StreamMerger {
       return;
     }
     let obj: unknown;
-    const first = data.trimStart()[0];
+    // the first character that is not white space (most data begins with its brace: no trimmed copy then)
+    const c0 = data.charCodeAt(0);
+    const first = c0 === 0x7b ? '{' : c0 === 0x5b ? '[' : data.trimStart()[0];
     if (first === '{' || first === '[') {
       try {
         obj = JSON.parse(data);

@@ -93,4 +93,106 @@ describe('step analyzers', () => {
     expect(isStepAnalyzer(doubler('a', []))).toBe(true);
     expect(isStepAnalyzer(doublerGen('a', []))).toBe(false);
   });
+
+  /** The input as a logged async iterator (next and return calls), ending after n events or throwing at `failAt`. */
+  function loggedInput(n: number, log: string[], failAt = -1): AsyncIterable<Event> {
+    let i = 0;
+    return {
+      [Symbol.asyncIterator]() {
+        log.push('open');
+        return {
+          async next() {
+            i++;
+            if (i === failAt) throw new Error('input failed');
+            return i <= n ? { value: ev(i), done: false } : { value: undefined, done: true };
+          },
+          async return() {
+            log.push('return');
+            return { value: undefined, done: true };
+          },
+        };
+      },
+    };
+  }
+
+  /** The same row written as an async generator: the contract runSteps keeps. */
+  async function* reference(input: AsyncIterable<Event>, row: StepAnalyzer[]): AsyncGenerator<Event> {
+    let out: Event[] = [];
+    const emits: Emit[] = [(e) => out.push(e)];
+    for (let k = row.length - 1; k >= 0; k--) {
+      const next = emits[0];
+      const a = row[k];
+      emits.unshift((e) => a.step(e, next));
+    }
+    for await (const e of input) {
+      emits[0](e);
+      const batch = out;
+      out = [];
+      yield* batch;
+    }
+    for (let k = 0; k < row.length; k++) {
+      row[k].end(emits[k + 1]);
+      const batch = out;
+      out = [];
+      yield* batch;
+    }
+  }
+
+  type Script = Array<'next' | 'return' | 'throw'>;
+
+  /** Drive a row by a script of calls; what each call gave and what the input saw. */
+  async function drive(make: (input: AsyncIterable<Event>) => AsyncGenerator<Event>, script: Script, failAt = -1): Promise<string[]> {
+    const log: string[] = [];
+    const gen = make(loggedInput(3, log, failAt));
+    for (const call of script) {
+      try {
+        const r = call === 'next' ? await gen.next() : call === 'return' ? await gen.return(undefined) : await gen.throw(new Error('thrown in'));
+        log.push(`${call}: ${r.done ? 'done' : String(r.value.data.n)}`);
+      } catch (err) {
+        log.push(`${call} rejected: ${(err as Error).message}`);
+      }
+    }
+    return log;
+  }
+
+  it('next, return and throw behave as in an async generator (lazy start, the input closed while it is read)', async () => {
+    const failing = (at: number): StepAnalyzer => ({
+      name: 'f',
+      step(e, emit) {
+        if (e.data.n === at) throw new Error('step failed');
+        emit(e);
+      },
+      end() {},
+      process(input) {
+        return stepProcess(this, input);
+      },
+    });
+    const rows: Array<() => StepAnalyzer[]> = [
+      () => [doubler('a', [])],
+      () => [doubler('a', []), doubler('b', [])],
+      () => [failing(2)],
+      () => [doubler('a', []), failing(3)],
+    ];
+    const scripts: Script[] = [
+      ['return', 'next'],
+      ['throw', 'next'],
+      ['next', 'return', 'next'],
+      ['next', 'next', 'throw', 'next'],
+      ['next', 'next', 'next', 'next', 'next', 'next', 'next', 'next', 'next', 'next', 'next', 'return'],
+      ['next', 'next', 'next', 'next', 'next', 'next', 'next', 'next', 'next', 'throw', 'next'],
+    ];
+    for (const row of rows)
+      for (const script of scripts)
+        for (const failAt of [-1, 2]) {
+          const got = await drive((input) => runSteps(input, row()), script, failAt);
+          const want = await drive((input) => reference(input, row()), script, failAt);
+          expect(got, `${script.join(',')} failAt ${failAt}`).toEqual(want);
+        }
+  });
+
+  it('calls made before the previous one settled are answered in order', async () => {
+    const gen = runSteps(source(3), [doubler('a', [])]);
+    const all = await Promise.all(Array.from({ length: 9 }, () => gen.next()));
+    expect(all.map((r) => (r.done ? 'done' : r.value.data.n))).toEqual([1, '1a', 2, '2a', 3, '3a', 'end-a', 'done', 'done']);
+  });
 });

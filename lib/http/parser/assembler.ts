@@ -10,7 +10,7 @@ import { mediaType } from '../util';
 import { BodyStream } from './body-stream';
 import { noteHeadBytes } from './connections';
 import type { ParseContext } from './context';
-import { bodyChunkData, messageBase, parseErrorData, requestData, responseData, responseHeadersData } from './events';
+import { bodyChunkData, parseErrorData, requestData, responseData, responseHeadersData, type MessageParts } from './events';
 import { appendBody, bodyFraming, finalBody, grpcFields, isChunked, noteBodyHole, openMessage, rawFields, releaseMessage, touchRefs } from './message';
 import { afterResponse, isInterim, pairResponse, queueRequest, requestEnded, responseEnded } from './pairing';
 import type { Conn, Dir, DirState, Message, PendingRequest } from './state';
@@ -103,7 +103,7 @@ export class MessageAssembler {
     const raw = rawFields(m);
     const grpc = grpcFields(m, incomplete !== null);
     releaseMessage(this.ctx, m);
-    const base = messageBase(c, m, incomplete, body, raw, grpc);
+    const base: MessageParts = { c, m, incomplete, body, raw, grpc };
     if (m.head.kind === 'request') {
       this.ctx.counters.requests++;
       const req = m.request as PendingRequest;

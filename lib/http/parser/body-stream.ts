@@ -57,7 +57,8 @@ export class BodyStream {
   take(final: boolean): BodyChunk | null {
     if (final && this.decoder) this.hold(this.decoder.finish());
     if (this.pendingSize === 0 && this.carry.length === 0) return null;
-    let buf = Buffer.concat([this.carry, ...this.pending]);
+    // one piece and no carried tail: that piece (the message's stored copy, read only from here on)
+    let buf = this.carry.length === 0 && this.pending.length === 1 ? this.pending[0] : Buffer.concat([this.carry, ...this.pending]);
     this.pending = [];
     this.pendingSize = 0;
     this.carry = Buffer.alloc(0);

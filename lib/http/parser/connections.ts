@@ -134,14 +134,17 @@ export class ConnectionTable {
 
 /** Remember which ssl events carried the bytes of a message whose head is not complete yet. */
 export function noteHeadBytes(ctx: ParseContext, ds: DirState): void {
-  const r = ctx.ref();
   const p = ds.startRefs;
   if (p === null) {
     ds.startNs = ctx.ns;
     ds.startRefs = ctx.refsHere();
-  } else if (p.last_seq !== r.seq) {
-    p.last_seq = r.seq;
-    if (r.mono !== undefined) p.last_mono_ns = r.mono;
+    return;
+  }
+  const seq = ctx.refSeq();
+  if (p.last_seq !== seq) {
+    p.last_seq = seq;
+    const mono = ctx.refMono();
+    if (mono !== undefined) p.last_mono_ns = mono;
     p.events++;
   }
 }

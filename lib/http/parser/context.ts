@@ -66,11 +66,16 @@ export class ParseContext {
 
   /** Run one step and return the events it passed on or produced, in order. */
   collect(step: () => void): Event[] {
-    this.out = [];
+    const r: Event[] = [];
+    this.collectInto(r);
     step();
-    const r = this.out;
     this.out = [];
     return r;
+  }
+
+  /** Events passed on or produced from now on go to `out` (a step reuses one array). */
+  collectInto(out: Event[]): void {
+    this.out = out;
   }
 
   /** Pass an input event on. */
@@ -96,6 +101,17 @@ export class ParseContext {
     this.cursor = saved;
   }
 
+  /** Index of the current ssl event (-1 before the first). */
+  refSeq(): number {
+    return this.cursor?.seq ?? -1;
+  }
+
+  /** mono_ns of the current ssl event, when it has one. */
+  refMono(): number | undefined {
+    const m = this.cursor?.event.mono_ns;
+    return typeof m === 'number' ? m : undefined;
+  }
+
   /** The current ssl event as a reference. */
   ref(): EventRef {
     const cur = this.cursor;
@@ -105,7 +121,10 @@ export class ParseContext {
 
   /** SslRefs naming only the current ssl event. */
   refsHere(): SslRefs {
-    const r = this.ref();
-    return { first_seq: r.seq, last_seq: r.seq, events: 1, ...(r.mono !== undefined ? { first_mono_ns: r.mono, last_mono_ns: r.mono } : {}) };
+    const seq = this.refSeq();
+    const mono = this.refMono();
+    return mono !== undefined
+      ? { first_seq: seq, last_seq: seq, events: 1, first_mono_ns: mono, last_mono_ns: mono }
+      : { first_seq: seq, last_seq: seq, events: 1 };
   }
 }

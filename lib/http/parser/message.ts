@@ -16,7 +16,7 @@ import type { DirState, Message } from './state';
 
 /** Start a message at its parsed head; the ssl events that carried the head so far become its refs. */
 export function openMessage(ctx: ParseContext, ds: DirState, head: ParsedHead, raw: Buffer): Message {
-  const lastRefSeq = ctx.ref().seq;
+  const lastRefSeq = ctx.refSeq();
   const headers = headerRecord(head.fields);
   const startRefs = ds.startRefs;
   const headNs = startRefs ? ds.startNs : ctx.ns;
@@ -83,11 +83,12 @@ function lengthFraming(value: string): BodyFraming | { error: string } {
 
 /** Count the current ssl event in the message's refs (once). */
 export function touchRefs(ctx: ParseContext, m: Message): void {
-  const r = ctx.ref();
-  if (r.seq === m.lastRefSeq) return;
-  m.lastRefSeq = r.seq;
-  m.refs.last_seq = r.seq;
-  if (r.mono !== undefined) m.refs.last_mono_ns = r.mono;
+  const seq = ctx.refSeq();
+  if (seq === m.lastRefSeq) return;
+  m.lastRefSeq = seq;
+  m.refs.last_seq = seq;
+  const mono = ctx.refMono();
+  if (mono !== undefined) m.refs.last_mono_ns = mono;
   m.refs.events++;
 }
 
@@ -154,16 +155,19 @@ export function finalBody(ctx: ParseContext, m: Message, incomplete: boolean): H
   ctx.counters.body_bytes_dropped += m.dropped;
   const enc = bodyText(ctx.config, dec.bytes, dec.decoded);
   const streamError = m.stream?.decodeError;
-  return {
+  const out: HttpBodyFields = {
     body: enc.text,
     body_encoding: enc.encoding,
     body_size: dec.bytes.length,
     body_wire_size: m.wireSize,
     body_truncated: truncated,
     body_dropped_bytes: m.dropped,
-    ...(m.headers['content-encoding'] ? { content_encoding: m.headers['content-encoding'] } : {}),
-    ...(dec.error ? { decode_error: dec.error } : streamError ? { decode_error: `body_chunk events: ${streamError}` } : {}),
   };
+  const coding = m.headers['content-encoding'];
+  if (coding) out.content_encoding = coding;
+  if (dec.error) out.decode_error = dec.error;
+  else if (streamError) out.decode_error = `body_chunk events: ${streamError}`;
+  return out;
 }
 
 /** gRPC recognised in the message (content type application/grpc*): its framing, method and status; null otherwise. */
