@@ -10,8 +10,8 @@ import { findHeadEnd } from '../http/head';
 import { encodeBody } from '../http/util';
 import { classifyName, credentialLike, isSecretHeader } from './names';
 import { applyRanges, maskOf } from './mask';
-import { bodyRanges, findSecrets, redactBody, redactText } from './rules';
-import type { Finding, Range } from './types';
+import { bodyRanges, findSecrets, redactBody, redactText, type KnownBody } from './rules';
+import type { Finding } from './types';
 
 export const REDACTED = '[REDACTED]';
 /** Characters of long strings whose masking is remembered. */
@@ -145,12 +145,12 @@ export class FieldMasker {
    * The body fields of a request or response, masked: `body` (text or
    * base64), `raw` (head, and body unless compressed). Returns the fields
    * that change, and what was found in the body (`findings`, positions in its
-   * text). `known`: ranges of the body already found in its streamed chunks.
+   * text). `known`: what the body's streamed chunks told of it (ranges found, triggers).
    */
   bodyFields(
     d: Record<string, unknown>,
     sse: boolean,
-    known: readonly Range[] | null = null,
+    known: KnownBody | null = null,
   ): { changes: Record<string, unknown>; findings: Finding[]; text: string } {
     const out: Record<string, unknown> = {};
     let findings: Finding[] = [];
