@@ -30,6 +30,7 @@ import { FieldMasker, isRecord, REDACTED } from '../redact/fields';
 import { applyRanges } from '../redact/mask';
 import { RawStreams, type Direction } from '../redact/raw';
 import { SseDeltaView } from '../redact/sse-view';
+import { latin1Utf8, utf8Latin1 } from '../redact/text';
 import { TextStream } from '../redact/stream';
 import type { KnownBody } from '../redact/rules';
 import type { Finding, Range } from '../redact/types';
@@ -252,8 +253,8 @@ export class Redactor implements StepAnalyzer {
     if (typeof d.data !== 'string') s.next = -1;
     if (typeof d.data !== 'string' || d.data === '') return e;
     const b64 = d.data_encoding === 'base64';
-    const text = Buffer.from(d.data, b64 ? 'base64' : 'utf8').toString('latin1');
-    const ranges: Range[] = [...s.text.push(text)];
+    const text = b64 ? Buffer.from(d.data, 'base64').toString('latin1') : utf8Latin1(d.data);
+    const ranges: Range[] = s.text.push(text);
     const offset = typeof d.offset === 'number' ? d.offset : 0;
     s.next = s.next === offset ? offset + text.length : -1;
     if (s.sse) for (const r of s.sse.push(text, offset)) ranges.push({ start: r.start - offset, end: r.end - offset });
@@ -266,8 +267,7 @@ export class Redactor implements StepAnalyzer {
     const masked = applyRanges(text, mine);
     if (masked === text) return e;
     this.fields.counters.strings_redacted++;
-    const bytes = Buffer.from(masked, 'latin1');
-    return { ...e, data: { ...d, data: b64 ? bytes.toString('base64') : bytes.toString('utf8') } };
+    return { ...e, data: { ...d, data: b64 ? Buffer.from(masked, 'latin1').toString('base64') : latin1Utf8(masked) } };
   }
 
   private redactExec(e: Event): Event {

@@ -11,6 +11,7 @@ import { encodeBody } from '../http/util';
 import { classifyName, credentialLike, isSecretHeader } from './names';
 import { applyRanges, maskOf } from './mask';
 import { bodyRanges, findSecrets, redactBody, redactText, type KnownBody } from './rules';
+import { latin1Utf8, utf8Latin1 } from './text';
 import type { Finding } from './types';
 
 export const REDACTED = '[REDACTED]';
@@ -180,10 +181,10 @@ export class FieldMasker {
         }
       } else if (known) {
         // ranges known from the chunks are byte offsets: mask a latin1 view of the bytes
-        const bytes = Buffer.from(d.body, 'utf8').toString('latin1');
+        const bytes = utf8Latin1(d.body);
         const masked = mask(bytes);
         if (masked !== bytes) {
-          out.body = Buffer.from(masked, 'latin1').toString('utf8');
+          out.body = latin1Utf8(masked);
           this.counters.strings_redacted++;
         }
       } else {

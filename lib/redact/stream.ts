@@ -5,7 +5,8 @@
  * and a secret still running at the end of a piece is masked as far as it
  * goes and continued in the next (lib/redact/find.ts: open secrets).
  */
-import { continueOpen, findSecrets } from './find';
+import { continueOpen, findSecrets, type FindResult } from './find';
+import { prefixTail } from './shapes';
 import { addTriggers, TRIGGER_REACH, type TriggerList } from './trigger';
 import type { Finding, Open, Range } from './types';
 
@@ -23,7 +24,7 @@ export class TextStream {
   private tail = '';
   private open: Open | null = null;
   /** Triggers of the tail (positions in it), every one starting before `upTo`. */
-  private triggers: TriggerList = { starts: [], lengths: [], upTo: 0 };
+  private readonly triggers: TriggerList = { starts: [], lengths: [], upTo: 0 };
   /** Characters pushed before the tail's first. */
   private base = 0;
   /**
@@ -50,7 +51,9 @@ export class TextStream {
     this.base += this.tail.length;
     this.tail = '';
     this.open = null;
-    this.triggers = { starts: [], lengths: [], upTo: 0 };
+    this.triggers.starts.length = 0;
+    this.triggers.lengths.length = 0;
+    this.triggers.upTo = 0;
     this.recorded = null;
   }
 
@@ -68,7 +71,8 @@ export class TextStream {
     const t = this.triggers;
     const found = t.starts.length;
     addTriggers(joined, t);
-    const r = findSecrets(joined, true, t);
+    // no trigger: nothing but a key prefix cut by the end can be found (as findSecrets would)
+    const r = t.starts.length ? findSecrets(joined, true, t) : noTrigger(joined);
     for (const f of r.findings) {
       if (f.end <= shift) continue;
       const start = f.start - shift;
@@ -96,23 +100,33 @@ export class TextStream {
     }
     this.tail = keep ? (cut > 0 ? joined.slice(cut) : joined) : '';
     this.base += cut;
-    this.triggers = shiftTriggers(t, cut, settled);
+    shiftTriggers(t, cut, settled);
     return out;
   }
 }
 
-/** The triggers starting in [from, before), moved `from` back; they cover the list's text up to `before`. */
-function shiftTriggers(t: TriggerList, from: number, before: number): TriggerList {
-  const out: TriggerList = { starts: [], lengths: [], upTo: Math.max(0, before - from) };
-  if (before <= from) return out;
+const NONE: Finding[] = [];
+
+/** What findSecrets(text, true) finds in a text without a trigger. */
+function noTrigger(text: string): FindResult {
+  const t = prefixTail(text);
+  return { findings: t ? [t] : NONE, open: null };
+}
+
+/** Keep the triggers starting in [from, before), moved `from` back; the list then covers its text up to `before`. */
+function shiftTriggers(t: TriggerList, from: number, before: number): void {
+  let n = 0;
   for (let k = 0; k < t.starts.length; k++) {
     const p = t.starts[k];
     if (p < from) continue;
     if (p >= before) break;
-    out.starts.push(p - from);
-    out.lengths.push(t.lengths[k]);
+    t.starts[n] = p - from;
+    t.lengths[n] = t.lengths[k];
+    n++;
   }
-  return out;
+  t.starts.length = n;
+  t.lengths.length = n;
+  t.upTo = Math.max(0, before - from);
 }
 
 /** Ranges of a view (a text made of pieces of another) mapped back to the other's positions. */

@@ -149,3 +149,15 @@ export function quotedEnd(text: string, from: number, q: string): number {
   }
   return -1;
 }
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** A string's UTF-8 bytes as text, one character per byte (latin1): the string itself when it is ASCII. */
+export function utf8Latin1(s: string): string {
+  return NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
+}
+
+/** The string whose UTF-8 bytes are these characters (the inverse of utf8Latin1). */
+export function latin1Utf8(s: string): string {
+  return NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
+}
