@@ -102,26 +102,34 @@ export class FieldMasker {
   /** Mask strings inside any JSON-like value; the same value when nothing changed. */
   walk(v: unknown, key: string, cut = false): unknown {
     if (typeof v === 'string') return this.string(v, key, cut);
+    if (typeof v !== 'object' || v === null) return v;
+    // copied only from the first value that changes
     if (Array.isArray(v)) {
-      let changed = false;
-      const out = v.map((x) => {
+      let out: unknown[] | null = null;
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
         const y = this.walk(x, key, cut);
-        if (y !== x) changed = true;
-        return y;
-      });
-      return changed ? out : v;
-    }
-    if (isRecord(v)) {
-      let changed = false;
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) {
-        const y = this.walk(x, k, cut);
-        if (y !== x) changed = true;
-        out[k] = y;
+        if (y !== x && out === null) out = v.slice(0, i);
+        if (out !== null) out.push(y);
       }
-      return changed ? out : v;
+      return out ?? v;
     }
-    return v;
+    let out: Record<string, unknown> | null = null;
+    const r = v as Record<string, unknown>;
+    for (const k in r) {
+      if (!Object.prototype.hasOwnProperty.call(r, k)) continue;
+      const x = r[k];
+      const y = this.walk(x, k, cut);
+      if (y !== x && out === null) {
+        out = {};
+        for (const j in r) {
+          if (j === k) break;
+          if (Object.prototype.hasOwnProperty.call(r, j)) out[j] = r[j];
+        }
+      }
+      if (out !== null) out[k] = y;
+    }
+    return out ?? v;
   }
 
   /** Header values: credential headers become exactly "[REDACTED]". */
