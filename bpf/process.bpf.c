@@ -62,8 +62,24 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/*
+ * The state of a directory walk (walk_step). It lives in the map value, not
+ * on the stack: the verifier does not track values in map memory, so it
+ * checks the step once instead of once per distinct offset (PATH_DEPTH
+ * passes, most of the object's load time).
+ */
+struct walk_ctx {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *m;
+	struct mount *mparent;
+	__u32 off;
+	__u32 trunc;
+};
+
 struct pathbuf {
 	char buf[PATHBUF];
+	struct walk_ctx walk;
 };
 
 struct {
@@ -422,26 +438,17 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 	return open_enter(id, BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx), BPF_CORE_READ(regs, r10));
 }
 
-struct walk_ctx {
-	struct dentry *dentry;
-	struct vfsmount *vfsmnt;
-	struct mount *m;
-	struct mount *mparent;
-	__u32 off;
-	__u32 trunc;
-};
-
 /* One step of the directory walk (bpf_loop callback): 0 continues, 1 stops. */
 static long walk_step(__u32 i, void *c)
 {
-	struct walk_ctx *w = c;
-	struct dentry *dentry = w->dentry;
-	struct vfsmount *vfsmnt = w->vfsmnt;
-	struct mount *m = w->m;
 	__u32 zero = 0;
 	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
 	if (!pb)
 		return 1;
+	struct walk_ctx *w = &pb->walk;
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct mount *m = w->m;
 	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
 	if (dentry == mnt_root || dentry == parent) {
@@ -484,18 +491,19 @@ static long walk_step(__u32 i, void *c)
  */
 static __always_inline __u32 build_dir_path(struct path *path, struct pathbuf *pb, bool *trunc)
 {
-	struct walk_ctx w = {};
+	struct walk_ctx *w = &pb->walk;
 	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
 	struct mount *m = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
-	w.dentry = BPF_CORE_READ(path, dentry);
-	w.vfsmnt = vfsmnt;
-	w.m = m;
-	w.mparent = BPF_CORE_READ(m, mnt_parent);
-	w.off = PATHBUF / 2;
-	long n = bpf_loop(PATH_DEPTH, walk_step, &w, 0);
+	w->dentry = BPF_CORE_READ(path, dentry);
+	w->vfsmnt = vfsmnt;
+	w->m = m;
+	w->mparent = BPF_CORE_READ(m, mnt_parent);
+	w->off = PATHBUF / 2;
+	w->trunc = 0;
+	long n = bpf_loop(PATH_DEPTH, walk_step, NULL, 0);
 	/* the walk stops by itself at the root: using every step means it was cut */
-	*trunc = w.trunc || n >= PATH_DEPTH;
-	__u32 off = w.off;
+	*trunc = w->trunc || n >= PATH_DEPTH;
+	__u32 off = w->off;
 	if (off >= PATHBUF / 2) {
 		off = PATHBUF / 2 - 1;
 		pb->buf[off] = '/';

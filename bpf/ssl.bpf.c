@@ -181,9 +181,26 @@ struct {
 	__type(value, struct recent_recv);
 } recent_recv SEC(".maps");
 
+/*
+ * The loop state of a gather copy (chunk_step). It lives in the map value,
+ * not on the stack: the verifier does not track values in map memory, so it
+ * checks the loop body once instead of once per distinct value of the
+ * counters (hundreds of passes, most of the object's load time).
+ */
+struct chunk_loop {
+	__u64 chunks;	/* &[&[u8]] */
+	__u64 n;
+	__u64 start;	/* the record's range in the concatenated chunks */
+	__u64 end;
+	__u64 pos;	/* where the current chunk starts in the concatenation */
+	__u64 out;	/* bytes copied so far */
+	long fails;
+};
+
 struct scratch {
 	struct as_ssl hdr;
 	__u8 data[CHUNK];
+	struct chunk_loop loop;
 };
 
 struct {
@@ -193,7 +210,7 @@ struct {
 	__type(value, struct scratch);
 } ssl_scratch SEC(".maps");
 
-static void rustls_encrypt(__u32 pid, __u64 key, __u64 msg, __u64 cookie);
+__noinline int rustls_encrypt(__u32 pid, __u64 key, __u64 msg, __u64 cookie);
 
 SEC("uprobe")
 int BPF_KPROBE(ssl_enter, void *ssl, void *buf, __u64 num, void *len_ptr)
@@ -763,14 +780,22 @@ static __always_inline void count_drop(__u64 copy)
  * call), the data is read behind the fixed part in scratch and the record
  * written with one bpf_ringbuf_output; larger calls are reserved as a dynptr
  * and filled chunk by chunk (reserve -> fill -> submit). Truncation and a
- * full ring are counted.
+ * full ring are counted. A global function: the verifier checks it once for
+ * any arguments, not again at every call site with each caller's state.
  */
-static __always_inline void emit_record(const struct pending *p, long ret, __u32 func, __u64 len, const struct conn_info *ci, bool this_call)
+/* In emit_record's `how`: the record's as_ssl_func, and whether the socket was seen in this very call. */
+#define EMIT_THIS_CALL 0x100
+
+__noinline int emit_record(const struct pending *p, long ret, __u32 how, __u64 len, const struct conn_info *ci)
 {
+	__u32 func = how & 0xff;
+	bool this_call = how & EMIT_THIS_CALL;
+	if (!p || !ci)
+		return 0;
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
 	if (!s)
-		return;
+		return 0;
 	struct as_ssl *e = &s->hdr;
 	fill_record(e, p, ret, func, ci, this_call);
 
@@ -797,14 +822,14 @@ static __always_inline void emit_record(const struct pending *p, long ret, __u32
 		__u64 before = bpf_ringbuf_query(&ssl_rb, BPF_RB_AVAIL_DATA);
 		if (bpf_ringbuf_output(&ssl_rb, s, sizeof(struct as_ssl) + small, wake_flags(before, size)))
 			count_drop(copy);
-		return;
+		return 0;
 	}
 
 	struct bpf_dynptr dp;
 	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
 		bpf_ringbuf_discard_dynptr(&dp, 0);
 		count_drop(copy);
-		return;
+		return 0;
 	}
 	if (copy_payload(&dp, s, p->buf, copy)) {
 		e->flags |= AS_SSL_F_READ_FAIL;
@@ -812,6 +837,7 @@ static __always_inline void emit_record(const struct pending *p, long ret, __u32
 	}
 	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
 	bpf_ringbuf_submit_dynptr(&dp, wake_flags(pending_before(size), size));
+	return 0;
 }
 
 /* ---- rustls ------------------------------------------------------------ */
@@ -819,6 +845,29 @@ static __always_inline void emit_record(const struct pending *p, long ret, __u32
 #define CT_APPLICATION_DATA 23
 #define AEAD_TAG_LEN 16
 #define TLS13_MAX_INNER (16384 + 256)
+
+/* The padding search (bpf_loop, so the verifier checks one step rather than every path through 64). */
+struct padding_scan {
+	struct scratch *s;
+	__u64 tail;
+	__s64 at;	/* index of the last non-zero byte in s->data[0, tail), or -1 */
+	__u8 type;
+};
+
+/* One byte of the padding, from the end (bpf_loop callback): stops at the first non-zero byte. */
+static long padding_step(__u32 i, void *c)
+{
+	struct padding_scan *ps = c;
+	if (i >= ps->tail)
+		return 1;
+	__u64 j = ps->tail - 1 - i;
+	__u8 b = ps->s->data[j & (AS_RUSTLS_MAX_PADDING - 1)];
+	if (b == 0)
+		return 0;
+	ps->at = j;
+	ps->type = b;
+	return 1;
+}
 
 /*
  * The application data in a decrypted TLS 1.3 record: its inner plaintext is
@@ -840,15 +889,12 @@ static __always_inline bool rustls_inner_len(const struct pending *p, __u64 *len
 		return false;
 	if (bpf_probe_read_user(s->data, tail, (void *)(p->buf + inner - tail)))
 		return false;
-	for (int i = AS_RUSTLS_MAX_PADDING - 1; i >= 0; i--) {
-		if (i >= tail)
-			continue;
-		__u8 b = s->data[i];
-		if (b == 0)
-			continue;
-		if (b != CT_APPLICATION_DATA)
+	struct padding_scan ps = { .s = s, .tail = tail, .at = -1 };
+	bpf_loop(AS_RUSTLS_MAX_PADDING, padding_step, &ps, 0);
+	if (ps.at >= 0) {
+		if (ps.type != CT_APPLICATION_DATA)
 			return false;
-		*len = inner - tail + i;
+		*len = inner - tail + ps.at;
 		return true;
 	}
 	stat_add(AS_STAT_RUSTLS_UNPARSED, 1);
@@ -857,20 +903,15 @@ static __always_inline bool rustls_inner_len(const struct pending *p, __u64 *len
 
 struct chunk_copy {
 	struct bpf_dynptr *dp;
-	struct scratch *s;
-	__u64 chunks;	/* &[&[u8]] */
-	__u64 n;
-	__u64 start;	/* the record's range in the concatenated chunks */
-	__u64 end;
-	__u64 pos;	/* where the current chunk starts in the concatenation */
-	__u64 out;	/* bytes copied so far */
-	long fails;
+	struct scratch *s;	/* s->loop holds the loop state */
 };
 
 /* One chunk of OutboundChunks::Multiple: copy its part of [start, end). */
 static long chunk_step(__u32 i, void *c)
 {
-	struct chunk_copy *k = c;
+	struct chunk_copy *cc = c;
+	struct scratch *sc = cc->s;
+	struct chunk_loop *k = &sc->loop;
 	if (i >= k->n || k->pos >= k->end)
 		return 1;
 	__u64 sl[2] = {};
@@ -888,32 +929,87 @@ static long chunk_step(__u32 i, void *c)
 	barrier_var(n);
 	if (n == 0 || n > CHUNK || k->out + n > CHUNK)
 		return 1;
-	k->fails |= bpf_probe_read_user(k->s->data, n, (void *)(sl[0] + from));
+	k->fails |= bpf_probe_read_user(sc->data, n, (void *)(sl[0] + from));
 	__u64 out = k->out;
 	barrier_var(out);
 	if (out > CHUNK)
 		return 1;
-	bpf_dynptr_write(k->dp, sizeof(struct as_ssl) + out, k->s->data, n, 0);
-	k->out += n;
+	bpf_dynptr_write(cc->dp, sizeof(struct as_ssl) + out, sc->data, n, 0);
+	k->out = out + n;
+	return 0;
+}
+
+/* Where OutboundChunks::Multiple keeps its pieces: the &[&[u8]] slice and the record's range in their concatenation. */
+struct chunk_src {
+	__u64 chunks;
+	__u64 n;
+	__u64 start;
+	__u64 end;
+};
+
+/* The WRITE record of len bytes gathered from OutboundChunks::Multiple (global: verified once). */
+__noinline int emit_chunks(const struct pending *p, const struct conn_info *ci, const struct chunk_src *src, __u64 len)
+{
+	if (!p || !ci || !src || len == 0 || len > CHUNK)
+		return 0;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
+	if (!s)
+		return 0;
+	struct as_ssl *e = &s->hdr;
+	fill_record(e, p, len, AS_SSL_WRITE, ci, false);
+	e->len = len;
+	e->data_len = len;
+	struct bpf_dynptr dp;
+	__u32 size = sizeof(struct as_ssl) + len;
+	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		count_drop(len);
+		return 0;
+	}
+	struct chunk_loop *lp = &s->loop;
+	lp->chunks = src->chunks;
+	lp->n = src->n;
+	lp->start = src->start;
+	lp->end = src->end;
+	lp->pos = 0;
+	lp->out = 0;
+	lp->fails = 0;
+	struct chunk_copy cc = { .dp = &dp, .s = s };
+	bpf_loop(AS_RUSTLS_MAX_CHUNKS, chunk_step, &cc, 0);
+	struct chunk_loop k = *lp;
+	if (k.out < len && !k.fails) {
+		stat_add(AS_STAT_RUSTLS_CHUNKS, 1);
+		stat_add(AS_STAT_SSL_BYTES_LOST, len - k.out);
+		e->flags |= AS_SSL_F_TRUNCATED;
+	}
+	if (k.fails) {
+		e->flags |= AS_SSL_F_READ_FAIL;
+		stat_add(AS_STAT_SSL_READ_FAIL, 1);
+	}
+	/* s->hdr was not touched by the chunk copies (they use s->data) */
+	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
+	bpf_ringbuf_submit_dynptr(&dp, wake_flags(pending_before(size), size));
 	return 0;
 }
 
 /*
  * MessageEncrypter::encrypt entry: an ApplicationData record's plaintext
  * becomes one WRITE record at once (rustls's records are at most 16 KiB).
+ * Global, like emit_record: verified once.
  */
-static void rustls_encrypt(__u32 pid, __u64 key, __u64 msg, __u64 cookie)
+__noinline int rustls_encrypt(__u32 pid, __u64 key, __u64 msg, __u64 cookie)
 {
 	__u8 typ = 0;
 	__u64 w[4] = {};
 	if (bpf_probe_read_user(&typ, 1, (void *)(msg + ((cookie >> 24) & 0xff))) || typ != ((cookie >> 32) & 0xff))
-		return;
+		return 0;
 	if (bpf_probe_read_user(w, sizeof(w), (void *)(msg + ((cookie >> 16) & 0xff))))
-		return;
+		return 0;
 	bool single = w[0] == 0;
 	__u64 len = single ? w[2] : (w[3] > w[2] ? w[3] - w[2] : 0);
 	if (len == 0 || len > CHUNK)
-		return;
+		return 0;
 
 	struct pending p = { .ssl = key, .buf = single ? w[1] : 0, .ts = bpf_ktime_get_ns(), .kind = AS_KIND_RUSTLS_ENCRYPT, .lib = AS_LIB_RUSTLS, .fd = -1 };
 	struct conn_key ck = { .pid = pid, .ssl = key };
@@ -929,39 +1025,12 @@ static void rustls_encrypt(__u32 pid, __u64 key, __u64 msg, __u64 cookie)
 		}
 	}
 	if (single) {
-		emit_record(&p, len, AS_SSL_WRITE, len, &ci, false);
-		return;
+		emit_record(&p, len, AS_SSL_WRITE, len, &ci);
+		return 0;
 	}
 
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
-	if (!s)
-		return;
-	struct as_ssl *e = &s->hdr;
-	fill_record(e, &p, len, AS_SSL_WRITE, &ci, false);
-	e->len = len;
-	e->data_len = len;
-	struct bpf_dynptr dp;
-	__u32 size = sizeof(struct as_ssl) + len;
-	if (bpf_ringbuf_reserve_dynptr(&ssl_rb, size, 0, &dp)) {
-		bpf_ringbuf_discard_dynptr(&dp, 0);
-		count_drop(len);
-		return;
-	}
-	struct chunk_copy k = { .dp = &dp, .s = s, .chunks = w[0], .n = w[1], .start = w[2], .end = w[3] };
-	bpf_loop(AS_RUSTLS_MAX_CHUNKS, chunk_step, &k, 0);
-	if (k.out < len && !k.fails) {
-		stat_add(AS_STAT_RUSTLS_CHUNKS, 1);
-		stat_add(AS_STAT_SSL_BYTES_LOST, len - k.out);
-		e->flags |= AS_SSL_F_TRUNCATED;
-	}
-	if (k.fails) {
-		e->flags |= AS_SSL_F_READ_FAIL;
-		stat_add(AS_STAT_SSL_READ_FAIL, 1);
-	}
-	/* s->hdr was not touched by the chunk copies (they use s->data) */
-	bpf_dynptr_write(&dp, 0, e, sizeof(struct as_ssl), 0);
-	bpf_ringbuf_submit_dynptr(&dp, wake_flags(pending_before(size), size));
+	struct chunk_src src = { .chunks = w[0], .n = w[1], .start = w[2], .end = w[3] };
+	return emit_chunks(&p, &ci, &src, len);
 }
 
 /* A send outside any probed call: the socket of the encrypter this thread last used without one. */
@@ -978,7 +1047,7 @@ static void rustls_bind_send(struct pending *slot, struct sock *sk)
 	struct conn_info ci = { .fd = -1 };
 	conn_from_sock(&ck, sk, &ci);
 	struct pending p = { .ssl = key, .ts = now, .kind = AS_KIND_RUSTLS_ENCRYPT, .lib = AS_LIB_RUSTLS, .fd = -1 };
-	emit_record(&p, 0, AS_SSL_BIND, 0, &ci, true);
+	emit_record(&p, 0, AS_SSL_BIND | EMIT_THIS_CALL, 0, &ci);
 }
 
 SEC("uretprobe")
@@ -1016,7 +1085,7 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 	/* Calls that moved no data (e.g. a read that would block) are not events. */
 	if (func != AS_SSL_HANDSHAKE && len == 0)
 		return 0;
-	emit_record(&p, ret, func, len, &ci, this_call);
+	emit_record(&p, ret, func | (this_call ? EMIT_THIS_CALL : 0), len, &ci);
 	return 0;
 }
 
@@ -1303,6 +1372,6 @@ int go_tls_ret(struct pt_regs *ctx)
 	bool this_call = go_resolve_conn(pid, &c.p, &ci);
 	if (len == 0)
 		return 0;
-	emit_record(&c.p, n, kind == AS_KIND_GO_READ ? AS_SSL_READ : AS_SSL_WRITE, len, &ci, this_call);
+	emit_record(&c.p, n, (kind == AS_KIND_GO_READ ? AS_SSL_READ : AS_SSL_WRITE) | (this_call ? EMIT_THIS_CALL : 0), len, &ci);
 	return 0;
 }

@@ -40,6 +40,7 @@ Napi::Function BpfObject::Init(Napi::Env env) {
           InstanceMethod("attachUprobeMulti", &BpfObject::AttachUprobeMulti),
           InstanceMethod("setExpectedAttachType", &BpfObject::SetExpectedAttachType),
           InstanceMethod("detach", &BpfObject::Detach),
+          InstanceMethod("detachAllAsync", &BpfObject::DetachAllAsync),
           InstanceMethod("linkCount", &BpfObject::LinkCount),
           InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
           InstanceMethod("mapLookup", &BpfObject::MapLookup),
@@ -136,6 +137,10 @@ void BpfObject::DestroyLinks() {
   std::vector<bpf_link*> all;
   for (auto& [id, link] : links_) all.push_back(link);
   links_.clear();
+  DestroyLinkList(all);
+}
+
+void BpfObject::DestroyLinkList(const std::vector<bpf_link*>& all) {
   size_t total = all.size();
   auto destroy = [&](size_t i) { bpf_link__destroy(all[i]); };
   if (total <= 2) {
@@ -151,6 +156,38 @@ void BpfObject::DestroyLinks() {
     });
   }
   for (auto& th : threads) th.join();
+}
+
+namespace {
+
+// detachAllAsync(): the links are taken out of the object at once (it has
+// none from then on; its maps stay readable) and destroyed on a worker
+// thread, so the kernel's grace periods pass while the JS thread drains the
+// rings. The promise resolves with the number of links destroyed.
+class DetachWorker : public Napi::AsyncWorker {
+ public:
+  DetachWorker(Napi::Env env, std::vector<bpf_link*> links)
+      : Napi::AsyncWorker(env, "agentsight:detach"), links_(std::move(links)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { BpfObject::DestroyLinkList(links_); }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(links_.size()))); }
+
+ private:
+  std::vector<bpf_link*> links_;
+  Napi::Promise::Deferred deferred_;
+};
+
+}  // namespace
+
+Napi::Value BpfObject::DetachAllAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "detach");
+  std::vector<bpf_link*> all;
+  for (auto& [id, link] : links_) all.push_back(link);
+  links_.clear();
+  auto* worker = new DetachWorker(env, std::move(all));
+  worker->Queue();
+  return worker->Promise();
 }
 
 void BpfObject::CheckOpen(Napi::Env env, const char* op) {

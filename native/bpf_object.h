@@ -6,6 +6,7 @@
 
 #include <map>
 #include <set>
+#include <vector>
 #include <string>
 
 struct bpf_object;
@@ -22,6 +23,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   static Napi::Function Init(Napi::Env env);
   static bool IsInstance(Napi::Value v);
   static Napi::FunctionReference* constructor;
+  // Destroy links taken out of an object (several threads at once: each waits for a kernel grace period).
+  static void DestroyLinkList(const std::vector<bpf_link*>& all);
 
   explicit BpfObject(const Napi::CallbackInfo& info);
   ~BpfObject() override;
@@ -58,6 +61,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   Napi::Value KernelIds(const Napi::CallbackInfo& info);        // -> {programs: [], links: [], maps: []}
   Napi::Value StructLayout(const Napi::CallbackInfo& info);     // (typeName) -> {size, members}
   Napi::Value EnumValues(const Napi::CallbackInfo& info);       // (typeName) -> [{name, value}]
+  Napi::Value DetachAllAsync(const Napi::CallbackInfo& info);  // () -> Promise<number>: every link, off the JS thread
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
 

@@ -62,6 +62,12 @@ export interface NativeBpfObject {
   attachUprobeMulti(program: string, opts: { path: string; offsets: number[]; cookies?: number[]; pid?: number; retprobe?: boolean }): number;
   setExpectedAttachType(program: string, type: number): void;
   detach(linkId: number): boolean;
+  /**
+   * Take every link out of the object and destroy them on a worker thread (the kernel waits a grace period
+   * per uprobe link); resolves with their number. The maps stay readable. close() does not wait for it.
+   * Absent in bindings without one.
+   */
+  detachAllAsync?(): Promise<number>;
   linkCount(): number;
   mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
   mapLookup(map: string, key: Buffer): Buffer | null;

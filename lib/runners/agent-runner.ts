@@ -89,8 +89,10 @@ export class AgentRunner extends Runner {
       if (proc && ssl) {
         // both objects load at once (worker threads); the TLS one shares the process one's "tracked" map
         const sslOptions = ssl.resolvedOptions();
+        const starting = ProcessTracer.startWith(proc.resolvedOptions(), SslTracer.loadAlongside(sslOptions));
+        // the loads are under way (worker threads): read what the TLS discovery will look at meanwhile
         SslTracer.inspectAhead(sslOptions);
-        const started = await ProcessTracer.startWith(proc.resolvedOptions(), SslTracer.loadAlongside(sslOptions));
+        const started = await starting;
         pt = started.tracer;
         this.processTracer = pt;
         // the TLS tracer writes to the process tracer's timeline: one for both

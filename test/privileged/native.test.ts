@@ -9,6 +9,7 @@ import { getBinding } from '../../lib/kernel/binding';
 import { PROCESS_CONFIG } from '../../lib/kernel/abi';
 import { describePrivileged } from '../support/privileged';
 import { run } from '../support/spawn';
+import { inspectBinary, systemTlsLibraries } from '../../lib/tracers/ssl/targets';
 
 describePrivileged('native core', () => {
   it('a JS exception thrown in the ring-buffer callback goes to uncaughtException, the process does not abort', async () => {
@@ -57,5 +58,34 @@ describePrivileged('native core', () => {
     }
     expect(o.closed).toBe(true);
     expect(() => o.load()).toThrow(/is closed/);
+  });
+  it('detachAllAsync() takes every link off on a worker thread: the kernel links are gone, the maps stay readable', async () => {
+    const b = getBinding();
+    const libssl = systemTlsLibraries().find((f) => /libssl\.so/.test(f));
+    if (!libssl) throw new Error('libssl is not installed (the setup installs it)');
+    const [target] = await inspectBinary(libssl);
+    const o = new b.BpfObject('ssl');
+    try {
+      for (const p of ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret']) o.setExpectedAttachType(p, 48);
+      for (const p of ['ssl_sys_enter', 'ssl_sock_send', 'ssl_sock_recv']) o.setAutoload(p, false);
+      o.load();
+      const offsets = target.functions.map((f) => f.offset);
+      o.attachUprobeMulti('ssl_enter', { path: libssl, offsets });
+      o.attachUprobeMulti('ssl_ret', { path: libssl, offsets, retprobe: true });
+      o.attachUprobeMulti('go_tls_enter', { path: libssl, offsets: offsets.slice(0, 1) });
+      const ids = o.kernelIds().links;
+      expect(ids).toHaveLength(3);
+      const linkExists = (id: number) => run('bpftool', ['link', 'show', 'id', String(id)]).then((r) => r.code === 0);
+      expect(await Promise.all(ids.map(linkExists))).toEqual([true, true, true]);
+      expect(await o.detachAllAsync!()).toBe(3);
+      expect(o.linkCount()).toBe(0);
+      expect(await Promise.all(ids.map(linkExists))).toEqual([false, false, false]);
+      // the maps are still there to read (the FINAL stats of a stopped tracer)
+      expect(o.mapKeys('conns')).toEqual([]);
+    } finally {
+      o.close();
+    }
+    expect(o.closed).toBe(true);
+    expect(() => o.detachAllAsync!()).toThrow(/is closed/);
   });
 });

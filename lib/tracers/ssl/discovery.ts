@@ -13,12 +13,14 @@ import type { Event } from '../../core/event';
 import type { ProcessTracer } from '../process';
 import { listProcesses, readProc } from '../proc';
 import { isSelected } from '../rules';
+import { clearAhead } from './ahead';
 import type { ResolvedSslOptions } from './spec';
 import {
   fileKey,
   inspectBinary,
   inspectExecutable,
   inspectStaticTls,
+  inspectionKind,
   isTlsLibraryName,
   pathInProcess,
   processImage,
@@ -164,6 +166,8 @@ export class TlsDiscovery {
   private attachTarget(t: TlsTarget, via: string): AttachedTarget | null {
     const have = this.attached.get(t.key);
     if (have) return have;
+    // stopping: the probes are coming off
+    if (this.closed) return null;
     let links: number;
     try {
       links = this.hooks.attach(t);
@@ -238,8 +242,9 @@ export class TlsDiscovery {
   ): Promise<boolean | 'vanished'> {
     let targets: TlsTarget[] = [];
     try {
-      if (executable || strict) targets = await this.inspectExe(attachPath, displayPath, key, strict);
-      else if (isTlsLibraryName(displayPath)) targets = await inspectBinary(attachPath, displayPath);
+      const kind = inspectionKind(displayPath, executable || strict);
+      if (kind === 'exe') targets = await this.inspectExe(attachPath, displayPath, key, strict);
+      else if (kind === 'binary') targets = await inspectBinary(attachPath, displayPath);
       // any other file (a library, a Node addon): rustls or OpenSSL inside, if its read-only data names them
       else targets = this.verdicts(await inspectStaticTls(attachPath, displayPath, this.options.locatorCacheDir), displayPath, key, false);
     } catch (err) {
@@ -312,6 +317,8 @@ export class TlsDiscovery {
       if (pid === o.selfPid) continue;
       await this.scanProcess(pid, selected && this.isRoot(pid) && !o.launching.includes(pid));
     }
+    // what was read ahead for this pass and not taken is not needed
+    clearAhead();
   }
 
   /** Was this process selected directly (not only as a descendant)? */

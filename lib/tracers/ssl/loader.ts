@@ -5,6 +5,7 @@
  * attaching the uprobes of one TLS target.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { GO_CFG, GO_CFG_KEY_MAX, GO_F, goCookie, SSL_KIND, sslCookie } from '../../kernel/abi';
 import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
@@ -12,7 +13,8 @@ import { loadObject, loadRetryingAsync, stepAsync } from '../../kernel/load';
 import { ProcessTracer, type ResolvedProcessOptions } from '../process';
 import { isSelected, selectionKey } from '../rules';
 import { sslConfigBlock, type ResolvedSslOptions } from './spec';
-import { inspectAhead, systemTlsLibraries, type TlsTarget } from './targets';
+import { type TlsTarget } from './targets';
+import { warmUp } from './warm-up';
 
 const BPF_TRACE_UPROBE_MULTI = 48;
 
@@ -23,9 +25,12 @@ const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret'];
 const GO_CFG_ENTRIES = 1024;
 
 let sockTracepoints: boolean | undefined;
-/** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its BTF. */
+/** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its release, else from its BTF. */
 export function kernelHasSockTracepoints(): boolean {
   if (sockTracepoints === undefined) {
+    // in every kernel since 6.3 (net/socket.c): no need to read the 5 MB of BTF that tells
+    const [major, minor] = os.release().split(/[.-]/).map(Number);
+    if (major > 6 || (major === 6 && minor >= 3)) return (sockTracepoints = true);
     try {
       const btf = fs.readFileSync('/sys/kernel/btf/vmlinux');
       sockTracepoints = btf.includes('btf_trace_sock_send_length\0') && btf.includes('btf_trace_sock_recv_length\0');
@@ -51,8 +56,7 @@ export async function selectionTracer(
       throw new UsageError('the TLS tracer and the process tracer it shares must select the same processes');
     return { tracer: given, owned: false, early: null };
   }
-  if (o.systemLibraries) inspectAhead(systemTlsLibraries());
-  const { tracer, alongside } = await ProcessTracer.startWith(
+  const starting = ProcessTracer.startWith(
     {
       timeline: o.timeline ?? undefined,
       comm: o.comm,
@@ -70,6 +74,9 @@ export async function selectionTracer(
     },
     sslAlongside(binding, o),
   );
+  // the loads are under way (worker threads): read what the discovery will look at meanwhile
+  warmUp(o);
+  const { tracer, alongside } = await starting;
   return { tracer, owned: true, early: alongside };
 }
 

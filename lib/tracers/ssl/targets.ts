@@ -22,6 +22,7 @@ import {
 import { ElfFile } from '../../elf';
 import { hasStringEndingWith } from '../../locator/scan';
 import { analyzeGoTls, type GoConnLayout, type GoTlsAnalysis } from '../../locator/go';
+import { aheadKey, queueAhead, takeAhead, type AheadKind } from './ahead';
 
 export interface TlsFunction {
   symbol: string;
@@ -116,43 +117,28 @@ export function fileKey(st: { dev: number; ino: number }): string {
  * function are present. Throws for unreadable or non-ELF files.
  */
 export async function inspectBinary(attachPath: string, displayPath = attachPath): Promise<TlsTarget[]> {
-  const early = attachPath === displayPath ? takeAhead(attachPath) : null;
-  return early ?? inspectNow(attachPath, displayPath);
+  return takeAhead<TlsTarget[]>(aheadKey('binary', attachPath, displayPath, undefined)) ?? inspectNow(attachPath, displayPath);
 }
 
-/** Inspections started ahead of need (inspectAhead), each taken once, by path and the file's identity then. */
-const ahead = new Map<string, Promise<TlsTarget[]>>();
-
-function aheadKey(file: string): string | null {
-  try {
-    const st = fs.statSync(file);
-    return `${file}\0${fileKey(st)}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return null;
-  }
-}
-
-function takeAhead(file: string): Promise<TlsTarget[]> | null {
-  if (ahead.size === 0) return null;
-  const key = aheadKey(file);
-  const p = key === null ? undefined : ahead.get(key);
-  if (!p || key === null) return null;
-  ahead.delete(key);
-  return p;
+/** Which inspection the discovery gives a file: an executable's (with the locators), a known TLS library's, or any other file's (rustls or OpenSSL inside). */
+export function inspectionKind(displayPath: string, executable: boolean): AheadKind {
+  return executable ? 'exe' : isTlsLibraryName(displayPath) ? 'binary' : 'static';
 }
 
 /**
- * Start inspecting these files now (while the eBPF objects load on other
- * threads); inspectBinary() of the same unchanged file then takes the result.
+ * Start inspecting a file now (queued: one after another, while the eBPF
+ * objects load on other threads); the inspect function of that kind, for the
+ * same unchanged file and paths, then takes the result (ahead.ts).
  */
-export function inspectAhead(files: readonly string[]): void {
-  for (const f of files) {
-    const key = aheadKey(f);
-    if (key === null || ahead.has(key)) continue;
-    const p = inspectNow(f, f);
-    p.catch(() => undefined); // its error is the taker's
-    ahead.set(key, p);
-  }
+export function inspectAhead(kind: AheadKind, attachPath: string, displayPath = attachPath, locatorCacheDir?: string): void {
+  const cacheDir = kind === 'binary' ? undefined : locatorCacheDir;
+  const run =
+    kind === 'binary'
+      ? () => inspectNow(attachPath, displayPath)
+      : kind === 'exe'
+        ? () => inspectExecutableNow(attachPath, displayPath, cacheDir)
+        : () => inspectStaticTlsNow(attachPath, displayPath, cacheDir);
+  queueAhead(aheadKey(kind, attachPath, displayPath, cacheDir), run);
 }
 
 function inspectNow(attachPath: string, displayPath: string): Promise<TlsTarget[]> {
@@ -178,18 +164,30 @@ const LIB_DIRS = ['/lib', '/lib64', '/usr/lib', '/usr/lib64', '/usr/local/lib'];
 
 /** TLS libraries installed on the host (the usual library directories and their multiarch subdirectories). */
 export function systemTlsLibraries(): string[] {
-  const dirs = new Set<string>();
-  for (const d of LIB_DIRS) {
-    dirs.add(d);
+  // each directory once (on merged-/usr systems /lib is /usr/lib)
+  const dirs = new Map<string, number>();
+  const add = (d: string) => {
     try {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && /-linux-gnu|-linux-musl/.test(e.name)) dirs.add(path.join(d, e.name));
+      const real = fs.realpathSync(d);
+      if (!dirs.has(real)) dirs.set(real, fs.statSync(real).mtimeMs);
+    } catch {
+      /* no such directory */
+    }
+  };
+  for (const d of LIB_DIRS) {
+    add(d);
+    try {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && /-linux-gnu|-linux-musl/.test(e.name)) add(path.join(d, e.name));
     } catch {
       /* no such directory */
     }
   }
+  // the same directories, none changed since the last listing (an entry added, removed or replaced changes its mtime): the same list
+  const stamp = [...dirs].map(([d, m]) => `${d}:${m}`).join('\0');
+  if (lastSystemList && lastSystemList.stamp === stamp) return [...lastSystemList.files];
   const seen = new Set<string>();
   const out: string[] = [];
-  for (const d of dirs) {
+  for (const d of dirs.keys()) {
     let names: string[];
     try {
       names = fs.readdirSync(d);
@@ -211,8 +209,12 @@ export function systemTlsLibraries(): string[] {
       }
     }
   }
-  return out;
+  lastSystemList = { stamp, files: out };
+  return [...out];
 }
+
+/** The last listing of systemTlsLibraries(), with the directories' mtimes it was made at. */
+let lastSystemList: { stamp: string; files: string[] } | null = null;
 
 let ownMntNs: string | null | undefined;
 
@@ -318,6 +320,13 @@ async function looksLikeOpenssl(path: string): Promise<boolean> {
  * Both go into one target (Codex and Copilot CLI link both).
  */
 export async function inspectStaticTls(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
+  return (
+    takeAhead<ExecutableInspection>(aheadKey('static', attachPath, displayPath, locatorCacheDir)) ??
+    inspectStaticTlsNow(attachPath, displayPath, locatorCacheDir)
+  );
+}
+
+async function inspectStaticTlsNow(attachPath: string, displayPath: string, locatorCacheDir: string | undefined): Promise<ExecutableInspection> {
   const opts = locatorCacheDir ? { cacheDir: locatorCacheDir } : {};
   const out: ExecutableInspection = { targets: [] };
   const fns: TlsFunction[] = [];
@@ -369,6 +378,12 @@ export async function inspectStaticTls(attachPath: string, displayPath = attachP
  * guess: an unsupported verdict gives no target.
  */
 export async function inspectExecutable(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
+  return (
+    takeAhead<ExecutableInspection>(aheadKey('exe', attachPath, displayPath, locatorCacheDir)) ?? inspectExecutableNow(attachPath, displayPath, locatorCacheDir)
+  );
+}
+
+async function inspectExecutableNow(attachPath: string, displayPath: string, locatorCacheDir: string | undefined): Promise<ExecutableInspection> {
   const targets = await inspectBinary(attachPath, displayPath);
   if (targets.length) return { targets };
   const go = await analyzeGoTls(attachPath);

@@ -11,6 +11,7 @@
  * SslTracer.resolve(options) validates options (no kernel needed);
  * SslTracer.start(options) returns a live tracer that must be close()d.
  */
+import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'eventemitter3';
 import { getBinding, type NativeBinding, type NativeBpfObject } from '../../kernel/binding';
 import { KernelClock } from '../../kernel/clock';
@@ -25,7 +26,8 @@ import { attachTarget, loadSsl, selectionTracer, sslAlongside, type LoadedSsl } 
 import { step, stepAsync } from '../../kernel/load';
 import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type DiscoveryStats, type LocatorFinding } from './discovery';
 import { RustlsConnections } from './rustls-conns';
-import { inspectAhead, systemTlsLibraries } from './targets';
+import { clearAhead } from './ahead';
+import { warmUp } from './warm-up';
 
 export interface SslTracerStats {
   tracer: 'ssl';
@@ -66,6 +68,8 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   private closed = false;
   private iterating = false;
   private ownProcessLoop: Promise<void> | null = null;
+  /** beginDetach() under way. */
+  private detaching: Promise<void> | null = null;
   private lastKernel: Record<string, number> = {};
   readonly object: NativeBpfObject;
   /** uprobe_multi links (one per file and program) rather than one link per function */
@@ -104,9 +108,12 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     return sslAlongside(options.binding ?? getBinding(), o);
   }
 
-  /** Start reading the host's TLS libraries for their functions now, while the objects load (start() takes the results). */
+  /**
+   * Start reading what start() will inspect (the host's TLS libraries, the command to run, the files of the
+   * processes running now) while the objects load: start() takes the results.
+   */
   static inspectAhead(options: SslTracerOptions = {}): void {
-    if (resolveSslOptions(options).systemLibraries) inspectAhead(systemTlsLibraries());
+    warmUp(resolveSslOptions(options));
   }
 
   /** Validate and complete options; throws UsageError with what is wrong. */
@@ -141,6 +148,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       t.source = new RingSource(binding, loaded.object, 'ssl_rb', { intervalMs: 20 });
       return t;
     } catch (err) {
+      clearAhead();
       loaded?.object.close();
       if (owned) pt.close();
       throw err;
@@ -266,16 +274,34 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     }
   }
 
-  /** Stop: the events() iteration drains the ring and ends. */
+  /** Stop: the events() iteration drains the ring and ends. The probes come off meanwhile. */
   stop(): void {
     this.source?.end();
+    this.beginDetach();
     if (this.ownsProcessTracer) this.processTracer.stop();
+  }
+
+  /**
+   * Take the probes off now, on a worker thread (the kernel waits a grace
+   * period per link, ~40-80 ms), while the ring drains: nothing is read after
+   * a stop, so this loses nothing, and close() is left with freeing the object.
+   */
+  private beginDetach(): void {
+    if (this.detaching || this.closed || !this.object.detachAllAsync) return;
+    this.discovery.close();
+    const tl = this.options.timeline;
+    const start = performance.now();
+    this.detaching = this.object.detachAllAsync().then(
+      (n) => tl?.mark(`ssl: detach ${n} link(s) (while the ring drained)`, start),
+      (err: unknown) => tl?.note(`ssl: detach: ${(err as Error).message}`),
+    );
   }
 
   private async closeAsync(): Promise<void> {
     this.stop();
     if (this.ownProcessLoop) await this.ownProcessLoop.catch(() => undefined);
     await this.discovery.settled();
+    if (this.detaching) await this.detaching;
     this.close();
   }
 
@@ -291,7 +317,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     }
     this.closed = true;
     const tl = this.options.timeline;
-    if (tl) tl.span('ssl: detach and unload', () => this.object.close());
+    if (tl) tl.span(this.detaching ? 'ssl: unload' : 'ssl: detach and unload', () => this.object.close());
     else this.object.close();
     if (this.ownsProcessTracer) this.processTracer.close();
   }

@@ -1,0 +1,55 @@
+/**
+ * What the discovery's first pass (TlsDiscovery.attachInitial) is going to
+ * inspect, queued to be read while the eBPF objects load: --binary-path
+ * files, the host's TLS libraries, the command about to run and the files
+ * the processes running now map (the given pids when the selection is by pid
+ * only, every process when nothing is selected). Inspections only
+ * (ahead.ts): the discovery attaches, after the load, and takes the results.
+ */
+import * as fs from 'node:fs';
+import { listProcesses, readProc } from '../proc';
+import { isSelected } from '../rules';
+import type { ResolvedSslOptions } from './spec';
+import { inspectAhead, inspectionKind, processImage, systemTlsLibraries } from './targets';
+
+function realpath(p: string): string | null {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** The processes the first pass will scan, as far as can be told before the process tracer runs. */
+function runningSelected(o: ResolvedSslOptions): number[] {
+  if (!isSelected(o)) return listProcesses().map((p) => p.pid);
+  const pids = [...o.pid];
+  if (o.comm.length) for (const p of listProcesses()) if (o.comm.some((c) => p.comm.startsWith(c))) pids.push(p.pid);
+  return pids;
+}
+
+/** Queue the inspections; returns at once and never throws (reading happens in the background, errors are the taker's). */
+export function warmUp(o: ResolvedSslOptions): void {
+  try {
+    const dir = o.locatorCacheDir;
+    for (const b of o.binaryPaths) {
+      const real = realpath(b);
+      if (real) inspectAhead('exe', real, b, dir);
+    }
+    if (o.systemLibraries) for (const lib of systemTlsLibraries()) inspectAhead('binary', lib);
+    for (const exe of o.preloadExecutables) {
+      const real = realpath(exe);
+      if (real) inspectAhead('exe', real, exe, dir);
+    }
+    const pids = runningSelected(o).filter((p) => p !== o.selfPid && readProc(p) !== null);
+    void (async () => {
+      for (const pid of pids) {
+        const img = await processImage(pid);
+        if (!img) continue;
+        for (const [display, attachPath] of img.files) inspectAhead(inspectionKind(display, display === img.exe), attachPath, display, dir);
+      }
+    })().catch(() => undefined);
+  } catch {
+    /* only a head start: the discovery reads what it needs itself */
+  }
+}
