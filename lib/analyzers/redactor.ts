@@ -30,7 +30,9 @@ import { FieldMasker, isRecord, REDACTED } from '../redact/fields';
 import { applyRanges } from '../redact/mask';
 import { RawStreams, type Direction } from '../redact/raw';
 import { SseDeltaView } from '../redact/sse-view';
+import { latin1Utf8, utf8Latin1 } from '../redact/text';
 import { TextStream } from '../redact/stream';
+import type { KnownBody } from '../redact/rules';
 import type { Finding, Range } from '../redact/types';
 import { mediaType } from '../http/util';
 
@@ -80,6 +82,8 @@ interface ChunkStream {
   sse: SseDeltaView | null;
   /** What was masked in the chunks, in body offsets (for the response event's whole body), null beyond a bound. */
   masked: Range[] | null;
+  /** Body offset the next chunk starts at, while the chunks seen are the body from its start (-1 once they are not). */
+  next: number;
 }
 
 const MAX_KNOWN_RANGES = 4096;
@@ -193,12 +197,12 @@ export class Redactor implements StepAnalyzer {
     const key = `${String(d.conn_id)}#${String(d.seq)}`;
     if (d.type === 'response_headers') this.remember(key, mediaType(d.content_type as string) === 'text/event-stream');
     if (d.type === 'body_chunk') return this.redactChunk(e, d, key);
-    let known: Range[] | null = null;
+    let known: KnownBody | null = null;
     if (d.type === 'response') {
       // a streamed body's chunks were searched as a stream: what they held is known
       const s = this.chunks.get(key);
       if (d.streamed === true && s && typeof s !== 'boolean' && s.masked && d.body_encoding !== 'base64' && typeof d.content_encoding !== 'string')
-        known = s.masked;
+        known = { ranges: s.masked, triggers: s.next >= 0 ? s.text.recordedTriggers() : null };
       this.chunks.delete(key);
     }
     const data: Record<string, unknown> = {};
@@ -238,17 +242,21 @@ export class Redactor implements StepAnalyzer {
   private redactChunk(e: Event, d: Record<string, unknown>, key: string): Event {
     let s = this.chunks.get(key);
     if (s === undefined || typeof s === 'boolean') {
-      const stream: ChunkStream = { text: new TextStream(this.carry), sse: s === true ? new SseDeltaView() : null, masked: [] };
+      const stream: ChunkStream = { text: new TextStream(this.carry), sse: s === true ? new SseDeltaView() : null, masked: [], next: 0 };
+      // the body's triggers, for the search of the whole body in the response event
+      stream.text.recordTriggers();
       this.chunks.delete(key);
       this.chunks.set(key, stream);
       if (this.chunks.size > this.maxStreams) this.chunks.delete(this.chunks.keys().next().value as string);
       s = stream;
     }
+    if (typeof d.data !== 'string') s.next = -1;
     if (typeof d.data !== 'string' || d.data === '') return e;
     const b64 = d.data_encoding === 'base64';
-    const text = Buffer.from(d.data, b64 ? 'base64' : 'utf8').toString('latin1');
-    const ranges: Range[] = [...s.text.push(text)];
+    const text = b64 ? Buffer.from(d.data, 'base64').toString('latin1') : utf8Latin1(d.data);
+    const ranges: Range[] = s.text.push(text);
     const offset = typeof d.offset === 'number' ? d.offset : 0;
+    s.next = s.next === offset ? offset + text.length : -1;
     if (s.sse) for (const r of s.sse.push(text, offset)) ranges.push({ start: r.start - offset, end: r.end - offset });
     if (ranges.length === 0) return e;
     const mine = ranges.filter((r) => r.end > 0 && r.start < text.length).map((r) => ({ start: Math.max(0, r.start), end: Math.min(text.length, r.end) }));
@@ -259,8 +267,7 @@ export class Redactor implements StepAnalyzer {
     const masked = applyRanges(text, mine);
     if (masked === text) return e;
     this.fields.counters.strings_redacted++;
-    const bytes = Buffer.from(masked, 'latin1');
-    return { ...e, data: { ...d, data: b64 ? bytes.toString('base64') : bytes.toString('utf8') } };
+    return { ...e, data: { ...d, data: b64 ? Buffer.from(masked, 'latin1').toString('base64') : latin1Utf8(masked) } };
   }
 
   private redactExec(e: Event): Event {

@@ -10,8 +10,9 @@ import { findHeadEnd } from '../http/head';
 import { encodeBody } from '../http/util';
 import { classifyName, credentialLike, isSecretHeader } from './names';
 import { applyRanges, maskOf } from './mask';
-import { bodyRanges, findSecrets, redactBody, redactText } from './rules';
-import type { Finding, Range } from './types';
+import { bodyRanges, findSecrets, redactBody, redactText, type KnownBody } from './rules';
+import { latin1Utf8, utf8Latin1 } from './text';
+import type { Finding } from './types';
 
 export const REDACTED = '[REDACTED]';
 /** Characters of long strings whose masking is remembered. */
@@ -101,26 +102,34 @@ export class FieldMasker {
   /** Mask strings inside any JSON-like value; the same value when nothing changed. */
   walk(v: unknown, key: string, cut = false): unknown {
     if (typeof v === 'string') return this.string(v, key, cut);
+    if (typeof v !== 'object' || v === null) return v;
+    // copied only from the first value that changes
     if (Array.isArray(v)) {
-      let changed = false;
-      const out = v.map((x) => {
+      let out: unknown[] | null = null;
+      for (let i = 0; i < v.length; i++) {
+        const x: unknown = v[i];
         const y = this.walk(x, key, cut);
-        if (y !== x) changed = true;
-        return y;
-      });
-      return changed ? out : v;
-    }
-    if (isRecord(v)) {
-      let changed = false;
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) {
-        const y = this.walk(x, k, cut);
-        if (y !== x) changed = true;
-        out[k] = y;
+        if (y !== x && out === null) out = v.slice(0, i);
+        if (out !== null) out.push(y);
       }
-      return changed ? out : v;
+      return out ?? v;
     }
-    return v;
+    let out: Record<string, unknown> | null = null;
+    const r = v as Record<string, unknown>;
+    for (const k in r) {
+      if (!Object.prototype.hasOwnProperty.call(r, k)) continue;
+      const x = r[k];
+      const y = this.walk(x, k, cut);
+      if (y !== x && out === null) {
+        out = {};
+        for (const j in r) {
+          if (j === k) break;
+          if (Object.prototype.hasOwnProperty.call(r, j)) out[j] = r[j];
+        }
+      }
+      if (out !== null) out[k] = y;
+    }
+    return out ?? v;
   }
 
   /** Header values: credential headers become exactly "[REDACTED]". */
@@ -145,12 +154,12 @@ export class FieldMasker {
    * The body fields of a request or response, masked: `body` (text or
    * base64), `raw` (head, and body unless compressed). Returns the fields
    * that change, and what was found in the body (`findings`, positions in its
-   * text). `known`: ranges of the body already found in its streamed chunks.
+   * text). `known`: what the body's streamed chunks told of it (ranges found, triggers).
    */
   bodyFields(
     d: Record<string, unknown>,
     sse: boolean,
-    known: readonly Range[] | null = null,
+    known: KnownBody | null = null,
   ): { changes: Record<string, unknown>; findings: Finding[]; text: string } {
     const out: Record<string, unknown> = {};
     let findings: Finding[] = [];
@@ -180,10 +189,10 @@ export class FieldMasker {
         }
       } else if (known) {
         // ranges known from the chunks are byte offsets: mask a latin1 view of the bytes
-        const bytes = Buffer.from(d.body, 'utf8').toString('latin1');
+        const bytes = utf8Latin1(d.body);
         const masked = mask(bytes);
         if (masked !== bytes) {
-          out.body = Buffer.from(masked, 'latin1').toString('utf8');
+          out.body = latin1Utf8(masked);
           this.counters.strings_redacted++;
         }
       } else {

@@ -21,7 +21,7 @@
 import { classifyName, credentialLike, headerKind, isSecretHeader, paramVerdict, type NameVerdict } from './names';
 import { authSchemeAt, base64PemAt, hintOf, jwtAt, keyShapeAt, pemAt, pemEnd, prefixTail, toolFlagsAt, userinfoAt, webhookAt } from './shapes';
 import { atLineStart, backslashesBefore, isKeyChar, isNameChar, jsonStringEnd, levelQuote, quotedEnd, quoteLevel, skipSpace, valueEnd } from './text';
-import { nextTrigger } from './trigger';
+import { nextTrigger, type TriggerList } from './trigger';
 import type { Finding, Hit, Open } from './types';
 
 export type { Finding, Open, Range } from './types';
@@ -35,11 +35,15 @@ export interface FindResult {
 const WORDS = new Set(['pass', 'secret', 'token', 'key', 'auth', 'cookie', 'session', 'cred', 'sig', 'pwd']);
 const TOOLS = new Set(['mysql', 'mariadb', 'sshpass', 'redis-cli', 'curl']);
 
-/** Every secret in `text`. */
-export function findSecrets(text: string, streaming = false): FindResult {
+/**
+ * Every secret in `text`. `triggers`: the triggers of the text's beginning,
+ * already found (lib/redact/trigger.ts: those starting before its `upTo`;
+ * the rest are searched for here), for a text searched in pieces before.
+ */
+export function findSecrets(text: string, streaming = false, triggers: TriggerList | null = null): FindResult {
   const findings: Finding[] = [];
   let open: Open | null = null;
-  scan(text, streaming, findings, (o) => (open = o));
+  scan(text, streaming, triggers, findings, (o) => (open = o));
   if (open && !findings.some((f) => f.end === text.length) && !emptyOpen(open)) open = null;
   if (streaming && !open) {
     const t = prefixTail(text);
@@ -48,16 +52,29 @@ export function findSecrets(text: string, streaming = false): FindResult {
   return { findings, open };
 }
 
-function scan(text: string, streaming: boolean, findings: Finding[], setOpen: (o: Open) => void): void {
-  let m: RegExpExecArray | null;
+function scan(text: string, streaming: boolean, known: TriggerList | null, findings: Finding[], setOpen: (o: Open) => void): void {
   let from = 0;
-  while ((m = nextTrigger(text, from)) !== null) {
-    const i = m.index;
-    const t = m[0].toLowerCase();
+  // the known triggers, in order (each search starts after the last one's)
+  let k = 0;
+  const knownTo = known ? Math.min(known.upTo, text.length) : 0;
+  for (;;) {
+    let i: number;
+    let m0: string;
+    if (known) while (k < known.starts.length && known.starts[k] < from) k++;
+    if (known && k < known.starts.length && known.starts[k] < knownTo) {
+      i = known.starts[k];
+      m0 = text.slice(i, i + known.lengths[k]);
+    } else {
+      const m = nextTrigger(text, Math.max(from, knownTo));
+      if (m === null) break;
+      i = m.index;
+      m0 = m[0];
+    }
+    const t = m0.toLowerCase();
     let hit: Hit;
     if (WORDS.has(t) || t === '_pat') hit = nameAt(text, i, t.length, streaming);
     else if (t === 'bearer' || t === 'basic')
-      hit = /[ \t]/.test(text[i + t.length] ?? '') ? authSchemeAt(text, i, m[0], streaming) : nameAt(text, i, t.length, streaming);
+      hit = /[ \t]/.test(text[i + t.length] ?? '') ? authSchemeAt(text, i, m0, streaming) : nameAt(text, i, t.length, streaming);
     else if (t === 'eyj') hit = jwtAt(text, i, streaming);
     else if (t === '-----begin') hit = pemAt(text, i, streaming);
     else if (t === 'hooks.slack.com/services/' || t === '/api/webhooks/') hit = webhookAt(text, i, t, streaming);

@@ -271,6 +271,8 @@ class RawConnection {
 /** Raw masking of every connection (least recently used forgotten beyond `maxConnections`). */
 export class RawStreams {
   private readonly conns = new Map<string, RawConnection>();
+  private lastId: string | null = null;
+  private last: RawConnection | undefined = undefined;
 
   constructor(
     private readonly carry = 512,
@@ -283,18 +285,28 @@ export class RawStreams {
 
   /** Mask a piece of connection `conn`'s direction `dir`; `lost`: bytes lost after it (null: an unknown number). */
   push(conn: string, dir: Direction, bytes: Buffer, lost?: number | null): RawResult {
-    let c = this.conns.get(conn);
-    if (c) this.conns.delete(conn);
-    else {
-      c = new RawConnection(this.carry);
-      if (this.conns.size >= this.maxConnections) this.conns.delete(this.conns.keys().next().value as string);
+    // the connection of the last piece is the most recently used already
+    let c = conn === this.lastId ? this.last : undefined;
+    if (!c) {
+      c = this.conns.get(conn);
+      if (c) this.conns.delete(conn);
+      else {
+        c = new RawConnection(this.carry);
+        if (this.conns.size >= this.maxConnections) this.conns.delete(this.conns.keys().next().value as string);
+      }
+      this.conns.set(conn, c);
+      this.lastId = conn;
+      this.last = c;
     }
-    this.conns.set(conn, c);
     return c.dirs[dir].push(bytes, lost);
   }
 
   /** Forget a connection (its process exited). */
   close(conn: string): void {
     this.conns.delete(conn);
+    if (conn === this.lastId) {
+      this.lastId = null;
+      this.last = undefined;
+    }
   }
 }

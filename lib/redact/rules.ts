@@ -12,6 +12,7 @@
 import { findSecrets } from './find';
 import { applyRanges } from './mask';
 import { SseDeltaView } from './sse-view';
+import { TRIGGER_REACH, type TriggerList } from './trigger';
 import type { Finding, Range } from './types';
 
 export { findSecrets, continueOpen, type FindResult } from './find';
@@ -27,14 +28,27 @@ export function redactText(text: string): string {
 }
 
 /**
+ * What the chunks of a streamed body told of it, in positions of its bytes:
+ * the ranges masked in them (their joined deltas included), and the triggers
+ * their search found (lib/redact/stream.ts), null when not all were kept.
+ */
+export interface KnownBody {
+  ranges: readonly Range[];
+  triggers: TriggerList | null;
+}
+
+/**
  * What to mask in a complete body: its secrets, and for an event stream also
  * what its JSON deltas spell when joined (`known`: those ranges are already
- * known, from the body's chunks, and are added instead).
+ * known, from the body's chunks, and are added instead; so are its triggers).
  */
-export function bodyRanges(text: string, sse: boolean, known: readonly Range[] | null = null, cut = false): { findings: Finding[]; ranges: Range[] } {
-  const findings = findSecrets(text, cut).findings;
+export function bodyRanges(text: string, sse: boolean, known: KnownBody | null = null, cut = false): { findings: Finding[]; ranges: Range[] } {
+  // a body may end before its chunks did (cut at its size limit): a trigger that close to its end is searched again
+  const t = known?.triggers;
+  const triggers = t ? { starts: t.starts, lengths: t.lengths, upTo: Math.min(t.upTo, text.length - TRIGGER_REACH + 1) } : null;
+  const findings = findSecrets(text, cut, triggers).findings;
   const ranges: Range[] = [...findings];
-  if (known) for (const r of known) ranges.push(r);
+  if (known) for (const r of known.ranges) ranges.push(r);
   else if (sse) for (const r of new SseDeltaView().push(text, 0)) ranges.push(r);
   return { findings, ranges };
 }

@@ -207,10 +207,17 @@ export function prefixTail(text: string): Finding | null {
   for (const p of LONG_PREFIXES) {
     for (let k = Math.min(p.prefix.length - 1, n); k > p.hint && k >= 6; k--) {
       const i = n - k;
-      if (text.endsWith(p.prefix.slice(0, k)) && boundaryBefore(text, i)) return { start: i + p.hint, end: n, kind: p.kind, hint: p.hint };
+      if (endsWithStart(text, p.prefix, k) && boundaryBefore(text, i)) return { start: i + p.hint, end: n, kind: p.kind, hint: p.hint };
     }
   }
   return null;
+}
+
+/** Does text end with the first k characters of s? */
+function endsWithStart(text: string, s: string, k: number): boolean {
+  const at = text.length - k;
+  for (let j = 0; j < k; j++) if (text.charCodeAt(at + j) !== s.charCodeAt(j)) return false;
+  return true;
 }
 
 /** Webhook URLs whose path is the credential: Slack `hooks.slack.com/services/...`, Discord `.../api/webhooks/<id>/<token>`. */

@@ -106,26 +106,32 @@ export class SseDeltaView {
   private read(text: string, at: number): void {
     const n = text.length;
     let i = 0;
+    // the state outside strings in locals while they are read (written back on entering a string and at the end)
+    let pendingKey = this.pendingKey;
+    let afterColon = this.afterColon;
     while (i < n) {
       if (!this.inStr) {
         // outside strings: only quotes and colons matter
-        const c = text.charCodeAt(i);
-        if (c === 0x22) {
-          this.inStr = true;
-          this.strIsValue = this.afterColon;
-          this.field = this.afterColon && this.lastKey !== null && DELTA_FIELDS.has(this.lastKey) ? this.lastKey : null;
-          this.keyBuf = '';
-          this.afterColon = false;
-        } else if (c === 0x3a) {
-          if (this.pendingKey !== null) {
-            this.lastKey = this.pendingKey;
-            this.afterColon = true;
+        for (; i < n; i++) {
+          const c = text.charCodeAt(i);
+          if (c === 0x22) break;
+          if (c === 0x3a) {
+            if (pendingKey !== null) {
+              this.lastKey = pendingKey;
+              afterColon = true;
+            }
+            pendingKey = null;
+          } else if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) {
+            pendingKey = null;
+            afterColon = false;
           }
-          this.pendingKey = null;
-        } else if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a) {
-          this.pendingKey = null;
-          this.afterColon = false;
         }
+        if (i === n) break;
+        this.inStr = true;
+        this.strIsValue = afterColon;
+        this.field = afterColon && this.lastKey !== null && DELTA_FIELDS.has(this.lastKey) ? this.lastKey : null;
+        this.keyBuf = '';
+        afterColon = false;
         i++;
         continue;
       }
@@ -158,19 +164,20 @@ export class SseDeltaView {
         this.escStart = at + i;
       } else if (c === 0x22) {
         this.inStr = false;
-        if (!this.strIsValue) this.pendingKey = this.keyBuf;
+        if (!this.strIsValue) pendingKey = this.keyBuf;
         this.field = null;
       } else {
         // not JSON: a raw line end inside a string
         this.inStr = false;
         this.field = null;
-        this.pendingKey = null;
+        pendingKey = null;
       }
       i++;
     }
+    this.pendingKey = pendingKey;
+    this.afterColon = afterColon;
   }
 
-  /** The next character of an escape sequence at absolute position pos. */
   private escape(c: string, pos: number): void {
     this.esc += c;
     let d: string | null = null;

@@ -149,3 +149,13 @@ export function quotedEnd(text: string, from: number, q: string): number {
   }
   return -1;
 }
+
+/** A string's UTF-8 bytes as text, one character per byte (latin1): the string itself when it is ASCII (as many bytes as characters). */
+export function utf8Latin1(s: string): string {
+  return Buffer.byteLength(s, 'utf8') === s.length ? s : Buffer.from(s, 'utf8').toString('latin1');
+}
+
+/** The string whose UTF-8 bytes are these characters (the inverse of utf8Latin1). */
+export function latin1Utf8(s: string): string {
+  return Buffer.byteLength(s, 'utf8') === s.length ? s : Buffer.from(s, 'latin1').toString('utf8');
+}

@@ -119,6 +119,7 @@ const HEAD = new Uint8Array(1 << 18);
 /** Pairs of classes that are the second and third (MIDDLE), or the first and second (FIRST) characters of a trigger: (b << 6) | c. */
 const MIDDLE = new Uint8Array(1 << 12);
 const FIRST = new Uint8Array(1 << 12);
+let reach = 0;
 
 {
   const seqs = heads(TRIGGER.source, 3);
@@ -133,6 +134,7 @@ const FIRST = new Uint8Array(1 << 12);
     CLASS[c] = n;
     if (c >= 0x61 && c <= 0x7a) CLASS[c - 0x20] = n;
   }
+  for (const s of heads(TRIGGER.source, 1 << 10)) reach = Math.max(reach, s.length + 1);
   for (const [a, b, c] of seqs)
     for (const x of a)
       for (const y of b)
@@ -175,4 +177,35 @@ export function nextTrigger(text: string, from: number): RegExpExecArray | null 
     i++;
   }
   return null;
+}
+
+/**
+ * Characters from its first that decide whether a trigger matches at a
+ * position: its longest alternative and one of lookahead. A match found at p
+ * in a text of n >= p + TRIGGER_REACH characters is the match at p in any
+ * text that begins with the same n characters.
+ */
+export const TRIGGER_REACH = reach;
+
+/**
+ * Every trigger of a growing text, found once: the starts and lengths of the
+ * matches of TRIGGER at every position (overlapping ones too), ascending.
+ * `upTo`: every trigger starting before it is listed (and none at or after it).
+ */
+export interface TriggerList {
+  starts: number[];
+  lengths: number[];
+  upTo: number;
+}
+
+/** Append every trigger of `text` starting at or after `list.upTo`; the list then covers all of it. */
+export function addTriggers(text: string, list: TriggerList): void {
+  let m: RegExpExecArray | null;
+  let from = list.upTo;
+  while ((m = nextTrigger(text, from)) !== null) {
+    list.starts.push(m.index);
+    list.lengths.push(m[0].length);
+    from = m.index + 1;
+  }
+  list.upTo = text.length;
 }
