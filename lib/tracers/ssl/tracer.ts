@@ -66,6 +66,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   /** rustls records take their connection from their socket (rustls-conns.ts). */
   private readonly rustls = new RustlsConnections();
   private closed = false;
+  private stopped = false;
   private iterating = false;
   private ownProcessLoop: Promise<void> | null = null;
   /** beginDetach() under way. */
@@ -77,7 +78,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
 
   private constructor(
     readonly options: ResolvedSslOptions,
-    binding: NativeBinding,
+    private readonly binding: NativeBinding,
     loaded: LoadedSsl,
     /** The process tracer holding the selection (owned when we started it). */
     readonly processTracer: ProcessTracer,
@@ -145,7 +146,6 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
       tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
       const t = new SslTracer(o, binding, loaded, pt, owned);
       await (tl ? tl.spanAsync('ssl: find and probe TLS code', () => t.discovery.attachInitial()) : t.discovery.attachInitial());
-      t.source = new RingSource(binding, loaded.object, 'ssl_rb', { intervalMs: 20 });
       return t;
     } catch (err) {
       clearAhead();
@@ -227,9 +227,13 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
    * called; then the ring is drained and a FINAL stats event ends the stream.
    */
   async *events(signal?: AbortSignal): AsyncGenerator<Event> {
-    const source = this.source as RingSource;
     if (this.iterating) throw new UsageError('events() can be iterated only once');
+    if (this.closed) throw new UsageError('this tracer is closed');
     this.iterating = true;
+    // the ring is mapped here, not in start(): mapping 64 MiB takes ~9 ms, and what is
+    // recorded meanwhile waits in the kernel's ring
+    const source = (this.source ??= new RingSource(this.binding, this.object, 'ssl_rb', { intervalMs: 20 }));
+    if (this.stopped) source.end();
     const onAbort = () => this.stop();
     if (signal?.aborted) this.stop();
     else signal?.addEventListener('abort', onAbort, { once: true });
@@ -276,6 +280,7 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
 
   /** Stop: the events() iteration drains the ring and ends. The probes come off meanwhile. */
   stop(): void {
+    this.stopped = true;
     this.source?.end();
     this.beginDetach();
     if (this.ownsProcessTracer) this.processTracer.stop();
