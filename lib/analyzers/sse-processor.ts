@@ -122,6 +122,8 @@ export class SseProcessor implements StepAnalyzer {
     malformed_lines: 0,
     late_chunks: 0,
   };
+  /** body_chunk and response events whose data/body was not a string (left out; said in `lost`). */
+  private invalidChunks = 0;
   private lastSweepNs = -Infinity;
   private lastEvent: Event | null = null;
 
@@ -142,6 +144,7 @@ export class SseProcessor implements StepAnalyzer {
     const out: Record<string, number> = {};
     if (this.counters.by_end_reason.evicted) out.streams_evicted = this.counters.by_end_reason.evicted;
     if (this.counters.late_chunks) out.late_chunks = this.counters.late_chunks;
+    if (this.invalidChunks) out.invalid_chunks = this.invalidChunks;
     return out;
   }
 
@@ -281,6 +284,10 @@ export class SseProcessor implements StepAnalyzer {
    */
   private text(s: StreamState, d: HttpBodyChunkData): string {
     const data: unknown = d.data;
+    if (typeof data !== 'string') {
+      this.invalidChunks++;
+      return '';
+    }
     if (s.decoder === null) {
       if (d.data_encoding !== 'base64' && typeof data === 'string' && (data as WellFormed).isWellFormed()) return data;
       s.decoder = new StringDecoder('utf8');
@@ -307,6 +314,10 @@ export class SseProcessor implements StepAnalyzer {
     if (!s) {
       // A stream the parser did not deliver incrementally: merge its whole body now.
       if (!this.isEventStream(d.content_type) || d.streamed) return;
+      if (typeof (d.body as unknown) !== 'string') {
+        this.invalidChunks++;
+        return;
+      }
       s = this.newState(key, e, d.conn_id, d.seq, d.request, d.status_code, ns, d.tid);
       this.counters.streams_started++;
       this.streams.set(key, s);

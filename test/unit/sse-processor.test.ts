@@ -280,3 +280,25 @@ describe('SseProcessor: generic streams, errors, endings', () => {
     expect(() => new SseProcessor({ idleTimeoutMs: 0 })).toThrow(UsageError);
   });
 });
+
+describe('SseProcessor: events from another producer', () => {
+  it('a body_chunk or response whose data is not a string is left out and counted, not thrown on', async () => {
+    const body = 'event: message_start\ndata: {"type":"message_start","message":{"model":"m"}}\n\ndata: {"type":"ping"}\n\n';
+    const req = Buffer.from('POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}');
+    const http = (await run([new HttpParser({ passThroughSsl: false })], exchange(req, sseResponse(body), { readSize: 40 }))).filter(
+      (e) => e.source === 'http',
+    );
+    const chunks = http.filter((e) => e.data.type === 'body_chunk');
+    expect(chunks.length).toBeGreaterThan(2);
+    (chunks[1].data as Record<string, unknown>).data = 42;
+    (chunks[2].data as Record<string, unknown>).data = undefined;
+    const whole = {
+      ...http.find((e) => e.data.type === 'response')!,
+      data: { ...http.find((e) => e.data.type === 'response')!.data, streamed: false, body: null, conn_id: 'other' },
+    } as Event;
+    const out = await run([new SseProcessor()], [...http, whole]);
+    const stats = out.find((e) => e.source === 'stats' && e.data.event === 'ANALYZER');
+    expect((stats?.data as { lost: Record<string, number> }).lost).toEqual({ invalid_chunks: 3 });
+    expect(out.filter((e) => e.source === 'sse')).toHaveLength(1);
+  });
+});
