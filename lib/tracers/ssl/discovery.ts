@@ -13,6 +13,7 @@ import type { Event } from '../../core/event';
 import type { ProcessTracer } from '../process';
 import { listProcesses, readProc } from '../proc';
 import { isSelected } from '../rules';
+import { forEachLimit } from '../../core/concurrency';
 import { clearAhead } from './ahead';
 import type { ResolvedSslOptions } from './spec';
 import {
@@ -313,10 +314,10 @@ export class TlsDiscovery {
     // Processes running now: the selected ones, or all.
     const selected = this.selected;
     const pids = selected ? this.processTracer.trackedPids() : listProcesses().map((p) => p.pid);
-    for (const pid of pids) {
-      if (pid === o.selfPid) continue;
-      await this.scanProcess(pid, selected && this.isRoot(pid) && !o.launching.includes(pid));
-    }
+    const scan = (pid: number) => this.scanProcess(pid, selected && this.isRoot(pid) && !o.launching.includes(pid));
+    // 8 at once: /proc/PID/maps is read through the thread pool (inspections are shared by file key)
+    const others = pids.filter((p) => p !== o.selfPid);
+    await forEachLimit(others, 8, scan);
     // what was read ahead for this pass and not taken is not needed
     clearAhead();
   }

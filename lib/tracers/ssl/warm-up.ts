@@ -7,6 +7,7 @@
  * (ahead.ts): the discovery attaches, after the load, and takes the results.
  */
 import * as fs from 'node:fs';
+import { forEachLimit } from '../../core/concurrency';
 import { listProcesses, readProc } from '../proc';
 import { isSelected } from '../rules';
 import type { ResolvedSslOptions } from './spec';
@@ -42,13 +43,10 @@ export function warmUp(o: ResolvedSslOptions): void {
       if (real) inspectAhead('exe', real, exe, dir);
     }
     const pids = runningSelected(o).filter((p) => p !== o.selfPid && readProc(p) !== null);
-    void (async () => {
-      for (const pid of pids) {
-        const img = await processImage(pid);
-        if (!img) continue;
-        for (const [display, attachPath] of img.files) inspectAhead(inspectionKind(display, display === img.exe), attachPath, display, dir);
-      }
-    })().catch(() => undefined);
+    void forEachLimit(pids, 8, async (pid) => {
+      const img = await processImage(pid);
+      if (img) for (const [display, attachPath] of img.files) inspectAhead(inspectionKind(display, display === img.exe), attachPath, display, dir);
+    }).catch(() => undefined);
   } catch {
     /* only a head start: the discovery reads what it needs itself */
   }
