@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { aheadKey, aheadPending, clearAhead, queueAhead, takeAhead } from '../../lib/tracers/ssl/ahead';
+import { aheadGeneration, aheadKey, aheadPending, clearAhead, queueAhead, takeAhead } from '../../lib/tracers/ssl/ahead';
 import { inspectAhead, inspectBinary, systemTlsLibraries } from '../../lib/tracers/ssl/targets';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-ahead-'));
@@ -96,6 +96,19 @@ describe('inspections read ahead', () => {
     clearAhead();
     await new Promise((r) => setTimeout(r, 80));
     expect(ran).toBe(1); // the first had started
+  });
+
+  it('a warm-up begun before clearAhead() queues nothing after it', async () => {
+    const f = path.join(dir, 'g');
+    fs.writeFileSync(f, 'x');
+    const gen = aheadGeneration();
+    clearAhead(); // the first pass ended while the warm-up was still listing
+    let ran = false;
+    queueAhead(aheadKey('binary', f, f, undefined), async () => void (ran = true), gen);
+    expect(aheadPending()).toBe(0);
+    queueAhead(aheadKey('binary', f, f, undefined), async () => 'now'); // a new warm-up
+    expect(await takeAhead(aheadKey('binary', f, f, undefined))).toBe('now');
+    expect(ran).toBe(false);
   });
 
   it('inspectBinary() takes what inspectAhead() read for the same file: the same targets as reading it now', async () => {

@@ -24,6 +24,8 @@ const missed = new Set<string>();
 /** Entries in the order they are worked through. */
 let queue: string[] = [];
 let working = false;
+/** Bumped by clearAhead(): a warm-up still listing files after that queues nothing more. */
+let generation = 0;
 
 /** The key of one inspection of a file as it is now; null when it cannot be read. */
 export function aheadKey(kind: AheadKind, attachPath: string, displayPath: string, cacheDir: string | undefined): string | null {
@@ -54,12 +56,21 @@ async function work(): Promise<void> {
     }
   } finally {
     working = false;
+    if (entries.size === 0) missed.clear();
   }
 }
 
-/** Queue an inspection (worked through one at a time, in order); a key already queued or asked for is left alone. */
-export function queueAhead(key: string | null, run: () => Promise<unknown>): void {
-  if (key === null || entries.has(key) || missed.has(key)) return;
+/** The current generation, for queueAhead() calls made later by the same warm-up. */
+export function aheadGeneration(): number {
+  return generation;
+}
+
+/**
+ * Queue an inspection (worked through one at a time, in order); a key already queued or asked for is
+ * left alone, and so is one from a warm-up begun before the last clearAhead() (`gen`).
+ */
+export function queueAhead(key: string | null, run: () => Promise<unknown>, gen = generation): void {
+  if (key === null || gen !== generation || entries.has(key) || missed.has(key)) return;
   entries.set(key, { run, promise: null });
   queue.push(key);
   void work();
@@ -79,6 +90,7 @@ export function takeAhead<T>(key: string | null): Promise<T> | null {
 
 /** Drop what was not taken (the discovery's first pass is over): queued inspections do not run. */
 export function clearAhead(): void {
+  generation++;
   entries.clear();
   missed.clear();
   queue = [];

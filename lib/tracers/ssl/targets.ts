@@ -130,7 +130,7 @@ export function inspectionKind(displayPath: string, executable: boolean): AheadK
  * objects load on other threads); the inspect function of that kind, for the
  * same unchanged file and paths, then takes the result (ahead.ts).
  */
-export function inspectAhead(kind: AheadKind, attachPath: string, displayPath = attachPath, locatorCacheDir?: string): void {
+export function inspectAhead(kind: AheadKind, attachPath: string, displayPath = attachPath, locatorCacheDir?: string, gen?: number): void {
   const cacheDir = kind === 'binary' ? undefined : locatorCacheDir;
   const run =
     kind === 'binary'
@@ -138,7 +138,7 @@ export function inspectAhead(kind: AheadKind, attachPath: string, displayPath = 
       : kind === 'exe'
         ? () => inspectExecutableNow(attachPath, displayPath, cacheDir)
         : () => inspectStaticTlsNow(attachPath, displayPath, cacheDir);
-  queueAhead(aheadKey(kind, attachPath, displayPath, cacheDir), run);
+  queueAhead(aheadKey(kind, attachPath, displayPath, cacheDir), run, gen);
 }
 
 function inspectNow(attachPath: string, displayPath: string): Promise<TlsTarget[]> {

@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { forEachLimit } from '../../core/concurrency';
+import { aheadGeneration } from './ahead';
 import { listProcesses, readProc } from '../proc';
 import { isSelected } from '../rules';
 import type { ResolvedSslOptions } from './spec';
@@ -43,9 +44,11 @@ export function warmUp(o: ResolvedSslOptions): void {
       if (real) inspectAhead('exe', real, exe, dir);
     }
     const pids = runningSelected(o).filter((p) => p !== o.selfPid && readProc(p) !== null);
+    // the maps are read after this returns: what is listed once discovery's first pass is over is not queued
+    const gen = aheadGeneration();
     void forEachLimit(pids, 8, async (pid) => {
       const img = await processImage(pid);
-      if (img) for (const [display, attachPath] of img.files) inspectAhead(inspectionKind(display, display === img.exe), attachPath, display, dir);
+      if (img) for (const [display, attachPath] of img.files) inspectAhead(inspectionKind(display, display === img.exe), attachPath, display, dir, gen);
     }).catch(() => undefined);
   } catch {
     /* only a head start: the discovery reads what it needs itself */
