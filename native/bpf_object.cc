@@ -137,25 +137,34 @@ void BpfObject::DestroyLinks() {
   std::vector<bpf_link*> all;
   for (auto& [id, link] : links_) all.push_back(link);
   links_.clear();
-  DestroyLinkList(all);
+  LibbpfLogCapture capture;
+  DestroyLinkList(all, &capture);
+  LibbpfMergeCapture(capture);
 }
 
-void BpfObject::DestroyLinkList(const std::vector<bpf_link*>& all) {
+// Each thread prints into a capture of its own (libbpf's messages must not reach the JS thread's
+// log from another thread); they are joined into `into`, for the JS thread to merge.
+void BpfObject::DestroyLinkList(const std::vector<bpf_link*>& all, LibbpfLogCapture* into) {
   size_t total = all.size();
-  auto destroy = [&](size_t i) { bpf_link__destroy(all[i]); };
-  if (total <= 2) {
-    for (size_t i = 0; i < total; i++) destroy(i);
-    return;
-  }
-  size_t nthreads = std::min<size_t>(total, 32);
+  size_t nthreads = total <= 2 ? 1 : std::min<size_t>(total, 32);
+  std::vector<LibbpfLogCapture> captures(nthreads);
   std::atomic<size_t> next{0};
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < nthreads; t++) {
-    threads.emplace_back([&]() {
-      for (size_t i = next++; i < total; i = next++) destroy(i);
-    });
+  auto work = [&](size_t t) {
+    LibbpfCaptureOnThisThread(&captures[t]);
+    for (size_t i = next++; i < total; i = next++) bpf_link__destroy(all[i]);
+    LibbpfCaptureOnThisThread(nullptr);
+  };
+  if (nthreads == 1) {
+    work(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < nthreads; t++) threads.emplace_back(work, t);
+    for (auto& th : threads) th.join();
   }
-  for (auto& th : threads) th.join();
+  for (auto& c : captures) {
+    into->log += c.log;
+    into->verbose += c.verbose;
+  }
 }
 
 namespace {
@@ -169,11 +178,15 @@ class DetachWorker : public Napi::AsyncWorker {
   DetachWorker(Napi::Env env, std::vector<bpf_link*> links)
       : Napi::AsyncWorker(env, "agentsight:detach"), links_(std::move(links)), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { BpfObject::DestroyLinkList(links_); }
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(links_.size()))); }
+  void Execute() override { BpfObject::DestroyLinkList(links_, &capture_); }
+  void OnOK() override {
+    LibbpfMergeCapture(capture_);
+    deferred_.Resolve(Napi::Number::New(Env(), static_cast<double>(links_.size())));
+  }
 
  private:
   std::vector<bpf_link*> links_;
+  LibbpfLogCapture capture_;
   Napi::Promise::Deferred deferred_;
 };
 

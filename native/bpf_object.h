@@ -4,6 +4,8 @@
 #pragma once
 #include <napi.h>
 
+#include "libbpf_log.h"
+
 #include <map>
 #include <set>
 #include <vector>
@@ -23,8 +25,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   static Napi::Function Init(Napi::Env env);
   static bool IsInstance(Napi::Value v);
   static Napi::FunctionReference* constructor;
-  // Destroy links taken out of an object (several threads at once: each waits for a kernel grace period).
-  static void DestroyLinkList(const std::vector<bpf_link*>& all);
+  // Destroy links taken out of an object (several threads at once: each waits for a kernel grace
+  // period); what libbpf prints meanwhile goes into `into`.
+  static void DestroyLinkList(const std::vector<bpf_link*>& all, LibbpfLogCapture* into);
 
   explicit BpfObject(const Napi::CallbackInfo& info);
   ~BpfObject() override;

@@ -69,14 +69,13 @@ export class ProcessTracer {
   private fileHook: 'syscalls' | 'raw' | 'none' = 'none';
   private tracefs: { use: TracefsUse; reason?: string } = { use: 'unused' };
   private closed = false;
-  private stopped = false;
   private iterating = false;
   /** The container of a record's cgroup, for every event (shared with the TLS tracer). */
   readonly containers: ContainerResolver;
 
   private constructor(
     readonly options: ResolvedProcessOptions,
-    private readonly binding: NativeBinding,
+    binding: NativeBinding,
     /** The loaded eBPF object (its "tracked" map is shared with the TLS tracer). */
     readonly object: NativeBpfObject,
     /** The cgroups selected by --cgroup/--container, as the kernel matches them. */
@@ -215,6 +214,8 @@ export class ProcessTracer {
       t.fileHook = hook;
       if (tfs) t.tracefs = tfs.tracefs ? { use: tfs.tracefs.mounted ? 'mounted' : 'present' } : { use: 'unavailable', reason: tfs.reason };
       step(tl, binding, 'process: select running processes', () => t.seed());
+      // read from now on (small, ~1 ms to map): exec records must not pile up while the TLS discovery's first pass runs
+      if (o.emit) t.source = new RingSource(binding, loaded, 'process_rb', { intervalMs: 20 });
       return { tracer: t, alongside: companion };
     } catch (err) {
       if (companion?.status === 'fulfilled') companion.value.close();
@@ -305,9 +306,7 @@ export class ProcessTracer {
     if (this.iterating) throw new UsageError('events() can be iterated only once');
     if (this.closed) throw new UsageError('this tracer is closed');
     this.iterating = true;
-    // the ring is mapped here, not in start(): what is recorded meanwhile waits in the kernel's ring
-    const source = (this.source ??= new RingSource(this.binding, this.object, 'process_rb', { intervalMs: 20 }));
-    if (this.stopped) source.end();
+    const source = this.source as RingSource;
     const onAbort = () => source.end();
     if (signal?.aborted) source.end();
     else signal?.addEventListener('abort', onAbort, { once: true });
@@ -352,7 +351,6 @@ export class ProcessTracer {
 
   /** Stop reading (the events() iteration ends after draining). */
   stop(): void {
-    this.stopped = true;
     this.source?.end();
   }
 

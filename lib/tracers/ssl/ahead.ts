@@ -19,7 +19,7 @@ interface Entry {
 
 /** Queued and running inspections by key; taken (removed) once. */
 const entries = new Map<string, Entry>();
-/** Keys asked for that were not there: the warm-up does not queue them after the fact. */
+/** Keys asked for (taken, or not there): the warm-up does not queue them (again) after the fact. */
 const missed = new Set<string>();
 /** Entries in the order they are worked through. */
 let queue: string[] = [];
@@ -85,6 +85,7 @@ export function takeAhead<T>(key: string | null): Promise<T> | null {
     return null;
   }
   entries.delete(key);
+  missed.add(key); // taken: not queued again by this warm-up
   return start(e) as Promise<T>;
 }
 

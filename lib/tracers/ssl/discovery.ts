@@ -343,7 +343,7 @@ export class TlsDiscovery {
       // known TLS libraries by name; any other mapped file is looked at for rustls (once per file)
       if (await this.consider(attachPath, display, isExe ? `executable of pid ${pid}` : `mapped by pid ${pid}`, false, isExe)) has = true;
     }
-    if (!has && report) {
+    if (!has && report && !this.closed) {
       const comm = readProc(pid)?.comm ?? '?';
       this.notice(
         `none:${img.exe ?? pid}`,

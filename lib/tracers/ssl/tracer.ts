@@ -114,7 +114,16 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
    * processes running now) while the objects load: start() takes the results.
    */
   static inspectAhead(options: SslTracerOptions = {}): void {
-    warmUp(resolveSslOptions(options));
+    try {
+      warmUp(resolveSslOptions(options));
+    } catch {
+      /* options start() refuses itself: nothing to read ahead */
+    }
+  }
+
+  /** Drop what inspectAhead() queued (a start that failed before start() was reached). */
+  static dropAhead(): void {
+    clearAhead();
   }
 
   /** Validate and complete options; throws UsageError with what is wrong. */
