@@ -165,10 +165,14 @@ class StepRow implements AsyncGenerator<Event> {
           try {
             this.emits[0](r.value);
           } catch (err) {
-            // as a for await loop left by an exception: the input is closed first
+            // as a for await loop left by an exception: the input is closed first, and the step's error is the one thrown
             this.phase = Phase.Done;
             out.length = 0;
-            await it.return?.();
+            try {
+              await it.return?.();
+            } catch {
+              /* a for await loop keeps the original error too */
+            }
             throw err;
           }
         } else if (this.phase === Phase.Ending) {

@@ -196,3 +196,38 @@ describe('step analyzers', () => {
     expect(all.map((r) => (r.done ? 'done' : r.value.data.n))).toEqual([1, '1a', 2, '2a', 3, '3a', 'end-a', 'done', 'done']);
   });
 });
+
+describe('runSteps when closing its input fails too', () => {
+  it("a step's error is the one thrown, as a for await loop keeps it, and the input is closed", async () => {
+    let closed = 0;
+    const input: AsyncIterable<Event> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ value: ev(1), done: false }),
+        return: async () => {
+          closed++;
+          throw new Error('close failed');
+        },
+      }),
+    };
+    const failing: StepAnalyzer = {
+      name: 'f',
+      step() {
+        throw new Error('step failed');
+      },
+      end() {},
+      process(i) {
+        return stepProcess(this, i);
+      },
+    };
+    const it = runSteps(input, [failing])[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toThrow('step failed');
+    expect(closed).toBe(1);
+    // the reference: a for await loop over the same input
+    closed = 0;
+    const loop = async () => {
+      for await (const _ of input) throw new Error('step failed');
+    };
+    await expect(loop()).rejects.toThrow('step failed');
+    expect(closed).toBe(1);
+  });
+});

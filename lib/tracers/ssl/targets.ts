@@ -182,20 +182,10 @@ export function systemTlsLibraries(): string[] {
       /* no such directory */
     }
   }
-  // the same directories, none changed since the last listing (an entry added, removed or replaced changes its mtime): the same list
-  const stamp = [...dirs].map(([d, m]) => `${d}:${m}`).join('\0');
-  if (lastSystemList && lastSystemList.stamp === stamp) return [...lastSystemList.files];
   const seen = new Set<string>();
   const out: string[] = [];
-  for (const d of dirs.keys()) {
-    let names: string[];
-    try {
-      names = fs.readdirSync(d);
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      if (!isTlsLibraryName(n)) continue;
+  for (const [d, mtime] of dirs) {
+    for (const n of tlsNamesIn(d, mtime)) {
       const p = path.join(d, n);
       try {
         const st = fs.statSync(p);
@@ -209,12 +199,23 @@ export function systemTlsLibraries(): string[] {
       }
     }
   }
-  lastSystemList = { stamp, files: out };
-  return [...out];
+  return out;
 }
 
-/** The last listing of systemTlsLibraries(), with the directories' mtimes it was made at. */
-let lastSystemList: { stamp: string; files: string[] } | null = null;
+/** The TLS library names in a directory, listed again only when its mtime changed (an entry added, removed or renamed). */
+const tlsNames = new Map<string, { mtime: number; names: string[] }>();
+function tlsNamesIn(dir: string, mtime: number): string[] {
+  const had = tlsNames.get(dir);
+  if (had && had.mtime === mtime) return had.names;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => isTlsLibraryName(n));
+  } catch {
+    return [];
+  }
+  tlsNames.set(dir, { mtime, names });
+  return names;
+}
 
 let ownMntNs: string | null | undefined;
 
