@@ -9,7 +9,7 @@
  * flush() holds it for its bounded time only.
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { ExportError } from './transport';
+import { ExportError, FLUSH_TIME_UP } from './transport';
 
 export interface BatchExporter<T> {
   export(items: T[], done: (r: ExportResult) => void): void;
@@ -151,7 +151,8 @@ export class ExportQueue<T> {
     this.counts.failed_requests++;
     const message = r.error?.message ?? 'export failed';
     if (this.lastError === null) this.onError?.(message);
-    this.lastError = message;
+    // a request not made because the flush time was up keeps the reason the earlier ones failed
+    if (message !== FLUSH_TIME_UP || this.lastError === null) this.lastError = message;
     const { retry, afterMs } = retryable(r.error);
     if (!retry) {
       this.counts.dropped_rejected += batch.length;

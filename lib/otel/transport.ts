@@ -22,6 +22,9 @@ const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED']);
 
 /** A failed export: whether to try again, and when the server asked us to. */
+/** Why a request was not made: the flush bound passed (the cause of the earlier failures, if any, says more). */
+export const FLUSH_TIME_UP = 'flush time is up';
+
 export class ExportError extends OTLPExporterError {
   constructor(
     message: string,
@@ -70,7 +73,7 @@ export class HttpTransport implements IExporterTransport {
   async send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
     if (this.closed) return { status: 'failure', error: new ExportError('exporter closed', false) };
     const left = this.deadline - Date.now();
-    if (left <= 0) return { status: 'failure', error: new ExportError('flush time is up', false) };
+    if (left <= 0) return { status: 'failure', error: new ExportError(FLUSH_TIME_UP, false) };
     const body = this.target.compression === 'gzip' ? await gzip(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     return this.post(body, Math.min(timeoutMillis, left));
   }
