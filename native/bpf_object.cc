@@ -133,12 +133,16 @@ void BpfObject::DoClose() {
 // Detaching a uprobe waits for an SRCU grace period (~100 ms here) in the
 // kernel; one after another, 40 links take seconds. Destroying them from
 // several threads lets the grace periods overlap.
-void BpfObject::DestroyLinks() {
+std::vector<bpf_link*> BpfObject::TakeLinks() {
   std::vector<bpf_link*> all;
   for (auto& [id, link] : links_) all.push_back(link);
   links_.clear();
+  return all;
+}
+
+void BpfObject::DestroyLinks() {
   LibbpfLogCapture capture;
-  DestroyLinkList(all, &capture);
+  DestroyLinkList(TakeLinks(), &capture);
   LibbpfMergeCapture(capture);
 }
 
@@ -195,10 +199,7 @@ class DetachWorker : public Napi::AsyncWorker {
 Napi::Value BpfObject::DetachAllAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "detach");
-  std::vector<bpf_link*> all;
-  for (auto& [id, link] : links_) all.push_back(link);
-  links_.clear();
-  auto* worker = new DetachWorker(env, std::move(all));
+  auto* worker = new DetachWorker(env, TakeLinks());
   worker->Queue();
   return worker->Promise();
 }

@@ -74,6 +74,8 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   uint32_t AddLink(bpf_link* link);
   void DoClose();
   void DestroyLinks();
+  // The links, taken out of the object (it has none from then on).
+  std::vector<bpf_link*> TakeLinks();
 
   friend class LoadWorker;
 

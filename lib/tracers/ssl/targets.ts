@@ -166,20 +166,24 @@ const LIB_DIRS = ['/lib', '/lib64', '/usr/lib', '/usr/lib64', '/usr/local/lib'];
 export function systemTlsLibraries(): string[] {
   // each directory once (on merged-/usr systems /lib is /usr/lib)
   const dirs = new Map<string, number>();
-  const add = (d: string) => {
+  /** The directory's real path when it is there and not seen yet. */
+  const add = (d: string): string | null => {
     try {
       const real = fs.realpathSync(d);
-      if (!dirs.has(real)) dirs.set(real, fs.statSync(real).mtimeMs);
+      if (dirs.has(real)) return null;
+      dirs.set(real, fs.statSync(real).mtimeMs);
+      return real;
     } catch {
-      /* no such directory */
+      return null; // no such directory
     }
   };
   for (const d of LIB_DIRS) {
-    add(d);
+    const real = add(d);
+    if (real === null) continue;
     try {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory() && /-linux-gnu|-linux-musl/.test(e.name)) add(path.join(d, e.name));
+      for (const e of fs.readdirSync(real, { withFileTypes: true })) if (e.isDirectory() && /-linux-gnu|-linux-musl/.test(e.name)) add(path.join(real, e.name));
     } catch {
-      /* no such directory */
+      /* unreadable */
     }
   }
   const seen = new Set<string>();

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { forEachLimit } from '../../core/concurrency';
 import { aheadGeneration } from './ahead';
-import { listProcesses, readProc } from '../proc';
+import { listProcesses } from '../proc';
 import { isSelected } from '../rules';
 import type { ResolvedSslOptions } from './spec';
 import { inspectAhead, inspectionKind, processImage, systemTlsLibraries } from './targets';
@@ -43,7 +43,7 @@ export function warmUp(o: ResolvedSslOptions): void {
       const real = realpath(exe);
       if (real) inspectAhead('exe', real, exe, dir);
     }
-    const pids = runningSelected(o).filter((p) => p !== o.selfPid && readProc(p) !== null);
+    const pids = runningSelected(o).filter((p) => p !== o.selfPid); // a process gone meanwhile has no image
     // the maps are read after this returns: what is listed once discovery's first pass is over is not queued
     const gen = aheadGeneration();
     void forEachLimit(pids, 8, async (pid) => {
