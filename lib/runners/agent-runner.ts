@@ -91,11 +91,7 @@ export class AgentRunner extends Runner {
         const sslOptions = ssl.resolvedOptions();
         const starting = ProcessTracer.startWith(proc.resolvedOptions(), SslTracer.loadAlongside(sslOptions));
         // the loads are under way (worker threads): read what the TLS discovery will look at meanwhile
-        SslTracer.inspectAhead(sslOptions);
-        const started = await starting.catch((err: unknown) => {
-          SslTracer.dropAhead();
-          throw err;
-        });
+        const started = await SslTracer.loadingAhead(sslOptions, starting);
         pt = started.tracer;
         this.processTracer = pt;
         // the TLS tracer writes to the process tracer's timeline: one for both

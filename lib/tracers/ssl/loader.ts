@@ -14,8 +14,7 @@ import { ProcessTracer, type ResolvedProcessOptions } from '../process';
 import { isSelected, selectionKey } from '../rules';
 import { sslConfigBlock, type ResolvedSslOptions } from './spec';
 import { type TlsTarget } from './targets';
-import { clearAhead } from './ahead';
-import { warmUp } from './warm-up';
+import { warmUpDuring } from './warm-up';
 
 const BPF_TRACE_UPROBE_MULTI = 48;
 
@@ -76,11 +75,7 @@ export async function selectionTracer(
     sslAlongside(binding, o),
   );
   // the loads are under way (worker threads): read what the discovery will look at meanwhile
-  warmUp(o);
-  const { tracer, alongside } = await starting.catch((err: unknown) => {
-    clearAhead();
-    throw err;
-  });
+  const { tracer, alongside } = await warmUpDuring(o, starting);
   return { tracer, owned: true, early: alongside };
 }
 

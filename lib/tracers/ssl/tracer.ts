@@ -27,7 +27,7 @@ import { step, stepAsync } from '../../kernel/load';
 import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type DiscoveryStats, type LocatorFinding } from './discovery';
 import { RustlsConnections } from './rustls-conns';
 import { clearAhead } from './ahead';
-import { warmUp } from './warm-up';
+import { warmUpDuring } from './warm-up';
 
 export interface SslTracerStats {
   tracer: 'ssl';
@@ -110,20 +110,18 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
   }
 
   /**
-   * Start reading what start() will inspect (the host's TLS libraries, the command to run, the files of the
-   * processes running now) while the objects load: start() takes the results.
+   * Await `loading` (ProcessTracer.startWith(…, SslTracer.loadAlongside(options))) while reading what start()
+   * will inspect: the host's TLS libraries, the command to run, the files of the processes running now.
+   * start() takes the results; a failed load drops them.
    */
-  static inspectAhead(options: SslTracerOptions = {}): void {
+  static async loadingAhead<T>(options: SslTracerOptions, loading: Promise<T>): Promise<T> {
+    let o: ResolvedSslOptions;
     try {
-      warmUp(resolveSslOptions(options));
+      o = resolveSslOptions(options);
     } catch {
-      /* options start() refuses itself: nothing to read ahead */
+      return loading; // options start() refuses itself: nothing to read ahead
     }
-  }
-
-  /** Drop what inspectAhead() queued (a start that failed before start() was reached). */
-  static dropAhead(): void {
-    clearAhead();
+    return warmUpDuring(o, loading);
   }
 
   /** Validate and complete options; throws UsageError with what is wrong. */

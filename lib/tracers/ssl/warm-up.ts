@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { forEachLimit } from '../../core/concurrency';
-import { aheadGeneration } from './ahead';
+import { aheadGeneration, clearAhead } from './ahead';
 import { listProcesses } from '../proc';
 import { isSelected } from '../rules';
 import type { ResolvedSslOptions } from './spec';
@@ -52,5 +52,16 @@ export function warmUp(o: ResolvedSslOptions): void {
     }).catch(() => undefined);
   } catch {
     /* only a head start: the discovery reads what it needs itself */
+  }
+}
+
+/** warmUp(o) while `loading` (the eBPF objects' loads) runs; what was queued is dropped when the loads fail. */
+export async function warmUpDuring<T>(o: ResolvedSslOptions, loading: Promise<T>): Promise<T> {
+  warmUp(o);
+  try {
+    return await loading;
+  } catch (err) {
+    clearAhead();
+    throw err;
   }
 }
