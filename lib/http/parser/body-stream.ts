@@ -15,11 +15,14 @@ export interface BodyChunk {
   offset: number;
 }
 
+/** No carried bytes (shared: never written to). */
+const NO_BYTES: Buffer = Buffer.alloc(0);
+
 /** Decoded bytes of one streamed body received since the last chunk was taken. */
 export class BodyStream {
   private readonly decoder: StreamingDecoder | null;
   /** The cut tail of a UTF-8 sequence, held for the next chunk. */
-  private carry: Buffer = Buffer.alloc(0);
+  private carry: Buffer = NO_BYTES;
   private pending: Buffer[] = [];
   private pendingSize = 0;
   private nextIndex = 0;
@@ -61,7 +64,7 @@ export class BodyStream {
     let buf = this.carry.length === 0 && this.pending.length === 1 ? this.pending[0] : Buffer.concat([this.carry, ...this.pending]);
     this.pending = [];
     this.pendingSize = 0;
-    this.carry = Buffer.alloc(0);
+    this.carry = NO_BYTES;
     if (!final) {
       const cut = utf8CompleteLength(buf);
       if (cut < buf.length) {
