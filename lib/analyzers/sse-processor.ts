@@ -254,7 +254,9 @@ export class SseProcessor implements StepAnalyzer {
   }
 
   private onChunk(e: Event, d: HttpBodyChunkData, ns: number, out: Event[]): void {
-    const s = this.streams.get(`${d.conn_id}#${d.seq}`);
+    // most chunks continue the stream of the one before: found without building its key
+    const last = this.lastChunkOf;
+    const s = last !== null && last.seq === d.seq && last.connId === d.conn_id ? last : this.streams.get(`${d.conn_id}#${d.seq}`);
     if (!s) return;
     if (s.done) {
       this.counters.late_chunks++;
