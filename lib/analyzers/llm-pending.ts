@@ -110,12 +110,28 @@ export class PendingExchanges<T extends PendingEntry> {
     return this.heldBytes;
   }
 
-  /** The entry of an exchange, made active at `ns`. */
-  get(key: string, ns: number): T | undefined {
-    const p = this.entries.get(key);
+  /**
+   * The entry of the exchange `seq` of connection `connId` (key
+   * `${connId}#${seq}`), made active at `ns`. The entry found last is kept
+   * while no entry is removed: the events of one exchange come in a row, and
+   * they find it without building and hashing its key.
+   */
+  getExchange(connId: unknown, seq: unknown, ns: number): T | undefined {
+    const l = this.lastFound;
+    let p: T | undefined;
+    if (l !== null && l.gen === this.removals && l.seq === seq && l.connId === connId) p = l.entry;
+    else {
+      p = this.entries.get(`${connId}#${seq}`);
+      this.lastFound = p ? { connId, seq, entry: p, gen: this.removals } : null;
+    }
     if (p) p.lastNs = Math.max(p.lastNs, ns);
     return p;
   }
+
+  /** What getExchange() found last, valid while `removals` is what it was then. */
+  private lastFound: { connId: unknown; seq: unknown; entry: T; gen: number } | null = null;
+  /** Entries removed so far (any removal may be of the entry found last). */
+  private removals = 0;
 
   /** The entry of an exchange, left as it is. */
   peek(key: string): T | undefined {
@@ -174,6 +190,7 @@ export class PendingExchanges<T extends PendingEntry> {
   end(): void {
     this.counters.requests_unanswered_at_end += this.entries.size;
     this.entries.clear();
+    this.removals++;
     this.perConn.clear();
     this.perPid.clear();
     this.heldBytes = 0;
@@ -190,6 +207,7 @@ export class PendingExchanges<T extends PendingEntry> {
 
   private remove(key: string, p: T): void {
     this.entries.delete(key);
+    this.removals++;
     this.heldBytes -= p.bytes;
     const c = (this.perConn.get(p.connId) ?? 1) - 1;
     if (c > 0) this.perConn.set(p.connId, c);

@@ -155,6 +155,8 @@ interface Outcome extends CallOutcome {
   status: number | null;
 }
 
+/** The key of an http/sse event's exchange in the pending table (what PendingExchanges.getExchange() looks up). */
+const exchangeKey = (d: Record<string, unknown>) => `${d.conn_id}#${d.seq}`;
 const isEventStream = (d: Record<string, unknown>) => String(d.content_type ?? '').includes('text/event-stream');
 const numberOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
@@ -280,12 +282,11 @@ export class LlmAnalyzer implements StepAnalyzer {
       this.onRequest(e, d);
       return null;
     }
-    const key = `${d.conn_id}#${d.seq}`;
-    const p = this.pending.get(key, e.mono_ns ?? 0);
+    const p = this.pending.getExchange(d.conn_id, d.seq, e.mono_ns ?? 0);
     if (!p) return null;
     if (e.source === 'sse') {
       if (d.type !== 'merged') return null;
-      this.pending.take(key);
+      this.pending.take(exchangeKey(d));
       const incomplete = d.end_reason !== 'terminal' && d.end_reason !== 'end_of_body' ? String(d.end_reason) : undefined;
       return this.build(e, p, fromMerged(d), {
         status: numberOrNull(d.status_code),
@@ -312,10 +313,10 @@ export class LlmAnalyzer implements StepAnalyzer {
           // the merged stream (sse event) carries the answer; keep the status for an error without a stream
           p.streamedResponse = true;
           if (status === null || status < 400) return null;
-          this.pending.take(key);
+          this.pending.take(exchangeKey(d));
           return this.build(e, p, p.provider.parseResponse(parseBody(d)), { status, latency: numberOrNull(d.latency_ms), ttfc: numberOrNull(d.ttfb_ms) });
         }
-        this.pending.take(key);
+        this.pending.take(exchangeKey(d));
         const incomplete = d.incomplete ? String(d.incomplete_reason ?? 'incomplete') : undefined;
         return this.build(e, p, p.provider.parseResponse(parseBody(d)), {
           status,
@@ -343,7 +344,7 @@ export class LlmAnalyzer implements StepAnalyzer {
     this.calls++;
     const req = requestRef(e);
     const bodyBytes = typeof d.body === 'string' ? d.body.length : 0;
-    this.pending.add(`${d.conn_id}#${d.seq}`, {
+    this.pending.add(exchangeKey(d), {
       connId: req.conn_id,
       pid: e.pid,
       bytes: bodyBytes,
