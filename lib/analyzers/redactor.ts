@@ -87,6 +87,20 @@ interface ChunkStream {
 }
 
 const MAX_KNOWN_RANGES = 4096;
+const NO_CHANGES: Record<string, unknown> = Object.freeze({});
+
+/** The key of an http event's exchange among the streamed bodies. */
+const chunkKey = (d: Record<string, unknown>) => `${String(d.conn_id)}#${String(d.seq)}`;
+
+/** A new record with the own fields of `d` that come before field `k` (all of them for null). */
+function copyBefore(d: Record<string, unknown>, k: string | null): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const j in d) {
+    if (j === k) break;
+    if (Object.prototype.hasOwnProperty.call(d, j)) out[j] = d[j];
+  }
+  return out;
+}
 
 /** Masks API keys, tokens, cookies, passwords and private keys in every event. */
 export class Redactor implements StepAnalyzer {
@@ -194,62 +208,85 @@ export class Redactor implements StepAnalyzer {
 
   private redactHttp(e: Event): Event {
     const d = e.data as Record<string, unknown>;
-    const key = `${String(d.conn_id)}#${String(d.seq)}`;
-    if (d.type === 'response_headers') this.remember(key, mediaType(d.content_type as string) === 'text/event-stream');
-    if (d.type === 'body_chunk') return this.redactChunk(e, d, key);
+    if (d.type === 'body_chunk') return this.redactChunk(e, d);
+    if (d.type === 'response_headers') this.remember(chunkKey(d), mediaType(d.content_type as string) === 'text/event-stream');
     let known: KnownBody | null = null;
     if (d.type === 'response') {
       // a streamed body's chunks were searched as a stream: what they held is known
+      const key = chunkKey(d);
       const s = this.chunks.get(key);
       if (d.streamed === true && s && typeof s !== 'boolean' && s.masked && d.body_encoding !== 'base64' && typeof d.content_encoding !== 'string')
         known = { ranges: s.masked, triggers: s.next >= 0 ? s.text.recordedTriggers() : null };
-      this.chunks.delete(key);
+      this.forget(key);
     }
-    const data: Record<string, unknown> = {};
-    let changed = false;
     const sse = d.type === 'response' && mediaType(d.content_type as string) === 'text/event-stream';
     const parts = d.type === 'request' || d.type === 'response' ? this.fields.bodyFields(d, sse, known) : null;
-    const bodies = parts?.changes ?? {};
+    const bodies = parts?.changes ?? NO_CHANGES;
     if (d.type === 'request' && d.role !== 'server' && this.reportExposures) this.exposuresOf(e, d, parts?.findings ?? []);
-    for (const [k, v] of Object.entries(d)) {
+    // copied from the first field that changes
+    let data: Record<string, unknown> | null = null;
+    for (const k in d) {
+      if (!Object.prototype.hasOwnProperty.call(d, k)) continue;
+      const v = d[k];
       let nv: unknown;
       if (k in bodies) nv = bodies[k];
       else if (k === 'headers' && isRecord(v)) nv = this.fields.headers(v);
       else if (k === 'body' || k === 'raw' || k === 'raw_encoding' || k === 'excerpt_hex') nv = v;
       else nv = this.fields.walk(v, k, k === 'excerpt_text');
-      if (nv !== v) changed = true;
-      data[k] = nv;
+      if (nv !== v && data === null) data = copyBefore(d, k);
+      if (data !== null) data[k] = nv;
     }
-    for (const k of Object.keys(bodies)) {
+    for (const k in bodies) {
       if (!(k in d)) {
+        data ??= copyBefore(d, null);
         data[k] = bodies[k];
-        changed = true;
       }
     }
-    if (!changed) return e;
+    if (data === null) return e;
     if (typeof d.excerpt_text === 'string' && data.excerpt_text !== d.excerpt_text) data.excerpt_hex = REDACTED;
     return { ...e, data };
   }
 
   /** Remember whether the streamed body of an exchange is an event stream (bounded). */
   private remember(key: string, sse: boolean): void {
-    this.chunks.delete(key);
+    this.forget(key);
     this.chunks.set(key, sse);
-    if (this.chunks.size > this.maxStreams) this.chunks.delete(this.chunks.keys().next().value as string);
+    if (this.chunks.size > this.maxStreams) this.forget(this.chunks.keys().next().value as string);
   }
 
-  /** A body chunk: masked as the next piece of its body's stream (secrets split across chunks, streamed deltas). */
-  private redactChunk(e: Event, d: Record<string, unknown>, key: string): Event {
+  /** Forget a streamed body (and the stream of the last chunk, which may be it). */
+  private forget(key: string): void {
+    this.chunks.delete(key);
+    this.lastChunk = null;
+  }
+
+  /** The stream of the last body chunk and its exchange: the chunks of one body come in a row, and find it without building its key. */
+  private lastChunk: { conn: unknown; seq: unknown; stream: ChunkStream } | null = null;
+
+  /** The stream of a body chunk's body (a new one for its first chunk). */
+  private chunkStream(d: Record<string, unknown>): ChunkStream {
+    const l = this.lastChunk;
+    if (l !== null && l.seq === d.seq && l.conn === d.conn_id) return l.stream;
+    const key = chunkKey(d);
     let s = this.chunks.get(key);
     if (s === undefined || typeof s === 'boolean') {
       const stream: ChunkStream = { text: new TextStream(this.carry), sse: s === true ? new SseDeltaView() : null, masked: [], next: 0 };
       // the body's triggers, for the search of the whole body in the response event
       stream.text.recordTriggers();
-      this.chunks.delete(key);
+      this.forget(key);
       this.chunks.set(key, stream);
-      if (this.chunks.size > this.maxStreams) this.chunks.delete(this.chunks.keys().next().value as string);
+      if (this.chunks.size > this.maxStreams) this.forget(this.chunks.keys().next().value as string);
+      // a stream that did not stay in the table (no room) is not continued by the next chunk
+      if (this.chunks.get(key) !== stream) return stream;
       s = stream;
     }
+    this.lastChunk = { conn: d.conn_id, seq: d.seq, stream: s };
+    return s;
+  }
+
+  /** A body chunk: masked as the next piece of its body's stream (secrets split across chunks, streamed deltas). */
+  private redactChunk(e: Event, d: Record<string, unknown>): Event {
+    const s = this.chunkStream(d);
     if (typeof d.data !== 'string') s.next = -1;
     if (typeof d.data !== 'string' || d.data === '') return e;
     const b64 = d.data_encoding === 'base64';

@@ -136,7 +136,9 @@ export class FieldMasker {
   headers(h: Record<string, unknown>): Record<string, unknown> {
     let changed = false;
     const out: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(h)) {
+    for (const name in h) {
+      if (!Object.prototype.hasOwnProperty.call(h, name)) continue;
+      const value = h[name];
       if (typeof value === 'string' && isSecretHeader(name) && value !== '' && value !== REDACTED && !isMasked(value)) {
         out[name] = REDACTED;
         this.counters.header_values_redacted++;
