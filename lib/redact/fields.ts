@@ -65,7 +65,8 @@ export class FieldMasker {
         return maskOf(v.length);
       }
     }
-    const clip = CLIPPED.exec(v);
+    // only a string ending in "]" can end in the mark (the expression would be tried at every "…" of a long text)
+    const clip = v.charCodeAt(v.length - 1) === 0x5d ? CLIPPED.exec(v) : null;
     // excerpts (of a parse error, of a line that is not an event) are cut wherever their bytes end
     const r = clip ? redactCut(v.slice(0, clip.index)) + clip[0] : cut || key === 'excerpt' || key === 'excerpt_text' ? redactCut(v) : this.cached(v);
     if (r !== v) this.counters.strings_redacted++;
