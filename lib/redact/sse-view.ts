@@ -19,6 +19,16 @@ import type { Range } from './types';
 /** Fields whose string values stream the text of an answer. */
 const DELTA_FIELDS = new Set(['text', 'delta', 'content', 'partial_json', 'arguments', 'thinking', 'refusal', 'output_text', 'reasoning']);
 const MAX_KEY = 64;
+/** DELTA_FIELDS by length: a key is told from them by comparing it with the few of its length (a set lookup would hash every key first). */
+const DELTA_BY_LENGTH: string[][] = [];
+for (const f of DELTA_FIELDS) (DELTA_BY_LENGTH[f.length] ??= []).push(f);
+
+/** The field of DELTA_FIELDS that `key` is, or null. */
+function deltaField(key: string): string | null {
+  const same = DELTA_BY_LENGTH[key.length];
+  if (same !== undefined) for (const f of same) if (f === key) return f;
+  return null;
+}
 
 interface View {
   stream: TextStream;
@@ -129,7 +139,7 @@ export class SseDeltaView {
         if (i === n) break;
         this.inStr = true;
         this.strIsValue = afterColon;
-        this.field = afterColon && this.lastKey !== null && DELTA_FIELDS.has(this.lastKey) ? this.lastKey : null;
+        this.field = afterColon && this.lastKey !== null ? deltaField(this.lastKey) : null;
         this.keyBuf = '';
         afterColon = false;
         i++;
