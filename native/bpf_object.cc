@@ -5,6 +5,9 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <unistd.h>
@@ -335,18 +338,27 @@ Napi::Value BpfObject::Load(const Napi::CallbackInfo& info) {
 // The verifier's work (most of a load) on a libuv worker thread: two objects
 // load at once, and the JS thread is free meanwhile. The JS object is held
 // until the load settles and its methods refuse to run meanwhile (busy_).
+// `boost` (loadAsync(boost)): the load that the others wait for runs this much
+// less nice, on its thread only and for the load only (the verifier runs in
+// the calling thread), unless the process was made nicer than the default.
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, BpfObject* self, Napi::Object receiver)
-      : Napi::AsyncWorker(env, "agentsight:load"), self_(self), deferred_(Napi::Promise::Deferred::New(env)) {
+  LoadWorker(Napi::Env env, BpfObject* self, Napi::Object receiver, int boost)
+      : Napi::AsyncWorker(env, "agentsight:load"), self_(self), deferred_(Napi::Promise::Deferred::New(env)), boost_(boost) {
     ref_ = Napi::Persistent(receiver);
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    const id_t tid = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int before = getpriority(PRIO_PROCESS, tid);
+    const bool raised = boost_ > 0 && errno == 0 && before <= 0 && setpriority(PRIO_PROCESS, tid, std::max(-20, before - boost_)) == 0;
     LibbpfCaptureOnThisThread(&capture_);
     err_ = bpf_object__load(self_->obj_);
     LibbpfCaptureOnThisThread(nullptr);
+    // back to where it was (a pool thread runs other work next); raising a nice value is always allowed
+    if (raised) setpriority(PRIO_PROCESS, tid, before);
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -366,13 +378,21 @@ class LoadWorker : public Napi::AsyncWorker {
   Napi::ObjectReference ref_;
   Napi::Promise::Deferred deferred_;
   LibbpfLogCapture capture_;
+  int boost_;
   int err_ = 0;
 };
 
+// JS: loadAsync(boost = 0): load on a worker thread; boost (0-20) lowers that thread's nice value meanwhile.
 Napi::Value BpfObject::LoadAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckNotLoaded(env, "load");
-  auto* worker = new LoadWorker(env, this, info.This().As<Napi::Object>());
+  int boost = 0;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "boost must be a number");
+    boost = info[0].As<Napi::Number>().Int32Value();
+    if (boost < 0 || boost > 20) throw Napi::RangeError::New(env, "boost must be between 0 and 20");
+  }
+  auto* worker = new LoadWorker(env, this, info.This().As<Napi::Object>(), boost);
   busy_ = true;
   worker->Queue();
   return worker->Promise();

@@ -53,8 +53,11 @@ export interface NativeBpfObject {
   /** Share the owner's map (created now when the owner is not loaded yet, so both can load at once). */
   reuseMap(map: string, owner: NativeBpfObject, ownerMap: string): void;
   load(): void;
-  /** load() on a worker thread (the object refuses other calls until it settles); absent in bindings without one. */
-  loadAsync?(): Promise<void>;
+  /**
+   * load() on a worker thread (the object refuses other calls until it settles); absent in bindings without one.
+   * boost (0-20): that thread's nice value is this much lower during the load (not below -20; not when the process runs nicer than 0).
+   */
+  loadAsync?(boost?: number): Promise<void>;
   attach(program: string): number;
   /** Attach a tracefs tracepoint program to the named tracepoint (which must share its record layout). */
   attachTracepoint(program: string, category: string, name: string): number;

@@ -39,13 +39,21 @@ export function step<T>(tl: Timeline | null, binding: Pick<NativeBinding, 'libbp
 }
 
 /**
+ * How much less nice the thread of a load that others wait for runs: with two objects loading at
+ * once and the JS thread reading ahead, three threads share the CPUs, and the longest load (the TLS
+ * object's, ~80 ms of verification, map creation and relocation) is what start-up waits for.
+ */
+export const CRITICAL_LOAD_BOOST = 10;
+
+/**
  * Load a configured object: on a worker thread where the binding can
  * (loadAsync: the verifier's work runs while the JS thread and other loads go
- * on), else in place. Rejects with the classified native error.
+ * on), else in place. Rejects with the classified native error. `critical`:
+ * the load that start-up waits for (its thread gets CRITICAL_LOAD_BOOST).
  */
-export async function loadObject(ob: NativeBpfObject): Promise<void> {
+export async function loadObject(ob: NativeBpfObject, critical = false): Promise<void> {
   try {
-    if (ob.loadAsync) await ob.loadAsync();
+    if (ob.loadAsync) await ob.loadAsync(critical ? CRITICAL_LOAD_BOOST : 0);
     else ob.load();
   } catch (err) {
     throw classifyNativeError(err);

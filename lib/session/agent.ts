@@ -68,7 +68,8 @@ export function buildAgent(o: AgentOptions, sinks: readonly Analyzer[] = [], ssl
   const a = agentAnalyzers(o, sinks, useSsl);
   const runner = new AgentRunner('agent');
   if (useSsl) runner.addRunner(new SslRunner({ ...tracers.ssl, ...sslExtra }).withAnalyzers(a.tls));
-  if (useProc) runner.addRunner(new ProcessRunner(tracers.process));
+  // a gated command (sslExtra.launching) is held for both tracers
+  if (useProc) runner.addRunner(new ProcessRunner(sslExtra.launching ? { ...tracers.process, launching: sslExtra.launching } : tracers.process));
   for (const g of a.global) runner.addGlobalAnalyzer(g);
   return { runner, summary: a.summary, llm: a.llm };
 }

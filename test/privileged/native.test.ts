@@ -44,6 +44,37 @@ describePrivileged('native core', () => {
     });
   });
 
+  it('loadAsync(boost): the loading thread alone runs less nice during the load, and is put back after', async () => {
+    const addon = path.resolve(__dirname, '../../build/Release/agentsight.node');
+    const script = `
+      const fs = require('fs');
+      const b = require(${JSON.stringify(addon)});
+      const niceOf = () => fs.readdirSync('/proc/self/task').map((t) => {
+        const st = fs.readFileSync('/proc/self/task/' + t + '/stat', 'utf8');
+        return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+      const o = new b.BpfObject('process');
+      const cfg = Buffer.alloc(${PROCESS_CONFIG.size});
+      cfg.writeUInt32LE(1, ${PROCESS_CONFIG.off.emit});
+      o.setRodata('cfg', cfg);
+      const errors = [];
+      for (const bad of [21, -1, 'x']) try { o.loadAsync(bad); } catch (e) { errors.push(e.name); }
+      const seen = new Set();
+      let loading = true;
+      const sample = () => { for (const n of niceOf()) seen.add(n); if (loading) setImmediate(sample); };
+      const p = o.loadAsync(10);
+      sample();
+      p.then(() => {
+        loading = false;
+        console.log(JSON.stringify({ errors, during: [...seen].sort((a, c) => a - c), after: [...new Set(niceOf())] }));
+        o.close();
+      });
+    `;
+    const res = await run(process.execPath, ['-e', script]);
+    expect(res.stderr).toBe('');
+    expect(JSON.parse(res.stdout.toString())).toEqual({ errors: ['RangeError', 'RangeError', 'TypeError'], during: [-10, 0], after: [0] });
+  });
+
   it('configuration errors are typed: wrong sizes, unknown names, order of operations', () => {
     const b = getBinding();
     const o = new b.BpfObject('process');

@@ -1,4 +1,5 @@
-import { execSync, spawnSync } from 'node:child_process';
+import { execSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +87,43 @@ describePrivileged('process tracer on the real kernel', () => {
     expect(col.events.some((e) => e.pid === untracked.pid)).toBe(false);
     const final = col.events.at(-1);
     expect(final?.data).toMatchObject({ event: 'FINAL', tracer: 'process', kernel: {} });
+  });
+
+  it('--pid of a held process (launching, as record gates its command): tracked without a scan, its descendants followed', async () => {
+    const sh = gatedShell('/bin/sh', 'sh -c "exit 4"; /bin/true; exit 0');
+    const tracer = await ProcessTracer.start({ pid: [sh.pid as number], launching: [sh.pid as number], statsIntervalMs: 0 });
+    // the held shell alone went into the selection
+    expect(tracer.stats().seeded).toBe(1);
+    expect(tracer.trackedPids()).toEqual([sh.pid]);
+    const col = new Collector(tracer.events());
+    sh.release();
+    expect(await sh.exited).toBe(0);
+    await col.waitFor((e) => ev('EXIT')(e) && e.pid === sh.pid, 10_000, 'EXIT of the shell');
+    tracer.stop();
+    await col.done;
+    expect(col.error).toBeNull();
+    const child = col.of(ev('EXEC')).find((e) => e.data.argv.join(' ') === 'sh -c exit 4');
+    expect(child?.data).toMatchObject({ ppid: sh.pid, tracked: true });
+    expect(col.of(ev('EXIT')).find((e) => e.pid === child?.pid)?.data.exit_code).toBe(4);
+    expect(col.of(ev('EXEC')).some((e) => e.data.argv[0] === '/bin/true' && e.data.ppid === sh.pid)).toBe(true);
+
+    // taken at its word: the process table is not read, so a child that already runs is not found
+    const parent = spawn('/bin/sh', ['-c', 'sleep 30 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const kid = Number((await once(parent.stdout, 'data'))[0].toString());
+    try {
+      const held = await ProcessTracer.start({ pid: [parent.pid as number], launching: [parent.pid as number], statsIntervalMs: 0 });
+      const scanned = await ProcessTracer.start({ pid: [parent.pid as number], statsIntervalMs: 0 });
+      try {
+        expect(held.trackedPids()).toEqual([parent.pid]);
+        expect(scanned.trackedPids().sort()).toEqual([parent.pid, kid].sort());
+      } finally {
+        held.close();
+        scanned.close();
+      }
+    } finally {
+      parent.kill('SIGKILL');
+      process.kill(kid, 'SIGKILL');
+    }
   });
 
   it.each(['syscalls', 'raw'] as const)('file opens hooked through %s: openat, openat2, open and creat, relative paths made absolute', async (hook) => {

@@ -45,6 +45,11 @@ export interface ProcessTracerOptions {
   /** Never reported (default: this process). */
   selfPid?: number;
   /**
+   * Selected pids held before their first instruction (record's gate): they have no descendants
+   * yet, so a selection of only such pids is tracked without scanning the process table.
+   */
+  launching?: number[];
+  /**
    * How file opens are hooked: 'syscalls' (the per-syscall tracepoints
    * syscalls/sys_{enter,exit}_{openat,openat2,open,creat}: only open calls pay,
    * needs tracefs while they are attached: mounted for that when it is not,
@@ -103,6 +108,7 @@ export function resolveProcessOptions(o: ProcessTracerOptions = {}): ResolvedPro
     statsIntervalMs,
     emit: o.emit ?? true,
     selfPid: o.selfPid ?? process.pid,
+    launching: [...(o.launching ?? [])],
     fileHook,
     tracefsDirs: o.tracefsDirs ? [...o.tracefsDirs] : [],
     binding: o.binding,

@@ -15,7 +15,7 @@ import { openTracefs, TRACEFS_DIRS } from '../../kernel/tracefs';
 import { readBpfStats } from '../../kernel/bpf-stats';
 import { LOAD_ATTEMPTS, loadInterrupted, loadObject, step, stepAsync } from '../../kernel/load';
 import { FileOpenDedup, type FileDedupStats } from '../file-dedup';
-import { listProcesses, readProc, selectProcesses } from '../proc';
+import { listProcesses, readProc, selectProcesses, type Selected } from '../proc';
 import { decodeProcessRecord } from '../../kernel/process-decode';
 import { isSelected } from '../rules';
 import { cgroupPids, ContainerResolver, resolveCgroupSelection, type SelectedCgroup } from '../cgroup';
@@ -238,10 +238,14 @@ export class ProcessTracer {
     const key = Buffer.alloc(4);
     const val = Buffer.alloc(TRACKED.size);
     const now = Number(process.hrtime.bigint());
-    for (let pass = 0; pass < 2; pass++) {
+    // only processes held at a gate (record's command): they are their whole selection, nothing to scan for
+    const held = o.comm.length === 0 && this.cgroups.length === 0 && o.pid.every((p) => o.launching.includes(p));
+    for (let pass = 0; pass < (held ? 1 : 2); pass++) {
       // processes already in a selected cgroup are selected like --pid, with their descendants
       const inCgroups = new Set(this.cgroups.flatMap((c) => cgroupPids(c.dir)).filter((p) => p !== o.selfPid));
-      const sel = selectProcesses(listProcesses(), { comm: o.comm, pid: [...o.pid, ...inCgroups] }, o.selfPid);
+      const sel: Map<number, Selected> = held
+        ? new Map(o.pid.map((pid) => [pid, { root: pid, reason: TRACK_REASON.PID }]))
+        : selectProcesses(listProcesses(), { comm: o.comm, pid: [...o.pid, ...inCgroups] }, o.selfPid);
       for (const [pid, s] of sel) {
         key.writeUInt32LE(pid, 0);
         val.writeUInt32LE(s.root, TRACKED.off.root_pid);

@@ -70,6 +70,7 @@ export async function selectionTracer(
       fileHook: o.fileHook,
       statsIntervalMs: 0,
       selfPid: o.selfPid,
+      launching: o.launching,
       binding,
     },
     sslAlongside(binding, o),
@@ -114,10 +115,10 @@ function openSsl(
   return ob;
 }
 
-/** Load an opened object and attach its socket hook; closes it on failure. */
+/** Load an opened object (the longest load of a start-up: its thread is boosted) and attach its socket hook; closes it on failure. */
 async function loadAndHook(ob: NativeBpfObject, socketPrograms: string[], multiLinks: boolean): Promise<LoadedSsl> {
   try {
-    await loadObject(ob);
+    await loadObject(ob, true);
     for (const p of socketPrograms) native(() => ob.attach(p));
   } catch (err) {
     ob.close();
