@@ -41,11 +41,28 @@ const SECRET_HEADER_EXACT = new Set([
 /** Suffixes of header names that carry credentials (x-auth-token, anthropic-api-key, x-csrf-token, ...). */
 const SECRET_HEADER_SUFFIX = /(?:^|[-_])(?:api[-_]?key|apikey|token|secret|password|passwd|session[-_]?id|access[-_]?key|subscription[-_]?key)$/i;
 
+/**
+ * A judgement of names, remembered for a bounded number of them: names
+ * repeat (JSON keys, the headers of every request), judging one is a few
+ * expressions and a copy. `judge` never returns undefined.
+ */
+function remembered<T>(judge: (name: string) => T): (name: string) => T {
+  const known = new Map<string, T>();
+  return (name) => {
+    const hit = known.get(name);
+    if (hit !== undefined) return hit;
+    const v = judge(name);
+    if (known.size >= 4096) known.clear();
+    known.set(name, v);
+    return v;
+  };
+}
+
 /** Is this header (any case) a credential carrier? */
-export function isSecretHeader(name: string): boolean {
+export const isSecretHeader: (name: string) => boolean = remembered((name) => {
   const n = name.toLowerCase();
   return SECRET_HEADER_EXACT.has(n) || SECRET_HEADER_SUFFIX.test(n);
-}
+});
 
 /** The kind of secret a credential header carries (by name; Bearer/Basic values are told apart by the caller). */
 export function headerKind(name: string): SecretKind {
@@ -325,16 +342,10 @@ function nameKind(w: readonly string[]): SecretKind | null {
  */
 export function classifyName(name: string): NameVerdict | null {
   if (name.length === 0 || name.length > 80) return null;
-  const known = verdicts.get(name);
-  if (known !== undefined) return known;
-  const v = judgeName(name);
-  // names repeat (JSON keys, headers): remember a bounded number of verdicts
-  if (verdicts.size >= 4096) verdicts.clear();
-  verdicts.set(name, v);
-  return v;
+  return verdictOf(name);
 }
 
-const verdicts = new Map<string, NameVerdict | null>();
+const verdictOf = remembered(judgeName);
 
 function judgeName(name: string): NameVerdict | null {
   const w = words(name);
