@@ -74,9 +74,16 @@ async function readVersionNames(elf: ElfSections, strtab: Buffer, dynsym: Sectio
 
 /**
  * Decide from the raw name bytes whether a symbol is wanted (avoids decoding
- * every name of a 100k-entry table). `nameOff` indexes `strtab`.
+ * every name of a 100k-entry table). `nameOff` indexes `strtab`. `head`,
+ * when set, is 1 at each pair of first bytes (first | second << 8) a wanted
+ * name can start with: names starting otherwise are passed over without
+ * calling the filter.
  */
-export type RawNameFilter = (strtab: Buffer, nameOff: number) => boolean;
+export type RawNameFilter = ((strtab: Buffer, nameOff: number) => boolean) & {
+  head?: Uint8Array;
+  /** The wanted names (bytes), when known: .dynsym is then searched through its GNU hash table. */
+  names?: readonly Buffer[];
+};
 
 /**
  * Read a symbol table of `elf` and decode the entries whose name passes
@@ -90,11 +97,11 @@ export async function readSymbolTable(elf: ElfSections, table: 'dynsym' | 'symta
   const [syms, strtab] = await Promise.all([elf.readSection(sec), elf.readSection(elf.sections[sec.link])]);
 
   const count = Math.floor(syms.length / entsize);
-  const picked: number[] = [];
-  // Entry 0 is the reserved null symbol.
-  for (let i = 1; i < count; i++) {
-    if (!filter || filter(strtab, syms.readUInt32LE(i * entsize))) picked.push(i);
-  }
+  // the entries from `hashed` on are found through the GNU hash table, when there is one for these names
+  const hash = table === 'dynsym' && filter?.names ? elf.sections.find((s) => s.type === SHT.GNU_HASH && s.link === sec.index) : undefined;
+  const found = hash && filter?.names ? gnuHashLookup(await elf.readSection(hash), syms, entsize, count, strtab, filter.names, filter) : null;
+  const picked = walkSymbols(syms, entsize, found ? found.hashed : count, strtab, filter);
+  if (found) picked.push(...found.indices);
 
   let versym: Buffer | undefined;
   let versionNames: Map<number, string> | undefined;
@@ -153,6 +160,60 @@ export async function readSymbolTable(elf: ElfSections, table: 'dynsym' | 'symta
   return out;
 }
 
+/** Indices 1..end-1 of a symbol table whose names pass `filter` (all without one), in order. */
+function walkSymbols(syms: Buffer, entsize: number, end: number, strtab: Buffer, filter?: RawNameFilter): number[] {
+  const picked: number[] = [];
+  // Entry 0 is the reserved null symbol. The table is walked once per inspection, mostly before
+  // the JIT has compiled this loop: names are read as bytes, and most are passed over on their first two.
+  const head = filter?.head;
+  const strLen = strtab.length;
+  for (let i = 1, o = entsize; i < end; i++, o += entsize) {
+    const off = syms[o] | (syms[o + 1] << 8) | (syms[o + 2] << 16) | (syms[o + 3] << 24);
+    if (head && (off < 0 || off >= strLen || head[strtab[off] | ((off + 1 < strLen ? strtab[off + 1] : 0) << 8)] === 0)) continue;
+    if (!filter || filter(strtab, off >>> 0)) picked.push(i);
+  }
+  return picked;
+}
+
+/**
+ * The entries of .dynsym from the GNU hash table's first hashed one (`hashed`) on whose names pass
+ * `filter`, found by hashing `names` instead of walking the table (all versions of a name share its
+ * chain); null when the table does not hold together, and the whole table is then walked.
+ */
+function gnuHashLookup(
+  h: Buffer,
+  syms: Buffer,
+  entsize: number,
+  count: number,
+  strtab: Buffer,
+  names: readonly Buffer[],
+  filter: RawNameFilter,
+): { hashed: number; indices: number[] } | null {
+  if (h.length < 16) return null;
+  const nbuckets = h.readUInt32LE(0);
+  const symoffset = h.readUInt32LE(4);
+  const bloomWords = h.readUInt32LE(8);
+  const buckets = 16 + bloomWords * 8;
+  const chains = buckets + nbuckets * 4;
+  if (nbuckets === 0 || symoffset < 1 || symoffset > count || chains > h.length) return null;
+  const indices = new Set<number>();
+  for (const name of names) {
+    let hv = 5381;
+    for (let k = 0; k < name.length; k++) hv = (Math.imul(hv, 33) + name[k]) >>> 0;
+    let i = h.readUInt32LE(buckets + (hv % nbuckets) * 4);
+    if (i === 0) continue;
+    if (i < symoffset) return null;
+    for (; i < count; i++) {
+      const c = chains + (i - symoffset) * 4;
+      if (c + 4 > h.length) return null;
+      const ch = h.readUInt32LE(c);
+      if ((ch | 1) === (hv | 1) && filter(strtab, syms.readUInt32LE(i * entsize))) indices.add(i);
+      if (ch & 1) break;
+    }
+  }
+  return { hashed: symoffset, indices: [...indices].sort((a, b) => a - b) };
+}
+
 /**
  * A RawNameFilter accepting symbols whose base name (the bytes before a NUL
  * or '@') is one of `names`. Checks a 4-byte prefix key first, then the bytes.
@@ -166,7 +227,7 @@ export function nameSetFilter(names: Iterable<string>): RawNameFilter {
     if (l) l.push(b);
     else byKey.set(k, [b]);
   }
-  return (strtab, off) => {
+  const filter: RawNameFilter = (strtab, off) => {
     if (off >= strtab.length) return false;
     const cands = byKey.get(prefixKey(strtab, off, strtab.length));
     if (!cands) return false;
@@ -178,6 +239,19 @@ export function nameSetFilter(names: Iterable<string>): RawNameFilter {
     }
     return false;
   };
+  // the first two bytes of each name (a one-byte name ends at its NUL or '@')
+  const head = new Uint8Array(65536);
+  for (const list of byKey.values())
+    for (const b of list) {
+      if (b.length >= 2) head[b[0] | (b[1] << 8)] = 1;
+      else {
+        head[b.length ? b[0] : 0] = 1;
+        head[(b.length ? b[0] : 0) | (0x40 << 8)] = 1;
+      }
+    }
+  filter.head = head;
+  filter.names = [...byKey.values()].flat();
+  return filter;
 }
 
 /** Up to the first 4 bytes of the name at buf[off..limit), stopping at NUL or '@', as a number. */

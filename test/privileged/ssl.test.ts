@@ -23,6 +23,11 @@ async function traced(opts: SslTracerOptions, work: (col: Collector) => Promise<
   current = t;
   // the host's libssl must be probed before any client runs
   expect(t.targets().map((x) => x.path)).toContain('/usr/lib/x86_64-linux-gnu/libssl.so.3');
+  // each probed once (the host's libraries are probed as soon as the object loads, then taken by the first pass):
+  // the object's links are the targets' and the socket hook's
+  const hooks = t.object.programs().filter((p) => p.autoload && /^ssl_(sock|sys)_/.test(p.name)).length;
+  expect(t.object.linkCount()).toBe(t.targets().reduce((n, x) => n + x.links, 0) + hooks);
+  expect(new Set(t.targets().map((x) => x.path)).size).toBe(t.targets().length);
   const col = new Collector(t.events());
   try {
     await work(col);

@@ -3,6 +3,7 @@ import { promises as fsp, existsSync, mkdtempSync, writeFileSync, copyFileSync, 
 import os from 'os';
 import path from 'path';
 import { ElfError, ElfFile, findSymbols, parseMaps, readEhFrame, readMaps, withElf, ET, PT, FunctionTable } from '../../lib/elf';
+import { nameSetFilter, readSymbolTable } from '../../lib/elf/symbols';
 import { haveTool, readelfLoads, readelfSyms, run } from '../support/tools';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
@@ -43,6 +44,24 @@ describe.skipIf(!existsSync(LIBSSL))('libssl.so.3', () => {
       expect(f.size).toBe(r!.size);
       expect(f.version).toBe(r!.version);
       expect(f.offset).toBe(offsetViaReadelf(LIBSSL, f.vaddr));
+    }
+  });
+
+  it('finds the same through the GNU hash table and, when that table does not hold together, by walking .dynsym', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'as-elf-hash-'));
+    try {
+      const copy = path.join(dir, 'libssl.so.3');
+      copyFileSync(LIBSSL, copy);
+      const hash = await withElf(copy, async (elf) => elf.section('.gnu.hash'));
+      expect(hash).toBeDefined();
+      const good = await findSymbols(LIBSSL, SSL_NAMES);
+      // nbuckets = 0: not a usable table
+      const b = await fsp.readFile(copy);
+      b.writeUInt32LE(0, hash!.offset);
+      writeFileSync(copy, b);
+      expect(await findSymbols(copy, SSL_NAMES)).toEqual(good);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -164,6 +183,19 @@ describe('the node binary (process.execPath)', () => {
     const [addr, , name] = line!.split(' ');
     const [f] = await findSymbols(NODE, [name]);
     expect(f).toMatchObject({ name, vaddr: parseInt(addr, 16), binding: 'LOCAL', table: 'symtab' });
+  });
+
+  it('a name filter picks from both tables exactly the entries an unfiltered read has under those names', async () => {
+    // names starting like many others (S..., P..., _Z...) and a name absent from the file
+    const names = [...NAMES, 'PEM_read_bio', '_start', 'no_such_symbol_here'];
+    await withElf(NODE, async (elf) => {
+      for (const table of ['dynsym', 'symtab'] as const) {
+        const all = (await readSymbolTable(elf, table)).filter((s) => names.includes(s.name)).map((s) => s.index);
+        const filtered = (await readSymbolTable(elf, table, nameSetFilter(names))).map((s) => s.index);
+        expect(filtered).toEqual(all);
+        if (table === 'dynsym') expect(filtered.length).toBeGreaterThanOrEqual(NAMES.length);
+      }
+    });
   });
 
   it('finds 10 symbols, the same on every lookup (how fast: bench/elf-symbols.js)', async () => {

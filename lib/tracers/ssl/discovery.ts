@@ -134,8 +134,8 @@ export class TlsDiscovery {
 
   constructor(
     private readonly options: ResolvedSslOptions,
-    /** holds the selection */
-    private readonly processTracer: Pick<ProcessTracer, 'options' | 'trackedPids'>,
+    /** holds the selection (see useProcessTracer) */
+    private processTracer: Pick<ProcessTracer, 'options' | 'trackedPids'>,
     private readonly hooks: DiscoveryHooks,
     limits: RescanLimits = {},
   ) {
@@ -297,11 +297,25 @@ export class TlsDiscovery {
     });
   }
 
+  /** The process tracer that holds the selection, once it runs (a discovery begun early had only its options). */
+  useProcessTracer(pt: Pick<ProcessTracer, 'options' | 'trackedPids'>): void {
+    this.processTracer = pt;
+  }
+
+  /**
+   * The host's TLS libraries, probed (the second step of attachInitial, which takes what this did):
+   * begun as soon as the TLS object is loaded, while the process object may still load, since the
+   * first uprobe of a start-up waits for a kernel grace period (~10-15 ms).
+   */
+  async attachSystemLibraries(): Promise<void> {
+    if (this.options.systemLibraries) for (const lib of systemTlsLibraries()) await this.consider(lib, lib, 'system');
+  }
+
   /** What start() probes before returning: --binary-path files, system libraries, the command to run, running processes. */
   async attachInitial(): Promise<void> {
     const o = this.options;
     for (const b of o.binaryPaths) await this.consider(fs.realpathSync(b), b, 'binary-path', true);
-    if (o.systemLibraries) for (const lib of systemTlsLibraries()) await this.consider(lib, lib, 'system');
+    await this.attachSystemLibraries();
     for (const exe of o.preloadExecutables) {
       let real: string;
       try {
@@ -314,9 +328,10 @@ export class TlsDiscovery {
     // Processes running now: the selected ones, or all.
     const selected = this.selected;
     const pids = selected ? this.processTracer.trackedPids() : listProcesses().map((p) => p.pid);
-    const scan = (pid: number) => this.scanProcess(pid, selected && this.isRoot(pid) && !o.launching.includes(pid));
-    // 8 at once: /proc/PID/maps is read through the thread pool (inspections are shared by file key)
-    const others = pids.filter((p) => p !== o.selfPid);
+    const scan = (pid: number) => this.scanProcess(pid, selected && this.isRoot(pid));
+    // 8 at once: /proc/PID/maps is read through the thread pool (inspections are shared by file key);
+    // a process held at record's gate maps only the gate's shell: what it execs is the command, inspected above
+    const others = pids.filter((p) => p !== o.selfPid && !o.launching.includes(p));
     await forEachLimit(others, 8, scan);
     // what was read ahead for this pass and not taken is not needed
     clearAhead();

@@ -9,11 +9,13 @@ import * as os from 'node:os';
 import { GO_CFG, GO_CFG_KEY_MAX, GO_F, goCookie, SSL_KIND, sslCookie } from '../../kernel/abi';
 import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
-import { loadObject, loadRetryingAsync, stepAsync } from '../../kernel/load';
+import { loadObject, loadRetryingAsync, step, stepAsync } from '../../kernel/load';
+import type { Timeline } from '../../core/timeline';
 import { ProcessTracer, type ResolvedProcessOptions } from '../process';
 import { isSelected, selectionKey } from '../rules';
 import { sslConfigBlock, type ResolvedSslOptions } from './spec';
 import { type TlsTarget } from './targets';
+import { TlsDiscovery, type AttachedTarget, type DiscoveryHooks } from './discovery';
 import { warmUpDuring } from './warm-up';
 
 const BPF_TRACE_UPROBE_MULTI = 48;
@@ -87,7 +89,71 @@ export interface LoadedSsl {
   multiLinks: boolean;
   /** go_cfg keys given out (one per Go executable probed) */
   goKeys?: number;
+  /** The discovery begun as soon as the object loaded (the host's libraries), for the tracer to take over. */
+  discovery?: BegunDiscovery;
   close(): void;
+}
+
+/** A discovery begun before its tracer exists, and where what it says waits for that tracer. */
+export interface BegunDiscovery {
+  discovery: TlsDiscovery;
+  relay: DiscoveryRelay;
+}
+
+/** What a discovery says (notices, attached targets), held until a tracer connects, then passed on as it comes. */
+export class DiscoveryRelay implements Pick<DiscoveryHooks, 'notice' | 'attached'> {
+  private to: Pick<DiscoveryHooks, 'notice' | 'attached'> | null = null;
+  private readonly held: (() => void)[] = [];
+
+  notice(m: string): void {
+    if (this.to) this.to.notice(m);
+    else this.held.push(() => this.to?.notice(m));
+  }
+
+  attached(a: AttachedTarget): void {
+    if (this.to) this.to.attached(a);
+    else this.held.push(() => this.to?.attached(a));
+  }
+
+  connect(to: Pick<DiscoveryHooks, 'notice' | 'attached'>): void {
+    this.to = to;
+    for (const f of this.held.splice(0)) f();
+  }
+}
+
+/** The discovery's attach hook for a loaded object: attachTarget, timed and said on the timeline. */
+export function attachHook(loaded: LoadedSsl, binding: NativeBinding, tl: Timeline | null): (t: TlsTarget) => number {
+  return (t) => {
+    const links = step(tl, binding, `ssl: attach ${t.displayPath}`, () => attachTarget(loaded, t));
+    tl?.note(`${t.displayPath} (${t.library}): ${t.functions.map((f) => `${f.symbol}@0x${f.offset.toString(16)}`).join(', ')}: ${links} link(s)`);
+    return links;
+  };
+}
+
+/**
+ * Begin the discovery of a TLS object loaded alongside the process object, with the host's libraries
+ * (TlsDiscovery.attachSystemLibraries): the process object may still be loading. Not with
+ * --binary-path, whose files come first and may refuse the start.
+ */
+function beginDiscovery(binding: NativeBinding, o: ResolvedSslOptions, po: ResolvedProcessOptions, loaded: LoadedSsl, tl: Timeline | null): void {
+  if (o.binaryPaths.length || !o.systemLibraries) return;
+  const relay = new DiscoveryRelay();
+  // the selection's options only, for now: the tracer gives its process tracer (useProcessTracer) before the rest of the first pass
+  const selection = { options: po, trackedPids: (): number[] => [] };
+  const discovery = new TlsDiscovery(o, selection, {
+    attach: attachHook(loaded, binding, tl),
+    notice: (m) => relay.notice(m),
+    attached: (a) => relay.attached(a),
+  });
+  loaded.discovery = { discovery, relay };
+  const close = loaded.close;
+  loaded.close = () => {
+    discovery.close();
+    close();
+  };
+  tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
+  // errors are the first pass's to report (it takes these results, by file)
+  discovery.attachSystemLibraries().catch(() => undefined);
 }
 
 /** The object opened and configured, sharing the process object's "tracked" map; not loaded. */
@@ -142,7 +208,10 @@ export function sslAlongside(binding: NativeBinding, o: ResolvedSslOptions): (ob
     const multi = o.uprobeLinks !== 'perf';
     const ob = openSsl(binding, o, object, isSelected(po), socketPrograms, multi);
     const tl = po.timeline ?? o.timeline;
-    return stepAsync(tl, binding, 'ssl: load ssl.bpf.o (alongside) and attach its socket hook', () => loadAndHook(ob, socketPrograms, multi));
+    return stepAsync(tl, binding, 'ssl: load ssl.bpf.o (alongside) and attach its socket hook', () => loadAndHook(ob, socketPrograms, multi)).then((loaded) => {
+      beginDiscovery(binding, o, po, loaded, tl);
+      return loaded;
+    });
   };
 }
 

@@ -45,7 +45,7 @@ export interface SslTracerOptions {
   systemLibraries?: boolean;
   /** Where the BoringSSL locator caches its verdicts (default: /var/cache/agentsight/locator as root, else ~/.cache/agentsight/locator; used only when verified, see docs/boringssl-locator.md). */
   locatorCacheDir?: string;
-  /** Selected pids that are about to exec what is really traced (record's gate): their current image is not judged. */
+  /** Selected pids that are about to exec what is really traced (record's gate): their current image is not scanned. */
   launching?: number[];
   /** Executables to inspect and probe before start() returns (e.g. the command record is about to run): no race with their first TLS call. */
   preloadExecutables?: string[];

@@ -22,8 +22,8 @@ import { readBpfStats } from '../../kernel/bpf-stats';
 import { decodeSslRecord } from '../../kernel/ssl-decode';
 import type { ProcessTracer, ProcessTracerStats, ResolvedProcessOptions } from '../process';
 import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions } from './spec';
-import { attachTarget, loadSsl, selectionTracer, sslAlongside, type LoadedSsl } from './loader';
-import { step, stepAsync } from '../../kernel/load';
+import { attachHook, loadSsl, selectionTracer, sslAlongside, type LoadedSsl } from './loader';
+import { stepAsync } from '../../kernel/load';
 import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type DiscoveryStats, type LocatorFinding } from './discovery';
 import { RustlsConnections } from './rustls-conns';
 import { clearAhead } from './ahead';
@@ -88,19 +88,22 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     this.clock = new KernelClock(binding);
     this.object = loaded.object;
     this.multiLinks = loaded.multiLinks;
-    const tl = options.timeline;
-    this.discovery = new TlsDiscovery(options, processTracer, {
-      attach: (t) => {
-        const links = step(tl, binding, `ssl: attach ${t.displayPath}`, () => attachTarget(loaded, t));
-        tl?.note(`${t.displayPath} (${t.library}): ${t.functions.map((f) => `${f.symbol}@0x${f.offset.toString(16)}`).join(', ')}: ${links} link(s)`);
-        return links;
-      },
-      notice: (m) => {
+    const say = {
+      notice: (m: string) => {
         this.emit('notice', m);
         this.diagnostics.push(m);
       },
-      attached: (a) => this.emit('attached', a),
-    });
+      attached: (a: AttachedTarget) => this.emit('attached', a),
+    };
+    // begun when the object loaded (the host's libraries): what it said so far comes now
+    const begun = loaded.discovery;
+    if (begun) {
+      begun.discovery.useProcessTracer(processTracer);
+      begun.relay.connect(say);
+      this.discovery = begun.discovery;
+    } else {
+      this.discovery = new TlsDiscovery(options, processTracer, { attach: attachHook(loaded, binding, options.timeline), ...say });
+    }
   }
 
   /** What loads this tracer's object alongside a process tracer's (ProcessTracer.startWith), for start(…, loadedAlongside). */
@@ -150,13 +153,13 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     try {
       // loaded alongside the process object; else (or when that failed) now, with the fallbacks
       loaded ??= await stepAsync(tl, binding, 'ssl: load ssl.bpf.o and attach its socket hook', () => loadSsl(binding, o, pt));
-      tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
+      if (!loaded.discovery) tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
       const t = new SslTracer(o, binding, loaded, pt, owned);
       await (tl ? tl.spanAsync('ssl: find and probe TLS code', () => t.discovery.attachInitial()) : t.discovery.attachInitial());
       return t;
     } catch (err) {
       clearAhead();
-      loaded?.object.close();
+      loaded?.close();
       if (owned) pt.close();
       throw err;
     }

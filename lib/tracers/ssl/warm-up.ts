@@ -2,7 +2,8 @@
  * What the discovery's first pass (TlsDiscovery.attachInitial) is going to
  * inspect, queued to be read while the eBPF objects load: --binary-path
  * files, the host's TLS libraries, the command about to run and the files
- * the processes running now map (the given pids when the selection is by pid
+ * the processes running now map (the given pids, but for those held at record's
+ * gate, when the selection is by pid
  * only, every process when nothing is selected). Inspections only
  * (ahead.ts): the discovery attaches, after the load, and takes the results.
  */
@@ -43,7 +44,8 @@ export function warmUp(o: ResolvedSslOptions): void {
       const real = realpath(exe);
       if (real) inspectAhead('exe', real, exe, dir);
     }
-    const pids = runningSelected(o).filter((p) => p !== o.selfPid); // a process gone meanwhile has no image
+    // a process gone meanwhile has no image; one held at record's gate is not scanned (its command is read above)
+    const pids = runningSelected(o).filter((p) => p !== o.selfPid && !o.launching.includes(p));
     // the maps are read after this returns: what is listed once discovery's first pass is over is not queued
     const gen = aheadGeneration();
     void forEachLimit(pids, 8, async (pid) => {
