@@ -15,7 +15,9 @@
  * Repetitions are interleaved (one of each per round) so a busy machine
  * disturbs them alike; medians are printed. Run as root from a built tree:
  *
- *   sudo node bench/startup.js [--reps 7] [--json] [@/path/to/other/tree ...]
+ *   sudo node bench/startup.js [--reps 7] [--json] [--wait-quiet SECONDS] [@/path/to/other/tree ...]
+ *
+ * --wait-quiet: first wait (up to SECONDS) for no other eBPF programs and an idle CPU.
  *
  * Each @path is another built checkout (e.g. of the main branch) measured in
  * the same rounds, interleaved with this one: an A/B comparison in one run.
@@ -26,7 +28,7 @@ const https = require('node:https');
 const os = require('node:os');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { median, makeCert } = require('./lib/common');
+const { median, makeCert, waitQuiet } = require('./lib/common');
 
 const ROOT = path.join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -38,6 +40,7 @@ const TREES = [ROOT, ...args.filter((a) => a.startsWith('@')).map((a) => path.re
 for (const t of TREES) if (!fs.existsSync(t.bin)) throw new Error(`bench/startup.js: no ${t.bin}`);
 const REPS = Number(args[args.indexOf('--reps') + 1] || 7) || 7;
 const JSON_OUT = args.includes('--json');
+const WAIT_QUIET = args.includes('--wait-quiet') ? Number(args[args.indexOf('--wait-quiet') + 1]) || 0 : 0;
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-startup-'));
 const LIBSSL = ['/usr/lib/x86_64-linux-gnu/libssl.so.3', '/lib/x86_64-linux-gnu/libssl.so.3'].find((p) => fs.existsSync(p));
 const BPFTRACE = spawnSync('bpftrace', ['--version']).status === 0;
@@ -87,6 +90,7 @@ function readyAndStop(bin, argv) {
 }
 
 async function main() {
+  const quiet = WAIT_QUIET ? await waitQuiet(WAIT_QUIET * 1000) : null;
   const certDir = makeCert();
   const key = fs.readFileSync(path.join(certDir, 'key.pem'));
   const cert = fs.readFileSync(path.join(certDir, 'cert.pem'));
@@ -157,6 +161,7 @@ async function main() {
   const out = {
     host: { kernel: os.release(), cpus: os.cpus().length, load: os.loadavg().map((x) => Number(x.toFixed(2))) },
     reps: REPS,
+    ...(quiet ? { before: quiet } : {}),
     trees: TREES.map((t) => t.label),
     median_ms: Object.fromEntries([...rows.keys()].map((k) => [k, Number(m(k).toFixed(1))])),
     added_ms: Object.fromEntries(TREES.map((t) => [t.label, added(t)])),
@@ -167,6 +172,7 @@ async function main() {
   };
   if (JSON_OUT) return console.log(JSON.stringify(out, null, 2));
   console.log(`host: Linux ${out.host.kernel}, ${out.host.cpus} CPUs, load ${out.host.load.join(' ')}; ${REPS} interleaved repetitions, medians`);
+  if (quiet) console.log(`before: ${quiet}`);
   for (const [k, v] of Object.entries(out.median_ms)) console.log(`  ${k.padEnd(multi ? 72 : 44)} ${v.toFixed(1).padStart(8)} ms`);
   const ratio = (v, base) => `(x${((v + base) / base).toFixed(1)} the bare command)`;
   for (const t of TREES) {

@@ -27,13 +27,16 @@ const CODES = `
 27:7ffffee 27:7ffffef 27:7fffff0 26:3ffffee 30:3fffffff
 `;
 
-/** [code, bit length] of symbol i. */
-const TABLE: readonly (readonly [number, number])[] = CODES.trim()
-  .split(/\s+/)
-  .map((c) => {
-    const [bits, hex] = c.split(':');
-    return [parseInt(hex, 16), Number(bits)] as const;
-  });
+/** [code, bit length] of symbol i (made when first needed: most runs never see HTTP/2). */
+let table: readonly (readonly [number, number])[] | null = null;
+function codes(): readonly (readonly [number, number])[] {
+  return (table ??= CODES.trim()
+    .split(/\s+/)
+    .map((c) => {
+      const [bits, hex] = c.split(':');
+      return [parseInt(hex, 16), Number(bits)] as const;
+    }));
+}
 
 export const EOS = 256;
 
@@ -41,10 +44,12 @@ export const EOS = 256;
  * The decoding tree, as flat arrays: node n has children at [2n] (bit 0) and
  * [2n+1] (bit 1); a child is either another node (>= 0) or a leaf (-1 - symbol).
  */
-const CHILD: Int32Array = (() => {
+let tree: Int32Array | null = null;
+function decodingTree(): Int32Array {
+  if (tree) return tree;
   const child = new Int32Array(2 * 512).fill(0);
   let nodes = 1;
-  TABLE.forEach(([code, len], sym) => {
+  codes().forEach(([code, len], sym) => {
     let n = 0;
     for (let i = len - 1; i >= 0; i--) {
       const bit = (code >>> i) & 1;
@@ -56,8 +61,8 @@ const CHILD: Int32Array = (() => {
       }
     }
   });
-  return child;
-})();
+  return (tree = child);
+}
 
 /**
  * Decode a Huffman-coded string literal. Throws (with a reason) on an EOS
@@ -65,6 +70,7 @@ const CHILD: Int32Array = (() => {
  * most significant bits of EOS (all ones) — RFC 7541 section 5.2.
  */
 export function huffmanDecode(data: Uint8Array): Buffer {
+  const CHILD = decodingTree();
   const out = Buffer.allocUnsafe(Math.ceil((data.length * 8) / 5));
   let o = 0;
   let node = 0;
@@ -97,6 +103,7 @@ export function huffmanDecode(data: Uint8Array): Buffer {
 
 /** Encode with the Huffman code (for tests and for rewriting literals). */
 export function huffmanEncode(data: Uint8Array): Buffer {
+  const TABLE = codes();
   const bytes: number[] = [];
   let acc = 0;
   let bits = 0;
