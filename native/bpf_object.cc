@@ -389,8 +389,9 @@ Napi::Value BpfObject::LoadAsync(const Napi::CallbackInfo& info) {
   int boost = 0;
   if (info.Length() > 0 && !info[0].IsUndefined()) {
     if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "boost must be a number");
-    boost = info[0].As<Napi::Number>().Int32Value();
-    if (boost < 0 || boost > 20) throw Napi::RangeError::New(env, "boost must be between 0 and 20");
+    const double b = info[0].As<Napi::Number>().DoubleValue();
+    if (!(b >= 0 && b <= 20) || b != static_cast<int>(b)) throw Napi::RangeError::New(env, "boost must be an integer between 0 and 20");
+    boost = static_cast<int>(b);
   }
   auto* worker = new LoadWorker(env, this, info.This().As<Napi::Object>(), boost);
   busy_ = true;

@@ -62,7 +62,7 @@ const dependencies = {
   setup(build) {
     // a bare import from agentsight's own code: external unless bundled; imports inside a bundled package are bundled too
     build.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith('node:') || args.importer.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      if (args.path.startsWith('node:') || path.relative(ROOT, args.importer).split(path.sep)[0] === 'node_modules') return undefined;
       return BUNDLED.has(packageOf(args.path)) ? undefined : { path: args.path, external: true };
     });
   },

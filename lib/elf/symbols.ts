@@ -178,7 +178,8 @@ function walkSymbols(syms: Buffer, entsize: number, end: number, strtab: Buffer,
 /**
  * The entries of .dynsym from the GNU hash table's first hashed one (`hashed`) on whose names pass
  * `filter`, found by hashing `names` instead of walking the table (all versions of a name share its
- * chain); null when the table does not hold together, and the whole table is then walked.
+ * chain: .dynsym names carry no '@VERSION', their versions are in .gnu.version); null when the
+ * table does not hold together, and the whole table is then walked.
  */
 function gnuHashLookup(
   h: Buffer,

@@ -29,14 +29,18 @@ export function loadRetrying<T>(openAndLoad: () => T): T {
  */
 export function step<T>(tl: Timeline | null, binding: Pick<NativeBinding, 'libbpfVerbose' | 'takeLibbpfLog'>, phase: string, fn: () => T): T {
   if (!tl) return fn();
-  binding.libbpfVerbose?.(true);
+  // a load may be under way meanwhile (stepAsync): its libbpf messages are kept until the last step ends
+  if (verboseSteps++ === 0) binding.libbpfVerbose?.(true);
   try {
     return tl.span(phase, fn);
   } finally {
     tl.libbpf(binding.takeLibbpfLog?.());
-    binding.libbpfVerbose?.(false);
+    if (--verboseSteps === 0) binding.libbpfVerbose?.(false);
   }
 }
+
+/** Steps running at once (loads on worker threads, attaches meanwhile): libbpf's verbose log stays on until the last ends. */
+let verboseSteps = 0;
 
 /**
  * How much less nice the thread of a load that others wait for runs: with two objects loading at
@@ -76,9 +80,6 @@ export async function loadRetryingAsync<T>(openAndLoad: () => Promise<T>): Promi
     }
   }
 }
-
-/** Steps running at once (loads on worker threads): libbpf's verbose log stays on until the last ends. */
-let verboseSteps = 0;
 
 /** step() of an asynchronous step; several may run at once. */
 export async function stepAsync<T>(

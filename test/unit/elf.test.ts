@@ -55,10 +55,26 @@ describe.skipIf(!existsSync(LIBSSL))('libssl.so.3', () => {
       const hash = await withElf(copy, async (elf) => elf.section('.gnu.hash'));
       expect(hash).toBeDefined();
       const good = await findSymbols(LIBSSL, SSL_NAMES);
-      // nbuckets = 0: not a usable table
       const b = await fsp.readFile(copy);
-      b.writeUInt32LE(0, hash!.offset);
-      writeFileSync(copy, b);
+      const h = hash!.offset;
+      const chains = h + 16 + b.readUInt32LE(h + 8) * 8 + b.readUInt32LE(h) * 4;
+      // every chain's hash values changed (their end bits kept): the table is read, so nothing is found
+      // (libssl has no .symtab to fall back on)
+      const wrong = Buffer.from(b);
+      for (let o = chains; o + 4 <= h + hash!.size; o += 4) wrong.writeUInt32LE((wrong.readUInt32LE(o) ^ 0xfffffffe) >>> 0, o);
+      writeFileSync(copy, wrong);
+      expect(await findSymbols(copy, SSL_NAMES)).toEqual([]);
+      // nbuckets = 0, or a bucket before the first hashed symbol: not a usable table, .dynsym is walked
+      const empty = Buffer.from(b);
+      empty.writeUInt32LE(0, h);
+      writeFileSync(copy, empty);
+      expect(await findSymbols(copy, SSL_NAMES)).toEqual(good);
+      const early = Buffer.from(b);
+      for (let k = 0; k < b.readUInt32LE(h); k++) {
+        const at = h + 16 + b.readUInt32LE(h + 8) * 8 + k * 4;
+        if (early.readUInt32LE(at) !== 0) early.writeUInt32LE(1, at);
+      }
+      writeFileSync(copy, early);
       expect(await findSymbols(copy, SSL_NAMES)).toEqual(good);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -98,6 +98,13 @@ export interface LoadedSsl {
 export interface BegunDiscovery {
   discovery: TlsDiscovery;
   relay: DiscoveryRelay;
+  /** discoveryKey() of the options it was begun with */
+  key: string;
+}
+
+/** What a discovery's work depends on in the options: a tracer takes over an early discovery only when its own are the same. */
+export function discoveryKey(o: ResolvedSslOptions): string {
+  return JSON.stringify([selectionKey(o), o.binaryPaths, o.systemLibraries, o.preloadExecutables, o.launching, o.locatorCacheDir ?? null, o.selfPid]);
 }
 
 /** What a discovery says (notices, attached targets), held until a tracer connects, then passed on as it comes. */
@@ -145,7 +152,7 @@ function beginDiscovery(binding: NativeBinding, o: ResolvedSslOptions, po: Resol
     notice: (m) => relay.notice(m),
     attached: (a) => relay.attached(a),
   });
-  loaded.discovery = { discovery, relay };
+  loaded.discovery = { discovery, relay, key: discoveryKey(o) };
   const close = loaded.close;
   loaded.close = () => {
     discovery.close();

@@ -22,7 +22,7 @@ import { readBpfStats } from '../../kernel/bpf-stats';
 import { decodeSslRecord } from '../../kernel/ssl-decode';
 import type { ProcessTracer, ProcessTracerStats, ResolvedProcessOptions } from '../process';
 import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions } from './spec';
-import { attachHook, loadSsl, selectionTracer, sslAlongside, type LoadedSsl } from './loader';
+import { attachHook, discoveryKey, loadSsl, selectionTracer, sslAlongside, type LoadedSsl } from './loader';
 import { stepAsync } from '../../kernel/load';
 import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type DiscoveryStats, type LocatorFinding } from './discovery';
 import { RustlsConnections } from './rustls-conns';
@@ -151,6 +151,11 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
     let loaded: LoadedSsl | null = early?.status === 'fulfilled' ? early.value : null;
     const tl = o.timeline;
     try {
+      // begun with other discovery options than these (loadAlongside's): not this tracer's, loaded again
+      if (loaded?.discovery && loaded.discovery.key !== discoveryKey(o)) {
+        loaded.close();
+        loaded = null;
+      }
       // loaded alongside the process object; else (or when that failed) now, with the fallbacks
       loaded ??= await stepAsync(tl, binding, 'ssl: load ssl.bpf.o and attach its socket hook', () => loadSsl(binding, o, pt));
       if (!loaded.discovery) tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
