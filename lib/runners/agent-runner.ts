@@ -88,14 +88,15 @@ export class AgentRunner extends Runner {
     try {
       if (proc && ssl) {
         // both objects load at once (worker threads); the TLS one shares the process one's "tracked" map
-        const sslOptions = ssl.resolvedOptions();
-        const starting = ProcessTracer.startWith(proc.resolvedOptions(), SslTracer.loadAlongside(sslOptions));
+        const procOptions = this.withTimeline(proc.resolvedOptions());
+        // one timeline for both tracers, followed from the start (it keeps only so many lines for a late listener)
+        const sslOptions = { ...ssl.resolvedOptions(), ...(procOptions.timeline ? { timeline: procOptions.timeline } : {}) };
+        unfollow = this.followTimeline(procOptions.timeline ?? null);
+        const starting = ProcessTracer.startWith(procOptions, SslTracer.loadAlongside(sslOptions));
         // the loads are under way (worker threads): read what the TLS discovery will look at meanwhile
         const started = await SslTracer.loadingAhead(sslOptions, starting);
         pt = started.tracer;
         this.processTracer = pt;
-        // the TLS tracer writes to the process tracer's timeline: one for both
-        unfollow = this.followTimeline(pt.options.timeline);
         st = await SslTracer.start({ ...sslOptions, processTracer: pt }, started.alongside);
         this.sslTracer = st;
         st.on('notice', onNotice);

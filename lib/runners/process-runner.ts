@@ -29,9 +29,17 @@ export class ProcessRunner extends Runner {
   }
 
   protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
-    const tracer = await ProcessTracer.start(this.resolvedOptions());
+    const options = this.withTimeline(this.resolvedOptions());
+    // followed from the start: the timeline keeps only so many lines for a listener that comes late
+    const unfollow = this.followTimeline(options.timeline ?? null);
+    let tracer: ProcessTracer;
+    try {
+      tracer = await ProcessTracer.start(options);
+    } catch (err) {
+      unfollow();
+      throw err;
+    }
     this.tracer = tracer;
-    const unfollow = this.followTimeline(tracer.options.timeline);
     this.emit('ready', { runner: this.name, programs: tracer.object.linkCount(), links: tracer.object.linkCount(), detail: ProcessRunner.describe(tracer) });
     try {
       yield* tracer.events(signal);

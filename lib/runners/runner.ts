@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { chain, type Analyzer } from '../core/analyzer';
 import type { Event } from '../core/event';
-import type { Timeline } from '../core/timeline';
+import { Timeline } from '../core/timeline';
 
 /** What a runner announces once its probes are attached. */
 export interface ReadyInfo {
@@ -54,6 +54,14 @@ export abstract class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /** Pass a tracer's --verbose lines on as notices (what came before too); returns how to stop. */
+  /**
+   * Options with the timeline `--verbose` writes to (made here when none is given), for
+   * followTimeline() before the tracer starts: lines said while it starts are not only replayed.
+   */
+  protected withTimeline<T extends { verbose?: boolean; timeline?: Timeline }>(o: T): T {
+    return o.verbose && !o.timeline ? { ...o, timeline: new Timeline() } : o;
+  }
+
   protected followTimeline(tl: Timeline | null): () => void {
     return tl ? tl.follow((line) => this.emit('notice', line)) : () => undefined;
   }

@@ -27,11 +27,19 @@ export class SslRunner extends Runner {
   }
 
   protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
-    const tracer = await SslTracer.start(this.resolvedOptions());
+    const options = this.withTimeline(this.resolvedOptions());
+    // followed from the start: the timeline keeps only so many lines for a listener that comes late
+    const unfollow = this.followTimeline(options.timeline ?? null);
+    let tracer: SslTracer;
+    try {
+      tracer = await SslTracer.start(options);
+    } catch (err) {
+      unfollow();
+      throw err;
+    }
     this.tracer = tracer;
     const onNotice = (m: string) => this.emit('notice', m);
     tracer.on('notice', onNotice);
-    const unfollow = this.followTimeline(tracer.options.timeline);
     const links = tracer.targets().reduce((n, t) => n + t.links, 0);
     this.emit('ready', { runner: this.name, programs: 3, links, detail: SslRunner.describe(tracer) });
     try {

@@ -314,4 +314,30 @@ describe('--verbose', () => {
       expect(logs.at(-1)).toBe('verbose false');
     }
   });
+
+  it('says every step even when libbpf said thousands of lines before the tracers were up (the timeline is followed from the start)', async () => {
+    for (const args of [
+      ['agent', '--comm', 'python', '--format', 'json', '--verbose'],
+      ['ssl', '--format', 'json', '--verbose'],
+      ['process', '--format', 'json', '--verbose'],
+    ]) {
+      const fb = fakeBinding();
+      let calls = 0;
+      // the first load's log alone is longer than what a timeline keeps for a listener that comes late
+      Object.assign(fb, {
+        libbpfVerbose: () => undefined,
+        takeLibbpfLog: () => (calls++ === 0 ? Array.from({ length: 2500 }, (_, i) => `libbpf: line ${i}`).join('\n') : ''),
+      });
+      setBinding(fb);
+      const cap = captureIo();
+      const run = main(args, cap.io);
+      await until(() => fb.readers.length >= 1, 5000, 'ring reader');
+      process.emit('SIGINT');
+      expect(await run).toBe(0);
+      const err = cap.err();
+      expect(err).toContain('libbpf: line 2499');
+      expect(err).toMatch(/process: select running processes/);
+      if (args[0] !== 'process') expect(err).toMatch(/ssl: find and probe TLS code: \d+\.\d ms/);
+    }
+  });
 });
