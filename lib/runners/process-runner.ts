@@ -29,16 +29,7 @@ export class ProcessRunner extends Runner {
   }
 
   protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
-    const options = this.withTimeline(this.resolvedOptions());
-    // followed from the start: the timeline keeps only so many lines for a listener that comes late
-    const unfollow = this.followTimeline(options.timeline ?? null);
-    let tracer: ProcessTracer;
-    try {
-      tracer = await ProcessTracer.start(options);
-    } catch (err) {
-      unfollow();
-      throw err;
-    }
+    const { tracer, unfollow } = await this.startFollowed(this.resolvedOptions(), (o) => ProcessTracer.start(o));
     this.tracer = tracer;
     this.emit('ready', { runner: this.name, programs: tracer.object.linkCount(), links: tracer.object.linkCount(), detail: ProcessRunner.describe(tracer) });
     try {

@@ -53,7 +53,6 @@ export abstract class Runner extends EventEmitter<RunnerEvents> {
     return this;
   }
 
-  /** Pass a tracer's --verbose lines on as notices (what came before too); returns how to stop. */
   /**
    * Options with the timeline `--verbose` writes to (made here when none is given), for
    * followTimeline() before the tracer starts: lines said while it starts are not only replayed.
@@ -62,8 +61,28 @@ export abstract class Runner extends EventEmitter<RunnerEvents> {
     return o.verbose && !o.timeline ? { ...o, timeline: new Timeline() } : o;
   }
 
+  /** Pass a tracer's --verbose lines on as notices (what came before too); returns how to stop. */
   protected followTimeline(tl: Timeline | null): () => void {
     return tl ? tl.follow((line) => this.emit('notice', line)) : () => undefined;
+  }
+
+  /**
+   * Start a tracer with its timeline followed from before the start (a timeline keeps only so many
+   * lines for a listener that comes late); the tracer and how to stop following, which a failed
+   * start has done already.
+   */
+  protected async startFollowed<O extends { verbose?: boolean; timeline?: Timeline }, T>(
+    options: O,
+    start: (o: O) => Promise<T>,
+  ): Promise<{ tracer: T; unfollow: () => void }> {
+    const o = this.withTimeline(options);
+    const unfollow = this.followTimeline(o.timeline ?? null);
+    try {
+      return { tracer: await start(o), unfollow };
+    } catch (err) {
+      unfollow();
+      throw err;
+    }
   }
 
   /** Validate options without starting anything (throws UsageError). */

@@ -27,16 +27,7 @@ export class SslRunner extends Runner {
   }
 
   protected async *source(signal: AbortSignal): AsyncGenerator<Event> {
-    const options = this.withTimeline(this.resolvedOptions());
-    // followed from the start: the timeline keeps only so many lines for a listener that comes late
-    const unfollow = this.followTimeline(options.timeline ?? null);
-    let tracer: SslTracer;
-    try {
-      tracer = await SslTracer.start(options);
-    } catch (err) {
-      unfollow();
-      throw err;
-    }
+    const { tracer, unfollow } = await this.startFollowed(this.resolvedOptions(), (o) => SslTracer.start(o));
     this.tracer = tracer;
     const onNotice = (m: string) => this.emit('notice', m);
     tracer.on('notice', onNotice);
