@@ -15,7 +15,7 @@ import { listProcesses, readProc } from '../proc';
 import { isSelected } from '../rules';
 import { forEachLimit } from '../../core/concurrency';
 import { clearAhead } from './ahead';
-import type { ResolvedSslOptions } from './spec';
+import { scannedPids, type ResolvedSslOptions } from './spec';
 import type { AttachedTarget, DiscoveryHooks, DiscoveryStats, LocatorFinding, Rescan, RescanLimits } from './discovery-types';
 import {
   fileKey,
@@ -275,10 +275,8 @@ export class TlsDiscovery {
     const selected = this.selected;
     const pids = selected ? this.processTracer.trackedPids() : listProcesses().map((p) => p.pid);
     const scan = (pid: number) => this.scanProcess(pid, selected && this.isRoot(pid));
-    // 8 at once: /proc/PID/maps is read through the thread pool (inspections are shared by file key);
-    // a process held at record's gate maps only the gate's shell: what it execs is the command, inspected above
-    const others = pids.filter((p) => p !== o.selfPid && !o.launching.includes(p));
-    await forEachLimit(others, 8, scan);
+    // 8 at once: /proc/PID/maps is read through the thread pool (inspections are shared by file key)
+    await forEachLimit(scannedPids(o, pids), 8, scan);
     // what was read ahead for this pass and not taken is not needed
     clearAhead();
   }

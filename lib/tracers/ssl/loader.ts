@@ -128,6 +128,11 @@ export class DiscoveryRelay implements Pick<DiscoveryHooks, 'notice' | 'attached
   }
 }
 
+/** Say on the timeline how a loaded object's uprobes are linked. */
+export function noteLinks(tl: Timeline | null, loaded: LoadedSsl): void {
+  tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
+}
+
 /** The discovery's attach hook for a loaded object: attachTarget, timed and said on the timeline. */
 export function attachHook(loaded: LoadedSsl, binding: NativeBinding, tl: Timeline | null): (t: TlsTarget) => number {
   return (t) => {
@@ -158,7 +163,6 @@ function beginDiscovery(binding: NativeBinding, o: ResolvedSslOptions, po: Resol
     discovery.close();
     close();
   };
-  tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
   // errors are the first pass's to report (it takes these results, by file)
   discovery.attachSystemLibraries().catch(() => undefined);
 }
@@ -216,6 +220,7 @@ export function sslAlongside(binding: NativeBinding, o: ResolvedSslOptions): (ob
     const ob = openSsl(binding, o, object, isSelected(po), socketPrograms, multi);
     const tl = po.timeline ?? o.timeline;
     return stepAsync(tl, binding, 'ssl: load ssl.bpf.o (alongside) and attach its socket hook', () => loadAndHook(ob, socketPrograms, multi)).then((loaded) => {
+      noteLinks(tl, loaded);
       beginDiscovery(binding, o, po, loaded, tl);
       return loaded;
     });

@@ -155,3 +155,8 @@ export function sslConfigBlock(o: ResolvedSslOptions, filterTracked: boolean): B
   b.writeUInt32LE(o.wakeupBytes, off.wakeup_bytes);
   return b;
 }
+
+/** Which of these processes the first pass of discovery scans: not agentsight itself, nor one held at record's gate (it maps only the gate's shell; its command is inspected as such). */
+export function scannedPids(o: ResolvedSslOptions, pids: readonly number[]): number[] {
+  return pids.filter((p) => p !== o.selfPid && !o.launching.includes(p));
+}

@@ -22,7 +22,7 @@ import { readBpfStats } from '../../kernel/bpf-stats';
 import { decodeSslRecord } from '../../kernel/ssl-decode';
 import type { ProcessTracer, ProcessTracerStats, ResolvedProcessOptions } from '../process';
 import { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions } from './spec';
-import { attachHook, discoveryKey, loadSsl, selectionTracer, sslAlongside, type LoadedSsl } from './loader';
+import { attachHook, discoveryKey, loadSsl, noteLinks, selectionTracer, sslAlongside, type LoadedSsl } from './loader';
 import { stepAsync } from '../../kernel/load';
 import { checkBinaryPaths, TlsDiscovery, type AttachedTarget, type DiscoveryStats, type LocatorFinding } from './discovery';
 import { RustlsConnections } from './rustls-conns';
@@ -156,9 +156,11 @@ export class SslTracer extends EventEmitter<SslTracerEvents> {
         loaded.close();
         loaded = null;
       }
-      // loaded alongside the process object; else (or when that failed) now, with the fallbacks
-      loaded ??= await stepAsync(tl, binding, 'ssl: load ssl.bpf.o and attach its socket hook', () => loadSsl(binding, o, pt));
-      if (!loaded.discovery) tl?.note(`uprobes linked ${loaded.multiLinks ? 'per file (uprobe_multi)' : 'per function (perf events)'}`);
+      // loaded alongside the process object (which said how its uprobes are linked); else (or when that failed) now, with the fallbacks
+      if (!loaded) {
+        loaded = await stepAsync(tl, binding, 'ssl: load ssl.bpf.o and attach its socket hook', () => loadSsl(binding, o, pt));
+        noteLinks(tl, loaded);
+      }
       const t = new SslTracer(o, binding, loaded, pt, owned);
       await (tl ? tl.spanAsync('ssl: find and probe TLS code', () => t.discovery.attachInitial()) : t.discovery.attachInitial());
       return t;

@@ -12,7 +12,7 @@ import { forEachLimit } from '../../core/concurrency';
 import { aheadGeneration, clearAhead } from './ahead';
 import { listProcesses } from '../proc';
 import { isSelected } from '../rules';
-import type { ResolvedSslOptions } from './spec';
+import { scannedPids, type ResolvedSslOptions } from './spec';
 import { inspectAhead, inspectionKind, processImage, systemTlsLibraries } from './targets';
 
 function realpath(p: string): string | null {
@@ -44,8 +44,8 @@ export function warmUp(o: ResolvedSslOptions): void {
       const real = realpath(exe);
       if (real) inspectAhead('exe', real, exe, dir);
     }
-    // a process gone meanwhile has no image; one held at record's gate is not scanned (its command is read above)
-    const pids = runningSelected(o).filter((p) => p !== o.selfPid && !o.launching.includes(p));
+    // what the first pass scans (a process gone meanwhile has no image)
+    const pids = scannedPids(o, runningSelected(o));
     // the maps are read after this returns: what is listed once discovery's first pass is over is not queued
     const gen = aheadGeneration();
     void forEachLimit(pids, 8, async (pid) => {
