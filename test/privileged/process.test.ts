@@ -14,6 +14,17 @@ import { execed, gatedShell, uniqueShell } from '../support/procs';
 const PY = '/usr/bin/python3';
 const ev = (name: string) => (e: Event) => e.source === 'process' && e.data.event === name;
 
+/** Release a gated shell and collect the tracer's events until the shell has exited (status 0); the tracer is then stopped. */
+async function tracedShell(tracer: ProcessTracer, sh: ReturnType<typeof gatedShell>): Promise<Collector> {
+  const col = new Collector(tracer.events());
+  sh.release();
+  expect(await sh.exited).toBe(0);
+  await col.waitFor((e) => ev('EXIT')(e) && e.pid === sh.pid, 10_000, 'EXIT of the shell');
+  tracer.stop();
+  await col.done;
+  return col;
+}
+
 describePrivileged('process tracer on the real kernel', () => {
   const shells: { dispose(): void }[] = [];
   afterAll(() => shells.forEach((s) => s.dispose()));
@@ -95,12 +106,7 @@ describePrivileged('process tracer on the real kernel', () => {
     // the held shell alone went into the selection
     expect(tracer.stats().seeded).toBe(1);
     expect(tracer.trackedPids()).toEqual([sh.pid]);
-    const col = new Collector(tracer.events());
-    sh.release();
-    expect(await sh.exited).toBe(0);
-    await col.waitFor((e) => ev('EXIT')(e) && e.pid === sh.pid, 10_000, 'EXIT of the shell');
-    tracer.stop();
-    await col.done;
+    const col = await tracedShell(tracer, sh);
     expect(col.error).toBeNull();
     const child = col.of(ev('EXEC')).find((e) => e.data.argv.join(' ') === 'sh -c exit 4');
     expect(child?.data).toMatchObject({ ppid: sh.pid, tracked: true });
@@ -143,12 +149,7 @@ describePrivileged('process tracer on the real kernel', () => {
     try {
       const tracer = await ProcessTracer.start({ pid: [sh.pid as number], statsIntervalMs: 0, fileHook: hook, fileDedupMs: 0 });
       expect(tracer.stats().file_hook).toBe(hook);
-      const col = new Collector(tracer.events());
-      sh.release();
-      expect(await sh.exited).toBe(0);
-      await col.waitFor((e) => ev('EXIT')(e) && e.pid === sh.pid, 10_000, 'EXIT of the shell');
-      tracer.stop();
-      await col.done;
+      const col = await tracedShell(tracer, sh);
       const opens = col.of((e) => ev('FILE_OPEN')(e) && String(e.data.path_arg).startsWith('via-'));
       expect(opens.map((e) => [e.data.syscall, e.data.path_arg, e.data.filepath, e.data.error ?? null])).toEqual([
         ['openat', 'via-openat', join(dir, 'via-openat'), null],
@@ -222,12 +223,7 @@ describePrivileged('process tracer on the real kernel', () => {
       const b = '"$(printf \'x\\376\')"';
       const sh = gatedShell('/bin/sh', `cd ${dir} && : > ${a} && : > ${b} && cat ${a} ${b} ${a} > /dev/null`);
       const tracer = await ProcessTracer.start({ pid: [sh.pid as number], statsIntervalMs: 0 });
-      const col = new Collector(tracer.events());
-      sh.release();
-      expect(await sh.exited).toBe(0);
-      await col.waitFor((e) => ev('EXIT')(e) && e.pid === sh.pid, 10_000, 'EXIT of the shell');
-      tracer.stop();
-      await col.done;
+      const col = await tracedShell(tracer, sh);
       const x = (last: number) => Buffer.concat([Buffer.from(join(dir, 'x')), Buffer.from([last])]);
       const cat = col.of(ev('EXEC')).find((e) => e.data.argv[0] === 'cat');
       expect(cat?.data.argv).toEqual(['cat', 'x\ufffd', 'x\ufffd', 'x\ufffd']);
