@@ -712,6 +712,16 @@ static __always_inline void fill_record(struct as_ssl *e, const struct pending *
 	__builtin_memcpy(e->raddr, ci->raddr, 16);
 }
 
+/* The per-CPU scratch with the fixed part of a record filled in (NULL when the map gives no value). */
+static __always_inline struct scratch *scratch_record(const struct pending *p, long ret, __u32 func, const struct conn_info *ci, bool this_call)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
+	if (s)
+		fill_record(&s->hdr, p, ret, func, ci, this_call);
+	return s;
+}
+
 /*
  * Submit flags for a record of `size` bytes, given the bytes pending in the
  * ring without it. A wake-up is an interrupt (a self-IPI through irq_work, a
@@ -792,12 +802,10 @@ __noinline int emit_record(const struct pending *p, long ret, __u32 how, __u64 l
 	bool this_call = how & EMIT_THIS_CALL;
 	if (!p || !ci)
 		return 0;
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
+	struct scratch *s = scratch_record(p, ret, func, ci, this_call);
 	if (!s)
 		return 0;
 	struct as_ssl *e = &s->hdr;
-	fill_record(e, p, ret, func, ci, this_call);
 
 	__u64 cap = cfg.max_call_bytes;
 	if (cap > (__u64)CHUNK * MAX_CHUNKS)
@@ -952,12 +960,10 @@ __noinline int emit_chunks(const struct pending *p, const struct conn_info *ci, 
 {
 	if (!p || !ci || !src || len == 0 || len > CHUNK)
 		return 0;
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&ssl_scratch, &zero);
+	struct scratch *s = scratch_record(p, len, AS_SSL_WRITE, ci, false);
 	if (!s)
 		return 0;
 	struct as_ssl *e = &s->hdr;
-	fill_record(e, p, len, AS_SSL_WRITE, ci, false);
 	e->len = len;
 	e->data_len = len;
 	struct bpf_dynptr dp;
