@@ -117,7 +117,20 @@ export function fileKey(st: { dev: number; ino: number }): string {
  * function are present. Throws for unreadable or non-ELF files.
  */
 export async function inspectBinary(attachPath: string, displayPath = attachPath): Promise<TlsTarget[]> {
-  return takeAhead<TlsTarget[]>(aheadKey('binary', attachPath, displayPath, undefined)) ?? inspectNow(attachPath, displayPath);
+  return aheadOrNow<TlsTarget[]>('binary', attachPath, displayPath, undefined);
+}
+
+/** Each kind's inspection, done now. */
+const INSPECT_NOW: Record<AheadKind, (attachPath: string, displayPath: string, cacheDir: string | undefined) => Promise<unknown>> = {
+  binary: (attachPath, displayPath) => inspectNow(attachPath, displayPath),
+  exe: (attachPath, displayPath, cacheDir) => inspectExecutableNow(attachPath, displayPath, cacheDir),
+  static: (attachPath, displayPath, cacheDir) => inspectStaticTlsNow(attachPath, displayPath, cacheDir),
+};
+
+/** The inspection read ahead for this file and these paths (inspectAhead), else one done now. A library's takes no locator cache directory. */
+function aheadOrNow<T>(kind: AheadKind, attachPath: string, displayPath: string, locatorCacheDir: string | undefined): Promise<T> {
+  const cacheDir = kind === 'binary' ? undefined : locatorCacheDir;
+  return takeAhead<T>(aheadKey(kind, attachPath, displayPath, cacheDir)) ?? (INSPECT_NOW[kind](attachPath, displayPath, cacheDir) as Promise<T>);
 }
 
 /** Which inspection the discovery gives a file: an executable's (with the locators), a known TLS library's, or any other file's (rustls or OpenSSL inside). */
@@ -132,13 +145,7 @@ export function inspectionKind(displayPath: string, executable: boolean): AheadK
  */
 export function inspectAhead(kind: AheadKind, attachPath: string, displayPath = attachPath, locatorCacheDir?: string, gen?: number): void {
   const cacheDir = kind === 'binary' ? undefined : locatorCacheDir;
-  const run =
-    kind === 'binary'
-      ? () => inspectNow(attachPath, displayPath)
-      : kind === 'exe'
-        ? () => inspectExecutableNow(attachPath, displayPath, cacheDir)
-        : () => inspectStaticTlsNow(attachPath, displayPath, cacheDir);
-  queueAhead(aheadKey(kind, attachPath, displayPath, cacheDir), run, gen);
+  queueAhead(aheadKey(kind, attachPath, displayPath, cacheDir), () => INSPECT_NOW[kind](attachPath, displayPath, cacheDir), gen);
 }
 
 function inspectNow(attachPath: string, displayPath: string): Promise<TlsTarget[]> {
@@ -325,10 +332,7 @@ async function looksLikeOpenssl(path: string): Promise<boolean> {
  * Both go into one target (Codex and Copilot CLI link both).
  */
 export async function inspectStaticTls(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
-  return (
-    takeAhead<ExecutableInspection>(aheadKey('static', attachPath, displayPath, locatorCacheDir)) ??
-    inspectStaticTlsNow(attachPath, displayPath, locatorCacheDir)
-  );
+  return aheadOrNow<ExecutableInspection>('static', attachPath, displayPath, locatorCacheDir);
 }
 
 async function inspectStaticTlsNow(attachPath: string, displayPath: string, locatorCacheDir: string | undefined): Promise<ExecutableInspection> {
@@ -383,9 +387,7 @@ async function inspectStaticTlsNow(attachPath: string, displayPath: string, loca
  * guess: an unsupported verdict gives no target.
  */
 export async function inspectExecutable(attachPath: string, displayPath = attachPath, locatorCacheDir?: string): Promise<ExecutableInspection> {
-  return (
-    takeAhead<ExecutableInspection>(aheadKey('exe', attachPath, displayPath, locatorCacheDir)) ?? inspectExecutableNow(attachPath, displayPath, locatorCacheDir)
-  );
+  return aheadOrNow<ExecutableInspection>('exe', attachPath, displayPath, locatorCacheDir);
 }
 
 async function inspectExecutableNow(attachPath: string, displayPath: string, locatorCacheDir: string | undefined): Promise<ExecutableInspection> {
