@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-require('./load-cli')
-  .loadCli()
-  .main()
-  .then((code) => {
-    process.exitCode = code;
-  });
+const cli = require('./load-cli').loadCli();
+// a tracing command's eBPF objects start loading now, while the rest of the CLI is initialised
+cli.beginEarlyLoads();
+cli.main().then((code) => {
+  process.exitCode = code;
+});

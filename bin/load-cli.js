@@ -4,7 +4,7 @@
  * (scripts/build-cli.js), with a V8 code cache next to it, dist/cli.js.cache:
  * one file to read and little to compile instead of ~150 modules to resolve
  * and compile, which is most of what a command waits for before it starts.
- * Falls back to dist/cli/main.js when there is no bundle or, in a checkout
+ * Falls back to dist/cli/entry.js when there is no bundle or, in a checkout
  * (tsconfig.json is there), when the bundle is older than that: `tsc` ran
  * without the bundling step. An installed package has both from one build. The cache is used only when it was
  * made for this very bundle (its identity is written in front of it) and is
@@ -64,10 +64,10 @@ function bundleCurrent() {
   }
 }
 
-/** The CLI module: main(argv, io) and the rest of dist/cli/main.js. */
+/** The CLI's entry (dist/cli/entry.js): beginEarlyLoads(argv) and main(argv, io). */
 function loadCli() {
   if (bundleCurrent()) return loadBundle().cli;
-  return require('../dist/cli/main');
+  return require('../dist/cli/entry');
 }
 
 module.exports = { loadCli, loadBundle, bundleCurrent, identity, BUNDLE, CACHE };

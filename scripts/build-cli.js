@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Bundles the compiled CLI (dist/cli/main.js and the modules it imports; most
+ * Bundles the compiled CLI (dist/cli/entry.js and the modules it imports; most
  * npm dependencies stay in node_modules, see BUNDLED) into dist/cli.js with esbuild, then
  * writes its V8 code cache, dist/cli.js.cache: the bundle is compiled,
  * `agentsight --version` run once and a command line parsed, and what V8 compiled is saved, behind the
@@ -13,7 +13,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
-const ENTRY = path.join(ROOT, 'dist', 'cli', 'main.js');
+const ENTRY = path.join(ROOT, 'dist', 'cli', 'entry.js');
 
 if (process.argv[2] === '--write-cache') {
   // in a fresh node, as bin/agentsight.js runs it: compile without a cache, run, save what was compiled
@@ -23,6 +23,8 @@ if (process.argv[2] === '--write-cache') {
   const io = { stdout: { write: () => true }, stderr: process.stderr };
   const quiet = { stdout: io.stdout, stderr: { write: () => true } };
   // --version, then a tracing command's options parsed (an unknown flag stops it there: exit status 2)
+  // the early loads' parse too (the flag stops it before anything is loaded)
+  cli.beginEarlyLoads(['record', '--no-such-flag-at-build', '--', 'true']);
   (async () => [await cli.main(['--version'], io), await cli.main(['record', '--no-such-flag-at-build', '--', 'true'], quiet)])().then(([version, parse]) => {
     if (version !== 0) throw new Error(`build-cli: the bundle's --version exited ${version}`);
     if (parse !== 2) throw new Error(`build-cli: the bundle's option parsing exited ${parse}, not 2`);
@@ -34,7 +36,7 @@ if (process.argv[2] === '--write-cache') {
 }
 
 if (!fs.existsSync(ENTRY)) {
-  console.error('build-cli: no dist/cli/main.js: run "npx tsc -p tsconfig.json" first');
+  console.error('build-cli: no dist/cli/entry.js: run "npx tsc -p tsconfig.json" first');
   process.exit(1);
 }
 let esbuild;

@@ -14,24 +14,24 @@ import type { Analyzer } from '../core/analyzer';
 import { tlsAnalyzers } from '../analyzers/chains';
 import { Redactor } from '../analyzers/redactor';
 import { summaryText } from '../analyzers/summary';
+import { closeUntaken } from '../kernel/early';
 import { fromFlags, mergeFlags, parseFlags, toYargs, type FlagValues, type OptionTable } from '../config/define';
 import {
-  AGENT_OPTIONS,
-  ANALYSIS_OPTIONS,
+  AGENT_COMMAND_OPTIONS,
   CONFIG_OPTIONS,
   DEMO_OPTIONS,
   EXPORT_OPTIONS,
   FILE_OPTIONS,
   OTLP_OPTIONS,
-  OUTPUT_OPTIONS,
   PRICE_OPTIONS,
+  PROCESS_COMMAND_OPTIONS,
   PROCESS_OPTIONS,
+  RECORD_COMMAND_OPTIONS,
   RECORD_OPTIONS,
   REPORT_OPTIONS,
-  UI_OPTIONS,
-  UI_SESSION_OPTIONS,
-  SELECTION_OPTIONS,
+  SSL_COMMAND_OPTIONS,
   SSL_TRACER_OPTIONS,
+  UI_OPTIONS,
 } from '../config/tables';
 import {
   chainOptions,
@@ -127,7 +127,7 @@ async function runWithSummary(runner: Runner, io: SessionIo, out: Outputs, befor
 const processCommand: CommandSpec<ProcessTracerOptions & ConsoleAndFile & Pick<ChainOptions, 'redact'>> = {
   name: 'process',
   describe: 'Trace process lifecycle: EXEC, EXIT, FORK and file opens',
-  options: { ...PROCESS_OPTIONS, 'disable-auth-removal': ANALYSIS_OPTIONS['disable-auth-removal'], ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
+  options: PROCESS_COMMAND_OPTIONS,
   passThrough: PROCESS_OPTIONS,
   examples: [
     ['$0 process', 'every exec and exit on the machine'],
@@ -147,7 +147,7 @@ const processCommand: CommandSpec<ProcessTracerOptions & ConsoleAndFile & Pick<C
 const sslCommand: CommandSpec<SslTracerOptions & Partial<ChainOptions> & ConsoleAndFile> = {
   name: 'ssl',
   describe: 'Capture TLS plaintext (every read and write of OpenSSL, BoringSSL, GnuTLS, NSS)',
-  options: { ...SSL_TRACER_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS },
+  options: SSL_COMMAND_OPTIONS,
   passThrough: SSL_TRACER_OPTIONS,
   examples: [
     ['$0 ssl', 'TLS traffic of every process'],
@@ -166,17 +166,7 @@ const sslCommand: CommandSpec<SslTracerOptions & Partial<ChainOptions> & Console
 const agentCommand: CommandSpec<AgentOptions & ConsoleAndFile & UiSessionOptions & OtlpOptions> = {
   name: 'agent',
   describe: 'Watch agents: TLS (HTTP, streamed answers, LLM calls) and processes under one selection',
-  options: {
-    ...SELECTION_OPTIONS,
-    ...AGENT_OPTIONS,
-    ...ANALYSIS_OPTIONS,
-    ...PRICE_OPTIONS,
-    ...FILE_OPTIONS,
-    ...OUTPUT_OPTIONS,
-    ...UI_SESSION_OPTIONS,
-    ...OTLP_OPTIONS,
-    ...CONFIG_OPTIONS,
-  },
+  options: AGENT_COMMAND_OPTIONS,
   examples: [
     ['$0 agent --comm python', 'python* processes and everything they start'],
     ['$0 agent --pid 1234 --ssl-uid 1000 --http-filter "POST /api"', 'one agent, filtered'],
@@ -200,16 +190,7 @@ const recordCommand: CommandSpec<AgentOptions & FileOutputOptions & RecordCliOpt
   name: 'record',
   usage: '$0 record [options] -- <command> [args...]',
   describe: 'Launch a command and trace it and all its descendants from its first instruction',
-  options: {
-    ...AGENT_OPTIONS,
-    ...ANALYSIS_OPTIONS,
-    ...PRICE_OPTIONS,
-    ...FILE_OPTIONS,
-    ...RECORD_OPTIONS,
-    ...UI_SESSION_OPTIONS,
-    ...OTLP_OPTIONS,
-    ...CONFIG_OPTIONS,
-  },
+  options: RECORD_COMMAND_OPTIONS,
   commandAfterDash: true,
   examples: [
     ['$0 record -- python3 agent.py', 'session written to agentsight-record-<time>.ndjson, summary at exit'],
@@ -391,6 +372,9 @@ export async function main(argv: string[] = process.argv.slice(2), io: SessionIo
     return await spec.run(options, io, chosen.command ?? []);
   } catch (err) {
     return reportError(err, io, chosen.spec?.name ?? COMMANDS.find((c) => c.name === argv[0])?.name);
+  } finally {
+    // loads begun at the start (early-load.ts) that no tracer took
+    await closeUntaken();
   }
 }
 

@@ -115,6 +115,21 @@ export interface AgentOptions extends SelectionOptions, Partial<ChainOptions> {
   timeline?: Timeline;
 }
 
+/** Which tracers `agent`/`record` run (--ssl false, --process false). */
+export function agentTracersOn(o: AgentOptions): { ssl: boolean; process: boolean } {
+  return { ssl: o.ssl !== false, process: o.process !== false };
+}
+
+/**
+ * `record`'s options for the agent it runs: exactly the command's process tree (its pid, held at the
+ * gate, is the whole selection); file opens on sys_enter/sys_exit unless asked otherwise: a recording
+ * ends with its command, and the open syscalls' own tracepoints take ~40 ms each to detach (a kernel
+ * grace period per tracepoint, one after another).
+ */
+export function recordAgentOptions(o: AgentOptions, pid: number): AgentOptions {
+  return { ...o, fileHook: o.fileHook ?? 'raw', comm: undefined, cgroup: undefined, container: undefined, pid: [pid] };
+}
+
 /** The options of each tracer that `agent`/`record` runs. */
 export function agentTracerOptions(o: AgentOptions): { ssl: SslTracerOptions; process: ProcessTracerOptions } {
   const sel = defined({

@@ -294,3 +294,36 @@ export const UI_SESSION_OPTIONS: OptionTable = {
   'ui-port': { type: 'number', describe: 'Port of the web UI on 127.0.0.1 (default: any free one)' },
   'ui-host': { type: 'string', describe: 'Listen on this address instead of 127.0.0.1 (anyone who can reach it and has the URL can read the session)' },
 };
+
+/*
+ * Each tracing command's whole table: its flags, parsed one way by the CLI and
+ * by the loads begun at its start (lib/cli/early-load.ts).
+ */
+export const PROCESS_COMMAND_OPTIONS: OptionTable = {
+  ...PROCESS_OPTIONS,
+  'disable-auth-removal': ANALYSIS_OPTIONS['disable-auth-removal'],
+  ...FILE_OPTIONS,
+  ...OUTPUT_OPTIONS,
+};
+export const SSL_COMMAND_OPTIONS: OptionTable = { ...SSL_TRACER_OPTIONS, ...ANALYSIS_OPTIONS, ...FILE_OPTIONS, ...OUTPUT_OPTIONS };
+export const AGENT_COMMAND_OPTIONS: OptionTable = {
+  ...SELECTION_OPTIONS,
+  ...AGENT_OPTIONS,
+  ...ANALYSIS_OPTIONS,
+  ...PRICE_OPTIONS,
+  ...FILE_OPTIONS,
+  ...OUTPUT_OPTIONS,
+  ...UI_SESSION_OPTIONS,
+  ...OTLP_OPTIONS,
+  ...CONFIG_OPTIONS,
+};
+export const RECORD_COMMAND_OPTIONS: OptionTable = {
+  ...AGENT_OPTIONS,
+  ...ANALYSIS_OPTIONS,
+  ...PRICE_OPTIONS,
+  ...FILE_OPTIONS,
+  ...RECORD_OPTIONS,
+  ...UI_SESSION_OPTIONS,
+  ...OTLP_OPTIONS,
+  ...CONFIG_OPTIONS,
+};

@@ -8,6 +8,7 @@
 import { classifyNativeError } from '../core/errors';
 import type { Timeline } from '../core/timeline';
 import type { NativeBinding, NativeBpfObject } from './binding';
+import type { BegunLoad } from './early';
 
 /** Attempts of an interrupted load before its error stands. */
 export const LOAD_ATTEMPTS = 10;
@@ -62,6 +63,21 @@ export async function loadObject(ob: NativeBpfObject, critical = false): Promise
   } catch (err) {
     throw classifyNativeError(err);
   }
+}
+
+/** Load an opened object (loadObject), or wait for its load when it was begun early (lib/kernel/early.ts). */
+export async function loadOrTake(ob: NativeBpfObject, begun: BegunLoad | null, critical = false): Promise<void> {
+  if (!begun) return loadObject(ob, critical);
+  try {
+    await begun.loaded;
+  } catch (err) {
+    throw classifyNativeError(err);
+  }
+}
+
+/** A load step's name on the timeline, saying when a load begun early began. */
+export function loadPhase(phase: string, begun: BegunLoad | null): string {
+  return begun ? `${phase} (begun ${begun.beganAt.toFixed(1)} ms after the process started; the wait for its end)` : phase;
 }
 
 /** Is this an interrupted load (worth opening and loading again)? */

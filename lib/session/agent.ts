@@ -11,7 +11,7 @@ import { CostAnalyzer } from '../analyzers/cost';
 import { Prices } from '../cost/prices';
 import { Redactor } from '../analyzers/redactor';
 import { SessionSummary } from '../analyzers/summary';
-import { AGENT_CHAIN_DEFAULTS, agentTracerOptions, chainOptions, type AgentOptions } from '../config/options';
+import { AGENT_CHAIN_DEFAULTS, agentTracerOptions, agentTracersOn, chainOptions, type AgentOptions } from '../config/options';
 import { AgentRunner } from '../runners/agent-runner';
 import { ProcessRunner } from '../runners/process-runner';
 import { SslRunner } from '../runners/ssl-runner';
@@ -61,8 +61,7 @@ export function agentAnalyzers(o: AgentOptions, sinks: readonly Analyzer[] = [],
  * adds TLS tracer options the command line has no flag for (record's gate).
  */
 export function buildAgent(o: AgentOptions, sinks: readonly Analyzer[] = [], sslExtra: Partial<SslTracerOptions> = {}): AgentSetup {
-  const useSsl = o.ssl !== false;
-  const useProc = o.process !== false;
+  const { ssl: useSsl, process: useProc } = agentTracersOn(o);
   if (!useSsl && !useProc) throw new UsageError('--ssl false and --process false leave nothing to trace');
   const tracers = agentTracerOptions(o);
   const a = agentAnalyzers(o, sinks, useSsl);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Analyzer } from '../core/analyzer';
 import type { SessionSummary } from '../analyzers/summary';
-import type { AgentOptions } from '../config/options';
+import { recordAgentOptions, type AgentOptions } from '../config/options';
 import { buildAgent } from './agent';
 import { UsageError } from '../core/errors';
 import type { Event } from '../core/event';
@@ -79,11 +79,7 @@ export class Recording {
     this.pid = cmd.pid;
     try {
       const exe = resolveCommand(command[0], opts.launch?.env ?? process.env);
-      // exactly the command's process tree: its pid is the whole selection
-      // file opens on sys_enter/sys_exit unless asked otherwise: a recording ends with its command, and the open syscalls'
-      // own tracepoints take ~40 ms each to detach (a kernel grace period per tracepoint, one after another)
-      const fileHook = opts.options?.fileHook ?? 'raw';
-      const setup = buildAgent({ ...opts.options, fileHook, comm: undefined, cgroup: undefined, container: undefined, pid: [cmd.pid] }, opts.sinks ?? [], {
+      const setup = buildAgent(recordAgentOptions(opts.options ?? {}, cmd.pid), opts.sinks ?? [], {
         launching: [cmd.pid],
         preloadExecutables: exe ? [exe] : [],
       });

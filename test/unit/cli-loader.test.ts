@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** A package layout in a temporary directory: bin/load-cli.js, dist/cli.js (+ cache), dist/cli/main.js. */
+/** A package layout in a temporary directory: bin/load-cli.js, dist/cli.js (+ cache), dist/cli/entry.js and main.js. */
 function layout(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-loader-'));
   fs.mkdirSync(path.join(dir, 'bin'));
@@ -19,9 +19,10 @@ function layout(): string {
   fs.copyFileSync(path.join(ROOT, 'bin', 'load-cli.js'), path.join(dir, 'bin', 'load-cli.js'));
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
   fs.copyFileSync(path.join(ROOT, 'tsconfig.json'), path.join(dir, 'tsconfig.json')); // a checkout
-  fs.writeFileSync(path.join(dir, 'dist', 'cli', 'main.js'), "exports.which = 'unbundled';\n");
+  fs.writeFileSync(path.join(dir, 'dist', 'cli', 'entry.js'), "exports.which = 'unbundled';\n");
+  fs.writeFileSync(path.join(dir, 'dist', 'cli', 'main.js'), '');
   const old = new Date(Date.now() - 60_000);
-  fs.utimesSync(path.join(dir, 'dist', 'cli', 'main.js'), old, old);
+  for (const f of ['entry.js', 'main.js']) fs.utimesSync(path.join(dir, 'dist', 'cli', f), old, old);
   fs.copyFileSync(path.join(ROOT, 'dist', 'cli.js'), path.join(dir, 'dist', 'cli.js'));
   fs.copyFileSync(path.join(ROOT, 'dist', 'cli.js.cache'), path.join(dir, 'dist', 'cli.js.cache'));
   fs.chmodSync(path.join(dir, 'dist', 'cli.js.cache'), 0o644);
@@ -77,7 +78,7 @@ describe('the CLI bundle and its code cache', () => {
     expect(probe(dir).cache).toBe('none given');
   });
 
-  it('in a checkout, a bundle older than the unbundled build is passed over for dist/cli/main.js; an installed package uses its bundle', () => {
+  it('in a checkout, a bundle older than the unbundled build is passed over for dist/cli/entry.js; an installed package uses its bundle', () => {
     const dir = layout();
     const old = new Date(Date.now() - 120_000);
     fs.utimesSync(path.join(dir, 'dist', 'cli.js'), old, old);

@@ -1,15 +1,32 @@
 /**
  * What a process tracer is asked to do, before anything touches the kernel:
- * the options, their validation and defaults (resolveProcessOptions), and the
- * const volatile configuration block of bpf/process.bpf.c (processConfigBlock).
+ * the options, their validation and defaults (resolveProcessOptions), the
+ * const volatile configuration block of bpf/process.bpf.c (processConfigBlock)
+ * and what its object is set to before the load (processRecipe).
  */
 import { COMM_LEN, PROCESS_CONFIG, PROCESS_MODE } from '../../kernel/abi';
 import type { NativeBinding } from '../../kernel/binding';
+import type { LoadRecipe } from '../../kernel/recipe';
 import { Timeline } from '../../core/timeline';
 import { UsageError } from '../../core/errors';
 import { isSelected, resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
 
 export type FileHook = 'auto' | 'syscalls' | 'raw';
+
+/** File-open programs on sys_enter/sys_exit (every system call runs them). */
+export const RAW_OPEN_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
+/** File-open programs on the per-syscall tracepoints, with the tracepoints each is attached to. */
+export const SYSCALL_OPEN_PROGRAMS: Record<string, string[]> = {
+  handle_enter_openat: ['sys_enter_openat'],
+  handle_enter_openat2: ['sys_enter_openat2'],
+  handle_enter_open: ['sys_enter_open'],
+  handle_enter_creat: ['sys_enter_creat'],
+  handle_exit_open: ['sys_exit_openat', 'sys_exit_openat2', 'sys_exit_open', 'sys_exit_creat'],
+};
+/** The tracepoints the syscall hook attaches to, as tracefs names them. */
+export const SYSCALL_OPEN_TRACEPOINTS = Object.values(SYSCALL_OPEN_PROGRAMS)
+  .flat()
+  .map((tp) => `syscalls/${tp}`);
 
 export interface ProcessTracerOptions {
   /** Process names to select (prefix match on the kernel's 15-character comm). */
@@ -131,4 +148,29 @@ export function processConfigBlock(o: ResolvedProcessOptions, cgroups = o.cgroup
   o.comm.forEach((c, i) => b.write(c, off.comm + i * COMM_LEN, COMM_LEN - 1, 'utf8'));
   b.writeUInt32LE(cgroups, off.n_cgroup);
   return b;
+}
+
+/**
+ * How file opens are to be hooked, before tracefs is looked at: not at all when none are reported
+ * (mode 0 reports every process's; otherwise only selected processes' are), else as asked.
+ */
+export function fileHookWanted(o: ResolvedProcessOptions): FileHook | 'none' {
+  return !o.fileEvents || !o.emit || (o.mode !== 0 && !isSelected(o)) ? 'none' : o.fileHook;
+}
+
+/** The hook of file opens: 'auto' is the per-syscall tracepoints when tracefs lists them (or could be mounted to), else sys_enter/sys_exit. */
+export function fileHookWith(wanted: FileHook | 'none', tracefs: boolean): 'syscalls' | 'raw' | 'none' {
+  return wanted === 'auto' ? (tracefs ? 'syscalls' : 'raw') : wanted;
+}
+
+/** What process.bpf.o is set to before its load, with file opens hooked by `hook`, for `cgroups` selected cgroups. */
+export function processRecipe(o: ResolvedProcessOptions, hook: 'syscalls' | 'raw' | 'none', cgroups: number): LoadRecipe {
+  return {
+    object: 'process',
+    rodata: { cfg: processConfigBlock(o, cgroups) },
+    maxEntries: { process_rb: o.ringBytes },
+    skip: [...(hook !== 'raw' ? RAW_OPEN_PROGRAMS : []), ...(hook !== 'syscalls' ? Object.keys(SYSCALL_OPEN_PROGRAMS) : [])],
+    attachTypes: {},
+    shared: {},
+  };
 }

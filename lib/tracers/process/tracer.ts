@@ -13,28 +13,25 @@ import { statsEvent, type Event } from '../../core/event';
 import { RingSource, type RingSourceStats } from '../../kernel/ring-source';
 import { openTracefs, TRACEFS_DIRS } from '../../kernel/tracefs';
 import { readBpfStats } from '../../kernel/bpf-stats';
-import { LOAD_ATTEMPTS, loadInterrupted, loadObject, step, stepAsync } from '../../kernel/load';
+import { LOAD_ATTEMPTS, loadInterrupted, loadOrTake, loadPhase, step, stepAsync } from '../../kernel/load';
+import { takeLoad } from '../../kernel/early';
+import { openRecipe } from '../../kernel/recipe';
 import { FileOpenDedup, type FileDedupStats } from '../file-dedup';
 import { listProcesses, readProc, selectProcesses, type Selected } from '../proc';
 import { decodeProcessRecord } from '../../kernel/process-decode';
 import { isSelected } from '../rules';
 import { cgroupPids, ContainerResolver, resolveCgroupSelection, type SelectedCgroup } from '../cgroup';
-import { processConfigBlock, resolveProcessOptions, type ProcessTracerOptions, type ResolvedProcessOptions } from './spec';
-
-/** File-open programs on sys_enter/sys_exit (every system call runs them). */
-const RAW_OPEN_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
-/** File-open programs on the per-syscall tracepoints, with the tracepoints each is attached to. */
-const SYSCALL_OPEN_PROGRAMS: Record<string, string[]> = {
-  handle_enter_openat: ['sys_enter_openat'],
-  handle_enter_openat2: ['sys_enter_openat2'],
-  handle_enter_open: ['sys_enter_open'],
-  handle_enter_creat: ['sys_enter_creat'],
-  handle_exit_open: ['sys_exit_openat', 'sys_exit_openat2', 'sys_exit_open', 'sys_exit_creat'],
-};
-/** The tracepoints the syscall hook attaches to, as tracefs names them. */
-export const SYSCALL_OPEN_TRACEPOINTS = Object.values(SYSCALL_OPEN_PROGRAMS)
-  .flat()
-  .map((tp) => `syscalls/${tp}`);
+import {
+  fileHookWanted,
+  fileHookWith,
+  processConfigBlock,
+  processRecipe,
+  resolveProcessOptions,
+  SYSCALL_OPEN_PROGRAMS,
+  SYSCALL_OPEN_TRACEPOINTS,
+  type ProcessTracerOptions,
+  type ResolvedProcessOptions,
+} from './spec';
 
 /** Where the tracepoint ids came from: a tracefs that was mounted, one mounted for the attach, none (sys_enter/sys_exit), or not needed. */
 export type TracefsUse = 'present' | 'mounted' | 'unavailable' | 'unused';
@@ -132,45 +129,34 @@ export class ProcessTracer {
     const cgroups = resolveCgroupSelection({ cgroup: o.cgroup, container: o.container, cgroupRoot: o.cgroupRoot ?? undefined });
     const binding = o.binding ?? getBinding();
     // file opens are reported in mode 0, or for selected processes: with neither, do not hook syscalls at all
-    const selected = isSelected(o);
-    const wanted = !o.fileEvents || !o.emit || (o.mode !== 0 && !selected) ? 'none' : o.fileHook;
+    const wanted = fileHookWanted(o);
     // The per-syscall tracepoints need tracefs while they are attached (mounted for that, if root can)
     const tfs =
       wanted === 'auto' || wanted === 'syscalls'
         ? openTracefs(binding, SYSCALL_OPEN_TRACEPOINTS, o.tracefsDirs.length ? o.tracefsDirs : (binding.tracefsDirs ?? TRACEFS_DIRS))
         : null;
-    const hook = wanted === 'auto' ? (tfs?.tracefs ? 'syscalls' : 'raw') : wanted;
+    const hook = fileHookWith(wanted, tfs?.tracefs != null);
     let obj: NativeBpfObject | null = null;
     let companion: PromiseSettledResult<T> | null = null;
     try {
       const tl = o.timeline;
-      const configured = (): NativeBpfObject => {
-        const ob = native(() => new binding.BpfObject('process'));
-        try {
-          native(() => {
-            ob.setRodata('cfg', processConfigBlock(o, cgroups.length));
-            ob.setMaxEntries('process_rb', o.ringBytes);
-            if (hook !== 'raw') for (const p of RAW_OPEN_PROGRAMS) ob.setAutoload(p, false);
-            if (hook !== 'syscalls') for (const p of Object.keys(SYSCALL_OPEN_PROGRAMS)) ob.setAutoload(p, false);
-          });
-        } catch (err) {
-          ob.close();
-          throw err;
-        }
-        return ob;
-      };
+      const recipe = processRecipe(o, hook, cgroups.length);
       // An interrupted load is tried again (with a new companion: its shared maps were the old object's)
       for (let attempt = 1; ; attempt++) {
-        const ob = configured();
+        // the CLI may have begun this very load at its start (lib/kernel/early.ts)
+        const begun = attempt === 1 ? takeLoad(binding, recipe) : null;
+        const ob = begun?.object ?? openRecipe(binding, recipe);
         let other: Promise<T> | null = null;
         try {
           other = alongside ? alongside(ob, o) : null;
         } catch (err) {
+          // an object cannot be closed while it loads
+          if (begun) await begun.loaded.catch(() => undefined);
           ob.close();
           throw err;
         }
         const [own, theirs] = await Promise.allSettled([
-          stepAsync(tl, binding, 'process: load process.bpf.o', () => loadObject(ob)),
+          stepAsync(tl, binding, loadPhase('process: load process.bpf.o', begun), () => loadOrTake(ob, begun)),
           other ?? Promise.resolve(null),
         ]);
         if (own.status === 'fulfilled') {

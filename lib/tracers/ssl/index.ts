@@ -6,5 +6,5 @@
  */
 export { SslTracer, type SslTracerStats } from './tracer';
 export { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions, type SocketHook, type UprobeLinks } from './spec';
-export { kernelHasSockTracepoints } from './loader';
+export { kernelHasSockTracepoints } from './spec';
 export type { AttachedTarget, LocatorFinding } from './discovery';

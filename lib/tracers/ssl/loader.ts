@@ -4,44 +4,22 @@
  * back to perf-event links on kernels without them), the socket hook, and
  * attaching the uprobes of one TLS target.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { GO_CFG, GO_CFG_KEY_MAX, GO_F, goCookie, SSL_KIND, sslCookie } from '../../kernel/abi';
 import type { NativeBinding, NativeBpfObject } from '../../kernel/binding';
 import { native, UsageError } from '../../core/errors';
-import { loadObject, loadRetryingAsync, step, stepAsync } from '../../kernel/load';
+import { loadOrTake, loadPhase, loadRetryingAsync, step, stepAsync } from '../../kernel/load';
+import { takeLoad, type BegunLoad } from '../../kernel/early';
+import { openRecipe } from '../../kernel/recipe';
 import type { Timeline } from '../../core/timeline';
 import { ProcessTracer, type ResolvedProcessOptions } from '../process';
 import { isSelected, selectionKey } from '../rules';
-import { sslConfigBlock, type ResolvedSslOptions } from './spec';
+import { selectionProcessOptions, socketProgramsFor, sslRecipe, type ResolvedSslOptions } from './spec';
 import { type TlsTarget } from './targets';
 import { TlsDiscovery, type AttachedTarget, type DiscoveryHooks } from './discovery';
 import { warmUpDuring } from './warm-up';
 
-const BPF_TRACE_UPROBE_MULTI = 48;
-
-const SOCK_PROGRAMS = ['ssl_sock_send', 'ssl_sock_recv'];
-const SYSCALL_PROGRAMS = ['ssl_sys_enter'];
-const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret'];
 /** Entries of the go_cfg map (max_entries in ssl.bpf.c). */
 const GO_CFG_ENTRIES = 1024;
-
-let sockTracepoints: boolean | undefined;
-/** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its release, else from its BTF. */
-export function kernelHasSockTracepoints(): boolean {
-  if (sockTracepoints === undefined) {
-    // in every kernel since 6.3 (net/socket.c): no need to read the 5 MB of BTF that tells
-    const [major, minor] = os.release().split(/[.-]/).map(Number);
-    if (major > 6 || (major === 6 && minor >= 3)) return (sockTracepoints = true);
-    try {
-      const btf = fs.readFileSync('/sys/kernel/btf/vmlinux');
-      sockTracepoints = btf.includes('btf_trace_sock_send_length\0') && btf.includes('btf_trace_sock_recv_length\0');
-    } catch {
-      sockTracepoints = false;
-    }
-  }
-  return sockTracepoints;
-}
 
 /**
  * The process tracer holding the selection: the one given (it must select the same processes), else one
@@ -58,25 +36,7 @@ export async function selectionTracer(
       throw new UsageError('the TLS tracer and the process tracer it shares must select the same processes');
     return { tracer: given, owned: false, early: null };
   }
-  const starting = ProcessTracer.startWith(
-    {
-      timeline: o.timeline ?? undefined,
-      comm: o.comm,
-      pid: o.pid,
-      cgroup: o.cgroup,
-      container: o.container,
-      ...(o.cgroupRoot ? { cgroupRoot: o.cgroupRoot } : {}),
-      mode: selected ? 2 : 1,
-      fileEvents: selected,
-      fileDedupMs: 0,
-      fileHook: o.fileHook,
-      statsIntervalMs: 0,
-      selfPid: o.selfPid,
-      launching: o.launching,
-      binding,
-    },
-    sslAlongside(binding, o),
-  );
+  const starting = ProcessTracer.startWith({ ...selectionProcessOptions(o), binding }, sslAlongside(binding, o));
   // the loads are under way (worker threads): read what the discovery will look at meanwhile
   const { tracer, alongside } = await warmUpDuring(o, starting);
   return { tracer, owned: true, early: alongside };
@@ -167,46 +127,19 @@ function beginDiscovery(binding: NativeBinding, o: ResolvedSslOptions, po: Resol
   discovery.attachSystemLibraries().catch(() => undefined);
 }
 
-/** The object opened and configured, sharing the process object's "tracked" map; not loaded. */
-function openSsl(
-  binding: NativeBinding,
-  o: ResolvedSslOptions,
-  processObject: NativeBpfObject,
-  filterTracked: boolean,
-  socketPrograms: string[],
-  multi: boolean,
-): NativeBpfObject {
-  const ob = native(() => new binding.BpfObject('ssl'));
+/**
+ * Load an opened object (the longest load of a start-up: its thread is boosted), or wait for its load begun
+ * early, and attach its socket hook; closes it on failure.
+ */
+async function loadAndHook(ob: NativeBpfObject, begun: BegunLoad | null, socketPrograms: string[], multiLinks: boolean): Promise<LoadedSsl> {
   try {
-    native(() => {
-      ob.setRodata('cfg', sslConfigBlock(o, filterTracked));
-      ob.setMaxEntries('ssl_rb', o.ringBytes);
-      ob.reuseMap('tracked', processObject, 'tracked');
-      for (const p of [...SOCK_PROGRAMS, ...SYSCALL_PROGRAMS]) if (!socketPrograms.includes(p)) ob.setAutoload(p, false);
-      if (multi) for (const p of UPROBE_PROGRAMS) ob.setExpectedAttachType(p, BPF_TRACE_UPROBE_MULTI);
-    });
-  } catch (err) {
-    ob.close();
-    throw err;
-  }
-  return ob;
-}
-
-/** Load an opened object (the longest load of a start-up: its thread is boosted) and attach its socket hook; closes it on failure. */
-async function loadAndHook(ob: NativeBpfObject, socketPrograms: string[], multiLinks: boolean): Promise<LoadedSsl> {
-  try {
-    await loadObject(ob, true);
+    await loadOrTake(ob, begun, true);
     for (const p of socketPrograms) native(() => ob.attach(p));
   } catch (err) {
     ob.close();
     throw err;
   }
   return { object: ob, multiLinks, close: () => ob.close() };
-}
-
-function socketProgramsFor(o: ResolvedSslOptions): string[] {
-  const sockHook = o.socketHook === 'sock' || (o.socketHook === 'auto' && kernelHasSockTracepoints());
-  return sockHook ? SOCK_PROGRAMS : SYSCALL_PROGRAMS;
 }
 
 /**
@@ -217,9 +150,13 @@ export function sslAlongside(binding: NativeBinding, o: ResolvedSslOptions): (ob
   return (object, po) => {
     const socketPrograms = socketProgramsFor(o);
     const multi = o.uprobeLinks !== 'perf';
-    const ob = openSsl(binding, o, object, isSelected(po), socketPrograms, multi);
+    const recipe = sslRecipe(o, isSelected(po), socketPrograms, multi);
+    // the CLI may have begun this very load at its start, alongside this process object (lib/kernel/early.ts)
+    const begun = takeLoad(binding, recipe, object);
+    const ob = begun?.object ?? openRecipe(binding, recipe, object);
     const tl = po.timeline ?? o.timeline;
-    return stepAsync(tl, binding, 'ssl: load ssl.bpf.o (alongside) and attach its socket hook', () => loadAndHook(ob, socketPrograms, multi)).then((loaded) => {
+    const phase = loadPhase('ssl: load ssl.bpf.o (alongside) and attach its socket hook', begun);
+    return stepAsync(tl, binding, phase, () => loadAndHook(ob, begun, socketPrograms, multi)).then((loaded) => {
       noteLinks(tl, loaded);
       beginDiscovery(binding, o, po, loaded, tl);
       return loaded;
@@ -235,7 +172,9 @@ export function sslAlongside(binding: NativeBinding, o: ResolvedSslOptions): (ob
 export async function loadSsl(binding: NativeBinding, o: ResolvedSslOptions, pt: ProcessTracer): Promise<LoadedSsl> {
   const socketPrograms = socketProgramsFor(o);
   const attempt = (multi: boolean) =>
-    loadRetryingAsync(() => loadAndHook(openSsl(binding, o, pt.object, isSelected(pt.options), socketPrograms, multi), socketPrograms, multi));
+    loadRetryingAsync(() =>
+      loadAndHook(openRecipe(binding, sslRecipe(o, isSelected(pt.options), socketPrograms, multi), pt.object), null, socketPrograms, multi),
+    );
   if (o.uprobeLinks !== 'auto') return attempt(o.uprobeLinks !== 'perf');
   try {
     return await attempt(true);

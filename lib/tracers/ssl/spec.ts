@@ -1,14 +1,19 @@
 /**
  * What a TLS tracer is asked to do, before anything touches the kernel: the
- * options, their validation and defaults (resolveSslOptions), and the
- * const volatile configuration block of bpf/ssl.bpf.c (sslConfigBlock).
+ * options, their validation and defaults (resolveSslOptions), the
+ * const volatile configuration block of bpf/ssl.bpf.c (sslConfigBlock), what
+ * its object is set to before the load (sslRecipe) and the options of the
+ * process tracer that holds its selection when it starts one itself.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { SSL_CONFIG, SSL_MAX_CALL_BYTES } from '../../kernel/abi';
 import type { NativeBinding } from '../../kernel/binding';
+import type { LoadRecipe } from '../../kernel/recipe';
 import { Timeline } from '../../core/timeline';
 import { UsageError } from '../../core/errors';
-import type { FileHook, ProcessTracer } from '../process';
-import { resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
+import type { FileHook, ProcessTracer, ProcessTracerOptions } from '../process';
+import { isSelected, resolveChoice, resolveRingBytes, resolveSelection, resolveStatsInterval } from '../rules';
 
 export type UprobeLinks = 'auto' | 'multi' | 'perf';
 export type SocketHook = 'auto' | 'sock' | 'syscall';
@@ -159,4 +164,71 @@ export function sslConfigBlock(o: ResolvedSslOptions, filterTracked: boolean): B
 /** Which of these processes the first pass of discovery scans: not agentsight itself, nor one held at record's gate (it maps only the gate's shell; its command is inspected as such). */
 export function scannedPids(o: ResolvedSslOptions, pids: readonly number[]): number[] {
   return pids.filter((p) => p !== o.selfPid && !o.launching.includes(p));
+}
+
+/** The expected attach type of a program linked with uprobe_multi. */
+export const BPF_TRACE_UPROBE_MULTI = 48;
+/** The socket hook on the sock_send_length/sock_recv_length tracepoints. */
+export const SOCK_PROGRAMS = ['ssl_sock_send', 'ssl_sock_recv'];
+/** The socket hook on sys_enter (kernels without those tracepoints). */
+export const SYSCALL_PROGRAMS = ['ssl_sys_enter'];
+/** The uprobe programs (linked per file with uprobe_multi, or per function). */
+export const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret'];
+
+let sockTracepoints: boolean | undefined;
+/** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its release, else from its BTF. */
+export function kernelHasSockTracepoints(): boolean {
+  if (sockTracepoints === undefined) {
+    // in every kernel since 6.3 (net/socket.c): no need to read the 5 MB of BTF that tells
+    const [major, minor] = os.release().split(/[.-]/).map(Number);
+    if (major > 6 || (major === 6 && minor >= 3)) return (sockTracepoints = true);
+    try {
+      const btf = fs.readFileSync('/sys/kernel/btf/vmlinux');
+      sockTracepoints = btf.includes('btf_trace_sock_send_length\0') && btf.includes('btf_trace_sock_recv_length\0');
+    } catch {
+      sockTracepoints = false;
+    }
+  }
+  return sockTracepoints;
+}
+
+/** The socket hook's programs. */
+export function socketProgramsFor(o: ResolvedSslOptions): string[] {
+  const sockHook = o.socketHook === 'sock' || (o.socketHook === 'auto' && kernelHasSockTracepoints());
+  return sockHook ? SOCK_PROGRAMS : SYSCALL_PROGRAMS;
+}
+
+/**
+ * What ssl.bpf.o is set to before its load: its "tracked" map is the process object's; `filterTracked`: only
+ * tracked processes are captured; `multi`: uprobes linked with uprobe_multi.
+ */
+export function sslRecipe(o: ResolvedSslOptions, filterTracked: boolean, socketPrograms: readonly string[], multi: boolean): LoadRecipe {
+  return {
+    object: 'ssl',
+    rodata: { cfg: sslConfigBlock(o, filterTracked) },
+    maxEntries: { ssl_rb: o.ringBytes },
+    skip: [...SOCK_PROGRAMS, ...SYSCALL_PROGRAMS].filter((p) => !socketPrograms.includes(p)),
+    attachTypes: multi ? Object.fromEntries(UPROBE_PROGRAMS.map((p) => [p, BPF_TRACE_UPROBE_MULTI])) : {},
+    shared: { tracked: 'tracked' },
+  };
+}
+
+/** The process tracer a TLS tracer starts to hold its selection (when it is given none): file opens only of the selected. */
+export function selectionProcessOptions(o: ResolvedSslOptions): ProcessTracerOptions {
+  const selected = isSelected(o);
+  return {
+    timeline: o.timeline ?? undefined,
+    comm: o.comm,
+    pid: o.pid,
+    cgroup: o.cgroup,
+    container: o.container,
+    ...(o.cgroupRoot ? { cgroupRoot: o.cgroupRoot } : {}),
+    mode: selected ? 2 : 1,
+    fileEvents: selected,
+    fileDedupMs: 0,
+    fileHook: o.fileHook,
+    statsIntervalMs: 0,
+    selfPid: o.selfPid,
+    launching: o.launching,
+  };
 }
