@@ -302,7 +302,13 @@ interface Chosen {
   command?: string[];
 }
 
+/** The part of yargs' internals (yargs 17) that lays out a command's help when it has run. */
+interface YargsInternals {
+  getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } };
+}
+
 function build(argv: string[], chosen: Chosen): Argv {
+  const helpAsked = argv.some((a) => a === '--help' || a === '-h');
   let y = yargsFactory(argv)
     .scriptName('agentsight')
     .usage('$0 <command> [options]\n\nWatch AI agents from the kernel: LLM API traffic (TLS plaintext) and the processes they run.')
@@ -315,7 +321,7 @@ function build(argv: string[], chosen: Chosen): Argv {
     .alias('h', 'help')
     // yargs lays out the help text of the chosen command before running it (~40 ms for record's):
     // wrapped to the terminal only when it is asked for
-    .wrap(argv.some((a) => a === '--help' || a === '-h') ? Math.min(110, process.stdout.columns || 100) : null)
+    .wrap(helpAsked ? Math.min(110, process.stdout.columns || 100) : null)
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
@@ -331,6 +337,9 @@ function build(argv: string[], chosen: Chosen): Argv {
         if (spec.usage) c = c.usage(spec.usage);
         for (const [cmd, what] of spec.examples) c = c.example(cmd, what);
         if (spec.passThrough) c = c.epilog(`Options of this command can also be given after "--" (e.g. agentsight ${spec.name} -- --comm python).`);
+        // yargs lays out the chosen command's help after running its handler, to show it should the
+        // handler fail later; ours only notes what was chosen, and failures are reported without help
+        if (!helpAsked) (c as unknown as YargsInternals).getInternalMethods().getUsageInstance().cacheHelpMessage = () => undefined;
         return c;
       },
       (parsed) => {
