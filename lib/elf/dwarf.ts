@@ -5,8 +5,7 @@
  * older .zdebug_* sections). Used to read Go runtime structures whose layout
  * differs between releases.
  */
-import * as zlib from 'node:zlib';
-import { decompress as zstdDecompress } from 'fzstd';
+import { fzstd, zlib } from '../core/lazy';
 import { u64 } from './bytes';
 import { ElfError } from './errors';
 import type { ElfFile } from './reader';
@@ -72,7 +71,7 @@ async function debugSection(elf: ElfFile, name: string): Promise<Buffer | undefi
     const type = raw.readUInt32LE(0);
     const size = u64(raw, 8);
     const body = raw.subarray(24);
-    const out = type === 1 ? zlib.inflateSync(body) : type === 2 ? Buffer.from(zstdDecompress(body)) : undefined;
+    const out = type === 1 ? zlib().inflateSync(body) : type === 2 ? Buffer.from(fzstd().decompress(body)) : undefined;
     if (!out) throw new ElfError(elf.path, `.debug_${name}: unknown compression type ${type}`, 'EBADELF');
     if (out.length !== size) throw new ElfError(elf.path, `.debug_${name}: decompressed to ${out.length} bytes, header says ${size}`, 'EBADELF');
     return out;
@@ -81,7 +80,7 @@ async function debugSection(elf: ElfFile, name: string): Promise<Buffer | undefi
   if (!z || z.size === 0) return undefined;
   const raw = await elf.readSection(z);
   if (raw.length < 12 || raw.toString('latin1', 0, 4) !== 'ZLIB') return raw;
-  return zlib.inflateSync(raw.subarray(12));
+  return zlib().inflateSync(raw.subarray(12));
 }
 
 /** A cursor over a buffer: LEB128 and fixed-size little-endian reads. */

@@ -3,7 +3,8 @@
  * node's zlib, zstd with fzstd (./zstd: bounded, block by block). Output is
  * bounded; truncated input yields the part that could be decoded.
  */
-import * as zlib from 'zlib';
+import type * as Zlib from 'node:zlib';
+import { zlib } from '../core/lazy';
 import { ZstdStream } from './zstd';
 
 /** Codings this module decodes. */
@@ -59,13 +60,13 @@ function decodeOne(input: Buffer, coding: string, maxOutput: number, partial: bo
   switch (coding) {
     case 'gzip':
     case 'x-gzip':
-      return zlibDecode(input, maxOutput, partial, (b, o) => zlib.gunzipSync(b, o));
+      return zlibDecode(input, maxOutput, partial, (b, o) => zlib().gunzipSync(b, o));
     case 'deflate': {
       // "deflate" is meant to be zlib-wrapped; some servers send raw deflate.
       const wrapped = input[0] !== undefined && (input[0] & 0x0f) === 8 && ((input[0] << 8) | (input[1] ?? 0)) % 31 === 0;
       return wrapped
-        ? zlibDecode(input, maxOutput, partial, (b, o) => zlib.inflateSync(b, o))
-        : zlibDecode(input, maxOutput, partial, (b, o) => zlib.inflateRawSync(b, o));
+        ? zlibDecode(input, maxOutput, partial, (b, o) => zlib().inflateSync(b, o))
+        : zlibDecode(input, maxOutput, partial, (b, o) => zlib().inflateRawSync(b, o));
     }
     case 'br':
       return brotliDecode(input, maxOutput, partial);
@@ -77,7 +78,7 @@ function decodeOne(input: Buffer, coding: string, maxOutput: number, partial: bo
 }
 
 /** A one-shot zlib decoder with the options it is given (output bound, flush mode). */
-export type ZlibFn = (b: Buffer, o: zlib.ZlibOptions) => Buffer;
+export type ZlibFn = (b: Buffer, o: Zlib.ZlibOptions) => Buffer;
 
 /**
  * Decode with `fn` within `maxOutput`: too much output gives the prefix that
@@ -90,7 +91,7 @@ export function zlibDecode(input: Buffer, maxOutput: number, partial: boolean, f
     const err = e as NodeJS.ErrnoException;
     // Too much output, or truncated input: decode what can be with a sync flush.
     try {
-      const out = fn(input, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: maxOutput });
+      const out = fn(input, { finishFlush: zlib().constants.Z_SYNC_FLUSH, maxOutputLength: maxOutput });
       const tooBig = err.code === 'ERR_BUFFER_TOO_LARGE';
       return { bytes: out, truncated: tooBig, error: tooBig || partial ? undefined : err.message };
     } catch (e2) {
@@ -112,7 +113,7 @@ function prefixDecode(input: Buffer, maxOutput: number, fn: ZlibFn): { bytes: Bu
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
     try {
-      best = fn(input.subarray(0, mid), { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength: maxOutput });
+      best = fn(input.subarray(0, mid), { finishFlush: zlib().constants.Z_SYNC_FLUSH, maxOutputLength: maxOutput });
       lo = mid;
     } catch {
       hi = mid - 1;
@@ -123,17 +124,17 @@ function prefixDecode(input: Buffer, maxOutput: number, fn: ZlibFn): { bytes: Bu
 
 function brotliDecode(input: Buffer, maxOutput: number, partial: boolean): { bytes: Buffer; truncated: boolean; error?: string } {
   try {
-    return { bytes: zlib.brotliDecompressSync(input, { maxOutputLength: maxOutput }), truncated: false };
+    return { bytes: zlib().brotliDecompressSync(input, { maxOutputLength: maxOutput }), truncated: false };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     try {
-      const out = zlib.brotliDecompressSync(input, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength: maxOutput });
+      const out = zlib().brotliDecompressSync(input, { finishFlush: zlib().constants.BROTLI_OPERATION_FLUSH, maxOutputLength: maxOutput });
       const tooBig = err.code === 'ERR_BUFFER_TOO_LARGE';
       return { bytes: out, truncated: tooBig, error: tooBig || partial ? undefined : err.message };
     } catch (e2) {
       const err2 = e2 as NodeJS.ErrnoException;
       if (err2.code === 'ERR_BUFFER_TOO_LARGE') {
-        return prefixDecode(input, maxOutput, (b, o) => zlib.brotliDecompressSync(b, { ...o, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }));
+        return prefixDecode(input, maxOutput, (b, o) => zlib().brotliDecompressSync(b, { ...o, finishFlush: zlib().constants.BROTLI_OPERATION_FLUSH }));
       }
       return { bytes: Buffer.alloc(0), truncated: false, error: err.message };
     }

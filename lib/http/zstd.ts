@@ -10,10 +10,7 @@
  *   the output reaches its cap: at most one block (128 KiB) beyond the cap
  *   is ever decoded, whatever one push holds (a zstd bomb expands ~32000:1).
  */
-import type * as Fzstd from 'fzstd';
-
-/** fzstd, required when the first zstd body is decoded (not at every start-up). */
-let fzstd: typeof Fzstd | null = null;
+import { fzstd } from '../core/lazy';
 
 /** Largest window a frame may ask for (RFC 9659: 8 MB for the "zstd" content coding). */
 export const ZSTD_MAX_WINDOW = 8 * 1024 * 1024;
@@ -34,7 +31,7 @@ export interface ZstdOutput {
 
 /** Incremental zstd decoder whose output is cut at `maxOutput` bytes. */
 export class ZstdStream {
-  private readonly d = new (fzstd ??= require('fzstd') as typeof Fzstd).Decompress((chunk) => this.onData(chunk));
+  private readonly d = new (fzstd().Decompress)((chunk) => this.onData(chunk));
   private out: Buffer[] = [];
   private emitted = 0;
   private full = false;

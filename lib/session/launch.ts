@@ -8,7 +8,7 @@
  * with that user's groups, HOME, USER, LOGNAME and SHELL); the rest of the
  * environment is passed on as it is.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { UsageError } from '../core/errors';
 import { printable } from '../render/safe-text';
@@ -115,6 +115,8 @@ export function launchGated(command: string, args: readonly string[], opts: Laun
     argv0 = findSetpriv();
   }
   const stdio = opts.stdio ?? 'inherit';
+  // node:child_process (~1 ms to require) is loaded by the commands that launch one
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const child = spawn(argv0, argv, { cwd: opts.cwd, env, stdio: [stdio, stdio, stdio, 'pipe'] });
   const exited = new Promise<ExitStatus>((resolve, reject) => {
     child.once('error', reject);

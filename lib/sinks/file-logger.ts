@@ -17,7 +17,8 @@
  * flowing down the chain.
  */
 import * as fs from 'fs';
-import * as fsp from 'fs/promises';
+// fs.promises is loaded when first used (node:fs/promises is ~1 ms to require)
+import { promises as fsp } from 'fs';
 import type { Analyzer } from '../core/analyzer';
 import { diagnosticEvent, type Event } from '../core/event';
 import { UsageError } from '../core/errors';

@@ -17,7 +17,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
+// fs.promises is loaded when first used (node:fs/promises is ~1 ms to require)
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { AgentsightError, UntrustedPathError, UsageError } from '../core/errors';
 

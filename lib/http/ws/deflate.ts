@@ -12,7 +12,7 @@
  * its dictionary, which is exactly a persistent inflate context (and needs
  * no zlib object kept between messages).
  */
-import * as zlib from 'zlib';
+import { zlib } from '../../core/lazy';
 import { zlibDecode } from '../decode';
 
 /** What permessage-deflate does in one direction. */
@@ -105,7 +105,7 @@ export class MessageInflater {
     const dictionary = takeover && this.window.length ? this.window : undefined;
     const input = whole ? Buffer.concat([compressed, TAIL]) : compressed;
     const r = zlibDecode(input, maxOutput, true, (b, o) =>
-      zlib.inflateRawSync(b, { ...o, finishFlush: zlib.constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }),
+      zlib().inflateRawSync(b, { ...o, finishFlush: zlib().constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }),
     );
     const out: Inflated = { bytes: r.bytes, truncated: r.truncated || !whole };
     if (r.error) out.error = `inflate: ${r.error}`;
