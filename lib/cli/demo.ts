@@ -19,14 +19,12 @@ import { preview } from '../render/events';
 import { printable, writeLine } from '../render/safe-text';
 import { Prices } from '../cost/prices';
 import { buildReport, reportText } from '../report';
-import { PACKAGE_ROOT } from '../core/package-root';
-
-const REPO = PACKAGE_ROOT;
+import { packageRoot } from '../core/package-root';
 
 export async function runDemo(o: DemoOptions & FileOutputOptions & RecordCliOptions, io: SessionIo, otlp: Analyzer | null = null): Promise<number> {
   const agent = o.agent ?? 'python';
   const provider = o.provider ?? 'anthropic';
-  const script = path.join(REPO, 'demo', agent === 'node' ? 'agent.js' : 'agent.py');
+  const script = path.join(packageRoot(), 'demo', agent === 'node' ? 'agent.js' : 'agent.py');
   if (!fs.existsSync(script)) throw new UsageError(`demo agent not found: ${script}`);
   const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const command = agent === 'node' ? [process.execPath, script] : [python, script];

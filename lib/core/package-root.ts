@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { once } from './lazy';
 
 function find(): string {
   for (let dir = __dirname; ;) {
@@ -20,4 +21,5 @@ function find(): string {
   }
 }
 
-export const PACKAGE_ROOT = find();
+/** The package's directory, found when first asked for (it reads package.json files: not at every start-up). */
+export const packageRoot = once(find);

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../core/errors';
-import { PACKAGE_ROOT } from '../core/package-root';
+import { packageRoot } from '../core/package-root';
 
 /** Prices of one model, USD per million tokens. */
 export interface ModelPrice {
@@ -61,7 +61,6 @@ export interface ResolvedPrice {
 }
 
 const FORMAT = 'agentsight-prices/1';
-const SHIPPED = path.join(PACKAGE_ROOT, 'data', 'prices.json');
 /** Snapshot and version suffixes: a date (20250929, 2024-08-06), a three-digit version (001), latest, v1 / v1:0. */
 const SUFFIX = /[-@](\d{8}|\d{4}-\d{2}-\d{2}|\d{3}|latest|v\d+(?::\d+)?)$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -131,7 +130,7 @@ export class Prices {
 
   /** The table shipped with the package (data/prices.json). */
   static shipped(): Prices {
-    return Prices.fromFile(SHIPPED);
+    return Prices.fromFile(path.join(packageRoot(), 'data', 'prices.json'));
   }
 
   /** The shipped table, with `file` (same format) merged over it when given. */

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { NotSupportedError } from '../core/errors';
-import { PACKAGE_ROOT } from '../core/package-root';
+import { packageRoot } from '../core/package-root';
 
 export interface UprobeOptions {
   /** Executable or library, possibly through /proc/PID/root/... */
@@ -148,8 +148,8 @@ const BUILD_FROM_SOURCE =
  */
 export function addonCandidates(): string[] {
   return [
-    path.join(PACKAGE_ROOT, 'build', 'Release', 'agentsight.node'),
-    path.join(PACKAGE_ROOT, 'prebuilds', `${process.platform}-${process.arch}`, 'agentsight.node'),
+    path.join(packageRoot(), 'build', 'Release', 'agentsight.node'),
+    path.join(packageRoot(), 'prebuilds', `${process.platform}-${process.arch}`, 'agentsight.node'),
   ];
 }
 

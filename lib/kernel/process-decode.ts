@@ -6,20 +6,23 @@ import * as path from 'node:path';
 import { EXEC, EXIT, F, FILE_OPEN, FORK, HDR, OPEN_SYSCALL_NAMES, readHeader, readS64, readU64, REC } from './abi';
 import type { KernelClock } from './clock';
 import type { ProcessEvent } from '../core/event';
+import { once } from '../core/lazy';
 import { losslessText } from '../core/payload';
 
 /** The container of a record's cgroup (null when the process is in none), for the event's `container.id`. */
 export type ContainerLookup = { lookup(cgroupId: number, pid: number): { 'container.id': string; 'k8s.pod.uid'?: string } | null };
 
-const SIGNAL_NAMES = new Map<number, string>(Object.entries(os.constants.signals).map(([name, num]) => [num as number, name]));
-const ERRNO_NAMES = new Map<number, string>(Object.entries(os.constants.errno).map(([name, num]) => [num as number, name]));
+/** Names by number (of signals, of errnos), made when first asked for. */
+const namesOf = (constants: Record<string, number>) => once(() => new Map<number, string>(Object.entries(constants).map(([name, num]) => [num, name])));
+const signalNames = namesOf(os.constants.signals);
+const errnoNames = namesOf(os.constants.errno);
 
 export function signalName(sig: number): string {
-  return SIGNAL_NAMES.get(sig) ?? `SIG${sig}`;
+  return signalNames().get(sig) ?? `SIG${sig}`;
 }
 
 export function errnoName(err: number): string {
-  return ERRNO_NAMES.get(err) ?? `E${err}`;
+  return errnoNames().get(err) ?? `E${err}`;
 }
 
 // x86_64 / generic open(2) flags.

@@ -12,7 +12,7 @@
 import { findSecrets } from './find';
 import { applyRanges } from './mask';
 import { SseDeltaView } from './sse-view';
-import { TRIGGER_REACH, type TriggerList } from './trigger';
+import { triggerReach, type TriggerList } from './trigger';
 import type { Finding, Range } from './types';
 
 export { findSecrets, continueOpen, type FindResult } from './find';
@@ -45,7 +45,7 @@ export interface KnownBody {
 export function bodyRanges(text: string, sse: boolean, known: KnownBody | null = null, cut = false): { findings: Finding[]; ranges: Range[] } {
   // a body may end before its chunks did (cut at its size limit): a trigger that close to its end is searched again
   const t = known?.triggers;
-  const triggers = t ? { starts: t.starts, lengths: t.lengths, upTo: Math.min(t.upTo, text.length - TRIGGER_REACH + 1) } : null;
+  const triggers = t ? { starts: t.starts, lengths: t.lengths, upTo: Math.min(t.upTo, text.length - triggerReach() + 1) } : null;
   const findings = findSecrets(text, cut, triggers).findings;
   const ranges: Range[] = [...findings];
   if (known) for (const r of known.ranges) ranges.push(r);

@@ -5,6 +5,7 @@
  * and the password flags of a few command-line tools. Each finder starts at
  * a trigger the scanner found and returns a Hit (lib/redact/types.ts).
  */
+import { once } from '../core/lazy';
 import { credentialLike } from './names';
 import { boundaryBefore, isAlnum, isEscapeStop, isKeyChar, isNameChar } from './text';
 import type { Finding, Hit, Open } from './types';
@@ -172,28 +173,35 @@ function withAws(text: string, id: Finding, streaming: boolean): Hit {
   return out;
 }
 
-const ALL_SHAPES: Shape[] = Object.values(BY_TRIGGER)
-  .flat()
-  .sort((a, b) => b.prefix.length - a.prefix.length);
+/** Every shape, the longest prefix first (sorted when first needed). */
+const allShapes = once((): Shape[] =>
+  Object.values(BY_TRIGGER)
+    .flat()
+    .sort((a, b) => b.prefix.length - a.prefix.length),
+);
 
 /** Characters of a value kept as the hint of its kind when it begins with a known key prefix (`sk-ant-` of an Anthropic key), else 0. */
 export function hintOf(value: string): number {
   if (value.startsWith('eyJ') && value.includes('.')) return 3;
-  for (const s of ALL_SHAPES) if (value.length > s.prefix.length && value.startsWith(s.prefix)) return s.hint;
+  for (const s of allShapes()) if (value.length > s.prefix.length && value.startsWith(s.prefix)) return s.hint;
   return 0;
 }
 
-/** Prefixes longer than what is kept of them: the end of a text may cut one (`github_p`, `-----BEG`). */
-const LONG_PREFIXES: Array<{ prefix: string; hint: number; kind: string }> = [
-  ...Object.values(BY_TRIGGER)
-    .flat()
-    .filter((s) => s.prefix.length > s.hint + 1)
-    .map((s) => ({ prefix: s.prefix, hint: s.hint, kind: s.kind })),
-  { prefix: '-----BEGIN ', hint: 0, kind: 'private_key' },
-  { prefix: 'LS0tLS1CRUdJTi', hint: 0, kind: 'private_key' },
-];
-
-const PREFIX_CHARS = new Set(LONG_PREFIXES.flatMap((p) => [...p.prefix].map((c) => c.charCodeAt(0))));
+/**
+ * Prefixes longer than what is kept of them: the end of a text may cut one (`github_p`, `-----BEG`);
+ * and the characters they have (made when first needed).
+ */
+const longPrefixes = once(() => {
+  const prefixes: Array<{ prefix: string; hint: number; kind: string }> = [
+    ...Object.values(BY_TRIGGER)
+      .flat()
+      .filter((s) => s.prefix.length > s.hint + 1)
+      .map((s) => ({ prefix: s.prefix, hint: s.hint, kind: s.kind })),
+    { prefix: '-----BEGIN ', hint: 0, kind: 'private_key' },
+    { prefix: 'LS0tLS1CRUdJTi', hint: 0, kind: 'private_key' },
+  ];
+  return { prefixes, chars: new Set(prefixes.flatMap((p) => [...p.prefix].map((c) => c.charCodeAt(0)))) };
+});
 
 /**
  * The end of a text that is the beginning of a key prefix (`sk_live` of
@@ -202,9 +210,10 @@ const PREFIX_CHARS = new Set(LONG_PREFIXES.flatMap((p) => [...p.prefix].map((c) 
  */
 export function prefixTail(text: string): Finding | null {
   const n = text.length;
+  const { prefixes, chars } = longPrefixes();
   // most pieces end in a character no prefix has
-  if (n === 0 || !PREFIX_CHARS.has(text.charCodeAt(n - 1))) return null;
-  for (const p of LONG_PREFIXES) {
+  if (n === 0 || !chars.has(text.charCodeAt(n - 1))) return null;
+  for (const p of prefixes) {
     for (let k = Math.min(p.prefix.length - 1, n); k > p.hint && k >= 6; k--) {
       const i = n - k;
       if (endsWithStart(text, p.prefix, k) && boundaryBefore(text, i)) return { start: i + p.hint, end: n, kind: p.kind, hint: p.hint };

@@ -7,7 +7,7 @@
  */
 import { continueOpen, findSecrets, type FindResult } from './find';
 import { prefixTail } from './shapes';
-import { addTriggers, TRIGGER_REACH, type TriggerList } from './trigger';
+import { addTriggers, triggerReach, type TriggerList } from './trigger';
 import type { Finding, Open, Range } from './types';
 
 /** Triggers a stream remembers for a later search of the whole text (TextStream.record), at most. */
@@ -38,7 +38,7 @@ export class TextStream {
 
   /** Remember every trigger from here on (only from the stream's start, and with a carry that holds a trigger). */
   recordTriggers(): void {
-    this.recorded = this.base === 0 && this.tail === '' && this.carry >= TRIGGER_REACH ? { starts: [], lengths: [], upTo: 0 } : null;
+    this.recorded = this.base === 0 && this.tail === '' && this.carry >= triggerReach() ? { starts: [], lengths: [], upTo: 0 } : null;
   }
 
   /** The triggers of the stream's text so far (stream positions), or null when they were not all kept. */
@@ -83,7 +83,7 @@ export class TextStream {
     const keep = this.carry > 0 ? Math.min(joined.length, this.carry) : 0;
     const cut = joined.length - keep;
     // a trigger starting this close to the end may still change with what follows: searched again then
-    const settled = joined.length - TRIGGER_REACH + 1;
+    const settled = joined.length - triggerReach() + 1;
     const rec = this.recorded;
     if (rec) {
       const from = rec.upTo - this.base;

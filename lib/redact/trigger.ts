@@ -15,6 +15,8 @@
  * same alternative chosen.
  */
 
+import { once } from '../core/lazy';
+
 /** Where a secret may be: words of secret names, key prefixes, `://`, `-----BEGIN`, tool names (factored by first letter). */
 export const TRIGGER =
   /p(?:ass|wd|ypi-|plx-|mak-)|s(?:e(?:cret|ssion)|ig|k[-_]|shpass|hp(?:at|ss)_|bp_|ntrys_|g\.)|token|key|a(?:uth|iza|kia|sia|bia|cca|tatt|ge-secret-key-1)|c(?:ookie|red|url)|b(?:earer|asic)|%[23][0-9a-f]|rk_|r8_|g(?:h[pousr]_|ithub_pat_|l(?:pat|rt|dt|ptt)-|lsa_|sk_|ocspx-)|h(?:f_|v[sb]\.|ooks\.slack\.com\/services\/)|x(?:ox[a-z]-|ai-|app-)|ya29\.|1\/\/0|eyj|whsec_|n(?:pm_)|d(?:ckr_pat_|o[po]_v1_)|l(?:in_api_)|-----begin|:\/\/|\/api\/webhooks\/|m(?:ysql|ariadb)|redis-cli|_pat(?![a-z0-9])|ls0tls1crudjti/gi;
@@ -112,16 +114,21 @@ function heads(src: string, k: number): Seq[] {
   return all;
 }
 
-/** Class of each ASCII code (its case folded) among the characters a trigger may begin with; 0: none. */
-const CLASS = new Uint8Array(128);
-/** Triples of classes that begin a trigger: (a << 12) | (b << 6) | c. */
-const HEAD = new Uint8Array(1 << 18);
-/** Pairs of classes that are the second and third (MIDDLE), or the first and second (FIRST) characters of a trigger: (b << 6) | c. */
-const MIDDLE = new Uint8Array(1 << 12);
-const FIRST = new Uint8Array(1 << 12);
-let reach = 0;
+/** The tables nextTrigger() walks a text with, derived from TRIGGER when first needed (~2 ms: not at every start-up). */
+interface Tables {
+  /** Class of each ASCII code (its case folded) among the characters a trigger may begin with; 0: none. */
+  cls: Uint8Array;
+  /** Triples of classes that begin a trigger: (a << 12) | (b << 6) | c. */
+  head: Uint8Array;
+  /** Pairs of classes that are the second and third (middle), or the first and second (first) characters of a trigger: (b << 6) | c. */
+  middle: Uint8Array;
+  first: Uint8Array;
+  /** triggerReach() */
+  reach: number;
+}
 
-{
+const tables = once((): Tables => {
+  const t: Tables = { cls: new Uint8Array(128), head: new Uint8Array(1 << 18), middle: new Uint8Array(1 << 12), first: new Uint8Array(1 << 12), reach: 0 };
   const seqs = heads(TRIGGER.source, 3);
   const codes = new Set<number>();
   for (const s of seqs) {
@@ -131,45 +138,47 @@ let reach = 0;
   let n = 0;
   for (const c of [...codes].sort((a, b) => a - b)) {
     if (++n > 63) throw new Error('trigger expression: too many distinct characters in trigger beginnings');
-    CLASS[c] = n;
-    if (c >= 0x61 && c <= 0x7a) CLASS[c - 0x20] = n;
+    t.cls[c] = n;
+    if (c >= 0x61 && c <= 0x7a) t.cls[c - 0x20] = n;
   }
-  for (const s of heads(TRIGGER.source, 1 << 10)) reach = Math.max(reach, s.length + 1);
+  for (const s of heads(TRIGGER.source, 1 << 10)) t.reach = Math.max(t.reach, s.length + 1);
   for (const [a, b, c] of seqs)
     for (const x of a)
       for (const y of b)
         for (const z of c) {
-          HEAD[(CLASS[x] << 12) | (CLASS[y] << 6) | CLASS[z]] = 1;
-          MIDDLE[(CLASS[y] << 6) | CLASS[z]] = 1;
-          FIRST[(CLASS[x] << 6) | CLASS[y]] = 1;
+          t.head[(t.cls[x] << 12) | (t.cls[y] << 6) | t.cls[z]] = 1;
+          t.middle[(t.cls[y] << 6) | t.cls[z]] = 1;
+          t.first[(t.cls[x] << 6) | t.cls[y]] = 1;
         }
-}
+  return t;
+});
 
 /** The first trigger at or after `from` (as a global search of TRIGGER from there would find it), or null. */
 export function nextTrigger(text: string, from: number): RegExpExecArray | null {
+  const { cls, head, middle, first } = tables();
   const last = text.length - 2;
   let i = from;
   while (i < last) {
     const z = text.charCodeAt(i + 2);
-    const c = z < 128 ? CLASS[z] : 0;
+    const c = z < 128 ? cls[z] : 0;
     if (c === 0) {
       i += 3;
       continue;
     }
     const y = text.charCodeAt(i + 1);
-    const b = y < 128 ? CLASS[y] : 0;
+    const b = y < 128 ? cls[y] : 0;
     if (b === 0) {
       i += 2;
       continue;
     }
     const bc = (b << 6) | c;
-    if (MIDDLE[bc] === 0) {
+    if (middle[bc] === 0) {
       // no trigger begins at i; at i + 1 only if these two begin one
-      i += FIRST[bc] === 0 ? 2 : 1;
+      i += first[bc] === 0 ? 2 : 1;
       continue;
     }
     const x = text.charCodeAt(i);
-    if (x < 128 && HEAD[(CLASS[x] << 12) | bc] === 1) {
+    if (x < 128 && head[(cls[x] << 12) | bc] === 1) {
       STICKY.lastIndex = i;
       const m = STICKY.exec(text);
       if (m !== null) return m;
@@ -182,10 +191,12 @@ export function nextTrigger(text: string, from: number): RegExpExecArray | null 
 /**
  * Characters from its first that decide whether a trigger matches at a
  * position: its longest alternative and one of lookahead. A match found at p
- * in a text of n >= p + TRIGGER_REACH characters is the match at p in any
+ * in a text of n >= p + triggerReach() characters is the match at p in any
  * text that begins with the same n characters.
  */
-export const TRIGGER_REACH = reach;
+export function triggerReach(): number {
+  return tables().reach;
+}
 
 /**
  * Every trigger of a growing text, found once: the starts and lengths of the

@@ -22,7 +22,7 @@ import { renderEventBody } from '../render/events';
 import { toJsonLine } from '../sinks/ndjson';
 import type { SessionStore } from './store';
 import type { UiEventRow } from './types';
-import { PACKAGE_ROOT } from '../core/package-root';
+import { packageRoot } from '../core/package-root';
 
 export interface UiServerOptions {
   /** Address to bind (default 127.0.0.1). Another than loopback is reachable by others: say so. */
@@ -37,7 +37,7 @@ export interface UiServerOptions {
   updateMs?: number;
 }
 
-export const DEFAULT_ASSETS = path.join(PACKAGE_ROOT, 'web', 'dist');
+export const DEFAULT_ASSETS = path.join(packageRoot(), 'web', 'dist');
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'self'; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
