@@ -11,7 +11,6 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { isBuiltin } = require('node:module');
 
 const ROOT = path.resolve(__dirname, '..');
 const ENTRY = path.join(ROOT, 'dist', 'cli', 'entry.js');
@@ -70,25 +69,6 @@ const dependencies = {
     });
   },
 };
-/*
- * tsc compiles `import * as fs from 'node:fs'` to `__importStar(require("node:fs"))`: a new object
- * with a getter for each of the module's exports (node:fs has ~100), made by every module that
- * imports one so, when it is initialised: ~20 of the modules every command initialises do, which
- * took 2-4 ms of each start-up. What agentsight's code does with such an import of one of node's
- * own modules is read its exports (never `default`), which the module itself has: in the bundle,
- * the import is the module.
- */
-const STAR_IMPORT = /\b__importStar\(require\("([^"]+)"\)\)/g;
-const builtinsAsTheyAre = {
-  name: 'builtins-as-they-are',
-  setup(build) {
-    build.onLoad({ filter: /\.js$/ }, async (args) => {
-      if (path.relative(ROOT, args.path).split(path.sep)[0] !== 'dist') return undefined;
-      const js = await fs.promises.readFile(args.path, 'utf8');
-      return { contents: js.replace(STAR_IMPORT, (whole, id) => (isBuiltin(id) ? `require("${id}")` : whole)), loader: 'js' };
-    });
-  },
-};
 fs.rmSync(path.join(ROOT, 'dist', 'cli.js.cache'), { force: true });
 esbuild
   .build({
@@ -98,7 +78,7 @@ esbuild
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    plugins: [dependencies, builtinsAsTheyAre],
+    plugins: [dependencies],
     logLevel: 'warning',
   })
   .then(
