@@ -14,7 +14,7 @@ import { isSelected, resolveChoice, resolveRingBytes, resolveSelection, resolveS
 export type FileHook = 'auto' | 'syscalls' | 'raw';
 
 /** File-open programs on sys_enter/sys_exit (every system call runs them). */
-export const RAW_OPEN_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
+const RAW_OPEN_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
 /** File-open programs on the per-syscall tracepoints, with the tracepoints each is attached to. */
 export const SYSCALL_OPEN_PROGRAMS: Record<string, string[]> = {
   handle_enter_openat: ['sys_enter_openat'],

@@ -167,13 +167,13 @@ export function scannedPids(o: ResolvedSslOptions, pids: readonly number[]): num
 }
 
 /** The expected attach type of a program linked with uprobe_multi. */
-export const BPF_TRACE_UPROBE_MULTI = 48;
+const BPF_TRACE_UPROBE_MULTI = 48;
 /** The socket hook on the sock_send_length/sock_recv_length tracepoints. */
-export const SOCK_PROGRAMS = ['ssl_sock_send', 'ssl_sock_recv'];
+const SOCK_PROGRAMS = ['ssl_sock_send', 'ssl_sock_recv'];
 /** The socket hook on sys_enter (kernels without those tracepoints). */
-export const SYSCALL_PROGRAMS = ['ssl_sys_enter'];
+const SYSCALL_PROGRAMS = ['ssl_sys_enter'];
 /** The uprobe programs (linked per file with uprobe_multi, or per function). */
-export const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret'];
+const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret'];
 
 let sockTracepoints: boolean | undefined;
 /** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its release, else from its BTF. */
