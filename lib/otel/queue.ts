@@ -9,7 +9,7 @@
  * flush() holds it for its bounded time only.
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { ExportError, FLUSH_TIME_UP } from './transport';
+import { ExportError, NotAttempted } from './transport';
 
 export interface BatchExporter<T> {
   export(items: T[], done: (r: ExportResult) => void): void;
@@ -148,11 +148,18 @@ export class ExportQueue<T> {
       this.schedule();
       return;
     }
+    if (r.error instanceof NotAttempted) {
+      // never offered to the receiver (the flush time was up): held, so close() counts it as not sent, not refused
+      this.counts.requests--;
+      if (this.lastError === null) this.lastError = r.error.message;
+      this.retryBatch = batch;
+      this.checkIdle();
+      return;
+    }
     this.counts.failed_requests++;
     const message = r.error?.message ?? 'export failed';
     if (this.lastError === null) this.onError?.(message);
-    // a request not made because the flush time was up keeps the reason the earlier ones failed
-    if (message !== FLUSH_TIME_UP || this.lastError === null) this.lastError = message;
+    this.lastError = message;
     const { retry, afterMs } = retryable(r.error);
     if (!retry) {
       this.counts.dropped_rejected += batch.length;

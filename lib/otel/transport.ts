@@ -21,9 +21,10 @@ const MAX_RESPONSE = 64 * 1024;
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const RETRYABLE_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED']);
 
-/** A failed export: whether to try again, and when the server asked us to. */
 /** Why a request was not made: the flush bound passed (the cause of the earlier failures, if any, says more). */
 export const FLUSH_TIME_UP = 'flush time is up';
+
+/** A failed export: whether to try again, and when the server asked us to. */
 
 export class ExportError extends OTLPExporterError {
   constructor(
@@ -34,6 +35,17 @@ export class ExportError extends OTLPExporterError {
     readonly retryInMs?: number,
   ) {
     super(message, code, data);
+  }
+}
+
+/**
+ * An export not attempted (the flush time was up, the transport closed): the
+ * data was never offered to the receiver, so it was not sent rather than
+ * refused, and trying again in this run is pointless.
+ */
+export class NotAttempted extends ExportError {
+  constructor(message: string) {
+    super(message, false);
   }
 }
 
@@ -71,9 +83,9 @@ export class HttpTransport implements IExporterTransport {
   }
 
   async send(data: Uint8Array, timeoutMillis: number): Promise<ExportResponse> {
-    if (this.closed) return { status: 'failure', error: new ExportError('exporter closed', false) };
+    if (this.closed) return { status: 'failure', error: new NotAttempted('exporter closed') };
     const left = this.deadline - Date.now();
-    if (left <= 0) return { status: 'failure', error: new ExportError(FLUSH_TIME_UP, false) };
+    if (left <= 0) return { status: 'failure', error: new NotAttempted(FLUSH_TIME_UP) };
     const body = this.target.compression === 'gzip' ? await gzip(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     return this.post(body, Math.min(timeoutMillis, left));
   }
