@@ -86,6 +86,8 @@ struct pending {
 	__u32 active;	/* 1 from the call's entry to its return */
 	__u64 bind_key;	/* rustls: encrypter waiting for the thread's next send, or 0 */
 	__u64 bind_ts;
+	__u64 recent_sk;	/* the thread's last socket receive outside an SSL call (see recent_recv) */
+	__u64 recent_ts;	/* its time, or 0 once an SSL call took it */
 };
 
 struct {
@@ -158,9 +160,12 @@ struct {
  * call. For them the socket of a session is the TCP socket the same thread
  * received on just before an SSL call (node receives the server's handshake
  * flight, then writes the queued request and reads the answer, in one
- * callback). recent_recv holds, per CPU, the last socket receive made outside
- * an SSL call (a few stores: every receive of every process passes here). The
- * next SSL call on that CPU by that thread takes it; if it came less than
+ * callback). A thread that has made SSL calls keeps its last socket receive
+ * made outside an SSL call in its own slot (recent_sk), so a move to another
+ * CPU between the receive and the call loses nothing; for a thread without a
+ * slot yet, recent_recv holds, per CPU, the last such receive (a few stores:
+ * every receive of every process passes here). The next SSL call by that
+ * thread takes it; if it came less than
  * RECENT_RECV_NS before and the session is known (not its first call, which
  * precedes anything received for it) without a connected socket, it is the
  * session's socket.
@@ -532,8 +537,11 @@ static __always_inline bool usable(struct sock *sk, struct conn_key *ck)
  * NULL; taken (cleared) either way. Writers clear tid first and set it last,
  * so a copy made while another thread's receive overwrote the slot is seen.
  */
-static __always_inline struct sock *take_recent(__u32 tid, __u64 call_ts, bool keep)
+static __always_inline struct sock *take_recent(const struct pending *p, __u32 tid, __u64 call_ts, bool keep)
 {
+	/* the thread's own slot first (the copy made at the call's return; ssl_ret clears the live one) */
+	if (p->recent_ts && p->recent_ts <= call_ts && call_ts - p->recent_ts < RECENT_RECV_NS)
+		return (struct sock *)p->recent_sk;
 	__u32 zero = 0;
 	struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
 	if (!r || r->tid != tid)
@@ -570,6 +578,11 @@ static __always_inline int note_sock(struct sock *sk, int ret, bool recv)
 	/* outside an SSL call: remember the receive for an SSL call that may follow */
 	if (ret <= 0)
 		return 0;
+	if (p) {
+		p->recent_sk = (__u64)sk;
+		p->recent_ts = bpf_ktime_get_ns();
+		return 0;
+	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct recent_recv *r = bpf_map_lookup_elem(&recent_recv, &zero);
@@ -638,7 +651,7 @@ static __always_inline void conn_from_history(struct conn_key *ck, const struct 
 {
 	struct conn_info *known = bpf_map_lookup_elem(&conns, ck);
 	/* the thread's receive just before this call is taken by this call, used or not */
-	struct sock *sk = take_recent(tid, p->ts, p->lib == AS_LIB_RUSTLS);
+	struct sock *sk = take_recent(p, tid, p->ts, p->lib == AS_LIB_RUSTLS);
 	if (!known || (known->sk && !sock_still(known))) {
 		/*
 		 * A new session (or a new one at the address of a closed one). Its first
@@ -1067,6 +1080,9 @@ int BPF_KRETPROBE(ssl_ret, long ret)
 		return 0;
 	struct pending p = *pp;
 	pp->active = 0;
+	/* the receive before this call is this call's to take (rustls decrypts every record of one receive in a row) */
+	if (p.lib != AS_LIB_RUSTLS)
+		pp->recent_ts = 0;
 	if (p.kind != kind) {
 		stat_add(AS_STAT_SSL_UNPAIRED, 1);
 		return 0;
