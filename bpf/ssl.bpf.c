@@ -1346,6 +1346,14 @@ static __always_inline bool go_resolve_conn(__u32 pid, const struct pending *p, 
 			socket_info(p->fd, ci);
 		}
 		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
+		/*
+		 * No local port now: the connection was closed (reset) during the call, which
+		 * releases the port. It still wrote or read on the connection it had: keep that.
+		 */
+		if (!ci->lport && known && known->fd == ci->fd && known->lport) {
+			*ci = *known;
+			return true;
+		}
 		if (!known || !same_conn(known, ci))
 			bpf_map_update_elem(&conns, &ck, ci, BPF_ANY);
 		return true;
