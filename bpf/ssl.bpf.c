@@ -390,6 +390,13 @@ static __always_inline void sock_addrs(struct sock *sk, struct conn_info *ci)
 	}
 	ci->family = h.family;
 	ci->lport = h.num;
+	/*
+	 * Closing a TCP socket (a reset from the peer, even inside a call that has
+	 * already written) releases its port: num is 0 then, the bound source port
+	 * stays in inet_sport.
+	 */
+	if (!h.num && h.state == TCP_CLOSE)
+		ci->lport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	ci->rport = __builtin_bswap16(h.dport);
 }
 
@@ -1346,14 +1353,6 @@ static __always_inline bool go_resolve_conn(__u32 pid, const struct pending *p, 
 			socket_info(p->fd, ci);
 		}
 		struct conn_info *known = bpf_map_lookup_elem(&conns, &ck);
-		/*
-		 * No local port now: the connection was closed (reset) during the call, which
-		 * releases the port. It still wrote or read on the connection it had: keep that.
-		 */
-		if (!ci->lport && known && known->fd == ci->fd && known->lport) {
-			*ci = *known;
-			return true;
-		}
 		if (!known || !same_conn(known, ci))
 			bpf_map_update_elem(&conns, &ck, ci, BPF_ANY);
 		return true;

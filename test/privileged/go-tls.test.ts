@@ -299,6 +299,37 @@ describePrivileged('Go crypto/tls', () => {
     }
   }, 120_000);
 
+  it('a Write on a connection the peer resets during the call: the event still has the connection (a closed socket has released its port)', async () => {
+    const cert = makeCert();
+    try {
+      const file = path.join(dir, 'go-reset.ndjson');
+      const key = path.join(cert.dir, 'key.pem');
+      const cli = runCli(['record', '-q', '--raw-ssl', '--max-bytes', '4096', '-o', file, '--', server, '-cert', cert.certFile, '-key', key, '-mode', 'flood']);
+      const port = await portFrom(cli);
+      // read a little of the 16 MiB, then close with unread data and SO_LINGER 0: a reset while the server is inside its Write
+      const py = [
+        'import socket, ssl, struct, sys',
+        'ctx = ssl.create_default_context(cafile=sys.argv[2])',
+        "s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1]))), server_hostname='127.0.0.1')",
+        'got = 0',
+        'while got < 65536: got += len(s.recv(65536))',
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))",
+        's.close()',
+      ].join('\n');
+      const c = await run('python3', ['-c', py, String(port), cert.certFile]);
+      expect(c.stderr).toBe('');
+      expect(c.code).toBe(0);
+      expect((await cli.exited).code).toBe(0);
+      expect(cli.stderr()).toMatch(/flood: wrote \d+, .*(reset|broken pipe)/);
+      const wrote = Number(/flood: wrote (\d+)/.exec(cli.stderr())![1]);
+      expect(wrote).toBeGreaterThan(0);
+      const writes = readEvents(file).filter((e) => e.source === 'ssl' && e.data.function === 'WRITE/SEND');
+      expect(writes.map((e) => [e.data.len, e.data.local_port, e.data.fd >= 0])).toEqual([[wrote, port, true]]);
+    } finally {
+      cert.dispose();
+    }
+  }, 120_000);
+
   it('per-function perf links and the sys_enter socket hook (older kernels): every call, with its socket', async () => {
     const bin = bins.stripped!;
     const a = await analyzeGoTls(bin);

@@ -8,6 +8,9 @@
 //	    {"got": <body bytes>, "echo": <body>} as JSON.
 //	server -cert FILE -key FILE -mode greet -n N
 //	    raw TLS that speaks first: "HELLO FROM GO\r\n", then reads one line.
+//	server -cert FILE -key FILE -mode flood
+//	    raw TLS: one connection, one Write of 16 MiB; prints on stderr how much
+//	    it wrote and how it ended (the client resets the connection during it).
 package main
 
 import (
@@ -27,7 +30,7 @@ import (
 func main() {
 	certFile := flag.String("cert", "", "certificate (PEM)")
 	keyFile := flag.String("key", "", "key (PEM)")
-	mode := flag.String("mode", "https", "https or greet")
+	mode := flag.String("mode", "https", "https, greet or flood")
 	n := flag.Int("n", 1, "requests or connections to serve before exiting")
 	flag.Parse()
 	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
@@ -44,6 +47,17 @@ func main() {
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	var wg sync.WaitGroup
 	wg.Add(*n)
+	if *mode == "flood" {
+		c, err := tls.NewListener(ln, cfg).Accept()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "server:", err)
+			os.Exit(1)
+		}
+		n, err := c.Write(make([]byte, 16<<20))
+		fmt.Fprintf(os.Stderr, "flood: wrote %d, %v\n", n, err)
+		c.Close()
+		return
+	}
 	if *mode == "greet" {
 		tl := tls.NewListener(ln, cfg)
 		go func() {
