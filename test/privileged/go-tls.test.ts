@@ -255,23 +255,7 @@ describePrivileged('Go crypto/tls', () => {
     const cert = makeCert();
     try {
       const file = path.join(dir, 'go-server.ndjson');
-      const cli = runCli([
-        'record',
-        '-q',
-        '--raw-ssl',
-        '-o',
-        file,
-        '--',
-        server,
-        '-cert',
-        cert.certFile,
-        '-key',
-        path.join(cert.dir, 'key.pem'),
-        '-mode',
-        'https',
-        '-n',
-        '2',
-      ]);
+      const cli = runCli(['record', '-q', '--raw-ssl', '-o', file, '--', server, ...goServerArgs(cert, 'https', 2)]);
       const port = await portFrom(cli);
       for (const v of ['--http1.1', '--http2']) {
         const c = await run('curl', ['-sS', v, '--cacert', cert.certFile, '-d', `{"hello":"${v}"}`, `https://127.0.0.1:${port}/v1/echo`]);
@@ -303,8 +287,7 @@ describePrivileged('Go crypto/tls', () => {
     const cert = makeCert();
     try {
       const file = path.join(dir, 'go-reset.ndjson');
-      const key = path.join(cert.dir, 'key.pem');
-      const cli = runCli(['record', '-q', '--raw-ssl', '--max-bytes', '4096', '-o', file, '--', server, '-cert', cert.certFile, '-key', key, '-mode', 'flood']);
+      const cli = runCli(['record', '-q', '--raw-ssl', '--max-bytes', '4096', '-o', file, '--', server, ...goServerArgs(cert, 'flood', 1)]);
       const port = await portFrom(cli);
       // read a little of the 16 MiB, then close with unread data and SO_LINGER 0: a reset while the server is inside its Write
       const py = [
@@ -429,6 +412,11 @@ function portFrom(cli: ReturnType<typeof runCli>): Promise<number> {
   });
 }
 
+/** The Go test server's arguments (test/support/go/server). */
+function goServerArgs(cert: TestCert, mode: 'greet' | 'https' | 'flood', n: number): string[] {
+  return ['-cert', cert.certFile, '-key', path.join(cert.dir, 'key.pem'), '-mode', mode, '-n', String(n)];
+}
+
 /** A Go server run directly (not traced). */
 async function startGoServer(
   bin: string,
@@ -437,7 +425,7 @@ async function startGoServer(
   n: number,
 ): Promise<{ port: number; pid: number; exited: Promise<unknown> }> {
   const { spawn } = await import('node:child_process');
-  const child = spawn(bin, ['-cert', cert.certFile, '-key', path.join(cert.dir, 'key.pem'), '-mode', mode, '-n', String(n)], {
+  const child = spawn(bin, goServerArgs(cert, mode, n), {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise((r) => child.on('exit', r));

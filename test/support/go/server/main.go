@@ -53,8 +53,8 @@ func main() {
 			fmt.Fprintln(os.Stderr, "server:", err)
 			os.Exit(1)
 		}
-		n, err := c.Write(make([]byte, 16<<20))
-		fmt.Fprintf(os.Stderr, "flood: wrote %d, %v\n", n, err)
+		wrote, err := c.Write(make([]byte, 16<<20))
+		fmt.Fprintf(os.Stderr, "flood: wrote %d, %v\n", wrote, err)
 		c.Close()
 		return
 	}
