@@ -25,9 +25,9 @@ import { ParseContext } from '../http/parser/context';
 import { resolveOptions, type HttpParserOptions } from '../http/parser/options';
 import { H2Connection, MAX_SNIFF_BYTES, sniff } from '../http/parser/h2';
 import { directionOf, type Conn, type Dir, type DirState } from '../http/parser/state';
+import { REORDER_HOLD_NS as HOLD_NS } from '../http/parser/pairing';
 
-/** Response reads held for the write of their request: at most this long (event time), this many bytes and events per connection. */
-const HOLD_NS = 250e6;
+/** Response reads held for the write of their request: at most HOLD_NS (event time), this many bytes and events per connection. */
 const HOLD_BYTES = 256 * 1024;
 const HOLD_EVENTS = 64;
 

@@ -4,6 +4,13 @@
  * its streams becomes a request and a response like an HTTP/1 exchange (the
  * same events, `version: "2"`, `stream_id`), paired by stream rather than by
  * order. Bodies are kept, decoded and streamed by the same code as HTTP/1.
+ *
+ * A client's reading and writing threads report their TLS calls when the
+ * calls return, so the server's frames of a stream can be reported before the
+ * client's: its HEADERS (the frames that came first are held until they are
+ * seen), or the END_STREAM of the request (the response's end waits for it,
+ * so the request's body is not lost and its event comes first). Neither wait
+ * lasts beyond REORDER_HOLD_NS of event time.
  */
 import type { HeaderField } from '../h2/hpack';
 import { PREFACE } from '../h2/frames';
@@ -15,16 +22,30 @@ import { BodyStream } from './body-stream';
 import type { ParseContext } from './context';
 import { parseErrorData, responseHeadersData } from './events';
 import { appendBody, openMessage, releaseMessage } from './message';
-import { isInterim, numberRequest } from './pairing';
+import { isInterim, numberRequest, REORDER_HOLD_NS } from './pairing';
 import type { Conn, Dir, DirState, H2Conn, Message } from './state';
 
 /** Streams followed at once per connection; beyond, the oldest is ended as incomplete. */
 const MAX_STREAMS = 1000;
 
+/** Bytes of server frames held per stream for the client's HEADERS; beyond, they go on without them. */
+const MAX_EARLY_BYTES = 256 * 1024;
+
 interface H2Stream {
   id: number;
   request: Message | null;
   response: Message | null;
+  /** Server frames reported before the client's HEADERS of the stream, replayed after them (null: none held). */
+  early: (() => void)[] | null;
+  earlyBytes: number;
+  /** The response ended before the request did: its end waits for the request's. */
+  endWaits: boolean;
+  /** Event time since which the stream holds something (early frames, or the response's end). */
+  holdNs: number;
+  /** A hold of the stream ran out: it does not hold again. */
+  heldOut: boolean;
+  /** Counted in responses_reordered. */
+  reordered: boolean;
 }
 
 /** The two ways the first bytes of a direction can say "HTTP/2". */
@@ -51,6 +72,10 @@ export class H2Connection implements H2Conn {
   private readonly streams = new Map<number, H2Stream>();
   /** Messages whose streamed bodies received bytes in this step. */
   private readonly dirty = new Set<Message>();
+  /** Streams that hold server frames or a response's end. */
+  private readonly holding = new Set<H2Stream>();
+  /** The highest stream id the client has opened. */
+  private lastClientStream = 0;
   private closed = false;
 
   constructor(
@@ -65,7 +90,11 @@ export class H2Connection implements H2Conn {
         onHeaders: (side, id, fields, end) => this.onHeaders(side, id, fields, end),
         onData: (side, id, bytes, end) => this.onData(side, id, bytes, end),
         onPush: (id, promised, fields) => this.onPush(id, promised, fields),
-        onReset: (_side, id, code) => this.endStream(id, `stream reset (error code ${code})`),
+        onReset: (_side, id, code) => {
+          const s = this.streams.get(id);
+          if (s?.early) return this.hold(s, () => this.endStream(id, `stream reset (error code ${code})`), 0);
+          this.endStream(id, `stream reset (error code ${code})`);
+        },
         onGoaway: () => undefined,
         onError: (side, message, offset) => this.onError(side, message, offset),
       },
@@ -75,7 +104,7 @@ export class H2Connection implements H2Conn {
 
   get bufferedBytes(): number {
     let n = this.session.bufferedBytes;
-    for (const s of this.streams.values()) n += (s.response?.stream?.heldBytes ?? 0) + (s.request?.stream?.heldBytes ?? 0);
+    for (const s of this.streams.values()) n += (s.response?.stream?.heldBytes ?? 0) + (s.request?.stream?.heldBytes ?? 0) + s.earlyBytes;
     return n;
   }
 
@@ -84,7 +113,60 @@ export class H2Connection implements H2Conn {
   }
 
   push(dir: Dir, bytes: Buffer): void {
-    this.session.push(this.side(dir), bytes);
+    const side = this.side(dir);
+    this.session.push(side, bytes);
+    if (this.holding.size === 0) return;
+    const now = this.ctx.ns;
+    for (const s of [...this.holding]) {
+      // the client's HEADERS were seen (or lost: it opened a later stream): what the server sent on the stream follows
+      if (s.early && side === 'client' && (s.request || s.id < this.lastClientStream)) this.releaseEarly(s);
+      else if (now - s.holdNs > REORDER_HOLD_NS) this.holdOut(s);
+    }
+  }
+
+  /** Hold a server frame of stream `s` for the client's HEADERS; false when it is not to be held. */
+  private holdEarly(s: H2Stream, replay: () => void, bytes: number): boolean {
+    if (s.early === null && (s.request !== null || s.heldOut || s.id % 2 === 0 || s.id <= this.lastClientStream)) return false;
+    this.hold(s, replay, bytes);
+    return true;
+  }
+
+  private hold(s: H2Stream, replay: () => void, bytes: number): void {
+    if (s.early === null) {
+      s.early = [];
+      if (!this.holding.has(s)) s.holdNs = this.ctx.ns;
+      this.holding.add(s);
+    }
+    s.early.push(replay);
+    s.earlyBytes += bytes;
+    if (s.earlyBytes > MAX_EARLY_BYTES) this.holdOut(s);
+  }
+
+  private releaseEarly(s: H2Stream): void {
+    const early = s.early ?? [];
+    s.early = null;
+    s.earlyBytes = 0;
+    if (s.request === null) s.heldOut = true;
+    else this.countReordered(s);
+    if (!s.endWaits) this.holding.delete(s);
+    for (const replay of early) replay();
+  }
+
+  private countReordered(s: H2Stream): void {
+    if (s.reordered) return;
+    s.reordered = true;
+    this.ctx.counters.responses_reordered++;
+  }
+
+  /** A hold ran out: the stream goes on as it is. */
+  private holdOut(s: H2Stream): void {
+    s.heldOut = true;
+    if (s.early) this.releaseEarly(s);
+    if (s.endWaits) {
+      s.endWaits = false;
+      this.endResponse(s);
+    }
+    this.holding.delete(s);
   }
 
   gap(dir: Dir): void {
@@ -109,7 +191,7 @@ export class H2Connection implements H2Conn {
         const oldest = this.streams.keys().next().value as number;
         this.endStream(oldest, `more than ${MAX_STREAMS} streams open`);
       }
-      s = { id, request: null, response: null };
+      s = { id, request: null, response: null, early: null, earlyBytes: 0, endWaits: false, holdNs: 0, heldOut: false, reordered: false };
       this.streams.set(id, s);
     }
     return s;
@@ -117,7 +199,9 @@ export class H2Connection implements H2Conn {
 
   private onHeaders(side: Side, id: number, fields: HeaderField[], end: boolean): void {
     const s = this.stream(id);
+    if (side === 'server' && this.holdEarly(s, () => this.onHeaders(side, id, fields, end), 0)) return;
     if (side === 'client') {
+      if (id > this.lastClientStream) this.lastClientStream = id;
       if (s.request) this.trailers(s.request, fields);
       else s.request = this.openRequest(s, fields);
       if (end) this.endRequest(s);
@@ -144,6 +228,10 @@ export class H2Connection implements H2Conn {
 
   private onData(side: Side, id: number, bytes: Buffer, end: boolean): void {
     const s = this.streams.get(id);
+    if (side === 'server' && s?.early) {
+      const copy = Buffer.from(bytes);
+      return this.hold(s, () => this.onData(side, id, copy, end), copy.length);
+    }
     const m = side === 'client' ? s?.request : s?.response;
     if (!s || !m) {
       if (bytes.length) this.ctx.counters.bytes_discarded += bytes.length;
@@ -218,22 +306,44 @@ export class H2Connection implements H2Conn {
     if (!m || m.seq < 0 || m.ended) return;
     m.ended = true;
     this.assembler.endMessage(this.c, m, incomplete);
+    if (s.endWaits) {
+      // the response had ended first: it was reported before the request's last write
+      s.endWaits = false;
+      if (!s.early) this.holding.delete(s);
+      if (incomplete === null) this.countReordered(s);
+      this.endResponse(s);
+    } else if (s.response?.ended) this.streams.delete(s.id);
   }
 
   private endResponse(s: H2Stream, incomplete: string | null = null): void {
     const m = s.response;
+    const req = s.request;
+    if (m && !m.ended && incomplete === null && req && !req.ended && !s.heldOut) {
+      // wait for the end of the request (its last write may be reported later)
+      if (!s.endWaits) {
+        s.endWaits = true;
+        if (!this.holding.has(s)) s.holdNs = this.ctx.ns;
+        this.holding.add(s);
+      }
+      return;
+    }
     if (m && !m.ended) {
       m.ended = true;
       this.dirty.delete(m);
       this.assembler.endMessage(this.c, m, incomplete);
     }
-    this.streams.delete(s.id);
+    // a request still being sent after its answer keeps its stream
+    if (!req || req.ended || incomplete !== null) {
+      this.streams.delete(s.id);
+      this.holding.delete(s);
+    }
   }
 
   /** End what a stream has open, as incomplete (reset, connection closed, evicted). */
   private endStream(id: number, why: string): void {
     const s = this.streams.get(id);
     if (!s) return;
+    if (s.early) this.releaseEarly(s);
     if (s.request && !s.request.ended) this.endRequest(s, why);
     if (s.response) this.endResponse(s, why);
     else {

@@ -10,6 +10,14 @@ import type { ParseContext } from './context';
 import type { Conn, Message, PendingRequest } from './state';
 import { isWebSocketUpgrade, startWebSocket } from './websocket';
 
+/**
+ * How long (event time) an answer that came before its request is held for
+ * it. A client's reading and writing threads report their TLS calls when the
+ * calls return, so the write of a request (or of its last bytes) can be
+ * reported after the read of its answer.
+ */
+export const REORDER_HOLD_NS = 250e6;
+
 /** Number a request and queue it for its response; beyond maxPipelined the oldest waiting request is forgotten. */
 export function queueRequest(ctx: ParseContext, c: Conn, m: Message): void {
   const pending = numberRequest(c, m);
