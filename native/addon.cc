@@ -79,6 +79,11 @@ Napi::Value LibbpfVerbose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// linksReleaseWithoutWait() -> whether detaching hands links to the kernel to free later (Linux 6.5+)
+Napi::Value LinksReleaseWithoutWait(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), BpfObject::ReleasesLinksWithoutWait());
+}
+
 Napi::Value TakeLibbpfLog(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), LibbpfTakeVerbose()); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -93,6 +98,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmount", Napi::Function::New(env, Unmount));
   exports.Set("libbpfVerbose", Napi::Function::New(env, LibbpfVerbose));
   exports.Set("takeLibbpfLog", Napi::Function::New(env, TakeLibbpfLog));
+  exports.Set("linksReleaseWithoutWait", Napi::Function::New(env, LinksReleaseWithoutWait));
   return exports;
 }
 

@@ -5,6 +5,8 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include <fcntl.h>
+#include <linux/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <algorithm>
@@ -149,9 +151,78 @@ void BpfObject::DestroyLinks() {
   LibbpfMergeCapture(capture);
 }
 
+namespace {
+
+// Releasing a link from its fd waits in the kernel for its detach (a uprobe's
+// RCU-tasks-trace grace period, a tracepoint's unregistration): tens of ms
+// each. Released from a bpffs pin instead, the kernel frees it from a work
+// queue and nothing waits. So each link is pinned in a bpffs instance of this
+// process's own, mounted nowhere (fsopen/fsmount: only its fd reaches it),
+// before its fd is closed; closing the mount's fd drops the pins, and with
+// them the links. If the process dies first, its fds close and the same
+// happens: nothing can stay attached. Returns the links that could not be
+// pinned (a kernel before 6.5 has no BPF_F_PATH_FD, before 5.2 no fsopen),
+// which are released the waiting way.
+
+// A new bpffs instance, mounted nowhere: the fd of its root, or -1.
+int OpenPinMount() {
+  int fs = static_cast<int>(syscall(SYS_fsopen, "bpf", FSOPEN_CLOEXEC));
+  if (fs < 0) return -1;
+  int mnt = -1;
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0) {
+    mnt = static_cast<int>(syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0));
+  }
+  close(fs);
+  return mnt;
+}
+
+std::vector<bpf_link*> ReleaseThroughPins(const std::vector<bpf_link*>& all) {
+  if (all.empty()) return {};
+  int mnt = OpenPinMount();
+  if (mnt < 0) return all;
+  std::vector<bpf_link*> rest;
+  size_t i = 0;
+  for (bpf_link* link : all) {
+    std::string name = "l" + std::to_string(i++);
+    LIBBPF_OPTS(bpf_obj_pin_opts, opts, .file_flags = BPF_F_PATH_FD, .path_fd = mnt);
+    if (bpf_obj_pin_opts(bpf_link__fd(link), name.c_str(), &opts) != 0) {
+      rest.push_back(link);
+      continue;
+    }
+    // the pin holds the link: closing its fd (and a perf link's event fd, disabled first) is instant
+    bpf_link__destroy(link);
+  }
+  close(mnt);
+  return rest;
+}
+
+}  // namespace
+
+// Can links be released through pins here? A small map is pinned the same
+// way (a kernel before 6.5 refuses BPF_F_PATH_FD); it goes with the mount.
+bool BpfObject::ReleasesLinksWithoutWait() {
+  int mnt = OpenPinMount();
+  if (mnt < 0) return false;
+  int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, "as_pin_probe", 4, 4, 1, nullptr);
+  bool ok = false;
+  if (map >= 0) {
+    LIBBPF_OPTS(bpf_obj_pin_opts, opts, .file_flags = BPF_F_PATH_FD, .path_fd = mnt);
+    ok = bpf_obj_pin_opts(map, "probe", &opts) == 0;
+    close(map);
+  }
+  close(mnt);
+  return ok;
+}
+
 // Each thread prints into a capture of its own (libbpf's messages must not reach the JS thread's
 // log from another thread); they are joined into `into`, for the JS thread to merge.
-void BpfObject::DestroyLinkList(const std::vector<bpf_link*>& all, LibbpfLogCapture* into) {
+void BpfObject::DestroyLinkList(const std::vector<bpf_link*>& links, LibbpfLogCapture* into) {
+  LibbpfLogCapture pinned;
+  LibbpfCaptureOnThisThread(&pinned);
+  const std::vector<bpf_link*> all = ReleaseThroughPins(links);
+  LibbpfCaptureOnThisThread(nullptr);
+  into->log += pinned.log;
+  into->verbose += pinned.verbose;
   size_t total = all.size();
   size_t nthreads = total <= 2 ? 1 : std::min<size_t>(total, 32);
   std::vector<LibbpfLogCapture> captures(nthreads);

@@ -27,7 +27,9 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   static Napi::FunctionReference* constructor;
   // Destroy links taken out of an object (several threads at once: each waits for a kernel grace
   // period); what libbpf prints meanwhile goes into `into`.
-  static void DestroyLinkList(const std::vector<bpf_link*>& all, LibbpfLogCapture* into);
+  static void DestroyLinkList(const std::vector<bpf_link*>& links, LibbpfLogCapture* into);
+  // Whether links are released through pins (without waiting for the kernel's detach).
+  static bool ReleasesLinksWithoutWait();
 
   explicit BpfObject(const Napi::CallbackInfo& info);
   ~BpfObject() override;

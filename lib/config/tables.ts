@@ -50,9 +50,9 @@ const fileHook: OptionDef = {
   type: 'string',
   choices: ['auto', 'syscalls', 'raw'],
   describe:
-    "How file opens are hooked: 'syscalls' (the open system calls' own tracepoints: only opens pay, but detaching them takes ~40 ms each, ~350 ms in all), " +
+    "How file opens are hooked: 'syscalls' (the open system calls' own tracepoints: only opens pay; before Linux 6.5 detaching them takes ~40 ms each, ~350 ms in all), " +
     "'raw' (sys_enter/sys_exit: every system call of every process pays ~80 ns more, attached and detached in a few ms), " +
-    "'auto' (syscalls where tracefs can be had, else raw; the default, but record's is raw)",
+    "'auto' (syscalls where tracefs can be had, else raw; the default, but record's is raw before Linux 6.5)",
 };
 
 /** Options of the process tracer (ProcessTracerOptions); also accepted after `--`, as the original passed them to its eBPF program. */

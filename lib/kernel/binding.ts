@@ -130,6 +130,11 @@ export interface NativeBinding {
   libbpfVerbose?(on: boolean): void;
   /** What libbpf printed since the last call (with libbpfVerbose on). */
   takeLibbpfLog?(): string;
+  /**
+   * Whether detaching hands links to the kernel to free later (pinned in a bpffs mounted nowhere,
+   * then let go: Linux 6.5+) instead of waiting for each detach (a kernel grace period).
+   */
+  linksReleaseWithoutWait?(): boolean;
   /** Where this binding's kernel has tracefs (default lib/kernel/tracefs.ts TRACEFS_DIRS; a fake kernel has its own). */
   tracefsDirs?: readonly string[];
 }
@@ -204,4 +209,13 @@ export function getBinding(): NativeBinding {
 /** Replace the binding (tests, or a host embedding its own build). null restores the default. */
 export function setBinding(b: NativeBinding | null): void {
   injected = b;
+  quickRelease = undefined;
+}
+
+let quickRelease: boolean | undefined;
+
+/** Whether this kernel lets links go without waiting for their detach (asked once; see NativeBinding). */
+export function linksReleaseWithoutWait(): boolean {
+  quickRelease ??= getBinding().linksReleaseWithoutWait?.() ?? false;
+  return quickRelease;
 }

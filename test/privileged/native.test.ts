@@ -4,10 +4,12 @@
  * reaching Node's uncaught-exception path instead of aborting the process.
  */
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { expect, it } from 'vitest';
 import { getBinding } from '../../lib/kernel/binding';
 import { PROCESS_CONFIG } from '../../lib/kernel/abi';
 import { describePrivileged } from '../support/privileged';
+import { heldBy, waitUnloaded } from '../support/bpftool';
 import { run } from '../support/spawn';
 import { inspectBinary, systemTlsLibraries } from '../../lib/tracers/ssl/targets';
 
@@ -106,7 +108,7 @@ describePrivileged('native core', () => {
     expect(o.closed).toBe(true);
     expect(() => o.load()).toThrow(/is closed/);
   });
-  it('detachAllAsync() takes every link off on a worker thread: the kernel links are gone, the maps stay readable', async () => {
+  it('detachAllAsync() takes every link off on a worker thread, released through pins in a bpffs mounted nowhere: the process holds none, the kernel frees them, no mount is left, the maps stay readable', async () => {
     const b = getBinding();
     const libssl = systemTlsLibraries().find((f) => /libssl\.so/.test(f));
     if (!libssl) throw new Error('libssl is not installed (the setup installs it)');
@@ -124,9 +126,14 @@ describePrivileged('native core', () => {
       expect(ids).toHaveLength(3);
       const linkExists = (id: number) => run('bpftool', ['link', 'show', 'id', String(id)]).then((r) => r.code === 0);
       expect(await Promise.all(ids.map(linkExists))).toEqual([true, true, true]);
+      const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
       expect(await o.detachAllAsync!()).toBe(3);
       expect(o.linkCount()).toBe(0);
+      expect(heldBy(process.pid).links.filter((id) => ids.includes(id))).toEqual([]);
+      // the kernel frees a link released from a pin from its work queue, soon after
+      expect(await waitUnloaded({ programs: [], links: ids })).toEqual({ programs: [], links: [] });
       expect(await Promise.all(ids.map(linkExists))).toEqual([false, false, false]);
+      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).toBe(mounts);
       // the maps are still there to read (the FINAL stats of a stopped tracer)
       expect(o.mapKeys('conns')).toEqual([]);
     } finally {

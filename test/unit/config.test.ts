@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromFlags, keyOf, mergeFlags, parseArgv } from '../../lib/config/define';
-import { agentTracerOptions, AGENT_CHAIN_DEFAULTS, chainOptions, SSL_CHAIN_DEFAULTS } from '../../lib/config/options';
+import { agentTracerOptions, AGENT_CHAIN_DEFAULTS, chainOptions, recordAgentOptions, SSL_CHAIN_DEFAULTS } from '../../lib/config/options';
 import { AGENT_OPTIONS, ANALYSIS_OPTIONS, PROCESS_OPTIONS, SSL_TRACER_OPTIONS } from '../../lib/config/tables';
 import { UsageError } from '../../lib/core/errors';
 import { ProcessTracer } from '../../lib/tracers/process-tracer';
@@ -66,6 +66,16 @@ describe('options: one table per typed options object', () => {
   it('pass-through flags merge: arrays concatenate, a scalar given twice differently is an error', () => {
     expect(mergeFlags({ pid: [1], uid: 5 }, { pid: [2], uid: 5 }, SSL_TRACER_OPTIONS)).toEqual({ pid: [1, 2], uid: 5 });
     expect(() => mergeFlags({ uid: 5 }, { uid: 6 }, SSL_TRACER_OPTIONS)).toThrow(/--uid given twice with different values \(5 and 6\)/);
+  });
+});
+
+describe("record's agent", () => {
+  it('selects exactly its command; hooks file opens as agent does where links go without waiting, else on sys_enter/sys_exit; a flag wins', () => {
+    const given = { comm: ['x'], cgroup: ['/a'], container: ['c'], pid: [1] };
+    expect(recordAgentOptions(given, 42, true)).toEqual({ fileHook: 'auto', comm: undefined, cgroup: undefined, container: undefined, pid: [42] });
+    expect(recordAgentOptions({}, 42, false).fileHook).toBe('raw');
+    expect(recordAgentOptions({ fileHook: 'syscalls' }, 42, false).fileHook).toBe('syscalls');
+    expect(recordAgentOptions({ fileHook: 'raw' }, 42, true).fileHook).toBe('raw');
   });
 });
 

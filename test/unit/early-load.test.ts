@@ -84,10 +84,10 @@ describe('loads begun at the CLI start', () => {
     [['process', '--comm', 'python']],
     [['agent', '--comm', 'python', '--ssl-ring-size', '16', '--ring-size', '4', '--quiet']],
   ])('%j: the recipes begun are what its tracers set their objects to', async (argv) => {
-    const recipes = earlyRecipes(earlyTracerOptions(argv)!, true)!;
-    // the command run without early loads: its objects as its tracers set them up
+    // the command run without early loads, on the fake kernel: its objects as its tracers set them up
     const fb = fakeBinding();
     setBinding(fb);
+    const recipes = earlyRecipes(earlyTracerOptions(argv)!, true)!;
     const cap = captureIo();
     const dash = argv.indexOf('--');
     const run = main(argv[0] === 'record' ? [...argv.slice(0, dash), '-o', path.join(tmp(), 's.ndjson'), ...argv.slice(dash)] : argv, cap.io);
