@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { expect, it } from 'vitest';
 import { getBinding } from '../../lib/kernel/binding';
-import { PROCESS_CONFIG } from '../../lib/kernel/abi';
+import { frames, PROCESS_CONFIG, readHeader, REC } from '../../lib/kernel/abi';
+import { kernelHasRdonlyCast } from '../../lib/kernel/features';
+import { cgroup2Root } from '../../lib/tracers/cgroup';
 import { describePrivileged } from '../support/privileged';
 import { heldBy, waitUnloaded } from '../support/bpftool';
 import { run } from '../support/spawn';
@@ -141,5 +143,59 @@ describePrivileged('native core', () => {
     }
     expect(o.closed).toBe(true);
     expect(() => o.detachAllAsync!()).toThrow(/is closed/);
+  });
+  it("the records' header (pid, tid, uid, cgroup, comm) is the same read through the task cast to untrusted (Linux 6.2+) as through the trusted pointer", async () => {
+    const root = cgroup2Root();
+    expect(root, 'a cgroup2 mount').not.toBeNull();
+    const cg = path.join(root as string, `agentsight-hdr-${process.pid}`);
+    fs.mkdirSync(cg);
+    const b = getBinding();
+    /** The headers of the EXEC records of a shell that joins `cg` and execs setpriv, which execs sleep as uid/gid 65534. */
+    const headerOf = async (cast: 0 | 1) => {
+      const o = new b.BpfObject('process');
+      const cfg = Buffer.alloc(PROCESS_CONFIG.size);
+      cfg.writeUInt32LE(0, PROCESS_CONFIG.off.mode);
+      cfg.writeUInt32LE(1, PROCESS_CONFIG.off.emit);
+      cfg.writeUInt32LE(256, PROCESS_CONFIG.off.argv_max);
+      o.setRodata('cfg', cfg);
+      o.setRodata('cast_task', Buffer.from([cast]));
+      for (const { name } of o.programs()) if (name !== 'handle_exec') o.setAutoload(name, false);
+      const records: Buffer[] = [];
+      let r: { close(): void } | null = null;
+      try {
+        o.load();
+        o.attach('handle_exec');
+        r = new b.RingReader(o, 'process_rb', (batch) => {
+          if (batch) for (const [at, len] of frames(batch)) records.push(Buffer.from(batch.subarray(at, at + len)));
+        });
+        const sh = await run('/bin/sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec setpriv --reuid=65534 --regid=65534 --clear-groups /bin/sleep 0.05`]);
+        expect(sh.code).toBe(0);
+        const execsOf = () => records.map((rec) => readHeader(rec, 0)).filter((h) => h.type === REC.EXEC && h.pid === sh.pid);
+        // the reader drains records submitted without a wake-up every 20 ms
+        for (let i = 0; i < 100 && execsOf().length < 3; i++) await new Promise((res) => setTimeout(res, 20));
+        const execs = execsOf();
+        return { pid: sh.pid as number, headers: execs.map((h) => ({ pid: h.pid, tid: h.tid, uid: h.uid, cgroup_id: h.cgroup_id, comm: h.comm })) };
+      } finally {
+        r?.close();
+        o.close();
+      }
+    };
+    try {
+      const casts: (0 | 1)[] = kernelHasRdonlyCast() ? [0, 1] : [0];
+      const idOf = (dir: string) => Number(fs.statSync(dir, { bigint: true }).ino);
+      // the shell starts in this process's cgroup
+      const ours = /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
+      const want = (pid: number) => [
+        { pid, tid: pid, uid: 0, cgroup_id: idOf(path.join(root as string, ours)), comm: 'sh' },
+        { pid, tid: pid, uid: 0, cgroup_id: idOf(cg), comm: 'setpriv' },
+        { pid, tid: pid, uid: 65534, cgroup_id: idOf(cg), comm: 'sleep' },
+      ];
+      for (const cast of casts) {
+        const { pid, headers } = await headerOf(cast);
+        expect({ cast, headers }).toEqual({ cast, headers: want(pid) });
+      }
+    } finally {
+      fs.rmdirSync(cg);
+    }
   });
 });

@@ -6,6 +6,7 @@
  */
 import { COMM_LEN, PROCESS_CONFIG, PROCESS_MODE } from '../../kernel/abi';
 import type { NativeBinding } from '../../kernel/binding';
+import { commonRodata } from '../../kernel/features';
 import type { LoadRecipe } from '../../kernel/recipe';
 import { Timeline } from '../../core/timeline';
 import { UsageError } from '../../core/errors';
@@ -167,7 +168,7 @@ export function fileHookWith(wanted: FileHook | 'none', tracefs: boolean): 'sysc
 export function processRecipe(o: ResolvedProcessOptions, hook: 'syscalls' | 'raw' | 'none', cgroups: number): LoadRecipe {
   return {
     object: 'process',
-    rodata: { cfg: processConfigBlock(o, cgroups) },
+    rodata: { cfg: processConfigBlock(o, cgroups), ...commonRodata() },
     maxEntries: { process_rb: o.ringBytes },
     skip: [...(hook !== 'raw' ? RAW_OPEN_PROGRAMS : []), ...(hook !== 'syscalls' ? Object.keys(SYSCALL_OPEN_PROGRAMS) : [])],
     attachTypes: {},

@@ -6,5 +6,5 @@
  */
 export { SslTracer, type SslTracerStats } from './tracer';
 export { resolveSslOptions, sslConfigBlock, type ResolvedSslOptions, type SslTracerOptions, type SocketHook, type UprobeLinks } from './spec';
-export { kernelHasSockTracepoints } from './spec';
+export { kernelHasSockTracepoints } from '../../kernel/features';
 export type { AttachedTarget, LocatorFinding } from './discovery';

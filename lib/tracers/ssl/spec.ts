@@ -5,10 +5,9 @@
  * its object is set to before the load (sslRecipe) and the options of the
  * process tracer that holds its selection when it starts one itself.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { SSL_CONFIG, SSL_MAX_CALL_BYTES } from '../../kernel/abi';
 import type { NativeBinding } from '../../kernel/binding';
+import { commonRodata, kernelHasSockTracepoints } from '../../kernel/features';
 import type { LoadRecipe } from '../../kernel/recipe';
 import { Timeline } from '../../core/timeline';
 import { UsageError } from '../../core/errors';
@@ -175,23 +174,6 @@ const SYSCALL_PROGRAMS = ['ssl_sys_enter'];
 /** The uprobe programs (linked per file with uprobe_multi, or per function). */
 const UPROBE_PROGRAMS = ['ssl_enter', 'ssl_ret', 'go_tls_enter', 'go_tls_ret'];
 
-let sockTracepoints: boolean | undefined;
-/** Does the kernel have the sock_send_length/sock_recv_length tracepoints (Linux 6.3+)? From its release, else from its BTF. */
-export function kernelHasSockTracepoints(): boolean {
-  if (sockTracepoints === undefined) {
-    // in every kernel since 6.3 (net/socket.c): no need to read the 5 MB of BTF that tells
-    const [major, minor] = os.release().split(/[.-]/).map(Number);
-    if (major > 6 || (major === 6 && minor >= 3)) return (sockTracepoints = true);
-    try {
-      const btf = fs.readFileSync('/sys/kernel/btf/vmlinux');
-      sockTracepoints = btf.includes('btf_trace_sock_send_length\0') && btf.includes('btf_trace_sock_recv_length\0');
-    } catch {
-      sockTracepoints = false;
-    }
-  }
-  return sockTracepoints;
-}
-
 /** The socket hook's programs. */
 export function socketProgramsFor(o: ResolvedSslOptions): string[] {
   const sockHook = o.socketHook === 'sock' || (o.socketHook === 'auto' && kernelHasSockTracepoints());
@@ -205,7 +187,7 @@ export function socketProgramsFor(o: ResolvedSslOptions): string[] {
 export function sslRecipe(o: ResolvedSslOptions, filterTracked: boolean, socketPrograms: readonly string[], multi: boolean): LoadRecipe {
   return {
     object: 'ssl',
-    rodata: { cfg: sslConfigBlock(o, filterTracked) },
+    rodata: { cfg: sslConfigBlock(o, filterTracked), ...commonRodata() },
     maxEntries: { ssl_rb: o.ringBytes },
     skip: [...SOCK_PROGRAMS, ...SYSCALL_PROGRAMS].filter((p) => !socketPrograms.includes(p)),
     attachTypes: multi ? Object.fromEntries(UPROBE_PROGRAMS.map((p) => [p, BPF_TRACE_UPROBE_MULTI])) : {},
