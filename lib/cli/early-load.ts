@@ -14,7 +14,7 @@
 import { fromFlags, parseFlags, type OptionTable } from '../config/define';
 import { agentTracerOptions, agentTracersOn, recordAgentOptions, type AgentOptions } from '../config/options';
 import { AGENT_COMMAND_OPTIONS, PROCESS_COMMAND_OPTIONS, RECORD_COMMAND_OPTIONS, SSL_COMMAND_OPTIONS } from '../config/tables';
-import { getBinding, linksReleaseWithoutWait, type NativeBinding } from '../kernel/binding';
+import { getBinding, type NativeBinding } from '../kernel/binding';
 import { beginLoads } from '../kernel/early';
 import { CRITICAL_LOAD_BOOST } from '../kernel/load';
 import type { LoadRecipe } from '../kernel/recipe';
@@ -59,7 +59,7 @@ export function earlyTracerOptions(argv: readonly string[]): { process: ProcessT
   const alone = (ssl: SslTracerOptions) => ({ process: selectionProcessOptions(resolveSslOptions(ssl)), ssl, verbose });
   if (command === 'ssl') return alone(o as SslTracerOptions);
   // record's gated command is the whole selection: which pid does not change what is loaded
-  const a = command === 'record' ? recordAgentOptions(o, process.pid, linksReleaseWithoutWait()) : o;
+  const a = command === 'record' ? recordAgentOptions(o, process.pid) : o;
   const on = agentTracersOn(a);
   const t = agentTracerOptions(a);
   if (!on.process) return on.ssl ? alone(t.ssl) : null;

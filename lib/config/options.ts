@@ -122,13 +122,14 @@ export function agentTracersOn(o: AgentOptions): { ssl: boolean; process: boolea
 
 /**
  * `record`'s options for the agent it runs: exactly the command's process tree (its pid, held at the
- * gate, is the whole selection). File opens are hooked as `agent` hooks them where the kernel lets
- * links go without waiting (`quickDetach`: Linux 6.5+), else on sys_enter/sys_exit unless asked
- * otherwise: a recording ends with its command, and there the open syscalls' own tracepoints take
- * ~40 ms each to detach (a kernel grace period per tracepoint, one after another).
+ * gate, is the whole selection). File opens are hooked on sys_enter/sys_exit unless asked otherwise:
+ * a recording is started again and again (one per command), and the open syscalls' own tracepoints
+ * are detached by the kernel one grace period per tracepoint under its trace event lock, after the
+ * process exits (Linux 6.5+) or before (older). Either way the next start within ~0.5 s waits for
+ * that to attach its own (~80 ms more, measured back to back).
  */
-export function recordAgentOptions(o: AgentOptions, pid: number, quickDetach: boolean): AgentOptions {
-  return { ...o, fileHook: o.fileHook ?? (quickDetach ? 'auto' : 'raw'), comm: undefined, cgroup: undefined, container: undefined, pid: [pid] };
+export function recordAgentOptions(o: AgentOptions, pid: number): AgentOptions {
+  return { ...o, fileHook: o.fileHook ?? 'raw', comm: undefined, cgroup: undefined, container: undefined, pid: [pid] };
 }
 
 /** The options of each tracer that `agent`/`record` runs. */

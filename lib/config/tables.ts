@@ -52,7 +52,7 @@ const fileHook: OptionDef = {
   describe:
     "How file opens are hooked: 'syscalls' (the open system calls' own tracepoints: only opens pay; before Linux 6.5 detaching them takes ~40 ms each, ~350 ms in all), " +
     "'raw' (sys_enter/sys_exit: every system call of every process pays ~80 ns more, attached and detached in a few ms), " +
-    "'auto' (syscalls where tracefs can be had, else raw; the default, but record's is raw before Linux 6.5)",
+    "'auto' (syscalls where tracefs can be had, else raw; the default, but record's is raw)",
 };
 
 /** Options of the process tracer (ProcessTracerOptions); also accepted after `--`, as the original passed them to its eBPF program. */

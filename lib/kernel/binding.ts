@@ -209,13 +209,4 @@ export function getBinding(): NativeBinding {
 /** Replace the binding (tests, or a host embedding its own build). null restores the default. */
 export function setBinding(b: NativeBinding | null): void {
   injected = b;
-  quickRelease = undefined;
-}
-
-let quickRelease: boolean | undefined;
-
-/** Whether this kernel lets links go without waiting for their detach (asked once; see NativeBinding). */
-export function linksReleaseWithoutWait(): boolean {
-  quickRelease ??= getBinding().linksReleaseWithoutWait?.() ?? false;
-  return quickRelease;
 }

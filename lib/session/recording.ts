@@ -8,7 +8,6 @@ import * as path from 'node:path';
 import type { Analyzer } from '../core/analyzer';
 import type { SessionSummary } from '../analyzers/summary';
 import { recordAgentOptions, type AgentOptions } from '../config/options';
-import { linksReleaseWithoutWait } from '../kernel/binding';
 import { buildAgent } from './agent';
 import { UsageError } from '../core/errors';
 import type { Event } from '../core/event';
@@ -80,7 +79,7 @@ export class Recording {
     this.pid = cmd.pid;
     try {
       const exe = resolveCommand(command[0], opts.launch?.env ?? process.env);
-      const setup = buildAgent(recordAgentOptions(opts.options ?? {}, cmd.pid, linksReleaseWithoutWait()), opts.sinks ?? [], {
+      const setup = buildAgent(recordAgentOptions(opts.options ?? {}, cmd.pid), opts.sinks ?? [], {
         launching: [cmd.pid],
         preloadExecutables: exe ? [exe] : [],
       });

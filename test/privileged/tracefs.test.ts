@@ -5,7 +5,6 @@ import { afterEach, expect, it } from 'vitest';
 import { runCli, type CliRun } from '../support/cli';
 import { describePrivileged } from '../support/privileged';
 import { uniqueShell } from '../support/procs';
-import { getBinding } from '../../lib/kernel/binding';
 
 /** tracefs mounts as this process's mount namespace sees them. */
 const tracefsMounts = () =>
@@ -58,24 +57,27 @@ describePrivileged('file opens on a machine with or without tracefs mounted', ()
     expect(await finalStats(run)).toMatchObject({ tracer: 'process', file_hook: 'syscalls', tracefs: 'present' });
   });
 
-  it("record: file opens on the open syscalls' own tracepoints where links go without waiting (Linux 6.5+), else on sys_enter/sys_exit", async () => {
-    const [major, minor] = os.release().split(/[.-]/).map(Number);
-    const quick = major > 6 || (major === 6 && minor >= 5);
-    expect(getBinding().linksReleaseWithoutWait!()).toBe(quick);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'agentsight-rec-hook-'));
-    try {
-      const file = path.join(dir, 's.ndjson');
-      run = inNamespace('umount -l /sys/kernel/tracing 2>/dev/null; true', ['record', '-q', '-o', file, '--', 'cat', '/etc/hostname']);
-      expect(await run.exited).toEqual({ code: 0, signal: null });
-      const events = readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
-      const stats = events.find((e) => e.source === 'stats' && e.data.tracer === 'process' && e.data.event === 'FINAL')?.data;
-      expect(stats).toMatchObject({ file_hook: quick ? 'syscalls' : 'raw' });
-      expect(events.filter((e) => e.data.event === 'FILE_OPEN' && e.data.filepath === '/etc/hostname')).toHaveLength(1);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  it.each([
+    [[], 'raw'],
+    [['--file-hook', 'auto'], 'syscalls'],
+  ])(
+    "record %j: file opens on sys_enter/sys_exit unless asked, on the open syscalls' own tracepoints when asked (tracefs mounted for it)",
+    async (flags, hook) => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'agentsight-rec-hook-'));
+      try {
+        const file = path.join(dir, 's.ndjson');
+        run = inNamespace('umount -l /sys/kernel/tracing 2>/dev/null; true', ['record', '-q', ...flags, '-o', file, '--', 'cat', '/etc/hostname']);
+        expect(await run.exited).toEqual({ code: 0, signal: null });
+        const events = readFileSync(file, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
+        const stats = events.find((e) => e.source === 'stats' && e.data.tracer === 'process' && e.data.event === 'FINAL')?.data;
+        expect(stats).toMatchObject({ file_hook: hook });
+        expect(events.filter((e) => e.data.event === 'FILE_OPEN' && e.data.filepath === '/etc/hostname')).toHaveLength(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -70,12 +70,11 @@ describe('options: one table per typed options object', () => {
 });
 
 describe("record's agent", () => {
-  it('selects exactly its command; hooks file opens as agent does where links go without waiting, else on sys_enter/sys_exit; a flag wins', () => {
+  it('selects exactly its command; hooks file opens on sys_enter/sys_exit unless a flag says otherwise', () => {
     const given = { comm: ['x'], cgroup: ['/a'], container: ['c'], pid: [1] };
-    expect(recordAgentOptions(given, 42, true)).toEqual({ fileHook: 'auto', comm: undefined, cgroup: undefined, container: undefined, pid: [42] });
-    expect(recordAgentOptions({}, 42, false).fileHook).toBe('raw');
-    expect(recordAgentOptions({ fileHook: 'syscalls' }, 42, false).fileHook).toBe('syscalls');
-    expect(recordAgentOptions({ fileHook: 'raw' }, 42, true).fileHook).toBe('raw');
+    expect(recordAgentOptions(given, 42)).toEqual({ fileHook: 'raw', comm: undefined, cgroup: undefined, container: undefined, pid: [42] });
+    expect(recordAgentOptions({ fileHook: 'syscalls' }, 42).fileHook).toBe('syscalls');
+    expect(recordAgentOptions({ fileHook: 'auto' }, 42).fileHook).toBe('auto');
   });
 });
 
