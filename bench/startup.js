@@ -15,9 +15,13 @@
  * Repetitions are interleaved (one of each per round) so a busy machine
  * disturbs them alike; medians are printed. Run as root from a built tree:
  *
- *   sudo node bench/startup.js [--reps 7] [--json] [--wait-quiet SECONDS] [@/path/to/other/tree ...]
+ *   sudo node bench/startup.js [--reps 7] [--json] [--wait-quiet SECONDS] [--sudo-env] [@/path/to/other/tree ...]
  *
  * --wait-quiet: first wait (up to SECONDS) for no other eBPF programs and an idle CPU.
+ * --sudo-env: run every command with the environment `sudo` gives it (env_reset: PATH, HOME,
+ *   TERM, LANG, SHELL, USER, LOGNAME), as `sudo agentsight ...` runs; else with this one's.
+ *   Node's own start is measured both ways when NODE_EXTRA_CA_CERTS or NODE_OPTIONS is set (node
+ *   reads and parses the certificates before it runs anything: ~50 ms on the machine measured).
  *
  * Each @path is another built checkout (e.g. of the main branch) measured in
  * the same rounds, interleaved with this one: an A/B comparison in one run.
@@ -44,6 +48,19 @@ const WAIT_QUIET = args.includes('--wait-quiet') ? Number(args[args.indexOf('--w
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'agentsight-startup-'));
 const LIBSSL = ['/usr/lib/x86_64-linux-gnu/libssl.so.3', '/lib/x86_64-linux-gnu/libssl.so.3'].find((p) => fs.existsSync(p));
 const BPFTRACE = spawnSync('bpftrace', ['--version']).status === 0;
+/** What `sudo` keeps of the environment by default (env_reset), with its secure_path. */
+const SUDO_ENV = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: '/root',
+  SHELL: '/bin/bash',
+  USER: 'root',
+  LOGNAME: 'root',
+  ...(process.env.TERM ? { TERM: process.env.TERM } : {}),
+  ...(process.env.LANG ? { LANG: process.env.LANG } : {}),
+};
+const ENV = args.includes('--sudo-env') ? SUDO_ENV : process.env;
+/** Variables of this environment that slow every node start (measured beside it when set). */
+const NODE_START_VARS = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'].filter((v) => process.env[v]);
 
 if (process.getuid() !== 0) {
   console.error('bench/startup.js: run as root (it loads eBPF programs)');
@@ -54,7 +71,7 @@ if (process.getuid() !== 0) {
 function wall(cmd, argv, opts = {}) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const c = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+    const c = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: ENV, ...opts });
     let err = '';
     c.stderr.on('data', (d) => (err += d));
     c.on('error', reject);
@@ -70,7 +87,7 @@ function wall(cmd, argv, opts = {}) {
 function readyAndStop(bin, argv) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const c = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(process.execPath, [bin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env: ENV });
     let err = '';
     let ready = null;
     let t1 = 0;
@@ -109,6 +126,12 @@ async function main() {
   const at = (t, name) => (multi ? `${name} [${t.label}]` : name);
   for (let r = 0; r < REPS; r++) {
     add('bare /bin/true', await wall('/bin/true', []));
+    add('node -e 0', await wall(process.execPath, ['-e', '0']));
+    if (NODE_START_VARS.length && ENV === process.env) {
+      const env = { ...process.env };
+      for (const v of NODE_START_VARS) delete env[v];
+      add(`node -e 0 without ${NODE_START_VARS.join(', ')}`, await wall(process.execPath, ['-e', '0'], { env }));
+    }
     for (const [i, t] of TREES.entries()) {
       const out = (x) => path.join(TMP, `${x}${r}-${i}.ndjson`);
       add(at(t, 'record -- /bin/true'), await wall(process.execPath, [t.bin, 'record', '-q', '-o', out('a'), '--', '/bin/true']));
@@ -160,6 +183,7 @@ async function main() {
   });
   const out = {
     host: { kernel: os.release(), cpus: os.cpus().length, load: os.loadavg().map((x) => Number(x.toFixed(2))) },
+    env: ENV === process.env ? `as given${NODE_START_VARS.length ? ` (with ${NODE_START_VARS.join(', ')})` : ''}` : "sudo's (env_reset)",
     reps: REPS,
     ...(quiet ? { before: quiet } : {}),
     trees: TREES.map((t) => t.label),
@@ -172,6 +196,7 @@ async function main() {
   };
   if (JSON_OUT) return console.log(JSON.stringify(out, null, 2));
   console.log(`host: Linux ${out.host.kernel}, ${out.host.cpus} CPUs, load ${out.host.load.join(' ')}; ${REPS} interleaved repetitions, medians`);
+  console.log(`environment of the commands: ${out.env}`);
   if (quiet) console.log(`before: ${quiet}`);
   for (const [k, v] of Object.entries(out.median_ms)) console.log(`  ${k.padEnd(multi ? 72 : 44)} ${v.toFixed(1).padStart(8)} ms`);
   const ratio = (v, base) => `(x${((v + base) / base).toFixed(1)} the bare command)`;
